@@ -1,0 +1,96 @@
+"""Model registry: each trained model is a versioned folder under `HOME/models/`.
+
+A version folder holds `model.pt` (weights and everything needed to rebuild
+the model), `card.json` (the `ModelCard`: metrics, schema fingerprint, data
+snapshot id, training time) and `report.json` (the training report). The file
+`HOME/models/CURRENT` names the version that serves scores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from graph.store import DealgraphError
+
+
+class RegistryError(DealgraphError):
+    """No such model, or no model trained yet."""
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What a stored score's `model_version` points to."""
+
+    version: str
+    kind: str
+    trained_at: datetime
+    schema_fingerprint: str
+    snapshot_id: str
+    metrics: dict[str, dict[str, float]]
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["trained_at"] = self.trained_at.isoformat()
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "ModelCard":
+        return cls(**{**data, "trained_at": datetime.fromisoformat(data["trained_at"])})
+
+
+class ModelRegistry:
+    """Versioned model artifacts in a folder. Example: `ModelRegistry(home).current()`."""
+
+    def __init__(self, home: Path) -> None:
+        self.root = Path(home) / "models"
+
+    def path(self, version: str) -> Path:
+        return self.root / version
+
+    def save(self, card: ModelCard, files: dict[str, bytes], promote: bool = True) -> Path:
+        """Write a version atomically (temp folder, then rename) and optionally make it current."""
+        final = self.path(card.version)
+        tmp = self.root / f".{card.version}.tmp"
+        tmp.mkdir(parents=True, exist_ok=False)
+        for name, blob in files.items():
+            (tmp / name).write_bytes(blob)
+        (tmp / "card.json").write_text(json.dumps(card.to_json(), indent=2))
+        tmp.rename(final)
+        if promote:
+            self.promote(card.version)
+        return final
+
+    def promote(self, version: str) -> None:
+        if not (self.path(version) / "card.json").exists():
+            raise RegistryError(f"no model version {version!r} in {self.root}")
+        pointer = self.root / "CURRENT"
+        tmp = self.root / ".CURRENT.tmp"
+        tmp.write_text(version)
+        os.replace(tmp, pointer)
+
+    def card(self, version: str) -> ModelCard:
+        path = self.path(version) / "card.json"
+        if not path.exists():
+            raise RegistryError(f"no model version {version!r} in {self.root}")
+        return ModelCard.from_json(json.loads(path.read_text()))
+
+    def current_version(self) -> str | None:
+        pointer = self.root / "CURRENT"
+        return pointer.read_text().strip() if pointer.exists() else None
+
+    def current(self) -> ModelCard | None:
+        """The card of the serving model, or None before the first training."""
+        version = self.current_version()
+        return self.card(version) if version else None
+
+    def versions(self) -> list[ModelCard]:
+        if not self.root.exists():
+            return []
+        cards = [self.card(p.name) for p in self.root.iterdir() if (p / "card.json").exists()]
+        return sorted(cards, key=lambda c: c.trained_at)

@@ -1,0 +1,141 @@
+"""A snapshot of the graph in memory: pandas tables, and exports to PyG and networkx.
+
+`Snapshot.as_of(t)` applies the store contract's time rule to the tables, so
+a model trained on a snapshot as of t sees exactly what was known before t.
+
+Example:
+    >>> snap = store.snapshot()                      # everything
+    >>> past = snap.as_of(datetime(2026, 1, 1, tzinfo=UTC))
+    >>> data = past.to_pyg()                         # HeteroData
+    >>> g = past.to_networkx()                       # MultiDiGraph
+    >>> past.nodes["Deal"].head()                    # pandas
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Mapping
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import torch
+from torch_geometric.data import HeteroData
+
+from graph.timefmt import to_timestamps, to_utc
+from ontology import Schema
+
+TIME_TYPES = ("date", "dateTime")
+
+
+def pyg_edge_type(schema: Schema, relation: str) -> tuple[str, str, str]:
+    """The one naming rule for PyG edge types: (source label, relation, target label)."""
+    rel = schema.relations[relation]
+    return (rel.source, rel.name, rel.target)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Node tables by label and edge tables by relation, all as pandas frames."""
+
+    schema: Schema
+    nodes: Mapping[str, pd.DataFrame]
+    edges: Mapping[str, pd.DataFrame]
+    as_of_time: datetime | None = None
+
+    @classmethod
+    def from_rows(cls, schema: Schema, nodes: Mapping[str, list[dict]], edges: Mapping[str, list[dict]]) -> "Snapshot":
+        node_frames = {}
+        for label, node_type in schema.nodes.items():
+            columns = [node_type.key, *node_type.property_names]
+            frame = pd.DataFrame(nodes.get(label, []), columns=columns)
+            node_frames[label] = _typed(frame, node_type.properties).sort_values(node_type.key, ignore_index=True)
+        edge_frames = {}
+        for name, rel in schema.relations.items():
+            frame = pd.DataFrame(edges.get(name, []), columns=["src", "dst", *rel.property_names])
+            frame = _typed(frame, rel.properties)
+            # Edges whose ends are missing cannot be drawn; the loader prevents them anyway.
+            src_ok = frame["src"].isin(node_frames[rel.source][schema.nodes[rel.source].key])
+            dst_ok = frame["dst"].isin(node_frames[rel.target][schema.nodes[rel.target].key])
+            edge_frames[name] = frame[src_ok & dst_ok].sort_values(["src", "dst"], ignore_index=True)
+        return cls(schema, node_frames, edge_frames)
+
+    def as_of(self, t: datetime) -> "Snapshot":
+        """The graph as known strictly before `t` (see `graph.store` for the rule)."""
+        t = pd.Timestamp(to_utc(t))
+        nodes = {}
+        for label, frame in self.nodes.items():
+            time = frame[self.schema.nodes[label].time]
+            nodes[label] = frame[time.isna() | (time < t)].reset_index(drop=True)
+        edges = {}
+        for name, frame in self.edges.items():
+            rel = self.schema.relations[name]
+            keep = frame["src"].isin(nodes[rel.source][self.schema.nodes[rel.source].key])
+            keep &= frame["dst"].isin(nodes[rel.target][self.schema.nodes[rel.target].key])
+            if rel.valid_from:
+                keep &= frame[rel.valid_from].isna() | (frame[rel.valid_from] < t)
+            if rel.valid_to:
+                keep &= frame[rel.valid_to].isna() | (frame[rel.valid_to] > t)
+            edges[name] = frame[keep].reset_index(drop=True)
+        return Snapshot(self.schema, nodes, edges, to_utc(t.to_pydatetime()))
+
+    def node_index(self, label: str) -> pd.Index:
+        """Position of each node id in this snapshot's tables (and in `to_pyg()`)."""
+        return pd.Index(self.nodes[label][self.schema.nodes[label].key])
+
+    def edge_index(self, relation: str) -> np.ndarray:
+        """The relation's edges as a 2 x E array of node positions."""
+        rel = self.schema.relations[relation]
+        frame = self.edges[relation]
+        src = self.node_index(rel.source).get_indexer(frame["src"])
+        dst = self.node_index(rel.target).get_indexer(frame["dst"])
+        return np.vstack([src, dst]).astype(np.int64)
+
+    def to_pyg(self) -> HeteroData:
+        """Structure as PyG `HeteroData`: `num_nodes` and `node_id` per type, `edge_index` per relation.
+
+        Features are the model's business (`gnn.features`); this export carries
+        only the graph and the ids, so any model can add its own.
+        """
+        data = HeteroData()
+        for label in self.schema.nodes:
+            ids = self.node_index(label)
+            data[label].num_nodes = len(ids)
+            data[label].node_id = list(ids)
+        for name in self.schema.relations:
+            data[pyg_edge_type(self.schema, name)].edge_index = torch.from_numpy(self.edge_index(name))
+        data.validate()
+        return data
+
+    def to_networkx(self) -> nx.MultiDiGraph:
+        """A MultiDiGraph with nodes keyed `(label, id)`, their properties, and typed edges."""
+        g = nx.MultiDiGraph(as_of=self.as_of_time)
+        for label, frame in self.nodes.items():
+            key = self.schema.nodes[label].key
+            for row in frame.to_dict("records"):
+                g.add_node((label, row[key]), label=label, **_clean(row))
+        for name, frame in self.edges.items():
+            rel = self.schema.relations[name]
+            for row in frame.to_dict("records"):
+                props = _clean(row)
+                src, dst = props.pop("src"), props.pop("dst")
+                g.add_edge((rel.source, src), (rel.target, dst), key=name, relation=name, **props)
+        return g
+
+
+def _typed(frame: pd.DataFrame, properties: tuple) -> pd.DataFrame:
+    frame = frame.copy()
+    for p in properties:
+        if p.datatype in TIME_TYPES:
+            frame[p.name] = to_timestamps(frame[p.name])
+        elif p.datatype in ("decimal", "integer"):
+            frame[p.name] = pd.to_numeric(frame[p.name], errors="coerce").astype("float64")
+        elif p.datatype == "boolean":
+            frame[p.name] = frame[p.name].astype("boolean")
+    return frame
+
+
+def _clean(row: dict[str, Any]) -> dict[str, Any]:
+    """Drop missing values so networkx attributes are only the known facts."""
+    return {k: v for k, v in row.items() if v is not None and not (isinstance(v, float) and np.isnan(v)) and v is not pd.NaT}

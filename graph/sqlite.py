@@ -1,0 +1,328 @@
+"""The embedded default store: SQLite in WAL mode, tables derived from the Schema.
+
+One table per node type (`n_deal`: the key plus one typed column per
+property) and one per relation (`e_involves`: src, dst and the relation's
+properties), with indexes on keys and both endpoints. WAL lets the API read
+while a load writes; every batch is one transaction, so a crash loses only
+the batch in flight. Each thread gets its own connection.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from graph.store import DealPage, Direction, GraphStore, Neighbour, ScoreRecord, StoreError
+from graph.timefmt import to_iso
+from ontology import NodeType, Relation, Schema
+
+SQL_TYPES = {"string": "TEXT", "integer": "INTEGER", "decimal": "REAL", "boolean": "INTEGER", "date": "TEXT", "dateTime": "TEXT"}
+# SQLite allows 32766 host parameters; stay well below for IN (...) lists.
+MAX_PARAMS = 900
+
+
+def node_table(label: str) -> str:
+    return f"n_{label.lower()}"
+
+
+def edge_table(relation: str) -> str:
+    return f"e_{relation.lower()}"
+
+
+def node_ddl(node: NodeType) -> list[str]:
+    cols = ", ".join(f'"{p.name}" {SQL_TYPES[p.datatype]}' for p in node.properties)
+    table = node_table(node.name)
+    return [f'CREATE TABLE IF NOT EXISTS {table} ("{node.key}" TEXT PRIMARY KEY, {cols})']
+
+
+def edge_ddl(rel: Relation) -> list[str]:
+    cols = "".join(f', "{p.name}" {SQL_TYPES[p.datatype]}' for p in rel.properties)
+    # A functional relation has one edge per source: re-pointing it replaces the edge.
+    key = "src" if rel.functional else "src, dst"
+    table = edge_table(rel.name)
+    return [
+        f"CREATE TABLE IF NOT EXISTS {table} (src TEXT NOT NULL, dst TEXT NOT NULL{cols}, PRIMARY KEY ({key}))",
+        f"CREATE INDEX IF NOT EXISTS {table}_dst ON {table} (dst)",
+        f"CREATE INDEX IF NOT EXISTS {table}_src ON {table} (src)",
+    ]
+
+
+SCORE_DDL = [
+    """CREATE TABLE IF NOT EXISTS scores (
+        deal_id TEXT PRIMARY KEY, probability REAL NOT NULL, model_version TEXT NOT NULL,
+        scored_at TEXT NOT NULL, band TEXT NOT NULL, previous_probability REAL,
+        explanation TEXT, metadata TEXT)""",
+    "CREATE INDEX IF NOT EXISTS scores_rank ON scores (probability DESC, deal_id)",
+    """CREATE TABLE IF NOT EXISTS score_history (
+        deal_id TEXT NOT NULL, probability REAL NOT NULL, model_version TEXT NOT NULL,
+        scored_at TEXT NOT NULL, band TEXT NOT NULL, explanation TEXT, metadata TEXT)""",
+    "CREATE INDEX IF NOT EXISTS score_history_deal ON score_history (deal_id, scored_at)",
+]
+
+
+def _to_sql(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return to_iso(value)
+    if isinstance(value, bool):
+        return int(value)
+    if hasattr(value, "isoformat"):  # date
+        return value.isoformat()
+    return value
+
+
+def _chunks(items: list, size: int = MAX_PARAMS) -> Iterable[list]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class SQLiteStore(GraphStore):
+    """`GraphStore` on a SQLite file. Example: `SQLiteStore(Path("graph.db"), load_schema())`."""
+
+    def __init__(self, path: Path, schema: Schema) -> None:
+        self.path = Path(path)
+        self.schema = schema
+        self._local = threading.local()
+        self._all_conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        self._booleans = {
+            name: {p.name for p in t.properties if p.datatype == "boolean"}
+            for name, t in [*schema.nodes.items(), *schema.relations.items()]
+        }
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._transaction() as conn:
+                for node in schema.nodes.values():
+                    for stmt in node_ddl(node):
+                        conn.execute(stmt)
+                for rel in schema.relations.values():
+                    for stmt in edge_ddl(rel):
+                        conn.execute(stmt)
+                for stmt in SCORE_DDL:
+                    conn.execute(stmt)
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot open SQLite store at {self.path}: {e}") from e
+
+    def _connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            # autocommit mode: transactions are explicit (BEGIN IMMEDIATE in _Transaction)
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+            with self._conns_lock:
+                self._all_conns.append(conn)
+        return conn
+
+    def _transaction(self) -> "_Transaction":
+        return _Transaction(self._connection())
+
+    def _row(self, kind: str, row: Mapping[str, Any]) -> dict[str, Any]:
+        out = dict(row)
+        for name in self._booleans.get(kind, ()):
+            if out.get(name) is not None:
+                out[name] = bool(out[name])
+        return out
+
+    # ---- writes
+    def _upsert(self, table: str, columns: list[str], key: list[str], rows: Sequence[Mapping[str, Any]]) -> int:
+        if not rows:
+            return 0
+        quoted = ", ".join(f'"{c}"' for c in columns)
+        updates = ", ".join(f'"{c}"=excluded."{c}"' for c in columns if c not in key) or None
+        conflict = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+        sql = (
+            f"INSERT INTO {table} ({quoted}) VALUES ({', '.join('?' * len(columns))}) "
+            f"ON CONFLICT({', '.join(key)}) {conflict}"
+        )
+        values = [tuple(_to_sql(r.get(c)) for c in columns) for r in rows]
+        try:
+            with self._transaction() as conn:
+                conn.executemany(sql, values)
+        except sqlite3.Error as e:
+            raise StoreError(f"writing {table}: {e}") from e
+        return len(values)
+
+    def upsert_nodes(self, label: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        node = self.schema.nodes[label]
+        return self._upsert(node_table(label), [node.key, *node.property_names], [node.key], rows)
+
+    def upsert_edges(self, relation: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        rel = self.schema.relations[relation]
+        key = ["src"] if rel.functional else ["src", "dst"]
+        return self._upsert(edge_table(relation), ["src", "dst", *rel.property_names], key, rows)
+
+    # ---- reads
+    def _select(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        try:
+            return self._connection().execute(sql, params).fetchall()
+        except sqlite3.Error as e:
+            raise StoreError(f"reading {self.path}: {e}") from e
+
+    def get_nodes(self, label: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        key = self.schema.nodes[label].key
+        out: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(list(dict.fromkeys(ids))):
+            sql = f'SELECT * FROM {node_table(label)} WHERE "{key}" IN ({", ".join("?" * len(chunk))})'
+            for row in self._select(sql, chunk):
+                out[row[key]] = self._row(label, row)
+        return out
+
+    def node_ids(self, label: str) -> set[str]:
+        key = self.schema.nodes[label].key
+        return {r[0] for r in self._select(f'SELECT "{key}" FROM {node_table(label)}')}
+
+    def neighbours(
+        self,
+        label: str,
+        node_ids: Iterable[str],
+        relation: str,
+        direction: Direction = "out",
+        as_of: datetime | None = None,
+    ) -> dict[str, list[Neighbour]]:
+        rel = self.schema.relations[relation]
+        if (rel.source if direction == "out" else rel.target) != label:
+            raise ValueError(f"{relation} does not go {direction} of {label}")
+        near, far = ("src", "dst") if direction == "out" else ("dst", "src")
+        other = self.schema.nodes[rel.target if direction == "out" else rel.source]
+        edge_cols = ", ".join(f'e."{p}" AS "e.{p}"' for p in rel.property_names)
+        conds, params = [], []
+        if as_of is not None:
+            t = to_iso(as_of)
+            conds.append(f'(n."{other.time}" IS NULL OR n."{other.time}" < ?)')
+            params.append(t)
+            if rel.valid_from:
+                conds.append(f'(e."{rel.valid_from}" IS NULL OR e."{rel.valid_from}" < ?)')
+                params.append(t)
+            if rel.valid_to:
+                conds.append(f'(e."{rel.valid_to}" IS NULL OR e."{rel.valid_to}" > ?)')
+                params.append(t)
+        out: dict[str, list[Neighbour]] = {}
+        ids = list(dict.fromkeys(node_ids))
+        for chunk in _chunks(ids):
+            where = " AND ".join([f"e.{near} IN ({', '.join('?' * len(chunk))})", *conds])
+            sql = (
+                f"SELECT e.{near} AS _near{', ' + edge_cols if edge_cols else ''}, n.* "
+                f"FROM {edge_table(relation)} e JOIN {node_table(other.name)} n ON n.\"{other.key}\" = e.{far} "
+                f"WHERE {where} ORDER BY e.{near}, n.\"{other.key}\""
+            )
+            for row in self._select(sql, [*chunk, *params]):
+                data = dict(row)
+                edge = {p: data.pop(f"e.{p}") for p in rel.property_names}
+                for name in self._booleans[relation]:
+                    if edge.get(name) is not None:
+                        edge[name] = bool(edge[name])
+                near_id = data.pop("_near")
+                node = self._row(other.name, data)
+                out.setdefault(near_id, []).append(Neighbour(relation, direction, edge, other.name, node))
+        return out
+
+    def read_tables(self) -> tuple[dict[str, list[dict]], dict[str, list[dict]]]:
+        nodes = {label: [dict(r) for r in self._select(f"SELECT * FROM {node_table(label)}")] for label in self.schema.nodes}
+        edges = {rel: [dict(r) for r in self._select(f"SELECT * FROM {edge_table(rel)}")] for rel in self.schema.relations}
+        return nodes, edges
+
+    def counts(self) -> dict[str, int]:
+        out = {label: self._select(f"SELECT COUNT(*) FROM {node_table(label)}")[0][0] for label in self.schema.nodes}
+        out.update({rel: self._select(f"SELECT COUNT(*) FROM {edge_table(rel)}")[0][0] for rel in self.schema.relations})
+        return out
+
+    # ---- scores
+    def write_scores(self, scores: Sequence[ScoreRecord]) -> int:
+        if not scores:
+            return 0
+        rows = [
+            (
+                s.deal_id, float(s.probability), s.model_version, to_iso(s.scored_at), s.band,
+                json.dumps(s.explanation) if s.explanation is not None else None,
+                json.dumps(dict(s.metadata)),
+            )
+            for s in scores
+        ]
+        try:
+            with self._transaction() as conn:
+                # The latest score keeps the one before it so the widget can show a trend.
+                conn.executemany(
+                    "INSERT INTO scores (deal_id, probability, model_version, scored_at, band, explanation, metadata) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(deal_id) DO UPDATE SET "
+                    "previous_probability = scores.probability, probability = excluded.probability, "
+                    "model_version = excluded.model_version, scored_at = excluded.scored_at, band = excluded.band, "
+                    "explanation = excluded.explanation, metadata = excluded.metadata",
+                    rows,
+                )
+                conn.executemany("INSERT INTO score_history VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        except sqlite3.Error as e:
+            raise StoreError(f"writing scores: {e}") from e
+        return len(rows)
+
+    @staticmethod
+    def _score(row: sqlite3.Row) -> ScoreRecord:
+        return ScoreRecord(
+            deal_id=row["deal_id"],
+            probability=row["probability"],
+            model_version=row["model_version"],
+            scored_at=datetime.fromisoformat(row["scored_at"]),
+            band=row["band"],
+            explanation=json.loads(row["explanation"]) if row["explanation"] else None,
+            previous_probability=row["previous_probability"],
+            metadata=json.loads(row["metadata"] or "{}"),
+        )
+
+    def latest_scores(self, deal_ids: Iterable[str]) -> dict[str, ScoreRecord]:
+        out: dict[str, ScoreRecord] = {}
+        for chunk in _chunks(list(dict.fromkeys(deal_ids))):
+            sql = f"SELECT * FROM scores WHERE deal_id IN ({', '.join('?' * len(chunk))})"
+            out.update({r["deal_id"]: self._score(r) for r in self._select(sql, chunk)})
+        return out
+
+    def open_deals_page(
+        self,
+        first: int,
+        after: tuple[float, str] | None = None,
+        account_id: str | None = None,
+    ) -> DealPage:
+        base = (
+            "FROM n_deal d LEFT JOIN e_has_outcome o ON o.src = d.id "
+            "LEFT JOIN scores s ON s.deal_id = d.id "
+            + ("JOIN e_for_account a ON a.src = d.id AND a.dst = ? " if account_id else "")
+            + "WHERE o.src IS NULL"
+        )
+        params: list[Any] = [account_id] if account_id else []
+        total = self._select(f"SELECT COUNT(*) {base}", params)[0][0]
+        # Unscored deals rank last (-1); ties break on id, so the order is total and stable.
+        rank = "COALESCE(s.probability, -1.0)"
+        page_sql = f"SELECT d.*, {rank} AS _rank {base}"
+        page_params = list(params)
+        if after is not None:
+            page_sql += f" AND ({rank} < ? OR ({rank} = ? AND d.id > ?))"
+            page_params += [after[0], after[0], after[1]]
+        page_sql += f" ORDER BY {rank} DESC, d.id ASC LIMIT ?"
+        rows = self._select(page_sql, [*page_params, first + 1])
+        deals = [self._row("Deal", r) for r in rows[:first]]
+        return DealPage(deals=deals, has_next=len(rows) > first, total=total)
+
+    def close(self) -> None:
+        with self._conns_lock:
+            for conn in self._all_conns:
+                conn.close()
+            self._all_conns = []
+        self._local = threading.local()
+
+
+class _Transaction:
+    """`with store._transaction() as conn:` runs one BEGIN IMMEDIATE ... COMMIT transaction."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.raw = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.raw.execute("BEGIN IMMEDIATE")
+        return self.raw
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self.raw.execute("ROLLBACK" if exc_type else "COMMIT")
