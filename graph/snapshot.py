@@ -17,14 +17,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
 
+from typing import TYPE_CHECKING
+
 import networkx as nx
 import numpy as np
 import pandas as pd
-import torch
-from torch_geometric.data import HeteroData
 
 from graph.timefmt import to_timestamps, to_utc
 from ontology import Schema
+
+if TYPE_CHECKING:
+    from torch_geometric.data import HeteroData
 
 TIME_TYPES = ("date", "dateTime")
 
@@ -92,12 +95,16 @@ class Snapshot:
         dst = self.node_index(rel.target).get_indexer(frame["dst"])
         return np.vstack([src, dst]).astype(np.int64)
 
-    def to_pyg(self) -> HeteroData:
+    def to_pyg(self) -> "HeteroData":
         """Structure as PyG `HeteroData`: `num_nodes` and `node_id` per type, `edge_index` per relation.
 
         Features are the model's business (`gnn.features`); this export carries
         only the graph and the ids, so any model can add its own.
         """
+        # Imported here: the API reads the store without needing torch.
+        import torch
+        from torch_geometric.data import HeteroData
+
         data = HeteroData()
         for label in self.schema.nodes:
             ids = self.node_index(label)

@@ -28,18 +28,34 @@ def _blank(v: Any) -> bool:
     return v is None or (isinstance(v, str) and not v.strip())
 
 
-def parse_datetime(v: Any) -> datetime | None:
-    if _blank(v) or isinstance(v, datetime):
-        return v or None
-    text = str(v).strip()
+def _iso_datetime(text: str) -> datetime:
     if text.endswith("Z"):
         text = text[:-1] + "+00:00"
     if len(text) > 5 and text[-5] in "+-" and text[-4:].isdigit():  # +0000 -> +00:00
         text = text[:-2] + ":" + text[-2:]
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        parsed = datetime.combine(parse_date(v), datetime.min.time())
+    return datetime.fromisoformat(text)
+
+
+def _date_only(text: str) -> date:
+    for fmt in DATE_FORMATS:
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError(f"{text!r} is not a date (expected YYYY-MM-DD)")
+
+
+def parse_datetime(v: Any) -> datetime | None:
+    if _blank(v) or isinstance(v, datetime):
+        return v or None
+    text = str(v).strip()
+    if "T" in text or ":" in text:
+        try:
+            parsed = _iso_datetime(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a date-time (expected ISO 8601)") from None
+    else:
+        parsed = datetime.combine(_date_only(text), datetime.min.time())
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
@@ -49,14 +65,7 @@ def parse_date(v: Any) -> date | None:
     if isinstance(v, date):
         return v if not isinstance(v, datetime) else v.date()
     text = str(v).strip()
-    if "T" in text:
-        return parse_datetime(text).date()
-    for fmt in DATE_FORMATS:
-        try:
-            return datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    raise ValueError(f"{text!r} is not a date (expected YYYY-MM-DD)")
+    return parse_datetime(text).date() if "T" in text else _date_only(text)
 
 
 def parse_decimal(v: Any) -> float | None:

@@ -1,0 +1,205 @@
+"""The `dealgraph` command line.
+
+Every command takes `--store URL` (default `DEALGRAPH_STORE`, else
+`sqlite:///dealgraph.db` in the working directory) and `--home DIR` (default
+`DEALGRAPH_HOME`, else `.dealgraph`). `--json` prints one JSON object on
+stdout. Exit codes: 0 ok, 1 bad input (nothing written), 2 failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from api.settings import Settings
+from graph import DealgraphError, GraphStore, InvalidInput, open_store
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_FAILURE = 0, 1, 2
+EXAMPLE_QUERY = """{
+  deals(first: 3) {
+    edges { node { name amount account { name }
+      score { probability band modelVersion }
+      explanation(top: 3) { paths { direction weight text } } } }
+  }
+}"""
+
+
+def out(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
+    """One JSON object with --json, else the human text."""
+    print(json.dumps(data, default=str) if getattr(args, "json", False) else text)
+
+
+def cmd_sample(args: argparse.Namespace, settings: Settings) -> int:
+    from loaders.sample import generate_sample
+
+    summary = generate_sample(Path(args.out), accounts=args.accounts, seed=args.seed)
+    data = {"out": str(summary.out_dir), "rows": summary.rows, "total_rows": summary.total_rows, "dirt": summary.dirt}
+    out(args, data, f"wrote {summary.total_rows} rows to {summary.out_dir}: " + ", ".join(f"{k} {v}" for k, v in summary.rows.items()))
+    return EXIT_OK
+
+
+def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
+    from loaders import load_export, load_mapping
+
+    with _store(settings) as store:
+        mapping = load_mapping(args.mapping, store.schema)
+        summary = load_export(store, Path(args.source), mapping, settings.home / "quarantine")
+    lines = [f"{'file':<30} {'read':>8} {'loaded':>8} {'quarant.':>8} {'merged':>8}"]
+    for f in summary.files:
+        lines.append(f"{f.file:<30} {f.read:>8} {f.loaded:>8} {f.quarantined:>8} {f.merged:>8}")
+    t = summary.totals()
+    lines.append(f"{'total':<30} {t['read']:>8} {t['loaded']:>8} {t['quarantined']:>8} {t['merged']:>8}")
+    lines.append(f"reconciles (read = loaded + quarantined + merged): {summary.reconciles}")
+    if t["quarantined"]:
+        lines.append(f"rejected rows, with line and reason: {summary.quarantine_file}")
+    out(args, summary.to_json(), "\n".join(lines))
+    return EXIT_OK if summary.reconciles else EXIT_FAILURE
+
+
+def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    from gnn.train import train
+
+    with _store(settings) as store:
+        result = train(store, settings.home, truth=Path(args.truth) if args.truth else None)
+    rows = [f"{'model':<12} {'AUROC':>7} {'AUPRC':>7} {'Brier':>7} {'n':>6}"]
+    for name, m in result.report["test"].items():
+        rows.append(f"{name:<12} {m['auroc']:>7.4f} {m['auprc']:>7.4f} {m['brier']:>7.4f} {m['n']:>6}")
+    text = "\n".join([f"model {result.card.version} (test period from {result.report['split']['t2'][:10]})", *rows, f"saved to {result.path}"])
+    out(args, {"version": result.card.version, "path": str(result.path), **result.report}, text)
+    return EXIT_OK
+
+
+def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
+    from gnn.score import score_open_deals
+
+    with _store(settings) as store:
+        records = score_open_deals(store, settings.home, top=args.top, progress=not args.json)
+    version = records[0].model_version if records else None
+    bands: dict[str, int] = {}
+    for r in records:
+        bands[r.band] = bands.get(r.band, 0) + 1
+    out(args, {"scored": len(records), "model_version": version, "bands": bands},
+        f"scored {len(records)} open deals with model {version}: {bands}")
+    return EXIT_OK
+
+
+def cmd_explain(args: argparse.Namespace, settings: Settings) -> int:
+    with _store(settings) as store:
+        score = store.latest_scores([args.deal_id]).get(args.deal_id)
+        deal = store.get_node("Deal", args.deal_id)
+    if deal is None:
+        raise InvalidInput(f"no deal {args.deal_id!r} in the store")
+    if score is None or not score.explanation:
+        raise InvalidInput(f"deal {args.deal_id!r} has no score yet (closed, or `dealgraph score` not run)")
+    paths = score.explanation["paths"][: args.top]
+    lines = [f"{deal['name']}: win probability {score.probability:.0%} ({score.band}), model {score.model_version}"]
+    for i, p in enumerate(paths, 1):
+        lines.append(f"  {i}. [{p['direction']} {p['weight']:+.3f}] {p['text']}")
+        lines.append("     " + " -> ".join(f"{s['label']}:{s['name']}" for s in p["steps"]))
+    data = {"deal_id": args.deal_id, "probability": score.probability, "band": score.band,
+            "model_version": score.model_version, "paths": paths, "fidelity": score.explanation.get("fidelity")}
+    out(args, data, "\n".join(lines))
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    host, port = args.host or settings.host, args.port or settings.port
+    store = open_store(settings.store)
+    print(f"GraphQL API and GraphiQL: http://{host}:{port}/graphql\nExample query to paste into GraphiQL:\n{EXAMPLE_QUERY}", flush=True)
+    uvicorn.run(create_app(store, settings.home), host=host, port=port, log_level="warning")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """Sample -> load -> train -> score -> serve, on the embedded store."""
+    sample_dir = settings.home / "sample"
+    steps: list[tuple[str, Callable[[argparse.Namespace, Settings], int], argparse.Namespace]] = [
+        ("sample", cmd_sample, argparse.Namespace(out=sample_dir, accounts=args.accounts, seed=args.seed, json=False)),
+        ("load", cmd_load, argparse.Namespace(source=sample_dir, mapping="salesforce", json=False)),
+        ("train", cmd_train, argparse.Namespace(truth=sample_dir / "truth.csv", json=False)),
+        ("score", cmd_score, argparse.Namespace(top=3, json=False)),
+    ]
+    for name, fn, step_args in steps:
+        print(f"== {name}", flush=True)
+        code = fn(step_args, settings)
+        if code != EXIT_OK:
+            return code
+    if args.no_serve:
+        return EXIT_OK
+    print("== serve", flush=True)
+    return cmd_serve(argparse.Namespace(host=args.host, port=args.port), settings)
+
+
+def _store(settings: Settings) -> GraphStore:
+    return open_store(settings.store)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--store", help="graph store URL (default: $DEALGRAPH_STORE or sqlite:///dealgraph.db)")
+    common.add_argument("--home", help="folder for models and quarantine files (default: $DEALGRAPH_HOME or .dealgraph)")
+    common.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    as_json = argparse.ArgumentParser(add_help=False)
+    as_json.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    parser = argparse.ArgumentParser(prog="dealgraph", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("sample", parents=[common, as_json], help="write a synthetic Salesforce-style export")
+    p.add_argument("--out", required=True)
+    p.add_argument("--accounts", type=int, default=2000)
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(fn=cmd_sample)
+    p = sub.add_parser("load", parents=[common, as_json], help="load an export through a mapping")
+    p.add_argument("source", help="folder with the export's CSV files")
+    p.add_argument("--mapping", default="salesforce", help="shipped mapping name or path to a YAML mapping")
+    p.set_defaults(fn=cmd_load)
+    p = sub.add_parser("train", parents=[common, as_json], help="train the graph model beside its baselines")
+    p.add_argument("--truth", help="the sample's truth.csv, to report the oracle AUROC")
+    p.set_defaults(fn=cmd_train)
+    p = sub.add_parser("score", parents=[common, as_json], help="score and explain every open deal")
+    p.add_argument("--top", type=int, default=3, help="paths stored per deal")
+    p.set_defaults(fn=cmd_score)
+    p = sub.add_parser("explain", parents=[common, as_json], help="print a deal's score and explanation paths")
+    p.add_argument("deal_id")
+    p.add_argument("--top", type=int, default=3)
+    p.set_defaults(fn=cmd_explain)
+    for name, fn, text in (("serve", cmd_serve, "serve the GraphQL API"), ("demo", cmd_demo, "sample, load, train, score and serve")):
+        p = sub.add_parser(name, parents=[common], help=text)
+        p.add_argument("--host")
+        p.add_argument("--port", type=int)
+        if name == "demo":
+            p.add_argument("--accounts", type=int, default=2000)
+            p.add_argument("--seed", type=int, default=7)
+            p.add_argument("--no-serve", action="store_true", help="stop after scoring")
+        p.set_defaults(fn=fn)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    overrides = {k: v for k, v in (("store", args.store), ("home", args.home)) if v}
+    try:
+        settings = Settings(**overrides)
+        return args.fn(args, settings)
+    except InvalidInput as e:
+        print(f"dealgraph {args.command}: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except DealgraphError as e:
+        print(f"dealgraph {args.command}: {e}", file=sys.stderr)
+        return EXIT_FAILURE
+    except (ValueError, OSError) as e:
+        print(f"dealgraph {args.command}: {type(e).__name__}: {e}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""Score, explanation and model-card types: what the model says about a deal.
+
+They are plain values built from a `ScoreRecord` or a `ModelCard`; no
+resolver here reads the store.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Mapping
+
+import strawberry
+
+from api.graphql.errors import UserInputError
+from gnn.registry import ModelCard
+from graph.store import ScoreRecord
+from graph.timefmt import to_utc
+
+
+@strawberry.type(description="A deal's latest win probability and the model that produced it.")
+class Score:
+    probability: float
+    band: str = strawberry.field(description="high, medium or low.")
+    model_version: str
+    scored_at: datetime
+    previous_probability: float | None = strawberry.field(description="The score before this one, for trends.")
+    model_kind: str | None = strawberry.field(description="e.g. graphsage, or the baseline's kind.")
+
+    @classmethod
+    def from_record(cls, record: ScoreRecord) -> "Score":
+        return cls(
+            probability=record.probability,
+            band=record.band,
+            model_version=record.model_version,
+            scored_at=to_utc(record.scored_at),
+            previous_probability=record.previous_probability,
+            model_kind=(record.metadata or {}).get("model_kind"),
+        )
+
+
+@strawberry.type(description="One node on a relationship path; the first step is the deal itself.")
+class PathStep:
+    label: str
+    id: strawberry.ID
+    name: str | None
+    relation: str | None = strawberry.field(description="The relation walked to reach this step (null on the first).")
+    direction: str | None = strawberry.field(description="out or in: the direction that relation was walked.")
+
+
+@strawberry.type(description="A relationship path that moved the score, with its signed weight.")
+class Path:
+    weight: float
+    direction: str = strawberry.field(description="raises or lowers.")
+    text: str
+    steps: list[PathStep]
+
+
+@strawberry.type(description="Why the model scored a deal as it did.")
+class Explanation:
+    method: str
+    fidelity: float | None = strawberry.field(description="How well the paths reproduce the score (0..1).")
+    paths: list[Path] = strawberry.field(description="Strongest first (by absolute weight).")
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], top: int) -> "Explanation":
+        """The stored explanation with its first `top` paths (they are stored strongest first)."""
+        if top < 0:
+            raise UserInputError(f"`top` must be 0 or more (got {top})")
+        paths = [
+            Path(
+                weight=float(p["weight"]),
+                direction=p["direction"],
+                text=p["text"],
+                steps=[
+                    PathStep(
+                        label=s["label"],
+                        id=strawberry.ID(str(s["id"])),
+                        name=s.get("name"),
+                        relation=s.get("relation"),
+                        direction=s.get("direction"),
+                    )
+                    for s in p.get("steps", [])
+                ],
+            )
+            for p in list(data.get("paths", []))[:top]
+        ]
+        fidelity = data.get("fidelity")
+        return cls(method=data["method"], fidelity=None if fidelity is None else float(fidelity), paths=paths)
+
+
+@strawberry.type(description="One model's held-out metrics (the served model and its baselines).")
+class ModelMetric:
+    model: str
+    auroc: float | None
+    auprc: float | None
+    brier: float | None
+
+
+@strawberry.type(description="The model that serves scores now.")
+class ModelInfo:
+    version: str
+    kind: str
+    trained_at: datetime
+    schema_fingerprint: str
+    snapshot_id: str
+    metrics: list[ModelMetric]
+
+    @classmethod
+    def from_card(cls, card: ModelCard) -> "ModelInfo":
+        return cls(
+            version=card.version,
+            kind=card.kind,
+            trained_at=to_utc(card.trained_at),
+            schema_fingerprint=card.schema_fingerprint,
+            snapshot_id=card.snapshot_id,
+            metrics=[
+                ModelMetric(model=name, auroc=m.get("auroc"), auprc=m.get("auprc"), brier=m.get("brier"))
+                for name, m in card.metrics.items()
+            ],
+        )

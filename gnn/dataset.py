@@ -1,0 +1,118 @@
+"""Leak-safe training examples: (deal, cutoff) pairs over the history, RelBench-style.
+
+At each cutoff T the graph is rebuilt as it stood before T (`Snapshot.as_of`);
+its examples are the deals open at T, labelled by how they ended later. The
+deal's own outcome is after T, so it is not in its graph; other deals'
+outcomes are visible only if they closed before T.
+
+The temporal split keeps labels from leaking across periods too: training
+examples come from cutoffs before T1 and their deals closed before T1;
+validation cutoffs lie in [T1, T2) with closes before T2; test cutoffs from T2
+on. T1 and T2 are the 60% and 80% quantiles of the close times.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch_geometric.data import HeteroData
+
+from gnn.features import FeatureSpec, encode, latest_event_time
+from graph.snapshot import Snapshot
+from graph.store import InvalidInput
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class CutoffExamples:
+    """The deals open at one cutoff, with the graph as it stood then."""
+
+    cutoff: pd.Timestamp
+    split: str
+    data: HeteroData
+    index: torch.Tensor  # positions of the example deals in data["Deal"]
+    labels: torch.Tensor
+    deal_ids: list[str]
+
+
+@dataclass(frozen=True)
+class TemporalSplit:
+    t1: pd.Timestamp
+    t2: pd.Timestamp
+    end: pd.Timestamp
+    cutoffs: tuple[pd.Timestamp, ...]
+
+    def split_of(self, cutoff: pd.Timestamp) -> str:
+        return "train" if cutoff < self.t1 else "val" if cutoff < self.t2 else "test"
+
+    def label_deadline(self, split: str) -> pd.Timestamp:
+        return {"train": self.t1, "val": self.t2, "test": self.end}[split]
+
+
+def outcome_times(full: Snapshot) -> pd.DataFrame:
+    """Per deal id: closed_at and won (1.0 / 0.0) for every closed deal."""
+    outcomes = full.nodes["Outcome"].set_index("id")
+    edges = full.edges["HAS_OUTCOME"].set_index("src")["dst"]
+    frame = outcomes.reindex(edges.to_numpy())[["closed_at", "result"]]
+    frame.index = edges.index
+    return pd.DataFrame({"closed_at": frame["closed_at"], "won": (frame["result"] == "won").astype(float)})
+
+
+def temporal_split(full: Snapshot, cutoff_days: int = 30) -> TemporalSplit:
+    closes = outcome_times(full)["closed_at"].dropna().sort_values()
+    if len(closes) < 10:
+        raise InvalidInput(f"only {len(closes)} closed deals: too few to train on")
+    t1, t2 = closes.quantile(0.6), closes.quantile(0.8)
+    end = latest_event_time(full)
+    start = full.nodes["Deal"]["created_at"].min() + pd.Timedelta(days=cutoff_days)
+    cutoffs = tuple(pd.date_range(start, end, freq=f"{cutoff_days}D", tz="UTC"))
+    return TemporalSplit(t1, t2, end, cutoffs)
+
+
+def examples_at(full: Snapshot, spec: FeatureSpec, split: TemporalSplit, cutoff: pd.Timestamp) -> CutoffExamples | None:
+    """The labelled examples at one cutoff, or None when there are none."""
+    name = split.split_of(cutoff)
+    deals = full.nodes["Deal"]
+    ends = outcome_times(full).reindex(deals["id"])
+    open_then = (deals["created_at"] < cutoff).to_numpy() & (ends["closed_at"].isna() | (ends["closed_at"] >= cutoff)).to_numpy()
+    labelled = (ends["closed_at"] < split.label_deadline(name)).to_numpy()
+    chosen = deals["id"][open_then & labelled].tolist()
+    if not chosen:
+        return None
+    snap = full.as_of(cutoff.to_pydatetime())
+    data = encode(spec, snap, cutoff)
+    index = pd.Index(data["Deal"].node_id).get_indexer(chosen)
+    labels = ends.loc[chosen, "won"].to_numpy(np.float32)
+    return CutoffExamples(cutoff, name, data, torch.from_numpy(index), torch.from_numpy(labels), chosen)
+
+
+def build_examples(full: Snapshot, spec: FeatureSpec, split: TemporalSplit) -> dict[str, list[CutoffExamples]]:
+    out: dict[str, list[CutoffExamples]] = {s: [] for s in SPLITS}
+    for cutoff in split.cutoffs:
+        ex = examples_at(full, spec, split, cutoff)
+        if ex is not None:
+            out[ex.split].append(ex)
+    return out
+
+
+def flat_features(data: HeteroData, index: torch.Tensor) -> np.ndarray:
+    """The same inputs flattened to one table: a deal's own features, then the mean
+    features and count of its neighbours over each edge type into deals.
+
+    This is what a per-deal table sees: direct neighbours' attributes, but not
+    the history behind them (whose past deals were won) — that takes the graph.
+    """
+    parts = [data["Deal"].x]
+    for (src, rel, dst), store in sorted(data.edge_items(), key=lambda kv: kv[0]):
+        if dst != "Deal" or src == "Deal":
+            continue
+        x_src = data[src].x
+        ei = store.edge_index
+        total = torch.zeros(data["Deal"].num_nodes, x_src.shape[1]).index_add_(0, ei[1], x_src[ei[0]])
+        count = torch.zeros(data["Deal"].num_nodes).index_add_(0, ei[1], torch.ones(ei.shape[1]))
+        parts += [total / count.clamp(min=1).unsqueeze(1), count.unsqueeze(1)]
+    return torch.cat(parts, dim=1)[index].numpy()

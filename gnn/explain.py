@@ -1,0 +1,256 @@
+"""Relationship-path explanations of a deal's score, from the model's own attributions.
+
+For one deal: cut its computation graph (the nodes within the model's depth),
+attribute the logit to every edge (`gnn.attribution`), then rank the simple
+paths from the deal — each ending at evidence (a contact, an account, a
+product, a rep, or a deal whose outcome was known) — by the sum of their
+edges' attributions. The top paths, with distinct first steps so one hub does
+not fill the list, are rendered as typed steps and one sentence with facts
+from the same snapshot the model saw.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch_geometric.data import HeteroData
+
+from gnn.attribution import make_explainer, masked_logit
+from gnn.features import outcome_flags
+from graph.snapshot import Snapshot
+
+EdgeType = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class Step:
+    label: str
+    pos: int  # position in the full encoded graph
+    edge_type: EdgeType | None = None  # the message edge type that reached the previous step
+    edge_pos: int | None = None  # its position within the subgraph's edges of that type
+
+
+class Facts:
+    """What the sentences say about nodes, from the snapshot the model saw."""
+
+    COUNTED = {"Contact": "INVOLVES", "Account": "FOR_ACCOUNT", "Product": "FOR_PRODUCT", "Rep": "OWNED_BY"}
+
+    def __init__(self, snapshot: Snapshot, data: HeteroData) -> None:
+        self.ids = {t: data[t].node_id for t in data.node_types}
+        self.names = {
+            label: frame.set_index("id")[snapshot.schema.nodes[label].display].astype(str).to_dict()
+            for label, frame in snapshot.nodes.items()
+        }
+        self.extra = {
+            "Account": snapshot.nodes["Account"].set_index("id")["industry"].dropna().to_dict(),
+            "Product": snapshot.nodes["Product"].set_index("id")["family"].dropna().to_dict(),
+        }
+        flags = outcome_flags(snapshot)
+        self.result = {d: ("won" if r.won else "lost") for d, r in flags.iterrows()}
+        self.deal_account = snapshot.edges["FOR_ACCOUNT"].set_index("src")["dst"].to_dict()
+        self.record: dict[tuple[str, str], tuple[int, int]] = {}
+        for label, rel in self.COUNTED.items():
+            edges = snapshot.edges[rel].assign(result=lambda f: f["src"].map(self.result))
+            counts = edges.groupby(["dst", "result"]).size().unstack(fill_value=0)
+            for node_id, row in counts.iterrows():
+                self.record[(label, node_id)] = (int(row.get("won", 0)), int(row.get("lost", 0)))
+
+    def node_id(self, label: str, pos: int) -> str:
+        return self.ids[label][pos]
+
+    def name(self, label: str, pos: int) -> str:
+        node_id = self.node_id(label, pos)
+        return self.names[label].get(node_id, node_id)
+
+    def history(self, label: str, pos: int) -> str:
+        won, lost = self.record.get((label, self.node_id(label, pos)), (0, 0))
+        return f"{won} won and {lost} lost earlier deals" if won + lost else "no closed deals yet"
+
+
+def computation_subgraph(data: HeteroData, deal_pos: int, hops: int) -> dict[str, torch.Tensor]:
+    """Node positions per type that can send a message to the deal within `hops` layers."""
+    frontier = {"Deal": {deal_pos}}
+    seen = {t: set() for t in data.node_types}
+    seen["Deal"].add(deal_pos)
+    for _ in range(hops):
+        nxt: dict[str, set[int]] = defaultdict(set)
+        for (src, _, dst), store in data.edge_items():
+            targets = frontier.get(dst)
+            if not targets:
+                continue
+            ei = store.edge_index
+            hit = torch.isin(ei[1], torch.tensor(sorted(targets)))
+            nxt[src].update(ei[0, hit].tolist())
+        for t, nodes in nxt.items():
+            seen[t] |= nodes
+        frontier = nxt
+    return {t: torch.tensor(sorted(nodes), dtype=torch.long) for t, nodes in seen.items()}
+
+
+def _is_evidence(step: Step, facts: Facts) -> bool:
+    if step.label != "Deal":
+        return True
+    return facts.node_id("Deal", step.pos) in facts.result
+
+
+def _paths(sub: HeteroData, node_map: dict[str, torch.Tensor], target: int, masks: dict, hops: int) -> list[tuple[float, list[Step]]]:
+    """Every simple path from the deal (in full-graph positions) with its summed attribution."""
+    incoming: dict[tuple[str, int], list[tuple[EdgeType, int, int, float]]] = defaultdict(list)
+    for edge_type, store in sub.edge_items():
+        src, _, dst = edge_type
+        attr = masks[edge_type].tolist()
+        for k, (u, v) in enumerate(store.edge_index.t().tolist()):
+            incoming[(dst, v)].append((edge_type, k, u, attr[k]))
+    out: list[tuple[float, list[Step]]] = []
+    start = Step("Deal", target)
+
+    def walk(path: list[Step], local: tuple[str, int], weight: float, depth: int) -> None:
+        if depth == hops:
+            return
+        for edge_type, k, u, a in incoming.get(local, []):
+            label = edge_type[0]
+            pos = int(node_map[label][u])
+            if any(s.label == label and s.pos == pos for s in path):
+                continue
+            nxt = path + [Step(label, pos, edge_type, k)]
+            out.append((weight + a, nxt))
+            walk(nxt, (label, u), weight + a, depth + 1)
+
+    local_target = int((node_map["Deal"] == target).nonzero()[0, 0])
+    walk([start], ("Deal", local_target), 0.0, 0)
+    return out
+
+
+def _relation(edge_type: EdgeType) -> tuple[str, str, str | None]:
+    """(relation, direction along the path, role) of the message edge that a path step follows."""
+    name = edge_type[1]
+    forward = not name.startswith("rev_")
+    base = name.removeprefix("rev_")
+    relation, _, value = base.partition(":")
+    # A message u -> v followed backwards from v: the path goes against the message.
+    return relation, ("in" if forward else "out"), (value or None)
+
+
+def sentence(steps: list[Step], facts: Facts) -> str:
+    """One plain sentence for a path, from the facts of the snapshot."""
+    first, last = steps[1], steps[-1]
+    rel1, dir1, role = _relation(first.edge_type)
+    role_text = f"{role.replace('_', ' ')} on this deal" if role and role != "unknown" else "on this deal"
+    name1 = facts.name(first.label, first.pos)
+    if len(steps) == 2:
+        if first.label == "Contact":
+            return f"{name1} ({role_text}) has {facts.history('Contact', first.pos)}"
+        if first.label == "Account":
+            industry = facts.extra["Account"].get(facts.node_id("Account", first.pos))
+            return f"The account {name1}{f' ({industry})' if industry else ''} has {facts.history('Account', first.pos)}"
+        if first.label == "Product":
+            return f"{name1} has {facts.history('Product', first.pos)} across accounts"
+        if first.label == "Rep":
+            return f"The owner {name1} has {facts.history('Rep', first.pos)}"
+        return f"{first.label} {name1} is linked to this deal"
+    name2 = facts.name(last.label, last.pos)
+    rel2, dir2, role2 = _relation(last.edge_type)
+    if last.label == "Deal":
+        outcome = facts.result.get(facts.node_id("Deal", last.pos), "open")
+        account = facts.names["Account"].get(facts.deal_account.get(facts.node_id("Deal", last.pos), ""), "")
+        at = f" at {account}" if account else ""
+        if first.label == "Contact":
+            part = f" as {role2.replace('_', ' ')}" if role2 and role2 != "unknown" else ""
+            return f"{name1} ({role_text}) was{part} on {name2}{at}, which was {outcome}"
+        if first.label == "Account":
+            return f"An earlier deal at {name1}, {name2}, was {outcome}"
+        if first.label == "Product":
+            return f"{name2}{at}, also for {name1}, was {outcome}"
+        if first.label == "Rep":
+            return f"The owner {name1} also had {name2}{at}, which was {outcome}"
+    if first.label == "Account" and last.label == "Account":
+        kin = "a subsidiary of" if dir2 == "out" else "the parent of"
+        return f"{name1} is {kin} {name2}, which has {facts.history('Account', last.pos)}"
+    if first.label == "Contact" and last.label == "Account":
+        return f"{name1} ({role_text}) works or worked at {name2}, which has {facts.history('Account', last.pos)}"
+    if first.label == "Account" and last.label == "Contact":
+        return f"{name2} works or worked at {name1} and has {facts.history('Contact', last.pos)}"
+    return " → ".join(f"{s.label} {facts.name(s.label, s.pos)}" for s in steps)
+
+
+def _step_json(step: Step, facts: Facts) -> dict:
+    relation, direction = (None, None)
+    if step.edge_type is not None:
+        relation, direction, _ = _relation(step.edge_type)
+    return {
+        "label": step.label,
+        "id": facts.node_id(step.label, step.pos),
+        "name": facts.name(step.label, step.pos),
+        "relation": relation,
+        "direction": direction,
+    }
+
+
+class PathExplainer:
+    """Explains deals of one encoded snapshot with one model.
+
+    Example:
+        >>> explainer = PathExplainer(model, data, snapshot, hops=2)
+        >>> explainer.explain(deal_pos, top=3)["paths"][0]["text"]
+        'Dana Wu (champion on this deal) has 3 won and 1 lost earlier deals'
+    """
+
+    METHOD = "edge-integrated-gradients"
+
+    def __init__(self, model: torch.nn.Module, data: HeteroData, snapshot: Snapshot, hops: int, steps: int = 16) -> None:
+        self.model = model.eval()
+        self.data = data
+        self.hops = hops
+        self.facts = Facts(snapshot, data)
+        self.explainer = make_explainer(model, steps)
+
+    def explain(self, deal_pos: int, top: int = 3) -> dict:
+        node_map = computation_subgraph(self.data, deal_pos, self.hops)
+        sub = self.data.subgraph(node_map)
+        local = int((node_map["Deal"] == deal_pos).nonzero()[0, 0])
+        explanation = self.explainer(sub.x_dict, sub.edge_index_dict, index=local)
+        masks = {e: explanation[e].edge_mask for e in sub.edge_types}
+        candidates = [(w, p) for w, p in _paths(sub, node_map, deal_pos, masks, self.hops) if _is_evidence(p[-1], self.facts)]
+        candidates.sort(key=lambda wp: -abs(wp[0]))
+        chosen, first_steps = [], set()
+        for weight, steps in candidates:
+            key = (steps[1].label, steps[1].pos)
+            if key in first_steps:
+                continue
+            first_steps.add(key)
+            chosen.append((weight, steps))
+            if len(chosen) == top:
+                break
+        return {
+            "method": self.METHOD,
+            "paths": [
+                {
+                    "weight": round(float(w), 4),
+                    "direction": "raises" if w >= 0 else "lowers",
+                    "text": sentence(steps, self.facts),
+                    "steps": [_step_json(s, self.facts) for s in steps],
+                }
+                for w, steps in chosen
+            ],
+            "fidelity": self._fidelity(sub, local, chosen),
+        }
+
+    def _fidelity(self, sub: HeteroData, local: int, chosen: list) -> float | None:
+        """fidelity+: how far the probability falls (or rises) when the top paths' edges are removed."""
+        if not chosen:
+            return None
+        drop: dict[EdgeType, list[int]] = defaultdict(list)
+        for _, steps in chosen:
+            for s in steps[1:]:
+                drop[s.edge_type].append(s.edge_pos)
+        full = masked_logit(self.model, sub.x_dict, sub.edge_index_dict, local, {})
+        cut = masked_logit(self.model, sub.x_dict, sub.edge_index_dict, local, {e: torch.tensor(v) for e, v in drop.items()})
+        return round(float(_sigmoid(full) - _sigmoid(cut)), 4)
+
+
+def _sigmoid(x: float) -> float:
+    return float(1.0 / (1.0 + np.exp(-x)))

@@ -1,0 +1,167 @@
+"""Model inputs from a snapshot: node features and typed edges, derived from the Schema.
+
+Which properties become features is read from the ontology, not listed here:
+numbers (xsd:decimal / xsd:integer) become log-scaled standardised columns,
+`dg:categorical` strings become one-hot columns over the values seen in
+training, and anything marked `dg:currentValueOnly` (a deal's stage, its
+expected close date) is never used, because only today's value is exported
+and using it as of an earlier time would leak the future.
+
+Outcomes are folded into their deal as two flags (won, lost), visible only
+once the outcome exists in the snapshot. That keeps "the contact's past deals
+were won" two hops from a deal instead of three. A relation property with a
+closed list of values (`sh:in`, e.g. a contact's role) splits the relation
+into one edge type per value, so a champion's history can weigh differently
+from a user's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import torch
+from torch_geometric.data import HeteroData
+
+from graph.snapshot import Snapshot
+from graph.timefmt import to_utc
+from ontology import Schema
+
+FOLDED = "Outcome"  # node type folded into Deal features
+MAX_CATEGORIES = 20
+
+
+@dataclass
+class FeatureSpec:
+    """What each feature column means and how it is scaled; fitted once on training data, saved with the model."""
+
+    numeric: dict[str, list[str]] = field(default_factory=dict)
+    categories: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    mean: dict[str, list[float]] = field(default_factory=dict)
+    std: dict[str, list[float]] = field(default_factory=dict)
+    split_relations: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
+
+    @classmethod
+    def fit(cls, schema: Schema, snapshot: Snapshot) -> "FeatureSpec":
+        spec = cls()
+        for label, node in schema.nodes.items():
+            if label == FOLDED:
+                continue
+            frame = snapshot.nodes[label]
+            usable = [p for p in node.properties if not p.current_value_only]
+            spec.numeric[label] = [p.name for p in usable if p.datatype in ("decimal", "integer")]
+            spec.categories[label] = {
+                p.name: _top_values(frame[p.name]) for p in usable if p.categorical and p.datatype == "string"
+            }
+        for name, rel in schema.relations.items():
+            closed = [p for p in rel.properties if p.allowed]
+            if closed:
+                spec.split_relations[name] = (closed[0].name, list(closed[0].allowed))
+        # Scaling comes from the raw columns of the fitting snapshot (the training period).
+        for label in spec.numeric:
+            raw = _raw_columns(spec, label, snapshot, _reference_time(snapshot))
+            spec.mean[label] = raw.mean(axis=0).tolist() if len(raw) else [0.0] * raw.shape[1]
+            spec.std[label] = (raw.std(axis=0) + 1e-6).tolist() if len(raw) else [1.0] * raw.shape[1]
+        return spec
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in ("numeric", "categories", "mean", "std", "split_relations")}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "FeatureSpec":
+        data = dict(data)
+        data["split_relations"] = {k: tuple(v) for k, v in data.get("split_relations", {}).items()}
+        return cls(**data)
+
+    def column_names(self, label: str) -> list[str]:
+        names = ["bias", *self.numeric[label]]
+        if label == "Deal":
+            names += ["age_days", "won", "lost"]
+        for prop, values in self.categories[label].items():
+            names += [f"{prop}={v}" for v in values] + [f"{prop}=other"]
+        return names
+
+
+def _top_values(series: pd.Series) -> list[str]:
+    counts = series.dropna().astype(str).value_counts()
+    return sorted(counts.index[:MAX_CATEGORIES].tolist())
+
+
+def _reference_time(snapshot: Snapshot) -> pd.Timestamp:
+    if snapshot.as_of_time is not None:
+        return pd.Timestamp(snapshot.as_of_time)
+    return latest_event_time(snapshot)
+
+
+def latest_event_time(snapshot: Snapshot) -> pd.Timestamp:
+    """The time of the newest fact in a snapshot: "now" as far as the data knows."""
+    times = []
+    for label, frame in snapshot.nodes.items():
+        col = frame[snapshot.schema.nodes[label].time]
+        if col.notna().any():
+            times.append(col.max())
+    return max(times) + pd.Timedelta(seconds=1)
+
+
+def _raw_columns(spec: FeatureSpec, label: str, snapshot: Snapshot, now: pd.Timestamp) -> np.ndarray:
+    frame = snapshot.nodes[label]
+    cols = [np.log1p(frame[n].clip(lower=0).fillna(0).to_numpy(float)) for n in spec.numeric[label]]
+    if label == "Deal":
+        age = (now - frame["created_at"]).dt.total_seconds().fillna(0).to_numpy(float) / 86400.0
+        cols.append(np.log1p(np.clip(age, 0, None)))
+    return np.stack(cols, axis=1) if cols else np.zeros((len(frame), 0))
+
+
+def outcome_flags(snapshot: Snapshot) -> pd.DataFrame:
+    """Per deal id: won / lost flags for outcomes visible in this snapshot."""
+    edges = snapshot.edges["HAS_OUTCOME"]
+    outcomes = snapshot.nodes[FOLDED].set_index("id")["result"]
+    result = edges.assign(result=edges["dst"].map(outcomes)).set_index("src")["result"]
+    return pd.DataFrame({"won": (result == "won").astype(float), "lost": (result == "lost").astype(float)})
+
+
+def node_features(spec: FeatureSpec, snapshot: Snapshot, label: str, now: pd.Timestamp) -> np.ndarray:
+    frame = snapshot.nodes[label]
+    raw = _raw_columns(spec, label, snapshot, now)
+    scaled = (raw - np.asarray(spec.mean[label])) / np.asarray(spec.std[label]) if raw.shape[1] else raw
+    parts = [np.ones((len(frame), 1)), scaled]
+    if label == "Deal":
+        flags = outcome_flags(snapshot).reindex(frame["id"]).fillna(0.0).to_numpy(float)
+        parts.append(flags)
+    for prop, values in spec.categories[label].items():
+        col = frame[prop].astype("string")
+        onehot = np.stack([(col == v).fillna(False).to_numpy(bool) for v in values] + [~col.isin(values).fillna(False).to_numpy(bool)], axis=1)
+        parts.append(onehot.astype(float))
+    return np.concatenate(parts, axis=1).astype(np.float32)
+
+
+def encode(spec: FeatureSpec, snapshot: Snapshot, now: datetime | pd.Timestamp | None = None) -> HeteroData:
+    """The snapshot as model input: `x` per node type, typed edges in both directions.
+
+    Reverse edges are named `rev_<RELATION>`; split relations `<RELATION>:<value>`.
+    Each node type keeps `node_id` (the store ids) in row order.
+    """
+    schema = snapshot.schema
+    now_ts = pd.Timestamp(to_utc(now)) if isinstance(now, datetime) else (now or _reference_time(snapshot))
+    data = HeteroData()
+    for label in spec.numeric:
+        data[label].x = torch.from_numpy(node_features(spec, snapshot, label, now_ts))
+        data[label].node_id = snapshot.nodes[label]["id"].tolist()
+    for name, rel in schema.relations.items():
+        if FOLDED in (rel.source, rel.target):
+            continue
+        index = snapshot.edge_index(name)
+        frame = snapshot.edges[name]
+        if name in spec.split_relations:
+            prop, values = spec.split_relations[name]
+            groups = [(f"{name}:{v}", (frame[prop] == v).to_numpy(bool)) for v in values]
+            groups.append((f"{name}:unknown", (~frame[prop].isin(values)).to_numpy(bool)))
+        else:
+            groups = [(name, np.ones(index.shape[1], bool))]
+        for edge_name, keep in groups:
+            ei = torch.from_numpy(index[:, keep])
+            data[rel.source, edge_name, rel.target].edge_index = ei
+            data[rel.target, f"rev_{edge_name}", rel.source].edge_index = ei.flip(0)
+    return data

@@ -1,0 +1,67 @@
+"""Run an ASGI app under a real uvicorn server on 127.0.0.1 for a test.
+
+Example:
+    >>> with serve(create_app(store, home)) as base_url:
+    ...     httpx.get(f"{base_url}/healthz")
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import httpx
+import uvicorn
+
+
+@contextmanager
+def serve(app: Any, *, ready_path: str | None = "/healthz", timeout: float = 15.0) -> Iterator[str]:
+    """Serve `app` in a background thread; yields its base URL and stops it on exit.
+
+    Args:
+        app: any ASGI app.
+        ready_path: wait until GET of this path answers (any status); None waits for startup only.
+        timeout: seconds to wait for the server to come up.
+    """
+    # Bind port 0 here and hand uvicorn the socket: no window in which another process takes the port.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    base_url = f"http://127.0.0.1:{port}"
+    config = uvicorn.Config(app, log_level="warning", lifespan="auto", access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"uvicorn:{port}", daemon=True)
+    thread.start()
+    try:
+        _wait_until_ready(server, thread, base_url, ready_path, timeout)
+        yield base_url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=timeout)
+        sock.close()
+
+
+def _wait_until_ready(
+    server: uvicorn.Server, thread: threading.Thread, base_url: str, ready_path: str | None, timeout: float
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError(f"uvicorn at {base_url} exited during startup")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"uvicorn at {base_url} did not start within {timeout}s")
+        time.sleep(0.02)
+    if ready_path is None:
+        return
+    while True:
+        try:
+            httpx.get(base_url + ready_path, timeout=2.0)
+            return
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{base_url}{ready_path} did not answer within {timeout}s") from None
+            time.sleep(0.05)
