@@ -27,7 +27,7 @@ from torch_geometric.explain.config import MaskType, ModelMode, ModelReturnType
 class EdgeIntegratedGradients(ExplainerAlgorithm):
     """Signed edge attributions by integrated gradients on the edge masks."""
 
-    def __init__(self, steps: int = 16) -> None:
+    def __init__(self, steps: int = 8) -> None:
         super().__init__()
         self.steps = steps
 
@@ -43,24 +43,36 @@ class EdgeIntegratedGradients(ExplainerAlgorithm):
     def forward(self, model, x, edge_index, *, target, index=None, **kwargs) -> HeteroExplanation:
         if not isinstance(x, dict):
             raise ValueError("EdgeIntegratedGradients explains heterogeneous graphs")
-        total = {e: torch.zeros(ei.shape[1]) for e, ei in edge_index.items()}
-        for step in range(1, self.steps + 1):
-            alpha = (step - 0.5) / self.steps  # midpoint rule
-            masks = {e: torch.full((ei.shape[1],), alpha, requires_grad=True) for e, ei in edge_index.items()}
-            set_hetero_masks(model, masks, edge_index, apply_sigmoid=False)
-            out = model(x, edge_index, **kwargs)
-            out = out[index] if index is not None else out
-            grads = torch.autograd.grad(out.sum(), list(masks.values()), allow_unused=True)
-            for e, g in zip(masks, grads):
-                if g is not None:
-                    total[e] += g.detach()
-        clear_masks(model)
+        # All interpolation steps run as one batch: `steps` disjoint copies of the
+        # graph, copy k with every edge mask at alpha_k (midpoint rule). One
+        # forward and one backward instead of `steps` of each; same result.
+        k = self.steps
+        alphas = (torch.arange(k, dtype=torch.float) + 0.5) / k
+        sizes = {t: v.shape[0] for t, v in x.items()}
+        x_batch = {t: v.repeat(k, 1) for t, v in x.items()}
+        ei_batch, masks = {}, {}
+        for e, ei in edge_index.items():
+            offsets = torch.tensor([sizes[e[0]], sizes[e[2]]]).view(2, 1, 1) * torch.arange(k).view(1, k, 1)
+            ei_batch[e] = (ei.unsqueeze(1) + offsets).reshape(2, -1)
+            masks[e] = alphas.repeat_interleave(ei.shape[1]).requires_grad_(True)
+        set_hetero_masks(model, masks, ei_batch, apply_sigmoid=False)
+        try:
+            out = model(x_batch, ei_batch, **kwargs)
+            target_size = sizes[model.config.target]
+            picks = torch.as_tensor(index if index is not None else torch.arange(target_size)).view(-1)
+            picks = (picks.view(1, -1) + target_size * torch.arange(k).view(-1, 1)).reshape(-1)
+            grads = torch.autograd.grad(out[picks].sum(), list(masks.values()), allow_unused=True)
+        finally:
+            clear_masks(model)
+        edge_mask = {}
+        for (e, ei), g in zip(edge_index.items(), grads):
+            edge_mask[e] = torch.zeros(ei.shape[1]) if g is None else g.detach().view(k, -1).mean(0)
         explanation = HeteroExplanation()
-        explanation.set_value_dict("edge_mask", {e: t / self.steps for e, t in total.items()})
+        explanation.set_value_dict("edge_mask", edge_mask)
         return explanation
 
 
-def make_explainer(model: torch.nn.Module, steps: int = 16) -> Explainer:
+def make_explainer(model: torch.nn.Module, steps: int = 8) -> Explainer:
     """A PyG `Explainer` that returns signed edge attributions for one deal at a time."""
     return Explainer(
         model=model,
@@ -72,13 +84,14 @@ def make_explainer(model: torch.nn.Module, steps: int = 16) -> Explainer:
     )
 
 
-def masked_logit(model: torch.nn.Module, x: dict, edge_index: dict, index: int, drop: dict[tuple, Tensor]) -> float:
-    """The deal's logit with some edges removed (mask 0): for fidelity."""
+def masked_logits(model: torch.nn.Module, x: dict, edge_index: dict, index: Tensor, drop: dict[tuple, Tensor]) -> Tensor:
+    """The target nodes' logits with some edges removed (mask 0): for fidelity."""
     masks = {e: torch.ones(ei.shape[1]) for e, ei in edge_index.items()}
     for e, positions in drop.items():
         masks[e][positions] = 0.0
     set_hetero_masks(model, masks, edge_index, apply_sigmoid=False)
-    with torch.no_grad():
-        out = float(model(x, edge_index)[index])
-    clear_masks(model)
-    return out
+    try:
+        with torch.no_grad():
+            return model(x, edge_index)[index]
+    finally:
+        clear_masks(model)

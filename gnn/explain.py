@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 from torch_geometric.data import HeteroData
 
-from gnn.attribution import make_explainer, masked_logit
+from gnn.attribution import make_explainer, masked_logits
 from gnn.features import outcome_flags
 from graph.snapshot import Snapshot
 
@@ -71,24 +71,52 @@ class Facts:
         return f"{won} won and {lost} lost earlier deals" if won + lost else "no closed deals yet"
 
 
-def computation_subgraph(data: HeteroData, deal_pos: int, hops: int) -> dict[str, torch.Tensor]:
-    """Node positions per type that can send a message to the deal within `hops` layers."""
-    frontier = {"Deal": {deal_pos}}
-    seen = {t: set() for t in data.node_types}
-    seen["Deal"].add(deal_pos)
-    for _ in range(hops):
+class IncomingIndex:
+    """For each edge type, the senders of messages into each node (CSR by receiver), for fast BFS."""
+
+    def __init__(self, data: HeteroData) -> None:
+        self.by_type: dict[EdgeType, tuple[np.ndarray, np.ndarray]] = {}
+        for edge_type, store in data.edge_items():
+            src, dst = store.edge_index.numpy()
+            order = np.argsort(dst, kind="stable")
+            ptr = np.concatenate([[0], np.cumsum(np.bincount(dst, minlength=data[edge_type[2]].num_nodes))])
+            self.by_type[edge_type] = (src[order], ptr)
+
+    def senders(self, edge_type: EdgeType, receivers: list[int]) -> np.ndarray:
+        src, ptr = self.by_type[edge_type]
+        if not receivers:
+            return np.zeros(0, dtype=np.int64)
+        return np.concatenate([src[ptr[v] : ptr[v + 1]] for v in receivers])
+
+
+def computation_subgraph(index: IncomingIndex, deal_pos: int, hops: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """Node positions per type that can reach the deal within `hops` layers, and each one's distance."""
+    types = {t for e in index.by_type for t in (e[0], e[2])} | {"Deal"}
+    dist: dict[str, dict[int, int]] = {t: {} for t in types}
+    dist["Deal"][deal_pos] = 0
+    frontier: dict[str, list[int]] = {"Deal": [deal_pos]}
+    for hop in range(1, hops + 1):
         nxt: dict[str, set[int]] = defaultdict(set)
-        for (src, _, dst), store in data.edge_items():
-            targets = frontier.get(dst)
-            if not targets:
-                continue
-            ei = store.edge_index
-            hit = torch.isin(ei[1], torch.tensor(sorted(targets)))
-            nxt[src].update(ei[0, hit].tolist())
+        for edge_type in index.by_type:
+            receivers = frontier.get(edge_type[2])
+            if receivers:
+                nxt[edge_type[0]].update(u for u in index.senders(edge_type, receivers).tolist() if u not in dist[edge_type[0]])
         for t, nodes in nxt.items():
-            seen[t] |= nodes
-        frontier = nxt
-    return {t: torch.tensor(sorted(nodes), dtype=torch.long) for t, nodes in seen.items()}
+            for u in nodes:
+                dist[t][u] = hop
+        frontier = {t: sorted(v) for t, v in nxt.items()}
+    node_map = {t: torch.tensor(sorted(d), dtype=torch.long) for t, d in dist.items()}
+    distance = {t: torch.tensor([dist[t][u] for u in node_map[t].tolist()], dtype=torch.long) for t in dist}
+    return node_map, distance
+
+
+def prune_to_messages(sub: HeteroData, distance: dict[str, torch.Tensor], hops: int) -> HeteroData:
+    """Drop edges into the outermost ring: their messages cannot reach the deal within `hops`
+    layers, so the deal's score is exactly the same without them, at a fraction of the cost."""
+    for (src, rel, dst), store in sub.edge_items():
+        ei = store.edge_index
+        store.edge_index = ei[:, distance[dst][ei[1]] < hops]
+    return sub
 
 
 def _is_evidence(step: Step, facts: Facts) -> bool:
@@ -190,66 +218,132 @@ def _step_json(step: Step, facts: Facts) -> dict:
     }
 
 
+@dataclass
+class _Piece:
+    """One deal's pruned computation graph, placed in a batch of disjoint graphs."""
+
+    deal_pos: int
+    node_map: dict[str, torch.Tensor]
+    sub: HeteroData
+    local: int  # the deal's row in the batch
+    edge_start: dict[EdgeType, int]  # where its edges start in the batch's edge arrays
+
+
+def _batch(pieces_subs: list[tuple[int, dict, HeteroData]]) -> tuple[list[_Piece], dict, dict]:
+    """Disjoint union of subgraphs: one forward pass explains them all."""
+    node_off: dict[str, int] = defaultdict(int)
+    edge_off: dict[EdgeType, int] = defaultdict(int)
+    xs: dict[str, list[torch.Tensor]] = defaultdict(list)
+    eis: dict[EdgeType, list[torch.Tensor]] = defaultdict(list)
+    pieces = []
+    for deal_pos, node_map, sub in pieces_subs:
+        local = int((node_map["Deal"] == deal_pos).nonzero()[0, 0]) + node_off["Deal"]
+        pieces.append(_Piece(deal_pos, node_map, sub, local, {e: edge_off[e] for e in sub.edge_types}))
+        for (src, rel, dst), store in sub.edge_items():
+            shift = torch.tensor([[node_off[src]], [node_off[dst]]])
+            eis[(src, rel, dst)].append(store.edge_index + shift)
+            edge_off[(src, rel, dst)] += store.edge_index.shape[1]
+        for t in sub.node_types:
+            xs[t].append(sub[t].x)
+            node_off[t] += sub[t].num_nodes
+    return pieces, {t: torch.cat(v) for t, v in xs.items()}, {e: torch.cat(v, dim=1) for e, v in eis.items()}
+
+
 class PathExplainer:
-    """Explains deals of one encoded snapshot with one model.
+    """Explains deals of one encoded snapshot with one model, many deals per forward pass.
 
     Example:
         >>> explainer = PathExplainer(model, data, snapshot, hops=2)
-        >>> explainer.explain(deal_pos, top=3)["paths"][0]["text"]
+        >>> explainer.explain_many([deal_pos], top=3)[0]["paths"][0]["text"]
         'Dana Wu (champion on this deal) has 3 won and 1 lost earlier deals'
     """
 
     METHOD = "edge-integrated-gradients"
 
-    def __init__(self, model: torch.nn.Module, data: HeteroData, snapshot: Snapshot, hops: int, steps: int = 16) -> None:
+    def __init__(self, model: torch.nn.Module, data: HeteroData, snapshot: Snapshot, hops: int, steps: int = 8) -> None:
         self.model = model.eval()
-        self.data = data
         self.hops = hops
         self.facts = Facts(snapshot, data)
+        self.incoming = IncomingIndex(data)
+        # Only tensors can be cut into subgraphs; the ids stay in `facts`, by full-graph position.
+        self.tensors = HeteroData({t: {"x": data[t].x} for t in data.node_types})
+        for edge_type in data.edge_types:
+            self.tensors[edge_type].edge_index = data[edge_type].edge_index
         self.explainer = make_explainer(model, steps)
 
     def explain(self, deal_pos: int, top: int = 3) -> dict:
-        node_map = computation_subgraph(self.data, deal_pos, self.hops)
-        sub = self.data.subgraph(node_map)
-        local = int((node_map["Deal"] == deal_pos).nonzero()[0, 0])
-        explanation = self.explainer(sub.x_dict, sub.edge_index_dict, index=local)
-        masks = {e: explanation[e].edge_mask for e in sub.edge_types}
-        candidates = [(w, p) for w, p in _paths(sub, node_map, deal_pos, masks, self.hops) if _is_evidence(p[-1], self.facts)]
-        candidates.sort(key=lambda wp: -abs(wp[0]))
-        chosen, first_steps = [], set()
-        for weight, steps in candidates:
-            key = (steps[1].label, steps[1].pos)
-            if key in first_steps:
-                continue
+        return self.explain_many([deal_pos], top)[0]
+
+    def explain_many(self, deal_positions: list[int], top: int = 3, batch_size: int = 16) -> list[dict]:
+        out: list[dict] = []
+        for i in range(0, len(deal_positions), batch_size):
+            out += self._explain_batch(deal_positions[i : i + batch_size], top)
+        return out
+
+    def _explain_batch(self, deal_positions: list[int], top: int) -> list[dict]:
+        subs = []
+        for pos in deal_positions:
+            node_map, distance = computation_subgraph(self.incoming, pos, self.hops)
+            subs.append((pos, node_map, prune_to_messages(self.tensors.subgraph(node_map), distance, self.hops)))
+        pieces, x, ei = _batch(subs)
+        locals_ = torch.tensor([p.local for p in pieces])
+        masks = self.explainer(x, ei, index=locals_)
+        chosen_all = []
+        for piece in pieces:
+            piece_masks = {
+                e: masks[e].edge_mask[piece.edge_start[e] : piece.edge_start[e] + piece.sub[e].edge_index.shape[1]]
+                for e in piece.sub.edge_types
+            }
+            candidates = [
+                (w, p) for w, p in _paths(piece.sub, piece.node_map, piece.deal_pos, piece_masks, self.hops)
+                if _is_evidence(p[-1], self.facts)
+            ]
+            chosen_all.append(_top_distinct(candidates, top))
+        fidelity = self._fidelity(pieces, chosen_all, x, ei, locals_)
+        return [
+            {
+                "method": self.METHOD,
+                "paths": [
+                    {
+                        "weight": round(float(w), 4),
+                        "direction": "raises" if w >= 0 else "lowers",
+                        "text": sentence(steps, self.facts),
+                        "steps": [_step_json(s, self.facts) for s in steps],
+                    }
+                    for w, steps in chosen
+                ],
+                "fidelity": fid,
+            }
+            for chosen, fid in zip(chosen_all, fidelity)
+        ]
+
+    def _fidelity(self, pieces: list[_Piece], chosen_all: list, x: dict, ei: dict, locals_: torch.Tensor) -> list[float | None]:
+        """fidelity+: how far each probability moves when its top paths' edges are removed."""
+        drop: dict[EdgeType, list[int]] = defaultdict(list)
+        for piece, chosen in zip(pieces, chosen_all):
+            for _, steps in chosen:
+                for s in steps[1:]:
+                    drop[s.edge_type].append(piece.edge_start[s.edge_type] + s.edge_pos)
+        full = masked_logits(self.model, x, ei, locals_, {})
+        cut = masked_logits(self.model, x, ei, locals_, {e: torch.tensor(v) for e, v in drop.items()})
+        return [
+            round(_sigmoid(float(f)) - _sigmoid(float(c)), 4) if chosen else None
+            for f, c, chosen in zip(full, cut, chosen_all)
+        ]
+
+
+def _top_distinct(candidates: list, top: int) -> list:
+    """The strongest paths, one per first step, so a single hub cannot fill the list."""
+    candidates.sort(key=lambda wp: -abs(wp[0]))
+    chosen, first_steps = [], set()
+    for weight, steps in candidates:
+        key = (steps[1].label, steps[1].pos)
+        if key not in first_steps:
             first_steps.add(key)
             chosen.append((weight, steps))
             if len(chosen) == top:
                 break
-        return {
-            "method": self.METHOD,
-            "paths": [
-                {
-                    "weight": round(float(w), 4),
-                    "direction": "raises" if w >= 0 else "lowers",
-                    "text": sentence(steps, self.facts),
-                    "steps": [_step_json(s, self.facts) for s in steps],
-                }
-                for w, steps in chosen
-            ],
-            "fidelity": self._fidelity(sub, local, chosen),
-        }
-
-    def _fidelity(self, sub: HeteroData, local: int, chosen: list) -> float | None:
-        """fidelity+: how far the probability falls (or rises) when the top paths' edges are removed."""
-        if not chosen:
-            return None
-        drop: dict[EdgeType, list[int]] = defaultdict(list)
-        for _, steps in chosen:
-            for s in steps[1:]:
-                drop[s.edge_type].append(s.edge_pos)
-        full = masked_logit(self.model, sub.x_dict, sub.edge_index_dict, local, {})
-        cut = masked_logit(self.model, sub.x_dict, sub.edge_index_dict, local, {e: torch.tensor(v) for e, v in drop.items()})
-        return round(float(_sigmoid(full) - _sigmoid(cut)), 4)
+    return chosen
 
 
 def _sigmoid(x: float) -> float:

@@ -41,7 +41,7 @@ class TrainConfig:
     cutoff_days: int = 30
     epochs: int = 80
     patience: int = 12
-    lr: float = 0.01
+    lr: float = 0.003
     weight_decay: float = 1e-4
     seed: int = 0
 

@@ -74,6 +74,13 @@ def _to_sql(value: Any) -> Any:
     return value
 
 
+def _time_sql(alias: str, typed: NodeType | Relation, name: str) -> str:
+    """A stored time as `YYYY-MM-DDTHH:MM:SSZ` text: a date is midnight UTC (`graph.timefmt`),
+    so `'2024-01-01'` compares as `'2024-01-01T00:00:00Z'`, as `Snapshot.as_of` compares it."""
+    column = f'{alias}."{name}"'
+    return f"({column} || 'T00:00:00Z')" if typed.prop(name).datatype == "date" else column
+
+
 def _chunks(items: list, size: int = MAX_PARAMS) -> Iterable[list]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
@@ -190,17 +197,21 @@ class SQLiteStore(GraphStore):
             raise ValueError(f"{relation} does not go {direction} of {label}")
         near, far = ("src", "dst") if direction == "out" else ("dst", "src")
         other = self.schema.nodes[rel.target if direction == "out" else rel.source]
+        this = self.schema.nodes[label]
         edge_cols = ", ".join(f'e."{p}" AS "e.{p}"' for p in rel.property_names)
-        conds, params = [], []
+        conds, params, join_near = [], [], ""
         if as_of is not None:
             t = to_iso(as_of)
-            conds.append(f'(n."{other.time}" IS NULL OR n."{other.time}" < ?)')
-            params.append(t)
+            # Both ends must be visible: the node asked about as well as the one found.
+            join_near = f'JOIN {node_table(this.name)} m ON m."{this.key}" = e.{near} '
+            conds.append(f'(m."{this.time}" IS NULL OR {_time_sql("m", this, this.time)} < ?)')
+            conds.append(f'(n."{other.time}" IS NULL OR {_time_sql("n", other, other.time)} < ?)')
+            params += [t, t]
             if rel.valid_from:
-                conds.append(f'(e."{rel.valid_from}" IS NULL OR e."{rel.valid_from}" < ?)')
+                conds.append(f'(e."{rel.valid_from}" IS NULL OR {_time_sql("e", rel, rel.valid_from)} < ?)')
                 params.append(t)
             if rel.valid_to:
-                conds.append(f'(e."{rel.valid_to}" IS NULL OR e."{rel.valid_to}" > ?)')
+                conds.append(f'(e."{rel.valid_to}" IS NULL OR {_time_sql("e", rel, rel.valid_to)} > ?)')
                 params.append(t)
         out: dict[str, list[Neighbour]] = {}
         ids = list(dict.fromkeys(node_ids))
@@ -208,7 +219,7 @@ class SQLiteStore(GraphStore):
             where = " AND ".join([f"e.{near} IN ({', '.join('?' * len(chunk))})", *conds])
             sql = (
                 f"SELECT e.{near} AS _near{', ' + edge_cols if edge_cols else ''}, n.* "
-                f"FROM {edge_table(relation)} e JOIN {node_table(other.name)} n ON n.\"{other.key}\" = e.{far} "
+                f"FROM {edge_table(relation)} e {join_near}JOIN {node_table(other.name)} n ON n.\"{other.key}\" = e.{far} "
                 f"WHERE {where} ORDER BY e.{near}, n.\"{other.key}\""
             )
             for row in self._select(sql, [*chunk, *params]):
