@@ -1,0 +1,79 @@
+"""Training report, registry, scores and explanations on the session's small sample."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+import pytest
+import torch
+
+from gnn.attribution import make_explainer, masked_logits
+from gnn.explain import IncomingIndex, PathExplainer, computation_subgraph, prune_to_messages
+from gnn.features import latest_event_time
+from gnn.registry import ModelRegistry
+from gnn.score import load_model, open_deal_ids, predict
+
+
+def test_report_has_all_models_side_by_side(trained):
+    registry = ModelRegistry(trained.home)
+    card = registry.current()
+    assert card is not None and card.kind == "graphsage"
+    assert card.schema_fingerprint == trained.store.schema.fingerprint
+    report = json.loads((registry.path(card.version) / "report.json").read_text())
+    assert set(report["test"]) == {"prior", "flat_gbt", "graphsage", "oracle"}
+    for name, m in report["test"].items():
+        assert 0.0 <= m["brier"] <= 1.0, name
+        assert m["n"] == report["examples"]["test"]
+        if not math.isnan(m["auroc"]):
+            assert 0.0 <= m["auroc"] <= 1.0
+    assert report["test"]["prior"]["auroc"] == 0.5  # a constant ranks nothing
+    split = report["split"]
+    assert split["t1"] < split["t2"] < split["end"]
+
+
+def test_every_open_deal_is_scored_with_the_current_version(trained):
+    snap = trained.store.snapshot()
+    open_ids = open_deal_ids(snap)
+    scores = trained.store.latest_scores(open_ids)
+    version = ModelRegistry(trained.home).current_version()
+    assert set(scores) == set(open_ids) and open_ids
+    assert {s.model_version for s in scores.values()} == {version}
+    assert all(0.0 < s.probability < 1.0 for s in scores.values())
+
+
+def test_explanation_paths_follow_real_edges_from_the_deal(trained):
+    scores = trained.store.latest_scores(open_deal_ids(trained.store.snapshot()))
+    checked = 0
+    for deal_id, score in list(scores.items())[:15]:
+        for path in score.explanation["paths"]:
+            steps = path["steps"]
+            assert steps[0]["label"] == "Deal" and steps[0]["id"] == deal_id
+            assert path["direction"] == ("raises" if path["weight"] >= 0 else "lowers")
+            assert path["text"]
+            for a, b in zip(steps, steps[1:]):
+                direction = b["direction"]
+                hood = trained.store.neighbours(a["label"], [a["id"]], b["relation"], direction)
+                assert b["id"] in {n.node["id"] for n in hood.get(a["id"], [])}, (a, b)
+                checked += 1
+    assert checked > 0
+
+
+def test_attributions_come_from_the_model(trained):
+    """Completeness of integrated gradients: edge attributions sum to the logit's change
+    from the empty graph to the full one — a property of the model, not of a template."""
+    loaded = load_model(trained.home)
+    snap = trained.store.snapshot()
+    data, _ = predict(loaded, snap, latest_event_time(snap))
+    deal_pos = int(pd.Index(data["Deal"].node_id).get_indexer(open_deal_ids(snap)[:1])[0])
+    explainer = PathExplainer(loaded.model, data, snap, hops=loaded.model.config.layers)
+    node_map, distance = computation_subgraph(IncomingIndex(data), deal_pos, explainer.hops)
+    sub = prune_to_messages(explainer.tensors.subgraph(node_map), distance, explainer.hops)
+    local = torch.tensor([int((node_map["Deal"] == deal_pos).nonzero()[0, 0])])
+    masks = make_explainer(loaded.model, steps=64)(sub.x_dict, sub.edge_index_dict, index=local)
+    total = sum(float(masks[e].edge_mask.sum()) for e in sub.edge_types)
+    full = float(masked_logits(loaded.model, sub.x_dict, sub.edge_index_dict, local, {})[0])
+    empty = float(masked_logits(loaded.model, sub.x_dict, sub.edge_index_dict, local, {e: torch.arange(ei.shape[1]) for e, ei in sub.edge_index_dict.items()})[0])
+    assert abs(full - empty) > 1e-3
+    assert total == pytest.approx(full - empty, rel=0.05, abs=0.02)
