@@ -42,10 +42,12 @@ def node_ddl(node: NodeType) -> list[str]:
 def edge_ddl(rel: Relation) -> list[str]:
     cols = "".join(f', "{p.name}" {SQL_TYPES[p.datatype]}' for p in rel.properties)
     # A functional relation has one edge per source: re-pointing it replaces the edge.
-    key = "src" if rel.functional else "src, dst"
+    # Otherwise `key` tells parallel edges apart (two line items for one product).
+    key = "src" if rel.functional else "src, dst, key"
     table = edge_table(rel.name)
     return [
-        f"CREATE TABLE IF NOT EXISTS {table} (src TEXT NOT NULL, dst TEXT NOT NULL{cols}, PRIMARY KEY ({key}))",
+        f"CREATE TABLE IF NOT EXISTS {table} (src TEXT NOT NULL, dst TEXT NOT NULL, key TEXT NOT NULL DEFAULT ''{cols}, "
+        f"PRIMARY KEY ({key}))",
         f"CREATE INDEX IF NOT EXISTS {table}_dst ON {table} (dst)",
         f"CREATE INDEX IF NOT EXISTS {table}_src ON {table} (src)",
     ]
@@ -161,8 +163,9 @@ class SQLiteStore(GraphStore):
 
     def upsert_edges(self, relation: str, rows: Sequence[Mapping[str, Any]]) -> int:
         rel = self.schema.relations[relation]
-        key = ["src"] if rel.functional else ["src", "dst"]
-        return self._upsert(edge_table(relation), ["src", "dst", *rel.property_names], key, rows)
+        key = ["src"] if rel.functional else ["src", "dst", "key"]
+        keyed = [{**r, "key": r.get("key") or ""} for r in rows]
+        return self._upsert(edge_table(relation), ["src", "dst", "key", *rel.property_names], key, keyed)
 
     # ---- reads
     def _select(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:

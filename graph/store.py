@@ -89,7 +89,12 @@ class GraphStore(ABC):
 
     @abstractmethod
     def upsert_edges(self, relation: str, rows: Sequence[Mapping[str, Any]]) -> int:
-        """Insert or update edges (`src`, `dst`, properties) in one transaction."""
+        """Insert or update edges (`src`, `dst`, optional `key`, properties) in one transaction.
+
+        An edge is identified by (src, dst, key): `key` (default "") tells parallel
+        edges apart, e.g. two line items for the same product on one deal. A
+        functional relation keeps one edge per `src`.
+        """
 
     @abstractmethod
     def get_nodes(self, label: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]:

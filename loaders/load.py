@@ -220,7 +220,8 @@ class Loader:
             rel = self.schema.relations[src.relation]  # type: ignore[index]
             s = _required_id(src.source, raw, "source")  # type: ignore[arg-type]
             d = _required_id(src.target, raw, "target")  # type: ignore[arg-type]
-            row.edges.append((rel.name, self._props(rel.name, src.properties, raw, node=False) | {"src": s, "dst": d}))
+            key = _required_id(src.key, raw, "key") if src.key else ""
+            row.edges.append((rel.name, self._props(rel.name, src.properties, raw, node=False) | {"src": s, "dst": d, "key": key}))
             row.refs += [(src.source.column or "source", rel.source, s), (src.target.column or "target", rel.target, d)]  # type: ignore[union-attr]
         return row
 
@@ -275,7 +276,7 @@ def _required_id(spec: ValueSpec, raw: dict[str, str], what: str) -> str:
 
 def _edge_key(schema: Schema, edge: tuple[str, dict[str, Any]]) -> tuple:
     rel, rec = edge
-    return (rec["src"],) if schema.relations[rel].functional else (rec["src"], rec["dst"])
+    return (rec["src"],) if schema.relations[rel].functional else (rec["src"], rec["dst"], rec.get("key", ""))
 
 
 def _missing(row: _Row, known: dict[str, set[str]]) -> tuple[str, str, str] | None:

@@ -121,6 +121,7 @@ class SourceSpec(BaseModel):
             raise ValueError(f"{self.file}: a node source needs a key")
         if self.relation and (self.source is None or self.target is None):
             raise ValueError(f"{self.file}: an edge source needs source and target")
+        # For an edge source, `key` (optional) names the record, so parallel edges stay apart.
         return self
 
     def columns(self) -> set[str]:

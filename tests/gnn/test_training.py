@@ -66,14 +66,21 @@ def test_attributions_come_from_the_model(trained):
     loaded = load_model(trained.home)
     snap = trained.store.snapshot()
     data, _ = predict(loaded, snap, latest_event_time(snap))
-    deal_pos = int(pd.Index(data["Deal"].node_id).get_indexer(open_deal_ids(snap)[:1])[0])
     explainer = PathExplainer(loaded.model, data, snap, hops=loaded.model.config.layers)
-    node_map, distance = computation_subgraph(IncomingIndex(data), deal_pos, explainer.hops)
-    sub = prune_to_messages(explainer.tensors.subgraph(node_map), distance, explainer.hops)
-    local = torch.tensor([int((node_map["Deal"] == deal_pos).nonzero()[0, 0])])
-    masks = make_explainer(loaded.model, steps=64)(sub.x_dict, sub.edge_index_dict, index=local)
-    total = sum(float(masks[e].edge_mask.sum()) for e in sub.edge_types)
-    full = float(masked_logits(loaded.model, sub.x_dict, sub.edge_index_dict, local, {})[0])
-    empty = float(masked_logits(loaded.model, sub.x_dict, sub.edge_index_dict, local, {e: torch.arange(ei.shape[1]) for e, ei in sub.edge_index_dict.items()})[0])
-    assert abs(full - empty) > 1e-3
-    assert total == pytest.approx(full - empty, rel=0.05, abs=0.02)
+    index = IncomingIndex(data)
+    positions = pd.Index(data["Deal"].node_id).get_indexer(open_deal_ids(snap)[:10])
+    checked = 0
+    for deal_pos in positions.tolist():
+        node_map, distance = computation_subgraph(index, deal_pos, explainer.hops)
+        sub = prune_to_messages(explainer.tensors.subgraph(node_map), distance, explainer.hops)
+        local = torch.tensor([int((node_map["Deal"] == deal_pos).nonzero()[0, 0])])
+        everything = {e: torch.arange(ei.shape[1]) for e, ei in sub.edge_index_dict.items()}
+        full = float(masked_logits(loaded.model, sub.x_dict, sub.edge_index_dict, local, {})[0])
+        empty = float(masked_logits(loaded.model, sub.x_dict, sub.edge_index_dict, local, everything)[0])
+        if abs(full - empty) < 0.05:
+            continue  # the graph barely moves this deal: nothing to attribute
+        masks = make_explainer(loaded.model, steps=64)(sub.x_dict, sub.edge_index_dict, index=local)
+        total = sum(float(masks[e].edge_mask.sum()) for e in sub.edge_types)
+        assert total == pytest.approx(full - empty, rel=0.05, abs=0.02)
+        checked += 1
+    assert checked > 0

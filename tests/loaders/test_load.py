@@ -165,3 +165,17 @@ def test_mapping_naming_unknown_terms_is_rejected(tmp_path):
     bad.write_text(json.dumps({"name": "x", "sources": [{"file": "a.csv", "node": "Deal", "key": "Id", "properties": {"colour": "C"}}]}))
     with pytest.raises(InvalidInput, match="colour"):
         load_mapping(str(bad), load_schema())
+
+
+def test_parallel_line_items_for_one_product_are_both_kept(tmp_path):
+    rows = {**ROWS, "OpportunityLineItem.csv": [
+        ["00kA", "006W", "01tA", "2", "500", "1000", "2025-01-12T00:00:00.000Z"],
+        ["00kB", "006W", "01tA", "1", "250", "250", "2025-01-13T00:00:00.000Z"],
+    ]}
+    schema = load_schema()
+    store = open_store(sqlite_url(tmp_path / "g.db"), schema)
+    summary = load_export(store, write_export(tmp_path / "export", rows), load_mapping("salesforce", schema), tmp_path / "q")
+    items = {f.file: f for f in summary.files}["OpportunityLineItem.csv"]
+    assert (items.read, items.loaded, items.merged) == (2, 2, 0)
+    amounts = sorted(n.edge["amount"] for n in store.neighbours("Deal", ["006W"], "FOR_PRODUCT")["006W"])
+    assert amounts == [250.0, 1000.0]
