@@ -20,6 +20,7 @@ demo: $(STAMP)
 	$(BIN)/dealgraph demo $(ARGS)
 
 test: $(STAMP)
+	@tests/helpers/ensure-browser.sh
 	$(BIN)/python -m pytest $(ARGS)
 
 clean:

@@ -15,7 +15,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import torch
 from torch_geometric.data import HeteroData
 

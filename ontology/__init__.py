@@ -2,8 +2,8 @@
 
 from ontology.schema import (
     DG,
-    Property,
     NodeType,
+    Property,
     Relation,
     Schema,
     load_schema,
