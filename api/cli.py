@@ -9,6 +9,7 @@ stdout. Exit codes: 0 ok, 1 bad input (nothing written), 2 failure.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import sys
@@ -19,6 +20,7 @@ from api.settings import Settings
 from graph import DealgraphError, GraphStore, InvalidInput, open_store
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_FAILURE = 0, 1, 2
+COMMAND_MODULES: list[str] = []
 EXAMPLE_QUERY = """{
   deals(first: 3) {
     edges { node { name amount account { name }
@@ -180,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--seed", type=int, default=7)
             p.add_argument("--no-serve", action="store_true", help="stop after scoring")
         p.set_defaults(fn=fn)
+    # Command groups that live in their own modules: each has register(sub, common, as_json).
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(sub, common, as_json)
     return parser
 
 
