@@ -20,7 +20,7 @@ from api.settings import Settings
 from graph import DealgraphError, GraphStore, InvalidInput, open_store
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_FAILURE = 0, 1, 2
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["api.cli_models"]
 EXAMPLE_QUERY = """{
   deals(first: 3) {
     edges { node { name amount account { name }
@@ -67,10 +67,13 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 
     with _store(settings) as store:
         result = train(store, settings.home, truth=Path(args.truth) if args.truth else None)
-    rows = [f"{'model':<12} {'AUROC':>7} {'AUPRC':>7} {'Brier':>7} {'n':>6}"]
+    rows = [f"{'model':<12} {'AUROC':>7} {'AUPRC':>7} {'Brier':>7} {'ECE':>7} {'n':>6}"]
     for name, m in result.report["test"].items():
-        rows.append(f"{name:<12} {m['auroc']:>7.4f} {m['auprc']:>7.4f} {m['brier']:>7.4f} {m['n']:>6}")
-    text = "\n".join([f"model {result.card.version} (test period from {result.report['split']['t2'][:10]})", *rows, f"saved to {result.path}"])
+        rows.append(f"{name:<12} {m['auroc']:>7.4f} {m['auprc']:>7.4f} {m['brier']:>7.4f} {m['ece']:>7.4f} {m['n']:>6}")
+    text = "\n".join([
+        f"model {result.card.version} ({result.card.kind}), test period from {result.report['split']['t2'][:10]}",
+        *rows, *result.notes, f"saved to {result.path} (report.json, reliability.png)",
+    ])
     out(args, {"version": result.card.version, "path": str(result.path), **result.report}, text)
     return EXIT_OK
 

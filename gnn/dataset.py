@@ -90,9 +90,14 @@ def examples_at(full: Snapshot, spec: FeatureSpec, split: TemporalSplit, cutoff:
     return CutoffExamples(cutoff, name, data, torch.from_numpy(index), torch.from_numpy(labels), chosen)
 
 
-def build_examples(full: Snapshot, spec: FeatureSpec, split: TemporalSplit) -> dict[str, list[CutoffExamples]]:
+def build_examples(
+    full: Snapshot, spec: FeatureSpec, split: TemporalSplit, only: str | None = None
+) -> dict[str, list[CutoffExamples]]:
+    """Examples at every cutoff, by split (or only those of split `only`)."""
     out: dict[str, list[CutoffExamples]] = {s: [] for s in SPLITS}
     for cutoff in split.cutoffs:
+        if only is not None and split.split_of(cutoff) != only:
+            continue
         ex = examples_at(full, spec, split, cutoff)
         if ex is not None:
             out[ex.split].append(ex)

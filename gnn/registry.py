@@ -2,8 +2,9 @@
 
 A version folder holds `model.pt` (weights and everything needed to rebuild
 the model), `card.json` (the `ModelCard`: metrics, schema fingerprint, data
-snapshot id, training time) and `report.json` (the training report). The file
-`HOME/models/CURRENT` names the version that serves scores.
+snapshot id, training time) and `report.json` (the training report). `HOME/models/SERVED` lists the versions
+served so far, the last one serving now (promote pushes, rollback pops), and
+`HISTORY.log` records every promotion and rollback with its time.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -67,12 +68,37 @@ class ModelRegistry:
         return final
 
     def promote(self, version: str) -> None:
+        """Serve `version` from now on (it goes on top of the served stack)."""
         if not (self.path(version) / "card.json").exists():
             raise RegistryError(f"no model version {version!r} in {self.root}")
-        pointer = self.root / "CURRENT"
-        tmp = self.root / ".CURRENT.tmp"
-        tmp.write_text(version)
-        os.replace(tmp, pointer)
+        stack = self.served()
+        if not stack or stack[-1] != version:
+            self._write_served([*stack, version])
+        self._log(f"promote {version}")
+
+    def rollback(self) -> str:
+        """Serve the version that was served before the current one again; returns it."""
+        stack = self.served()
+        if len(stack) < 2:
+            raise RegistryError("nothing to roll back to: no model was served before the current one")
+        self._write_served(stack[:-1])
+        self._log(f"rollback {stack[-1]} -> {stack[-2]}")
+        return stack[-2]
+
+    def served(self) -> list[str]:
+        """The versions served so far, oldest first; the last one serves now."""
+        path = self.root / "SERVED"
+        return path.read_text().split() if path.exists() else []
+
+    def _write_served(self, stack: list[str]) -> None:
+        # Written whole and renamed: a crash leaves the old or the new stack, never half.
+        tmp = self.root / ".SERVED.tmp"
+        tmp.write_text("\n".join(stack) + "\n")
+        os.replace(tmp, self.root / "SERVED")
+
+    def _log(self, line: str) -> None:
+        with (self.root / "HISTORY.log").open("a") as fh:
+            fh.write(f"{datetime.now(UTC).isoformat()} {line}\n")
 
     def card(self, version: str) -> ModelCard:
         path = self.path(version) / "card.json"
@@ -81,8 +107,8 @@ class ModelRegistry:
         return ModelCard.from_json(json.loads(path.read_text()))
 
     def current_version(self) -> str | None:
-        pointer = self.root / "CURRENT"
-        return pointer.read_text().strip() if pointer.exists() else None
+        stack = self.served()
+        return stack[-1] if stack else None
 
     def current(self) -> ModelCard | None:
         """The card of the serving model, or None before the first training."""

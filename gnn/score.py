@@ -25,7 +25,7 @@ from gnn.explain import PathExplainer
 from gnn.features import FeatureSpec, encode, latest_event_time, outcome_flags
 from gnn.model import HeteroSAGE, ModelConfig
 from gnn.registry import ModelCard, ModelRegistry, RegistryError
-from gnn.train import calibrate
+from gnn.fit import calibrate
 from graph.snapshot import Snapshot
 from graph.store import GraphStore, ScoreRecord
 
@@ -40,9 +40,10 @@ def band(probability: float) -> str:
 @dataclass
 class LoadedModel:
     card: ModelCard
-    model: HeteroSAGE
+    model: HeteroSAGE | None  # None: the small-data fallback (class prior)
     spec: FeatureSpec
     platt: tuple[float, float]
+    prior: float
 
 
 def load_model(home: Path, version: str | None = None) -> LoadedModel:
@@ -53,10 +54,12 @@ def load_model(home: Path, version: str | None = None) -> LoadedModel:
         raise RegistryError(f"no trained model in {registry.root}; run `dealgraph train` first")
     card = registry.card(version)
     blob = torch.load(io.BytesIO((registry.path(version) / "model.pt").read_bytes()), weights_only=True)
-    model = HeteroSAGE(blob["in_dims"], [tuple(e) for e in blob["edge_types"]], ModelConfig(**blob["config"]))
-    model.load_state_dict(blob["state_dict"])
-    model.eval()
-    return LoadedModel(card, model, FeatureSpec.from_dict(blob["spec"]), tuple(blob["platt"]))
+    model = None
+    if blob["kind"] != "prior":
+        model = HeteroSAGE(blob["in_dims"], [tuple(e) for e in blob["edge_types"]], ModelConfig(**blob["config"]))
+        model.load_state_dict(blob["state_dict"])
+        model.eval()
+    return LoadedModel(card, model, FeatureSpec.from_dict(blob["spec"]), tuple(blob["platt"]), float(blob["prior"]))
 
 
 def open_deal_ids(snapshot: Snapshot) -> list[str]:
@@ -68,6 +71,8 @@ def open_deal_ids(snapshot: Snapshot) -> list[str]:
 def predict(loaded: LoadedModel, snapshot: Snapshot, now: pd.Timestamp) -> tuple[HeteroData, np.ndarray]:
     """The encoded graph and the calibrated win probability of every deal in it, in row order."""
     data = encode(loaded.spec, snapshot, now)
+    if loaded.model is None:
+        return data, np.full(data["Deal"].num_nodes, loaded.prior)
     with torch.no_grad():
         logits = loaded.model(data.x_dict, data.edge_index_dict).numpy()
     return data, calibrate(logits, loaded.platt)
@@ -93,10 +98,16 @@ def score_open_deals(
     data, all_probs = predict(loaded, full, now)
     positions = pd.Index(data["Deal"].node_id).get_indexer(deal_ids)
     probs = all_probs[positions]
-    explainer = PathExplainer(loaded.model, data, full, hops=loaded.model.config.layers) if explain else None
+    explainer = None
+    if explain and loaded.model is not None:
+        explainer = PathExplainer(loaded.model, data, full, hops=loaded.model.config.layers)
     scored_at = datetime.now(UTC)
     metadata = {"model_kind": loaded.card.kind, "as_of": now.isoformat(), "schema": loaded.card.schema_fingerprint}
     explanations: list[dict | None] = [None] * len(deal_ids)
+    if loaded.model is None:
+        # The fallback explains nothing about a deal; say why instead of inventing paths.
+        note = "too little closed-deal history for a graph model: this is the base win rate"
+        explanations = [{"method": "class-prior", "paths": [], "fidelity": None, "note": note}] * len(deal_ids)
     if explainer is not None:
         chunk = 16
         for i in tqdm(range(0, len(deal_ids), chunk), desc="explaining", unit="batch", disable=not progress, file=sys.stderr):

@@ -4,8 +4,16 @@ Reported side by side on the test period (the latest): the class prior,
 gradient-boosted trees on the same features flattened to one table, the
 heterogeneous GraphSAGE, and — when the sample's `truth.csv` is given — the
 oracle that knows each deal's true win probability. The graph model is tuned
-only on validation (early stopping), calibrated on validation (Platt scaling),
-and the test period is read once, for the report.
+and calibrated on validation only; the test period is read once, for the report.
+
+With too little history (fewer than `MIN_WON` won or `MIN_LOST` lost deals
+among the training examples) the served model is the class prior, and every
+score says so in its metadata, rather than serving a network fitted to noise.
+
+A retrain is promoted automatically only if its test AUROC reaches
+`PROMOTE_FRACTION` of the serving model's AUROC on the same test examples;
+otherwise it is registered but not served (`dealgraph models promote` can still
+serve it by hand).
 """
 
 from __future__ import annotations
@@ -13,36 +21,34 @@ from __future__ import annotations
 import io
 import json
 import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
-import pandas as pd
 import torch
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-from gnn.dataset import CutoffExamples, build_examples, flat_features, temporal_split
+from gnn.dataset import CutoffExamples, TemporalSplit, build_examples, flat_features, temporal_split
 from gnn.features import FeatureSpec, latest_event_time
-from gnn.model import HeteroSAGE, ModelConfig
+from gnn.fit import DEFAULT_GRID, FitConfig, calibrate, concat, fit_platt, logits_of, oracle_probabilities, tune
+from gnn.leakage import refuse_leaks
+from gnn.metrics import metrics, reliability_plot
 from gnn.registry import ModelCard, ModelRegistry
 from graph.snapshot import Snapshot
 from graph.store import GraphStore, InvalidInput
 
 log = logging.getLogger(__name__)
 
+MIN_WON = MIN_LOST = 40
+PROMOTE_FRACTION = 0.95
+
 
 @dataclass(frozen=True)
 class TrainConfig:
-    model: ModelConfig = field(default_factory=ModelConfig)
+    grid: tuple[FitConfig, ...] = DEFAULT_GRID
     cutoff_days: int = 30
-    epochs: int = 80
-    patience: int = 12
-    lr: float = 0.003
-    weight_decay: float = 1e-4
     seed: int = 0
 
 
@@ -51,78 +57,23 @@ class TrainResult:
     card: ModelCard
     report: dict
     path: Path
+    promoted: bool = True
+    notes: list[str] = field(default_factory=list)
 
 
-def metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    if len(np.unique(y)) < 2:
-        return {"auroc": float("nan"), "auprc": float("nan"), "brier": float(brier_score_loss(y, p)), "n": int(len(y))}
-    return {
-        "auroc": round(float(roc_auc_score(y, p)), 4),
-        "auprc": round(float(average_precision_score(y, p)), 4),
-        "brier": round(float(brier_score_loss(y, p)), 4),
-        "n": int(len(y)),
-    }
+def _labels(examples: list[CutoffExamples]) -> np.ndarray:
+    return concat(examples, lambda e: e.labels.numpy())
 
 
-def _concat(examples: list[CutoffExamples], fn: Callable[[CutoffExamples], np.ndarray]) -> np.ndarray:
-    return np.concatenate([fn(e) for e in examples]) if examples else np.zeros(0)
-
-
-def _logits(model: HeteroSAGE, examples: list[CutoffExamples]) -> np.ndarray:
-    model.eval()
-    with torch.no_grad():
-        return _concat(examples, lambda e: model(e.data.x_dict, e.data.edge_index_dict)[e.index].numpy())
-
-
-def fit_graph_model(examples: dict[str, list[CutoffExamples]], config: TrainConfig) -> tuple[HeteroSAGE, int]:
-    """Full-batch training over the training cutoffs, early-stopped on validation AUROC."""
-    torch.manual_seed(config.seed)
-    first = examples["train"][0].data
-    model = HeteroSAGE({t: first[t].x.shape[1] for t in first.node_types}, first.edge_types, config.model)
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    y_val = _concat(examples["val"], lambda e: e.labels.numpy())
-    best, best_state, best_epoch, waited = -1.0, None, 0, 0
-    for epoch in range(config.epochs):
-        model.train()
-        for ex in examples["train"]:
-            opt.zero_grad()
-            out = model(ex.data.x_dict, ex.data.edge_index_dict)[ex.index]
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(out, ex.labels)
-            loss.backward()
-            opt.step()
-        score = roc_auc_score(y_val, _logits(model, examples["val"])) if len(np.unique(y_val)) > 1 else 0.0
-        if score > best + 1e-4:
-            best, best_epoch, waited = score, epoch, 0
-            best_state = {k: v.clone() for k, v in model.state_dict().items()}
-        else:
-            waited += 1
-            if waited >= config.patience:
-                break
-        log.info("epoch %d val auroc %.4f", epoch, score)
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    return model, best_epoch
-
-
-def fit_platt(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Calibration on validation: p = sigmoid(a * logit + b)."""
-    if len(np.unique(y)) < 2:
-        return 1.0, 0.0
-    lr = LogisticRegression(C=1e6).fit(logits.reshape(-1, 1), y)
-    return float(lr.coef_[0, 0]), float(lr.intercept_[0])
-
-
-def calibrate(logits: np.ndarray, platt: tuple[float, float]) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-(platt[0] * logits + platt[1])))
-
-
-def oracle_probabilities(truth_path: Path, examples: list[CutoffExamples]) -> np.ndarray:
-    truth = pd.read_csv(truth_path, dtype={"OpportunityId": str}).set_index("OpportunityId")["win_probability"]
-    return _concat(examples, lambda e: truth.reindex(e.deal_ids).to_numpy(float))
+def _closed_deal_counts(examples: list[CutoffExamples]) -> tuple[int, int]:
+    """Distinct won and lost deals among examples (a deal open at several cutoffs counts once)."""
+    outcome = {d: float(y) for e in examples for d, y in zip(e.deal_ids, e.labels.tolist(), strict=True)}
+    won = sum(1 for y in outcome.values() if y == 1.0)
+    return won, len(outcome) - won
 
 
 def train(store: GraphStore, home: Path, truth: Path | None = None, config: TrainConfig | None = None) -> TrainResult:
-    """Train, compare against the baselines, and register the graph model as the current one."""
+    """Train, compare against the baselines, register, and promote if good enough."""
     config = config or TrainConfig()
     started = datetime.now(UTC)
     full = store.snapshot()
@@ -131,59 +82,96 @@ def train(store: GraphStore, home: Path, truth: Path | None = None, config: Trai
     examples = build_examples(full, spec, split)
     if not examples["train"] or not examples["val"] or not examples["test"]:
         raise InvalidInput("the history is too short for a train / validation / test split")
+    refuse_leaks(spec, examples["train"])
+    y = {s: _labels(examples[s]) for s in examples}
 
-    model, best_epoch = fit_graph_model(examples, config)
-    platt = fit_platt(_logits(model, examples["val"]), _concat(examples["val"], lambda e: e.labels.numpy()))
-
-    y = {s: _concat(examples[s], lambda e: e.labels.numpy()) for s in examples}
-    flat = {s: _concat(examples[s], lambda e: flat_features(e.data, e.index)) for s in ("train", "test")}
+    won, lost = _closed_deal_counts(examples["train"])
+    prior = float(y["train"].mean())
+    flat = {s: concat(examples[s], lambda e: flat_features(e.data, e.index)) for s in ("train", "test")}
     gbt = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, random_state=config.seed)
     gbt.fit(flat["train"], y["train"])
-    prior = float(y["train"].mean())
-    test = {
-        "prior": metrics(y["test"], np.full(len(y["test"]), prior)),
-        "flat_gbt": metrics(y["test"], gbt.predict_proba(flat["test"])[:, 1]),
-        "graphsage": metrics(y["test"], calibrate(_logits(model, examples["test"]), platt)),
-    }
+    probs = {"prior": np.full(len(y["test"]), prior), "flat_gbt": gbt.predict_proba(flat["test"])[:, 1]}
+
+    notes: list[str] = []
+    fallback = won < MIN_WON or lost < MIN_LOST
+    if fallback:
+        kind, model, chosen, tried, platt = "prior", None, None, [], (1.0, 0.0)
+        notes.append(f"only {won} won and {lost} lost deals to learn from (need {MIN_WON} + {MIN_LOST}): serving the class prior")
+    else:
+        kind = "graphsage"
+        model, chosen, tried = tune(examples, config.grid)
+        platt = fit_platt(logits_of(model, examples["val"]), y["val"])
+        probs["graphsage"] = calibrate(logits_of(model, examples["test"]), platt)
+    test = {name: metrics(y["test"], p) for name, p in probs.items()}
     if truth is not None:
         oracle = oracle_probabilities(truth, examples["test"])
         known = ~np.isnan(oracle)
         test["oracle"] = metrics(y["test"][known], oracle[known])
 
     trained_at = datetime.now(UTC)
-    version = trained_at.strftime("%Y%m%dT%H%M%SZ")
+    version = trained_at.strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:4]
+    registry = ModelRegistry(home)
+    promoted, gate = _promotion_gate(registry, full, split, y["test"], test.get(kind, {}).get("auroc"))
+    notes.append(gate)
     report = {
         "version": version,
-        "split": {"t1": split.t1.isoformat(), "t2": split.t2.isoformat(), "end": split.end.isoformat(), "cutoff_days": config.cutoff_days},
+        "kind": kind,
+        "split": {"t1": split.t1.isoformat(), "t2": split.t2.isoformat(), "end": split.end.isoformat(),
+                  "cutoff_days": config.cutoff_days},
         "examples": {s: int(len(y[s])) for s in y},
         "won_share": {s: round(float(y[s].mean()), 4) for s in y},
-        "best_epoch": best_epoch,
+        "train_deals": {"won": won, "lost": lost},
+        "tuning": tried,
+        "chosen": chosen.to_dict() if chosen else None,
         "seconds": round((trained_at - started).total_seconds(), 1),
+        "promoted": promoted,
+        "notes": notes,
         "test": test,
     }
     card = ModelCard(
-        version=version,
-        kind="graphsage",
-        trained_at=trained_at,
-        schema_fingerprint=store.schema.fingerprint,
-        snapshot_id=snapshot_id(full),
-        metrics=test,
-        params={"model": config.model.to_dict(), "cutoff_days": config.cutoff_days, "platt": list(platt)},
+        version=version, kind=kind, trained_at=trained_at, schema_fingerprint=store.schema.fingerprint,
+        snapshot_id=snapshot_id(full), metrics=test,
+        params={"fit": chosen.to_dict() if chosen else None, "cutoff_days": config.cutoff_days, "platt": list(platt),
+                "prior": prior},
     )
+    files = {"model.pt": _artifact(kind, model, spec, platt, prior), "report.json": json.dumps(report, indent=2).encode()}
+    path = registry.save(card, files, promote=promoted)
+    curves = {name: (y["test"], p) for name, p in probs.items() if name != "prior"}
+    reliability_plot(curves, path / "reliability.png")
+    return TrainResult(card, report, path, promoted, notes)
+
+
+def _artifact(kind: str, model, spec: FeatureSpec, platt: tuple[float, float], prior: float) -> bytes:
     blob = io.BytesIO()
-    torch.save(
-        {
-            "state_dict": model.state_dict(),
-            "in_dims": model.in_dims,
-            "edge_types": model.edge_types,
-            "config": config.model.to_dict(),
-            "spec": spec.to_dict(),
-            "platt": list(platt),
-        },
-        blob,
-    )
-    path = ModelRegistry(home).save(card, {"model.pt": blob.getvalue(), "report.json": json.dumps(report, indent=2).encode()})
-    return TrainResult(card, report, path)
+    payload: dict = {"kind": kind, "spec": spec.to_dict(), "platt": list(platt), "prior": prior}
+    if model is not None:
+        payload |= {"state_dict": model.state_dict(), "in_dims": model.in_dims, "edge_types": model.edge_types,
+                    "config": model.config.to_dict()}
+    torch.save(payload, blob)
+    return blob.getvalue()
+
+
+def _promotion_gate(registry: ModelRegistry, full: Snapshot, split: TemporalSplit, y_test: np.ndarray,
+                    new_auroc: float | None) -> tuple[bool, str]:
+    """Whether the new model may serve: it must reach PROMOTE_FRACTION of the current one's
+    AUROC on the same test examples, re-scored with the current model's own features."""
+    from gnn.score import load_model  # scoring imports training helpers: import here to avoid a cycle
+
+    current = registry.current_version()
+    if current is None:
+        return True, "first model: promoted"
+    loaded = load_model(registry.root.parent, current)
+    old = build_examples(full, loaded.spec, split, only="test")["test"]
+    if loaded.model is None:
+        old_probs = np.full(len(y_test), loaded.prior)
+    else:
+        old_probs = calibrate(logits_of(loaded.model, old), loaded.platt)
+    old_auroc = metrics(y_test, old_probs)["auroc"] if len(old_probs) == len(y_test) else float("nan")
+    if np.isnan(old_auroc) or new_auroc is None or np.isnan(new_auroc):
+        return True, f"current model {current} could not be compared on this test period: promoted"
+    if new_auroc >= PROMOTE_FRACTION * old_auroc:
+        return True, f"promoted: AUROC {new_auroc:.4f} >= {PROMOTE_FRACTION} x {old_auroc:.4f} of {current}"
+    return False, f"kept, not served: AUROC {new_auroc:.4f} < {PROMOTE_FRACTION} x {old_auroc:.4f} of {current}"
 
 
 def snapshot_id(full: Snapshot) -> str:

@@ -1,0 +1,40 @@
+"""`dealgraph models list|promote|rollback`: the model registry from the command line."""
+
+from __future__ import annotations
+
+import argparse
+
+from api.settings import Settings
+from gnn.registry import ModelRegistry
+
+
+def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
+    from api.cli import EXIT_OK, out
+
+    registry = ModelRegistry(settings.home)
+    if args.action == "promote":
+        registry.promote(args.version)
+    elif args.action == "rollback":
+        registry.rollback()
+    current = registry.current_version()
+    cards = registry.versions()
+    rows = [f"{'':2}{'version':<26} {'kind':<10} {'trained at':<20} {'AUROC':>7} {'ECE':>7}"]
+    for card in cards:
+        m = card.metrics.get(card.kind, {})
+        mark = "* " if card.version == current else "  "
+        rows.append(f"{mark}{card.version:<26} {card.kind:<10} {card.trained_at:%Y-%m-%d %H:%M:%S} "
+                    f"{m.get('auroc', float('nan')):>7.4f} {m.get('ece', float('nan')):>7.4f}")
+    rows.append("* serves scores now" if current else "no model serves yet: run `dealgraph train`")
+    data = {"current": current, "served": registry.served(), "versions": [c.to_json() for c in cards]}
+    out(args, data, "\n".join(rows))
+    return EXIT_OK
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser, as_json: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("models", help="list, promote or roll back trained models")
+    actions = p.add_subparsers(dest="action", required=True)
+    actions.add_parser("list", parents=[common, as_json], help="every registered model; * marks the one serving")
+    promote = actions.add_parser("promote", parents=[common, as_json], help="serve a registered version")
+    promote.add_argument("version")
+    actions.add_parser("rollback", parents=[common, as_json], help="serve the previously served version again")
+    p.set_defaults(fn=cmd_models)
