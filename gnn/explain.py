@@ -20,6 +20,7 @@ from torch_geometric.data import HeteroData
 
 from gnn.attribution import make_explainer, masked_logits
 from gnn.features import outcome_flags
+from gnn.suggest import suggest
 from graph.snapshot import Snapshot
 
 EdgeType = tuple[str, str, str]
@@ -51,6 +52,11 @@ class Facts:
         flags = outcome_flags(snapshot)
         self.result = {d: ("won" if r.won else "lost") for d, r in flags.iterrows()}
         self.deal_account = snapshot.edges["FOR_ACCOUNT"].set_index("src")["dst"].to_dict()
+        involves = snapshot.edges["INVOLVES"]
+        self.deal_contacts = involves.groupby("src")["dst"].agg(set).to_dict()
+        jobs = snapshot.edges["WORKS_AT"]
+        current = jobs[jobs["until"].isna()] if "until" in jobs else jobs
+        self.employees = current.groupby("dst")["src"].agg(list).to_dict()
         self.record: dict[tuple[str, str], tuple[int, int]] = {}
         for label, rel in self.COUNTED.items():
             edges = snapshot.edges[rel].assign(result=lambda f: f["src"].map(self.result))
@@ -186,8 +192,8 @@ def sentence(steps: list[Step], facts: Facts) -> str:
         account = facts.names["Account"].get(facts.deal_account.get(facts.node_id("Deal", last.pos), ""), "")
         at = f" at {account}" if account else ""
         if first.label == "Contact":
-            part = f" as {role2.replace('_', ' ')}" if role2 and role2 != "unknown" else ""
-            return f"{name1} ({role_text}) was{part} on {name2}{at}, which was {outcome}"
+            part = f"{role2.replace('_', ' ')} on" if role2 and role2 != "unknown" else "on"
+            return f"{name1} ({role_text}) was {part} {name2}{at}, which was {outcome}"
         if first.label == "Account":
             return f"An earlier deal at {name1}, {name2}, was {outcome}"
         if first.label == "Product":
@@ -287,7 +293,7 @@ class PathExplainer:
         pieces, x, ei = _batch(subs)
         locals_ = torch.tensor([p.local for p in pieces])
         masks = self.explainer(x, ei, index=locals_)
-        chosen_all = []
+        chosen_all, randoms = [], []
         for piece in pieces:
             piece_masks = {
                 e: masks[e].edge_mask[piece.edge_start[e] : piece.edge_start[e] + piece.sub[e].edge_index.shape[1]]
@@ -297,38 +303,89 @@ class PathExplainer:
                 (w, p) for w, p in _paths(piece.sub, piece.node_map, piece.deal_pos, piece_masks, self.hops)
                 if _is_evidence(p[-1], self.facts)
             ]
-            chosen_all.append(_top_distinct(candidates, top))
-        fidelity = self._fidelity(pieces, chosen_all, x, ei, locals_)
-        return [
-            {
+            chosen = _top_distinct(candidates, top)
+            chosen_all.append(chosen)
+            randoms.append(_random_like(candidates, chosen, np.random.default_rng(piece.deal_pos)))
+        fidelity = self._fidelity(pieces, chosen_all, randoms, x, ei, locals_)
+        out = []
+        for piece, chosen, fid in zip(pieces, chosen_all, fidelity, strict=True):
+            paths = [
+                {
+                    "weight": round(float(w), 4),
+                    "direction": "raises" if w >= 0 else "lowers",
+                    "text": sentence(steps, self.facts),
+                    "steps": [_step_json(s, self.facts) for s in steps],
+                }
+                for w, steps in chosen
+            ]
+            deal_id = self.facts.node_id("Deal", piece.deal_pos)
+            out.append({
                 "method": self.METHOD,
-                "paths": [
-                    {
-                        "weight": round(float(w), 4),
-                        "direction": "raises" if w >= 0 else "lowers",
-                        "text": sentence(steps, self.facts),
-                        "steps": [_step_json(s, self.facts) for s in steps],
-                    }
-                    for w, steps in chosen
-                ],
-                "fidelity": fid,
-            }
-            for chosen, fid in zip(chosen_all, fidelity)
-        ]
+                "paths": paths,
+                "suggestions": suggest(deal_id, paths, self.facts),
+                "fidelity": fid["plus"],
+                "fidelity_minus": fid["minus"],
+                "random_fidelity": fid["random"],
+            })
+        return out
 
-    def _fidelity(self, pieces: list[_Piece], chosen_all: list, x: dict, ei: dict, locals_: torch.Tensor) -> list[float | None]:
-        """fidelity+: how far each probability moves when its top paths' edges are removed."""
-        drop: dict[EdgeType, list[int]] = defaultdict(list)
-        for piece, chosen in zip(pieces, chosen_all):
-            for _, steps in chosen:
-                for s in steps[1:]:
-                    drop[s.edge_type].append(piece.edge_start[s.edge_type] + s.edge_pos)
-        full = masked_logits(self.model, x, ei, locals_, {})
-        cut = masked_logits(self.model, x, ei, locals_, {e: torch.tensor(v) for e, v in drop.items()})
-        return [
-            round(_sigmoid(float(f)) - _sigmoid(float(c)), 4) if chosen else None
-            for f, c, chosen in zip(full, cut, chosen_all)
-        ]
+    def _fidelity(self, pieces: list[_Piece], chosen_all: list, randoms: list, x: dict, ei: dict,
+                  locals_: torch.Tensor) -> list[dict]:
+        """Faithfulness of each explanation, all deals of the batch in four forward passes.
+
+        plus:   |probability change| when the top paths' edges are removed (high: the paths matter);
+        minus:  |probability change| when only the top paths' edges are kept (low: they suffice);
+        random: `plus` for random evidence paths of the same lengths from the same neighbourhood.
+        """
+        top, rand, others = defaultdict(list), defaultdict(list), defaultdict(list)
+        for piece, chosen, random_paths in zip(pieces, chosen_all, randoms, strict=True):
+            kept = _edge_positions(piece, chosen, top)
+            _edge_positions(piece, random_paths, rand)
+            for e in piece.sub.edge_types:
+                n = piece.sub[e].edge_index.shape[1]
+                others[e] += [piece.edge_start[e] + k for k in range(n) if (e, k) not in kept]
+        as_tensors = lambda d: {e: torch.tensor(v, dtype=torch.long) for e, v in d.items()}  # noqa: E731
+        full = torch.sigmoid(masked_logits(self.model, x, ei, locals_, {}))
+        without_top = torch.sigmoid(masked_logits(self.model, x, ei, locals_, as_tensors(top)))
+        only_top = torch.sigmoid(masked_logits(self.model, x, ei, locals_, as_tensors(others)))
+        without_random = torch.sigmoid(masked_logits(self.model, x, ei, locals_, as_tensors(rand)))
+        out = []
+        for i, chosen in enumerate(chosen_all):
+            if not chosen:
+                out.append({"plus": None, "minus": None, "random": None})
+                continue
+            out.append({
+                "plus": round(abs(float(full[i] - without_top[i])), 4),
+                "minus": round(abs(float(full[i] - only_top[i])), 4),
+                "random": round(abs(float(full[i] - without_random[i])), 4) if randoms[i] else None,
+            })
+        return out
+
+
+def _edge_positions(piece: _Piece, paths: list, into: dict) -> set[tuple[EdgeType, int]]:
+    """Add the batch positions of the paths' edges to `into`; return them as (type, local position)."""
+    local = set()
+    for _, steps in paths:
+        for s in steps[1:]:
+            if (s.edge_type, s.edge_pos) not in local:
+                local.add((s.edge_type, s.edge_pos))
+                into[s.edge_type].append(piece.edge_start[s.edge_type] + s.edge_pos)
+    return local
+
+
+def _random_like(candidates: list, chosen: list, rng: np.random.Generator) -> list:
+    """Random evidence paths with the same lengths as the chosen ones, none of them chosen."""
+    picked = {id(p) for _, p in chosen}
+    by_length: dict[int, list] = defaultdict(list)
+    for c in candidates:
+        if id(c[1]) not in picked:
+            by_length[len(c[1])].append(c)
+    out = []
+    for _, steps in chosen:
+        pool = by_length.get(len(steps))
+        if pool:
+            out.append(pool.pop(int(rng.integers(len(pool)))))
+    return out
 
 
 def _top_distinct(candidates: list, top: int) -> list:
@@ -343,7 +400,3 @@ def _top_distinct(candidates: list, top: int) -> list:
             if len(chosen) == top:
                 break
     return chosen
-
-
-def _sigmoid(x: float) -> float:
-    return float(1.0 / (1.0 + np.exp(-x)))
