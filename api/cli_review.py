@@ -1,0 +1,31 @@
+"""`dealgraph review`: the RevOps deal review as one self-contained HTML file."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from api.settings import Settings
+
+
+def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
+    from api.cli import EXIT_OK, _store, out
+    from api.review import build_review
+    from gnn.registry import ModelRegistry
+
+    with _store(settings) as store:
+        html = build_review(store, ModelRegistry(settings.home).current(), rep=args.rep, account=args.account)
+    path = Path(args.out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html, "utf-8")
+    deals = html.count('<article class="deal"')
+    out(args, {"out": str(path), "deals": deals}, f"wrote the review of {deals} open deals to {path}")
+    return EXIT_OK
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser, as_json: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("review", parents=[common, as_json], help="write the deal review HTML report")
+    p.add_argument("--out", default="deal-review.html", help="file to write (default deal-review.html)")
+    p.add_argument("--rep", help="only deals owned by this rep id")
+    p.add_argument("--account", help="only deals of this account id")
+    p.set_defaults(fn=cmd_review)
