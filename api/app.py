@@ -1,26 +1,41 @@
-"""The HTTP app: GraphQL at `/graphql`, a health check, and GraphiQL's local assets.
+"""The HTTP app: GraphQL at `/graphql`, health and readiness probes, metrics, and GraphiQL's local assets.
 
 Example:
-    >>> app = create_app(open_store("sqlite:////data/graph.db"), Path("/data"))
+    >>> settings = Settings()  # DEALGRAPH_* from the environment
+    >>> app = create_app(open_store(settings.store), settings.home, settings=settings)
     >>> uvicorn.run(app, host="127.0.0.1", port=8000)
 
-The caller owns the store: the app never closes it.
+The caller owns the store: the app never closes it. Every GraphQL request
+needs a bearer credential (`api.auth`) unless DEALGRAPH_AUTH=off in
+development; what it may read is decided below the resolvers
+(`api.graphql.visibility`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.requests import HTTPConnection
 
+from api.auth import AuthError, Authenticator, KeyStore, Principal, Role, TokenVerifier
 from api.graphiql import ASSETS_DIR, ASSETS_ROUTE, OfflineGraphQLRouter
 from api.graphql.context import GraphContext
+from api.graphql.extensions import Limits
+from api.graphql.visibility import BookCache
+from api.ops import Metrics, RequestMiddleware
+from api.request_info import RequestInfo
 from api.schema import build_schema
-from gnn.registry import ModelRegistry
+from api.settings import Settings
+from gnn.registry import ModelCard, ModelRegistry
 from graph.store import GraphStore
 
 GRAPHQL_PATH = "/graphql"
@@ -28,6 +43,10 @@ GRAPHQL_PATH = "/graphql"
 HEALTH_TIMEOUT_S = 5.0
 # A key no CRM issues: the probe is a primary-key look-up that finds nothing.
 _PROBE_ID = "__dealgraph_healthz__"
+#: The context of a request that executes nothing (the GraphiQL page): it could see nothing if it tried.
+NOBODY = Principal(Role.REP, subject="nobody", method="none", rep_id="\x00nobody")
+
+log = logging.getLogger(__name__)
 
 
 def _probe(store: GraphStore) -> None:
@@ -36,30 +55,101 @@ def _probe(store: GraphStore) -> None:
     store.get_nodes(label, [_PROBE_ID])
 
 
-def create_app(store: GraphStore, home: Path, *, graphiql: bool = True) -> FastAPI:
+class CurrentModel:
+    """The serving model's card: the registry's pointer is read every time, each version's card once."""
+
+    def __init__(self, registry: ModelRegistry) -> None:
+        self._registry = registry
+        self._cards: dict[str, ModelCard] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self) -> ModelCard | None:
+        version = self._registry.current_version()
+        if version is None:
+            return None
+        card = self._cards.get(version)
+        if card is None:
+            card = self._registry.card(version)
+            with self._lock:
+                self._cards[version] = card
+        return card
+
+
+def authenticator_from(settings: Settings, home: Path) -> Authenticator:
+    """The authenticator the settings describe (API keys always; JWTs when a key is configured)."""
+    tokens = TokenVerifier(
+        hs256_secret=settings.jwt_secret.get_secret_value() if settings.jwt_secret else None,
+        rs256_public_key=settings.jwt_public_key, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+    )
+    keys = KeyStore(settings.keys_file or Path(home) / "api-keys.db")
+    return Authenticator(keys, tokens, required=settings.auth == "required")
+
+
+def limits_from(settings: Settings) -> Limits:
+    return Limits(max_depth=settings.max_depth, max_tokens=settings.max_tokens, max_aliases=settings.max_aliases,
+                  introspection=settings.introspection, timeout_s=settings.request_timeout_s)
+
+
+def _auth_error(request: Request, error: Exception) -> JSONResponse:
+    info = RequestInfo.of(request.scope)
+    if info is not None:
+        info.error_codes.append("UNAUTHENTICATED")
+    reason = error.reason if isinstance(error, AuthError) else "authentication failed"
+    challenge = 'Bearer realm="dealgraph"' + (', error="invalid_token"' if "authorization" in request.headers else "")
+    body = {"data": None, "errors": [{"message": reason, "extensions": {"code": "UNAUTHENTICATED"}}]}
+    return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": challenge})
+
+
+def create_app(store: GraphStore, home: Path, *, graphiql: bool = True, settings: Settings | None = None) -> FastAPI:
     """The FastAPI app serving `store` and the models registered under `home`.
 
     Args:
         store: an open graph store (scores are read from it).
-        home: the dealgraph home folder; the model card is read from `home/models/`.
+        home: the dealgraph home folder: models under `home/models/`, API keys in `home/api-keys.db`.
         graphiql: serve the GraphiQL IDE on GET `/graphql` from a browser.
+        settings: authentication, limits and introspection (default: `Settings()` from the environment).
     """
-    registry = ModelRegistry(home)
+    settings = settings or Settings()
+    model_card = CurrentModel(ModelRegistry(home))
+    authenticator = authenticator_from(settings, home)
+    metrics = Metrics()
+    books = BookCache(settings.book_ttl_s)
+    if not authenticator.required:
+        log.warning("AUTHENTICATION IS OFF (DEALGRAPH_AUTH=off, development): every request reads everything as "
+                    "an anonymous admin. Never expose this server.")
 
-    async def context() -> GraphContext:
-        # One context per request: its DataLoader caches must not outlive the request.
-        return GraphContext(store, registry)
+    async def context(request: HTTPConnection) -> GraphContext:
+        # One context per request: its DataLoader caches must not outlive the request or serve another caller.
+        executes = request.scope["type"] == "http" and (request.scope["method"] != "GET"
+                                                         or "query" in request.query_params)
+        principal = await authenticator.authenticate(request.headers.get("authorization")) if executes else NOBODY
+        info = RequestInfo.of(request.scope)
+        if info is not None and executes:
+            info.subject, info.role = principal.subject, principal.role.value
+        return GraphContext(store, principal, model_card, timer=metrics.observe_store, books=books)
 
     # Swagger UI and ReDoc load from CDNs like stock GraphiQL does, and there is nothing REST to document.
     app = FastAPI(
-        title="dealgraph", summary="Deal scores and their explanations over GraphQL", docs_url=None, redoc_url=None
+        title="dealgraph", summary="Deal scores and their explanations over GraphQL", docs_url=None, redoc_url=None,
+        openapi_url=None,
     )
     app.state.store = store
-    app.state.registry = registry
+    app.state.metrics = metrics
+    app.state.authenticator = authenticator
+    app.add_exception_handler(AuthError, _auth_error)
     # GraphiQL's bundle is ~1 MB; compressed it is a fraction, and so are large query results.
-    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)  # 9 costs 2-3x the CPU for ~3% less
+    if settings.cors_origins:
+        # A widget inside the CRM's pages calls from the CRM's origin; credentials travel in a header, not cookies.
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+                           expose_headers=["X-Request-ID"], max_age=600)
+    app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
 
-    router = OfflineGraphQLRouter(build_schema(), context_getter=context, graphql_ide="graphiql" if graphiql else None)
+    router = OfflineGraphQLRouter(
+        build_schema(limits_from(settings)), context_getter=context, graphql_ide="graphiql" if graphiql else None,
+        subscription_protocols=(),
+    )
     app.include_router(router, prefix=GRAPHQL_PATH)
     if graphiql:
         app.mount(f"/{ASSETS_ROUTE}", StaticFiles(directory=ASSETS_DIR), name=ASSETS_ROUTE)
@@ -68,16 +158,44 @@ def create_app(store: GraphStore, home: Path, *, graphiql: bool = True) -> FastA
     async def root(request: Request) -> RedirectResponse:
         return RedirectResponse(request.scope.get("root_path", "") + GRAPHQL_PATH)
 
-    @app.get("/healthz")
-    async def healthz() -> JSONResponse:
-        """200 when the store answers a trivial read, 503 with the reason otherwise."""
+    async def store_problem() -> str | None:
         try:
             await asyncio.wait_for(asyncio.to_thread(_probe, store), timeout=HEALTH_TIMEOUT_S)
         except TimeoutError:
-            reason = f"store did not answer within {HEALTH_TIMEOUT_S:g}s"
-            return JSONResponse({"status": "unavailable", "reason": reason}, 503)
+            return f"store did not answer within {HEALTH_TIMEOUT_S:g}s"
         except Exception as e:  # noqa: BLE001 - any failure means "not healthy"; the reason goes to the prober
-            return JSONResponse({"status": "unavailable", "reason": f"{type(e).__name__}: {e}"}, 503)
+            return f"{type(e).__name__}: {e}"
+        return None
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        """200 when the store answers a trivial read, 503 with the reason otherwise."""
+        problem = await store_problem()
+        if problem:
+            return JSONResponse({"status": "unavailable", "reason": problem}, 503)
         return JSONResponse({"status": "ok"})
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        """200 when the store answers and a model serves scores; 503 with every reason otherwise."""
+        reasons = []
+        problem = await store_problem()
+        if problem:
+            reasons.append(f"store: {problem}")
+        try:
+            card = await asyncio.to_thread(model_card)
+        except Exception as e:  # noqa: BLE001 - a broken registry is a reason to report, not a crash
+            card, reasons = None, [*reasons, f"model: {type(e).__name__}: {e}"]
+        else:
+            if card is None:
+                reasons.append(f"model: none trained yet under {home}/models (run `dealgraph train`)")
+        if reasons:
+            return JSONResponse({"status": "not ready", "reasons": reasons}, 503)
+        return JSONResponse({"status": "ready", "model": card.version if card else None})
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        """Prometheus text exposition of this process's metrics."""
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -20,7 +20,7 @@ from api.settings import Settings
 from graph import DealgraphError, GraphStore, InvalidInput, open_store
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_FAILURE = 0, 1, 2
-COMMAND_MODULES: list[str] = ["api.cli_models"]
+COMMAND_MODULES: list[str] = ["api.cli_models", "api.cli_graph", "api.cli_keys", "api.cli_review"]
 EXAMPLE_QUERY = """{
   deals(first: 3) {
     edges { node { name amount account { name }
@@ -112,14 +112,14 @@ def cmd_explain(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
-    from api.app import create_app
+    from api.cli_keys import serve_banner
+    from api.server import run
 
     host, port = args.host or settings.host, args.port or settings.port
-    store = open_store(settings.store)
-    print(f"GraphQL API and GraphiQL: http://{host}:{port}/graphql\nExample query to paste into GraphiQL:\n{EXAMPLE_QUERY}", flush=True)
-    uvicorn.run(create_app(store, settings.home), host=host, port=port, log_level="warning")
+    open_store(settings.store, **settings.store_credentials()).close()  # a bad store URL fails here, before the banner
+    print(f"GraphQL API and GraphiQL: http://{host}:{port}/graphql\n{serve_banner(settings)}\n"
+          f"Example query to paste into GraphiQL:\n{EXAMPLE_QUERY}", flush=True)
+    run(settings, host, port)
     return EXIT_OK
 
 
@@ -137,6 +137,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         code = fn(step_args, settings)
         if code != EXIT_OK:
             return code
+    from api.cli_keys import demo_key
+
+    print(f"== api key\n{demo_key(settings)}", flush=True)
     if args.no_serve:
         return EXIT_OK
     print("== serve", flush=True)
@@ -144,7 +147,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _store(settings: Settings) -> GraphStore:
-    return open_store(settings.store)
+    return open_store(settings.store, **settings.store_credentials())
 
 
 def build_parser() -> argparse.ArgumentParser:

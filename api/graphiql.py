@@ -33,7 +33,8 @@ CONTENT_SECURITY_POLICY = (
 
 DEFAULT_QUERY = """\
 # dealgraph: open deals by win probability, with the paths that explain each score.
-# Ctrl-Enter runs the query. For one account, see docs/api.md or try:
+# First paste your API key into the Headers tab below (`dealgraph keys create`, or the one
+# `dealgraph demo` printed). Ctrl-Enter runs the query. For one account, see docs/api.md or try:
 #   { account(id: "ACCOUNT_ID") { name openDeals { name score { probability } } } }
 query TopOpenDeals {
   deals(first: 5) {
@@ -51,6 +52,9 @@ query TopOpenDeals {
   }
 }
 """
+
+# Every query needs a credential: the Headers tab opens with the header to fill in (keys are never put in the page).
+DEFAULT_HEADERS = '{\n  "Authorization": "Bearer PASTE-YOUR-API-KEY"\n}'
 
 PAGE = """<!doctype html>
 <html lang="en">
@@ -81,7 +85,7 @@ def asset_path(request: Request, name: str) -> str:
 
 def graphiql_page(request: Request) -> str:
     """The GraphiQL HTML for the GraphQL endpoint at `request`'s path."""
-    config = json.dumps({"endpoint": request.url.path, "defaultQuery": DEFAULT_QUERY})
+    config = json.dumps({"endpoint": request.url.path, "defaultQuery": DEFAULT_QUERY, "defaultHeaders": DEFAULT_HEADERS})
     # JSON inside <script>: "<" escaped so no value can close the element early.
     config = config.replace("<", "\\u003c")
     links = "\n".join(

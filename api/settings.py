@@ -5,10 +5,17 @@ Inner packages take plain arguments; the CLI and the app get them from here.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+#: Secrets copied from examples: refused outside development (the JWT secret must also be 32+ bytes there).
+PLACEHOLDER_SECRETS = frozenset({"changethis", "change-me", "changeme", "secret", "dev", "development", "test", "example"})
 
 
 class Settings(BaseSettings):
@@ -20,3 +27,66 @@ class Settings(BaseSettings):
     home: Path = Field(Path(".dealgraph"), description="Folder for models, quarantine files and samples")
     host: str = Field("127.0.0.1", description="Address `serve` binds to")
     port: int = Field(8000, description="Port `serve` listens on")
+
+    # ---- Neo4j login (issue 5, docs/neo4j.md): `graph.open_store` reads no environment, so whoever opens
+    # a neo4j:// or bolt:// store passes these: `open_store(settings.store, **settings.store_credentials())`.
+    neo4j_user: str | None = Field(None, description="Neo4j user for neo4j:// and bolt:// store URLs")
+    neo4j_password: SecretStr | None = Field(None, description="Neo4j password for neo4j:// and bolt:// store URLs")
+
+    # ---- API: authentication (docs/api.md#authentication)
+    env: Literal["development", "production"] = Field(
+        "production", description="`development` allows DEALGRAPH_AUTH=off and placeholder secrets"
+    )
+    auth: Literal["required", "off"] = Field(
+        "required", description="`off` serves every request as an anonymous admin: development only, logged loudly"
+    )
+    jwt_secret: SecretStr | None = Field(None, description="HS256 key for bearer JWTs (32+ bytes); unset: no HS256")
+    jwt_public_key: str | None = Field(
+        None, description="RS256 public key for bearer JWTs: PEM text or a path to a PEM file; unset: no RS256"
+    )
+    jwt_issuer: str | None = Field(None, description="Required `iss` of bearer JWTs, when set")
+    jwt_audience: str | None = Field(None, description="Required `aud` of bearer JWTs, when set")
+    keys_file: Path | None = Field(None, description="API key database (default HOME/api-keys.db)")
+
+    # ---- API: abuse limits and operations
+    introspection: bool = Field(True, description="Answer schema introspection (GraphiQL's docs need it)")
+    max_depth: int = Field(8, ge=1, description="Deepest selection nesting a query may have (leaf fields do not count)")
+    max_tokens: int = Field(2000, ge=10, description="Most lexical tokens a query document may have")
+    max_aliases: int = Field(20, ge=0, description="Most field aliases a query document may have")
+    request_timeout_s: float = Field(10.0, gt=0, description="A query still running after this is cancelled")
+    book_ttl_s: float = Field(
+        10.0, ge=0, description="A rep's deals and accounts are re-read at most this often (0: every request)"
+    )
+    max_body_bytes: int = Field(1_000_000, ge=1024, description="Larger request bodies get 413 unread")
+    cors_origins: list[str] = Field(
+        default_factory=list, description='Browser origins allowed to call the API, e.g. ["https://acme.lightning.force.com"]'
+    )
+    log_format: Literal["json", "text"] = Field("json", description="Request logs of `serve` on stderr")
+    workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes `serve` starts")
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_outside_development(self) -> "Settings":
+        """Placeholder secrets and switched-off authentication are for a developer's laptop only."""
+        secret = self.jwt_secret.get_secret_value() if self.jwt_secret else None
+        problems = []
+        if self.auth == "off":
+            problems.append("DEALGRAPH_AUTH=off serves every request as an anonymous admin")
+        if secret is not None and (secret.strip().lower() in PLACEHOLDER_SECRETS or len(secret.encode()) < 32):
+            problems.append(
+                "DEALGRAPH_JWT_SECRET is a placeholder or shorter than 32 bytes; make one with "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+            )
+        if problems and self.env != "development":
+            raise ValueError("; ".join(problems) + " (allowed only with DEALGRAPH_ENV=development)")
+        for problem in problems:
+            log.warning("INSECURE (DEALGRAPH_ENV=development): %s", problem)
+        return self
+
+    def store_credentials(self) -> dict[str, str | None]:
+        """Keyword arguments of `graph.open_store` for the Neo4j login (SQLite ignores them)."""
+        password = self.neo4j_password.get_secret_value() if self.neo4j_password else None
+        return {"user": self.neo4j_user, "password": password}
+
+    def keys_path(self) -> Path:
+        """Where API keys are stored (hashed)."""
+        return self.keys_file or self.home / "api-keys.db"

@@ -28,11 +28,17 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{Path(path).resolve()}"
 
 
-def open_store(url: str, schema: Schema | None = None) -> GraphStore:
-    """Open the store a URL names: `sqlite:///relative.db`, `sqlite:////absolute.db`.
+def open_store(url: str, schema: Schema | None = None, *, user: str | None = None, password: str | None = None) -> GraphStore:
+    """Open the store a URL names.
+
+    - `sqlite:///relative.db`, `sqlite:////absolute.db`: the embedded store;
+    - `neo4j://HOST[:PORT][/DATABASE]` (also `neo4j+s`, `neo4j+ssc`, `bolt`, `bolt+s`, `bolt+ssc`):
+      Neo4j, logging in as `user` / `password` (callers pass them: this package reads
+      no settings; `user:password@` in the URL wins, e.g. to copy between two servers).
 
     Raises:
         InvalidInput: the URL names no backend this build has.
+        StoreError: the store is there but cannot be opened (no server, refused login).
     """
     schema = schema or load_schema()
     parsed = urlparse(url)
@@ -43,4 +49,11 @@ def open_store(url: str, schema: Schema | None = None) -> GraphStore:
         if not path:
             raise InvalidInput(f"store URL {url!r} names no file; use sqlite:///path/graph.db")
         return SQLiteStore(Path(path), schema)
-    raise InvalidInput(f"unsupported store URL {url!r}: this build knows sqlite:///PATH")
+    from graph.neo4j import SCHEMES, Neo4jStore, redact
+
+    if parsed.scheme in SCHEMES:
+        return Neo4jStore.connect(url, schema, user=user, password=password)
+    raise InvalidInput(
+        f"unsupported store URL {redact(url)!r}: this build knows sqlite:///PATH and neo4j://HOST[:PORT][/DATABASE] "
+        "(or neo4j+s://, bolt://, bolt+s://)"
+    )

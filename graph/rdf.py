@@ -5,21 +5,37 @@ properties become typed literals; every relation becomes a direct triple, and
 a relation with its own properties (a contact's role on a deal, a job's
 dates, a line item) also gets a qualified node, as PROV does for qualified
 associations — that is what lets SHACL say "at most one primary contact role".
+
+Scores, when given, export with their lineage in PROV terms, as the ontology
+declares them: a `dg:Score` `dg:scoresDeal` its deal, has a `dg:probability`,
+`prov:wasGeneratedBy` the `dg:ModelRun` of its model version, and
+`prov:generatedAtTime` when it was scored.
+
+Example:
+    >>> g = to_rdf(store.snapshot(), scores=store.latest_scores(store.node_ids("Deal")).values())
+    >>> g.serialize(format="turtle")
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from urllib.parse import quote
 
 import pandas as pd
-from rdflib import RDF, XSD, BNode, Graph, Literal, Namespace, URIRef
+from rdflib import PROV, RDF, XSD, BNode, Graph, Literal, Namespace, URIRef
 
 from graph.snapshot import Snapshot
+from graph.store import ScoreRecord
+from graph.timefmt import to_iso, to_utc
 from ontology import DG, Property
 
 ID = Namespace("https://dealgraph.dev/id/")
+#: The node type a `ScoreRecord.deal_id` names.
+SCORED_LABEL = "Deal"
+#: The JSON-LD context of exports: the prefixes Turtle exports bind.
+JSONLD_CONTEXT = {"dg": str(DG), "id": str(ID), "prov": str(PROV), "xsd": str(XSD), "rdf": str(RDF)}
 XSD_TYPES = {"string": XSD.string, "integer": XSD.integer, "decimal": XSD.decimal, "boolean": XSD.boolean, "date": XSD.date, "dateTime": XSD.dateTime}
 
 
@@ -45,12 +61,38 @@ def literal(prop: Property, value) -> Literal | None:
     return Literal(value, datatype=XSD_TYPES[prop.datatype])
 
 
-def to_rdf(snapshot: Snapshot) -> Graph:
-    """The snapshot's nodes and edges as an rdflib graph (see the module docstring)."""
+def score_iri(score: ScoreRecord) -> URIRef:
+    """One IRI per score written: deal, model version and time."""
+    return ID[f"Score/{quote(score.deal_id, safe='')}/{quote(score.model_version, safe='')}/{to_iso(score.scored_at)}"]
+
+
+def model_run_iri(model_version: str) -> URIRef:
+    return ID[f"ModelRun/{quote(model_version, safe='')}"]
+
+
+def add_scores(g: Graph, label: str, scores: Iterable[ScoreRecord]) -> int:
+    """Add scores with their PROV lineage; `label` is the deal node type. Returns how many."""
+    n = 0
+    for score in scores:
+        subject, run = score_iri(score), model_run_iri(score.model_version)
+        g.add((run, RDF.type, DG.ModelRun))
+        g.add((run, DG.modelVersion, Literal(score.model_version)))
+        g.add((subject, RDF.type, DG.Score))
+        g.add((subject, DG.scoresDeal, node_iri(label, score.deal_id)))
+        g.add((subject, DG.probability, Literal(Decimal(repr(float(score.probability))), datatype=XSD.decimal)))
+        g.add((subject, PROV.wasGeneratedBy, run))
+        g.add((subject, PROV.generatedAtTime, Literal(to_utc(score.scored_at), datatype=XSD.dateTime)))
+        n += 1
+    return n
+
+
+def to_rdf(snapshot: Snapshot, scores: Iterable[ScoreRecord] = ()) -> Graph:
+    """The snapshot's nodes and edges (and `scores`, with lineage) as an rdflib graph (see the module docstring)."""
     schema = snapshot.schema
     g = Graph()
     g.bind("dg", DG)
     g.bind("id", ID)
+    g.bind("prov", PROV)
     for label, frame in snapshot.nodes.items():
         node = schema.nodes[label]
         cls = URIRef(node.iri)
@@ -76,4 +118,5 @@ def to_rdf(snapshot: Snapshot) -> Graph:
                     lit = literal(prop, row.get(prop.name))
                     if lit is not None:
                         g.add((qualified, URIRef(prop.iri), lit))
+    add_scores(g, SCORED_LABEL, scores)
     return g

@@ -13,12 +13,20 @@ from pathlib import Path
 import httpx
 import pytest
 
+from graph import open_store
+from tests.graph.backends import BACKENDS, neo4j_settings, wipe_neo4j
+
 REPO = Path(__file__).resolve().parents[1]
+#: The store each pipeline's work folder uses, as environment (SQLite in the folder unless set).
+STORE_ENV: dict[Path, dict[str, str]] = {}
+
+
+def store_env(workdir: Path) -> dict[str, str]:
+    return STORE_ENV.get(workdir, {"DEALGRAPH_STORE": f"sqlite:///{workdir / 'graph.db'}"})
 
 
 def cli(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "DEALGRAPH_HOME": str(workdir / "home"),
-           "DEALGRAPH_STORE": f"sqlite:///{workdir / 'graph.db'}"}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "DEALGRAPH_HOME": str(workdir / "home"), **store_env(workdir)}
     proc = subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
     if check and proc.returncode != 0:
         raise AssertionError(f"dealgraph {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
@@ -29,9 +37,13 @@ def as_json(proc: subprocess.CompletedProcess) -> dict:
     return json.loads(proc.stdout)
 
 
-@pytest.fixture(scope="module")
-def pipeline(tmp_path_factory):
+@pytest.fixture(scope="module", params=BACKENDS)
+def pipeline(request, tmp_path_factory):
     work = tmp_path_factory.mktemp("e2e")
+    if request.param == "neo4j":  # the same CLI runs on Neo4j: only the store URL and its login differ
+        wipe_neo4j()
+        url, user, password = neo4j_settings()
+        STORE_ENV[work] = {"DEALGRAPH_STORE": url, "DEALGRAPH_NEO4J_USER": user or "", "DEALGRAPH_NEO4J_PASSWORD": password or ""}
     sample = as_json(cli(work, "sample", "--out", str(work / "export"), "--accounts", "120", "--seed", "5", "--json"))
     load = as_json(cli(work, "load", str(work / "export"), "--mapping", "salesforce", "--json"))
     train = as_json(cli(work, "train", "--truth", str(work / "export" / "truth.csv"), "--json"))
@@ -69,10 +81,9 @@ def test_train_reports_every_model_and_the_oracle(pipeline):
 def test_explain_prints_paths_of_a_scored_deal(pipeline):
     work, _, _, train, score = pipeline
     assert score["scored"] > 0 and score["model_version"] == train["version"]
-    import sqlite3
-
-    with sqlite3.connect(work / "graph.db") as conn:
-        deal_id = conn.execute("SELECT deal_id FROM scores ORDER BY probability DESC LIMIT 1").fetchone()[0]
+    env = store_env(work)
+    with open_store(env["DEALGRAPH_STORE"], user=env.get("DEALGRAPH_NEO4J_USER"), password=env.get("DEALGRAPH_NEO4J_PASSWORD")) as store:
+        deal_id = store.open_deals_page(first=1).deals[0]["id"]  # the highest score
     out = as_json(cli(work, "explain", deal_id, "--json"))
     assert out["deal_id"] == deal_id and out["model_version"] == train["version"]
     assert out["paths"] and out["paths"][0]["steps"][0]["id"] == deal_id
@@ -99,8 +110,7 @@ def _free_port() -> int:
 def test_serve_answers_the_widget_query_over_http(pipeline):
     work = pipeline[0]
     port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(REPO), "DEALGRAPH_HOME": str(work / "home"),
-           "DEALGRAPH_STORE": f"sqlite:///{work / 'graph.db'}"}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "DEALGRAPH_HOME": str(work / "home"), **store_env(work)}
     server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], cwd=work, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
@@ -115,11 +125,17 @@ def test_serve_answers_the_widget_query_over_http(pipeline):
             assert server.poll() is None, server.stdout.read()
             assert time.monotonic() < deadline, "server did not come up"
             time.sleep(0.3)
-        top = httpx.post(f"{base}/graphql", json={"query": "{ deals(first: 1) { edges { node { id account { id } } } } }"}).json()
+        first_deal = {"query": "{ deals(first: 1) { edges { node { id account { id } } } } }"}
+        # Authentication is required: no key, 401; a key made with `dealgraph keys create`, 200.
+        assert httpx.post(f"{base}/graphql", json=first_deal).status_code == 401
+        key = as_json(cli(work, "keys", "create", "--role", "admin", "--name", "e2e", "--json"))["key"]
+        auth = {"Authorization": f"Bearer {key}"}
+        top = httpx.post(f"{base}/graphql", json=first_deal, headers=auth).json()
         deal = top["data"]["deals"]["edges"][0]["node"]
         query = """query($id: ID!) { account(id: $id) { name contacts { name }
             openDeals { id score { probability band modelVersion } explanation(top: 2) { paths { text direction steps { label name } } } } } }"""
-        account = httpx.post(f"{base}/graphql", json={"query": query, "variables": {"id": deal["account"]["id"]}}).json()
+        account = httpx.post(f"{base}/graphql", json={"query": query, "variables": {"id": deal["account"]["id"]}},
+                             headers=auth).json()
         assert "errors" not in account, account
         deals = account["data"]["account"]["openDeals"]
         assert deal["id"] in {d["id"] for d in deals}

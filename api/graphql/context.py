@@ -1,108 +1,132 @@
-"""The per-request GraphQL context: the store, the model registry and DataLoaders.
+"""The per-request GraphQL context: the caller, and DataLoaders that only return what the caller may see.
 
-Every store read a resolver makes goes through a DataLoader created for that
-request, so sibling fields (the owner of each of 30 deals) become one batched
-store call, and a node reached twice in one query is read once. Loaders are
-never shared between requests: a shared cache would serve stale scores.
+Resolvers read the graph through `info.context.loaders` and nothing else:
+the context holds no store. `Loaders` wraps the request's raw batched reads
+(`api.graphql.store_reads`) with the principal's `Visibility`, so a forbidden
+deal, account or contact is None by id and absent from every list, whichever
+resolver asks. Sibling fields (the owner of each of 30 deals) become one
+batched store call, and a node reached twice in one query is read once.
+Loaders are never shared between requests: a shared cache would serve stale
+scores and mix callers.
 """
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any, Callable, Iterable, Mapping, TypeVar
+from dataclasses import replace
+from typing import Any, Callable, Mapping
 
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
-from gnn.registry import ModelRegistry
-from graph.store import Direction, GraphStore, Neighbour, ScoreRecord
+from api.auth import Principal
+from api.graphql.deal_query import DealQuery, open_deals_page
+from api.graphql.store_reads import OPEN_DEALS_BATCH, StoreReads, StoreTimer
+from api.graphql.visibility import BookCache, Visibility
+from gnn.registry import ModelCard
+from graph.store import DealPage, Direction, GraphStore, Neighbour, ScoreRecord
 
-T = TypeVar("T")
-
-#: Open deals of one account are read this many at a time (an account rarely has more in all).
-OPEN_DEALS_BATCH = 500
-
-
-async def _off_loop(fn: Callable[..., T], *args: Any) -> T:
-    """Run a blocking store call in a worker thread so other requests keep being served."""
-    return await asyncio.to_thread(fn, *args)
+__all__ = ["GraphContext", "Loaders", "OPEN_DEALS_BATCH"]
 
 
 class Loaders:
-    """The DataLoaders of one request, created lazily per node label and relation."""
+    """Scoped DataLoaders of one request: the only way resolvers read the graph."""
 
-    def __init__(self, store: GraphStore) -> None:
-        self._store = store
+    def __init__(self, reads: StoreReads, visibility: Visibility) -> None:
+        self._reads = reads
+        self._vis = visibility
         self._nodes: dict[str, DataLoader[str, dict[str, Any] | None]] = {}
         self._neighbours: dict[tuple[str, str, Direction], DataLoader[str, list[Neighbour]]] = {}
         self.scores: DataLoader[str, ScoreRecord | None] = DataLoader(self._load_scores)
+        self.explanations: DataLoader[str, Mapping[str, Any] | None] = DataLoader(self._load_explanations)
         self.open_deals: DataLoader[str, list[dict[str, Any]]] = DataLoader(self._load_open_deals)
 
+    @property
+    def principal(self) -> Principal:
+        return self._vis.principal
+
     def nodes(self, label: str) -> DataLoader[str, dict[str, Any] | None]:
-        """Nodes of `label` by id (None for an unknown id)."""
+        """Nodes of `label` by id: None for an unknown id and for one the caller may not see."""
+        if not self._vis.restricted:
+            return self._reads.nodes(label)
         if label not in self._nodes:
 
             async def load(ids: list[str]) -> list[dict[str, Any] | None]:
-                found = await _off_loop(self._store.get_nodes, label, ids)
-                return [found.get(i) for i in ids]
+                rows = await self._reads.nodes(label).load_many(ids)
+                ok = await self._vis.visible(label, [i for i, r in zip(ids, rows) if r is not None])
+                return [r if i in ok else None for i, r in zip(ids, rows)]
 
             self._nodes[label] = DataLoader(load)
         return self._nodes[label]
 
     def neighbours(self, label: str, relation: str, direction: Direction = "out") -> DataLoader[str, list[Neighbour]]:
-        """Neighbours over one relation and direction, by the id of the node they start from."""
+        """Neighbours over one relation and direction, without the ones the caller may not see."""
+        if self._vis.implied(label, relation, direction):
+            return self._reads.neighbours(label, relation, direction)
         key = (label, relation, direction)
         if key not in self._neighbours:
 
             async def load(ids: list[str]) -> list[list[Neighbour]]:
-                found = await _off_loop(self._store.neighbours, label, ids, relation, direction)
-                return [found.get(i, []) for i in ids]
+                lists = await self._reads.neighbours(label, relation, direction).load_many(ids)
+                by_label: dict[str, set[str]] = {}
+                for links in lists:
+                    for n in links:
+                        by_label.setdefault(n.label, set()).add(n.node["id"])
+                ok = {lbl: await self._vis.visible(lbl, found) for lbl, found in by_label.items()}
+                return [[n for n in links if n.node["id"] in ok[n.label]] for links in lists]
 
             self._neighbours[key] = DataLoader(load)
         return self._neighbours[key]
 
     async def _load_scores(self, deal_ids: list[str]) -> list[ScoreRecord | None]:
-        found = await _off_loop(self._store.latest_scores, deal_ids)
+        """Scores of visible deals, without their explanations (those come from `explanations`, vetted)."""
+        ok = await self._vis.visible("Deal", deal_ids)
+        records = await self._reads.scores.load_many([i for i in deal_ids if i in ok])
+        found = {r.deal_id: replace(r, explanation=None) for r in records if r is not None}
+        return [found.get(i) for i in deal_ids]
+
+    async def _load_explanations(self, deal_ids: list[str]) -> list[Mapping[str, Any] | None]:
+        """The stored explanation of each visible deal, with steps the caller may not see anonymised."""
+        ok = await self._vis.visible("Deal", deal_ids)
+        records = await self._reads.scores.load_many([i for i in deal_ids if i in ok])
+        found = {r.deal_id: r.explanation for r in await self._vis.redact(records) if r is not None}
         return [found.get(i) for i in deal_ids]
 
     async def _load_open_deals(self, account_ids: list[str]) -> list[list[dict[str, Any]]]:
-        return await _off_loop(self._open_deals_of, account_ids)
+        lists = await self._reads.open_deals.load_many(account_ids)
+        ok = await self._vis.visible("Deal", [r["id"] for rows in lists for r in rows])
+        lists = [[r for r in rows if r["id"] in ok] for rows in lists]
+        for rows in lists:
+            self._reads.prime_open_deals(rows)
+        return lists
 
-    def _open_deals_of(self, account_ids: list[str]) -> list[list[dict[str, Any]]]:
-        """Every open deal of each account, in the store's order (score desc, then id); runs in a worker thread.
-
-        Uses `open_deals_page`, not a walk over FOR_ACCOUNT, so "open" and the order are the
-        store's own definitions (the same as `Query.deals`) and closed deals are never read.
-        """
-        out = []
-        for account_id in account_ids:
-            rows: list[dict[str, Any]] = []
-            after: tuple[float, str] | None = None
-            while True:
-                page = self._store.open_deals_page(OPEN_DEALS_BATCH, after, account_id)
-                rows += [dict(d) for d in page.deals]
-                if not page.has_next or not page.deals:
-                    break
-                after = (page.deals[-1]["_rank"], page.deals[-1]["id"])
-            out.append(rows)
-        return out
-
-    def prime_open_deals(self, rows: Iterable[Mapping[str, Any]]) -> None:
-        """Remember deals an open-deals read returned: their rows, and that they have no outcome yet."""
-        rows = [{k: v for k, v in r.items() if k != "_rank"} for r in rows]
-        self.nodes("Deal").prime_many({r["id"]: r for r in rows})
-        self.neighbours("Deal", "HAS_OUTCOME").prime_many({r["id"]: [] for r in rows})
+    async def deals_page(self, query: DealQuery, first: int, after: tuple[float, str] | None) -> DealPage:
+        """One page of open deals the caller may see that match `query` (rows keep their `_rank`)."""
+        page = await open_deals_page(self._reads, self._vis, query, first, after)
+        self._reads.prime_open_deals(page.deals)
+        return page
 
 
 class GraphContext(BaseContext):
-    """What every resolver sees as `info.context`."""
+    """What every resolver sees as `info.context`.
 
-    def __init__(self, store: GraphStore, registry: ModelRegistry) -> None:
+    Args:
+        store: the graph store (kept private to the loaders).
+        principal: who is asking.
+        model_card: returns the serving model's card (cached by the app), or None before training.
+        timer: called with (store method, seconds) after every store call.
+        books: the app's cache of reps' books (default: none, every request reads its own).
+    """
+
+    def __init__(
+        self,
+        store: GraphStore,
+        principal: Principal,
+        model_card: Callable[[], ModelCard | None],
+        timer: StoreTimer | None = None,
+        books: BookCache | None = None,
+    ) -> None:
         super().__init__()
-        self.store = store
-        self.registry = registry
-        self.loaders = Loaders(store)
-
-    async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        """A store or registry call that no loader batches (pagination, the model card)."""
-        return await _off_loop(fn, *args)
+        reads = StoreReads(store, timer) if timer else StoreReads(store)
+        self.principal = principal
+        self.loaders = Loaders(reads, Visibility(principal, reads, books))
+        self.model_card = model_card

@@ -8,13 +8,16 @@ their owners, contacts or products in one call each.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Mapping
 
 import strawberry
 
 from api.graphql.context import GraphContext
 from api.graphql.scores import Explanation, Score
 from api.graphql.values import as_date, as_datetime, as_float, as_int
+
+if TYPE_CHECKING:
+    from api.graphql.pagination import DealConnection, DealFilter
 
 Info = strawberry.Info[GraphContext, None]
 
@@ -50,12 +53,22 @@ class Account:
         links = await info.context.loaders.neighbours("Account", "WORKS_AT", "in").load(self.id)
         return [Contact.from_row(n.node, job_title=n.edge.get("title")) for n in links if n.edge.get("until") is None]
 
-    @strawberry.field(description="Deals without an outcome, highest score first.")
+    @strawberry.field(description="Deals without an outcome, highest score first (all of them; `deals` pages).")
     async def open_deals(self, info: Info) -> list[Deal]:
-        loaders = info.context.loaders
-        rows = await loaders.open_deals.load(self.id)
-        loaders.prime_open_deals(rows)
+        rows = await info.context.loaders.open_deals.load(self.id)
         return [Deal.from_row(r) for r in rows]
+
+    @strawberry.field(description="This account's open deals, filtered and paged like `Query.deals`.")
+    async def deals(
+        self,
+        info: Info,
+        filter: Annotated["DealFilter", strawberry.lazy("api.graphql.pagination")] | None = None,  # noqa: A002
+        first: int | None = 20,
+        after: str | None = None,
+    ) -> Annotated["DealConnection", strawberry.lazy("api.graphql.pagination")]:
+        from api.graphql.pagination import deals_connection, to_query
+
+        return await deals_connection(info.context, to_query(filter, self.id), first, after)
 
 
 @strawberry.type(description="A person at an account.")
@@ -182,7 +195,5 @@ class Deal:
     @strawberry.field(description="The relationship paths behind the latest score, strongest first.")
     async def explanation(self, info: Info, top: int | None = 3) -> Explanation | None:
         top = 3 if top is None else top
-        record = await info.context.loaders.scores.load(self.id)
-        if record is None or not record.explanation:
-            return None
-        return Explanation.from_json(record.explanation, top)
+        explanation = await info.context.loaders.explanations.load(self.id)
+        return Explanation.from_json(explanation, top) if explanation else None

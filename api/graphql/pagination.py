@@ -1,4 +1,4 @@
-"""Relay-style pagination of open deals over the store's keyset `(rank, id)`.
+"""Relay-style pagination and filters of open deals over the store's keyset `(rank, id)`.
 
 A cursor is base64url of the JSON pair `[rank, id]`: rank is the deal's
 probability (-1 when unscored), the order is rank desc then id asc. Unlike
@@ -13,15 +13,19 @@ import base64
 import binascii
 import json
 import math
+from datetime import date
+from enum import Enum
 
 import strawberry
 
 from api.graphql.context import GraphContext
+from api.graphql.deal_query import DealQuery
 from api.graphql.errors import UserInputError
 from api.graphql.nodes import Deal
 
 #: The largest page a client may ask for: keeps one request's work bounded.
 MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
 
 
 def encode_cursor(rank: float, deal_id: str) -> str:
@@ -51,6 +55,40 @@ def check_page_size(first: int) -> None:
         raise UserInputError(f"`first` must be at most {MAX_PAGE_SIZE} (got {first}); page with `after: endCursor`")
 
 
+@strawberry.enum(description="A score band, or no score yet.")
+class ScoreBand(Enum):
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    UNSCORED = "unscored"
+
+
+@strawberry.input(description="Conditions on open deals; all that are set must hold.")
+class DealFilter:
+    rep_id: strawberry.ID | None = strawberry.field(default=None, description="Owned by this rep (OWNED_BY).")
+    account_id: strawberry.ID | None = strawberry.field(default=None, description="For this account (FOR_ACCOUNT).")
+    stage: str | None = strawberry.field(default=None, description="In this stage (case-insensitive).")
+    score_band: ScoreBand | None = strawberry.field(default=None, description="Latest score in this band.")
+    close_after: date | None = strawberry.field(default=None, description="Expected to close on or after this day.")
+    close_before: date | None = strawberry.field(default=None, description="Expected to close before this day.")
+
+
+def to_query(deal_filter: DealFilter | None, account_id: str | None = None) -> DealQuery:
+    """The filter as a `DealQuery`; `account_id` (a parent account or the old argument) must also hold."""
+    f = deal_filter or DealFilter()
+    accounts = {a for a in (f.account_id, account_id) if a is not None}
+    if f.close_after is not None and f.close_before is not None and f.close_after >= f.close_before:
+        raise UserInputError(
+            f"`closeAfter` ({f.close_after}) must be before `closeBefore` ({f.close_before}): the window is empty"
+        )
+    return DealQuery(
+        rep_id=f.rep_id, account_id=next(iter(accounts), None), stage=f.stage,
+        band=f.score_band.value if f.score_band is not None else None,
+        close_before=f.close_before, close_after=f.close_after,
+        empty=len(accounts) > 1,  # deals of two different accounts: none
+    )
+
+
 @strawberry.type
 class PageInfo:
     has_next_page: bool
@@ -70,14 +108,12 @@ class DealConnection:
     total_count: int = strawberry.field(description="Open deals matching the filter, over all pages.")
 
 
-async def open_deals_connection(
-    context: GraphContext, first: int, after: str | None, account_id: str | None
-) -> DealConnection:
-    """One page of open deals after the `after` cursor, optionally of one account."""
+async def deals_connection(context: GraphContext, query: DealQuery, first: int | None, after: str | None) -> DealConnection:
+    """One page of the open deals the caller may see that match `query`, after the `after` cursor."""
+    first = DEFAULT_PAGE_SIZE if first is None else first  # an explicit `first: null` means the default page
     check_page_size(first)
     position = decode_cursor(after) if after is not None else None
-    page = await context.call(context.store.open_deals_page, first, position, account_id)
-    context.loaders.prime_open_deals(page.deals)
+    page = await context.loaders.deals_page(query, first, position)
     edges = [
         DealEdge(
             cursor=encode_cursor(deal["_rank"], deal["id"]),

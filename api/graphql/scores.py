@@ -41,8 +41,8 @@ class Score:
 @strawberry.type(description="One node on a relationship path; the first step is the deal itself.")
 class PathStep:
     label: str
-    id: strawberry.ID
-    name: str | None
+    id: strawberry.ID | None = strawberry.field(description="Null when the node is outside what you may see.")
+    name: str | None = strawberry.field(description="Null when the node is outside what you may see.")
     relation: str | None = strawberry.field(description="The relation walked to reach this step (null on the first).")
     direction: str | None = strawberry.field(description="out or in: the direction that relation was walked.")
 
@@ -74,7 +74,7 @@ class Explanation:
                 steps=[
                     PathStep(
                         label=s["label"],
-                        id=strawberry.ID(str(s["id"])),
+                        id=strawberry.ID(str(s["id"])) if s.get("id") is not None else None,
                         name=s.get("name"),
                         relation=s.get("relation"),
                         direction=s.get("direction"),

@@ -1,10 +1,13 @@
-"""GraphQL documents shared by the API tests, and `gql` to send them."""
+"""GraphQL documents shared by the API tests, `gql` to send them, and credentials to send them with."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
+
+from api.auth import KeyStore, Role
 
 #: The CRM widget's query, every field of the account and its open deals.
 ACCOUNT_QUERY = """
@@ -31,8 +34,37 @@ query Widget($id: ID!, $top: Int) {
 """
 
 
-def gql(base_url: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-    """POST a GraphQL query; returns the whole response body (`data` and maybe `errors`)."""
-    response = httpx.post(f"{base_url}/graphql", json={"query": query, "variables": variables or {}}, timeout=30)
+class Endpoint(str):
+    """A server's base URL and the bearer credential `gql` sends to it unless told otherwise."""
+
+    token: str | None
+
+    def __new__(cls, base_url: str, token: str | None = None) -> "Endpoint":
+        endpoint = super().__new__(cls, base_url)
+        endpoint.token = token
+        return endpoint
+
+
+def create_key(home: Path, role: Role = Role.ADMIN, rep_id: str | None = None, team_scope: bool = False) -> str:
+    """A new API key in `home`'s key file (where `create_app(store, home)` looks)."""
+    return KeyStore(home / "api-keys.db").create(role, rep_id=rep_id, team_scope=team_scope, name="tests")[1]
+
+
+def as_admin(base_url: str, home: Path) -> Endpoint:
+    return Endpoint(base_url, create_key(home))
+
+
+def post(base_url: str, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None,
+         headers: dict[str, str] | None = None) -> httpx.Response:
+    """POST a GraphQL query with `token` (default: the endpoint's own) as the bearer credential."""
+    token = token or getattr(base_url, "token", None)
+    sent = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.post(f"{base_url}/graphql", json={"query": query, "variables": variables or {}},
+                      headers={**sent, **(headers or {})}, timeout=30)
+
+
+def gql(base_url: str, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None) -> dict[str, Any]:
+    """POST a GraphQL query; asserts HTTP 200 and returns the whole body (`data` and maybe `errors`)."""
+    response = post(base_url, query, variables, token=token)
     assert response.status_code == 200, response.text
     return response.json()

@@ -12,6 +12,7 @@ import httpx
 from api.app import create_app
 from api.graphiql import ASSETS_DIR
 from graph import open_store, sqlite_url
+from tests.api.queries import create_key
 from tests.helpers.server import serve
 
 
@@ -102,7 +103,8 @@ def test_graphiql_can_be_turned_off(tmp_path: Path) -> None:
             assert page.status_code == 404
             assert httpx.get(f"{base_url}/graphiql-assets/graphiql.min.js").status_code == 404
             # GraphQL itself still answers.
-            body = httpx.post(f"{base_url}/graphql", json={"query": "{ model { version } }"}).json()
+            headers = {"Authorization": f"Bearer {create_key(tmp_path)}"}
+            body = httpx.post(f"{base_url}/graphql", json={"query": "{ model { version } }"}, headers=headers).json()
             assert body == {"data": {"model": None}}
     finally:
         store.close()

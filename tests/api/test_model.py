@@ -8,7 +8,7 @@ from pathlib import Path
 from api.app import create_app
 from gnn.registry import ModelCard, ModelRegistry
 from graph import open_store, sqlite_url
-from tests.api.queries import gql
+from tests.api.queries import as_admin, gql
 from tests.helpers.server import serve
 
 MODEL = "{ model { version kind trainedAt schemaFingerprint snapshotId metrics { model auroc auprc brier } } }"
@@ -18,6 +18,7 @@ def test_model_is_null_before_training_and_the_card_after(tmp_path: Path) -> Non
     store = open_store(sqlite_url(tmp_path / "graph.db"))
     try:
         with serve(create_app(store, tmp_path)) as base_url:
+            base_url = as_admin(base_url, tmp_path)
             assert gql(base_url, MODEL) == {"data": {"model": None}}
 
             card = ModelCard(

@@ -1,13 +1,14 @@
-"""Snapshots of a small hand-built store: the time rule, and the PyG and networkx exports."""
+"""Snapshots of a small hand-built store (on every backend): the time rule, and the PyG and networkx exports."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from typing import Iterator
 
 import pytest
 
-from graph import GraphStore, open_store, sqlite_url
+from graph import GraphStore
+from tests.graph.backends import BACKENDS, open_test_store
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -52,9 +53,9 @@ MOMENTS = [day(-1), day(0), day(1), day(2), day(5), day(10), day(10.5), day(11),
            day(17), day(17.5), day(18), day(20), day(25), day(30), day(31), day(400)]
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GraphStore]:
-    s = open_store(sqlite_url(tmp_path_factory.mktemp("snap") / "graph.db"))
+@pytest.fixture(scope="module", params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GraphStore]:
+    s = open_test_store(request.param, tmp_path_factory.mktemp("snap"))
     for label, nodes in NODES.items():
         time = s.schema.nodes[label].time
         rows = []

@@ -1,22 +1,21 @@
-"""The GraphStore contract on SQLiteStore, on real SQLite files."""
+"""What only SQLiteStore promises: how it stores times, WAL mode, and its store URLs.
+
+The contract every backend keeps is tested in `test_store_contract.py`.
+"""
 
 from __future__ import annotations
 
 import sqlite3
-import threading
-from datetime import UTC, date, datetime, timedelta, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from graph import GraphStore, InvalidInput, ScoreRecord, StoreError, open_store, sqlite_url
+from graph import GraphStore, InvalidInput, StoreError, open_store, sqlite_url
+from tests.graph.test_store_contract import DATETIMES_IN, DATETIMES_OUT, add_accounts
 
 T = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
-
-
-def at(days: float = 0, seconds: float = 0) -> datetime:
-    return T + timedelta(days=days, seconds=seconds)
 
 
 @pytest.fixture
@@ -26,110 +25,9 @@ def store(tmp_path: Path) -> Iterator[GraphStore]:
     s.close()
 
 
-def add_accounts(store: GraphStore, *ids: str, created: datetime = T - timedelta(days=30)) -> None:
-    store.upsert_nodes("Account", [{"id": i, "name": f"Account {i}", "created_at": created} for i in ids])
-
-
-def add_deals(store: GraphStore, *ids: str, account: str | None = None, created: datetime = T - timedelta(days=10)) -> None:
-    store.upsert_nodes("Deal", [{"id": i, "name": f"Deal {i}", "created_at": created} for i in ids])
-    if account:
-        store.upsert_edges("FOR_ACCOUNT", [{"src": i, "dst": account} for i in ids])
-
-
-def ids(neighbours: list) -> set[str]:
-    return {n.node["id"] for n in neighbours}
-
-
-# ---- upserts
-
-
-def test_upsert_is_idempotent(store):
-    rows = [{"id": "a1", "name": "Acme", "employees": 10, "created_at": T}, {"id": "a2", "name": "Globex"}]
-    assert store.upsert_nodes("Account", rows) == 2
-    store.upsert_edges("SUBSIDIARY_OF", [{"src": "a1", "dst": "a2"}])
-    first = (store.counts(), store.read_tables())
-    store.upsert_nodes("Account", rows)
-    store.upsert_edges("SUBSIDIARY_OF", [{"src": "a1", "dst": "a2"}])
-    assert (store.counts(), store.read_tables()) == first
-    assert first[0]["Account"] == 2
-    assert first[0]["SUBSIDIARY_OF"] == 1
-
-
-def test_upsert_updates_by_key(store):
-    store.upsert_nodes("Account", [{"id": "a1", "name": "Acme", "employees": 10}])
-    store.upsert_nodes("Account", [{"id": "a1", "name": "Acme Corp", "employees": 12}])
-    assert store.counts()["Account"] == 1
-    node = store.get_node("Account", "a1")
-    assert (node["name"], node["employees"]) == ("Acme Corp", 12)
-
-
-def test_edge_upsert_updates_properties(store):
-    add_deals(store, "d1")
-    store.upsert_nodes("Contact", [{"id": "c1", "name": "Jo"}])
-    store.upsert_edges("INVOLVES", [{"src": "d1", "dst": "c1", "role": "user", "is_primary": False}])
-    store.upsert_edges("INVOLVES", [{"src": "d1", "dst": "c1", "role": "champion", "is_primary": True}])
-    [n] = store.neighbours("Deal", ["d1"], "INVOLVES")["d1"]
-    assert n.edge["role"] == "champion"
-    assert store.counts()["INVOLVES"] == 1
-
-
-def test_functional_relation_repoint_replaces_edge(store):
-    add_accounts(store, "a1", "a2")
-    add_deals(store, "d1", account="a1")
-    store.upsert_edges("FOR_ACCOUNT", [{"src": "d1", "dst": "a2"}])
-    assert store.counts()["FOR_ACCOUNT"] == 1
-    assert ids(store.neighbours("Deal", ["d1"], "FOR_ACCOUNT")["d1"]) == {"a2"}
-    assert store.neighbours("Account", ["a1"], "FOR_ACCOUNT", "in") == {}
-
-
-def test_non_functional_relation_keeps_both_edges(store):
-    add_deals(store, "d1")
-    store.upsert_nodes("Contact", [{"id": "c1", "name": "Jo"}, {"id": "c2", "name": "Al"}])
-    store.upsert_edges("INVOLVES", [{"src": "d1", "dst": "c1", "role": "user"}])
-    store.upsert_edges("INVOLVES", [{"src": "d1", "dst": "c2", "role": "user"}])
-    assert ids(store.neighbours("Deal", ["d1"], "INVOLVES")["d1"]) == {"c1", "c2"}
-
-
-def test_failed_batch_writes_nothing(store):
-    add_accounts(store, "a0")
-    bad = [{"id": "a1", "name": "ok"}, {"id": "a2", "name": "ok"}, {"id": "a3", "name": {"not": "bindable"}}]
-    with pytest.raises(StoreError):
-        store.upsert_nodes("Account", bad)
-    assert store.node_ids("Account") == {"a0"}
-
-
-# ---- reads
-
-
-def test_get_nodes_skips_unknown_ids(store):
-    add_accounts(store, "a1", "a2")
-    got = store.get_nodes("Account", ["a2", "nope", "a1", "a2"])
-    assert set(got) == {"a1", "a2"}
-    assert got["a1"]["name"] == "Account a1"
-    assert store.get_node("Account", "nope") is None
-    assert store.get_nodes("Account", []) == {}
-
-
-def test_booleans_come_back_as_bool(store):
-    store.upsert_nodes("Product", [{"id": "p1", "name": "Core", "active": True}, {"id": "p2", "name": "Old", "active": False}])
-    got = store.get_nodes("Product", ["p1", "p2"])
-    assert got["p1"]["active"] is True
-    assert got["p2"]["active"] is False
-    add_deals(store, "d1")
-    store.upsert_nodes("Contact", [{"id": "c1", "name": "Jo"}])
-    store.upsert_edges("INVOLVES", [{"src": "d1", "dst": "c1", "role": "champion", "is_primary": True}])
-    [n] = store.neighbours("Deal", ["d1"], "INVOLVES")["d1"]
-    assert n.edge["is_primary"] is True
-
-
 def test_datetimes_stored_as_utc_text(store, tmp_path):
-    plus_two = timezone(timedelta(hours=2))
-    store.upsert_nodes("Account", [
-        {"id": "a1", "name": "Aware", "created_at": datetime(2025, 3, 4, 12, 15, 30, tzinfo=plus_two)},
-        {"id": "a2", "name": "Naive", "created_at": datetime(2025, 3, 4, 0, 30)},
-        {"id": "a3", "name": "Midnight", "created_at": datetime(2025, 3, 4, 1, 0, tzinfo=plus_two)},
-    ])
-    expected = {"a1": "2025-03-04T10:15:30Z", "a2": "2025-03-04T00:30:00Z", "a3": "2025-03-03T23:00:00Z"}
+    store.upsert_nodes("Account", DATETIMES_IN)
+    expected = DATETIMES_OUT
     assert {k: v["created_at"] for k, v in store.get_nodes("Account", expected).items()} == expected
     raw = sqlite3.connect(tmp_path / "graph.db")
     try:
@@ -138,227 +36,13 @@ def test_datetimes_stored_as_utc_text(store, tmp_path):
         raw.close()
 
 
-def test_dates_stored_as_iso_date(store):
-    store.upsert_nodes("Contact", [{"id": "c1", "name": "Jo"}])
-    add_accounts(store, "a1")
-    store.upsert_edges("WORKS_AT", [{"src": "c1", "dst": "a1", "since": date(2024, 2, 29)}])
-    [n] = store.neighbours("Contact", ["c1"], "WORKS_AT")["c1"]
-    assert n.edge["since"] == "2024-02-29"
-    assert n.edge["until"] is None
-
-
-# ---- neighbours
-
-
-def test_neighbours_both_directions_batched(store):
-    add_accounts(store, "a1", "a2", "a3")
-    add_deals(store, "d1", "d2", account="a1")
-    add_deals(store, "d3", account="a2")
-    out = store.neighbours("Deal", ["d1", "d2", "d3", "d404"], "FOR_ACCOUNT")
-    assert {k: ids(v) for k, v in out.items()} == {"d1": {"a1"}, "d2": {"a1"}, "d3": {"a2"}}
-    assert all(n.label == "Account" and n.direction == "out" for v in out.values() for n in v)
-    back = store.neighbours("Account", ["a1", "a2", "a3"], "FOR_ACCOUNT", "in")
-    assert {k: ids(v) for k, v in back.items()} == {"a1": {"d1", "d2"}, "a2": {"d3"}}
-    assert all(n.label == "Deal" and n.direction == "in" for v in back.values() for n in v)
-
-
-def test_neighbours_many_ids(store):
-    # more ids than one IN (...) chunk holds
-    deals = [f"d{i:04d}" for i in range(1000)]
-    add_accounts(store, "a1")
-    add_deals(store, *deals, account="a1")
-    out = store.neighbours("Deal", deals, "FOR_ACCOUNT")
-    assert set(out) == set(deals)
-    assert len(store.neighbours("Account", ["a1"], "FOR_ACCOUNT", "in")["a1"]) == 1000
-
-
-def test_neighbours_wrong_end_raises(store):
-    with pytest.raises(ValueError):
-        store.neighbours("Account", ["a1"], "FOR_ACCOUNT", "out")
-
-
-def test_as_of_hides_nodes_created_at_or_after_t(store):
-    store.upsert_nodes("Account", [
-        {"id": "before", "name": "b", "created_at": at(seconds=-1)},
-        {"id": "exactly", "name": "e", "created_at": T},
-        {"id": "after", "name": "a", "created_at": at(seconds=1)},
-        {"id": "undated", "name": "u"},
-    ])
-    store.upsert_nodes("Contact", [{"id": "c1", "name": "Jo", "created_at": at(days=-100)}])
-    store.upsert_edges("WORKS_AT", [{"src": "c1", "dst": a} for a in ("before", "exactly", "after", "undated")])
-    seen = store.neighbours("Contact", ["c1"], "WORKS_AT", as_of=T)["c1"]
-    assert ids(seen) == {"before", "undated"}
-    assert ids(store.neighbours("Contact", ["c1"], "WORKS_AT")["c1"]) == {"before", "exactly", "after", "undated"}
-
-
-def test_as_of_hides_edges_of_nodes_not_yet_created(store):
-    add_accounts(store, "a1", created=at(days=-30))
-    add_deals(store, "d_old", account="a1", created=at(days=-1))
-    add_deals(store, "d_new", account="a1", created=at(days=1))
-    out = store.neighbours("Deal", ["d_old", "d_new"], "FOR_ACCOUNT", as_of=T)
-    assert set(out) == {"d_old"}
-    back = store.neighbours("Account", ["a1"], "FOR_ACCOUNT", "in", as_of=T)
-    assert ids(back["a1"]) == {"d_old"}
-
-
-def test_as_of_edge_valid_from(store):
-    add_deals(store, "d1", created=at(days=-10))
-    store.upsert_nodes("Contact", [{"id": "c1", "name": "Jo", "created_at": at(days=-10)},
-                                   {"id": "c2", "name": "Al", "created_at": at(days=-10)}])
-    store.upsert_edges("INVOLVES", [
-        {"src": "d1", "dst": "c1", "role": "user", "created_at": at(seconds=-1)},
-        {"src": "d1", "dst": "c2", "role": "user", "created_at": T},
-    ])
-    assert ids(store.neighbours("Deal", ["d1"], "INVOLVES", as_of=T)["d1"]) == {"c1"}
-    assert ids(store.neighbours("Deal", ["d1"], "INVOLVES", as_of=at(seconds=1))["d1"]) == {"c1", "c2"}
-
-
-def test_as_of_works_at_interval(store):
-    old = datetime(2020, 1, 1, tzinfo=UTC)
-    store.upsert_nodes("Contact", [{"id": "c1", "name": "Jo", "created_at": old}])
-    store.upsert_nodes("Account", [{"id": a, "name": a, "created_at": old} for a in ("old_job", "new_job", "open_job")])
-    store.upsert_edges("WORKS_AT", [
-        {"src": "c1", "dst": "old_job", "since": date(2023, 1, 1), "until": date(2024, 1, 1)},
-        {"src": "c1", "dst": "new_job", "since": date(2024, 1, 1)},
-        {"src": "c1", "dst": "open_job"},
-    ])
-
-    def jobs(t: datetime) -> set[str]:
-        return ids(store.neighbours("Contact", ["c1"], "WORKS_AT", as_of=t).get("c1", []))
-
-    assert jobs(datetime(2022, 6, 1, tzinfo=UTC)) == {"open_job"}
-    assert jobs(datetime(2023, 6, 1, tzinfo=UTC)) == {"old_job", "open_job"}
-    assert jobs(datetime(2023, 12, 31, 23, 59, 59, tzinfo=UTC)) == {"old_job", "open_job"}
-    # Exactly midnight of the change (dates are midnight UTC): the old job has ended
-    # (until is not later than t), the new one has not started (since is not earlier than t).
-    assert jobs(datetime(2024, 1, 1, tzinfo=UTC)) == {"open_job"}
-    assert jobs(datetime(2024, 1, 1, 0, 0, 1, tzinfo=UTC)) == {"new_job", "open_job"}
-    assert jobs(datetime(2030, 1, 1, tzinfo=UTC)) == {"new_job", "open_job"}
-
-
-# ---- scores
-
-
-def score(deal: str, p: float, version: str = "v1", when: datetime = T) -> ScoreRecord:
-    return ScoreRecord(deal_id=deal, probability=p, model_version=version, scored_at=when,
-                       band="high" if p >= 0.5 else "low", explanation={"paths": [deal]}, metadata={"run": version})
-
-
-def test_rescoring_keeps_previous_probability(store):
-    add_deals(store, "d1", "d2")
-    store.write_scores([score("d1", 0.3, "v1", at(days=1)), score("d2", 0.6, "v1", at(days=1))])
-    first = store.latest_scores(["d1"])["d1"]
-    assert first.probability == pytest.approx(0.3)
-    assert first.previous_probability is None
-
-    store.write_scores([score("d1", 0.7, "v2", at(days=2))])
-    latest = store.latest_scores(["d1", "d2", "nope"])
-    assert set(latest) == {"d1", "d2"}
-    d1 = latest["d1"]
-    assert (d1.probability, d1.previous_probability) == (pytest.approx(0.7), pytest.approx(0.3))
-    assert d1.model_version == "v2"
-    assert d1.scored_at == at(days=2)
-    assert d1.band == "high"
-    assert d1.explanation == {"paths": ["d1"]}
-    assert d1.metadata == {"run": "v2"}
-    assert latest["d2"].probability == pytest.approx(0.6)
-    assert latest["d2"].previous_probability is None
-
-
-# ---- open deals page
-
-# d_closed has the highest score but an outcome: never listed.
-SCORES = {"d3": 0.9, "d1": 0.5, "d5": 0.5, "d2": 0.1, "d_closed": 0.99}
-EXPECTED_ORDER = ["d3", "d1", "d5", "d2", "d4", "d6"]  # by score desc, ties by id, unscored last
-
-
-@pytest.fixture
-def pipeline(store):
-    add_accounts(store, "a1", "a2")
-    add_deals(store, "d1", "d2", "d6", "d_closed", account="a1")
-    add_deals(store, "d3", "d4", "d5", account="a2")
-    store.upsert_nodes("Outcome", [{"id": "o1", "result": "won", "closed_at": T}])
-    store.upsert_edges("HAS_OUTCOME", [{"src": "d_closed", "dst": "o1"}])
-    store.write_scores([score(d, p) for d, p in SCORES.items()])
-    return store
-
-
-def test_open_deals_order(pipeline):
-    page = pipeline.open_deals_page(first=100)
-    assert [d["id"] for d in page.deals] == EXPECTED_ORDER
-    assert page.total == len(EXPECTED_ORDER)
-    assert not page.has_next
-    assert [d["_rank"] for d in page.deals[:4]] == pytest.approx([0.9, 0.5, 0.5, 0.1])
-
-
-@pytest.mark.parametrize("size", [1, 2, 4, 6])
-def test_open_deals_keyset_walk(pipeline, size):
-    seen, after = [], None
-    for _ in range(20):
-        page = pipeline.open_deals_page(first=size, after=after)
-        assert len(page.deals) <= size
-        assert page.total == len(EXPECTED_ORDER)
-        seen += [d["id"] for d in page.deals]
-        if not page.has_next:
-            break
-        after = (page.deals[-1]["_rank"], page.deals[-1]["id"])
-    assert seen == EXPECTED_ORDER
-
-
-def test_open_deals_account_filter(pipeline):
-    page = pipeline.open_deals_page(first=100, account_id="a1")
-    assert [d["id"] for d in page.deals] == ["d1", "d2", "d6"]
-    assert page.total == 3
-    page = pipeline.open_deals_page(first=1, after=(0.5, "d1"), account_id="a1")
-    assert [d["id"] for d in page.deals] == ["d2"]
-    assert page.has_next
-    assert pipeline.open_deals_page(first=5, account_id="nope").total == 0
-
-
-# ---- concurrency
-
-
-def test_reader_sees_whole_batches_while_writer_writes(store, tmp_path):
-    batch, batches = 25, 40
-    done = threading.Event()
-    errors: list[BaseException] = []
-    seen: list[int] = []
-
-    def write() -> None:
-        try:
-            for b in range(batches):
-                store.upsert_nodes("Account", [{"id": f"a{b:03d}-{i:02d}", "name": "x"} for i in range(batch)])
-        except BaseException as e:  # noqa: BLE001 - reported below
-            errors.append(e)
-        finally:
-            done.set()
-
-    def read() -> None:
-        try:
-            while not done.is_set():
-                seen.append(store.counts()["Account"])
-                seen.append(len(store.read_tables()[0]["Account"]))
-            seen.append(store.counts()["Account"])
-        except BaseException as e:  # noqa: BLE001
-            errors.append(e)
-
-    threads = [threading.Thread(target=write), threading.Thread(target=read)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(timeout=60)
-    assert not errors
-    assert seen and all(n % batch == 0 for n in seen)
-    assert seen[-1] == batch * batches
-    assert seen == sorted(seen)  # a reader never goes back in time
+def test_journal_is_wal(store, tmp_path):
+    add_accounts(store, "a1", created=T - timedelta(days=1))
     raw = sqlite3.connect(tmp_path / "graph.db")
     try:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     finally:
         raw.close()
-
-
-# ---- open_store
 
 
 def test_open_store_without_file_is_invalid():
@@ -367,8 +51,15 @@ def test_open_store_without_file_is_invalid():
 
 
 def test_open_store_unknown_scheme_is_invalid():
-    with pytest.raises(InvalidInput, match=r"unsupported store URL 'bolt://x'.*sqlite:///"):
-        open_store("bolt://x")
+    # bolt:// is Neo4j now; an unknown scheme still says which URLs work.
+    with pytest.raises(InvalidInput, match=r"unsupported store URL 'postgres://x'.*sqlite:///.*neo4j://"):
+        open_store("postgres://x")
+
+
+def test_open_store_neo4j_url_without_server_is_a_store_error():
+    # Nothing listens on port 1: the Neo4j backend is chosen, and says it cannot connect.
+    with pytest.raises(StoreError, match=r"cannot reach Neo4j at bolt://127\.0\.0\.1:1"):
+        open_store("bolt://127.0.0.1:1", user="neo4j", password="not-used")
 
 
 def test_sqlite_url_round_trip(tmp_path):

@@ -9,7 +9,8 @@
     React.createElement(GraphiQL, {
       fetcher: fetcher,
       defaultQuery: config.defaultQuery,
-      defaultEditorToolsVisibility: true,
+      defaultHeaders: config.defaultHeaders,
+      defaultEditorToolsVisibility: "headers",
     })
   );
 })();

@@ -1,0 +1,15 @@
+"""Who is asking: API keys and JWT bearer tokens, resolved to a `Principal` with a role.
+
+`Authenticator.authenticate(header)` is what the app calls per request; `KeyStore`
+is what `dealgraph keys` manages; `api.graphql.visibility` decides what a
+principal may see.
+"""
+
+from api.auth.authenticator import AuthError, Authenticator
+from api.auth.keys import KeyRecord, KeyStore
+from api.auth.principal import Principal, Role
+from api.auth.tokens import TokenVerifier, mint_token
+
+__all__ = [
+    "AuthError", "Authenticator", "KeyRecord", "KeyStore", "Principal", "Role", "TokenVerifier", "mint_token",
+]

@@ -1,0 +1,126 @@
+"""JWT bearer tokens from an identity provider (or `dealgraph keys token`): HS256 and RS256, with expiry.
+
+Claims read: `sub` (who), `role` (`rep`, `revops`, `admin`), `rep_id` (the Rep
+a rep token acts for), optional `scope: "team"`, and `exp`, which is required.
+`iss` and `aud` are checked when the settings name them. The algorithm comes
+from the key the server holds, never from the token alone: a token whose
+header names an algorithm the server has no key for is refused.
+
+Example:
+    >>> verifier = TokenVerifier(hs256_secret="…32+ random bytes…")
+    >>> token = mint_token("…32+ random bytes…", subject="rita", role=Role.REP, rep_id="005A", ttl_s=3600)
+    >>> verifier.verify(token).rep_id
+    '005A'
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import jwt
+
+from api.auth.principal import Principal, Role
+
+#: Clock skew tolerated between the token issuer and this server.
+LEEWAY_S = 30
+
+
+class TokenError(Exception):
+    """A bearer token that cannot be accepted; the message says why (it goes back to the caller)."""
+
+
+def _pem(value: str) -> str:
+    """PEM text given inline or as a path to a file."""
+    if value.lstrip().startswith("-----BEGIN"):
+        return value
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise ValueError(f"DEALGRAPH_JWT_PUBLIC_KEY is neither PEM text nor a readable file: {value!r}")
+    return path.read_text()
+
+
+class TokenVerifier:
+    """Checks bearer JWTs against the keys the settings configure (either or both)."""
+
+    def __init__(
+        self,
+        *,
+        hs256_secret: str | None = None,
+        rs256_public_key: str | None = None,
+        issuer: str | None = None,
+        audience: str | None = None,
+    ) -> None:
+        self._keys: dict[str, Any] = {}
+        if hs256_secret:
+            self._keys["HS256"] = hs256_secret
+        if rs256_public_key:
+            from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+            self._keys["RS256"] = load_pem_public_key(_pem(rs256_public_key).encode())
+        self.issuer, self.audience = issuer, audience
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._keys)
+
+    def verify(self, token: str) -> Principal:
+        """The principal a valid token names.
+
+        Raises:
+            TokenError: malformed, wrong signature, expired, not yet valid, wrong issuer or audience,
+                or claims that name no valid role.
+        """
+        try:
+            alg = jwt.get_unverified_header(token).get("alg")
+        except jwt.InvalidTokenError as e:
+            raise TokenError(f"malformed bearer token: {e}") from None
+        key = self._keys.get(alg) if isinstance(alg, str) else None
+        if key is None:
+            accepted = ", ".join(sorted(self._keys)) or "none configured"
+            raise TokenError(f"token algorithm {alg!r} is not accepted here (accepted: {accepted})")
+        try:
+            claims = jwt.decode(
+                token, key, algorithms=[alg], audience=self.audience, issuer=self.issuer, leeway=LEEWAY_S,
+                options={"require": ["exp", "sub"], "verify_aud": self.audience is not None},
+            )
+        except jwt.ExpiredSignatureError:
+            raise TokenError("bearer token expired") from None
+        except jwt.InvalidTokenError as e:
+            raise TokenError(f"bearer token rejected: {e}") from None
+        try:
+            role = Role(claims.get("role"))
+        except ValueError:
+            raise TokenError(f"bearer token has no valid role claim (got {claims.get('role')!r})") from None
+        rep_id = claims.get("rep_id")
+        if role is Role.REP and not (isinstance(rep_id, str) and rep_id):
+            raise TokenError("a rep token needs a `rep_id` claim")
+        return Principal(role, subject=f"jwt:{claims['sub']}", method="jwt",
+                         rep_id=rep_id if role is Role.REP else None,
+                         team_scope=role is Role.REP and claims.get("scope") == "team")
+
+
+def mint_token(
+    secret: str,
+    *,
+    subject: str,
+    role: Role,
+    rep_id: str | None = None,
+    team_scope: bool = False,
+    ttl_s: int = 3600,
+    issuer: str | None = None,
+    audience: str | None = None,
+) -> str:
+    """An HS256 token this server accepts (for scripts, tests and the benchmark)."""
+    now = datetime.now(UTC)
+    claims: dict[str, Any] = {"sub": subject, "role": role.value, "iat": now, "exp": now + timedelta(seconds=ttl_s)}
+    if rep_id:
+        claims["rep_id"] = rep_id
+    if team_scope:
+        claims["scope"] = "team"
+    if issuer:
+        claims["iss"] = issuer
+    if audience:
+        claims["aud"] = audience
+    return jwt.encode(claims, secret, algorithm="HS256")

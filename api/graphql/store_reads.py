@@ -1,0 +1,125 @@
+"""Unscoped, batched, per-request reads of the store: the layer under visibility.
+
+Nothing above `api.graphql.context.Loaders` may use this directly: `Loaders`
+hands resolvers only what the request's principal may see. Store calls run in
+a worker thread (a network backend would block the event loop), except the
+embedded SQLite store's, which run inline (`runs_inline`); all are timed for
+`/metrics`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Callable, Mapping, TypeVar
+
+from strawberry.dataloader import DataLoader
+
+from graph.store import Direction, GraphStore, Neighbour, ScoreRecord
+
+T = TypeVar("T")
+#: Called with (store method name, seconds) after every store call.
+StoreTimer = Callable[[str, float], None]
+
+#: Open deals are read from the store this many at a time.
+OPEN_DEALS_BATCH = 500
+
+
+def _no_timer(name: str, seconds: float) -> None:
+    return None
+
+
+def runs_inline(store: GraphStore) -> bool:
+    """True for the embedded SQLite store: its reads take tens of microseconds and never wait on a writer
+    (WAL), so handing each to a worker thread costs more than the read, and under load the hand-back waits
+    for the GIL (up to its 5 ms switch interval) behind other requests. A networked store (Neo4j) waits on
+    the network, so its calls go to worker threads."""
+    from graph.sqlite import SQLiteStore
+
+    return isinstance(store, SQLiteStore)
+
+
+class StoreReads:
+    """The DataLoaders of one request over the raw store; a node reached twice is read once."""
+
+    def __init__(self, store: GraphStore, timer: StoreTimer = _no_timer) -> None:
+        self._store = store
+        self._timer = timer
+        self._inline = runs_inline(store)
+        self.schema = store.schema
+        self._nodes: dict[str, DataLoader[str, dict[str, Any] | None]] = {}
+        self._neighbours: dict[tuple[str, str, Direction], DataLoader[str, list[Neighbour]]] = {}
+        self.scores: DataLoader[str, ScoreRecord | None] = DataLoader(self._load_scores)
+        self.open_deals: DataLoader[str, list[dict[str, Any]]] = DataLoader(self._load_open_deals)
+
+    async def call(self, method: str, *args: Any) -> Any:
+        """`store.<method>(*args)`, timed: in a worker thread, or inline for an embedded store."""
+        fn = getattr(self._store, method)
+        start = time.perf_counter()
+        try:
+            return fn(*args) if self._inline else await asyncio.to_thread(fn, *args)
+        finally:
+            self._timer(method, time.perf_counter() - start)
+
+    async def call_in_thread(self, method: str, *args: Any) -> Any:
+        """`store.<method>(*args)` in a worker thread whatever the store: for reads too large to run inline."""
+        fn = getattr(self._store, method)
+        start = time.perf_counter()
+        try:
+            return await asyncio.to_thread(fn, *args)
+        finally:
+            self._timer(method, time.perf_counter() - start)
+
+    def nodes(self, label: str) -> DataLoader[str, dict[str, Any] | None]:
+        """Nodes of `label` by id (None for an unknown id)."""
+        if label not in self._nodes:
+
+            async def load(ids: list[str]) -> list[dict[str, Any] | None]:
+                found = await self.call("get_nodes", label, ids)
+                return [found.get(i) for i in ids]
+
+            self._nodes[label] = DataLoader(load)
+        return self._nodes[label]
+
+    def neighbours(self, label: str, relation: str, direction: Direction = "out") -> DataLoader[str, list[Neighbour]]:
+        """Neighbours over one relation and direction, by the id of the node they start from."""
+        key = (label, relation, direction)
+        if key not in self._neighbours:
+
+            async def load(ids: list[str]) -> list[list[Neighbour]]:
+                found = await self.call("neighbours", label, ids, relation, direction)
+                return [found.get(i, []) for i in ids]
+
+            self._neighbours[key] = DataLoader(load)
+        return self._neighbours[key]
+
+    async def _load_scores(self, deal_ids: list[str]) -> list[ScoreRecord | None]:
+        found = await self.call("latest_scores", deal_ids)
+        return [found.get(i) for i in deal_ids]
+
+    async def _load_open_deals(self, account_ids: list[str]) -> list[list[dict[str, Any]]]:
+        return list(await asyncio.gather(*(self.all_open_deals(a) for a in account_ids)))
+
+    async def open_deals_page(self, first: int, after: tuple[float, str] | None, account_id: str | None) -> Any:
+        return await self.call("open_deals_page", first, after, account_id)
+
+    async def all_open_deals(self, account_id: str | None) -> list[dict[str, Any]]:
+        """Every open deal (of one account, or all), in the store's order, each with its `_rank`.
+
+        Uses `open_deals_page`, not a walk over FOR_ACCOUNT, so "open" and the order are the
+        store's own definitions (the same as `Query.deals`) and closed deals are never read.
+        """
+        rows: list[dict[str, Any]] = []
+        after: tuple[float, str] | None = None
+        while True:
+            page = await self.open_deals_page(OPEN_DEALS_BATCH, after, account_id)
+            rows += [dict(d) for d in page.deals]
+            if not page.has_next or not page.deals:
+                return rows
+            after = (page.deals[-1]["_rank"], page.deals[-1]["id"])
+
+    def prime_open_deals(self, rows: list[Mapping[str, Any]]) -> None:
+        """Remember deals an open-deals read returned: their rows, and that they have no outcome yet."""
+        clean = {r["id"]: {k: v for k, v in r.items() if k != "_rank"} for r in rows}
+        self.nodes("Deal").prime_many(clean)
+        self.neighbours("Deal", "HAS_OUTCOME").prime_many({i: [] for i in clean})

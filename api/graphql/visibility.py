@@ -1,0 +1,227 @@
+"""What a principal may see: the one rule every read goes through (`api.graphql.context.Loaders`).
+
+revops and admin see everything. A rep sees:
+
+- deals they own (OWNED_BY them), or that reps of their team own when the key
+  or token has team scope;
+- accounts those deals are for (FOR_ACCOUNT), and nothing else of the account
+  hierarchy: a parent or subsidiary is visible only through a deal of its own;
+- contacts who work or worked at a visible account, or are on a visible deal;
+- what hangs off a visible deal: its owner, products, outcome, score.
+
+Anything else is treated as missing: null by id, absent from lists, zero in
+counts, and anonymised in explanation paths (a step's id and name become null
+and the sentence no longer names it).
+
+A rep's deals and accounts (their `Book`) are read from the store again
+once the one in use is `DEALGRAPH_BOOK_TTL_S` old, per process (`BookCache`):
+a deal reassigned by a load moves between books within that time. Contacts
+are decided per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Iterable, Mapping
+
+from api.auth import Principal
+from api.graphql.store_reads import StoreReads
+from graph.store import ScoreRecord
+
+#: Node labels whose visibility depends on ownership. Reps, products and outcomes are not guarded.
+GUARDED = frozenset({"Deal", "Account", "Contact"})
+#: Walks whose far end is visible whenever the near end is ("what hangs off" a visible node).
+IMPLIED = frozenset({("Deal", "FOR_ACCOUNT", "out"), ("Deal", "INVOLVES", "out"), ("Account", "WORKS_AT", "in")})
+
+
+@dataclass(frozen=True)
+class Book:
+    """A rep's (or team's) book of business: what their visibility is decided from."""
+
+    owners: frozenset[str]
+    deals: frozenset[str]  # every deal they own, open or closed
+    open_deals: frozenset[str]  # those without an outcome (checked again when listed)
+    accounts: frozenset[str]  # the accounts those deals are for
+
+
+def _clock() -> float:
+    return time.monotonic()
+
+
+@dataclass
+class _Entry:
+    started: float  # when the build of `current` started: its age counts from then
+    current: asyncio.Future[Book]
+    refresh: asyncio.Future[Book] | None = None
+    refresh_started: float = 0.0
+
+
+class BookCache:
+    """Books by (rep, team scope), shared by the app's requests; none is used more than `ttl_s` after it was read.
+
+    Ownership changes only when a load runs, and a book takes a few reads sized by the rep's whole
+    portfolio, so it is kept briefly rather than rebuilt for every request. Once a book is half its
+    time to live old, the next request starts reading a fresh one in the background and keeps using
+    the current one; only a caller arriving after `ttl_s` waits for the fresh book. `ttl_s=0` reads
+    the book for every request.
+    """
+
+    MAX_BOOKS = 10_000
+
+    def __init__(self, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        self._entries: dict[tuple[str, bool], _Entry] = {}
+
+    async def get(self, principal: Principal, build: Callable[[], Awaitable[Book]]) -> Book:
+        key = (principal.rep_id or "", principal.team_scope)
+        now = _clock()
+        entry = self._entries.get(key)
+        if entry is not None and entry.refresh is not None and entry.refresh.done():
+            if not entry.refresh.cancelled() and entry.refresh.exception() is None:
+                entry.started, entry.current = entry.refresh_started, entry.refresh
+            entry.refresh = None
+        failed = entry is not None and entry.current.done() and (
+            entry.current.cancelled() or entry.current.exception() is not None)
+        if entry is None or failed or now - entry.started >= self.ttl_s:
+            if entry is not None and entry.refresh is not None:  # already being read: wait for that one
+                entry.started, entry.current, entry.refresh = entry.refresh_started, entry.refresh, None
+            else:
+                if len(self._entries) >= self.MAX_BOOKS:
+                    self._entries.clear()
+                entry = _Entry(now, asyncio.ensure_future(build()))
+                self._entries[key] = entry
+        elif entry.refresh is None and now - entry.started >= self.ttl_s / 2:
+            entry.refresh, entry.refresh_started = asyncio.ensure_future(build()), now
+        # Shielded: a caller that times out must not cancel a read other callers wait for.
+        return await asyncio.shield(entry.current)
+
+
+class Visibility:
+    """The visibility decisions of one request for one principal."""
+
+    def __init__(self, principal: Principal, reads: StoreReads, books: BookCache | None = None) -> None:
+        self.principal = principal
+        self.restricted = not principal.sees_everything
+        self._reads = reads
+        self._books = books or BookCache(0)
+        self._book: asyncio.Future[Book] | None = None
+        self._contacts: dict[str, bool] = {}
+
+    # ---- whose deals
+    def book(self) -> "asyncio.Future[Book]":
+        """The principal's book (restricted principals only), once per request."""
+        if self._book is None:
+            self._book = asyncio.ensure_future(self._books.get(self.principal, self._build_book))
+        return self._book
+
+    async def _owners(self) -> frozenset[str]:
+        rep_id = self.principal.rep_id or ""
+        if not self.principal.team_scope:
+            return frozenset({rep_id})
+        me = await self._reads.nodes("Rep").load(rep_id)
+        team = (me or {}).get("team")
+        if not team:
+            return frozenset({rep_id})
+        everyone = sorted(await self._reads.call("node_ids", "Rep"))
+        rows = await self._reads.nodes("Rep").load_many(everyone)
+        return frozenset({rep_id} | {r["id"] for r in rows if r and r.get("team") == team})
+
+    async def _build_book(self) -> Book:
+        # Worker threads even for the embedded store: these reads are sized by the whole portfolio
+        # (hundreds of deals), and other requests should not wait behind them on the event loop.
+        owners = await self._owners()
+        owned = await self._reads.call_in_thread("neighbours", "Rep", sorted(owners), "OWNED_BY", "in")
+        deals = sorted({n.node["id"] for links in owned.values() for n in links})
+        outcomes, accounts = await asyncio.gather(
+            self._reads.call_in_thread("neighbours", "Deal", deals, "HAS_OUTCOME", "out"),
+            self._reads.call_in_thread("neighbours", "Deal", deals, "FOR_ACCOUNT", "out"),
+        )
+        return Book(
+            owners=owners, deals=frozenset(deals),
+            open_deals=frozenset(d for d in deals if not outcomes.get(d)),
+            accounts=frozenset(n.node["id"] for links in accounts.values() for n in links),
+        )
+
+    async def own_open_deal_ids(self) -> frozenset[str]:
+        """The open deals in the principal's book (restricted principals only)."""
+        return (await self.book()).open_deals
+
+    # ---- decisions
+    async def visible(self, label: str, ids: Iterable[str]) -> set[str]:
+        """The ids among `ids` of `label` that the principal may see."""
+        if not self.restricted or label not in GUARDED:
+            return set(ids)
+        if label == "Deal":
+            return (await self.book()).deals.intersection(ids)
+        if label == "Account":
+            return (await self.book()).accounts.intersection(ids)
+        ids = list(dict.fromkeys(ids))
+        unknown = [i for i in ids if i not in self._contacts]
+        if unknown:
+            await self._check_contacts(unknown)
+        return {i for i in ids if self._contacts[i]}
+
+    def implied(self, label: str, relation: str, direction: str) -> bool:
+        """True when walking this relation from a visible node can only reach visible nodes."""
+        return not self.restricted or (label, relation, direction) in IMPLIED
+
+    async def _check_contacts(self, ids: list[str]) -> None:
+        """A contact is visible when they work or worked at a visible account, or are on a visible deal."""
+        book = await self.book()
+        works, involved = await asyncio.gather(
+            self._reads.neighbours("Contact", "WORKS_AT", "out").load_many(ids),
+            self._reads.neighbours("Contact", "INVOLVES", "in").load_many(ids),
+        )
+        self._contacts.update({
+            i: any(n.node["id"] in book.accounts for n in w) or any(n.node["id"] in book.deals for n in d)
+            for i, w, d in zip(ids, works, involved)
+        })
+
+    # ---- explanations
+    async def redact(self, records: list[ScoreRecord | None]) -> list[ScoreRecord | None]:
+        """The records with explanation steps the principal may not see anonymised (all at once: one check per label)."""
+        if not self.restricted:
+            return records
+        wanted: dict[str, set[str]] = {label: set() for label in GUARDED}
+        for record in records:
+            for step in _steps(record):
+                if step.get("label") in GUARDED and step.get("id") is not None:
+                    wanted[step["label"]].add(str(step["id"]))
+        labels = sorted(label for label, ids in wanted.items() if ids)
+        allowed = dict(zip(labels, await asyncio.gather(*(self.visible(label, wanted[label]) for label in labels))))
+        return [_redacted(record, allowed) if record is not None else None for record in records]
+
+
+def _steps(record: ScoreRecord | None) -> Iterable[Mapping[str, Any]]:
+    if record is None or not record.explanation:
+        return ()
+    return (step for path in record.explanation.get("paths", []) for step in path.get("steps", []))
+
+
+def _hidden(label: str) -> str:
+    noun = label.lower()
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun} you cannot see"
+
+
+def _redacted(record: ScoreRecord, allowed: Mapping[str, set[str]]) -> ScoreRecord:
+    def hidden(step: Mapping[str, Any]) -> bool:
+        return step.get("label") in GUARDED and str(step.get("id")) not in allowed.get(step["label"], set())
+
+    # The first step is the deal itself (visible, or this record would not be read); later ones are evidence.
+    if not any(hidden(s) for s in _steps(record)):
+        return record
+    paths = []
+    for path in record.explanation.get("paths", []):
+        steps = path.get("steps", [])
+        if not any(hidden(s) for s in steps):
+            paths.append(path)
+            continue
+        masked = [{**s, "id": None, "name": None} if hidden(s) else s for s in steps]
+        words = [_hidden(str(s["label"])) if hidden(s) else (s.get("name") or str(s.get("label")))
+                 for s in steps[1:]]
+        text = "This deal → " + " → ".join(words)
+        paths.append({**path, "steps": masked, "text": text})
+    return dataclasses.replace(record, explanation={**record.explanation, "paths": paths})

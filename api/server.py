@@ -1,0 +1,48 @@
+"""Running the app under uvicorn: what `dealgraph serve` and `dealgraph demo` call.
+
+One worker serves the app built here; several workers (`DEALGRAPH_WORKERS`)
+each build their own from the environment (`app_from_env`), with their own
+store connections. uvicorn runs with uvloop and httptools when they are
+installed (they are dependencies), which roughly halves the per-request
+overhead of the default asyncio loop and h11 parser.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from api.ops import configure_logging
+from api.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def app_from_env():  # noqa: ANN201 - a FastAPI app; typed loosely so importing this module stays light
+    """The app for one uvicorn worker process, configured from DEALGRAPH_* (uvicorn's `--factory`)."""
+    from api.app import create_app
+    from graph import open_store
+
+    settings = Settings()
+    configure_logging(settings.log_format)
+    return create_app(open_store(settings.store, **settings.store_credentials()), settings.home, settings=settings)
+
+
+def run(settings: Settings, host: str, port: int) -> None:
+    """Serve until interrupted, with JSON request logs on stderr (`DEALGRAPH_LOG_FORMAT=text` for plain)."""
+    import uvicorn
+
+    configure_logging(settings.log_format)
+    common = {"host": host, "port": port, "log_level": "warning", "access_log": False, "loop": "auto",
+              "http": "auto", "timeout_graceful_shutdown": 10}
+    if settings.workers == 1:
+        from api.app import create_app
+        from graph import open_store
+
+        uvicorn.run(create_app(open_store(settings.store, **settings.store_credentials()), settings.home, settings=settings), **common)
+        return
+    # Worker processes read their settings from the environment: pass on what the command line chose.
+    os.environ["DEALGRAPH_STORE"] = settings.store
+    os.environ["DEALGRAPH_HOME"] = str(settings.home)
+    log.info("starting %d worker processes", settings.workers)
+    uvicorn.run("api.server:app_from_env", factory=True, workers=settings.workers, **common)

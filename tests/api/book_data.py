@@ -1,0 +1,144 @@
+"""Three reps' books of business in one store, for visibility and filter tests.
+
+    Rita (005-rita, EMEA)  owns deals on Acme, Acme Shared, and one closed deal.
+    Bob  (005-bob,  EMEA)  owns deals on Bobco, Acme Shared, Acme's parent and Acme's subsidiary.
+    Cleo (005-cleo, APAC)  owns one deal on Cleoco.
+
+    Acme Group (parent, Bob's deals only) <- Acme (Rita) <- Acme Labs (subsidiary, Bob's deals only)
+
+Contacts: Ana works at Acme and is on Rita's deals; Bo works at Bobco and is on Bob's deals only.
+Rita's top deal is explained by paths through Ana (visible to her) and through Bob's won deal at
+Bobco and Bo (not visible to her).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from api.auth import Role
+from graph.store import GraphStore, ScoreRecord
+from tests.api.queries import Endpoint, create_key
+
+RITA, BOB, CLEO = "005-rita", "005-bob", "005-cleo"
+ACME, ACME_GROUP, ACME_LABS, SHARED, BOBCO, CLEOCO = (
+    "001-acme", "001-acme-group", "001-acme-labs", "001-shared", "001-bobco", "001-cleoco")
+SCORED_AT = datetime(2025, 3, 4, 10, 15, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Deal:
+    id: str
+    account: str
+    owner: str
+    stage: str
+    close: str
+    p: float | None  # None: unscored
+    closed: bool = False
+    contacts: tuple[str, ...] = ()
+
+
+DEALS = [
+    Deal("006-r1", ACME, RITA, "Proposal", "2025-04-15", 0.91, contacts=("003-ana",)),
+    Deal("006-r2", ACME, RITA, "Negotiation", "2025-05-20", 0.55, contacts=("003-ana",)),
+    Deal("006-r3", ACME, RITA, "Proposal", "2025-07-01", 0.20),
+    Deal("006-r4", SHARED, RITA, "Qualification", "2025-06-10", None),
+    Deal("006-r5", ACME, RITA, "Proposal", "2025-03-01", 0.40, closed=True),
+    Deal("006-b1", BOBCO, BOB, "Proposal", "2025-04-01", 0.95, contacts=("003-bo",)),
+    Deal("006-b2", SHARED, BOB, "Negotiation", "2025-05-01", 0.70),
+    Deal("006-b3", ACME_GROUP, BOB, "Proposal", "2025-06-01", 0.50),
+    Deal("006-b4", ACME_LABS, BOB, "Qualification", "2025-08-01", 0.10),
+    Deal("006-b5", BOBCO, BOB, "Proposal", "2024-12-01", 0.80, closed=True, contacts=("003-bo",)),
+    Deal("006-c1", CLEOCO, CLEO, "Proposal", "2025-04-30", 0.60),
+]
+OPEN = {d.id for d in DEALS if not d.closed}
+
+
+def band(p: float) -> str:
+    return "high" if p >= 0.6 else "medium" if p >= 0.3 else "low"
+
+
+def explanation(deal_id: str) -> dict:
+    """Two paths: one through Rita's own contact and account, one through Bob's won deal and contact."""
+    return {
+        "method": "path-attribution", "fidelity": 0.8,
+        "paths": [
+            {"weight": 0.3, "direction": "raises", "text": "Ana Silva (champion on this deal) works at Acme",
+             "steps": [
+                 {"label": "Deal", "id": deal_id, "name": "Acme renewal", "relation": None, "direction": None},
+                 {"label": "Contact", "id": "003-ana", "name": "Ana Silva", "relation": "INVOLVES", "direction": "out"},
+                 {"label": "Account", "id": ACME, "name": "Acme", "relation": "WORKS_AT", "direction": "out"},
+             ]},
+            {"weight": -0.2, "direction": "lowers",
+             "text": "Bo Secret was on Bobco Megadeal at Bobco Industries, which was won",
+             "steps": [
+                 {"label": "Deal", "id": deal_id, "name": "Acme renewal", "relation": None, "direction": None},
+                 {"label": "Product", "id": "01t-core", "name": "Core Platform", "relation": "FOR_PRODUCT",
+                  "direction": "out"},
+                 {"label": "Deal", "id": "006-b5", "name": "Bobco Megadeal", "relation": "FOR_PRODUCT",
+                  "direction": "in"},
+                 {"label": "Contact", "id": "003-bo", "name": "Bo Secret", "relation": "INVOLVES", "direction": "out"},
+                 {"label": "Account", "id": BOBCO, "name": "Bobco Industries", "relation": "WORKS_AT",
+                  "direction": "out"},
+             ]},
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class Book:
+    deals: list[Deal] = field(default_factory=lambda: list(DEALS))
+
+    def open_of(self, *owners: str) -> list[str]:
+        """Open deal ids of these owners in the API's order: score desc (unscored last), then id."""
+        mine = [d for d in self.deals if d.owner in owners and not d.closed]
+        return [d.id for d in sorted(mine, key=lambda d: (-(d.p if d.p is not None else -1.0), d.id))]
+
+
+def build_book(store: GraphStore) -> Book:
+    store.upsert_nodes("Rep", [
+        {"id": RITA, "name": "Rita Rep", "team": "EMEA"}, {"id": BOB, "name": "Bob Rep", "team": "EMEA"},
+        {"id": CLEO, "name": "Cleo Rep", "team": "APAC"},
+    ])
+    store.upsert_nodes("Account", [
+        {"id": ACME, "name": "Acme"}, {"id": ACME_GROUP, "name": "Acme Group"}, {"id": ACME_LABS, "name": "Acme Labs"},
+        {"id": SHARED, "name": "Acme Shared"}, {"id": BOBCO, "name": "Bobco Industries"},
+        {"id": CLEOCO, "name": "Cleoco"},
+    ])
+    store.upsert_edges("SUBSIDIARY_OF", [{"src": ACME, "dst": ACME_GROUP}, {"src": ACME_LABS, "dst": ACME}])
+    store.upsert_nodes("Contact", [{"id": "003-ana", "name": "Ana Silva"}, {"id": "003-bo", "name": "Bo Secret"}])
+    store.upsert_edges("WORKS_AT", [{"src": "003-ana", "dst": ACME}, {"src": "003-bo", "dst": BOBCO}])
+    store.upsert_nodes("Product", [{"id": "01t-core", "name": "Core Platform"}])
+    store.upsert_nodes("Deal", [
+        {"id": d.id, "name": f"Deal {d.id}", "stage": d.stage, "close_date": d.close, "amount": 1000.0,
+         "created_at": "2025-01-10T09:00:00Z"}
+        for d in DEALS
+    ])
+    store.upsert_edges("FOR_ACCOUNT", [{"src": d.id, "dst": d.account} for d in DEALS])
+    store.upsert_edges("OWNED_BY", [{"src": d.id, "dst": d.owner} for d in DEALS])
+    store.upsert_edges("FOR_PRODUCT", [{"src": d.id, "dst": "01t-core", "amount": 1000.0} for d in DEALS])
+    store.upsert_edges("INVOLVES", [
+        {"src": d.id, "dst": c, "role": "champion", "is_primary": True} for d in DEALS for c in d.contacts
+    ])
+    closed = [d for d in DEALS if d.closed]
+    store.upsert_nodes("Outcome", [{"id": f"o-{d.id}", "result": "won"} for d in closed])
+    store.upsert_edges("HAS_OUTCOME", [{"src": d.id, "dst": f"o-{d.id}"} for d in closed])
+    store.write_scores([
+        ScoreRecord(deal_id=d.id, probability=d.p, model_version="v1", scored_at=SCORED_AT, band=band(d.p),
+                    explanation=explanation(d.id))
+        for d in DEALS if d.p is not None
+    ])
+    return Book()
+
+
+@dataclass(frozen=True)
+class BookServer:
+    """A running app over the book graph; `as_(role, rep)` makes a key and returns an endpoint that sends it."""
+
+    url: str
+    home: Path
+    book: Book
+
+    def as_(self, role: Role, rep_id: str | None = None, team_scope: bool = False) -> Endpoint:
+        return Endpoint(self.url, create_key(self.home, role, rep_id, team_scope))

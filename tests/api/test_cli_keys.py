@@ -1,0 +1,81 @@
+"""`dealgraph keys create|list|revoke|token` through the real command line (in process)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from api.auth import KeyStore
+from api.cli import EXIT_BAD_INPUT, EXIT_OK, main
+from graph import open_store, sqlite_url
+from tests.api.book_data import RITA, build_book
+
+SECRET = "test-only-hs256-secret-0123456789abcdef-0123456789"
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    store = open_store(sqlite_url(tmp_path / "graph.db"))
+    build_book(store)
+    store.close()
+    monkeypatch.setenv("DEALGRAPH_STORE", sqlite_url(tmp_path / "graph.db"))
+    monkeypatch.setenv("DEALGRAPH_HOME", str(tmp_path / "home"))
+    return tmp_path
+
+
+def run(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_create_list_revoke(workdir: Path, capsys: pytest.CaptureFixture) -> None:
+    code, out, _ = run(capsys, "keys", "create", "--role", "rep", "--rep", RITA, "--name", "Rita's widget", "--json")
+    assert code == EXIT_OK
+    created = json.loads(out)
+    assert created["role"] == "rep" and created["rep_id"] == RITA and created["state"] == "active"
+    assert created["key"].startswith(f"dgk_{created['id']}_")
+    assert KeyStore(workdir / "home" / "api-keys.db").verify(created["key"]).rep_id == RITA
+
+    code, out, _ = run(capsys, "keys", "create", "--role", "admin")
+    assert code == EXIT_OK
+    assert "only time the key is shown" in out and '{"Authorization": "Bearer dgk_' in out
+
+    code, out, _ = run(capsys, "keys", "list", "--json")
+    listed = json.loads(out)["keys"]
+    assert [k["role"] for k in listed] == ["rep", "admin"]
+    assert all("key" not in k and "hash" not in k for k in listed)  # never the secret, never the hash
+
+    code, out, _ = run(capsys, "keys", "revoke", created["id"])
+    assert code == EXIT_OK and f"revoked rep key {created['id']}" in out
+    _, out, _ = run(capsys, "keys", "list")
+    assert "revoked" in out and "Rita's widget" in out
+    assert KeyStore(workdir / "home" / "api-keys.db").verify(created["key"]) is None
+
+
+def test_bad_input_exits_1_and_writes_nothing(workdir: Path, capsys: pytest.CaptureFixture) -> None:
+    cases = [
+        (("keys", "create", "--role", "rep"), "needs --rep"),
+        (("keys", "create", "--role", "rep", "--rep", "005-typo"), "no Rep '005-typo'"),
+        (("keys", "create", "--role", "admin", "--rep", RITA), "rep keys only"),
+        (("keys", "create", "--role", "admin", "--expires-in-days", "-1"), "not in the future"),
+        (("keys", "revoke", "0123456789ab"), "no API key with id"),
+        (("keys", "token", "--role", "admin"), "DEALGRAPH_JWT_SECRET is not set"),
+    ]
+    for args, message in cases:
+        code, _, err = run(capsys, *args)
+        assert code == EXIT_BAD_INPUT and message in err, (args, err)
+    assert KeyStore(workdir / "home" / "api-keys.db").list() == []
+
+
+def test_token_mints_a_jwt_for_the_configured_secret(workdir: Path, capsys: pytest.CaptureFixture,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from api.auth import TokenVerifier
+
+    monkeypatch.setenv("DEALGRAPH_JWT_SECRET", SECRET)
+    code, out, _ = run(capsys, "keys", "token", "--role", "rep", "--rep", RITA, "--team", "--ttl", "60", "--json")
+    assert code == EXIT_OK
+    principal = TokenVerifier(hs256_secret=SECRET).verify(json.loads(out)["token"])
+    assert principal.rep_id == RITA and principal.team_scope and principal.role.value == "rep"
