@@ -27,7 +27,7 @@ def store_env(workdir: Path) -> dict[str, str]:
 
 def cli(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO), "DEALGRAPH_HOME": str(workdir / "home"), **store_env(workdir)}
-    proc = subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=workdir, env=env, capture_output=True, text=True, timeout=1800)
     if check and proc.returncode != 0:
         raise AssertionError(f"dealgraph {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc
