@@ -1,4 +1,4 @@
-"""The HTTP app: GraphQL at `/graphql`, health and readiness probes, metrics, and GraphiQL's local assets.
+"""The HTTP app: GraphQL at `/graphql`, health and readiness probes, metrics, GraphiQL's local assets, the CRM widget.
 
 Example:
     >>> settings = Settings()  # DEALGRAPH_* from the environment
@@ -35,6 +35,7 @@ from api.ops import Metrics, RequestMiddleware
 from api.request_info import RequestInfo
 from api.schema import build_schema
 from api.settings import Settings
+from api.widget import mount_widget
 from gnn.registry import ModelCard, ModelRegistry
 from graph.store import GraphStore
 
@@ -153,6 +154,8 @@ def create_app(store: GraphStore, home: Path, *, graphiql: bool = True, settings
     app.include_router(router, prefix=GRAPHQL_PATH)
     if graphiql:
         app.mount(f"/{ASSETS_ROUTE}", StaticFiles(directory=ASSETS_DIR), name=ASSETS_ROUTE)
+    # The CRM widget's page for reps (/widget/account/{id}); its data comes from /graphql with the rep's token.
+    mount_widget(app, settings, GRAPHQL_PATH)
 
     @app.get("/", include_in_schema=False)
     async def root(request: Request) -> RedirectResponse:

@@ -20,7 +20,9 @@ from api.settings import Settings
 from graph import DealgraphError, GraphStore, InvalidInput, open_store
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_FAILURE = 0, 1, 2
-COMMAND_MODULES: list[str] = ["api.cli_models", "api.cli_graph", "api.cli_keys", "api.cli_review"]
+COMMAND_MODULES: list[str] = [
+    "api.cli_models", "api.cli_graph", "api.cli_keys", "api.cli_review", "api.cli_mapping", "api.cli_lineage",
+]
 EXAMPLE_QUERY = """{
   deals(first: 3) {
     edges { node { name amount account { name }
@@ -45,11 +47,15 @@ def cmd_sample(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
+    from api.cli_lineage import load_options, load_report
     from loaders import load_export, load_mapping
+    from loaders.read import column_warnings
 
     with _store(settings) as store:
         mapping = load_mapping(args.mapping, store.schema)
-        summary = load_export(store, Path(args.source), mapping, settings.home / "quarantine")
+        for warning in column_warnings(mapping, Path(args.source)):
+            print(f"warning: {warning}", file=sys.stderr)
+        summary = load_export(store, Path(args.source), mapping, settings.home / "quarantine", **load_options(args))
     lines = [f"{'file':<30} {'read':>8} {'loaded':>8} {'quarant.':>8} {'merged':>8}"]
     for f in summary.files:
         lines.append(f"{f.file:<30} {f.read:>8} {f.loaded:>8} {f.quarantined:>8} {f.merged:>8}")
@@ -58,6 +64,7 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     lines.append(f"reconciles (read = loaded + quarantined + merged): {summary.reconciles}")
     if t["quarantined"]:
         lines.append(f"rejected rows, with line and reason: {summary.quarantine_file}")
+    lines += load_report(summary)
     out(args, summary.to_json(), "\n".join(lines))
     return EXIT_OK if summary.reconciles else EXIT_FAILURE
 
@@ -167,7 +174,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_sample)
     p = sub.add_parser("load", parents=[common, as_json], help="load an export through a mapping")
     p.add_argument("source", help="folder with the export's CSV files")
-    p.add_argument("--mapping", default="salesforce", help="shipped mapping name or path to a YAML mapping")
+    p.add_argument("--mapping", default="salesforce", help="shipped mapping (salesforce, hubspot, generic) or path to a YAML mapping; see docs/mappings.md")
+    p.add_argument("--mode", choices=("delta", "full"), default="delta",
+                   help="delta (default): add and update records; full: the export is complete, so what it lacks is "
+                        "retired to tombstones (see docs/loading.md)")
+    p.add_argument("--identity", metavar="YAML", help="identity-resolution rules (default: the built-in ones)")
+    p.add_argument("--no-identity", action="store_true", help="merge no duplicate records")
+    p.add_argument("--export-date", help="the day the export was taken (YYYY-MM-DD; default today): ends job "
+                                         "history rows a full export no longer holds")
+    p.add_argument("--max-retire", type=float, help="largest share of a type a full load may retire (default 0.5)")
     p.set_defaults(fn=cmd_load)
     p = sub.add_parser("train", parents=[common, as_json], help="train the graph model beside its baselines")
     p.add_argument("--truth", help="the sample's truth.csv, to report the oracle AUROC")

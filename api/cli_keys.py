@@ -159,5 +159,6 @@ def serve_banner(settings: Settings) -> str:
         return ("No API keys yet, so every request will get 401. Create one (shown once):\n"
                 "    dealgraph keys create --role admin\n"
                 "and send it as `Authorization: Bearer <key>` (GraphiQL: Headers tab).")
-    return (f"Requests need `Authorization: Bearer <API key or JWT>` ({len(active)} active keys: dealgraph keys list).\n"
+    count = f"{len(active)} active key{'' if len(active) == 1 else 's'}"
+    return (f"Requests need `Authorization: Bearer <API key or JWT>` ({count}: dealgraph keys list).\n"
             + graphiql_hint("<key>"))

@@ -94,7 +94,10 @@ class Metrics:
 def _route(path: str) -> str:
     if path in ROUTES:
         return path
-    return "/graphiql-assets" if path.startswith("/graphiql-assets/") else "other"
+    for prefix in ("/graphiql-assets/", "/widget-assets/", "/widget/account/"):
+        if path.startswith(prefix):
+            return prefix.rstrip("/")  # one label per kind of page or asset, never one per id
+    return "other"
 
 
 class RequestMiddleware:

@@ -13,12 +13,11 @@ import json
 from datetime import UTC, datetime
 from html import escape
 
+from api.path_style import DEFAULT_FILL, DIRECTION_COLOURS, MUTED, NEUTRAL, NODE_FILLS
 from gnn.registry import ModelCard
 from graph.store import GraphStore, ScoreRecord
 
 PAGE = 500
-COLOURS = {"raises": "#1b7f3b", "lowers": "#b42318"}
-NODE_FILL = {"Deal": "#e8eefc", "Contact": "#fdf1dc", "Account": "#e6f4ea", "Product": "#f3e8fd", "Rep": "#eceff1"}
 
 CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#1d2433;background:#f6f7f9}
@@ -58,7 +57,7 @@ def path_svg(path: dict) -> str:
     """A path as a row of typed nodes joined by labelled arrows, coloured by its direction."""
     steps = path["steps"]
     width, gap, box = 150, 40, 130
-    colour = COLOURS.get(path["direction"], "#444")
+    colour = DIRECTION_COLOURS.get(path["direction"], NEUTRAL)
     parts = [f'<svg role="img" aria-label="{escape(path["text"])}" width="{len(steps) * width}" height="64" '
              f'viewBox="0 0 {len(steps) * width} 64" xmlns="http://www.w3.org/2000/svg">']
     for i, step in enumerate(steps):
@@ -66,11 +65,11 @@ def path_svg(path: dict) -> str:
         if i:
             relation = escape(step.get("relation") or "")
             parts.append(f'<line x1="{x - gap + 10}" y1="38" x2="{x}" y2="38" stroke="{colour}" stroke-width="2"/>'
-                         f'<text x="{x - gap / 2 - 10}" y="26" font-size="9" text-anchor="middle" fill="#5b6475">{relation}</text>')
-        fill = NODE_FILL.get(step["label"], "#fff")
+                         f'<text x="{x - gap / 2 - 10}" y="26" font-size="9" text-anchor="middle" fill="{MUTED}">{relation}</text>')
+        fill = NODE_FILLS.get(step["label"], DEFAULT_FILL)
         name = escape((step.get("name") or step["id"])[:19])
         parts.append(f'<rect x="{x}" y="20" width="{box - gap + 30}" height="36" rx="6" fill="{fill}" stroke="{colour}"/>'
-                     f'<text x="{x + 6}" y="34" font-size="9" fill="#5b6475">{escape(step["label"])}</text>'
+                     f'<text x="{x + 6}" y="34" font-size="9" fill="{MUTED}">{escape(step["label"])}</text>'
                      f'<text x="{x + 6}" y="48" font-size="11">{name}</text>')
     parts.append("</svg>")
     return "".join(parts)

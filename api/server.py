@@ -9,6 +9,7 @@ overhead of the default asyncio loop and h11 parser.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 
@@ -18,6 +19,16 @@ from api.settings import Settings
 log = logging.getLogger(__name__)
 
 
+def freeze_startup_heap() -> None:
+    """Exclude everything built at start-up (schema, ontology, libraries: ~130k objects) from garbage collection.
+
+    Otherwise every full collection walks them all: ~60 ms with the whole server stopped, every few
+    hundred requests, which is most of the p99 of a busy server. Request garbage is still collected.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def app_from_env():  # noqa: ANN201 - a FastAPI app; typed loosely so importing this module stays light
     """The app for one uvicorn worker process, configured from DEALGRAPH_* (uvicorn's `--factory`)."""
     from api.app import create_app
@@ -25,7 +36,9 @@ def app_from_env():  # noqa: ANN201 - a FastAPI app; typed loosely so importing 
 
     settings = Settings()
     configure_logging(settings.log_format)
-    return create_app(open_store(settings.store, **settings.store_credentials()), settings.home, settings=settings)
+    app = create_app(open_store(settings.store, **settings.store_credentials()), settings.home, settings=settings)
+    freeze_startup_heap()
+    return app
 
 
 def run(settings: Settings, host: str, port: int) -> None:
@@ -39,7 +52,9 @@ def run(settings: Settings, host: str, port: int) -> None:
         from api.app import create_app
         from graph import open_store
 
-        uvicorn.run(create_app(open_store(settings.store, **settings.store_credentials()), settings.home, settings=settings), **common)
+        app = create_app(open_store(settings.store, **settings.store_credentials()), settings.home, settings=settings)
+        freeze_startup_heap()
+        uvicorn.run(app, **common)
         return
     # Worker processes read their settings from the environment: pass on what the command line chose.
     os.environ["DEALGRAPH_STORE"] = settings.store

@@ -6,16 +6,20 @@ Inner packages take plain arguments; the CLI and the app get them from here.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 log = logging.getLogger(__name__)
 
 #: Secrets copied from examples: refused outside development (the JWT secret must also be 32+ bytes there).
 PLACEHOLDER_SECRETS = frozenset({"changethis", "change-me", "changeme", "secret", "dev", "development", "test", "example"})
+#: One CSP source a CRM page may frame the widget from: 'self', *, a scheme (https:) or a host with optional
+#: scheme, wildcard subdomain and port. Anything else (spaces, `;`) could smuggle other directives into the header.
+FRAME_SOURCE = re.compile(r"^('self'|\*|https?:|(https?://)?(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:(\d{1,5}|\*))?)$")
 
 
 class Settings(BaseSettings):
@@ -61,8 +65,25 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(
         default_factory=list, description='Browser origins allowed to call the API, e.g. ["https://acme.lightning.force.com"]'
     )
+    widget_frame_ancestors: list[str] = Field(
+        default_factory=lambda: ["*"],
+        description="CSP frame-ancestors of the CRM widget (docs/widget.md): the CRM origins that may embed it, "
+                    'e.g. ["https://acme.lightning.force.com"]; ["\'none\'"] forbids framing. The default, any '
+                    "origin, is for trying it out: the page holds no cookies or keys of its own to abuse",
+    )
     log_format: Literal["json", "text"] = Field("json", description="Request logs of `serve` on stderr")
     workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes `serve` starts")
+
+    @field_validator("widget_frame_ancestors")
+    @classmethod
+    def _csp_sources(cls, sources: list[str]) -> list[str]:
+        if sources == ["'none'"]:
+            return sources
+        bad = [s for s in sources if not FRAME_SOURCE.match(s)]
+        if bad or not sources:
+            raise ValueError(f"not CSP frame-ancestors sources: {bad or sources} (use origins like "
+                             "https://acme.lightning.force.com, https://*.hubspot.com, 'self', or [\"'none'\"])")
+        return sources
 
     @model_validator(mode="after")
     def _refuse_unsafe_outside_development(self) -> "Settings":

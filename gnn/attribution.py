@@ -72,11 +72,12 @@ class EdgeIntegratedGradients(ExplainerAlgorithm):
         return explanation
 
 
-def make_explainer(model: torch.nn.Module, steps: int = 8) -> Explainer:
-    """A PyG `Explainer` that returns signed edge attributions for one deal at a time."""
+def make_explainer(model: torch.nn.Module, algorithm: ExplainerAlgorithm | None = None) -> Explainer:
+    """A PyG `Explainer` returning edge attributions for the deals at `index` (signed, by integrated gradients,
+    unless another edge-mask algorithm is given, e.g. `GNNExplainer(epochs=100)` for comparison)."""
     return Explainer(
         model=model,
-        algorithm=EdgeIntegratedGradients(steps),
+        algorithm=algorithm or EdgeIntegratedGradients(),
         explanation_type="model",
         edge_mask_type="object",
         node_mask_type=None,

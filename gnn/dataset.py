@@ -121,3 +121,44 @@ def flat_features(data: HeteroData, index: torch.Tensor) -> np.ndarray:
         count = torch.zeros(data["Deal"].num_nodes).index_add_(0, ei[1], torch.ones(ei.shape[1]))
         parts += [total / count.clamp(min=1).unsqueeze(1), count.unsqueeze(1)]
     return torch.cat(parts, dim=1)[index].numpy()
+
+
+def leak_safe_examples(
+    full: Snapshot, cutoff_days: int = 30
+) -> tuple[TemporalSplit, FeatureSpec, dict[str, list[CutoffExamples]]]:
+    """The temporal split, the feature spec fitted on the training period, and every split's examples.
+
+    This is what `gnn.train.train` trains and evaluates on, so a model of your own
+    evaluated on `examples["test"]` is compared on the same deals at the same cutoffs.
+
+    Args:
+        full: the whole graph (`store.snapshot()`); each cutoff sees only its past.
+        cutoff_days: days between cutoffs.
+
+    Returns:
+        `(split, spec, examples)`, examples keyed "train", "val", "test".
+
+    Raises:
+        InvalidInput: too few closed deals to split.
+
+    Example:
+        >>> split, spec, examples = leak_safe_examples(store.snapshot())
+        >>> x_train, y_train = flat_table(examples["train"])
+    """
+    split = temporal_split(full, cutoff_days)
+    # Scaling and category lists come from the training period only: later data must not shape the inputs.
+    spec = FeatureSpec.fit(full.schema, full.as_of(split.t1.to_pydatetime()))
+    return split, spec, build_examples(full, spec, split)
+
+
+def flat_table(examples: list[CutoffExamples]) -> tuple[np.ndarray, np.ndarray]:
+    """Examples as one table for a non-graph model: `flat_features` rows and their labels.
+
+    Example:
+        >>> x_test, y_test = flat_table(examples["test"])
+        >>> LogisticRegression().fit(*flat_table(examples["train"])).predict_proba(x_test)[:, 1]
+    """
+    if not examples:
+        return np.zeros((0, 0), np.float32), np.zeros(0, np.float32)
+    x = np.concatenate([flat_features(e.data, e.index) for e in examples])
+    return x, np.concatenate([e.labels.numpy() for e in examples])

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch_geometric.data import HeteroData
+from torch_geometric.explain.algorithm import ExplainerAlgorithm
 
 from gnn.attribution import make_explainer, masked_logits
 from gnn.features import outcome_flags
@@ -54,6 +55,7 @@ class Facts:
         self.deal_account = snapshot.edges["FOR_ACCOUNT"].set_index("src")["dst"].to_dict()
         involves = snapshot.edges["INVOLVES"]
         self.deal_contacts = involves.groupby("src")["dst"].agg(set).to_dict()
+        self.roles = dict(zip(zip(involves["src"], involves["dst"]), involves["role"]))
         jobs = snapshot.edges["WORKS_AT"]
         current = jobs[jobs["until"].isna()] if "until" in jobs else jobs
         self.employees = current.groupby("dst")["src"].agg(list).to_dict()
@@ -192,7 +194,8 @@ def sentence(steps: list[Step], facts: Facts) -> str:
         account = facts.names["Account"].get(facts.deal_account.get(facts.node_id("Deal", last.pos), ""), "")
         at = f" at {account}" if account else ""
         if first.label == "Contact":
-            part = f"{role2.replace('_', ' ')} on" if role2 and role2 != "unknown" else "on"
+            role2 = role2 or facts.roles.get((facts.node_id("Deal", last.pos), facts.node_id("Contact", first.pos)))
+            part = f"{role2.replace('_', ' ')} on" if isinstance(role2, str) and role2 != "unknown" else "on"
             return f"{name1} ({role_text}) was {part} {name2}{at}, which was {outcome}"
         if first.label == "Account":
             return f"An earlier deal at {name1}, {name2}, was {outcome}"
@@ -265,8 +268,11 @@ class PathExplainer:
 
     METHOD = "edge-integrated-gradients"
 
-    def __init__(self, model: torch.nn.Module, data: HeteroData, snapshot: Snapshot, hops: int, steps: int = 8) -> None:
+    def __init__(self, model: torch.nn.Module, data: HeteroData, snapshot: Snapshot, hops: int,
+                 algorithm: ExplainerAlgorithm | None = None) -> None:
+        """`algorithm`: the edge attribution (default: integrated gradients; bench_explain compares GNNExplainer)."""
         self.model = model.eval()
+        self.method = self.METHOD if algorithm is None else type(algorithm).__name__
         self.hops = hops
         self.facts = Facts(snapshot, data)
         self.incoming = IncomingIndex(data)
@@ -274,7 +280,7 @@ class PathExplainer:
         self.tensors = HeteroData({t: {"x": data[t].x} for t in data.node_types})
         for edge_type in data.edge_types:
             self.tensors[edge_type].edge_index = data[edge_type].edge_index
-        self.explainer = make_explainer(model, steps)
+        self.explainer = make_explainer(model, algorithm)
 
     def explain(self, deal_pos: int, top: int = 3) -> dict:
         return self.explain_many([deal_pos], top)[0]
@@ -320,7 +326,7 @@ class PathExplainer:
             ]
             deal_id = self.facts.node_id("Deal", piece.deal_pos)
             out.append({
-                "method": self.METHOD,
+                "method": self.method,
                 "paths": paths,
                 "suggestions": suggest(deal_id, paths, self.facts),
                 "fidelity": fid["plus"],

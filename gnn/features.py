@@ -10,9 +10,10 @@ and using it as of an earlier time would leak the future.
 Outcomes are folded into their deal as two flags (won, lost), visible only
 once the outcome exists in the snapshot. That keeps "the contact's past deals
 were won" two hops from a deal instead of three. A relation property with a
-closed list of values (`sh:in`, e.g. a contact's role) splits the relation
-into one edge type per value, so a champion's history can weigh differently
-from a user's.
+closed list of values (`sh:in`, e.g. a contact's role) splits the messages
+into the relation's source by value, so a deal weighs its champion's history
+differently from a user's; the messages the other way are pooled, so a
+contact's history counts all its deals whatever the role.
 """
 
 from __future__ import annotations
@@ -140,7 +141,8 @@ def node_features(spec: FeatureSpec, snapshot: Snapshot, label: str, now: pd.Tim
 def encode(spec: FeatureSpec, snapshot: Snapshot, now: datetime | pd.Timestamp | None = None) -> HeteroData:
     """The snapshot as model input: `x` per node type, typed edges in both directions.
 
-    Reverse edges are named `rev_<RELATION>`; split relations `<RELATION>:<value>`.
+    Reverse edges are named `rev_<RELATION>`; split relations split only their reverse edges,
+    `rev_<RELATION>:<value>`.
     Each node type keeps `node_id` (the store ids) in row order.
     """
     schema = snapshot.schema
@@ -160,8 +162,9 @@ def encode(spec: FeatureSpec, snapshot: Snapshot, now: datetime | pd.Timestamp |
             groups.append((f"{name}:unknown", (~frame[prop].isin(values)).to_numpy(bool)))
         else:
             groups = [(name, np.ones(index.shape[1], bool))]
+        # Forward messages pool every edge (a contact's record counts all its deals, whatever the role);
+        # the reverse ones are split, so a deal weighs its champion's record apart from a user's.
+        data[rel.source, name, rel.target].edge_index = torch.from_numpy(index)
         for edge_name, keep in groups:
-            ei = torch.from_numpy(index[:, keep])
-            data[rel.source, edge_name, rel.target].edge_index = ei
-            data[rel.target, f"rev_{edge_name}", rel.source].edge_index = ei.flip(0)
+            data[rel.target, f"rev_{edge_name}", rel.source].edge_index = torch.from_numpy(index[:, keep]).flip(0)
     return data

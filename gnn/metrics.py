@@ -36,12 +36,12 @@ def metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
 
 def reliability_plot(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, bins: int = ECE_BINS) -> Path:
     """Save a reliability diagram (observed win rate against predicted probability) as PNG."""
-    import matplotlib
+    # A bare Figure draws to a file without pyplot's global backend, so it works on servers and leaves
+    # a notebook's own plotting alone.
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")  # files only: no display on servers
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+    fig = Figure(figsize=(5, 5), dpi=100)
+    ax = fig.subplots()
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
     edges = np.linspace(0.0, 1.0, bins + 1)
     for name, (y, p) in curves.items():
@@ -58,5 +58,4 @@ def reliability_plot(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Pat
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return path

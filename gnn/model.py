@@ -22,6 +22,10 @@ class ModelConfig:
     hidden: int = 32
     layers: int = 2
     dropout: float = 0.2
+    # Dropping input features while training makes the model lean on what many neighbours agree on
+    # (a contact's record over all its deals) rather than on one node's own attributes, which it
+    # otherwise overfits within a few epochs (docs/design.md, "Model choices").
+    input_dropout: float = 0.0
     target: str = "Deal"
 
     def to_dict(self) -> dict:
@@ -54,7 +58,8 @@ class HeteroSAGE(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x_dict: dict[str, Tensor], edge_index_dict: dict[EdgeType, Tensor]) -> Tensor:
-        h = {t: torch.relu(self.project[t](x)) for t, x in x_dict.items()}
+        drop_in = nn.functional.dropout
+        h = {t: torch.relu(self.project[t](drop_in(x, self.config.input_dropout, self.training))) for t, x in x_dict.items()}
         edges = {e: ei for e, ei in edge_index_dict.items() if e in self.edge_types}
         for conv, norms in zip(self.convs, self.norms):
             messages = conv(h, edges)

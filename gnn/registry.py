@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +23,21 @@ from graph.store import DealgraphError
 
 class RegistryError(DealgraphError):
     """No such model, or no model trained yet."""
+
+
+def new_version(trained_at: datetime | None = None, tag: str = "") -> str:
+    """A fresh version string: training time first, so versions sort by time, then a tag and a random suffix.
+
+    The tag says where a model came from (e.g. a notebook's own model), so the
+    lineage of every score that names the version is plain to read.
+
+    Example:
+        >>> new_version(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), tag="notebook-logreg")  # doctest: +SKIP
+        '20260102T030405Z-notebook-logreg-9f1c'
+    """
+    stamp = (trained_at or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ-")
+    tag = re.sub(r"[^A-Za-z0-9_.-]+", "-", tag).strip("-")  # a folder name under HOME/models
+    return stamp + (f"{tag}-" if tag else "") + uuid.uuid4().hex[:4]
 
 
 @dataclass(frozen=True)
@@ -71,6 +88,10 @@ class ModelRegistry:
         """Serve `version` from now on (it goes on top of the served stack)."""
         if not (self.path(version) / "card.json").exists():
             raise RegistryError(f"no model version {version!r} in {self.root}")
+        if not (self.path(version) / "model.pt").exists():
+            # e.g. a notebook's own model, registered for its lineage: `dealgraph score` could not load it
+            raise RegistryError(f"model version {version!r} has no model.pt that dealgraph can serve; "
+                                "it is kept for its record but cannot be promoted")
         stack = self.served()
         if not stack or stack[-1] != version:
             self._write_served([*stack, version])

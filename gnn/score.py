@@ -14,6 +14,7 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -21,11 +22,12 @@ import torch
 from torch_geometric.data import HeteroData
 from tqdm import tqdm
 
+from gnn.dataset import CutoffExamples, TemporalSplit, build_examples
 from gnn.explain import PathExplainer
 from gnn.features import FeatureSpec, encode, latest_event_time, outcome_flags
 from gnn.model import HeteroSAGE, ModelConfig
 from gnn.registry import ModelCard, ModelRegistry, RegistryError
-from gnn.fit import calibrate
+from gnn.fit import calibrate, logits_of
 from graph.snapshot import Snapshot
 from graph.store import GraphStore, ScoreRecord
 
@@ -91,18 +93,16 @@ def score_open_deals(
     """Score, explain and store every open deal; returns the records written."""
     loaded = load_model(home)
     full = store.snapshot()
-    now = latest_event_time(full)
-    deal_ids = open_deal_ids(full)
-    if not deal_ids:
+    opened = open_examples(full, loaded.spec)
+    if opened is None:
         return []
-    data, all_probs = predict(loaded, full, now)
-    positions = pd.Index(data["Deal"].node_id).get_indexer(deal_ids)
-    probs = all_probs[positions]
+    deal_ids, positions, data = opened.deal_ids, opened.index, opened.data
+    probs = predict_examples(loaded, [opened])
     explainer = None
     if explain and loaded.model is not None:
         explainer = PathExplainer(loaded.model, data, full, hops=loaded.model.config.layers)
-    scored_at = datetime.now(UTC)
-    metadata = {"model_kind": loaded.card.kind, "as_of": now.isoformat(), "schema": loaded.card.schema_fingerprint}
+    metadata = {"model_kind": loaded.card.kind, "as_of": opened.cutoff.isoformat(),
+                "schema": loaded.card.schema_fingerprint}
     explanations: list[dict | None] = [None] * len(deal_ids)
     if loaded.model is None:
         # The fallback explains nothing about a deal; say why instead of inventing paths.
@@ -112,20 +112,88 @@ def score_open_deals(
         chunk = 16
         for i in tqdm(range(0, len(deal_ids), chunk), desc="explaining", unit="batch", disable=not progress, file=sys.stderr):
             explanations[i : i + chunk] = explainer.explain_many([int(p) for p in positions[i : i + chunk]], top=top)
+    records = store_scores(store, loaded.card.version, dict(zip(deal_ids, probs)),
+                           explanations=dict(zip(deal_ids, explanations)), metadata=metadata)
+    log.info("scored %d open deals with model %s", len(records), loaded.card.version)
+    return records
+
+
+def open_examples(snapshot: Snapshot, spec: FeatureSpec) -> CutoffExamples | None:
+    """The deals open in `snapshot` as model input, at the time it stands for (labels unknown: NaN).
+
+    The time is the snapshot's `as_of` time, or its newest fact for a whole-store
+    snapshot: what `dealgraph score` scores. None when no deal is open.
+
+    Example:
+        >>> opened = open_examples(store.snapshot(), spec)
+        >>> my_model.predict_proba(flat_features(opened.data, opened.index))[:, 1]
+    """
+    deal_ids = open_deal_ids(snapshot)
+    if not deal_ids:
+        return None
+    now = pd.Timestamp(snapshot.as_of_time) if snapshot.as_of_time is not None else latest_event_time(snapshot)
+    data = encode(spec, snapshot, now)
+    index = torch.from_numpy(pd.Index(data["Deal"].node_id).get_indexer(deal_ids))
+    labels = torch.full((len(deal_ids),), float("nan"))
+    return CutoffExamples(now, "open", data, index, labels, deal_ids)
+
+
+def predict_examples(loaded: LoadedModel, examples: list[CutoffExamples]) -> np.ndarray:
+    """Calibrated win probabilities of the examples' deals, in order (the prior for the fallback model)."""
+    if loaded.model is None:
+        return np.full(sum(len(e.deal_ids) for e in examples), loaded.prior)
+    return calibrate(logits_of(loaded.model, examples), loaded.platt)
+
+
+def predict_split(
+    loaded: LoadedModel, full: Snapshot, split: TemporalSplit, part: str = "test"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and calibrated probabilities of a registered model on one period of a temporal split.
+
+    The examples are encoded with the model's own feature spec, so any version can
+    be compared with any other model on the same deals and cutoffs.
+
+    Example:
+        >>> split, spec, examples = leak_safe_examples(full)
+        >>> y_test, p_test = predict_split(load_model(home), full, split)
+    """
+    examples = build_examples(full, loaded.spec, split, only=part)[part]
+    labels = np.concatenate([e.labels.numpy() for e in examples]) if examples else np.zeros(0)
+    return labels, predict_examples(loaded, examples)
+
+
+def store_scores(
+    store: GraphStore,
+    model_version: str,
+    probabilities: Mapping[str, float],
+    explanations: Mapping[str, Mapping | None] | None = None,
+    metadata: Mapping[str, object] | None = None,
+) -> list[ScoreRecord]:
+    """Write win probabilities as each deal's latest score, under `model_version`; returns the records.
+
+    The one place scores become `ScoreRecord`s (rounding, band, time), for
+    `dealgraph score` and for a model of your own: register it under a version of
+    its own (`gnn.registry.new_version`) so every score says which model made it.
+
+    Example:
+        >>> store_scores(store, "20260101T120000Z-my-logreg-1a2b", {"006A1": 0.42},
+        ...              metadata={"model_kind": "logreg"})
+    """
+    scored_at = datetime.now(UTC)
+    explanations = explanations or {}
     records = [
         ScoreRecord(
             deal_id=deal_id,
             probability=round(float(p), 4),
-            model_version=loaded.card.version,
+            model_version=model_version,
             scored_at=scored_at,
             band=band(float(p)),
-            explanation=explanation,
-            metadata=metadata,
+            explanation=explanations.get(deal_id),
+            metadata=dict(metadata or {}),
         )
-        for deal_id, p, explanation in zip(deal_ids, probs, explanations)
+        for deal_id, p in probabilities.items()
     ]
     store.write_scores(records)
-    log.info("scored %d open deals with model %s", len(records), loaded.card.version)
     return records
 
 

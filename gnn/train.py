@@ -21,7 +21,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,12 +29,12 @@ import numpy as np
 import torch
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from gnn.dataset import CutoffExamples, TemporalSplit, build_examples, flat_features, temporal_split
+from gnn.dataset import CutoffExamples, TemporalSplit, flat_table, leak_safe_examples
 from gnn.features import FeatureSpec, latest_event_time
 from gnn.fit import DEFAULT_GRID, FitConfig, calibrate, concat, fit_platt, logits_of, oracle_probabilities, tune
 from gnn.leakage import refuse_leaks
 from gnn.metrics import metrics, reliability_plot
-from gnn.registry import ModelCard, ModelRegistry
+from gnn.registry import ModelCard, ModelRegistry, new_version
 from graph.snapshot import Snapshot
 from graph.store import GraphStore, InvalidInput
 
@@ -77,9 +76,7 @@ def train(store: GraphStore, home: Path, truth: Path | None = None, config: Trai
     config = config or TrainConfig()
     started = datetime.now(UTC)
     full = store.snapshot()
-    split = temporal_split(full, config.cutoff_days)
-    spec = FeatureSpec.fit(store.schema, full.as_of(split.t1.to_pydatetime()))
-    examples = build_examples(full, spec, split)
+    split, spec, examples = leak_safe_examples(full, config.cutoff_days)
     if not examples["train"] or not examples["val"] or not examples["test"]:
         raise InvalidInput("the history is too short for a train / validation / test split")
     refuse_leaks(spec, examples["train"])
@@ -87,7 +84,7 @@ def train(store: GraphStore, home: Path, truth: Path | None = None, config: Trai
 
     won, lost = _closed_deal_counts(examples["train"])
     prior = float(y["train"].mean())
-    flat = {s: concat(examples[s], lambda e: flat_features(e.data, e.index)) for s in ("train", "test")}
+    flat = {s: flat_table(examples[s])[0] for s in ("train", "test")}
     gbt = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, random_state=config.seed)
     gbt.fit(flat["train"], y["train"])
     probs = {"prior": np.full(len(y["test"]), prior), "flat_gbt": gbt.predict_proba(flat["test"])[:, 1]}
@@ -109,7 +106,7 @@ def train(store: GraphStore, home: Path, truth: Path | None = None, config: Trai
         test["oracle"] = metrics(y["test"][known], oracle[known])
 
     trained_at = datetime.now(UTC)
-    version = trained_at.strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:4]
+    version = new_version(trained_at)
     registry = ModelRegistry(home)
     promoted, gate = _promotion_gate(registry, full, split, y["test"], test.get(kind, {}).get("auroc"))
     notes.append(gate)
@@ -155,17 +152,13 @@ def _promotion_gate(registry: ModelRegistry, full: Snapshot, split: TemporalSpli
                     new_auroc: float | None) -> tuple[bool, str]:
     """Whether the new model may serve: it must reach PROMOTE_FRACTION of the current one's
     AUROC on the same test examples, re-scored with the current model's own features."""
-    from gnn.score import load_model  # scoring imports training helpers: import here to avoid a cycle
+    from gnn.score import load_model, predict_split  # scoring imports training helpers: import here to avoid a cycle
 
     current = registry.current_version()
     if current is None:
         return True, "first model: promoted"
     loaded = load_model(registry.root.parent, current)
-    old = build_examples(full, loaded.spec, split, only="test")["test"]
-    if loaded.model is None:
-        old_probs = np.full(len(y_test), loaded.prior)
-    else:
-        old_probs = calibrate(logits_of(loaded.model, old), loaded.platt)
+    _, old_probs = predict_split(loaded, full, split, "test")
     old_auroc = metrics(y_test, old_probs)["auroc"] if len(old_probs) == len(y_test) else float("nan")
     if np.isnan(old_auroc) or new_auroc is None or np.isnan(new_auroc):
         return True, f"current model {current} could not be compared on this test period: promoted"

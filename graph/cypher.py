@@ -23,8 +23,10 @@ from ontology import NodeType, Relation, Schema
 
 SCORE_LABEL = "DealScore"
 HISTORY_LABEL = "DealScoreHistory"
+#: Load bookkeeping (`graph.lineage`, Cypher in `graph.cypher_books`).
+LOAD_LABEL, MERGE_LABEL, TOMBSTONE_LABEL = "DealgraphLoad", "DealgraphMerge", "DealgraphTombstone"
 #: Labels the store writes besides the schema's node types.
-STORE_LABELS = (SCORE_LABEL, HISTORY_LABEL)
+STORE_LABELS = (SCORE_LABEL, HISTORY_LABEL, LOAD_LABEL, MERGE_LABEL, TOMBSTONE_LABEL)
 #: The relations `open_deals` needs: a deal is open while it has no outcome.
 OUTCOME_RELATION, ACCOUNT_RELATION = "HAS_OUTCOME", "FOR_ACCOUNT"
 
@@ -83,6 +85,12 @@ def schema_statements(schema: Schema) -> list[str]:
     out.append(f"CREATE INDEX {_name(SCORE_LABEL, 'probability')} IF NOT EXISTS FOR (s:{quote(SCORE_LABEL)}) ON (s.`probability`)")
     out.append(f"CREATE INDEX {_name(HISTORY_LABEL, 'deal_id')} IF NOT EXISTS "
                f"FOR (h:{quote(HISTORY_LABEL)}) ON (h.`deal_id`, h.`scored_at`)")
+    out.append(f"CREATE CONSTRAINT {_name(LOAD_LABEL, 'load_id')} IF NOT EXISTS "
+               f"FOR (l:{quote(LOAD_LABEL)}) REQUIRE l.`load_id` IS UNIQUE")
+    out.append(f"CREATE CONSTRAINT {_name(MERGE_LABEL, 'merge_id')} IF NOT EXISTS "
+               f"FOR (m:{quote(MERGE_LABEL)}) REQUIRE m.`merge_id` IS UNIQUE")
+    out.append(f"CREATE INDEX {_name(TOMBSTONE_LABEL, 'load_id')} IF NOT EXISTS "
+               f"FOR (t:{quote(TOMBSTONE_LABEL)}) ON (t.`tombstone_load_id`)")
     return out
 
 

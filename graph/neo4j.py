@@ -18,6 +18,11 @@ DATE for xsd:date), truncated to whole seconds like `graph.timefmt`, so Cypher
 users get real temporal arithmetic and range indexes; they are read back as
 the same ISO text the SQLite store returns, so callers see one contract.
 
+Lineage: a write made for a load (`load_id`) sets `_load_id`, `_source_file`
+and `_source_line` on each node and relationship, and advances the load's
+progress in the same transaction; loads, merges and tombstones live in
+`graph.neo4j_books`.
+
 Example:
     >>> store = Neo4jStore.connect("neo4j://localhost:7687", load_schema(), user="neo4j", password="...")
     >>> store.upsert_nodes("Account", [{"id": "a1", "name": "Acme"}])
@@ -35,6 +40,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from graph import cypher
+from graph.lineage import LOAD_ID, SOURCE_FILE, SOURCE_LINE
+from graph.neo4j_books import Neo4jBooks
 from graph.store import DealPage, Direction, GraphStore, InvalidInput, Neighbour, ScoreRecord, StoreError
 from graph.timefmt import parse_iso, to_iso, to_utc
 from ontology import NodeType, Relation, Schema
@@ -150,6 +157,13 @@ def _props(typed: NodeType | Relation, row: Mapping[str, Any]) -> dict[str, Any]
     return {p.name: to_db(p.datatype, row.get(p.name)) for p in typed.properties}
 
 
+def _lineage(row: Mapping[str, Any], load_id: str | None) -> dict[str, Any]:
+    """The bookkeeping properties of a row written for a load (none outside a load)."""
+    if load_id is None:
+        return {}
+    return {LOAD_ID: load_id, SOURCE_FILE: row.get(SOURCE_FILE), SOURCE_LINE: row.get(SOURCE_LINE)}
+
+
 def _last_per(rows: Iterable[Mapping[str, Any]], key: Callable[[Mapping[str, Any]], Any]) -> list[Mapping[str, Any]]:
     """One row per identity, the last one winning: what a row-by-row upsert would leave."""
     out: dict[Any, Mapping[str, Any]] = {}
@@ -168,7 +182,7 @@ class DanglingEdges(StoreError):
     """Edges whose source or target node does not exist (Neo4j cannot hold them)."""
 
 
-class Neo4jStore(GraphStore):
+class Neo4jStore(Neo4jBooks, GraphStore):
     """`GraphStore` on a Neo4j database. Build it with `connect` (or inject a driver for tests)."""
 
     def __init__(self, driver: Driver, schema: Schema, database: str | None = None, *, batch_size: int = BATCH_SIZE) -> None:
@@ -251,27 +265,30 @@ class Neo4jStore(GraphStore):
         return {node.key: props.get(node.key), **{p: from_db(props.get(p)) for p in node.property_names}}
 
     # ---- writes
-    def upsert_nodes(self, label: str, rows: Sequence[Mapping[str, Any]]) -> int:
+    def upsert_nodes(self, label: str, rows: Sequence[Mapping[str, Any]], load_id: str | None = None) -> int:
         node = self.schema.nodes[label]
         if not rows:
             return 0
-        payload = [{"key": r[node.key], "props": _props(node, r)} for r in _last_per(rows, lambda r: r[node.key])]
+        payload = [{"key": r[node.key], "props": {**_props(node, r), **_lineage(r, load_id)}}
+                   for r in _last_per(rows, lambda r: r[node.key])]
         query = cypher.merge_nodes(node)
 
         def work(tx: ManagedTransaction) -> None:
             for chunk in _chunks(payload, self.batch_size):
                 tx.run(query, rows=chunk).consume()
+            self._count_batch(tx, load_id, len(payload))
 
         self._run(True, work, f"writing {label}")
         return len(rows)
 
-    def upsert_edges(self, relation: str, rows: Sequence[Mapping[str, Any]]) -> int:
+    def upsert_edges(self, relation: str, rows: Sequence[Mapping[str, Any]], load_id: str | None = None) -> int:
         rel = self.schema.relations[relation]
         if not rows:
             return 0
         identity = (lambda r: r["src"]) if rel.functional else (lambda r: (r["src"], r["dst"], r.get("key") or ""))
         payload = [
-            {"src": r["src"], "dst": r["dst"], "key": r.get("key") or "", "props": {"key": r.get("key") or "", **_props(rel, r)}}
+            {"src": r["src"], "dst": r["dst"], "key": r.get("key") or "",
+             "props": {"key": r.get("key") or "", **_props(rel, r), **_lineage(r, load_id)}}
             for r in _last_per(rows, identity)
         ]
         query, missing = cypher.merge_edges(self.schema, rel), cypher.missing_ends(self.schema, rel)
@@ -283,6 +300,7 @@ class Neo4jStore(GraphStore):
                     found = [(r["src"], r["dst"]) for r in tx.run(missing, rows=chunk)]
                     # Raising inside the transaction function rolls the whole call back.
                     raise DanglingEdges(f"{relation}: {len(chunk) - written} edge(s) name a node that does not exist, e.g. {found}")
+            self._count_batch(tx, load_id, len(payload))
 
         self._run(True, work, f"writing {relation}")
         return len(rows)

@@ -2,9 +2,12 @@
 
 One table per node type (`n_deal`: the key plus one typed column per
 property) and one per relation (`e_involves`: src, dst and the relation's
-properties), with indexes on keys and both endpoints. WAL lets the API read
+properties), with indexes on keys and both endpoints. Every table also has
+the bookkeeping columns of `graph.lineage.LINEAGE_COLUMNS` (load id, source
+file and line); reads of the graph leave them out. WAL lets the API read
 while a load writes; every batch is one transaction, so a crash loses only
-the batch in flight. Each thread gets its own connection.
+the batch in flight. Each thread gets its own connection. The load, merge
+and tombstone tables live in `graph.sqlite_books`.
 """
 
 from __future__ import annotations
@@ -12,14 +15,17 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from graph.lineage import LINEAGE_COLUMNS, LOAD_ID
+from graph.sqlite_books import BOOKS_DDL, LoadBooks
 from graph.store import DealPage, Direction, GraphStore, Neighbour, ScoreRecord, StoreError
 from graph.timefmt import to_iso
 from ontology import NodeType, Relation, Schema
 
+LINEAGE_DDL = '"_load_id" TEXT, "_source_file" TEXT, "_source_line" INTEGER'
 SQL_TYPES = {"string": "TEXT", "integer": "INTEGER", "decimal": "REAL", "boolean": "INTEGER", "date": "TEXT", "dateTime": "TEXT"}
 # SQLite allows 32766 host parameters; stay well below for IN (...) lists.
 MAX_PARAMS = 900
@@ -36,7 +42,7 @@ def edge_table(relation: str) -> str:
 def node_ddl(node: NodeType) -> list[str]:
     cols = ", ".join(f'"{p.name}" {SQL_TYPES[p.datatype]}' for p in node.properties)
     table = node_table(node.name)
-    return [f'CREATE TABLE IF NOT EXISTS {table} ("{node.key}" TEXT PRIMARY KEY, {cols})']
+    return [f'CREATE TABLE IF NOT EXISTS {table} ("{node.key}" TEXT PRIMARY KEY, {cols}, {LINEAGE_DDL})']
 
 
 def edge_ddl(rel: Relation) -> list[str]:
@@ -47,7 +53,7 @@ def edge_ddl(rel: Relation) -> list[str]:
     table = edge_table(rel.name)
     return [
         f"CREATE TABLE IF NOT EXISTS {table} (src TEXT NOT NULL, dst TEXT NOT NULL, key TEXT NOT NULL DEFAULT ''{cols}, "
-        f"PRIMARY KEY ({key}))",
+        f"{LINEAGE_DDL}, PRIMARY KEY ({key}))",
         f"CREATE INDEX IF NOT EXISTS {table}_dst ON {table} (dst)",
         f"CREATE INDEX IF NOT EXISTS {table}_src ON {table} (src)",
     ]
@@ -66,8 +72,16 @@ SCORE_DDL = [
 ]
 
 
+# Values SQLite binds as they are; everything else goes through `_to_sql`.
+_PLAIN = frozenset({str, int, float, type(None)})
+
+
 def _to_sql(value: Any) -> Any:
     if isinstance(value, datetime):
+        if value.tzinfo is UTC:
+            # The loader's datetimes. isoformat() is several times faster than strftime, and faster without
+            # `timespec`; its first 19 characters are the seconds either way (microseconds are cut, not rounded).
+            return value.isoformat()[:19] + "Z"
         return to_iso(value)
     if isinstance(value, bool):
         return int(value)
@@ -88,7 +102,28 @@ def _chunks(items: list, size: int = MAX_PARAMS) -> Iterable[list]:
         yield items[i : i + size]
 
 
-class SQLiteStore(GraphStore):
+def node_columns(node: NodeType) -> list[str]:
+    """The graph columns of a node table (key and properties, no bookkeeping)."""
+    return [node.key, *node.property_names]
+
+
+def edge_columns(rel: Relation) -> list[str]:
+    return ["src", "dst", "key", *rel.property_names]
+
+
+def _select_list(alias: str, columns: Sequence[str]) -> str:
+    return ", ".join(f'{alias}."{c}"' for c in columns)
+
+
+def _add_lineage_columns(conn: sqlite3.Connection, table: str) -> None:
+    """Stores made before lineage existed get its columns (empty for the rows already there)."""
+    have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+    for column, sql_type in zip(LINEAGE_COLUMNS, ("TEXT", "TEXT", "INTEGER")):
+        if column not in have:
+            conn.execute(f'ALTER TABLE {table} ADD COLUMN "{column}" {sql_type}')
+
+
+class SQLiteStore(LoadBooks, GraphStore):
     """`GraphStore` on a SQLite file. Example: `SQLiteStore(Path("graph.db"), load_schema())`."""
 
     def __init__(self, path: Path, schema: Schema) -> None:
@@ -107,10 +142,12 @@ class SQLiteStore(GraphStore):
                 for node in schema.nodes.values():
                     for stmt in node_ddl(node):
                         conn.execute(stmt)
+                    _add_lineage_columns(conn, node_table(node.name))
                 for rel in schema.relations.values():
                     for stmt in edge_ddl(rel):
                         conn.execute(stmt)
-                for stmt in SCORE_DDL:
+                    _add_lineage_columns(conn, edge_table(rel.name))
+                for stmt in [*SCORE_DDL, *BOOKS_DDL]:
                     conn.execute(stmt)
         except sqlite3.Error as e:
             raise StoreError(f"cannot open SQLite store at {self.path}: {e}") from e
@@ -123,6 +160,9 @@ class SQLiteStore(GraphStore):
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
+            # Checkpoint every ~40 MB of WAL rather than SQLite's 4 MB: each checkpoint syncs the file, which
+            # took half the commit time of a load; what a crash keeps is the same (committed batches).
+            conn.execute("PRAGMA wal_autocheckpoint=10000")
             self._local.conn = conn
             with self._conns_lock:
                 self._all_conns.append(conn)
@@ -139,9 +179,15 @@ class SQLiteStore(GraphStore):
         return out
 
     # ---- writes
-    def _upsert(self, table: str, columns: list[str], key: list[str], rows: Sequence[Mapping[str, Any]]) -> int:
+    def _upsert(
+        self, table: str, columns: list[str], key: list[str], rows: Sequence[Mapping[str, Any]], load_id: str | None,
+        empty_as_text: str | None = None,
+    ) -> int:
+        """Insert or update `rows` by `key` in one transaction; `empty_as_text` names a column whose missing or
+        empty values are written as '' (an edge's `key`: part of the primary key, so never NULL)."""
         if not rows:
             return 0
+        columns = [*columns, *LINEAGE_COLUMNS]
         quoted = ", ".join(f'"{c}"' for c in columns)
         updates = ", ".join(f'"{c}"=excluded."{c}"' for c in columns if c not in key) or None
         conflict = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
@@ -149,23 +195,37 @@ class SQLiteStore(GraphStore):
             f"INSERT INTO {table} ({quoted}) VALUES ({', '.join('?' * len(columns))}) "
             f"ON CONFLICT({', '.join(key)}) {conflict}"
         )
-        values = [tuple(_to_sql(r.get(c)) for c in columns) for r in rows]
+        # Column by column: one pass per column is much cheaper than a generator per row (the load's hot path),
+        # and a column whose values are all plain (most: text, numbers) skips the conversion pass altogether.
+        by_column = []
+        for c in columns:
+            if c == LOAD_ID and load_id is not None:
+                column = [load_id] * len(rows)
+            elif c == empty_as_text:
+                column = [r.get(c) or "" for r in rows]
+            else:
+                column = [r.get(c) for r in rows]
+            if not set(map(type, column)) <= _PLAIN:
+                column = [v if v.__class__ in _PLAIN else _to_sql(v) for v in column]
+            by_column.append(column)
+        values = list(zip(*by_column))
         try:
             with self._transaction() as conn:
                 conn.executemany(sql, values)
+                if load_id is not None:
+                    self._count_batch(conn, load_id, len(values))  # commits with the batch, or not at all
         except sqlite3.Error as e:
             raise StoreError(f"writing {table}: {e}") from e
         return len(values)
 
-    def upsert_nodes(self, label: str, rows: Sequence[Mapping[str, Any]]) -> int:
+    def upsert_nodes(self, label: str, rows: Sequence[Mapping[str, Any]], load_id: str | None = None) -> int:
         node = self.schema.nodes[label]
-        return self._upsert(node_table(label), [node.key, *node.property_names], [node.key], rows)
+        return self._upsert(node_table(label), node_columns(node), [node.key], rows, load_id)
 
-    def upsert_edges(self, relation: str, rows: Sequence[Mapping[str, Any]]) -> int:
+    def upsert_edges(self, relation: str, rows: Sequence[Mapping[str, Any]], load_id: str | None = None) -> int:
         rel = self.schema.relations[relation]
         key = ["src"] if rel.functional else ["src", "dst", "key"]
-        keyed = [{**r, "key": r.get("key") or ""} for r in rows]
-        return self._upsert(edge_table(relation), ["src", "dst", "key", *rel.property_names], key, keyed)
+        return self._upsert(edge_table(relation), edge_columns(rel), key, rows, load_id, empty_as_text="key")
 
     # ---- reads
     def _select(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
@@ -178,7 +238,7 @@ class SQLiteStore(GraphStore):
         key = self.schema.nodes[label].key
         out: dict[str, dict[str, Any]] = {}
         for chunk in _chunks(list(dict.fromkeys(ids))):
-            sql = f'SELECT * FROM {node_table(label)} WHERE "{key}" IN ({", ".join("?" * len(chunk))})'
+            sql = f'SELECT {_select_list("n", node_columns(self.schema.nodes[label]))} FROM {node_table(label)} n WHERE n."{key}" IN ({", ".join("?" * len(chunk))})'
             for row in self._select(sql, chunk):
                 out[row[key]] = self._row(label, row)
         return out
@@ -221,7 +281,7 @@ class SQLiteStore(GraphStore):
         for chunk in _chunks(ids):
             where = " AND ".join([f"e.{near} IN ({', '.join('?' * len(chunk))})", *conds])
             sql = (
-                f"SELECT e.{near} AS _near{', ' + edge_cols if edge_cols else ''}, n.* "
+                f"SELECT e.{near} AS _near{', ' + edge_cols if edge_cols else ''}, {_select_list('n', node_columns(other))} "
                 f"FROM {edge_table(relation)} e {join_near}JOIN {node_table(other.name)} n ON n.\"{other.key}\" = e.{far} "
                 f"WHERE {where} ORDER BY e.{near}, n.\"{other.key}\""
             )
@@ -237,8 +297,14 @@ class SQLiteStore(GraphStore):
         return out
 
     def read_tables(self) -> tuple[dict[str, list[dict]], dict[str, list[dict]]]:
-        nodes = {label: [dict(r) for r in self._select(f"SELECT * FROM {node_table(label)}")] for label in self.schema.nodes}
-        edges = {rel: [dict(r) for r in self._select(f"SELECT * FROM {edge_table(rel)}")] for rel in self.schema.relations}
+        nodes = {
+            label: [dict(r) for r in self._select(f"SELECT {_select_list('n', node_columns(node))} FROM {node_table(label)} n")]
+            for label, node in self.schema.nodes.items()
+        }
+        edges = {
+            name: [dict(r) for r in self._select(f"SELECT {_select_list('e', edge_columns(rel))} FROM {edge_table(name)} e")]
+            for name, rel in self.schema.relations.items()
+        }
         return nodes, edges
 
     def counts(self) -> dict[str, int]:
@@ -310,7 +376,7 @@ class SQLiteStore(GraphStore):
         total = self._select(f"SELECT COUNT(*) {base}", params)[0][0]
         # Unscored deals rank last (-1); ties break on id, so the order is total and stable.
         rank = "COALESCE(s.probability, -1.0)"
-        page_sql = f"SELECT d.*, {rank} AS _rank {base}"
+        page_sql = f"SELECT {_select_list('d', node_columns(self.schema.nodes['Deal']))}, {rank} AS _rank {base}"
         page_params = list(params)
         if after is not None:
             page_sql += f" AND ({rank} < ? OR ({rank} = ? AND d.id > ?))"

@@ -10,15 +10,22 @@ time t, a node is visible when its time property is empty or earlier than t;
 an edge is visible when both ends are, its `valid_from` is empty or earlier
 than t, and its `valid_to` is empty or later than t. "Earlier" is strict: a
 score at t sees only what was known before t.
+
+Load bookkeeping (`graph.lineage`): every write a load makes names its load
+id, and its rows may carry `_source_file` / `_source_line`; a batch and the
+load's progress counter commit together, so a crash leaves whole batches
+only. Reads of the graph (`get_nodes`, `neighbours`, `read_tables`, ...)
+return ontology properties only; the bookkeeping has its own methods.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Iterable, Literal, Mapping, Sequence
 
+from graph.lineage import LoadRecord, LoadState, MergeRecord, MergeState, NodeLineage, Tombstone
 from ontology import Schema
 
 if TYPE_CHECKING:
@@ -84,16 +91,21 @@ class GraphStore(ABC):
     schema: Schema
 
     @abstractmethod
-    def upsert_nodes(self, label: str, rows: Sequence[Mapping[str, Any]]) -> int:
-        """Insert or update nodes by key in one transaction; returns the number written."""
+    def upsert_nodes(self, label: str, rows: Sequence[Mapping[str, Any]], load_id: str | None = None) -> int:
+        """Insert or update nodes by key in one transaction; returns the number written.
+
+        With `load_id`, the rows are tagged with it (with their `_source_file` /
+        `_source_line` when given) and the load's `batches` / `rows_written`
+        advance in the same transaction.
+        """
 
     @abstractmethod
-    def upsert_edges(self, relation: str, rows: Sequence[Mapping[str, Any]]) -> int:
+    def upsert_edges(self, relation: str, rows: Sequence[Mapping[str, Any]], load_id: str | None = None) -> int:
         """Insert or update edges (`src`, `dst`, optional `key`, properties) in one transaction.
 
         An edge is identified by (src, dst, key): `key` (default "") tells parallel
         edges apart, e.g. two line items for the same product on one deal. A
-        functional relation keeps one edge per `src`.
+        functional relation keeps one edge per `src`. `load_id` as for `upsert_nodes`.
         """
 
     @abstractmethod
@@ -151,6 +163,77 @@ class GraphStore(ABC):
         account_id: str | None = None,
     ) -> DealPage:
         """Open deals ordered by score (highest first, then id), keyset-paginated."""
+
+    # ---- load bookkeeping (graph.lineage)
+    @abstractmethod
+    def begin_load(self, record: LoadRecord) -> None:
+        """Record a load as `running` before it writes anything."""
+
+    @abstractmethod
+    def finish_load(self, load_id: str, state: LoadState, summary: Mapping[str, Any] | None = None,
+                    error: str | None = None) -> None:
+        """Mark a load `finished` or `failed`. A finished load marks the earlier `running`
+        loads of the same source and mapping `interrupted`: it has replaced their work."""
+
+    @abstractmethod
+    def loads(self, load_id: str | None = None) -> list[LoadRecord]:
+        """Every load (or the one named), newest first."""
+
+    @abstractmethod
+    def lineage(self, node_id: str) -> list[NodeLineage]:
+        """Provenance of each node with this id (one per label holding it) and of its edges."""
+
+    @abstractmethod
+    def edge_keys(self, relation: str) -> set[tuple[str, str, str]]:
+        """Every (src, dst, key) of `relation` (incremental loads compare exports against it)."""
+
+    @abstractmethod
+    def end_edges(self, relation: str, keys: Iterable[tuple[str, str, str]], at: date, load_id: str,
+                  reason: str) -> int:
+        """Set the relation's `valid_to` to `at` on those edges still open, in one transaction.
+
+        History is kept: the edge stays, now closed, tagged with `load_id` and `reason`
+        (stored as its source file). Returns the number closed.
+        """
+
+    @abstractmethod
+    def retire(self, load_id: str, nodes: Mapping[str, Iterable[str]],
+               edges: Mapping[str, Iterable[tuple[str, str, str]]], reason: str) -> dict[str, int]:
+        """Move nodes (with every edge touching them) and edges out of the graph into tombstones.
+
+        One transaction; returns the number retired per label / relation.
+        """
+
+    @abstractmethod
+    def tombstones(self, load_id: str | None = None) -> list[Tombstone]:
+        """Retired records (of one load), oldest first."""
+
+    @abstractmethod
+    def record_merges(self, merges: Sequence[MergeRecord]) -> list[MergeRecord]:
+        """Store identity decisions in one transaction; returns them with their `merge_id`.
+
+        A decision already active for the same (label, merged id) is kept as it is. A
+        merged id that lives in the graph is moved: its row is saved in the record,
+        its edges re-pointed to the kept id (saved as redirects), the node removed.
+        """
+
+    @abstractmethod
+    def merges(self, label: str | None = None, state: MergeState | None = None) -> list[MergeRecord]:
+        """Recorded identity decisions, oldest first."""
+
+    @abstractmethod
+    def undo_merge(self, merge_id: int) -> MergeRecord:
+        """Restore the merged node and point its redirected edges back, in one transaction.
+
+        The record stays, marked `undone`, and later loads never merge the pair again.
+
+        Raises:
+            InvalidInput: no such merge, or it is already undone.
+        """
+
+    @abstractmethod
+    def check_integrity(self) -> list[str]:
+        """Problems with the stored graph (corruption, edges whose ends are missing); empty when sound."""
 
     @abstractmethod
     def close(self) -> None:

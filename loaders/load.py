@@ -9,24 +9,56 @@ Three phases, so bad input is found before anything is written:
 3. write in batches, one transaction each, by key, so loading the same export
    twice leaves the same graph.
 
-Every file's rows reconcile: read = loaded + quarantined + merged duplicates.
+Between 1 and 2, identity resolution (`loaders.merging`) merges duplicate
+records (an account exported twice) and redirects references to the kept
+one. Rows of one file that give the same key all go through 1 and 2; of
+those still standing, the last one wins (`Loader._keep_latest`), so a later
+row that is rejected never takes a valid earlier one with it. Writing is
+crash-safe: the load is recorded as running before it writes, every batch
+carries the load id (and each record its source file and line) and commits
+with the load's progress, and a full export then retires what it no longer
+holds (`loaders.incremental`). A load killed at any point leaves whole
+batches only; running it again converges to the graph an uninterrupted
+load gives.
+
+Parsed rows keep no text of their own: the rows phase 2 rejects are read
+again by line for the quarantine (`loaders.read.rows_at`), so memory holds
+the records and little else. Every file's rows reconcile:
+read = loaded + quarantined + merged duplicates.
 """
 
 from __future__ import annotations
 
-import csv
+import gc
+import logging
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable
 
-from graph.store import GraphStore, InvalidInput
-from loaders.mapping import Mapping, SourceSpec, ValueSpec
+from graph.lineage import LoadRecord
+from graph.store import GraphStore, InvalidInput, StoreError
+from loaders.identity import DEFAULT_RULES, IdentityRules
+from loaders.incremental import (
+    MAX_RETIRE_SHARE,
+    MODES,
+    ChangePlan,
+    SeenKeys,
+    apply_changes,
+    plan_retired_edges,
+    plan_retired_nodes,
+)
+from loaders.merging import merge_duplicates
+from loaders.mapping import Mapping, SourceSpec
 from loaders.quarantine import Quarantine
-from loaders.records import RecordError, validate_properties
+from loaders.lookup import translate
+from loaders.parse import ParsedRow, RowParser
+from loaders.read import ERROR, check_files, rows_at, source_rows
+from loaders.records import RecordError
 from ontology import Schema
 
+log = logging.getLogger(__name__)
 BATCH_SIZE = 5000
 
 
@@ -54,6 +86,13 @@ class LoadSummary:
     nodes_written: dict[str, int] = field(default_factory=dict)
     edges_written: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    mode: str = "delta"
+    merges: dict[str, int] = field(default_factory=dict)  # rows merged into another record, by label.rule
+    merge_candidates_blocked: dict[str, int] = field(default_factory=dict)
+    merge_candidates_ambiguous: dict[str, int] = field(default_factory=dict)
+    retired: dict[str, int] = field(default_factory=dict)  # records a full export no longer holds
+    ended: dict[str, int] = field(default_factory=dict)  # time-bounded edges closed instead
+    deletions_skipped: list[str] = field(default_factory=list)
 
     def totals(self) -> dict[str, int]:
         keys = ("read", "loaded", "quarantined", "merged")
@@ -70,90 +109,32 @@ class LoadSummary:
         return out
 
 
-@dataclass
-class _Row:
-    """A parsed row waiting for its references to be resolved."""
-
-    file: FileSummary
-    line: int
-    raw: dict[str, str]
-    nodes: list[tuple[str, dict[str, Any]]]  # (label, record incl. key)
-    edges: list[tuple[str, dict[str, Any]]]  # (relation, record incl. src/dst)
-    refs: list[tuple[str, str, str]]  # (column, label, id) that must exist
-
-
-def read_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    """Rows of a CSV export with the line each starts on; BOM and CRLF are handled by the reader.
-
-    Raises:
-        InvalidInput: the file is not UTF-8 or not parseable CSV.
-    """
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            reader = csv.reader(fh)
-            header = next(reader, None)
-            if header is None:
-                return
-            line = reader.line_num + 1
-            for values in reader:
-                if len(values) != len(header):
-                    yield line, {"__error__": f"row has {len(values)} fields, header has {len(header)}", "__raw__": values}  # type: ignore[dict-item]
-                elif any(values):
-                    yield line, dict(zip(header, values))
-                line = reader.line_num + 1
-    except UnicodeDecodeError as e:
-        raise InvalidInput(f"{path.name} is not UTF-8 text ({e.reason} at byte {e.start}); re-export as UTF-8") from e
-    except csv.Error as e:
-        raise InvalidInput(f"{path.name}: not readable as CSV: {e}") from e
-
-
-def header_of(path: Path) -> list[str]:
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        return next(csv.reader(fh), [])
-
-
-def value_of(spec: ValueSpec, row: dict[str, str]) -> Any:
-    """Evaluate a mapping value on a row (before type coercion)."""
-    if spec.value is not None:
-        return spec.value
-    if spec.template is not None:
-        return " ".join(spec.template.format(**row).split())
-    raw = row.get(spec.column, "")  # type: ignore[arg-type]
-    if spec.map is None or raw == "":
-        return raw
-    if raw in spec.map:
-        return spec.map[raw]
-    if spec.default is not None:
-        return spec.default
-    raise RecordError(f"{spec.column}: {raw!r} is not one of the mapped values {sorted(spec.map)}")
-
-
-def check_files(mapping: Mapping, source_dir: Path) -> list[str]:
-    """Problems that stop a load before it starts: missing files or columns."""
-    problems = []
-    for src in mapping.sources:
-        path = source_dir / src.file
-        if not path.exists():
-            problems.append(f"{src.file}: missing from {source_dir}")
-            continue
-        try:
-            missing = src.columns() - set(header_of(path))
-        except UnicodeDecodeError:
-            problems.append(f"{src.file}: not UTF-8 text")
-            continue
-        if missing:
-            problems.append(f"{src.file}: missing columns {', '.join(sorted(missing))}")
-    return problems
-
-
 class Loader:
     """Loads one export directory through one mapping into a store."""
 
-    def __init__(self, store: GraphStore, mapping: Mapping, quarantine_dir: Path) -> None:
+    def __init__(
+        self,
+        store: GraphStore,
+        mapping: Mapping,
+        quarantine_dir: Path,
+        *,
+        identity: IdentityRules | None = DEFAULT_RULES,
+        mode: str = "delta",
+        export_date: date | None = None,
+        max_retire_share: float = MAX_RETIRE_SHARE,
+    ) -> None:
+        if mode not in MODES:
+            raise InvalidInput(f"load mode {mode!r}: use one of {', '.join(MODES)}")
         self.store = store
         self.schema: Schema = store.schema
         self.mapping = mapping
         self.quarantine_dir = Path(quarantine_dir)
+        self.identity = identity
+        self.mode = mode
+        self.export_date = export_date
+        self.max_retire_share = max_retire_share
+        self._seen = SeenKeys()
+        self._plan = ChangePlan()
 
     def load(self, source_dir: Path) -> LoadSummary:
         started = datetime.now(UTC)
@@ -163,129 +144,184 @@ class Loader:
             raise InvalidInput("cannot load: " + "; ".join(problems))
         load_id = started.strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
         quarantine = Quarantine(self.quarantine_dir / f"{load_id}.jsonl")
-        summary = LoadSummary(load_id, str(source_dir), self.mapping.name, str(quarantine.path))
+        summary = LoadSummary(load_id, str(source_dir), self.mapping.name, str(quarantine.path), mode=self.mode)
+        self.store.begin_load(LoadRecord(load_id, str(source_dir), self.mapping.name, started, mode=self.mode))
+        collecting = gc.isenabled()
+        # Millions of long-lived row objects make every full collection walk them all (a quarter of the CPU time
+        # at 275k rows, measured); a load makes no cycles worth collecting before it ends.
+        gc.disable()
+        try:
+            self._run(source_dir, summary, quarantine)
+        except BaseException as e:  # a SIGKILL never gets here: that load stays `running`
+            try:
+                self.store.finish_load(load_id, "failed", error=f"{type(e).__name__}: {e}")
+            except StoreError:  # the store itself failed: the original error is the one to report
+                log.exception("could not mark load %s failed", load_id)
+            raise
+        finally:
+            quarantine.close()
+            if collecting:
+                gc.enable()
+        summary.seconds = round((datetime.now(UTC) - started).total_seconds(), 3)
+        self.store.finish_load(load_id, "finished", summary.to_json())
+        return summary
 
-        rows: list[_Row] = []
+    def _run(self, source_dir: Path, summary: LoadSummary, quarantine: Quarantine) -> None:
+        rows: list[ParsedRow] = []
         for src in self.mapping.sources:
             fs = FileSummary(src.file, src.node or src.relation or "")
             summary.files.append(fs)
             rows.extend(self._parse_file(src, source_dir / src.file, fs, quarantine))
-        kept = self._resolve(rows, quarantine)
+        if self.mode == "full":  # only a full load asks what the export lacks
+            self._seen.note_parsed(rows)
+        identity = merge_duplicates(rows, self.store, self.identity, summary.load_id, self.mode == "delta")
+        summary.merges, summary.merge_candidates_blocked = identity.by_rule, identity.blocked
+        summary.merge_candidates_ambiguous = identity.ambiguous
+        self._plan = plan_retired_nodes(self.store, self.mapping, self._seen, self.mode, self.max_retire_share)
+        rejected: list[tuple[ParsedRow, str]] = []
+        kept = self._keep_latest(self._resolve(self._translate(identity.rows, rejected), rejected))
+        self._quarantine_rejected(rejected, source_dir, quarantine)
+        plan = plan_retired_edges(self.store, self.mapping, self._seen, kept, self._plan, self.mode, self.max_retire_share)
+        summary.deletions_skipped = plan.skipped
+        if identity.merges:
+            self.store.record_merges(identity.merges)  # before the rows that rely on them
         self._write(kept, summary)
-        quarantine.close()
-        summary.seconds = round((datetime.now(UTC) - started).total_seconds(), 3)
-        return summary
+        changed = apply_changes(self.store, plan, summary.load_id, self.export_date or datetime.now(UTC).date())
+        summary.ended, summary.retired = changed["ended"], changed["retired"]
 
     # ---- phase 1
-    def _parse_file(self, src: SourceSpec, path: Path, fs: FileSummary, quarantine: Quarantine) -> list[_Row]:
-        by_key: dict[Any, _Row] = {}
-        for line, raw in read_rows(path):
+    def _parse_file(self, src: SourceSpec, path: Path, fs: FileSummary, quarantine: Quarantine) -> list[ParsedRow]:
+        parse = RowParser(self.schema, src).parse
+        key_of = self._key_function(src)
+        note_rejected = self._seen.note_rejected if self.mode == "full" else None
+        rows: list[ParsedRow] = []
+        first: dict[Any, ParsedRow] = {}  # key -> the first row giving it: duplicates are per file
+        for line, raw in source_rows(src, path.parent):
             fs.read += 1
             try:
-                if "__error__" in raw:
-                    raise RecordError(raw["__error__"])
-                row = self._parse_row(src, raw, fs, line)
+                if ERROR in raw:
+                    raise RecordError(raw[ERROR])
+                row = parse(raw, fs, line)
             except RecordError as e:
                 quarantine.add(src.file, line, str(e), raw)
                 fs.quarantined += 1
+                if note_rejected is not None:
+                    note_rejected(src, raw)  # present in the export, so never retired
                 continue
-            key = row.nodes[0][1]["id"] if row.nodes else _edge_key(self.schema, row.edges[0])
-            if key in by_key:
-                fs.merged += 1  # the later row of a duplicate key wins, as an upsert would
-            by_key[key] = row
-        return list(by_key.values())
+            earlier = first.setdefault(key_of(row), row)
+            if earlier is not row:  # which of them wins is decided once references are resolved
+                if earlier.same_key is None:
+                    earlier.same_key = [earlier]
+                earlier.same_key.append(row)
+                row.same_key = earlier.same_key
+            rows.append(row)
+        return rows
 
-    def _parse_row(self, src: SourceSpec, raw: dict[str, str], fs: FileSummary, line: int) -> _Row:
-        row = _Row(fs, line, raw, [], [], [])
+    def _key_function(self, src: SourceSpec) -> Callable[[ParsedRow], Any]:
+        """What makes two rows of `src` the same record: the node's key, or the edge (its key, else its two ends)."""
         if src.node:
-            node_id = _required_id(src.key, raw, "key")  # type: ignore[arg-type]
-            row.nodes.append((src.node, self._props(src.node, src.properties, raw, node=True) | {"id": node_id}))
-            for rel in src.relations:
-                target = value_of(rel.target, raw)
-                if target:
-                    row.edges.append((rel.relation, {"src": node_id, "dst": target}))
-                    row.refs.append((rel.target.column or rel.relation, self.schema.relations[rel.relation].target, target))
-                elif self.schema.relations[rel.relation].required:
-                    raise RecordError(f"{rel.target.column}: required ({rel.relation}) but empty")
-            for ref in src.references:
-                if raw.get(ref.column):
-                    row.refs.append((ref.column, ref.node, raw[ref.column]))
-            for also in src.also:
-                if also.when and raw.get(also.when.column, "").strip().lower() != also.when.equals.lower():
-                    continue
-                also_id = _required_id(also.key, raw, "key")
-                row.nodes.append((also.node, self._props(also.node, also.properties, raw, node=True) | {"id": also_id}))
-                row.edges.append((also.relation_from_parent, {"src": node_id, "dst": also_id}))
-        else:
-            rel = self.schema.relations[src.relation]  # type: ignore[index]
-            s = _required_id(src.source, raw, "source")  # type: ignore[arg-type]
-            d = _required_id(src.target, raw, "target")  # type: ignore[arg-type]
-            key = _required_id(src.key, raw, "key") if src.key else ""
-            row.edges.append((rel.name, self._props(rel.name, src.properties, raw, node=False) | {"src": s, "dst": d, "key": key}))
-            row.refs += [(src.source.column or "source", rel.source, s), (src.target.column or "target", rel.target, d)]  # type: ignore[union-attr]
-        return row
-
-    def _props(self, name: str, specs: dict[str, ValueSpec], raw: dict[str, str], node: bool) -> dict[str, Any]:
-        typed = self.schema.nodes[name] if node else self.schema.relations[name]
-        values = {prop: value_of(spec, raw) for prop, spec in specs.items()}
-        return validate_properties(typed, values)
+            return lambda row: row.nodes[0][1]["id"]
+        if self.schema.relations[src.relation].functional:  # type: ignore[index]
+            return lambda row: row.edges[0][1]["src"]
+        return lambda row: (row.edges[0][1]["src"], row.edges[0][1]["dst"], row.edges[0][1]["key"])
 
     # ---- phase 2
-    def _resolve(self, rows: list[_Row], quarantine: Quarantine) -> list[_Row]:
-        known = {label: self.store.node_ids(label) for label in self.schema.nodes}
+    def _translate(self, rows: list[ParsedRow], rejected: list[tuple[ParsedRow, str]]) -> list[ParsedRow]:
+        """References by natural key (a company named by domain) -> node ids, so resolution sees ids only."""
+        failed = translate(rows, self.store)
+        if not failed:
+            return rows
+        for row, reason in failed:
+            _reject(row, reason, rejected)  # type: ignore[arg-type]
+        dropped = {id(r) for r, _ in failed}
+        return [r for r in rows if id(r) not in dropped]
+
+    def _resolve(self, rows: list[ParsedRow], rejected: list[tuple[ParsedRow, str]]) -> list[ParsedRow]:
+        retiring = self._plan.retire_nodes  # a full export that lacks a node makes references to it dangle
+        known = {label: self.store.node_ids(label) - set(retiring.get(label, ())) for label in self.schema.nodes}
         for row in rows:
             for label, rec in row.nodes:
                 known[label].add(rec["id"])
+        dead = {id(r) for r, _ in rejected}
         alive = rows
         while True:
             dangling = [(r, miss) for r in alive if (miss := _missing(r, known))]
             if not dangling:
                 return alive
             for row, (column, label, ref) in dangling:
-                quarantine.add(row.file.file, row.line, f"{column}: {ref!r} names no {label} (missing or quarantined)", row.raw)
-                row.file.quarantined += 1
-                for node_label, rec in row.nodes:
-                    known[node_label].discard(rec["id"])
-            dropped = {id(r) for r, _ in dangling}
-            alive = [r for r in alive if id(r) not in dropped]
+                _reject(row, f"{column}: {ref!r} names no {label} (missing or quarantined)", rejected)
+                dead.add(id(row))
+            gone = [(label, rec["id"]) for row, _ in dangling for label, rec in row.nodes
+                    if not _made_by_another(row, label, rec["id"], dead)]
+            for label, node_id in gone:
+                known[label].discard(node_id)
+            alive = [r for r in alive if id(r) not in dead]
+            if not gone:  # the rows rejected made no node: nothing else can dangle now
+                return alive
+
+    def _keep_latest(self, rows: list[ParsedRow]) -> list[ParsedRow]:
+        """The rule for a key several rows of one file give: the last of them that passed validation and
+        resolution wins, the others standing count as merged (docs/loading.md, "Duplicate keys")."""
+        standing = {id(r) for r in rows if r.same_key is not None}
+        if not standing:
+            return rows
+        kept = []
+        for row in rows:
+            if row.same_key is not None and row is not next(r for r in reversed(row.same_key) if id(r) in standing):
+                row.file.merged += 1
+                continue
+            kept.append(row)
+        return kept
+
+    def _quarantine_rejected(self, rejected: list[tuple[ParsedRow, str]], source_dir: Path, quarantine: Quarantine) -> None:
+        """Quarantine the rows phase 2 rejected, in the order it did, with their text read again by line."""
+        lines: dict[str, set[int]] = {}
+        for row, _ in rejected:
+            lines.setdefault(row.file.file, set()).add(row.line)
+        sources = {src.file: src for src in self.mapping.sources}
+        text = {(name, line): raw for name, wanted in lines.items() for line, raw in rows_at(sources[name], source_dir, wanted)}
+        for row, reason in rejected:
+            quarantine.add(row.file.file, row.line, reason, text[(row.file.file, row.line)])
 
     # ---- phase 3
-    def _write(self, rows: list[_Row], summary: LoadSummary) -> None:
+    def _write(self, rows: list[ParsedRow], summary: LoadSummary) -> None:
         nodes: dict[str, list[dict]] = {}
         edges: dict[str, list[dict]] = {}
-        for row in rows:
+        for row in rows:  # records carry their lineage (source file and line) from the parser
             row.file.loaded += 1
             for label, rec in row.nodes:
                 nodes.setdefault(label, []).append(rec)
             for rel, rec in row.edges:
                 edges.setdefault(rel, []).append(rec)
+        load_id = summary.load_id
         for label, recs in nodes.items():
             for i in range(0, len(recs), BATCH_SIZE):
-                summary.nodes_written[label] = summary.nodes_written.get(label, 0) + self.store.upsert_nodes(label, recs[i : i + BATCH_SIZE])
+                written = self.store.upsert_nodes(label, recs[i : i + BATCH_SIZE], load_id=load_id)
+                summary.nodes_written[label] = summary.nodes_written.get(label, 0) + written
         for rel, recs in edges.items():
             for i in range(0, len(recs), BATCH_SIZE):
-                summary.edges_written[rel] = summary.edges_written.get(rel, 0) + self.store.upsert_edges(rel, recs[i : i + BATCH_SIZE])
+                written = self.store.upsert_edges(rel, recs[i : i + BATCH_SIZE], load_id=load_id)
+                summary.edges_written[rel] = summary.edges_written.get(rel, 0) + written
 
 
-def _required_id(spec: ValueSpec, raw: dict[str, str], what: str) -> str:
-    value = str(value_of(spec, raw)).strip()
-    if not value:
-        raise RecordError(f"{spec.column or spec.template}: {what} is empty")
-    return value
+def _reject(row: ParsedRow, reason: str, rejected: list[tuple[ParsedRow, str]]) -> None:
+    rejected.append((row, reason))
+    row.file.quarantined += 1
 
 
-def _edge_key(schema: Schema, edge: tuple[str, dict[str, Any]]) -> tuple:
-    rel, rec = edge
-    return (rec["src"],) if schema.relations[rel].functional else (rec["src"], rec["dst"], rec.get("key", ""))
+def _made_by_another(row: ParsedRow, label: str, node_id: str, dead: set[int]) -> bool:
+    """Whether a row of the same key still standing gives the node too (then it must stay known)."""
+    return any(id(other) not in dead and any(lb == label and rec["id"] == node_id for lb, rec in other.nodes)
+               for other in row.same_key or () if other is not row)
 
 
-def _missing(row: _Row, known: dict[str, set[str]]) -> tuple[str, str, str] | None:
+def _missing(row: ParsedRow, known: dict[str, set[str]]) -> tuple[str, str, str] | None:
     for column, label, ref in row.refs:
         if ref not in known[label]:
             return column, label, ref
     return None
 
 
-def load_export(store: GraphStore, source_dir: Path, mapping: Mapping, quarantine_dir: Path) -> LoadSummary:
-    """Load `source_dir` through `mapping` into `store`; see the module docstring."""
-    return Loader(store, mapping, quarantine_dir).load(source_dir)
+def load_export(store: GraphStore, source_dir: Path, mapping: Mapping, quarantine_dir: Path, **options: Any) -> LoadSummary:
+    """Load `source_dir` through `mapping` into `store`; see the module docstring and `Loader` for `options`."""
+    return Loader(store, mapping, quarantine_dir, **options).load(source_dir)

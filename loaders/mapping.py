@@ -1,16 +1,24 @@
 """The declarative mapping language: source files and columns -> ontology terms.
 
-A mapping is YAML (see `loaders/mappings/salesforce.yaml`). Each source is a
-file that yields either nodes (`node:` with `key`, `properties`, `relations`
-to other nodes, `references` that must resolve, and `also:` for extra nodes
-one row produces) or edges (`relation:` with `source`, `target` and the
-relation's `properties`). Adding another CRM is a new YAML file, not code.
+A mapping is YAML (reference: `docs/mappings.md`; examples in `loaders/mappings/`).
+Each source is a file that yields either nodes (`node:` with `key`,
+`properties`, `relations` to other nodes, `references` that must resolve, and
+`also:` for extra nodes one row produces) or edges (`relation:` with `source`,
+`target` and the relation's `properties`). A value is a column (optionally
+translated by `map`, parsed by `format`), a `template` or a constant `value`;
+a reference names its node by id or, with `by`, by one of its properties.
+Adding another CRM is a new YAML file, not code.
 """
 
 from __future__ import annotations
 
+import codecs
+import re
+import zoneinfo
+from collections.abc import Iterator
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -19,60 +27,151 @@ from graph.store import InvalidInput
 from ontology import Schema
 
 MAPPINGS_DIR = Path(__file__).parent / "mappings"
+#: A template's placeholders: `{Any column name}`; everything between the braces is the column's name.
+TEMPLATE_FIELD = re.compile(r"\{([^{}]+)\}")
+#: `format` values that are not strptime patterns: seconds or milliseconds since 1970-01-01 UTC.
+EPOCH_FORMATS = ("epoch_s", "epoch_ms")
+
+
+class NumberFormat(BaseModel):
+    """How a number is written when it is not plain: `$1,234.50` or `1.234,50 €`."""
+
+    model_config = ConfigDict(extra="forbid")
+    thousands: str = ""  # grouping separator, dropped: "," "." " " or "'"
+    decimal: str = "."  # decimal separator, read as "."
+    symbols: str = ""  # characters dropped wherever they are: currency signs, "%"
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "NumberFormat":
+        if self.thousands and self.thousands == self.decimal:
+            raise ValueError("thousands and decimal separators must differ")
+        return self
 
 
 class ValueSpec(BaseModel):
     """How one value is made from a row: a column (optionally translated), a template or a constant."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
     column: str | None = None
     template: str | None = None
     value: Any = None
     map: dict[str, Any] | None = None
-    # Used for values the map does not list; without it such a value is an error.
+    # Used for values the map does not list; without it (or keep_unmapped) such a value is an error.
     default: Any = None
+    keep_unmapped: bool = False
+    # strptime pattern(s) tried in order, or epoch_s / epoch_ms; the result is a date-time.
+    format: str | list[str] | None = None
+    # IANA zone of date-times written without an offset (default UTC).
+    timezone: str | None = None
+    number: NumberFormat | None = None
+    # The column may be missing from the file (exports of chosen columns); its values are then empty.
+    optional: bool = False
 
     @model_validator(mode="after")
     def _one_source(self) -> "ValueSpec":
         given = [x for x in (self.column, self.template, self.value) if x is not None]
         if len(given) != 1:
             raise ValueError("give exactly one of column, template, value")
+        if self.default is not None and self.keep_unmapped:
+            raise ValueError("give default or keep_unmapped, not both")
+        if self.timezone is not None:
+            try:
+                zoneinfo.ZoneInfo(self.timezone)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown timezone {self.timezone!r} (use an IANA name such as Europe/Berlin)") from None
         return self
 
+    @field_validator("map", mode="before")
+    @classmethod
+    def _text_keys(cls, v: Any) -> Any:
+        # YAML reads unquoted true/1 as bool/int; cells are text, so keys are too.
+        return {("true" if k is True else "false" if k is False else str(k)): x for k, x in v.items()} if isinstance(v, dict) else v
+
+    @cached_property
+    def folded_map(self) -> dict[str, Any]:
+        """The map with keys trimmed and case-folded: a cell that matches no key exactly is looked up here."""
+        return {k.strip().casefold(): v for k, v in (self.map or {}).items()}
+
+    @property
+    def formats(self) -> tuple[str, ...]:
+        return (self.format,) if isinstance(self.format, str) else tuple(self.format or ())
+
     def columns(self) -> set[str]:
+        """Every column this value reads."""
         if self.column:
             return {self.column}
         if self.template:
-            import string
-
-            return {f for _, f, _, _ in string.Formatter().parse(self.template) if f}
+            return set(TEMPLATE_FIELD.findall(self.template))
         return set()
+
+    def required_columns(self) -> set[str]:
+        return set() if self.optional else self.columns()
+
+
+class RefSpec(ValueSpec):
+    """A value that names another node: by its id, or with `by` by one of its properties (name, website, email)."""
+
+    by: str | None = None
+    # text: case and spacing ignored; domain: URLs and e-mail addresses reduced to their host without www.
+    match: Literal["text", "domain"] = "text"
+    # Several references in one cell ("123;456"), one edge each.
+    split: str | None = None
+
+
+class WhenSpec(ValueSpec):
+    """A condition on a row's value (after `map`); text is compared trimmed and case-insensitively."""
+
+    equals: str | None = None
+    in_: list[str] | None = Field(None, alias="in")
+    not_empty: bool = False
+
+    @model_validator(mode="after")
+    def _one_test(self) -> "WhenSpec":
+        if sum((self.equals is not None, self.in_ is not None, self.not_empty)) != 1:
+            raise ValueError("a when gives exactly one of equals, in, not_empty")
+        return self
+
+
+def _known_encoding(v: str | None) -> str | None:
+    if v is not None:
+        try:
+            codecs.lookup(v)
+        except LookupError:
+            raise ValueError(f"unknown encoding {v!r} (e.g. utf-8, cp1252, latin-1, utf-16)") from None
+    return v
+
+
+def _one_character(v: str | None) -> str | None:
+    if v is not None and len(v) != 1:
+        raise ValueError(f"a delimiter is one character, not {v!r}")
+    return v
 
 
 def _value_spec(v: Any) -> Any:
     return {"column": v} if isinstance(v, str) else v
 
 
+def _value_specs(v: dict | None) -> dict:
+    return {k: _value_spec(x) for k, x in (v or {}).items()}
+
+
 class RelationSpec(BaseModel):
+    """An edge from the row's node to the node its `target` names (one per value when `split`)."""
+
     model_config = ConfigDict(extra="forbid")
     relation: str
-    target: ValueSpec
+    target: RefSpec
+    when: WhenSpec | None = None
+    properties: dict[str, ValueSpec] = Field(default_factory=dict)
 
     _target = field_validator("target", mode="before")(_value_spec)
+    _props = field_validator("properties", mode="before")(_value_specs)
 
 
-class ReferenceSpec(BaseModel):
-    """A column that must name an existing node, though it makes no edge."""
+class ReferenceSpec(RefSpec):
+    """A value that must name an existing node of type `node`, though it makes no edge."""
 
-    model_config = ConfigDict(extra="forbid")
-    column: str
     node: str
-
-
-class WhenSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    column: str
-    equals: str
 
 
 class AlsoNodeSpec(BaseModel):
@@ -86,11 +185,7 @@ class AlsoNodeSpec(BaseModel):
     properties: dict[str, ValueSpec] = Field(default_factory=dict)
 
     _key = field_validator("key", mode="before")(_value_spec)
-
-    @field_validator("properties", mode="before")
-    @classmethod
-    def _props(cls, v: dict) -> dict:
-        return {k: _value_spec(x) for k, x in (v or {}).items()}
+    _props = field_validator("properties", mode="before")(_value_specs)
 
 
 class SourceSpec(BaseModel):
@@ -99,19 +194,22 @@ class SourceSpec(BaseModel):
     node: str | None = None
     key: ValueSpec | None = None
     relation: str | None = None
-    source: ValueSpec | None = None
-    target: ValueSpec | None = None
+    source: RefSpec | None = None
+    target: RefSpec | None = None
     properties: dict[str, ValueSpec] = Field(default_factory=dict)
     relations: list[RelationSpec] = Field(default_factory=list)
     references: list[ReferenceSpec] = Field(default_factory=list)
     also: list[AlsoNodeSpec] = Field(default_factory=list)
+    # CSV dialect of this file; unset means the mapping's.
+    encoding: str | None = None
+    delimiter: str | None = None
+    # Columns deliberately not loaded: no "not in the mapping" warning for them.
+    ignore_columns: list[str] = Field(default_factory=list)
 
     _vals = field_validator("key", "source", "target", mode="before")(_value_spec)
-
-    @field_validator("properties", mode="before")
-    @classmethod
-    def _props(cls, v: dict) -> dict:
-        return {k: _value_spec(x) for k, x in (v or {}).items()}
+    _props = field_validator("properties", mode="before")(_value_specs)
+    _encoding = field_validator("encoding")(_known_encoding)
+    _delimiter = field_validator("delimiter")(_one_character)
 
     @model_validator(mode="after")
     def _node_or_edge(self) -> "SourceSpec":
@@ -121,27 +219,55 @@ class SourceSpec(BaseModel):
             raise ValueError(f"{self.file}: a node source needs a key")
         if self.relation and (self.source is None or self.target is None):
             raise ValueError(f"{self.file}: an edge source needs source and target")
+        if any(ref is not None and ref.split for ref in (self.source, self.target)):
+            raise ValueError(f"{self.file}: an edge source's source and target name one node each (no split)")
         # For an edge source, `key` (optional) names the record, so parallel edges stay apart.
         return self
 
+    def value_specs(self) -> Iterator[ValueSpec]:
+        """Every value this source evaluates, conditions included."""
+        yield from (s for s in (self.key, self.source, self.target) if s is not None)
+        yield from self.properties.values()
+        for rel in self.relations:
+            yield rel.target
+            yield from rel.properties.values()
+            yield from [rel.when] if rel.when else []
+        yield from self.references
+        for also in self.also:
+            yield also.key
+            yield from also.properties.values()
+            yield from [also.when] if also.when else []
+
     def columns(self) -> set[str]:
         """Every column this source reads."""
-        specs = [self.key, self.source, self.target, *self.properties.values()]
-        specs += [r.target for r in self.relations]
-        cols = set().union(*(s.columns() for s in specs if s is not None))
-        cols |= {r.column for r in self.references}
-        for also in self.also:
-            cols |= also.key.columns() | set().union(*(s.columns() for s in also.properties.values()))
-            if also.when:
-                cols.add(also.when.column)
-        return cols
+        return set().union(*(s.columns() for s in self.value_specs()))
+
+    def required_columns(self) -> set[str]:
+        """The columns the file must have (all but those marked optional)."""
+        return set().union(*(s.required_columns() for s in self.value_specs()))
 
 
 class Mapping(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
     description: str = ""
+    # Defaults for every source's CSV dialect.
+    encoding: str = "utf-8"
+    delimiter: str = ","
+    # Columns of every file deliberately not loaded (e.g. a CRM's checksum columns).
+    ignore_columns: list[str] = Field(default_factory=list)
     sources: list[SourceSpec]
+
+    _encoding = field_validator("encoding")(_known_encoding)
+    _delimiter = field_validator("delimiter")(_one_character)
+
+    @model_validator(mode="after")
+    def _source_defaults(self) -> "Mapping":
+        for src in self.sources:
+            src.encoding = src.encoding or self.encoding
+            src.delimiter = src.delimiter or self.delimiter
+            src.ignore_columns = [*self.ignore_columns, *src.ignore_columns]
+        return self
 
     def check_against(self, schema: Schema) -> list[str]:
         """Problems with ontology terms the mapping names (empty when it fits the schema)."""
@@ -153,9 +279,11 @@ class Mapping(BaseModel):
                     r = schema.relations.get(rel.relation)
                     if r is None or r.source != src.node:
                         problems.append(f"{src.file}: {rel.relation} is not a relation from {src.node}")
+                        continue
+                    problems += _check_props(schema, src.file, rel.relation, rel.properties, node=False)
+                    problems += _check_ref(schema, src.file, rel.target, r.target)
                 for ref in src.references:
-                    if ref.node not in schema.nodes:
-                        problems.append(f"{src.file}: unknown node type {ref.node}")
+                    problems += _check_ref(schema, src.file, ref, ref.node)
                 for also in src.also:
                     problems += _check_props(schema, src.file, also.node, also.properties, node=True)
                     r = schema.relations.get(also.relation_from_parent)
@@ -163,6 +291,10 @@ class Mapping(BaseModel):
                         problems.append(f"{src.file}: {also.relation_from_parent} does not link {src.node} to {also.node}")
             else:
                 problems += _check_props(schema, src.file, src.relation, src.properties, node=False)
+                r = schema.relations.get(src.relation)  # type: ignore[arg-type]
+                if r is not None:
+                    problems += _check_ref(schema, src.file, src.source, r.source)  # type: ignore[arg-type]
+                    problems += _check_ref(schema, src.file, src.target, r.target)  # type: ignore[arg-type]
         return problems
 
 
@@ -174,22 +306,58 @@ def _check_props(schema: Schema, file: str, name: str, props: dict, node: bool) 
     return [f"{file}: {name} has no property {p}" for p in sorted(unknown)]
 
 
+def _check_ref(schema: Schema, file: str, ref: RefSpec, node: str) -> list[str]:
+    typed = schema.nodes.get(node)
+    if typed is None:
+        return [f"{file}: unknown node type {node}"]
+    if ref.by is not None and ref.by not in typed.property_names:
+        return [f"{file}: {ref.column or ref.template}: {node} has no property {ref.by} to look it up by"]
+    return []
+
+
+def mapping_path(name_or_path: str) -> Path:
+    """A shipped mapping's file (`salesforce`, `hubspot`, `generic`) or the given YAML path.
+
+    Raises:
+        InvalidInput: neither a shipped name nor an existing file.
+    """
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    shipped = MAPPINGS_DIR / f"{name_or_path}.yaml"
+    if not path.suffix and shipped.exists():
+        return shipped
+    names = ", ".join(sorted(p.stem for p in MAPPINGS_DIR.glob("*.yaml")))
+    raise InvalidInput(f"no mapping {name_or_path!r} (shipped: {names}; or give the path of a .yaml file)")
+
+
+def parse_mapping(path: Path) -> Mapping:
+    """The mapping in a YAML file, checked for shape but not against the ontology.
+
+    Raises:
+        InvalidInput: not valid YAML, or not a mapping (the message names each wrong field).
+    """
+    try:
+        data = yaml.safe_load(path.read_text("utf-8"))
+        if isinstance(data, dict):
+            # Top-level `x-...` keys hold shared pieces for YAML anchors, as in docker-compose files.
+            data = {k: v for k, v in data.items() if not str(k).startswith("x-")}
+        return Mapping.model_validate(data)
+    except yaml.YAMLError as e:
+        raise InvalidInput(f"mapping {path}: not valid YAML: {e}") from e
+    except ValidationError as e:
+        fields = "; ".join(f"{'.'.join(str(x) for x in err['loc']) or 'top level'}: {err['msg']}" for err in e.errors())
+        raise InvalidInput(f"mapping {path}: {fields}") from e
+
+
 def load_mapping(name_or_path: str, schema: Schema) -> Mapping:
     """A shipped mapping by name (`salesforce`) or a YAML file by path, checked against the schema.
 
     Raises:
         InvalidInput: the file is missing, not valid YAML, or names terms the ontology lacks.
     """
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = MAPPINGS_DIR / f"{name_or_path}.yaml"
-    if not path.exists():
-        shipped = ", ".join(sorted(p.stem for p in MAPPINGS_DIR.glob("*.yaml")))
-        raise InvalidInput(f"no mapping {name_or_path!r} (shipped: {shipped}; or give a .yaml path)")
-    try:
-        mapping = Mapping.model_validate(yaml.safe_load(path.read_text("utf-8")))
-    except (yaml.YAMLError, ValidationError) as e:
-        raise InvalidInput(f"mapping {path}: {e}") from e
+    path = mapping_path(name_or_path)
+    mapping = parse_mapping(path)
     problems = mapping.check_against(schema)
     if problems:
         raise InvalidInput(f"mapping {path} does not fit the ontology: " + "; ".join(problems))

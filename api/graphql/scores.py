@@ -55,11 +55,30 @@ class Path:
     steps: list[PathStep]
 
 
+@strawberry.type(description="A suggested next step, derived from one of the explanation's paths.")
+class Suggestion:
+    kind: str = strawberry.field(description="keep, involve, check or risk.")
+    text: str
+    path: int = strawberry.field(description="Index of the path (in `paths`, top first) it comes from.")
+    contact_id: strawberry.ID | None = strawberry.field(description="The contact to involve, for `involve`.")
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
 @strawberry.type(description="Why the model scored a deal as it did.")
 class Explanation:
     method: str
-    fidelity: float | None = strawberry.field(description="How well the paths reproduce the score (0..1).")
+    fidelity: float | None = strawberry.field(
+        description="Fidelity+: how much the probability moves when the top paths' edges are removed (0..1).")
+    fidelity_minus: float | None = strawberry.field(
+        description="Fidelity-: how much it moves when only the top paths' edges are kept (lower is better).")
+    random_fidelity: float | None = strawberry.field(
+        description="Fidelity+ of random paths of the same lengths from the same neighbourhood: the baseline.")
     paths: list[Path] = strawberry.field(description="Strongest first (by absolute weight).")
+    suggestions: list[Suggestion] = strawberry.field(
+        description="Suggestions (not facts) for the rep, each naming the path it comes from.")
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], top: int) -> "Explanation":
@@ -84,8 +103,16 @@ class Explanation:
             )
             for p in list(data.get("paths", []))[:top]
         ]
-        fidelity = data.get("fidelity")
-        return cls(method=data["method"], fidelity=None if fidelity is None else float(fidelity), paths=paths)
+        suggestions = [
+            Suggestion(kind=x["kind"], text=x["text"], path=int(x["path"]),
+                       contact_id=strawberry.ID(x["contact_id"]) if x.get("contact_id") else None)
+            for x in data.get("suggestions", []) if int(x["path"]) < top
+        ]
+        return cls(
+            method=data["method"], fidelity=_optional_float(data.get("fidelity")),
+            fidelity_minus=_optional_float(data.get("fidelity_minus")),
+            random_fidelity=_optional_float(data.get("random_fidelity")), paths=paths, suggestions=suggestions,
+        )
 
 
 @strawberry.type(description="One model's held-out metrics (the served model and its baselines).")

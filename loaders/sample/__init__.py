@@ -20,9 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ._dirt import dirty_rows, plan_dirt
-from ._format import sf_ids
 from ._tables import Columns, build_table, make_layout
-from ._vocab import BOM_FILES, HEADERS, KEY_PREFIX
+from ._vocab import BOM_FILES, HEADERS
 from ._world import build_world
 
 __all__ = ["DEFAULT_AS_OF", "HEADERS", "MIN_ACCOUNTS", "SampleSummary", "generate_sample"]
@@ -113,14 +112,3 @@ def generate_sample(
         rows[name] = len(cols[HEADERS[name][0]])
         del cols
     return SampleSummary(out_dir=out_dir, rows=rows, total_rows=sum(rows.values()), dirt=dirt)
-
-
-def _contact_latents(accounts: int, seed: int, as_of: datetime | None = None) -> dict[str, float]:
-    """Test hook, not part of the export: each contact's latent propensity ``z_c`` keyed by Contact Id.
-
-    Regenerates the world for the same arguments as :func:`generate_sample` (no files are written), so tests can
-    check that the planted contact signal is really there.
-    """
-    world = build_world(int(accounts), seed, _to_epoch_seconds(DEFAULT_AS_OF if as_of is None else as_of))
-    ids = sf_ids(KEY_PREFIX["Contact"], make_layout(world).con_pos)
-    return dict(zip(ids.tolist(), world.con_z.tolist()))

@@ -12,15 +12,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _history
 from . import _vocab as V
 from ._format import DAY
 
 HISTORY_DAYS = 730
-TARGET_WIN_RATE = 0.35
+TARGET_WIN_RATE = _history.TARGET_WIN_RATE
+# Record effects: logit per unit of the deal's role-weighted mean contact record and of its account's record
+# (see `_history`). They are what a relational model can learn from the graph; the latents below are not.
+CONTACT_RECORD_WEIGHT = 5.0
+ACCOUNT_RECORD_WEIGHT = 2.5
 # Effect scales (standard deviations on the logit scale).
-CONTACT_STD = 1.0
-ACCOUNT_STD = 0.5
-PARENT_STD = 0.4
+ACTIVITY_SIGMA = 1.0
+CONTACT_STD = 0.3  # weight of the contacts' latent z (role-weighted mean of N(0,1) draws)
+ACCOUNT_STD = 0.2
+PARENT_STD = 0.2
 AFFINITY_STD = 0.5
 REP_STD = 0.3
 AMOUNT_SLOPE = -0.3  # per unit of log(Amount); big deals are harder
@@ -134,6 +140,15 @@ def _weighted(rng: np.random.Generator, weights: tuple[float, ...], size: int) -
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
+
+
+def _intercept_for(rest: np.ndarray) -> float:
+    """The base logit that makes the mean of sigmoid(base + rest) the target win rate (bisection)."""
+    lo, hi = -20.0, 20.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if _sigmoid(mid + rest).mean() < TARGET_WIN_RATE else (lo, mid)
+    return (lo + hi) / 2
 
 
 def _account_names(
@@ -296,6 +311,9 @@ def build_world(n_accounts: int, seed: int, as_of_s: int) -> World:
     anchor = np.zeros(n_con, dtype=bool)
     anchor[np.r_[0, np.cumsum(n_con_acc)[:-1]]] = True  # first contact per account never leaves: deals need one
     con_z = rng.standard_normal(n_con)
+    # How often a person is put on deals: a few people at each account are on most of them, as in real buying
+    # groups, which is what gives a contact a track record worth reading.
+    con_activity = rng.lognormal(0.0, ACTIVITY_SIGMA, size=n_con)
     con_first = rng.integers(len(V.FIRST_NAMES), size=n_con)
     con_last = rng.integers(len(V.LAST_NAMES), size=n_con)
     con_title = _weighted(rng, tuple(t[2] for t in V.TITLES), n_con)
@@ -383,7 +401,9 @@ def build_world(n_accounts: int, seed: int, as_of_s: int) -> World:
     d = opp_day[pair_opp]
     employed = (sp_start_day[pair_sp] <= d) & ((sp_end_day[pair_sp] < 0) | (d <= sp_end_day[pair_sp]))
     pair_opp, pair_sp = pair_opp[employed], pair_sp[employed]
-    shuffle = np.lexsort((rng.random(pair_opp.size), pair_opp))
+    # Weighted sampling without replacement (exponential race): more active people come first more often.
+    race = rng.exponential(size=pair_opp.size) / con_activity[sp_contact[pair_sp]]
+    shuffle = np.lexsort((race, pair_opp))
     pair_opp, pair_sp = pair_opp[shuffle], pair_sp[shuffle]
     starts = _group_starts(pair_opp)
     rank = np.arange(pair_opp.size) - np.repeat(starts, np.diff(np.r_[starts, pair_opp.size]))
@@ -410,34 +430,48 @@ def build_world(n_accounts: int, seed: int, as_of_s: int) -> World:
     oli_created = opp_created[oli_opp] + (rng.random(n_oli) * 0.25 * li_span).astype(np.int64)
 
     # --- Planted effects -----------------------------------------------------------------------------------
+    # Static parts first (known when the deal is created and not fed by outcomes), then the record effects,
+    # which need the deals played forward in time (`_history`).
     w_sum = np.bincount(ocr_opp, weights=weight, minlength=n_opp)
-    raw_contact = np.bincount(ocr_opp, weights=weight * con_z[ocr_contact], minlength=n_opp) / w_sum
-    contact_scale = CONTACT_STD / raw_contact.std()
-    contact_effect = raw_contact * contact_scale
-    contribution = contact_scale * weight * con_z[ocr_contact] / w_sum[ocr_opp]
-    by_contrib = np.lexsort((-np.abs(contribution), ocr_opp))
-    key_rows = by_contrib[_group_starts(ocr_opp[by_contrib])]
-    key_contact = np.full(n_opp, -1, dtype=np.int64)
-    key_contact[ocr_opp[key_rows]] = ocr_contact[key_rows]
-
-    account_effect = ACCOUNT_STD * acc_latent[opp_account]
+    account_latent = ACCOUNT_STD * acc_latent[opp_account]
     opp_parent = parent[opp_account]
     parent_effect = np.where(opp_parent >= 0, PARENT_STD * acc_latent[np.maximum(opp_parent, 0)], 0.0)
     raw_aff = np.add.reduceat(affinity_matrix[industry[opp_account][oli_opp], oli_family], li_start) / n_li
     affinity_effect = raw_aff * (AFFINITY_STD / raw_aff.std())
     rep_effect = REP_STD * rep_latent[opp_owner]
     amount_effect = AMOUNT_SLOPE * (log_amount - np.log(AMOUNT_REF))
+    latent_rows = CONTACT_STD * weight * con_z[ocr_contact] / w_sum[ocr_opp]
+    static = account_latent + parent_effect + affinity_effect + rep_effect + amount_effect
+    static = static + np.bincount(ocr_opp, weights=latent_rows, minlength=n_opp)
+    draws = rng.random(n_opp)
+
+    def play(base: float) -> _history.Played:
+        return _history.play_forward(
+            base + static, CONTACT_RECORD_WEIGHT, ACCOUNT_RECORD_WEIGHT, draws, opp_created, opp_close, opp_closed,
+            opp_account, ocr_opp, ocr_contact, ocr_created, weight)
+
+    # The base rate: first for the static part alone, then once more with the records of that first run, so
+    # the mean win probability lands near the target without replaying the history many times.
+    played = play(_intercept_for(static))
+    record_rows = CONTACT_RECORD_WEIGHT * weight * played.role_record / w_sum[ocr_opp]
+    history = np.bincount(ocr_opp, weights=record_rows, minlength=n_opp) + ACCOUNT_RECORD_WEIGHT * played.account_record
+    base = _intercept_for(static + history)
+    played = play(base)
+    record_rows = CONTACT_RECORD_WEIGHT * weight * played.role_record / w_sum[ocr_opp]
+    contribution = record_rows + latent_rows
+    contact_effect = np.bincount(ocr_opp, weights=contribution, minlength=n_opp)
+    account_effect = account_latent + ACCOUNT_RECORD_WEIGHT * played.account_record
+    by_contrib = np.lexsort((-np.abs(contribution), ocr_opp))
+    key_rows = by_contrib[_group_starts(ocr_opp[by_contrib])]
+    key_contact = np.full(n_opp, -1, dtype=np.int64)
+    key_contact[ocr_opp[key_rows]] = ocr_contact[key_rows]
     effects = {
         "contact": contact_effect, "account": account_effect, "parent": parent_effect,
         "affinity": affinity_effect, "rep": rep_effect, "amount": amount_effect,
     }
     rest = sum(effects.values())
-    lo, hi = -20.0, 20.0
-    for _ in range(60):  # bisection for the intercept that gives the target mean win probability
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if _sigmoid(mid + rest).mean() < TARGET_WIN_RATE else (lo, mid)
-    logit = (lo + hi) / 2 + rest
-    opp_won = opp_closed & (rng.random(n_opp) < _sigmoid(logit))
+    logit = base + rest
+    opp_won = played.won
 
     # --- Remaining opportunity fields -----------------------------------------------------------------------
     elapsed = (as_of_s - opp_created) / np.maximum(opp_close - opp_created, 1)

@@ -44,7 +44,10 @@ def explanation(deal_id: str, n_paths: int) -> dict:
                 {"label": "Account", "id": SUB, "name": "Globex Europe", "relation": "WORKS_AT", "direction": "out"},
             ],
         })
-    return {"method": "path-attribution", "paths": paths, "fidelity": 0.82}
+    suggestions = [{"kind": "keep", "path": 0, "text": "Keep Ana Silva closely involved."},
+                   {"kind": "involve", "path": n_paths - 1, "contact_id": "003-bob", "text": "Consider involving Bob."}]
+    return {"method": "path-attribution", "paths": paths, "fidelity": 0.82, "fidelity_minus": 0.05,
+            "random_fidelity": 0.2, "suggestions": suggestions}
 
 
 def score(deal_id: str, p: float, paths: int = 0, version: str = "v1") -> ScoreRecord:

@@ -79,3 +79,18 @@ def test_token_mints_a_jwt_for_the_configured_secret(workdir: Path, capsys: pyte
     assert code == EXIT_OK
     principal = TokenVerifier(hs256_secret=SECRET).verify(json.loads(out)["token"])
     assert principal.rep_id == RITA and principal.team_scope and principal.role.value == "rep"
+
+
+def test_demo_prints_a_fresh_admin_key_and_revokes_the_last_one(workdir: Path) -> None:
+    from api.cli_keys import demo_key, serve_banner
+    from api.settings import Settings
+
+    settings = Settings()
+    assert "No API keys yet" in serve_banner(settings)
+    first, second = demo_key(settings), demo_key(settings)
+    key_of = [line.strip() for text in (first, second) for line in text.splitlines() if line.strip().startswith("dgk_")]
+    assert len(key_of) == 2 and key_of[0] != key_of[1]
+    assert f'{{"Authorization": "Bearer {key_of[1]}"}}' in second
+    keys = KeyStore(workdir / "home" / "api-keys.db")
+    assert keys.verify(key_of[0]) is None and keys.verify(key_of[1]).role.value == "admin"
+    assert "(1 active key:" in serve_banner(settings)

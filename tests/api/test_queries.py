@@ -56,6 +56,18 @@ def test_explanation_is_limited_by_top_and_keeps_stored_order(api_url: str, crm:
     assert first["steps"][1]["relation"] == "INVOLVES"
 
 
+def test_explanation_serves_fidelity_baselines_and_suggestions_of_the_paths_shown(api_url: str, crm: Crm) -> None:
+    query = """query($id: ID!) { deal(id: $id) {
+        top: explanation { fidelity fidelityMinus randomFidelity suggestions { kind text path contactId } }
+        all: explanation(top: 50) { suggestions { kind path contactId } } } }"""
+    deal = gql(api_url, query, {"id": crm.explained_deal})["data"]["deal"]
+    assert (deal["top"]["fidelity"], deal["top"]["fidelityMinus"], deal["top"]["randomFidelity"]) == (0.82, 0.05, 0.2)
+    # A suggestion is shown only with the path it names: the last of five paths is outside the default top 3.
+    assert deal["top"]["suggestions"] == [
+        {"kind": "keep", "text": "Keep Ana Silva closely involved.", "path": 0, "contactId": None}]
+    assert deal["all"]["suggestions"][1] == {"kind": "involve", "path": 4, "contactId": "003-bob"}
+
+
 def test_negative_top_is_a_clear_error(api_url: str, crm: Crm) -> None:
     query = "query($id: ID!) { deal(id: $id) { explanation(top: -1) { method } } }"
     body = gql(api_url, query, {"id": crm.explained_deal})

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from gnn.attribution import make_explainer, masked_logits
+from gnn.attribution import EdgeIntegratedGradients, make_explainer, masked_logits
 from gnn.explain import IncomingIndex, PathExplainer, computation_subgraph, prune_to_messages
 from gnn.features import latest_event_time
 from gnn.registry import ModelRegistry
@@ -79,7 +79,7 @@ def test_attributions_come_from_the_model(trained):
         empty = float(masked_logits(loaded.model, sub.x_dict, sub.edge_index_dict, local, everything)[0])
         if abs(full - empty) < 0.05:
             continue  # the graph barely moves this deal: nothing to attribute
-        masks = make_explainer(loaded.model, steps=64)(sub.x_dict, sub.edge_index_dict, index=local)
+        masks = make_explainer(loaded.model, EdgeIntegratedGradients(steps=64))(sub.x_dict, sub.edge_index_dict, index=local)
         total = sum(float(masks[e].edge_mask.sum()) for e in sub.edge_types)
         assert total == pytest.approx(full - empty, rel=0.05, abs=0.02)
         checked += 1

@@ -93,6 +93,10 @@ def test_promote_and_rollback_walk_the_served_stack(tmp_path):
         registry.promote("zzz")
     registry.save(_card("d"), {"model.pt": b"x"}, promote=False)
     assert registry.current_version() == "a" and {c.version for c in registry.versions()} == {"a", "b", "c", "d"}
+    registry.save(_card("notebook"), {"report.json": b"{}"}, promote=False)  # a record without servable weights
+    with pytest.raises(RegistryError, match="no model.pt"):
+        registry.promote("notebook")
+    assert registry.current_version() == "a"
 
 
 def test_a_retrain_much_worse_than_the_serving_model_is_kept_but_not_served(trained):

@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 
 from graph import cypher
+from graph.cypher_books import all_queries as books_queries
 from ontology import load_schema
 
 SCHEMA = load_schema()
@@ -31,6 +32,7 @@ ALL_QUERIES = {
     "latest_scores": cypher.latest_scores(),
     "score_history[all]": cypher.score_history(True),
     "score_history[ids]": cypher.score_history(False),
+    **books_queries(SCHEMA),
 }
 KNOWN_NAMES = {*SCHEMA.nodes, *SCHEMA.relations, *cypher.STORE_LABELS}
 

@@ -20,7 +20,7 @@ import neo4j.time
 import pytest
 from neo4j.exceptions import ServiceUnavailable
 
-from graph import InvalidInput, ScoreRecord, StoreError, cypher
+from graph import InvalidInput, ScoreRecord, StoreError, cypher, cypher_books
 from graph.neo4j import DanglingEdges, Neo4jStore, from_db, parse_url, redact, to_db
 from ontology import load_schema
 from tests.graph.backends import needs_neo4j, open_test_store
@@ -321,6 +321,45 @@ def test_driver_errors_become_store_errors():
     with pytest.raises(StoreError, match="Neo4j reading Account: gone") as info:
         store.get_nodes("Account", ["a1"])
     assert isinstance(info.value.__cause__, ServiceUnavailable)
+
+
+def test_a_load_batch_carries_lineage_and_its_progress_in_one_transaction():
+    driver = FakeDriver()
+    store = fake_store(driver, batch_size=10)
+    rows = [{"id": "a1", "name": "A", "_source_file": "Account.csv", "_source_line": 2}]
+    store.upsert_nodes("Account", rows, load_id="L1")
+    assert driver.transactions == ["write"]
+    (_, merge, params), (_, progress, counted) = driver.log
+    assert merge == cypher.merge_nodes(SCHEMA.nodes["Account"]) and progress == cypher_books.count_batch()
+    assert params["rows"][0]["props"].items() >= {"_load_id": "L1", "_source_file": "Account.csv", "_source_line": 2}.items()
+    assert counted == {"load_id": "L1", "rows": 1}
+    driver.log.clear()
+    store.upsert_nodes("Account", rows)  # outside a load: no bookkeeping sent
+    [(_, _, params)] = driver.log
+    assert "_load_id" not in params["rows"][0]["props"]
+
+
+def test_bookkeeping_writes_are_single_write_transactions():
+    def respond(query: str, params: dict) -> list[dict]:
+        if "AS ended" in query:
+            return [{"ended": len(params["rows"])}]
+        if "AS retired" in query:
+            return [{"retired": 1}]
+        if "AS last" in query:
+            return [{"last": 4}]
+        return []
+
+    driver = FakeDriver(respond)
+    store = fake_store(driver)
+    assert store.end_edges("WORKS_AT", [("c1", "a1", "r1")], date(2025, 6, 1), "L1", "gone") == 1
+    counts = store.retire("L1", {"Deal": ["d1"]}, {"INVOLVES": [("d2", "c1", "k")]}, "gone")
+    assert counts["Deal"] == 1 and counts["INVOLVES"] >= 1
+    store.record_merges([])
+    assert driver.transactions == ["write", "write", "write", "read"]  # the last: reading the recorded merges back
+    queries = [q for _, q, _ in driver.log]
+    assert cypher_books.end_edges(SCHEMA, SCHEMA.relations["WORKS_AT"]) in queries
+    assert cypher_books.retire_nodes(SCHEMA.nodes["Deal"]) in queries
+    assert all("d1" not in q and "c1" not in q for q in queries)
 
 
 # ---- live: a real server

@@ -69,3 +69,27 @@ def test_sqlite_url_round_trip(tmp_path):
         add_accounts(s, "a1")
     with open_store(url) as s:
         assert s.node_ids("Account") == {"a1"}
+
+
+def test_integrity_check_reports_edges_without_ends(store):
+    # SQLite keeps no foreign keys between the tables: the check is what notices a dangling edge.
+    add_accounts(store, "a1")
+    store.upsert_edges("SUBSIDIARY_OF", [{"src": "a1", "dst": "nowhere"}])
+    assert store.check_integrity() == ["SUBSIDIARY_OF: 1 edge(s) whose dst names no Account"]
+
+
+def test_a_store_made_before_lineage_gets_its_columns(tmp_path):
+    path = tmp_path / "old.db"
+    raw = sqlite3.connect(path)
+    from graph.sqlite import LINEAGE_DDL, node_ddl
+    from ontology import load_schema
+
+    [ddl] = node_ddl(load_schema().nodes["Account"])
+    raw.execute(ddl.replace(f", {LINEAGE_DDL}", ""))  # the table as it was before lineage
+    raw.execute("INSERT INTO n_account (id, name) VALUES ('a1', 'Acme')")
+    raw.commit()
+    raw.close()
+    with open_store(sqlite_url(path)) as s:
+        assert s.lineage("a1")[0].provenance.load_id is None
+        s.upsert_nodes("Account", [{"id": "a2", "name": "B", "_source_file": "x.csv", "_source_line": 2}], load_id="L")
+        assert s.lineage("a2")[0].provenance.source_file == "x.csv"

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from graph import GraphStore, ScoreRecord, StoreError
+from graph import GraphStore, InvalidInput, ScoreRecord, StoreError
+from graph.lineage import LoadRecord, MergeRecord, Provenance, Redirect
 from tests.graph.backends import BACKENDS, open_test_store
 
 T = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
@@ -356,3 +357,122 @@ def test_reader_sees_whole_batches_while_writer_writes(store):
     assert seen and all(n % batch == 0 for n in seen)
     assert seen[-1] == batch * batches
     assert seen == sorted(seen)  # a reader never goes back in time
+
+
+# ---- load bookkeeping: loads, lineage, merges, tombstones (graph.lineage)
+
+
+def begin(store: GraphStore, load_id: str = "L1", source: str = "/exports/crm") -> None:
+    store.begin_load(LoadRecord(load_id, source, "salesforce", T))
+
+
+def test_a_load_is_running_until_finished_and_counts_its_batches(store):
+    begin(store)
+    add_accounts(store, "a0")  # outside the load: not counted
+    store.upsert_nodes("Account", [{"id": "a1", "name": "A"}, {"id": "a2", "name": "B"}], load_id="L1")
+    store.upsert_edges("SUBSIDIARY_OF", [{"src": "a1", "dst": "a2"}], load_id="L1")
+    [running] = store.loads()
+    assert (running.state, running.batches, running.rows_written, running.finished) == ("running", 2, 3, None)
+    store.finish_load("L1", "finished", {"totals": {"read": 3}})
+    [done] = store.loads("L1")
+    assert done.state == "finished" and done.summary == {"totals": {"read": 3}} and done.finished is not None
+
+
+def test_a_finished_load_marks_earlier_running_loads_of_its_source_interrupted(store):
+    store.begin_load(LoadRecord("L1", "/x", "salesforce", T))
+    store.begin_load(LoadRecord("other", "/y", "salesforce", T))
+    store.begin_load(LoadRecord("L2", "/x", "salesforce", at(seconds=5)))
+    store.finish_load("L2", "finished")
+    assert {r.load_id: r.state for r in store.loads()} == {"L1": "interrupted", "other": "running", "L2": "finished"}
+    assert [r.load_id for r in store.loads()][0] == "L2"  # newest first
+
+
+def test_lineage_names_file_line_and_load_of_a_node_and_its_edges(store):
+    begin(store)
+    store.upsert_nodes("Account", [{"id": "a1", "name": "A", "_source_file": "Account.csv", "_source_line": 2},
+                                   {"id": "a2", "name": "P", "_source_file": "Account.csv", "_source_line": 3}], load_id="L1")
+    store.upsert_edges("SUBSIDIARY_OF", [{"src": "a1", "dst": "a2", "_source_file": "Account.csv", "_source_line": 2}],
+                       load_id="L1")
+    add_deals(store, "d1", account="a1")  # written outside a load
+    [node] = store.lineage("a1")
+    assert (node.label, node.node_id) == ("Account", "a1")
+    assert node.provenance == Provenance("L1", "Account.csv", 2)
+    edges = {(e.relation, e.direction): e for e in node.edges}
+    assert edges[("SUBSIDIARY_OF", "out")].provenance == Provenance("L1", "Account.csv", 2)
+    assert edges[("FOR_ACCOUNT", "in")].src == "d1"
+    assert edges[("FOR_ACCOUNT", "in")].provenance == Provenance(None, None, None)
+    assert store.lineage("nope") == []
+    # Lineage is bookkeeping, not graph: reads of the graph do not show it.
+    assert "_load_id" not in store.get_node("Account", "a1")
+    assert all("_source_file" not in r for r in store.read_tables()[0]["Account"])
+
+
+def test_end_edges_closes_open_employment_and_keeps_it(store):
+    begin(store)
+    store.upsert_nodes("Contact", [{"id": "c1", "name": "Jo"}])
+    add_accounts(store, "old", "new")
+    store.upsert_edges("WORKS_AT", [{"src": "c1", "dst": "old", "key": "r1", "since": date(2024, 1, 1)},
+                                    {"src": "c1", "dst": "new", "key": "r2", "since": date(2025, 1, 1)}])
+    assert store.end_edges("WORKS_AT", [("c1", "old", "r1")], date(2025, 6, 1), "L1", "missing from the export") == 1
+    assert store.end_edges("WORKS_AT", [("c1", "old", "r1")], date(2025, 7, 1), "L1", "again") == 0  # already closed
+    jobs = {n.node["id"]: n.edge for n in store.neighbours("Contact", ["c1"], "WORKS_AT")["c1"]}
+    assert jobs["old"]["until"] == "2025-06-01" and jobs["new"]["until"] is None
+    assert store.edge_keys("WORKS_AT") == {("c1", "old", "r1"), ("c1", "new", "r2")}
+
+
+def test_retire_moves_nodes_with_their_edges_to_tombstones(store):
+    begin(store)
+    add_accounts(store, "a1", "a2")
+    add_deals(store, "d1", "d2", account="a1")
+    store.upsert_edges("SUBSIDIARY_OF", [{"src": "a2", "dst": "a1"}])
+    counts = store.retire("L1", {"Deal": ["d1"]}, {"SUBSIDIARY_OF": [("a2", "a1", "")]}, "missing from the export")
+    assert counts == {"Deal": 1, "FOR_ACCOUNT": 1, "SUBSIDIARY_OF": 1}
+    assert store.node_ids("Deal") == {"d2"} and store.counts()["SUBSIDIARY_OF"] == 0
+    assert store.check_integrity() == []
+    stones = {(t.kind, t.name, t.ident) for t in store.tombstones("L1")}
+    assert stones == {("node", "Deal", ("d1",)), ("edge", "FOR_ACCOUNT", ("d1", "a1", "")),
+                      ("edge", "SUBSIDIARY_OF", ("a2", "a1", ""))}
+    [deal] = [t for t in store.tombstones() if t.kind == "node"]
+    assert deal.row["name"] == "Deal d1" and deal.reason == "missing from the export" and deal.load_id == "L1"
+
+
+def test_merges_are_recorded_once_and_undo_restores_the_record(store):
+    begin(store)
+    add_accounts(store, "keep")
+    add_deals(store, "d1", account="keep")
+    merge = MergeRecord(label="Account", kept_id="keep", merged_id="dup", rule="same_website", score=1.0,
+                        load_id="L1", detail="website 'acme.com'",
+                        merged_row={"id": "dup", "name": "ACME CORP.", "_load_id": "L1", "_source_file": "Account.csv",
+                                    "_source_line": 9},
+                        redirects=(Redirect("FOR_ACCOUNT", "d1", "keep", "", "dst"),))
+    [recorded] = store.record_merges([merge])
+    assert recorded.merge_id is not None and recorded.state == "active"
+    [again] = store.record_merges([merge])  # the same decision in a later load: one record
+    assert again.merge_id == recorded.merge_id and len(store.merges()) == 1
+    undone = store.undo_merge(recorded.merge_id)
+    assert undone.state == "undone" and undone.undone_at is not None
+    assert store.get_node("Account", "dup")["name"] == "ACME CORP."
+    assert store.lineage("dup")[0].provenance == Provenance("L1", "Account.csv", 9)
+    assert [n.node["id"] for n in store.neighbours("Deal", ["d1"], "FOR_ACCOUNT")["d1"]] == ["dup"]
+    with pytest.raises(InvalidInput):
+        store.undo_merge(recorded.merge_id)
+    with pytest.raises(InvalidInput):
+        store.undo_merge(999)
+    assert store.merges("Account", "undone") == [undone]
+
+
+def test_merging_an_id_that_lives_in_the_graph_moves_its_edges(store):
+    begin(store)
+    add_accounts(store, "keep", "dup")
+    add_deals(store, "d1", account="dup")
+    [m] = store.record_merges([MergeRecord("Account", "keep", "dup", "same_name", 1.0, "L1")])
+    assert store.node_ids("Account") == {"keep"}
+    assert [n.node["id"] for n in store.neighbours("Deal", ["d1"], "FOR_ACCOUNT")["d1"]] == ["keep"]
+    assert m.redirects == (Redirect("FOR_ACCOUNT", "d1", "keep", "", "dst"),)
+    store.undo_merge(m.merge_id)
+    assert store.node_ids("Account") == {"keep", "dup"}
+    assert [n.node["id"] for n in store.neighbours("Deal", ["d1"], "FOR_ACCOUNT")["d1"]] == ["dup"]
+
+
+def test_integrity_check_finds_edges_without_ends(store):
+    assert store.check_integrity() == []

@@ -1,12 +1,22 @@
-"""A real headless browser for page tests: Debian's chromium or chromium-headless-shell."""
+"""A real headless browser for page tests: Debian's chromium or chromium-headless-shell.
+
+`run_browser` drives it from the command line (dump the DOM, take a screenshot);
+`playwright_browser` drives the same binary through Playwright, for tests that
+click, type and read what a person sees.
+"""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
 import tempfile
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator
 
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 # Without the background-networking flags chromium keeps dialling out, which this
 # offline machine refuses; the pages under test need nothing from outside.
@@ -30,3 +40,22 @@ def run_browser(url: str, *args: str, budget_ms: int = 8000) -> subprocess.Compl
     with tempfile.TemporaryDirectory() as profile:
         cmd = [browser_path(), *FLAGS, f"--user-data-dir={profile}", f"--virtual-time-budget={budget_ms}", *args, url]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=90)
+
+
+@contextmanager
+def playwright_browser() -> Iterator["Browser"]:
+    """Playwright's Chromium driver on the Debian browser `browser_path()` finds.
+
+    Playwright's own browser builds are never downloaded (`playwright install` needs a host this
+    machine cannot reach); `executable_path` points it at the packaged one instead.
+    """
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extras: "
+                                   "pip install -e '.[test]'")
+    executable = browser_path()
+    with sync_api.sync_playwright() as playwright:
+        # Playwright adds --headless itself; the rest keep chromium from dialling out.
+        browser = playwright.chromium.launch(executable_path=executable, args=[f for f in FLAGS if f != "--headless"])
+        try:
+            yield browser
+        finally:
+            browser.close()

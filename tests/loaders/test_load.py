@@ -179,3 +179,31 @@ def test_parallel_line_items_for_one_product_are_both_kept(tmp_path):
     assert (items.read, items.loaded, items.merged) == (2, 2, 0)
     amounts = sorted(n.edge["amount"] for n in store.neighbours("Deal", ["006W"], "FOR_PRODUCT")["006W"])
     assert amounts == [250.0, 1000.0]
+
+
+GLOBEX = ["001P", "Globex", "", "Finance", "Customer", "DE", "5000", "1e9", "globex.com", "005A", T]
+ACME = ["001A", "Acme", "001P", "Technology", "Customer", "US", "120", "2e6", "acme.com", "005A", T]
+ACME_DANGLING = ["001A", "Acme (moved)", "001ZZZ", "Technology", "Customer", "US", "130", "2e6", "acme.com", "005A", T]
+
+
+@pytest.mark.parametrize("accounts", [
+    [GLOBEX, ACME, ACME_DANGLING],  # the later duplicate is rejected: the earlier, valid one stays
+    [GLOBEX, ACME_DANGLING, ACME],  # the earlier duplicate is rejected: the later one wins as usual
+])
+def test_a_rejected_duplicate_never_takes_the_valid_row_with_it(tmp_path, accounts):
+    """Of the rows of one file with the same key, the last that passes validation and resolution wins."""
+    schema = load_schema()
+    store = open_store(sqlite_url(tmp_path / "g.db"), schema)
+    rows = {**ROWS, "Account.csv": accounts}
+    summary = load_export(store, write_export(tmp_path / "export", rows), load_mapping("salesforce", schema), tmp_path / "q")
+    assert summary.reconciles
+    account_file = {f.file: f for f in summary.files}["Account.csv"]
+    assert (account_file.read, account_file.loaded, account_file.quarantined, account_file.merged) == (3, 2, 1, 0)
+    assert store.get_node("Account", "001A")["name"] == "Acme"
+    dangling_line = 2 + accounts.index(ACME_DANGLING)
+    reasons = {(q["file"], q["line"]): q for q in read_quarantine(Path(summary.quarantine_file))}
+    assert "'001ZZZ' names no Account" in reasons[("Account.csv", dangling_line)]["reason"]
+    assert reasons[("Account.csv", dangling_line)]["row"]["Name"] == "Acme (moved)"  # the row as read, re-read by line
+    # What depends on the account still loads: its deals and contacts are not cascaded into the quarantine.
+    assert store.get_node("Deal", "006W") is not None and store.get_node("Contact", "003A") is not None
+    store.close()

@@ -1,0 +1,29 @@
+"""Colours of explanation paths, shared by every view that draws them.
+
+The RevOps review (`api.review`, drawn in Python) and the CRM widget
+(`api.widget`, drawn in the browser from the same values) colour a path by
+its direction and a node by its label, so a rep and RevOps see one picture.
+Every text colour here reaches WCAG AA (4.5:1) on every fill and on white;
+`tests/api/test_widget.py` checks it.
+"""
+
+from __future__ import annotations
+
+#: A path's stroke and sign colour by its direction.
+DIRECTION_COLOURS = {"raises": "#1b7f3b", "lowers": "#b42318"}
+#: Fallback stroke for a direction the model did not name.
+NEUTRAL = "#444c5c"
+#: A node's fill by its label (pale, so dark text stays readable on it).
+NODE_FILLS = {"Deal": "#e8eefc", "Contact": "#fdf1dc", "Account": "#e6f4ea", "Product": "#f3e8fd", "Rep": "#eceff1"}
+#: Fill of any other node label.
+DEFAULT_FILL = "#ffffff"
+#: Node names and the labels above them.
+INK = "#1d2433"
+MUTED = "#5b6475"
+
+
+def palette() -> dict[str, object]:
+    """The palette as plain JSON-ready data, for views drawn in the browser."""
+    return {"direction": DIRECTION_COLOURS, "neutral": NEUTRAL, "fills": NODE_FILLS, "defaultFill": DEFAULT_FILL,
+            "ink": INK, "muted": MUTED}
+

@@ -1,0 +1,155 @@
+"""Benchmark loading the sample export into SQLite, end to end (parse, validate, identity, resolve, write).
+
+Usage::
+
+    nice -n 19 python bench/bench_load.py [--accounts 29000] [--runs 1] [--seed 7] [--profile]
+
+The sample is generated once (not timed); each run then loads it into a fresh SQLite file in a fresh
+subprocess, so its peak RSS (``VmHWM`` on Linux) belongs to that run alone. Wall time covers the
+``load_export`` call only (interpreter start-up and imports excluded; "import RSS" is the baseline they
+cost). Rows are the CSV rows the loader reads (``truth.csv`` is not loaded); about 34.4 per account, so
+29000 accounts give about a million. Phases are timed by wrapping the loader's steps:
+
+- parse: reading CSV and validating every row against the ontology (``Loader._parse_file``);
+- identity: duplicate resolution and redirection (``merge_duplicates``);
+- resolve: natural-key lookups, dangling references, duplicate keys, and quarantining what they reject, its
+  rows read again by line (``_translate``, ``_resolve``, ``_keep_latest``, ``_quarantine_rejected``);
+- plan: what a full export retires (``plan_retired_*``; empty for the default delta mode);
+- write: merges, batched upserts and retirements (``record_merges``, ``_write``, ``apply_changes``).
+
+``--profile`` runs one more load under cProfile and prints the top costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PHASES = ("parse", "identity", "resolve", "plan", "write")
+
+_CHILD = """
+import cProfile, io, json, pstats, resource, sys, tempfile, time
+from collections import defaultdict
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+export, profile = Path(sys.argv[2]), sys.argv[3] == "1"
+
+
+def peak_rss():
+    # This process's peak RSS in bytes. Linux: VmHWM, since ru_maxrss survives exec and so would count the
+    # parent's memory at fork (the generated sample); elsewhere ru_maxrss (bytes on macOS, KiB on Linux).
+    try:
+        with open("/proc/self/status") as fh:
+            return next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmHWM:"))
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+
+
+import loaders.load as L
+from graph import open_store, sqlite_url
+from loaders import load_mapping
+imported = peak_rss()
+phases = defaultdict(float)
+
+def timed(phase, fn):
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            phases[phase] += time.perf_counter() - start
+    return wrapper
+
+for name, phase in [("_parse_file", "parse"), ("_translate", "resolve"), ("_resolve", "resolve"), ("_keep_latest", "resolve"),
+                    ("_quarantine_rejected", "resolve"), ("_write", "write")]:
+    setattr(L.Loader, name, timed(phase, getattr(L.Loader, name)))
+for name, phase in [("merge_duplicates", "identity"), ("plan_retired_nodes", "plan"), ("plan_retired_edges", "plan"),
+                    ("apply_changes", "write")]:
+    setattr(L, name, timed(phase, getattr(L, name)))
+with tempfile.TemporaryDirectory() as tmp:
+    store = open_store(sqlite_url(Path(tmp) / "g.db"))
+    store.record_merges = timed("write", store.record_merges)
+    mapping = load_mapping("salesforce", store.schema)
+    profiler = cProfile.Profile() if profile else None
+    start = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    summary = L.load_export(store, export, mapping, Path(tmp) / "q")
+    if profiler:
+        profiler.disable()
+    wall = time.perf_counter() - start
+    store.close()
+    db_bytes = (Path(tmp) / "g.db").stat().st_size
+peak = peak_rss()
+top = ""
+if profiler:
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(15)
+    top = text.getvalue()
+print(json.dumps({"wall": wall, "rows": summary.totals()["read"], "totals": summary.totals(), "peak": peak,
+                  "imported": imported, "phases": phases, "merges": summary.merges, "db_bytes": db_bytes,
+                  "reconciles": summary.reconciles, "profile": top}))
+"""
+
+
+def run_once(export: Path, profile: bool = False) -> dict:
+    """Load `export` into a fresh SQLite store in a fresh interpreter; its measurements."""
+    out = subprocess.run([sys.executable, "-c", _CHILD, str(REPO), str(export), "1" if profile else "0"],
+                         check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Generate the sample, load it `--runs` times and print a table of medians."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--accounts", type=int, default=29000, help="sample size (29000 gives ~1M source rows)")
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--profile", action="store_true", help="one more run under cProfile: the top costs")
+    args = parser.parse_args(argv)
+
+    sys.path.insert(0, str(REPO))
+    from loaders.sample import generate_sample
+
+    with tempfile.TemporaryDirectory() as tmp:
+        sample = generate_sample(Path(tmp) / "export", accounts=args.accounts, seed=args.seed)
+        runs = [run_once(sample.out_dir) for _ in range(args.runs)]
+        profiled = run_once(sample.out_dir, profile=True) if args.profile else None
+
+    wall = statistics.median(r["wall"] for r in runs)
+    rows = runs[0]["rows"]
+    print(f"python {platform.python_version()} on {platform.machine()}, {_cpu_count()} CPUs; SQLite store; "
+          f"{args.runs} run(s), median wall time, max peak RSS")
+    header = (f"{'accounts':>9} {'rows read':>10} {'wall s':>8} {'rows/s':>9} {'peak RSS MiB':>13} "
+              f"{'import RSS MiB':>15} {'store MiB':>10}")
+    print(header)
+    print("-" * len(header))
+    print(f"{args.accounts:>9} {rows:>10,} {wall:>8.2f} {rows / wall:>9,.0f} "
+          f"{max(r['peak'] for r in runs) / 2**20:>13.0f} {max(r['imported'] for r in runs) / 2**20:>15.0f} "
+          f"{runs[0]['db_bytes'] / 2**20:>10.0f}")
+    print("\nphase          median s   share   rows/s of the phase alone")
+    for phase in PHASES:
+        seconds = statistics.median(r["phases"].get(phase, 0.0) for r in runs)
+        alone = f"{rows / seconds:>12,.0f}" if seconds >= 0.01 else f"{'-':>12}"
+        print(f"{phase:<14} {seconds:>8.2f} {seconds / wall:>7.0%} {alone}")
+    print(f"\nloaded/quarantined/merged: {runs[0]['totals']}; merges by rule: {runs[0]['merges']}; "
+          f"reconciles: {runs[0]['reconciles']}")
+    if profiled:
+        print("\ncProfile, top 15 by own time (one run; profiling slows it down):")
+        print(profiled["profile"])
+
+
+def _cpu_count() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""Load bookkeeping the store keeps beside the graph: loads, lineage, merges and tombstones.
+
+These records answer "where did this fact come from, and what did the
+loader decide about it?":
+
+- `LoadRecord`: one per load (source, mapping, start, state, progress), so an
+  interrupted load stays visible as `running` (or `interrupted` once a later
+  load of the same source finished);
+- `Provenance`: the load, source file and line that last wrote a node or edge
+  (stored on the row itself, in the `LINEAGE_COLUMNS`);
+- `MergeRecord`: an identity-resolution decision (kept id, merged id, rule,
+  score), with what is needed to undo it;
+- `Tombstone`: a record a full export no longer holds, moved out of the graph
+  with the load that noticed, never deleted silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Mapping
+
+#: Bookkeeping columns on every node and edge; never part of the ontology's properties.
+LOAD_ID, SOURCE_FILE, SOURCE_LINE = "_load_id", "_source_file", "_source_line"
+LINEAGE_COLUMNS = (LOAD_ID, SOURCE_FILE, SOURCE_LINE)
+
+LoadState = Literal["running", "finished", "failed", "interrupted"]
+MergeState = Literal["active", "undone"]
+
+
+@dataclass(frozen=True)
+class LoadRecord:
+    """One load: what it read, through which mapping, and how far it got.
+
+    `batches` and `rows_written` advance in the same transaction as each
+    batch, so after a crash they say exactly what was committed.
+    """
+
+    load_id: str
+    source: str
+    mapping: str
+    started: datetime
+    mode: str = "full"
+    state: LoadState = "running"
+    finished: datetime | None = None
+    batches: int = 0
+    rows_written: int = 0
+    summary: Mapping[str, Any] | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a stored node or edge was last written from (all None when written outside a load)."""
+
+    load_id: str | None
+    source_file: str | None
+    source_line: int | None
+
+    @classmethod
+    def of(cls, row: Any) -> "Provenance":
+        """From a row holding the `LINEAGE_COLUMNS` (a dict, or a database row that converts to one)."""
+        data = row if isinstance(row, Mapping) else dict(row)
+        return cls(data.get(LOAD_ID), data.get(SOURCE_FILE), data.get(SOURCE_LINE))
+
+
+@dataclass(frozen=True)
+class EdgeLineage:
+    relation: str
+    direction: Literal["out", "in"]
+    src: str
+    dst: str
+    key: str
+    provenance: Provenance
+
+
+@dataclass(frozen=True)
+class NodeLineage:
+    """A node's own provenance and that of every edge touching it."""
+
+    label: str
+    node_id: str
+    provenance: Provenance
+    edges: tuple[EdgeLineage, ...] = ()
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """An edge whose `end` was re-pointed from the merged id to the kept id."""
+
+    relation: str
+    src: str
+    dst: str
+    key: str
+    end: Literal["src", "dst"]
+
+
+@dataclass(frozen=True)
+class MergeRecord:
+    """One identity decision: `merged_id` is the same real-world thing as `kept_id`.
+
+    `merged_row` is the merged record as it was read (restored by undo);
+    `redirects` are the edges that were re-pointed to `kept_id`.
+    """
+
+    label: str
+    kept_id: str
+    merged_id: str
+    rule: str
+    score: float
+    load_id: str
+    detail: str = ""
+    merged_row: Mapping[str, Any] | None = None
+    redirects: tuple[Redirect, ...] = ()
+    merge_id: int | None = None
+    state: MergeState = "active"
+    created_at: datetime | None = None
+    undone_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """A node or edge a full export no longer holds: moved out of the graph, kept here."""
+
+    kind: Literal["node", "edge"]
+    name: str  # label or relation
+    ident: tuple[str, ...]  # (id,) or (src, dst, key)
+    load_id: str
+    reason: str
+    row: Mapping[str, Any] = field(default_factory=dict)
+    at: datetime | None = None

@@ -1,0 +1,97 @@
+"""References by natural key: a deal naming its company by domain or name, a line naming its contact by e-mail.
+
+After every file is parsed, `translate` turns each `Lookup` into the id of the
+one node whose property matches: nodes parsed in this load first, then nodes
+already in the store. A value that matches no node, or several, makes its row
+fail with a reason saying which.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from graph.store import GraphStore
+from loaders.parse import Lookup
+
+Index = tuple[str, str, str]  # (node type, property, match)
+
+
+class _HasLookups(Protocol):
+    nodes: Sequence[tuple[str, dict[str, Any]]]
+    edges: Sequence[tuple[str, dict[str, Any]]]
+    refs: tuple[tuple[str, str, str], ...]
+    lookups: tuple[Lookup, ...]
+
+
+def normalize(value: Any, match: str) -> str:
+    """The form two names are compared in: case and spacing ignored; for `domain`, only the host without www."""
+    text = " ".join(str(value).split()).casefold()
+    if match == "domain":
+        host = text.rsplit("@", 1)[-1]
+        host = urlsplit(host if "//" in host else "//" + host).hostname or ""
+        text = host.removeprefix("www.")
+    return text
+
+
+class NaturalKeys:
+    """Node ids by a property's normalised value, for the (node type, property, match) triples a mapping looks up by."""
+
+    def __init__(self, nodes: Iterable[tuple[str, dict[str, Any]]], wanted: set[Index], store: GraphStore | None = None) -> None:
+        self._index: dict[Index, dict[str, set[str]]] = {w: {} for w in wanted}
+        self._loaded: dict[str, set[str]] = {}
+        self._store = store
+        self._from_store: set[Index] = set()
+        # A node several rows give (a duplicate key) is found by its latest record's values only, as an upsert keeps it.
+        latest = {(label, rec["id"]): rec for label, rec in nodes}
+        for (label, node_id), rec in latest.items():
+            self._loaded.setdefault(label, set()).add(node_id)
+            for index in wanted:
+                if index[0] == label:
+                    self._add(index, rec)
+
+    def _add(self, index: Index, rec: dict[str, Any]) -> None:
+        value = rec.get(index[1])
+        if value not in (None, ""):
+            self._index[index].setdefault(normalize(value, index[2]), set()).add(rec["id"])
+
+    def ids(self, lookup: Lookup) -> set[str]:
+        """Ids of the nodes `lookup` may mean (this load's version of a node replaces the store's)."""
+        index = (lookup.label, lookup.by, lookup.match)
+        if self._store is not None and index not in self._from_store:
+            self._from_store.add(index)
+            # Read lazily: only node types some lookup names, once each.
+            fresh = self._store.node_ids(index[0]) - self._loaded.get(index[0], set())
+            for rec in self._store.get_nodes(index[0], fresh).values():
+                self._add(index, rec)
+        return self._index[index].get(normalize(lookup.value, lookup.match), set())
+
+
+def translate(rows: Sequence[_HasLookups], store: GraphStore | None = None) -> list[tuple[_HasLookups, str]]:
+    """Replace each row's lookups by node ids (as edge ends and references); the rows that fail, with the reason."""
+    wanted = {(lk.label, lk.by, lk.match) for row in rows for lk in row.lookups}
+    if not wanted:
+        return []
+    keys = NaturalKeys((n for row in rows for n in row.nodes), wanted, store)
+    failed = []
+    for row in rows:
+        for lk in row.lookups:
+            ids = keys.ids(lk)
+            if len(ids) != 1:
+                failed.append((row, _reason(lk, ids)))
+                break
+            (node_id,) = ids
+            if lk.edge is not None:
+                row.edges[lk.edge][1][lk.end] = node_id
+            row.refs = (*row.refs, (lk.column, lk.label, node_id))
+        else:
+            row.lookups = ()
+    return failed
+
+
+def _reason(lk: Lookup, ids: set[str]) -> str:
+    if not ids:
+        return f"{lk.column}: {lk.value!r} names no {lk.label} by {lk.by}"
+    shown = ", ".join(sorted(ids)[:5])
+    return f"{lk.column}: {lk.value!r} is ambiguous: {len(ids)} {lk.label} nodes have that {lk.by} ({shown})"

@@ -1,0 +1,256 @@
+"""Reading a source export's CSV files: dialect, encoding, rows with line numbers, and file-level checks.
+
+`read_rows` yields each row with the line it starts on. A row the CSV reader
+cannot take (cut off mid-quote, a field past the reader's limit, a wrong
+field count) is yielded as an error row, so the loader quarantines it and the
+rest of the file still loads. `file_problem` finds what makes a whole file
+unreadable (empty, binary, wrong encoding) before anything is parsed, and
+`check_files` adds missing files and columns: problems that stop a load.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from pathlib import Path
+from typing import IO
+
+from graph.store import InvalidInput
+from loaders.mapping import Mapping, SourceSpec
+
+#: Key of an error row: the reason the row could not be read; its text is under RAW.
+ERROR, RAW = "__error__", "__raw__"
+# Enough of a bad row's text for a person to recognise it in the quarantine file.
+RAW_TEXT_LIMIT = 2000
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def encoding_of(path: Path, declared: str = "utf-8") -> str:
+    """The codec to read `path` with: a UTF-16/32 byte-order mark wins (it cannot be misread), then `declared`.
+
+    UTF-8's optional BOM (Excel adds one) is skipped by reading with utf-8-sig.
+    """
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    for bom, codec in _BOMS:
+        if head.startswith(bom):
+            return codec
+    return "utf-8-sig" if codecs.lookup(declared).name == "utf-8" else declared
+
+
+def file_problem(path: Path, declared: str = "utf-8") -> str | None:
+    """Why `path` cannot be read as CSV text at all, or None when it can."""
+    size = path.stat().st_size
+    if size == 0:
+        return "empty file (0 bytes, not even a header row)"
+    with path.open("rb") as fh:
+        head = fh.read(8192)
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"\xd0\xcf\x11\xe0"):
+        return "a spreadsheet workbook (xlsx/xls), not CSV: save or export it as CSV UTF-8"
+    encoding = encoding_of(path, declared)
+    if "\x00" in head.decode(encoding, errors="replace"):
+        return _nul_bytes_problem(head)
+    decoder = codecs.getincrementaldecoder(encoding)()
+    offset = 0
+    with path.open("rb") as fh:
+        try:
+            while chunk := fh.read(1 << 20):
+                decoder.decode(chunk)
+                offset += len(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as e:
+            return _decode_problem(path, declared, e, offset)
+    return None
+
+
+def _nul_bytes_problem(head: bytes) -> str:
+    """NUL bytes in what should be text: UTF-16 without its byte-order mark (every other byte 0), or binary data."""
+    for codec, zeros, letters in (("utf-16-le", head[1::2], head[0::2]), ("utf-16-be", head[0::2], head[1::2])):
+        if zeros.count(0) > len(zeros) * 0.9 and letters.count(0) == 0:
+            return f"UTF-16 text without a byte-order mark: set `encoding: {codec}` for this file in the mapping, or re-export as UTF-8"
+    return "binary data (NUL bytes), not CSV text"
+
+
+def _decode_problem(path: Path, declared: str, e: UnicodeDecodeError, offset: int) -> str:
+    """Where the first undecodable byte is, shown in its line, and the usual fix."""
+    at = offset + e.start
+    with path.open("rb") as fh:
+        before = fh.read(at)
+        rest = fh.read(200)
+    line_no = before.count(b"\n") + 1
+    shown = (before.rsplit(b"\n", 1)[-1] + rest.split(b"\n", 1)[0]).decode(declared, errors="replace").strip()
+    bad = e.object[e.start : e.start + 1].hex().upper()
+    name = "UTF-8" if codecs.lookup(declared).name == "utf-8" else declared
+    return (f"not {name} text: byte 0x{bad} on line {line_no} ({shown[:80]!r}); most likely cp1252/latin-1 "
+            f"(Excel on Windows): re-export as CSV UTF-8, or set `encoding: cp1252` for this file in the mapping")
+
+
+def header_of(path: Path, encoding: str = "utf-8", delimiter: str = ",") -> list[str]:
+    """The file's column names, trimmed of surrounding spaces.
+
+    Raises:
+        InvalidInput: the header row is not readable as CSV (e.g. an unclosed quote).
+    """
+    with path.open(encoding=encoding_of(path, encoding), newline="") as fh:
+        return _header(csv.reader(fh, delimiter=delimiter, strict=True), path)
+
+
+def _header(reader: Iterator[list[str]], path: Path) -> list[str]:
+    try:
+        return [h.strip() for h in next(reader, [])]
+    except csv.Error as e:
+        raise InvalidInput(f"{path.name}: the header row is not readable as CSV ({_csv_reason(e)})") from e
+
+
+class _LineCursor:
+    """Lines of a text file by number, read forward on a handle of its own.
+
+    The CSV reader does not keep the text of a row; a row that fails needs it, so it is read again here.
+    Requests come in ascending line order, so the whole file is read at most once more however many
+    rows fail, and not at all when none does.
+    """
+
+    def __init__(self, path: Path, encoding: str) -> None:
+        self._path, self._encoding = path, encoding
+        self._fh: IO[str] | None = None
+        self._next = 1  # the number of the line the handle gives next
+
+    def lines_from(self, line: int) -> Iterator[str]:
+        """The file's lines from `line` on (the handle advances as they are taken)."""
+        if self._fh is None or line < self._next:
+            self.close()
+            self._fh, self._next = self._path.open(encoding=self._encoding, newline=""), 1
+        next(islice(self._fh, line - self._next, line - self._next), None)  # skip, at C speed
+        self._next = line
+        for text in self._fh:
+            self._next += 1
+            yield text
+
+    def text(self, first: int, last: int) -> str:
+        """Lines `first`..`last` as one string, cut to RAW_TEXT_LIMIT characters for the quarantine."""
+        kept, size = [], 0
+        for text in islice(self.lines_from(first), last - first + 1):
+            if size < RAW_TEXT_LIMIT:
+                kept.append(text)
+            size += len(text)
+        joined = "".join(kept)
+        return joined if size <= RAW_TEXT_LIMIT else joined[:RAW_TEXT_LIMIT] + f"… ({size} characters)"
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+def read_rows(path: Path, encoding: str = "utf-8", delimiter: str = ",") -> Iterator[tuple[int, dict[str, str]]]:
+    """Rows of a CSV export with the line each starts on; BOM and CRLF are handled by the reader.
+
+    A row that cannot be read comes as `{ERROR: reason, RAW: its text}`; blank lines are skipped.
+
+    Raises:
+        InvalidInput: the file is not text in `encoding` (see `file_problem` to find this first).
+    """
+    codec = encoding_of(path, encoding)
+    cursor = _LineCursor(path, codec)
+    try:
+        with path.open(encoding=codec, newline="") as fh:
+            reader = csv.reader(fh, delimiter=delimiter, strict=True)
+            header = _header(reader, path)
+            width = len(header)
+            while True:
+                line = reader.line_num + 1  # where the next record starts: records may span lines
+                try:
+                    values = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as e:
+                    yield line, {ERROR: _csv_reason(e), RAW: cursor.text(line, reader.line_num)}
+                    continue
+                if not (values and (values[0].strip() or "".join(values).strip())):
+                    continue  # a blank line, or one of empty fields
+                if len(values) == width:
+                    yield line, dict(zip(header, values))
+                else:
+                    yield line, {ERROR: f"row has {len(values)} fields, header has {width}",
+                                 RAW: cursor.text(line, reader.line_num)}
+    except UnicodeDecodeError as e:
+        raise InvalidInput(f"{path.name} is not {encoding} text ({e.reason} at byte {e.start}); re-export as UTF-8") from e
+    finally:
+        cursor.close()
+
+
+def rows_at(src: SourceSpec, source_dir: Path, lines: Iterable[int]) -> Iterator[tuple[int, dict[str, str]]]:
+    """The rows of `src` that start on `lines`, read again: a load keeps no row text for the quarantine.
+
+    One forward pass over the file, which stops after the last line asked for.
+    """
+    path = source_dir / src.file
+    codec = encoding_of(path, src.encoding or "utf-8")
+    header = header_of(path, src.encoding or "utf-8", src.delimiter or ",")
+    cursor = _LineCursor(path, codec)
+    try:
+        for line in sorted(set(lines)):
+            values = next(csv.reader(cursor.lines_from(line), delimiter=src.delimiter or ",", strict=True))
+            yield line, dict(zip(header, values))
+    finally:
+        cursor.close()
+
+
+def _csv_reason(e: csv.Error) -> str:
+    text = str(e)
+    if "end of data" in text:
+        return "row is cut off: a quoted field is not closed before the end of the file (truncated export?)"
+    if "field limit" in text:
+        return f"a field is longer than the CSV reader's limit of {csv.field_size_limit()} characters (mis-quoted row, or a huge text field)"
+    return f"not readable as CSV: {text}"
+
+
+def check_files(mapping: Mapping, source_dir: Path) -> list[str]:
+    """Problems that stop a load before it starts: missing or unreadable files, missing columns."""
+    problems = []
+    for src in mapping.sources:
+        path = source_dir / src.file
+        if not path.is_file():
+            problems.append(f"{src.file}: missing from {source_dir}")
+            continue
+        problem = file_problem(path, src.encoding)  # type: ignore[arg-type]
+        if problem:
+            problems.append(f"{src.file}: {problem}")
+            continue
+        try:
+            header = header_of(path, src.encoding, src.delimiter)  # type: ignore[arg-type]
+        except InvalidInput as e:
+            problems.append(str(e))
+            continue
+        doubled = sorted({h for h in header if header.count(h) > 1})
+        if doubled:
+            problems.append(f"{src.file}: the header names {', '.join(doubled)} more than once")
+        missing = src.required_columns() - set(header)
+        if missing:
+            problems.append(f"{src.file}: missing columns {', '.join(sorted(missing))}")
+    return problems
+
+
+def column_warnings(mapping: Mapping, source_dir: Path) -> list[str]:
+    """What a load goes on despite: columns the mapping does not use, optional columns the export lacks."""
+    warnings = []
+    for src in mapping.sources:
+        path = source_dir / src.file
+        try:
+            header = set(header_of(path, src.encoding, src.delimiter))  # type: ignore[arg-type]
+        except (OSError, UnicodeError, InvalidInput):
+            continue  # check_files reports the file itself
+        unused = header - src.columns() - set(src.ignore_columns)
+        absent = src.columns() - header - src.required_columns()
+        if unused:
+            warnings.append(f"{src.file}: columns not in the mapping, ignored: {', '.join(sorted(unused))}")
+        if absent:
+            warnings.append(f"{src.file}: optional columns absent, loaded as empty: {', '.join(sorted(absent))}")
+    return warnings
+
+
+def source_rows(src: SourceSpec, source_dir: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    """`read_rows` of one mapping source, in its dialect."""
+    return read_rows(source_dir / src.file, src.encoding or "utf-8", src.delimiter or ",")

@@ -1,0 +1,159 @@
+"""Mapping values compiled into functions of a source row, as docs/mappings.md lists the steps.
+
+A value is a column, a template over columns, or a constant; a column or
+template value is then trimmed, translated by its `map`, read as a `number`
+written for people, and parsed with its `format`. Compiling a value once per
+file leaves a row plain calls, instead of a walk over the spec's options.
+Keys and references are values too, with their own checks (`compile_id`,
+`compile_refs`), and so are the conditions of `when:` (`compile_condition`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from loaders.mapping import TEMPLATE_FIELD, RefSpec, ValueSpec, WhenSpec
+from loaders.records import RecordError, parse_formatted, plain_number
+
+Row = dict[str, str]
+Getter = Callable[[Row], Any]
+
+
+def compile_value(spec: ValueSpec) -> Getter:
+    """`spec` as a function of a row (before type coercion): column or template, then map, number, format.
+
+    The function raises `RecordError`, naming the column, for a value its `map` does not list or that
+    matches none of its `format`s.
+    """
+    if spec.value is not None:
+        constant = spec.value
+        return lambda row: constant
+    read = _template_reader(spec.template) if spec.template is not None else _column_reader(spec.column)  # type: ignore[arg-type]
+    steps = [s for s in (_map_step(spec), _number_step(spec), _format_step(spec)) if s is not None]
+    if not steps:
+        return read
+
+    def evaluate(row: Row) -> Any:
+        value = read(row)
+        if value == "":  # an empty cell skips every step: it is "no value", whatever the map says
+            return value
+        for step in steps:
+            value = step(value)
+        return value
+
+    return evaluate
+
+
+def _column_reader(column: str) -> Getter:
+    # A column an export left out (optional) reads as empty.
+    return lambda row: row.get(column, "").strip()
+
+
+def _template_reader(template: str) -> Getter:
+    parts = TEMPLATE_FIELD.split(template)  # literal, column, literal, ..., literal
+    literals, columns = parts[0::2], parts[1::2]
+    pieces = list(zip(columns, literals[1:]))
+    first = literals[0]
+
+    def read(row: Row) -> str:
+        text = first
+        for column, literal in pieces:
+            text += row.get(column, "") + literal
+        return " ".join(text.split())
+
+    return read
+
+
+def _map_step(spec: ValueSpec) -> Callable[[Any], Any] | None:
+    if spec.map is None:
+        return None
+    table, folded, default, keep = spec.map, spec.folded_map, spec.default, spec.keep_unmapped
+    name, listed = where(spec), sorted(spec.map)
+
+    def translate(raw: Any) -> Any:
+        if raw in table:
+            return table[raw]
+        if raw.casefold() in folded:
+            return folded[raw.casefold()]
+        if default is not None:
+            return default
+        if keep:
+            return raw
+        raise RecordError(f"{name}: {raw!r} is not one of the mapped values {listed}")
+
+    return translate
+
+
+def _number_step(spec: ValueSpec) -> Callable[[Any], Any] | None:
+    if spec.number is None:
+        return None
+    thousands, decimal, symbols = spec.number.thousands, spec.number.decimal, spec.number.symbols
+    return lambda raw: plain_number(raw, thousands, decimal, symbols) if isinstance(raw, str) else raw
+
+
+def _format_step(spec: ValueSpec) -> Callable[[Any], Any] | None:
+    if not spec.format:
+        return None
+    formats, timezone, name = spec.formats, spec.timezone, where(spec)
+
+    def parse(raw: Any) -> Any:
+        if not isinstance(raw, str):
+            return raw
+        try:
+            return parse_formatted(raw, formats, timezone)
+        except RecordError as e:
+            raise RecordError(f"{name}: {e}") from None
+
+    return parse
+
+
+def compile_id(spec: ValueSpec, what: str) -> Callable[[Row], str]:
+    """A key (or edge end) as a function of a row: its text, or `RecordError` when it is empty."""
+    get, name = compile_value(spec), where(spec)
+
+    def key(row: Row) -> str:
+        value = str(get(row)).strip()
+        if not value:
+            raise RecordError(f"{name}: {what} is empty")
+        return value
+
+    return key
+
+
+def compile_refs(ref: RefSpec) -> Callable[[Row], list[str]]:
+    """The node names a reference cell holds, as a function of a row: none when empty, several when `split`."""
+    get, separator = compile_value(ref), ref.split
+
+    def names(row: Row) -> list[str]:
+        value = str(get(row)).strip()
+        if separator is None:
+            return [value] if value else []
+        return list(dict.fromkeys(v.strip() for v in value.split(separator) if v.strip()))
+
+    return names
+
+
+def compile_condition(when: WhenSpec) -> Callable[[Row], bool]:
+    """A `when:` as a function of a row; text is compared trimmed and case-insensitively."""
+    get = compile_value(when)
+    options = None if when.not_empty or when.equals is not None else {x.strip().casefold() for x in when.in_ or ()}
+    equals = when.equals.strip().casefold() if when.equals is not None else None
+
+    def holds(row: Row) -> bool:
+        value = str(get(row)).strip().casefold()
+        if options is not None:
+            return value in options
+        return value == equals if equals is not None else value != ""
+
+    return holds
+
+
+def required_id(spec: ValueSpec, row: Row, what: str) -> str:
+    """One key of one row; for a single use (a loop compiles once with `compile_id`)."""
+    return compile_id(spec, what)(row)
+
+
+def where(spec: ValueSpec) -> str:
+    """How a message names a value: its column, or its template."""
+    return spec.column or spec.template or repr(spec.value)

@@ -1,0 +1,98 @@
+"""The CRM widget's route, headers, query and colours, without a browser (tests/api/test_widget_browser.py has one)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from api import path_style
+from api.app import create_app
+from api.settings import Settings
+from api.widget import ASSETS_DIR, QUERY
+from tests.api.graph_data import SUB
+from tests.api.queries import gql
+from tests.helpers.colours import AA_TEXT, contrast
+from tests.helpers.server import serve
+
+#: (text, background) variable pairs of widget.css that appear together on the page.
+TEXT_ON = [
+    ("ink", "page"), ("ink", "card"), ("muted", "page"), ("muted", "card"), ("muted", "hint-bg"),
+    ("focus", "card"), ("raises", "card"), ("lowers", "card"), ("high-ink", "high-bg"),
+    ("medium-ink", "medium-bg"), ("low-ink", "low-bg"), ("role-ink", "role-bg"), ("hint-ink", "hint-bg"),
+]
+#: WCAG AA for graphics (the probability bar against its track).
+AA_GRAPHICS = 3.0
+
+
+def page_config(html: str) -> dict:
+    match = re.search(r'<script type="application/json" id="widget-config">(.*?)</script>', html, re.S)
+    assert match, html
+    return json.loads(match.group(1))
+
+
+def test_widget_page_is_a_shell_with_strict_headers(api_url):
+    response = httpx.get(f"{api_url}/widget/account/{SUB}")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "connect-src 'self'" in csp and "default-src 'none'" in csp
+    assert "unsafe" not in csp and "frame-ancestors *" in csp  # the documented default
+    assert response.headers["x-content-type-options"] == "nosniff"
+    config = page_config(response.text)
+    assert config["accountId"] == SUB and config["endpoint"] == "/graphql" and config["query"] == QUERY
+    assert not re.search(r"""(src|href)=["']?https?://""", response.text)  # nothing from outside
+    for name, kind in (("widget.js", "javascript"), ("widget.css", "text/css")):
+        asset = httpx.get(f"{api_url}/widget-assets/{name}")
+        assert asset.status_code == 200 and kind in asset.headers["content-type"]
+        assert not re.search(r"https?://(?!www\.w3\.org/2000/svg)", asset.text), name  # only the SVG namespace
+
+
+def test_an_account_id_cannot_break_out_of_the_page(api_url):
+    evil = '<!--<script>alert("x")'  # no "/": a %2F is decoded before routing and would not reach the page
+    response = httpx.get(f"{api_url}/widget/account/{quote(evil, safe='')}")
+    assert response.status_code == 200
+    assert "<script>alert" not in response.text and "<!--" not in response.text
+    assert page_config(response.text)["accountId"] == evil
+
+
+def test_the_widget_query_runs_within_the_default_limits(api_url):
+    body = gql(api_url, QUERY, {"id": SUB})
+    assert "errors" not in body, body["errors"]
+    deals = body["data"]["account"]["openDeals"]
+    explained = [d for d in deals if d["explanation"]]
+    assert explained and explained[0]["explanation"]["paths"] and explained[0]["explanation"]["suggestions"]
+    assert {"fidelity", "fidelityMinus", "randomFidelity"} <= set(explained[0]["explanation"])
+
+
+def test_frame_ancestors_come_from_the_settings(crm_store, crm_home):
+    settings = Settings(widget_frame_ancestors=["https://acme.lightning.force.com", "https://*.hubspot.com"])
+    with serve(create_app(crm_store, crm_home, settings=settings)) as base_url:
+        csp = httpx.get(f"{base_url}/widget/account/{SUB}").headers["content-security-policy"]
+    assert csp.endswith("frame-ancestors https://acme.lightning.force.com https://*.hubspot.com")
+
+
+@pytest.mark.parametrize("sources", [["https://a.example; script-src *"], [], ["'none'", "https://a.example"]])
+def test_frame_ancestors_that_are_not_csp_sources_are_refused(sources):
+    with pytest.raises(ValueError, match="frame-ancestors"):
+        Settings(widget_frame_ancestors=sources)
+
+
+def css_variables(path: Path) -> dict[str, str]:
+    return dict(re.findall(r"--([a-z-]+):\s*(#[0-9a-fA-F]{6})", path.read_text("utf-8")))
+
+
+def test_colours_meet_wcag_aa():
+    colours = css_variables(ASSETS_DIR / "widget.css")
+    low = {(fg, bg): round(contrast(colours[fg], colours[bg]), 2) for fg, bg in TEXT_ON
+           if contrast(colours[fg], colours[bg]) < AA_TEXT}
+    assert not low, low
+    assert contrast(colours["bar"], colours["track"]) >= AA_GRAPHICS
+    # The path graphs: names and labels on every node fill, and the sign colours on white.
+    for fill in [*path_style.NODE_FILLS.values(), path_style.DEFAULT_FILL]:
+        assert contrast(path_style.INK, fill) >= AA_TEXT and contrast(path_style.MUTED, fill) >= AA_TEXT, fill
+    for colour in [*path_style.DIRECTION_COLOURS.values(), path_style.NEUTRAL]:
+        assert contrast(colour, "#ffffff") >= AA_TEXT, colour
