@@ -3,7 +3,7 @@
 Every suggestion names the path it comes from (`path`: its index in the
 explanation), so a reviewer can see why it was made:
 
-- a contact path that raises the score -> keep that person involved;
+- a contact path that raises the score, for a person who won more earlier deals than they lost -> keep them involved;
 - a contact path that lowers it -> involve a colleague at the account with a better record, if there is one,
   else check that contact's role;
 - an account, parent, product or owner path that lowers it -> a risk to watch.
@@ -44,9 +44,12 @@ def suggest(deal_id: str, paths: list[dict], facts: "Facts") -> list[dict]:
         first = path["steps"][1]
         raises = path["direction"] == "raises"
         if first["label"] == "Contact" and raises:
+            # Attributions are relative to an empty graph, so a person with a poor record can still "raise" the
+            # score; advising to keep them involved is only sound when their record says so too.
             won, lost = _record(facts, "Contact", first["id"])
-            record = f" ({won} won, {lost} lost earlier deals)" if won + lost else ""
-            out.append({"kind": "keep", "path": i, "text": f"Keep {first['name']}{record} closely involved."})
+            if won > lost:
+                out.append({"kind": "keep", "path": i,
+                            "text": f"Keep {first['name']} ({won} won, {lost} lost earlier deals) closely involved."})
         elif first["label"] == "Contact":
             colleague = _best_colleague(facts, deal_id)
             if colleague:
