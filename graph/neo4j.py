@@ -326,10 +326,7 @@ class Neo4jStore(Neo4jBooks, GraphStore):
         direction: Direction = "out",
         as_of: datetime | None = None,
     ) -> dict[str, list[Neighbour]]:
-        rel = self.schema.relations[relation]
-        if (rel.source if direction == "out" else rel.target) != label:
-            raise ValueError(f"{relation} does not go {direction} of {label}")
-        other = self.schema.nodes[rel.target if direction == "out" else rel.source]
+        rel, other = self._walk(label, relation, direction)
         ids = list(dict.fromkeys(node_ids))
         if not ids:
             return {}

@@ -255,11 +255,8 @@ class SQLiteStore(LoadBooks, GraphStore):
         direction: Direction = "out",
         as_of: datetime | None = None,
     ) -> dict[str, list[Neighbour]]:
-        rel = self.schema.relations[relation]
-        if (rel.source if direction == "out" else rel.target) != label:
-            raise ValueError(f"{relation} does not go {direction} of {label}")
         near, far = ("src", "dst") if direction == "out" else ("dst", "src")
-        other = self.schema.nodes[rel.target if direction == "out" else rel.source]
+        rel, other = self._walk(label, relation, direction)
         this = self.schema.nodes[label]
         edge_cols = ", ".join(f'e."{p}" AS "e.{p}"' for p in rel.property_names)
         conds, params, join_near = [], [], ""

@@ -134,6 +134,13 @@ class GraphStore(ABC):
     def read_tables(self) -> tuple[dict[str, list[dict]], dict[str, list[dict]]]:
         """Every node row by label and every edge row by relation: the raw snapshot."""
 
+    def _walk(self, label: str, relation: str, direction: Direction) -> tuple[Any, Any]:
+        """`relation` and the node type at its other end, walked `direction` from `label` (checked)."""
+        rel = self.schema.relations[relation]
+        if (rel.source if direction == "out" else rel.target) != label:
+            raise ValueError(f"{relation} does not go {direction} of {label}")
+        return rel, self.schema.nodes[rel.target if direction == "out" else rel.source]
+
     def snapshot(self, as_of: datetime | None = None) -> "Snapshot":
         """The graph as it stood before `as_of` (everything when None)."""
         from graph.snapshot import Snapshot
