@@ -82,7 +82,7 @@ def authenticator_from(settings: Settings, home: Path) -> Authenticator:
         hs256_secret=settings.jwt_secret.get_secret_value() if settings.jwt_secret else None,
         rs256_public_key=settings.jwt_public_key, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
     )
-    keys = KeyStore(settings.keys_file or Path(home) / "api-keys.db")
+    keys = KeyStore(settings.keys_path(home))
     return Authenticator(keys, tokens, required=settings.auth == "required")
 
 

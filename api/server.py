@@ -29,16 +29,21 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
-def app_from_env():  # noqa: ANN201 - a FastAPI app; typed loosely so importing this module stays light
-    """The app for one uvicorn worker process, configured from DEALGRAPH_* (uvicorn's `--factory`)."""
+def build_app(settings: Settings):  # noqa: ANN201 - a FastAPI app; typed loosely so importing this module stays light
+    """The served app on the configured store, with the start-up heap frozen."""
     from api.app import create_app
     from graph import open_store
 
-    settings = Settings()
-    configure_logging(settings.log_format)
     app = create_app(open_store(settings.store, **settings.store_credentials()), settings.home, settings=settings)
     freeze_startup_heap()
     return app
+
+
+def app_from_env():  # noqa: ANN201
+    """The app for one uvicorn worker process, configured from DEALGRAPH_* (uvicorn's `--factory`)."""
+    settings = Settings()
+    configure_logging(settings.log_format)
+    return build_app(settings)
 
 
 def run(settings: Settings, host: str, port: int) -> None:
@@ -49,12 +54,7 @@ def run(settings: Settings, host: str, port: int) -> None:
     common = {"host": host, "port": port, "log_level": "warning", "access_log": False, "loop": "auto",
               "http": "auto", "timeout_graceful_shutdown": 10}
     if settings.workers == 1:
-        from api.app import create_app
-        from graph import open_store
-
-        app = create_app(open_store(settings.store, **settings.store_credentials()), settings.home, settings=settings)
-        freeze_startup_heap()
-        uvicorn.run(app, **common)
+        uvicorn.run(build_app(settings), **common)
         return
     # Worker processes read their settings from the environment: pass on what the command line chose.
     os.environ["DEALGRAPH_STORE"] = settings.store

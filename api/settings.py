@@ -108,6 +108,6 @@ class Settings(BaseSettings):
         password = self.neo4j_password.get_secret_value() if self.neo4j_password else None
         return {"user": self.neo4j_user, "password": password}
 
-    def keys_path(self) -> Path:
-        """Where API keys are stored (hashed)."""
-        return self.keys_file or self.home / "api-keys.db"
+    def keys_path(self, home: Path | None = None) -> Path:
+        """Where API keys are stored (hashed): `DEALGRAPH_KEYS_FILE`, else `api-keys.db` in the home."""
+        return self.keys_file or Path(home or self.home) / "api-keys.db"

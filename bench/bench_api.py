@@ -50,22 +50,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-WIDGET_QUERY = """query AccountWidget($id: ID!, $top: Int = 3) {
-  account(id: $id) {
-    id name industry
-    parent { id name }
-    contacts { id name title email }
-    openDeals {
-      id name amount stage closeDate
-      owner { name team }
-      contacts { role isPrimary contact { name title } }
-      products { quantity amount product { name family } }
-      score { probability band previousProbability modelVersion scoredAt }
-      explanation(top: $top) { method fidelity paths { weight direction text steps { label id name relation direction } } }
-    }
-  }
-  model { version kind trainedAt }
-}"""
+from api.widget import QUERY as WIDGET_QUERY  # noqa: E402 - exactly what the widget sends
+
 DEALS_QUERY = """query DealsPage($after: String) {
   deals(first: 10, after: $after) {
     totalCount

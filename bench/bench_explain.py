@@ -96,8 +96,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from gnn.explain import PathExplainer
-    from gnn.features import latest_event_time
-    from gnn.score import load_model, open_deal_ids, predict
+    from gnn.score import load_model, open_examples
     from graph import open_store
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -105,9 +104,8 @@ def main() -> None:
         with open_store(url) as store:
             loaded = load_model(home)
             snap = store.snapshot()
-            data, _ = predict(loaded, snap, latest_event_time(snap))
-            ids = open_deal_ids(snap)
-            positions = [int(p) for p in pd.Index(data["Deal"].node_id).get_indexer(ids)]
+            opened = open_examples(snap, loaded.spec)  # what `dealgraph score` explains
+            data, ids, positions = opened.data, opened.deal_ids, opened.index.tolist()
             explainer = PathExplainer(loaded.model, data, snap, hops=loaded.model.config.layers)
             started = time.perf_counter()
             explanations = explainer.explain_many(positions, top=3)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -78,10 +78,6 @@ _PLAIN = frozenset({str, int, float, type(None)})
 
 def _to_sql(value: Any) -> Any:
     if isinstance(value, datetime):
-        if value.tzinfo is UTC:
-            # The loader's datetimes. isoformat() is several times faster than strftime, and faster without
-            # `timespec`; its first 19 characters are the seconds either way (microseconds are cut, not rounded).
-            return value.isoformat()[:19] + "Z"
         return to_iso(value)
     if isinstance(value, bool):
         return int(value)

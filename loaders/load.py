@@ -265,9 +265,14 @@ class Loader:
         standing = {id(r) for r in rows if r.same_key is not None}
         if not standing:
             return rows
+        winner: dict[int, ParsedRow] = {}  # per group of rows sharing a key: computed once, not once per row
+        for row in rows:
+            group = row.same_key
+            if group is not None and id(group) not in winner:
+                winner[id(group)] = next(r for r in reversed(group) if id(r) in standing)
         kept = []
         for row in rows:
-            if row.same_key is not None and row is not next(r for r in reversed(row.same_key) if id(r) in standing):
+            if row.same_key is not None and winner[id(row.same_key)] is not row:
                 row.file.merged += 1
                 continue
             kept.append(row)

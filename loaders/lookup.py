@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 from graph.store import GraphStore
+from loaders.normalise import text, website
 from loaders.parse import Lookup
 
 Index = tuple[str, str, str]  # (node type, property, match)
@@ -26,13 +26,11 @@ class _HasLookups(Protocol):
 
 
 def normalize(value: Any, match: str) -> str:
-    """The form two names are compared in: case and spacing ignored; for `domain`, only the host without www."""
-    text = " ".join(str(value).split()).casefold()
+    """The form two names are compared in, the same as identity resolution's (`loaders.normalise`): case,
+    accents and spacing ignored; for `domain`, only the host, without scheme, `www.`, path or port."""
     if match == "domain":
-        host = text.rsplit("@", 1)[-1]
-        host = urlsplit(host if "//" in host else "//" + host).hostname or ""
-        text = host.removeprefix("www.")
-    return text
+        return website(str(value).strip().rsplit("@", 1)[-1]).split("/", 1)[0].split(":", 1)[0]
+    return text(value)
 
 
 class NaturalKeys:

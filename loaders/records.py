@@ -28,15 +28,7 @@ Check = Callable[[Any], Any]
 
 
 def _iso_datetime(text: str) -> datetime:
-    try:
-        return datetime.fromisoformat(text)  # reads `Z` and `+0000` itself since Python 3.11
-    except ValueError:
-        pass
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    if len(text) > 5 and text[-5] in "+-" and text[-4:].isdigit():  # +0000 -> +00:00
-        text = text[:-2] + ":" + text[-2:]
-    return datetime.fromisoformat(text)
+    return datetime.fromisoformat(text)  # reads `Z`, `+0000` and `.000+0000` itself since Python 3.11
 
 
 def _date_only(text: str) -> date:

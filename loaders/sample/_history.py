@@ -38,8 +38,8 @@ class Played:
 
 
 def _events(opp_created: np.ndarray, close_s: np.ndarray, closed: np.ndarray,
-            ocr_opp: np.ndarray, ocr_created: np.ndarray) -> list[tuple[int, int, int]]:
-    """(time, kind, index) in processing order: deal creations, contact-role creations, closes."""
+            ocr_created: np.ndarray) -> list[tuple[int, int]]:
+    """(kind, index) in time order: deal creations, contact-role creations, closes."""
     closing = np.flatnonzero(closed)
     times = np.r_[opp_created, ocr_created, close_s[closing]]
     kinds = np.r_[np.full(opp_created.size, _EVALUATE), np.full(ocr_created.size, _JOIN_CONTACT),
@@ -74,7 +74,7 @@ def play_forward(
     won = [False] * n_opp
     account_record, role_record = [0.0] * n_opp, [0.0] * ocr_opp.size
     static, draw, closed = static_logit.tolist(), draws.tolist(), opp_closed.tolist()
-    for kind, i in _events(opp_created, close_s, opp_closed, ocr_opp, ocr_created):
+    for kind, i in _events(opp_created, close_s, opp_closed, ocr_created):
         if kind == _EVALUATE:
             a = account_of[i]
             account_record[i] = a_score[a] / (a_deals[a] + 1)

@@ -450,14 +450,16 @@ def build_world(n_accounts: int, seed: int, as_of_s: int) -> World:
             base + static, CONTACT_RECORD_WEIGHT, ACCOUNT_RECORD_WEIGHT, draws, opp_created, opp_close, opp_closed,
             opp_account, ocr_opp, ocr_contact, ocr_created, weight)
 
+    def record_terms(played: _history.Played) -> tuple[np.ndarray, np.ndarray]:
+        """Each contact role's share of the contact record effect, and each deal's record effects in all."""
+        rows = CONTACT_RECORD_WEIGHT * weight * played.role_record / w_sum[ocr_opp]
+        return rows, np.bincount(ocr_opp, weights=rows, minlength=n_opp) + ACCOUNT_RECORD_WEIGHT * played.account_record
+
     # The base rate: first for the static part alone, then once more with the records of that first run, so
     # the mean win probability lands near the target without replaying the history many times.
-    played = play(_intercept_for(static))
-    record_rows = CONTACT_RECORD_WEIGHT * weight * played.role_record / w_sum[ocr_opp]
-    history = np.bincount(ocr_opp, weights=record_rows, minlength=n_opp) + ACCOUNT_RECORD_WEIGHT * played.account_record
-    base = _intercept_for(static + history)
+    base = _intercept_for(static + record_terms(play(_intercept_for(static)))[1])
     played = play(base)
-    record_rows = CONTACT_RECORD_WEIGHT * weight * played.role_record / w_sum[ocr_opp]
+    record_rows, _ = record_terms(played)
     contribution = record_rows + latent_rows
     contact_effect = np.bincount(ocr_opp, weights=contribution, minlength=n_opp)
     account_effect = account_latent + ACCOUNT_RECORD_WEIGHT * played.account_record

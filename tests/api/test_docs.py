@@ -20,3 +20,9 @@ def test_docs_schema_block_matches_the_served_schema() -> None:
     blocks = re.findall(r"```graphql\n(.*?)```", DOC.read_text(), re.DOTALL)
     documented = next(b for b in blocks if "type Query" in b)
     assert bare_sdl(documented) == bare_sdl(schema.as_str())
+
+
+def test_docs_show_the_query_the_widget_sends() -> None:
+    from api.widget import QUERY
+
+    assert QUERY.strip() in DOC.read_text()
