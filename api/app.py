@@ -27,12 +27,14 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.requests import HTTPConnection
 
 from api.auth import AuthError, Authenticator, KeyStore, Principal, Role, TokenVerifier
-from api.graphiql import ASSETS_DIR, ASSETS_ROUTE, OfflineGraphQLRouter
+from api.graphiql import ASSETS_DIR, ASSETS_ROUTE
 from api.graphql.context import GraphContext
 from api.graphql.extensions import Limits
 from api.graphql.visibility import BookCache
 from api.ops import Metrics, RequestMiddleware
 from api.request_info import RequestInfo
+from api.response_cache import ResponseCache
+from api.router import DealgraphRouter
 from api.schema import build_schema
 from api.settings import Settings
 from api.widget import mount_widget
@@ -129,6 +131,8 @@ def create_app(store: GraphStore, home: Path, *, graphiql: bool = True, settings
             info.subject, info.role = principal.subject, principal.role.value
         return GraphContext(store, principal, model_card, timer=metrics.observe_store, books=books)
 
+    schema = build_schema(limits_from(settings))
+    cache = ResponseCache(store, settings.response_cache_entries, has_mutations=schema.mutation is not None)
     # Swagger UI and ReDoc load from CDNs like stock GraphiQL does, and there is nothing REST to document.
     app = FastAPI(
         title="dealgraph", summary="Deal scores and their explanations over GraphQL", docs_url=None, redoc_url=None,
@@ -137,6 +141,7 @@ def create_app(store: GraphStore, home: Path, *, graphiql: bool = True, settings
     app.state.store = store
     app.state.metrics = metrics
     app.state.authenticator = authenticator
+    app.state.response_cache = cache
     app.add_exception_handler(AuthError, _auth_error)
     # GraphiQL's bundle is ~1 MB; compressed it is a fraction, and so are large query results.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)  # 9 costs 2-3x the CPU for ~3% less
@@ -147,9 +152,9 @@ def create_app(store: GraphStore, home: Path, *, graphiql: bool = True, settings
                            expose_headers=["X-Request-ID"], max_age=600)
     app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
 
-    router = OfflineGraphQLRouter(
-        build_schema(limits_from(settings)), context_getter=context, graphql_ide="graphiql" if graphiql else None,
-        subscription_protocols=(),
+    router = DealgraphRouter(
+        schema, context_getter=context, graphql_ide="graphiql" if graphiql else None, subscription_protocols=(),
+        cache=cache, metrics=metrics,
     )
     app.include_router(router, prefix=GRAPHQL_PATH)
     if graphiql:

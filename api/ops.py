@@ -64,6 +64,10 @@ class Metrics:
             "dealgraph_store_call_duration_seconds", "Graph store call latency, by store method",
             ["method"], buckets=STORE_BUCKETS, registry=self.registry,
         )
+        self.response_cache = Counter(
+            "dealgraph_response_cache", "GraphQL answers served from the response cache (hit) or executed (miss)",
+            ["result"], registry=self.registry,
+        )
         self._operations: set[str] = set()
         self._lock = threading.Lock()
         self._store_children: dict[str, Any] = {}

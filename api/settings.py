@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     book_ttl_s: float = Field(
         10.0, ge=0, description="A rep's deals and accounts are re-read at most this often (0: every request)"
     )
+    response_cache_entries: int = Field(
+        5000, ge=0, description="GraphQL answers kept per server process, each until something it read is written "
+        "(0: off). Needs a store that tracks its writes (SQLite); with Neo4j nothing is kept",
+    )
     max_body_bytes: int = Field(1_000_000, ge=1024, description="Larger request bodies get 413 unread")
     cors_origins: list[str] = Field(
         default_factory=list, description='Browser origins allowed to call the API, e.g. ["https://acme.lightning.force.com"]'

@@ -15,13 +15,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from functools import lru_cache
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from graph.lineage import LINEAGE_COLUMNS, LOAD_ID
 from graph.sqlite_books import BOOKS_DDL, LoadBooks
-from graph.store import DealPage, Direction, GraphStore, Neighbour, ScoreRecord, StoreError
+from graph.store import ChangeMark, Changes, DealPage, Direction, GraphStore, Neighbour, ScoreRecord, StoreError
 from graph.timefmt import to_iso
 from ontology import NodeType, Relation, Schema
 
@@ -71,6 +72,13 @@ SCORE_DDL = [
     "CREATE INDEX IF NOT EXISTS score_history_deal ON score_history (deal_id, scored_at)",
 ]
 
+# `graph_version` moves with every committed transaction except score writes, whose own log is score_history
+# (append-only, so its rowids say which scores changed since a mark): see `SQLiteStore.changes_since`.
+CHANGES_DDL = [
+    "CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+    "INSERT OR IGNORE INTO store_meta VALUES ('graph_version', 0)",
+]
+
 
 # Values SQLite binds as they are; everything else goes through `_to_sql`.
 _PLAIN = frozenset({str, int, float, type(None)})
@@ -91,6 +99,14 @@ def _time_sql(alias: str, typed: NodeType | Relation, name: str) -> str:
     so `'2024-01-01'` compares as `'2024-01-01T00:00:00Z'`, as `Snapshot.as_of` compares it."""
     column = f'{alias}."{name}"'
     return f"({column} || 'T00:00:00Z')" if typed.prop(name).datatype == "date" else column
+
+
+@lru_cache(maxsize=8192)
+def _parsed(text: str) -> Any:
+    """Stored JSON, parsed once per distinct text: an explanation is read on every API request that shows it
+    and rewritten only by a scoring run, and parsing it was half the time of the widget's query. The result is
+    shared between callers, so it is read-only (`ScoreRecord` types it as a Mapping)."""
+    return json.loads(text)
 
 
 def _chunks(items: list, size: int = MAX_PARAMS) -> Iterable[list]:
@@ -122,19 +138,23 @@ def _add_lineage_columns(conn: sqlite3.Connection, table: str) -> None:
 class SQLiteStore(LoadBooks, GraphStore):
     """`GraphStore` on a SQLite file. Example: `SQLiteStore(Path("graph.db"), load_schema())`."""
 
+    tracks_changes = True
+
     def __init__(self, path: Path, schema: Schema) -> None:
         self.path = Path(path)
         self.schema = schema
         self._local = threading.local()
         self._all_conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
+        self._commits = 0  # commits through this object: `PRAGMA data_version` does not see a connection's own
         self._booleans = {
             name: {p.name for p in t.properties if p.datatype == "boolean"}
             for name, t in [*schema.nodes.items(), *schema.relations.items()]
         }
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._transaction() as conn:
+            # Creating missing tables changes no data: opening a store must not outdate what caches hold.
+            with self._transaction(graph_write=False) as conn:
                 for node in schema.nodes.values():
                     for stmt in node_ddl(node):
                         conn.execute(stmt)
@@ -143,7 +163,7 @@ class SQLiteStore(LoadBooks, GraphStore):
                     for stmt in edge_ddl(rel):
                         conn.execute(stmt)
                     _add_lineage_columns(conn, edge_table(rel.name))
-                for stmt in [*SCORE_DDL, *BOOKS_DDL]:
+                for stmt in [*SCORE_DDL, *BOOKS_DDL, *CHANGES_DDL]:
                     conn.execute(stmt)
         except sqlite3.Error as e:
             raise StoreError(f"cannot open SQLite store at {self.path}: {e}") from e
@@ -164,8 +184,11 @@ class SQLiteStore(LoadBooks, GraphStore):
                 self._all_conns.append(conn)
         return conn
 
-    def _transaction(self) -> "_Transaction":
-        return _Transaction(self._connection())
+    def _transaction(self, graph_write: bool = True) -> "_Transaction":
+        return _Transaction(self._connection(), self._committed, graph_write)
+
+    def _committed(self) -> None:
+        self._commits += 1
 
     def _row(self, kind: str, row: Mapping[str, Any]) -> dict[str, Any]:
         out = dict(row)
@@ -318,7 +341,7 @@ class SQLiteStore(LoadBooks, GraphStore):
             for s in scores
         ]
         try:
-            with self._transaction() as conn:
+            with self._transaction(graph_write=False) as conn:
                 # The latest score keeps the one before it so the widget can show a trend.
                 conn.executemany(
                     "INSERT INTO scores (deal_id, probability, model_version, scored_at, band, explanation, metadata) "
@@ -341,9 +364,9 @@ class SQLiteStore(LoadBooks, GraphStore):
             model_version=row["model_version"],
             scored_at=datetime.fromisoformat(row["scored_at"]),
             band=row["band"],
-            explanation=json.loads(row["explanation"]) if row["explanation"] else None,
+            explanation=_parsed(row["explanation"]) if row["explanation"] else None,
             previous_probability=row["previous_probability"],
-            metadata=json.loads(row["metadata"] or "{}"),
+            metadata=_parsed(row["metadata"] or "{}"),
         )
 
     def latest_scores(self, deal_ids: Iterable[str]) -> dict[str, ScoreRecord]:
@@ -379,6 +402,35 @@ class SQLiteStore(LoadBooks, GraphStore):
         deals = [self._row("Deal", r) for r in rows[:first]]
         return DealPage(deals=deals, has_next=len(rows) > first, total=total)
 
+    # ---- change tracking (for caches of what the API read)
+    def changes_since(self, mark: ChangeMark | None) -> Changes:
+        try:
+            now = self._change_mark()
+        except sqlite3.Error as e:
+            raise StoreError(f"reading what changed: {e}") from e
+        if mark is None or now.graph != mark.graph or now.scores < mark.scores:  # a shorter log: rewritten
+            return Changes(now, True, frozenset())
+        if now.scores == mark.scores:
+            return Changes(now, False, frozenset())
+        rows = self._select("SELECT DISTINCT deal_id FROM score_history WHERE rowid > ? AND rowid <= ?",
+                            (mark.scores, now.scores))
+        return Changes(now, False, frozenset(r[0] for r in rows))
+
+    def _change_mark(self) -> ChangeMark:
+        # `PRAGMA data_version` changes when another connection commits; with this object's own commit count it
+        # says in microseconds whether anything was written since the last look, which is the usual answer.
+        conn = self._connection()
+        seen = (conn.execute("PRAGMA data_version").fetchone()[0], self._commits)
+        memo = getattr(self._local, "mark_memo", None)
+        if memo is not None and memo[0] == seen:
+            return memo[1]
+        graph, scores = conn.execute(  # one statement: one consistent read of both
+            "SELECT (SELECT value FROM store_meta WHERE key = 'graph_version'), "
+            "(SELECT COALESCE(MAX(rowid), 0) FROM score_history)").fetchone()
+        mark = ChangeMark(graph, scores)
+        self._local.mark_memo = (seen, mark)
+        return mark
+
     def close(self) -> None:
         with self._conns_lock:
             for conn in self._all_conns:
@@ -388,14 +440,25 @@ class SQLiteStore(LoadBooks, GraphStore):
 
 
 class _Transaction:
-    """`with store._transaction() as conn:` runs one BEGIN IMMEDIATE ... COMMIT transaction."""
+    """`with store._transaction() as conn:` runs one BEGIN IMMEDIATE ... COMMIT transaction.
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    Unless it only writes scores (`graph_write=False`), it moves `graph_version` in the same transaction.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, committed: Callable[[], None], graph_write: bool = True) -> None:
         self.raw = conn
+        self._committed = committed
+        self._graph_write = graph_write
 
     def __enter__(self) -> sqlite3.Connection:
         self.raw.execute("BEGIN IMMEDIATE")
         return self.raw
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
-        self.raw.execute("ROLLBACK" if exc_type else "COMMIT")
+        if exc_type:
+            self.raw.execute("ROLLBACK")
+            return
+        if self._graph_write:
+            self.raw.execute("UPDATE store_meta SET value = value + 1 WHERE key = 'graph_version'")
+        self.raw.execute("COMMIT")
+        self._committed()

@@ -80,6 +80,23 @@ class DealPage:
     total: int
 
 
+@dataclass(frozen=True)
+class ChangeMark:
+    """Where a store's writes stood at one moment: compare two with `GraphStore.changes_since`."""
+
+    graph: int  # moves with every committed write other than scores
+    scores: int  # position in the log of score writes
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What was written between a `ChangeMark` and `mark` (now)."""
+
+    mark: ChangeMark
+    graph_changed: bool
+    scored: frozenset[str]  # deals whose scores were written (meaningful when the graph did not change)
+
+
 class GraphStore(ABC):
     """A property-graph store shaped by the ontology's `Schema`.
 
@@ -89,6 +106,8 @@ class GraphStore(ABC):
     """
 
     schema: Schema
+    #: Whether `changes_since` reports writes (else it returns None).
+    tracks_changes: bool = False
 
     @abstractmethod
     def upsert_nodes(self, label: str, rows: Sequence[Mapping[str, Any]], load_id: str | None = None) -> int:
@@ -241,6 +260,14 @@ class GraphStore(ABC):
     @abstractmethod
     def check_integrity(self) -> list[str]:
         """Problems with the stored graph (corruption, edges whose ends are missing); empty when sound."""
+
+    def changes_since(self, mark: ChangeMark | None) -> Changes | None:
+        """What was written since `mark` (None: since ever, so `graph_changed`), for caches of what was read.
+
+        None when the backend does not track its writes (the default; Neo4j): then nothing read from it may
+        be cached beyond one request.
+        """
+        return None
 
     @abstractmethod
     def close(self) -> None:

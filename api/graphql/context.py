@@ -128,5 +128,6 @@ class GraphContext(BaseContext):
         super().__init__()
         reads = StoreReads(store, timer) if timer else StoreReads(store)
         self.principal = principal
+        self.score_reads = reads.score_reads  # what `api.response_cache` needs to know of the reads
         self.loaders = Loaders(reads, Visibility(principal, reads, books))
         self.model_card = model_card

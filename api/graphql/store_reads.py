@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -23,6 +24,16 @@ StoreTimer = Callable[[str, float], None]
 
 #: Open deals are read from the store this many at a time.
 OPEN_DEALS_BATCH = 500
+
+
+@dataclass
+class ScoreReads:
+    """Which scores one request's answer depends on: those of `deals`, or of any deal (`every`, e.g. a page of
+    deals ordered by score, which a score written anywhere can reorder). `api.response_cache` keeps an answer
+    until one of them is written."""
+
+    deals: set[str] = field(default_factory=set)
+    every: bool = False
 
 
 def _no_timer(name: str, seconds: float) -> None:
@@ -47,6 +58,7 @@ class StoreReads:
         self._timer = timer
         self._inline = runs_inline(store)
         self.schema = store.schema
+        self.score_reads = ScoreReads()
         self._nodes: dict[str, DataLoader[str, dict[str, Any] | None]] = {}
         self._neighbours: dict[tuple[str, str, Direction], DataLoader[str, list[Neighbour]]] = {}
         self.scores: DataLoader[str, ScoreRecord | None] = DataLoader(self._load_scores)
@@ -94,6 +106,7 @@ class StoreReads:
         return self._neighbours[key]
 
     async def _load_scores(self, deal_ids: list[str]) -> list[ScoreRecord | None]:
+        self.score_reads.deals.update(deal_ids)
         found = await self.call("latest_scores", deal_ids)
         return [found.get(i) for i in deal_ids]
 
@@ -101,7 +114,12 @@ class StoreReads:
         return list(await asyncio.gather(*(self.all_open_deals(a) for a in account_ids)))
 
     async def open_deals_page(self, first: int, after: tuple[float, str] | None, account_id: str | None) -> Any:
-        return await self.call("open_deals_page", first, after, account_id)
+        page = await self.call("open_deals_page", first, after, account_id)
+        if account_id is not None and after is None and not page.has_next:
+            self.score_reads.deals.update(d["id"] for d in page.deals)  # all of them: order by their scores only
+        else:
+            self.score_reads.every = True
+        return page
 
     async def all_open_deals(self, account_id: str | None) -> list[dict[str, Any]]:
         """Every open deal (of one account, or all), in the store's order, each with its `_rank`.

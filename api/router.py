@@ -1,0 +1,59 @@
+"""The `/graphql` route: Strawberry's router with GraphiQL served offline and answers kept in `ResponseCache`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import ExecutionResult
+
+from api.graphiql import OfflineGraphQLRouter
+from api.graphql.context import GraphContext
+from api.ops import Metrics
+from api.request_info import RequestInfo
+from api.response_cache import ResponseCache, request_key
+from graph.store import StoreError
+
+#: Response header saying whether the answer came from the cache: `hit` or `miss` (absent: not cacheable).
+CACHE_HEADER = "X-Dealgraph-Cache"
+
+
+class DealgraphRouter(OfflineGraphQLRouter):
+    """Executes each GraphQL request, or answers it from `cache` when nothing it read has been written since."""
+
+    def __init__(self, *args: Any, cache: ResponseCache, metrics: Metrics, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._cache = cache
+        self._metrics = metrics
+
+    async def execute_single(self, request: Any, request_adapter: Any, sub_response: Any, context: GraphContext,
+                             root_value: Any, request_data: Any) -> ExecutionResult:
+        run = super().execute_single
+        args = dict(request=request, request_adapter=request_adapter, sub_response=sub_response, context=context,
+                    root_value=root_value, request_data=request_data)
+        key = request_key(context.principal, request_adapter.method, request_data.query, request_data.operation_name,
+                          request_data.variables, request_data.extensions) if self._cache.enabled else None
+        if key is None:
+            return await run(**args)
+        try:
+            mark = self._cache.look()
+        except StoreError:  # the store cannot be read: executing says so in the answer, as without a cache
+            return await run(**args)
+        card = context.model_card()
+        model = card.version if card else None
+        info = RequestInfo.of(request.scope)
+        kept = self._cache.get(key, model)
+        if kept is not None:
+            data, operation = kept
+            if info is not None:
+                info.operation = operation
+            self._note(sub_response, "hit")
+            return ExecutionResult(data=data, errors=None)
+        result = await run(**args)
+        if not result.errors and result.data is not None:
+            self._cache.put(key, result.data, info.operation if info else None, mark, model, context.score_reads)
+        self._note(sub_response, "miss")
+        return result
+
+    def _note(self, sub_response: Any, outcome: str) -> None:
+        sub_response.headers[CACHE_HEADER] = outcome
+        self._metrics.response_cache.labels(outcome).inc()
