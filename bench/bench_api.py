@@ -368,11 +368,13 @@ def cache_counts(base: str) -> dict[str, float]:
     """The server's response cache counters (`/metrics`): hits and misses."""
     import httpx
 
+    from prometheus_client.parser import text_string_to_metric_families
+
     counts = {"hit": 0.0, "miss": 0.0}
-    for line in httpx.get(f"{base}/metrics", timeout=10).text.splitlines():
-        for result in counts:
-            if line.startswith(f'dealgraph_response_cache_total{{result="{result}"}} '):
-                counts[result] = float(line.split()[-1])
+    for family in text_string_to_metric_families(httpx.get(f"{base}/metrics", timeout=10).text):
+        for sample in family.samples:
+            if sample.name == "dealgraph_response_cache_total":
+                counts[sample.labels["result"]] = sample.value
     return counts
 
 

@@ -67,6 +67,7 @@ class ModelRegistry:
 
     def __init__(self, home: Path) -> None:
         self.root = Path(home) / "models"
+        self._served: tuple[tuple[int, int, int], list[str]] | None = None  # (file identity, stack)
 
     def path(self, version: str) -> Path:
         return self.root / version
@@ -108,8 +109,17 @@ class ModelRegistry:
 
     def served(self) -> list[str]:
         """The versions served so far, oldest first; the last one serves now."""
+        # The API asks on every request; the file is replaced whole (`_write_served`), so one stat says
+        # whether it changed since the last read.
         path = self.root / "SERVED"
-        return path.read_text().split() if path.exists() else []
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return []
+        identity = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if self._served is None or self._served[0] != identity:
+            self._served = (identity, path.read_text().split())
+        return list(self._served[1])
 
     def _write_served(self, stack: list[str]) -> None:
         # Written whole and renamed: a crash leaves the old or the new stack, never half.
