@@ -154,7 +154,7 @@ def create_app(store: GraphStore, home: Path, *, graphiql: bool = True, settings
 
     router = DealgraphRouter(
         schema, context_getter=context, graphql_ide="graphiql" if graphiql else None, subscription_protocols=(),
-        cache=cache, metrics=metrics,
+        cache=cache, metrics=metrics, cache_wait_s=settings.cache_wait_ms / 1000,
     )
     app.include_router(router, prefix=GRAPHQL_PATH)
     if graphiql:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -25,7 +26,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Awaitable, Callable, MutableMapping
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
 from prometheus_client.exposition import generate_latest
 
 from api.request_info import SCOPE_KEY, RequestInfo, current_request_id
@@ -36,6 +37,8 @@ ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message],
 
 access_log = logging.getLogger("api.access")
 MAX_OPERATIONS = 64
+#: Where worker processes share their metrics (prometheus_client's multiprocess mode; `api.server`).
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _OPERATION = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 ROUTES = ("/graphql", "/healthz", "/readyz", "/metrics", "/")
@@ -92,7 +95,12 @@ class Metrics:
         child.observe(seconds)
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        """The metrics in Prometheus text format: this app's, or every worker process's when they share them."""
+        if METRICS_DIR_ENV not in os.environ:
+            return generate_latest(self.registry)
+        merged = CollectorRegistry()
+        multiprocess.MultiProcessCollector(merged)
+        return generate_latest(merged)
 
 
 def _route(path: str) -> str:
@@ -173,7 +181,7 @@ class RequestMiddleware:
             access_log.info("%s %s %d", scope["method"], scope["path"], status, extra={"fields": {
                 "request_id": info.request_id, "method": scope["method"], "path": scope["path"], "status": status,
                 "duration_ms": round(seconds * 1000, 2), "operation": info.operation, "subject": info.subject,
-                "role": info.role, "errors": info.error_codes or None,
+                "role": info.role, "cache": info.cache, "errors": info.error_codes or None,
             }})
 
 

@@ -21,6 +21,7 @@ class RequestInfo:
     operation: str | None = None
     subject: str | None = None
     role: str | None = None
+    cache: str | None = None  # `hit` or `miss` when the response cache was asked
     error_codes: list[str] = field(default_factory=list)
 
     @staticmethod

@@ -1,4 +1,5 @@
-"""The `/graphql` route: Strawberry's router with GraphiQL served offline and answers kept in `ResponseCache`."""
+"""The `/graphql` route: Strawberry's router with GraphiQL served offline and answers kept in `ResponseCache`
+(executions first: `api.executions_first`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from graphql import ExecutionResult
 
+from api.executions_first import MAX_WAIT_S, ExecutionsFirst
 from api.graphiql import OfflineGraphQLRouter
 from api.graphql.context import GraphContext
 from api.ops import Metrics
@@ -20,10 +22,12 @@ CACHE_HEADER = "X-Dealgraph-Cache"
 class DealgraphRouter(OfflineGraphQLRouter):
     """Executes each GraphQL request, or answers it from `cache` when nothing it read has been written since."""
 
-    def __init__(self, *args: Any, cache: ResponseCache, metrics: Metrics, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, cache: ResponseCache, metrics: Metrics, cache_wait_s: float = MAX_WAIT_S,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._cache = cache
         self._metrics = metrics
+        self._executions = ExecutionsFirst(cache_wait_s)
 
     async def execute_single(self, request: Any, request_adapter: Any, sub_response: Any, context: GraphContext,
                              root_value: Any, request_data: Any) -> ExecutionResult:
@@ -34,26 +38,32 @@ class DealgraphRouter(OfflineGraphQLRouter):
                           request_data.variables, request_data.extensions) if self._cache.enabled else None
         if key is None:
             return await run(**args)
-        try:
-            mark = self._cache.look()
-        except StoreError:  # the store cannot be read: executing says so in the answer, as without a cache
-            return await run(**args)
         card = context.model_card()
         model = card.version if card else None
         info = RequestInfo.of(request.scope)
-        kept = self._cache.get(key, model)
+        try:
+            mark = self._cache.look()
+            kept = self._cache.get(key, model)
+            if kept is not None and await self._executions.wait():  # executions in flight went first: look again
+                mark = self._cache.look()
+                kept = self._cache.get(key, model)
+        except StoreError:  # the store cannot be read: executing says so in the answer, as without a cache
+            return await run(**args)
         if kept is not None:
             data, operation = kept
             if info is not None:
                 info.operation = operation
-            self._note(sub_response, "hit")
+            self._note(sub_response, info, "hit")
             return ExecutionResult(data=data, errors=None)
-        result = await run(**args)
+        async with self._executions.executing():
+            result = await run(**args)
         if not result.errors and result.data is not None:
             self._cache.put(key, result.data, info.operation if info else None, mark, model, context.score_reads)
-        self._note(sub_response, "miss")
+        self._note(sub_response, info, "miss")
         return result
 
-    def _note(self, sub_response: Any, outcome: str) -> None:
+    def _note(self, sub_response: Any, info: RequestInfo | None, outcome: str) -> None:
         sub_response.headers[CACHE_HEADER] = outcome
+        if info is not None:
+            info.cache = outcome
         self._metrics.response_cache.labels(outcome).inc()

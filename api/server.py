@@ -1,8 +1,10 @@
 """Running the app under uvicorn: what `dealgraph serve` and `dealgraph demo` call.
 
-One worker serves the app built here; several workers (`DEALGRAPH_WORKERS`)
-each build their own from the environment (`app_from_env`), with their own
-store connections. uvicorn runs with uvloop and httptools when they are
+One worker serves the app built here; several workers (`DEALGRAPH_WORKERS`,
+by default one per CPU) each build their own from the environment
+(`app_from_env`), with their own store connections, and share their metrics
+through prometheus_client's multiprocess mode (`shared_metrics_dir`), so a
+scrape of `/metrics` counts every worker's requests whichever worker answers. uvicorn runs with uvloop and httptools when they are
 installed (they are dependencies), which roughly halves the per-request
 overhead of the default asyncio loop and h11 parser.
 """
@@ -12,8 +14,13 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
 
-from api.ops import configure_logging
+from api.ops import METRICS_DIR_ENV, configure_logging
 from api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,6 +53,27 @@ def app_from_env():  # noqa: ANN201
     return build_app(settings)
 
 
+@contextmanager
+def shared_metrics_dir() -> Iterator[Path]:
+    """A folder where worker processes keep their metrics (`PROMETHEUS_MULTIPROC_DIR`), emptied first.
+
+    Set before the workers start: prometheus_client picks its multiprocess mode when it is imported. An
+    operator's own `PROMETHEUS_MULTIPROC_DIR` is used (and emptied, as prometheus_client asks); else a
+    temporary folder, removed afterwards.
+    """
+    given = os.environ.get(METRICS_DIR_ENV)
+    folder = Path(given) if given else Path(tempfile.mkdtemp(prefix="dealgraph-metrics-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):  # a previous run's counts would be added to this one's
+        stale.unlink()
+    os.environ[METRICS_DIR_ENV] = str(folder)
+    try:
+        yield folder
+    finally:
+        if not given:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def run(settings: Settings, host: str, port: int) -> None:
     """Serve until interrupted, with JSON request logs on stderr (`DEALGRAPH_LOG_FORMAT=text` for plain)."""
     import uvicorn
@@ -59,5 +87,6 @@ def run(settings: Settings, host: str, port: int) -> None:
     # Worker processes read their settings from the environment: pass on what the command line chose.
     os.environ["DEALGRAPH_STORE"] = settings.store
     os.environ["DEALGRAPH_HOME"] = str(settings.home)
-    log.info("starting %d worker processes", settings.workers)
-    uvicorn.run("api.server:app_from_env", factory=True, workers=settings.workers, **common)
+    with shared_metrics_dir():
+        log.info("starting %d worker processes", settings.workers)
+        uvicorn.run("api.server:app_from_env", factory=True, workers=settings.workers, **common)

@@ -6,6 +6,7 @@ Inner packages take plain arguments; the CLI and the app get them from here.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from pathlib import Path
 from typing import Literal
@@ -13,13 +14,24 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.executions_first import MAX_WAIT_S
+
 log = logging.getLogger(__name__)
 
 #: Secrets copied from examples: refused outside development (the JWT secret must also be 32+ bytes there).
 PLACEHOLDER_SECRETS = frozenset({"changethis", "change-me", "changeme", "secret", "dev", "development", "test", "example"})
+#: `serve`'s worker processes when DEALGRAPH_WORKERS is not set: one per CPU, up to this many.
+MAX_DEFAULT_WORKERS = 8
 #: One CSP source a CRM page may frame the widget from: 'self', *, a scheme (https:) or a host with optional
 #: scheme, wildcard subdomain and port. Anything else (spaces, `;`) could smuggle other directives into the header.
 FRAME_SOURCE = re.compile(r"^('self'|\*|https?:|(https?://)?(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:(\d{1,5}|\*))?)$")
+
+
+def default_workers() -> int:
+    """One uvicorn worker per CPU this process may run on (one event loop uses one core), at most
+    `MAX_DEFAULT_WORKERS`. A container limited by a CPU quota rather than by CPUs should set
+    DEALGRAPH_WORKERS to its quota."""
+    return max(1, min(len(os.sched_getaffinity(0)), MAX_DEFAULT_WORKERS))
 
 
 class Settings(BaseSettings):
@@ -65,6 +77,10 @@ class Settings(BaseSettings):
         5000, ge=0, description="GraphQL answers kept per server process, each until something it read is written "
         "(0: off). Needs a store that tracks its writes (SQLite); with Neo4j nothing is kept",
     )
+    cache_wait_ms: float = Field(
+        MAX_WAIT_S * 1000, ge=0, le=1000, description="The longest an answer from the response cache waits for "
+        "queries executing in the same process, which go first (0: never waits; api/executions_first.py)",
+    )
     max_body_bytes: int = Field(1_000_000, ge=1024, description="Larger request bodies get 413 unread")
     cors_origins: list[str] = Field(
         default_factory=list, description='Browser origins allowed to call the API, e.g. ["https://acme.lightning.force.com"]'
@@ -76,7 +92,8 @@ class Settings(BaseSettings):
                     "origin, is for trying it out: the page holds no cookies or keys of its own to abuse",
     )
     log_format: Literal["json", "text"] = Field("json", description="Request logs of `serve` on stderr")
-    workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes `serve` starts")
+    workers: int = Field(default_factory=default_workers, ge=1, le=64,
+                         description="uvicorn worker processes `serve` starts (default: one per CPU, at most 8)")
 
     @field_validator("widget_frame_ancestors")
     @classmethod

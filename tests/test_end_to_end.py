@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -15,6 +13,7 @@ import pytest
 
 from graph import open_store
 from tests.graph.backends import BACKENDS, neo4j_settings, wipe_neo4j
+from tests.helpers.server import serve_command
 
 REPO = Path(__file__).resolve().parents[1]
 #: The store each pipeline's work folder uses, as environment (SQLite in the folder unless set).
@@ -101,30 +100,10 @@ def test_bad_input_exits_1_with_a_message(pipeline):
     assert mapping.returncode == 1 and "no mapping" in mapping.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_serve_answers_the_widget_query_over_http(pipeline):
     work = pipeline[0]
-    port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO), "DEALGRAPH_HOME": str(work / "home"), **store_env(work)}
-    server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], cwd=work, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, server.stdout.read()
-            assert time.monotonic() < deadline, "server did not come up"
-            time.sleep(0.3)
+    with serve_command(work, env) as (base, server):
         first_deal = {"query": "{ deals(first: 1) { edges { node { id account { id } } } } }"}
         # Authentication is required: no key, 401; a key made with `dealgraph keys create`, 200.
         assert httpx.post(f"{base}/graphql", json=first_deal).status_code == 401
@@ -143,8 +122,5 @@ def test_serve_answers_the_widget_query_over_http(pipeline):
         assert scored and all(len(d["explanation"]["paths"]) <= 2 for d in scored)
         page = httpx.get(f"{base}/graphql", headers={"Accept": "text/html"})
         assert page.status_code == 200 and "unpkg.com" not in page.text
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
     printed = server.stdout.read()
-    assert f"http://127.0.0.1:{port}/graphql" in printed and "deals(first" in printed
+    assert f"{base}/graphql" in printed and "deals(first" in printed

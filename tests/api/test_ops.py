@@ -118,9 +118,11 @@ def test_request_id_is_echoed_or_made(api_url: Endpoint) -> None:
 def test_one_json_log_line_per_request_with_its_id(api_url: Endpoint, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="api.access"):
         post(api_url, "query LogProbe { viewer { role } }", headers={"X-Request-ID": "log-probe-1"})
+        post(api_url, "query LogProbe { viewer { role } }", headers={"X-Request-ID": "log-probe-2"})
     records = [r for r in caplog.records if r.name == "api.access" and "LogProbe" in str(getattr(r, "fields", ""))]
-    assert len(records) == 1
-    line = json.loads(JsonFormatter().format(records[0]))
+    assert len(records) == 2
+    line, again = (json.loads(JsonFormatter().format(r)) for r in records)
+    assert (line["cache"], again["cache"]) == ("miss", "hit")  # executed, then answered from the response cache
     assert line["request_id"] == "log-probe-1"
     assert line["operation"] == "LogProbe" and line["status"] == 200 and line["role"] == "admin"
     assert line["path"] == "/graphql" and line["duration_ms"] > 0 and line["level"] == "info"

@@ -1,4 +1,4 @@
-"""Run an ASGI app under a real uvicorn server on 127.0.0.1 for a test.
+"""Run an ASGI app under a real uvicorn server on 127.0.0.1 for a test, or `dealgraph serve` itself.
 
 Example:
     >>> with serve(create_app(store, home)) as base_url:
@@ -8,9 +8,12 @@ Example:
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 import time
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Iterator
 
 import httpx
@@ -65,3 +68,34 @@ def _wait_until_ready(
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{base_url}{ready_path} did not answer within {timeout}s") from None
             time.sleep(0.05)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serve_command(cwd: Path, env: dict[str, str], timeout: float = 90.0) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`dealgraph serve` in its own process on a free port, until `/healthz` answers 200; yields its base URL and
+    the process (its output, stdout and stderr together, is readable after the block), and stops it on exit."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], cwd=cwd, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, process.stdout.read() if process.stdout else "server exited"
+            assert time.monotonic() < deadline, "server did not come up"
+            time.sleep(0.3)
+        yield base_url, process
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
