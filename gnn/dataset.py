@@ -105,13 +105,15 @@ def build_examples(
 
 
 def flat_features(data: HeteroData, index: torch.Tensor) -> np.ndarray:
-    """The same inputs flattened to one table: a deal's own features, then the mean
-    features and count of its neighbours over each edge type into deals.
+    """The same inputs flattened to one table: a deal's own features (not its neighbours' records at its
+    opening, `gnn.history`, which are the graph's), then the mean features and count of its neighbours
+    over each edge type into deals.
 
     This is what a per-deal table sees: direct neighbours' attributes, but not
     the history behind them (whose past deals were won) — that takes the graph.
     """
-    parts = [data["Deal"].x]
+    own = getattr(data["Deal"], "table_columns", None)
+    parts = [data["Deal"].x if own is None else data["Deal"].x[:, own]]
     for (src, rel, dst), store in sorted(data.edge_items(), key=lambda kv: kv[0]):
         if dst != "Deal" or src == "Deal":
             continue

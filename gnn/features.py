@@ -26,6 +26,7 @@ import pandas as pd
 import torch
 from torch_geometric.data import HeteroData
 
+from gnn.history import base_win_rate, records_at_open
 from graph.snapshot import Snapshot
 from graph.timefmt import to_utc
 from ontology import Schema
@@ -43,6 +44,10 @@ class FeatureSpec:
     mean: dict[str, list[float]] = field(default_factory=dict)
     std: dict[str, list[float]] = field(default_factory=dict)
     split_relations: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
+    # Relations out of a deal whose neighbours' records at the deal's opening are deal features (`gnn.history`),
+    # and the training period's win rate those records are measured against. Empty in models saved before.
+    history: list[str] = field(default_factory=list)
+    base_rate: float = 0.5
 
     @classmethod
     def fit(cls, schema: Schema, snapshot: Snapshot) -> "FeatureSpec":
@@ -60,6 +65,9 @@ class FeatureSpec:
             closed = [p for p in rel.properties if p.allowed]
             if closed:
                 spec.split_relations[name] = (closed[0].name, list(closed[0].allowed))
+            if rel.source == "Deal" and FOLDED not in (rel.source, rel.target):
+                spec.history.append(name)
+        spec.base_rate = base_win_rate(snapshot)
         # Scaling comes from the raw columns of the fitting snapshot (the training period).
         for label in spec.numeric:
             raw = _raw_columns(spec, label, snapshot, _reference_time(snapshot))
@@ -68,7 +76,8 @@ class FeatureSpec:
         return spec
 
     def to_dict(self) -> dict:
-        return {k: getattr(self, k) for k in ("numeric", "categories", "mean", "std", "split_relations")}
+        return {k: getattr(self, k) for k in ("numeric", "categories", "mean", "std", "split_relations", "history",
+                                              "base_rate")}
 
     @classmethod
     def from_dict(cls, data: dict) -> "FeatureSpec":
@@ -79,10 +88,19 @@ class FeatureSpec:
     def column_names(self, label: str) -> list[str]:
         names = ["bias", *self.numeric[label]]
         if label == "Deal":
-            names += ["age_days", "won", "lost"]
+            names += ["age_days", *(f"{HISTORY_PREFIX}{r}" for r in self.history), "won", "lost"]
         for prop, values in self.categories[label].items():
             names += [f"{prop}={v}" for v in values] + [f"{prop}=other"]
         return names
+
+
+HISTORY_PREFIX = "record_at_open:"
+
+
+def table_columns(spec: FeatureSpec, label: str) -> list[int]:
+    """The columns of `label`'s features a per-node table may use: all but the records at opening, which are
+    the graph's history (`gnn.history`), not the node's own attributes."""
+    return [i for i, name in enumerate(spec.column_names(label)) if not name.startswith(HISTORY_PREFIX)]
 
 
 def _top_values(series: pd.Series) -> list[str]:
@@ -112,6 +130,7 @@ def _raw_columns(spec: FeatureSpec, label: str, snapshot: Snapshot, now: pd.Time
     if label == "Deal":
         age = (now - frame["created_at"]).dt.total_seconds().fillna(0).to_numpy(float) / 86400.0
         cols.append(np.log1p(np.clip(age, 0, None)))
+        cols += [records_at_open(snapshot, relation, spec.base_rate) for relation in spec.history]
     return np.stack(cols, axis=1) if cols else np.zeros((len(frame), 0))
 
 
@@ -143,7 +162,7 @@ def encode(spec: FeatureSpec, snapshot: Snapshot, now: datetime | pd.Timestamp |
 
     Reverse edges are named `rev_<RELATION>`; split relations split only their reverse edges,
     `rev_<RELATION>:<value>`.
-    Each node type keeps `node_id` (the store ids) in row order.
+    Each node type keeps `node_id` (the store ids) in row order, and `table_columns` (`table_columns`).
     """
     schema = snapshot.schema
     now_ts = pd.Timestamp(to_utc(now)) if isinstance(now, datetime) else (now or _reference_time(snapshot))
@@ -151,6 +170,7 @@ def encode(spec: FeatureSpec, snapshot: Snapshot, now: datetime | pd.Timestamp |
     for label in spec.numeric:
         data[label].x = torch.from_numpy(node_features(spec, snapshot, label, now_ts))
         data[label].node_id = snapshot.nodes[label]["id"].tolist()
+        data[label].table_columns = table_columns(spec, label)
     for name, rel in schema.relations.items():
         if FOLDED in (rel.source, rel.target):
             continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass
@@ -51,6 +52,11 @@ class Site:
     def url(self, account: str | None = None, token: str | None = None) -> str:
         return f"{self.base_url}/widget/account/{account or self.account}" + (f"#token={token}" if token else "")
 
+
+
+def js_round(x: float) -> int:
+    """JavaScript's Math.round (halves up), which the widget uses; Python's round() takes halves to even."""
+    return math.floor(x + 0.5)
 
 def copy_store(source: Path, target: Path) -> GraphStore:
     """A private copy of the session's store: this module writes scores the other tests must not see."""
@@ -140,7 +146,7 @@ def test_a_rep_sees_deals_scores_trends_and_reasons(site, browser, capsys):
         card = page.locator(f'article[data-deal-id="{deal["id"]}"]')
         text = card.inner_text()
         assert deal["name"] in text
-        assert card.locator(".pct").inner_text().startswith(f'{round(100 * deal["score"]["probability"])}%')
+        assert card.locator(".pct").inner_text().startswith(f'{js_round(100 * deal["score"]["probability"])}%')
         assert deal["score"]["band"] in card.locator(".band").inner_text().lower()
         assert "pts since last score" in text or "no change since last score" in text
         explanation = deal["explanation"] or {"paths": [], "suggestions": []}
