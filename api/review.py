@@ -13,7 +13,7 @@ import json
 from datetime import UTC, datetime
 from html import escape
 
-from api.path_style import DEFAULT_FILL, DIRECTION_COLOURS, MUTED, NEUTRAL, NODE_FILLS
+from gnn.path_style import DEFAULT_FILL, DIRECTION_COLOURS, MUTED, NEUTRAL, NODE_FILLS
 from gnn.registry import ModelCard
 from graph.store import GraphStore, ScoreRecord
 

@@ -4,9 +4,10 @@ One worker serves the app built here; several workers (`DEALGRAPH_WORKERS`,
 by default one per CPU) each build their own from the environment
 (`app_from_env`), with their own store connections, and share their metrics
 through prometheus_client's multiprocess mode (`shared_metrics_dir`), so a
-scrape of `/metrics` counts every worker's requests whichever worker answers. uvicorn runs with uvloop and httptools when they are
-installed (they are dependencies), which roughly halves the per-request
-overhead of the default asyncio loop and h11 parser.
+scrape of `/metrics` counts every worker's requests whichever worker answers.
+uvicorn runs with uvloop and httptools when they are installed (they are
+dependencies), which roughly halves the per-request overhead of the default
+asyncio loop and h11 parser.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.path_style import palette
+from gnn.path_style import palette
 from api.settings import Settings
 
 ASSETS_DIR = Path(__file__).parent / "static" / "widget"

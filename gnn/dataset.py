@@ -21,6 +21,7 @@ import torch
 from torch_geometric.data import HeteroData
 
 from gnn.features import FeatureSpec, encode, latest_event_time
+from gnn.outcomes import outcome_times
 from graph.snapshot import Snapshot
 from graph.store import InvalidInput
 
@@ -51,15 +52,6 @@ class TemporalSplit:
 
     def label_deadline(self, split: str) -> pd.Timestamp:
         return {"train": self.t1, "val": self.t2, "test": self.end}[split]
-
-
-def outcome_times(full: Snapshot) -> pd.DataFrame:
-    """Per deal id: closed_at and won (1.0 / 0.0) for every closed deal."""
-    outcomes = full.nodes["Outcome"].set_index("id")
-    edges = full.edges["HAS_OUTCOME"].set_index("src")["dst"]
-    frame = outcomes.reindex(edges.to_numpy())[["closed_at", "result"]]
-    frame.index = edges.index
-    return pd.DataFrame({"closed_at": frame["closed_at"], "won": (frame["result"] == "won").astype(float)})
 
 
 def temporal_split(full: Snapshot, cutoff_days: int = 30) -> TemporalSplit:

@@ -19,11 +19,10 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import networkx as nx
 
+from gnn.path_style import DEFAULT_FILL, DIRECTION_COLOURS, INK, MUTED, NEUTRAL, NODE_FILLS
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-
-COLOURS = {"raises": "#1b7f3b", "lowers": "#b42318"}
-NODE_FILL = {"Deal": "#b9cbf5", "Contact": "#f7d9a8", "Account": "#b7e1c1", "Product": "#dcc2f5", "Rep": "#cfd6dc"}
 
 
 def explanation_graph(explanation: Mapping[str, Any]) -> nx.DiGraph:
@@ -85,20 +84,20 @@ def draw_explanation(explanation: Mapping[str, Any], ax: "Axes | None" = None, t
     # Kamada-Kawai places nodes at distances like their hop counts; attribution weights are no lengths.
     pos = nx.kamada_kawai_layout(g.to_undirected(), weight=None)
     size = 2200
-    nx.draw_networkx_nodes(g, pos, ax=ax, node_size=size, edgecolors="#333333",
+    nx.draw_networkx_nodes(g, pos, ax=ax, node_size=size, edgecolors=INK,
                            linewidths=[3.0 if hops[n] == 0 else 1.0 for n in g],
-                           node_color=[NODE_FILL.get(g.nodes[n]["label"], "#eeeeee") for n in g])
+                           node_color=[NODE_FILLS.get(g.nodes[n]["label"], DEFAULT_FILL) for n in g])
     labels = {n: ("this deal" if hops[n] == 0 else d["label"]) + "\n" + _wrap(d["name"]) for n, d in g.nodes(data=True)}
     nx.draw_networkx_labels(g, pos, ax=ax, labels=labels, font_size=7)
     top = max(abs(w) for *_, w in g.edges(data="weight")) or 1.0
     nx.draw_networkx_edges(g, pos, ax=ax, node_size=size, arrowsize=14,
-                           edge_color=[COLOURS.get(d["direction"], "grey") for *_, d in g.edges(data=True)],
+                           edge_color=[DIRECTION_COLOURS.get(d["direction"], NEUTRAL) for *_, d in g.edges(data=True)],
                            width=[1.0 + 4.0 * abs(d["weight"]) / top for *_, d in g.edges(data=True)])
     nx.draw_networkx_edge_labels(g, pos, ax=ax, font_size=6, rotate=False,
                                  edge_labels=nx.get_edge_attributes(g, "relation"))
     ax.margins(0.15)  # room for the outermost circles and their labels
     ax.text(0, 0, "green: raises the score · red: lowers it · thicker: more weight", transform=ax.transAxes,
-            fontsize=7, color="#555555")
+            fontsize=7, color=MUTED)
     return ax
 
 

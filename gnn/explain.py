@@ -20,7 +20,7 @@ from torch_geometric.data import HeteroData
 from torch_geometric.explain.algorithm import ExplainerAlgorithm
 
 from gnn.attribution import make_explainer, masked_logits
-from gnn.features import outcome_flags
+from gnn.outcomes import outcome_flags
 from gnn.suggest import suggest
 from graph.snapshot import Snapshot
 

@@ -27,11 +27,12 @@ import torch
 from torch_geometric.data import HeteroData
 
 from gnn.history import base_win_rate, records_at_open
+from gnn.outcomes import OUTCOME, outcome_flags
 from graph.snapshot import Snapshot
 from graph.timefmt import to_utc
 from ontology import Schema
 
-FOLDED = "Outcome"  # node type folded into Deal features
+FOLDED = OUTCOME  # node type folded into Deal features
 MAX_CATEGORIES = 20
 
 
@@ -132,14 +133,6 @@ def _raw_columns(spec: FeatureSpec, label: str, snapshot: Snapshot, now: pd.Time
         cols.append(np.log1p(np.clip(age, 0, None)))
         cols += [records_at_open(snapshot, relation, spec.base_rate) for relation in spec.history]
     return np.stack(cols, axis=1) if cols else np.zeros((len(frame), 0))
-
-
-def outcome_flags(snapshot: Snapshot) -> pd.DataFrame:
-    """Per deal id: won / lost flags for outcomes visible in this snapshot."""
-    edges = snapshot.edges["HAS_OUTCOME"]
-    outcomes = snapshot.nodes[FOLDED].set_index("id")["result"]
-    result = edges.assign(result=edges["dst"].map(outcomes)).set_index("src")["result"]
-    return pd.DataFrame({"won": (result == "won").astype(float), "lost": (result == "lost").astype(float)})
 
 
 def node_features(spec: FeatureSpec, snapshot: Snapshot, label: str, now: pd.Timestamp) -> np.ndarray:

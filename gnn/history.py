@@ -25,14 +25,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from gnn.outcomes import deal_outcomes
 from graph.snapshot import Snapshot
-
-OUTCOME_EDGE = "HAS_OUTCOME"
 
 
 def base_win_rate(snapshot: Snapshot) -> float:
     """The share of closed deals won in a snapshot (0.5 when none closed)."""
-    result = snapshot.nodes["Outcome"]["result"]
+    result = deal_outcomes(snapshot)["result"]
     closed = result.isin(["won", "lost"]).sum()
     return float((result == "won").sum() / closed) if closed else 0.5
 
@@ -59,8 +58,7 @@ def records_at_open(snapshot: Snapshot, relation: str, base_rate: float) -> np.n
     keep = deal_row >= 0
     deal_row, node_code = deal_row[keep], node_code[keep].astype(np.int64)
     opened = _seconds(deals["created_at"])
-    outcome_ids = snapshot.edges[OUTCOME_EDGE].set_index("src")["dst"].reindex(deals["id"]).to_numpy()
-    outcomes = snapshot.nodes["Outcome"].set_index("id").reindex(outcome_ids)
+    outcomes = deal_outcomes(snapshot).reindex(deals["id"])
     closed_at = _seconds(outcomes["closed_at"])
     won = (outcomes["result"] == "won").to_numpy()
     lost = (outcomes["result"] == "lost").to_numpy()

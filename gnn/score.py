@@ -19,12 +19,12 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 import torch
-from torch_geometric.data import HeteroData
 from tqdm import tqdm
 
 from gnn.dataset import CutoffExamples, TemporalSplit, build_examples
 from gnn.explain import PathExplainer
-from gnn.features import FeatureSpec, encode, latest_event_time, outcome_flags
+from gnn.features import FeatureSpec, encode, latest_event_time
+from gnn.outcomes import outcome_flags
 from gnn.model import HeteroSAGE, ModelConfig
 from gnn.registry import ModelCard, ModelRegistry, RegistryError
 from gnn.fit import calibrate, logits_of
@@ -70,21 +70,17 @@ def open_deal_ids(snapshot: Snapshot) -> list[str]:
     return [d for d in snapshot.nodes["Deal"]["id"] if d not in closed]
 
 
-def predict(loaded: LoadedModel, snapshot: Snapshot, now: pd.Timestamp) -> tuple[HeteroData, np.ndarray]:
-    """The encoded graph and the calibrated win probability of every deal in it, in row order."""
-    data = encode(loaded.spec, snapshot, now)
-    if loaded.model is None:
-        return data, np.full(data["Deal"].num_nodes, loaded.prior)
-    with torch.no_grad():
-        logits = loaded.model(data.x_dict, data.edge_index_dict).numpy()
-    return data, calibrate(logits, loaded.platt)
+def deals_as_examples(spec: FeatureSpec, snapshot: Snapshot, now: pd.Timestamp, deal_ids: list[str]) -> CutoffExamples:
+    """These deals as model input, from the graph in `snapshot` as of `now` (labels unknown: NaN)."""
+    data = encode(spec, snapshot, now)
+    index = torch.from_numpy(pd.Index(data["Deal"].node_id).get_indexer(deal_ids))
+    return CutoffExamples(now, "open", data, index, torch.full((len(deal_ids),), float("nan")), deal_ids)
 
 
 def score_snapshot(loaded: LoadedModel, snapshot: Snapshot, now: pd.Timestamp, deal_ids: list[str]) -> dict[str, float]:
     """Calibrated win probabilities of these deals, from the graph in `snapshot` as of `now`."""
-    data, probs = predict(loaded, snapshot, now)
-    positions = pd.Index(data["Deal"].node_id).get_indexer(deal_ids)
-    return dict(zip(deal_ids, probs[positions].tolist()))
+    probs = predict_examples(loaded, [deals_as_examples(loaded.spec, snapshot, now, deal_ids)])
+    return dict(zip(deal_ids, probs.tolist()))
 
 
 def score_open_deals(
@@ -132,10 +128,7 @@ def open_examples(snapshot: Snapshot, spec: FeatureSpec) -> CutoffExamples | Non
     if not deal_ids:
         return None
     now = pd.Timestamp(snapshot.as_of_time) if snapshot.as_of_time is not None else latest_event_time(snapshot)
-    data = encode(spec, snapshot, now)
-    index = torch.from_numpy(pd.Index(data["Deal"].node_id).get_indexer(deal_ids))
-    labels = torch.full((len(deal_ids),), float("nan"))
-    return CutoffExamples(now, "open", data, index, labels, deal_ids)
+    return deals_as_examples(spec, snapshot, now, deal_ids)
 
 
 def predict_examples(loaded: LoadedModel, examples: list[CutoffExamples]) -> np.ndarray:

@@ -10,7 +10,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from api import path_style
+from gnn import path_style
 from api.app import create_app
 from api.settings import Settings
 from api.widget import ASSETS_DIR, QUERY

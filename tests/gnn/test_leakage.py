@@ -8,7 +8,7 @@ import sqlite3
 import pandas as pd
 import pytest
 
-from gnn.dataset import outcome_times
+from gnn.outcomes import outcome_times
 from gnn.features import FeatureSpec
 from gnn.score import load_model, score_snapshot
 from graph import open_store, sqlite_url

@@ -11,9 +11,9 @@ import torch
 
 from gnn.attribution import EdgeIntegratedGradients, make_explainer, masked_logits
 from gnn.explain import IncomingIndex, PathExplainer, computation_subgraph, prune_to_messages
-from gnn.features import latest_event_time
+from gnn.features import encode, latest_event_time
 from gnn.registry import ModelRegistry
-from gnn.score import load_model, open_deal_ids, predict
+from gnn.score import load_model, open_deal_ids
 
 
 def test_report_has_all_models_side_by_side(trained):
@@ -65,7 +65,7 @@ def test_attributions_come_from_the_model(trained):
     from the empty graph to the full one — a property of the model, not of a template."""
     loaded = load_model(trained.home)
     snap = trained.store.snapshot()
-    data, _ = predict(loaded, snap, latest_event_time(snap))
+    data = encode(loaded.spec, snap, latest_event_time(snap))
     explainer = PathExplainer(loaded.model, data, snap, hops=loaded.model.config.layers)
     index = IncomingIndex(data)
     positions = pd.Index(data["Deal"].node_id).get_indexer(open_deal_ids(snap)[:10])

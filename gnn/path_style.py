@@ -1,8 +1,9 @@
 """Colours of explanation paths, shared by every view that draws them.
 
-The RevOps review (`api.review`, drawn in Python) and the CRM widget
-(`api.widget`, drawn in the browser from the same values) colour a path by
-its direction and a node by its label, so a rep and RevOps see one picture.
+The RevOps review (`api.review`, drawn in Python), the CRM widget
+(`api.widget`, drawn in the browser from the same values) and the notebook
+drawing (`gnn.drawing`) colour a path by its direction and a node by its
+label, so a rep, RevOps and a data scientist see one picture.
 Every text colour here reaches WCAG AA (4.5:1) on every fill and on white;
 `tests/api/test_widget.py` checks it.
 """
