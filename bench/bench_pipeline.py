@@ -67,7 +67,7 @@ def main() -> None:
         print(json.dumps(one_run(args.child, not args.no_explain)))
         return
     print(f"{'accounts':>8} {'rows':>9} {'load s':>8} {'train s':>8} {'score s':>8} {'open':>6} {'ms/deal':>8} "
-          f"{'total s':>8} {'peak MiB':>9}  test AUROC (prior / flat / graph / oracle)")
+          f"{'total s':>8} {'peak MiB':>9}  test AUROC (prior / flat / graph / its wide part / oracle)")
     for accounts in args.accounts:
         runs = []
         for _ in range(args.repeat):
@@ -75,7 +75,7 @@ def main() -> None:
             runs.append(json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.splitlines()[-1]))
         med = {k: statistics.median(r[k] for r in runs) for k in ("load_s", "train_s", "score_s", "peak_rss_mib")}
         r = runs[0]
-        auroc = " / ".join(f"{r['auroc'].get(k, float('nan')):.3f}" for k in ("prior", "flat_gbt", "graphsage", "oracle"))
+        auroc = " / ".join(f"{r['auroc'].get(k, float('nan')):.3f}" for k in ("prior", "flat_gbt", "graphsage", "wide_only", "oracle"))
         per_deal = 1000 * med["score_s"] / max(r["open_deals"], 1)
         total = med["train_s"] + med["score_s"]
         print(f"{accounts:>8} {r['rows']:>9} {med['load_s']:>8.1f} {med['train_s']:>8.1f} {med['score_s']:>8.1f} "

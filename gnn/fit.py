@@ -18,7 +18,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from gnn.dataset import CutoffExamples
+from gnn.features import FeatureSpec
 from gnn.model import HeteroSAGE, ModelConfig
+from gnn.wide import WideLinear, WideSpec, fit_wide
 
 log = logging.getLogger(__name__)
 
@@ -51,18 +53,23 @@ def concat(examples: list[CutoffExamples], fn: Callable[[CutoffExamples], np.nda
     return np.concatenate([fn(e) for e in examples]) if examples else np.zeros(0)
 
 
-def logits_of(model: HeteroSAGE, examples: list[CutoffExamples]) -> np.ndarray:
+def logits_of(model: torch.nn.Module, examples: list[CutoffExamples]) -> np.ndarray:
+    """The logits of the target nodes, from `HeteroSAGE` or any part of it with the same inputs (its `wide`)."""
     model.eval()
     with torch.no_grad():
         return concat(examples, lambda e: model(e.data.x_dict, e.data.edge_index_dict)[e.index].numpy())
 
 
-def fit_graph_model(examples: dict[str, list[CutoffExamples]], config: FitConfig) -> tuple[HeteroSAGE, float, int]:
-    """Full-batch training over the training cutoffs, early-stopped on validation AUROC."""
+def fit_graph_model(examples: dict[str, list[CutoffExamples]], config: FitConfig,
+                    wide: WideLinear | None = None) -> tuple[HeteroSAGE, float, int]:
+    """Full-batch training over the training cutoffs, early-stopped on validation AUROC.
+
+    A `wide` part (fitted and frozen) is added to the logit and stays as it is: the rest learns what it leaves."""
     torch.manual_seed(config.seed)
     first = examples["train"][0].data
-    model = HeteroSAGE({t: first[t].x.shape[1] for t in first.node_types}, first.edge_types, config.model)
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    model = HeteroSAGE({t: first[t].x.shape[1] for t in first.node_types}, first.edge_types, config.model, wide)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(trainable, lr=config.lr, weight_decay=config.weight_decay)
     y_val = concat(examples["val"], lambda e: e.labels.numpy())
     best, best_state, best_epoch, waited = -1.0, None, 0, 0
     for epoch in range(config.epochs):
@@ -87,16 +94,23 @@ def fit_graph_model(examples: dict[str, list[CutoffExamples]], config: FitConfig
     return model, best, best_epoch
 
 
-def tune(examples: dict[str, list[CutoffExamples]], grid: tuple[FitConfig, ...]) -> tuple[HeteroSAGE, FitConfig, list[dict]]:
-    """Fit every configuration; keep the one with the best validation AUROC."""
-    tried, best = [], None
+def tune(
+    examples: dict[str, list[CutoffExamples]], grid: tuple[FitConfig, ...], spec: FeatureSpec | None = None
+) -> tuple[HeteroSAGE, FitConfig, list[dict], dict | None]:
+    """Fit the wide part (`gnn.wide`, when `spec` is given), then every configuration around it; keep the one
+    with the best validation AUROC. Returns it, its configuration, what was tried, and the wide part's fit."""
+    tried, best, wide, wide_report = [], None, None, None
+    if spec is not None:
+        wide_spec = WideSpec.from_features(spec, examples["train"][0].data.edge_types)
+        wide, wide_report = fit_wide(wide_spec, examples["train"], examples["val"])
+        log.info("wide part: %s", wide_report)
     for config in grid:
-        model, val_auroc, epoch = fit_graph_model(examples, config)
+        model, val_auroc, epoch = fit_graph_model(examples, config, wide)
         tried.append({**config.to_dict(), "val_auroc": round(val_auroc, 4), "best_epoch": epoch})
         log.info("config %s: validation AUROC %.4f", config.to_dict(), val_auroc)
         if best is None or val_auroc > best[2]:
             best = (model, config, val_auroc)
-    return best[0], best[1], tried
+    return best[0], best[1], tried, wide_report
 
 
 def fit_platt(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:

@@ -3,6 +3,8 @@
 Every node type is first projected to the hidden size; each layer sums the
 messages of all edge types into a node and adds them to its previous state
 (residual), so node types that receive no messages keep their embedding.
+An optional wide part (`gnn.wide`), fitted before and frozen, adds a linear term
+on the deal's own row and its crosses with its neighbours to the logit.
 Needs neither torch-sparse nor pyg-lib: full-batch message passing only.
 """
 
@@ -13,6 +15,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn import HeteroConv, SAGEConv
+
+from gnn.wide import WideLinear
 
 EdgeType = tuple[str, str, str]
 
@@ -41,8 +45,10 @@ class HeteroSAGE(nn.Module):
         >>> logits = model(data.x_dict, data.edge_index_dict)   # one logit per deal
     """
 
-    def __init__(self, in_dims: dict[str, int], edge_types: list[EdgeType], config: ModelConfig) -> None:
+    def __init__(self, in_dims: dict[str, int], edge_types: list[EdgeType], config: ModelConfig,
+                 wide: WideLinear | None = None) -> None:
         super().__init__()
+        self.wide = wide
         self.config = config
         self.in_dims = dict(in_dims)
         self.edge_types = [tuple(e) for e in edge_types]
@@ -64,4 +70,5 @@ class HeteroSAGE(nn.Module):
         for conv, norms in zip(self.convs, self.norms):
             messages = conv(h, edges)
             h = {t: norms[t](v + self.dropout(torch.relu(messages[t]))) if t in messages else v for t, v in h.items()}
-        return self.head(h[self.config.target]).squeeze(-1)
+        logit = self.head(h[self.config.target]).squeeze(-1)
+        return logit if self.wide is None else logit + self.wide(x_dict, edge_index_dict)

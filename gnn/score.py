@@ -27,6 +27,7 @@ from gnn.features import FeatureSpec, encode, latest_event_time
 from gnn.outcomes import outcome_flags
 from gnn.model import HeteroSAGE, ModelConfig
 from gnn.registry import ModelCard, ModelRegistry, RegistryError
+from gnn.wide import WideLinear, WideSpec
 from gnn.fit import calibrate, logits_of
 from graph.snapshot import Snapshot
 from graph.store import GraphStore, ScoreRecord
@@ -58,7 +59,8 @@ def load_model(home: Path, version: str | None = None) -> LoadedModel:
     blob = torch.load(io.BytesIO((registry.path(version) / "model.pt").read_bytes()), weights_only=True)
     model = None
     if blob["kind"] != "prior":
-        model = HeteroSAGE(blob["in_dims"], [tuple(e) for e in blob["edge_types"]], ModelConfig(**blob["config"]))
+        wide = WideLinear(WideSpec.from_dict(blob["wide"])) if blob.get("wide") else None  # none before gnn.wide
+        model = HeteroSAGE(blob["in_dims"], [tuple(e) for e in blob["edge_types"]], ModelConfig(**blob["config"]), wide)
         model.load_state_dict(blob["state_dict"])
         model.eval()
     return LoadedModel(card, model, FeatureSpec.from_dict(blob["spec"]), tuple(blob["platt"]), float(blob["prior"]))

@@ -49,6 +49,8 @@ class TrainConfig:
     grid: tuple[FitConfig, ...] = DEFAULT_GRID
     cutoff_days: int = 30
     seed: int = 0
+    # The linear term on the deal's row and its crosses with its neighbours (`gnn.wide`); off = GraphSAGE alone.
+    wide: bool = True
 
 
 @dataclass
@@ -92,13 +94,16 @@ def train(store: GraphStore, home: Path, truth: Path | None = None, config: Trai
     notes: list[str] = []
     fallback = won < MIN_WON or lost < MIN_LOST
     if fallback:
-        kind, model, chosen, tried, platt = "prior", None, None, [], (1.0, 0.0)
+        kind, model, chosen, tried, wide_fit, platt = "prior", None, None, [], None, (1.0, 0.0)
         notes.append(f"only {won} won and {lost} lost deals to learn from (need {MIN_WON} + {MIN_LOST}): serving the class prior")
     else:
         kind = "graphsage"
-        model, chosen, tried = tune(examples, config.grid)
+        model, chosen, tried, wide_fit = tune(examples, config.grid, spec if config.wide else None)
         platt = fit_platt(logits_of(model, examples["val"]), y["val"])
         probs["graphsage"] = calibrate(logits_of(model, examples["test"]), platt)
+        if model.wide is not None:  # the linear term alone, calibrated the same way: what the GraphSAGE part adds
+            wide_platt = fit_platt(logits_of(model.wide, examples["val"]), y["val"])
+            probs["wide_only"] = calibrate(logits_of(model.wide, examples["test"]), wide_platt)
     test = {name: metrics(y["test"], p) for name, p in probs.items()}
     if truth is not None:
         oracle = oracle_probabilities(truth, examples["test"])
@@ -119,6 +124,7 @@ def train(store: GraphStore, home: Path, truth: Path | None = None, config: Trai
         "won_share": {s: round(float(y[s].mean()), 4) for s in y},
         "train_deals": {"won": won, "lost": lost},
         "tuning": tried,
+        "wide": wide_fit,
         "chosen": chosen.to_dict() if chosen else None,
         "seconds": round((trained_at - started).total_seconds(), 1),
         "promoted": promoted,
@@ -128,12 +134,12 @@ def train(store: GraphStore, home: Path, truth: Path | None = None, config: Trai
     card = ModelCard(
         version=version, kind=kind, trained_at=trained_at, schema_fingerprint=store.schema.fingerprint,
         snapshot_id=snapshot_id(full), metrics=test,
-        params={"fit": chosen.to_dict() if chosen else None, "cutoff_days": config.cutoff_days, "platt": list(platt),
-                "prior": prior},
+        params={"fit": chosen.to_dict() if chosen else None, "wide": wide_fit, "cutoff_days": config.cutoff_days,
+                "platt": list(platt), "prior": prior},
     )
     files = {"model.pt": _artifact(kind, model, spec, platt, prior), "report.json": json.dumps(report, indent=2).encode()}
     path = registry.save(card, files, promote=promoted)
-    curves = {name: (y["test"], p) for name, p in probs.items() if name != "prior"}
+    curves = {name: (y["test"], p) for name, p in probs.items() if name not in ("prior", "wide_only")}
     reliability_plot(curves, path / "reliability.png")
     return TrainResult(card, report, path, promoted, notes)
 
@@ -143,7 +149,7 @@ def _artifact(kind: str, model, spec: FeatureSpec, platt: tuple[float, float], p
     payload: dict = {"kind": kind, "spec": spec.to_dict(), "platt": list(platt), "prior": prior}
     if model is not None:
         payload |= {"state_dict": model.state_dict(), "in_dims": model.in_dims, "edge_types": model.edge_types,
-                    "config": model.config.to_dict()}
+                    "config": model.config.to_dict(), "wide": model.wide.spec.to_dict() if model.wide else None}
     torch.save(payload, blob)
     return blob.getvalue()
 

@@ -72,7 +72,7 @@ def test_loading_the_same_export_again_changes_nothing(pipeline):
 
 def test_train_reports_every_model_and_the_oracle(pipeline):
     _, _, _, train, _ = pipeline
-    assert set(train["test"]) == {"prior", "flat_gbt", "graphsage", "oracle"}
+    assert set(train["test"]) == {"prior", "flat_gbt", "graphsage", "wide_only", "oracle"}
     assert train["examples"]["train"] > 0 and train["examples"]["test"] > 0
     assert Path(train["path"], "model.pt").exists()
 

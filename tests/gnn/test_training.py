@@ -14,6 +14,7 @@ from gnn.explain import IncomingIndex, PathExplainer, computation_subgraph, prun
 from gnn.features import encode, latest_event_time
 from gnn.registry import ModelRegistry
 from gnn.score import load_model, open_deal_ids
+from gnn.wide import C_GRID
 
 
 def test_report_has_all_models_side_by_side(trained):
@@ -22,7 +23,8 @@ def test_report_has_all_models_side_by_side(trained):
     assert card is not None and card.kind == "graphsage"
     assert card.schema_fingerprint == trained.store.schema.fingerprint
     report = json.loads((registry.path(card.version) / "report.json").read_text())
-    assert set(report["test"]) == {"prior", "flat_gbt", "graphsage", "oracle"}
+    assert set(report["test"]) == {"prior", "flat_gbt", "graphsage", "wide_only", "oracle"}
+    assert report["wide"]["C"] in C_GRID and report["wide"]["columns"] > 0
     for name, m in report["test"].items():
         assert 0.0 <= m["brier"] <= 1.0, name
         assert m["n"] == report["examples"]["test"]
