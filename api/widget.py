@@ -26,8 +26,8 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from gnn.path_style import palette
 from api.settings import Settings
+from gnn.path_style import palette
 
 ASSETS_DIR = Path(__file__).parent / "static" / "widget"
 #: The route name (and URL prefix) of the widget's script and stylesheet.

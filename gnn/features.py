@@ -94,6 +94,14 @@ class FeatureSpec:
             names += [f"{prop}={v}" for v in values] + [f"{prop}=other"]
         return names
 
+    def category_columns(self, label: str) -> dict[str, list[int]]:
+        """Per categorical property of `label`, its one-hot columns (values, then `other`): the last columns."""
+        out, start = {}, len(self.column_names(label)) - sum(len(v) + 1 for v in self.categories[label].values())
+        for prop, values in self.categories[label].items():
+            out[prop] = list(range(start, start + len(values) + 1))
+            start += len(values) + 1
+        return out
+
 
 HISTORY_PREFIX = "record_at_open:"
 

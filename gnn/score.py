@@ -24,11 +24,11 @@ from tqdm import tqdm
 from gnn.dataset import CutoffExamples, TemporalSplit, build_examples
 from gnn.explain import PathExplainer
 from gnn.features import FeatureSpec, encode, latest_event_time
-from gnn.outcomes import outcome_flags
+from gnn.fit import calibrate, logits_of
 from gnn.model import HeteroSAGE, ModelConfig
+from gnn.outcomes import outcome_flags
 from gnn.registry import ModelCard, ModelRegistry, RegistryError
 from gnn.wide import WideLinear, WideSpec
-from gnn.fit import calibrate, logits_of
 from graph.snapshot import Snapshot
 from graph.store import GraphStore, ScoreRecord
 

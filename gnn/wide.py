@@ -59,7 +59,7 @@ class WideSpec:
             if edge[2] == target and edge[0] != target:
                 into_target.setdefault(edge[0], []).append(tuple(edge))
         relations = {label: edges[0] for label, edges in sorted(into_target.items()) if len(edges) == 1}
-        blocks = {label: _categorical_blocks(spec, label) for label in [target, *relations]}
+        blocks = {label: list(spec.category_columns(label).values()) for label in [target, *relations]}
         return cls(target, len(spec.column_names(target)), blocks, relations)
 
     def to_dict(self) -> dict:
@@ -84,11 +84,6 @@ class WideSpec:
                   for cols in groups]
         crosses = [f"{a} x {b}" for (la, na), (lb, nb) in combinations(blocks, 2) if la != lb for a in na for b in nb]
         return names[self.target] + crosses
-
-
-def _categorical_blocks(spec: FeatureSpec, label: str) -> list[list[int]]:
-    names = spec.column_names(label)
-    return [[i for i, name in enumerate(names) if name.startswith(f"{prop}=")] for prop in spec.categories[label]]
 
 
 def _key(edge: EdgeType) -> str:

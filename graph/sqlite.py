@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from functools import lru_cache
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
