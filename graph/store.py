@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Iterable, Literal, Mapping, Sequence
 
+from graph.explanation import Explanation
 from graph.lineage import LoadRecord, LoadState, MergeRecord, MergeState, NodeLineage, Tombstone
 from ontology import Schema
 
@@ -66,7 +67,7 @@ class ScoreRecord:
     model_version: str
     scored_at: datetime
     band: str
-    explanation: Mapping[str, Any] | None = None
+    explanation: Explanation | None = None
     previous_probability: float | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from graph import GraphStore, InvalidInput, ScoreRecord, StoreError
+from graph.explanation import Explanation
 from graph.lineage import LoadRecord, MergeRecord, Provenance, Redirect
 from tests.graph.backends import BACKENDS, open_test_store
 
@@ -247,7 +248,7 @@ def test_as_of_works_at_interval(store):
 
 def score(deal: str, p: float, version: str = "v1", when: datetime = T) -> ScoreRecord:
     return ScoreRecord(deal_id=deal, probability=p, model_version=version, scored_at=when,
-                       band="high" if p >= 0.5 else "low", explanation={"paths": [deal]}, metadata={"run": version})
+                       band="high" if p >= 0.5 else "low", explanation=Explanation(method=deal), metadata={"run": version})
 
 
 def test_rescoring_keeps_previous_probability(store):
@@ -265,7 +266,7 @@ def test_rescoring_keeps_previous_probability(store):
     assert d1.model_version == "v2"
     assert d1.scored_at == at(days=2)
     assert d1.band == "high"
-    assert d1.explanation == {"paths": ["d1"]}
+    assert d1.explanation == Explanation(method="d1")
     assert d1.metadata == {"run": "v2"}
     assert latest["d2"].probability == pytest.approx(0.6)
     assert latest["d2"].previous_probability is None
