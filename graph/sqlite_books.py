@@ -26,6 +26,8 @@ from graph.lineage import (
     Provenance,
     Redirect,
     Tombstone,
+    redirects_from_json,
+    redirects_to_json,
 )
 from graph.store import InvalidInput, StoreError
 from graph.timefmt import parse_iso, to_iso
@@ -203,7 +205,7 @@ class LoadBooks:
         with self._write("recording merges") as conn:
             for m in merges:
                 moved_row, moved = self._move_node(conn, m.label, m.merged_id, m.kept_id)
-                redirects = [*m.redirects, *moved]
+                redirects = [*m.redirects, *moved, *self._close(conn, m)]
                 row = {k: t._to_sql(v) for k, v in m.merged_row.items()} if m.merged_row is not None else moved_row
                 existing = conn.execute(
                     "SELECT merge_id, redirects, merged_row FROM merges WHERE label = ? AND merged_id = ? AND state = 'active'",
@@ -214,16 +216,16 @@ class LoadBooks:
                         "INSERT INTO merges (label, kept_id, merged_id, rule, score, detail, load_id, merged_row, "
                         "redirects, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (m.label, m.kept_id, m.merged_id, m.rule, float(m.score), m.detail, m.load_id,
-                         json.dumps(row, default=str) if row is not None else None, _dump_redirects(redirects), _now()),
+                         json.dumps(row, default=str) if row is not None else None, redirects_to_json(redirects), _now()),
                     )
                     ids.append(cur.lastrowid)
                     continue
                 # Already decided: keep the decision, add the edges this load re-pointed.
-                known = _load_redirects(existing["redirects"])
+                known = redirects_from_json(existing["redirects"])
                 known += [r for r in redirects if r not in known]
                 conn.execute(
                     "UPDATE merges SET kept_id = ?, redirects = ?, merged_row = COALESCE(merged_row, ?) WHERE merge_id = ?",
-                    (m.kept_id, _dump_redirects(known), json.dumps(row, default=str) if row is not None else None,
+                    (m.kept_id, redirects_to_json(known), json.dumps(row, default=str) if row is not None else None,
                      existing["merge_id"]),
                 )
                 ids.append(existing["merge_id"])
@@ -255,6 +257,20 @@ class LoadBooks:
         conn.execute(f'DELETE FROM {t.node_table(label)} WHERE "{key}" = ?', (merged,))
         return dict(found), redirects
 
+    def _close(self, conn: sqlite3.Connection, m: MergeRecord) -> list[Redirect]:
+        """End the stored jobs `m.closes` names that are still open; each one ended, as a redirect for undo."""
+        out = []
+        for c in m.closes:
+            until = self.schema.relations[c.relation].valid_to
+            ended = conn.execute(
+                f'UPDATE {_tables().edge_table(c.relation)} SET "{until}" = ? '
+                f'WHERE src = ? AND dst = ? AND key = ? AND "{until}" IS NULL',
+                (c.at.isoformat(), c.src, c.dst, c.key),
+            ).rowcount
+            if ended:
+                out.append(Redirect(c.relation, c.src, c.dst, c.key, None, (until,)))
+        return out
+
     def merges(self, label: str | None = None, state: MergeState | None = None) -> list[MergeRecord]:
         conds, params = [], []
         for column, value in (("label", label), ("state", state)):
@@ -280,11 +296,18 @@ class LoadBooks:
                     f"VALUES ({', '.join('?' * len(columns))})",
                     [m.merged_row[c] for c in columns],
                 )
+            # Times first, while every edge is still named as the merge left it: they were empty in the export.
             for r in m.redirects:
-                conn.execute(
-                    f"UPDATE OR IGNORE {t.edge_table(r.relation)} SET {r.end} = ? WHERE src = ? AND dst = ? AND key = ?",
-                    (m.merged_id, r.src, r.dst, r.key),
-                )
+                emptied = ", ".join(f'"{p}" = NULL' for p in r.filled if p in self.schema.relations[r.relation].property_names)
+                if emptied:
+                    conn.execute(f"UPDATE {t.edge_table(r.relation)} SET {emptied} WHERE src = ? AND dst = ? AND key = ?",
+                                 (r.src, r.dst, r.key))
+            for r in m.redirects:
+                if r.end is not None:
+                    conn.execute(
+                        f"UPDATE OR IGNORE {t.edge_table(r.relation)} SET {r.end} = ? WHERE src = ? AND dst = ? AND key = ?",
+                        (m.merged_id, r.src, r.dst, r.key),
+                    )
             conn.execute("UPDATE merges SET state = 'undone', undone_at = ? WHERE merge_id = ?", (_now(), merge_id))
         return next(x for x in self.merges(m.label) if x.merge_id == merge_id)
 
@@ -329,18 +352,10 @@ class _Write:
             raise StoreError(f"{self.what}: {exc}") from exc
 
 
-def _dump_redirects(redirects: Sequence[Redirect]) -> str:
-    return json.dumps([[r.relation, r.src, r.dst, r.key, r.end] for r in redirects])
-
-
-def _load_redirects(text: str | None) -> list[Redirect]:
-    return [Redirect(*r) for r in json.loads(text or "[]")]
-
-
 def _merge(r: sqlite3.Row) -> MergeRecord:
     return MergeRecord(
         label=r["label"], kept_id=r["kept_id"], merged_id=r["merged_id"], rule=r["rule"], score=r["score"],
         load_id=r["load_id"], detail=r["detail"], merged_row=json.loads(r["merged_row"]) if r["merged_row"] else None,
-        redirects=tuple(_load_redirects(r["redirects"])), merge_id=r["merge_id"], state=r["state"],
+        redirects=tuple(redirects_from_json(r["redirects"])), merge_id=r["merge_id"], state=r["state"],
         created_at=_time(r["created_at"]), undone_at=_time(r["undone_at"]),
     )

@@ -49,7 +49,7 @@ from loaders.incremental import (
     plan_retired_edges,
     plan_retired_nodes,
 )
-from loaders.merging import merge_duplicates
+from loaders.merging import merge_duplicates, order_jobs
 from loaders.mapping import Mapping, SourceSpec
 from loaders.quarantine import Quarantine
 from loaders.lookup import translate
@@ -88,6 +88,8 @@ class LoadSummary:
     seconds: float = 0.0
     mode: str = "delta"
     merges: dict[str, int] = field(default_factory=dict)  # rows merged into another record, by label.rule
+    # Relations the merged rows carried over to the record they merged into (a contact's second job), by relation.
+    merge_carried: dict[str, int] = field(default_factory=dict)
     merge_candidates_blocked: dict[str, int] = field(default_factory=dict)
     merge_candidates_ambiguous: dict[str, int] = field(default_factory=dict)
     retired: dict[str, int] = field(default_factory=dict)  # records a full export no longer holds
@@ -183,9 +185,10 @@ class Loader:
         self._quarantine_rejected(rejected, source_dir, quarantine)
         plan = plan_retired_edges(self.store, self.mapping, self._seen, kept, self._plan, self.mode, self.max_retire_share)
         summary.deletions_skipped = plan.skipped
+        order_jobs(identity, kept, self.store)  # on the rows that stand: a rejected row moves nobody
         if identity.merges:
             self.store.record_merges(identity.merges)  # before the rows that rely on them
-        self._write(kept, summary)
+        self._write(kept, summary, identity.carriers)
         changed = apply_changes(self.store, plan, summary.load_id, self.export_date or datetime.now(UTC).date())
         summary.ended, summary.retired = changed["ended"], changed["retired"]
 
@@ -289,11 +292,16 @@ class Loader:
             quarantine.add(row.file.file, row.line, reason, text[(row.file.file, row.line)])
 
     # ---- phase 3
-    def _write(self, rows: list[ParsedRow], summary: LoadSummary) -> None:
+    def _write(self, rows: list[ParsedRow], summary: LoadSummary, carriers: set[int]) -> None:
         nodes: dict[str, list[dict]] = {}
         edges: dict[str, list[dict]] = {}
         for row in rows:  # records carry their lineage (source file and line) from the parser
-            row.file.loaded += 1
+            if id(row) in carriers:  # a merged row: its node is the kept one, its relations are written
+                row.file.merged += 1
+                for rel, _ in row.edges:
+                    summary.merge_carried[rel] = summary.merge_carried.get(rel, 0) + 1
+            else:
+                row.file.loaded += 1
             for label, rec in row.nodes:
                 nodes.setdefault(label, []).append(rec)
             for rel, rec in row.edges:
