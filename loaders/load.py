@@ -11,7 +11,9 @@ Three phases, so bad input is found before anything is written:
 
 Between 1 and 2, identity resolution (`loaders.merging`) merges duplicate
 records (an account exported twice) and redirects references to the kept
-one. Rows of one file that give the same key all go through 1 and 2; of
+one; a merged row keeps its relations, which move to the kept record, and
+once references are resolved the jobs of a merged person are ordered by
+the records' times (`order_jobs`). Rows of one file that give the same key all go through 1 and 2; of
 those still standing, the last one wins (`Loader._keep_latest`), so a later
 row that is rejected never takes a valid earlier one with it. Writing is
 crash-safe: the load is recorded as running before it writes, every batch
@@ -24,7 +26,8 @@ load gives.
 Parsed rows keep no text of their own: the rows phase 2 rejects are read
 again by line for the quarantine (`loaders.read.rows_at`), so memory holds
 the records and little else. Every file's rows reconcile:
-read = loaded + quarantined + merged duplicates.
+read = loaded + quarantined + merged (duplicates, and merged rows whose
+relations were written).
 """
 
 from __future__ import annotations
