@@ -246,6 +246,16 @@ def empty_edge_properties(schema: Schema, rel: Relation, props: Sequence[str]) -
             + "SET " + ", ".join(f"r.{quote(p)} = null" for p in props))
 
 
+def restore_edge(schema: Schema, rel: Relation) -> str:
+    """Write back one relation of a merged record that was set aside (`$props`: key, properties, lineage)."""
+    s, d = _ends(schema, rel)
+    return (
+        f"MATCH (s:{quote(s.name)} {{{quote(s.key)}: $src}}), (d:{quote(d.name)} {{{quote(d.key)}: $dst}})\n"
+        f"MERGE (s)-[r:{quote(rel.name)} {{`key`: $key}}]->(d)\n"
+        "SET r = $props"
+    )
+
+
 def all_queries(schema: Schema) -> dict[str, str]:
     """Every builder with every variant, by name (the Cypher tests check them all)."""
     out = {"create_load": create_load(), "finish_load": finish_load(), "interrupt_earlier": interrupt_earlier(),
@@ -259,7 +269,8 @@ def all_queries(schema: Schema) -> dict[str, str]:
                 f"get_node_props[{name}]": get_node_props(node), f"create_node[{name}]": create_node(node),
                 f"delete_node[{name}]": delete_node(node)}
     for name, rel in schema.relations.items():
-        out |= {f"edge_keys[{name}]": edge_keys(schema, rel), f"retire_edges[{name}]": retire_edges(schema, rel)}
+        out |= {f"edge_keys[{name}]": edge_keys(schema, rel), f"retire_edges[{name}]": retire_edges(schema, rel),
+                f"restore_edge[{name}]": restore_edge(schema, rel)}
         if rel.valid_to:
             out[f"end_edges[{name}]"] = end_edges(schema, rel)
             out[f"close_edge[{name}]"] = close_edge(schema, rel)

@@ -114,13 +114,24 @@ class Close:
 
 
 @dataclass(frozen=True)
+class SetAside:
+    """A relation of the merged record the kept one cannot also hold (a second parent where one is allowed,
+    or a loop between the two), kept with the merge as it was read (`edge`: src, dst, key, properties,
+    lineage) and written back by undo."""
+
+    relation: str
+    edge: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class MergeRecord:
     """One identity decision: `merged_id` is the same real-world thing as `kept_id`.
 
     `merged_row` is the merged record as it was read (restored by undo);
     `redirects` are the edges that were re-pointed to `kept_id` or had a time filled in;
     `closes` are stored jobs of `kept_id` to end (only on the way in: `record_merges`
-    turns each one it closed into a redirect).
+    turns each one it closed into a redirect); `set_aside` are the merged record's
+    relations the kept one could not take.
     """
 
     label: str
@@ -133,6 +144,7 @@ class MergeRecord:
     merged_row: Mapping[str, Any] | None = None
     redirects: tuple[Redirect, ...] = ()
     closes: tuple[Close, ...] = ()
+    set_aside: tuple[SetAside, ...] = ()
     merge_id: int | None = None
     state: MergeState = "active"
     created_at: datetime | None = None
@@ -161,3 +173,11 @@ def redirects_to_json(redirects: Sequence[Redirect]) -> str:
 def redirects_from_json(text: str | None) -> list[Redirect]:
     """Redirects as `redirects_to_json` wrote them (records written before `filled` existed read the same)."""
     return [Redirect(*r[:5], tuple(r[5]) if len(r) > 5 else ()) for r in json.loads(text or "[]")]
+
+
+def set_aside_to_json(edges: Sequence[SetAside]) -> str:
+    return json.dumps([[e.relation, dict(e.edge)] for e in edges], default=str)
+
+
+def set_aside_from_json(text: str | None) -> list[SetAside]:
+    return [SetAside(relation, edge) for relation, edge in json.loads(text or "[]")]

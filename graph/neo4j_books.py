@@ -28,6 +28,8 @@ from graph.lineage import (
     Tombstone,
     redirects_from_json,
     redirects_to_json,
+    set_aside_from_json,
+    set_aside_to_json,
 )
 from graph.store import InvalidInput
 from graph.timefmt import parse_iso, to_iso
@@ -58,6 +60,7 @@ def _merge(props: Mapping[str, Any]) -> MergeRecord:
         score=props["score"], load_id=props["load_id"], detail=props.get("detail", ""),
         merged_row=json.loads(props["merged_row"]) if props.get("merged_row") else None,
         redirects=tuple(redirects_from_json(props.get("redirects"))),
+        set_aside=tuple(set_aside_from_json(props.get("set_aside"))),
         merge_id=props["merge_id"], state=props["state"],
         created_at=parse_iso(props["created_at"]) if props.get("created_at") else None,
         undone_at=parse_iso(props["undone_at"]) if props.get("undone_at") else None,
@@ -203,7 +206,10 @@ class Neo4jBooks:
                 if found:
                     existing = _merge(found[0]["props"])
                     known = list(existing.redirects) + [r for r in redirects if r not in existing.redirects]
+                    aside = set_aside_from_json(set_aside_to_json(m.set_aside))  # as stored: comparable
+                    aside = list(existing.set_aside) + [e for e in aside if e not in existing.set_aside]
                     props = {"kept_id": m.kept_id, "redirects": redirects_to_json(known),
+                             "set_aside": set_aside_to_json(aside),
                              "merged_row": existing.merged_row and json.dumps(existing.merged_row) or row_json}
                     tx.run(cb.update_merge(), merge_id=existing.merge_id, props=props).consume()
                     ids.append(existing.merge_id)
@@ -211,7 +217,8 @@ class Neo4jBooks:
                 last += 1
                 props = {"merge_id": last, "label": m.label, "kept_id": m.kept_id, "merged_id": m.merged_id,
                          "rule": m.rule, "score": float(m.score), "detail": m.detail, "load_id": m.load_id,
-                         "merged_row": row_json, "redirects": redirects_to_json(redirects), "state": "active",
+                         "merged_row": row_json, "redirects": redirects_to_json(redirects),
+                         "set_aside": set_aside_to_json(m.set_aside), "state": "active",
                          "created_at": _now()}
                 tx.run(cb.create_merge(), props=props).consume()
                 ids.append(last)
@@ -266,9 +273,9 @@ class Neo4jBooks:
         node = self.schema.nodes[m.label]
 
         def work(tx: ManagedTransaction) -> None:
-            if m.merged_row:
-                from graph.neo4j import _props
+            from graph.neo4j import _props  # graph.neo4j imports this module
 
+            if m.merged_row:
                 row = dict(m.merged_row)
                 props = {**_props(node, row), node.key: m.merged_id,
                          **{c: row.get(c) for c in LINEAGE_COLUMNS}}
@@ -282,6 +289,12 @@ class Neo4jBooks:
                 if r.end is not None:
                     tx.run(cb.move_edge_back(self.schema, self.schema.relations[r.relation], r.end),
                            merged=m.merged_id, src=r.src, dst=r.dst, key=r.key).consume()
+            for aside in m.set_aside:  # the merged record's own relations the kept one could not take
+                rel = self.schema.relations[aside.relation]
+                edge = dict(aside.edge)
+                props = {**_props(rel, edge), "key": edge.get("key") or "", **{c: edge.get(c) for c in LINEAGE_COLUMNS}}
+                tx.run(cb.restore_edge(self.schema, rel), src=edge["src"], dst=edge["dst"], key=props["key"],
+                       props=props).consume()
             tx.run(cb.update_merge(), merge_id=merge_id, props={"state": "undone", "undone_at": _now()}).consume()
 
         self._run(True, work, "undoing a merge")  # type: ignore[attr-defined]

@@ -13,9 +13,10 @@ Between 1 and 2, identity resolution (`loaders.merging`) merges duplicate
 records (an account exported twice) and redirects references to the kept
 one; a merged row keeps its relations, which move to the kept record, and
 once references are resolved the jobs of a merged person are ordered by
-the records' times (`order_jobs`). Rows of one file that give the same key all go through 1 and 2; of
-those still standing, the last one wins (`Loader._keep_latest`), so a later
-row that is rejected never takes a valid earlier one with it. Writing is
+the records' times (`settle_carried`). Rows of one file that give the same
+key all go through 1 and 2; of those still standing, the last one wins
+(`Loader._keep_latest`), so a later row that is rejected never takes a
+valid earlier one with it. Writing is
 crash-safe: the load is recorded as running before it writes, every batch
 carries the load id (and each record its source file and line) and commits
 with the load's progress, and a full export then retires what it no longer
@@ -52,7 +53,7 @@ from loaders.incremental import (
     plan_retired_edges,
     plan_retired_nodes,
 )
-from loaders.merging import merge_duplicates, order_jobs
+from loaders.merging import merge_duplicates, settle_carried
 from loaders.mapping import Mapping, SourceSpec
 from loaders.quarantine import Quarantine
 from loaders.lookup import translate
@@ -185,10 +186,10 @@ class Loader:
         self._plan = plan_retired_nodes(self.store, self.mapping, self._seen, self.mode, self.max_retire_share)
         rejected: list[tuple[ParsedRow, str]] = []
         kept = self._keep_latest(self._resolve(self._translate(identity.rows, rejected), rejected))
+        settle_carried(identity, kept, self.store)  # on the rows that stand: a rejected row moves nobody
         self._quarantine_rejected(rejected, source_dir, quarantine)
         plan = plan_retired_edges(self.store, self.mapping, self._seen, kept, self._plan, self.mode, self.max_retire_share)
         summary.deletions_skipped = plan.skipped
-        order_jobs(identity, kept, self.store)  # on the rows that stand: a rejected row moves nobody
         if identity.merges:
             self.store.record_merges(identity.merges)  # before the rows that rely on them
         self._write(kept, summary, identity.carriers)

@@ -11,7 +11,7 @@ relations (a contact's WORKS_AT, an account's SUBSIDIARY_OF) and references
 move to the kept record, go through reference resolution like any row's, and
 are written (the row counts as merged, not loaded). Where such a relation
 has validity (WORKS_AT since/until), the records' creation times order the
-jobs (`_order_jobs`): a later record's job starts when that record was
+jobs (`order_jobs`): a later record's job starts when that record was
 created, unless the export gives its start, and the earlier records' open
 jobs end then, unless the export gives their end. Every edge a merge
 re-points or fills a time on is recorded with the merge, so undo gives both
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Iterable, Protocol, Sequence
 
-from graph.lineage import LOAD_ID, SOURCE_FILE, SOURCE_LINE, Close, MergeRecord, Redirect
+from graph.lineage import LOAD_ID, SOURCE_FILE, SOURCE_LINE, Close, MergeRecord, Redirect, SetAside
 from graph.store import GraphStore
 from graph.timefmt import parse_iso, to_utc
 from loaders.identity import Decision, IdentityRules, resolve, time_key
@@ -62,12 +62,13 @@ class IdentityOutcome:
     # id() of the merged rows: they stay in `rows` without their node, for the relations they carry, and count
     # as merged (not loaded) when written.
     carriers: set[int] = field(default_factory=set)
-    # What `order_jobs` needs once references are resolved: label -> merged id -> kept id, the creation time
+    # What `settle_carried` needs once references are resolved: label -> merged id -> kept id, the creation time
     # of every record compared, which of them are stored, and the record each re-pointed edge came from.
     into: dict[str, dict[str, str]] = field(default_factory=dict)
     times: dict[tuple[str, str], Any] = field(default_factory=dict)
     stored: set[tuple[str, str]] = field(default_factory=set)
     origin: dict[int, str] = field(default_factory=dict)  # id(edge record) -> the merged id its src named
+    origin_dst: dict[int, str] = field(default_factory=dict)  # id(edge record) -> the merged id its dst named
 
 
 def merge_duplicates(rows: list[Any], store: GraphStore, rules: IdentityRules | None, load_id: str,
@@ -110,7 +111,7 @@ def merge_duplicates(rows: list[Any], store: GraphStore, rules: IdentityRules | 
         if row.nodes and row.nodes[0][1]["id"] in into.get(row.nodes[0][0], ()):
             row.nodes = row.nodes[1:]  # the merged node goes; what else the row says stays
             outcome.carriers.add(id(row))
-    changed = _redirect(rows, schema, into, outcome.origin)
+    changed = _redirect(rows, schema, into, outcome.origin, outcome.origin_dst)
     for label, d, row in decided:
         outcome.merges.append(MergeRecord(
             label=label, kept_id=d.kept_id, merged_id=d.merged_id, rule=d.rule, score=d.score, load_id=load_id,
@@ -120,6 +121,48 @@ def merge_duplicates(rows: list[Any], store: GraphStore, rules: IdentityRules | 
         if row is not None:
             outcome.by_rule[f"{label}.{d.rule}"] = outcome.by_rule.get(f"{label}.{d.rule}", 0) + 1
     return outcome
+
+
+def settle_carried(outcome: IdentityOutcome, rows: list[Any], store: GraphStore) -> None:
+    """What the merged rows carry, once references are resolved (a rejected row carries nothing): the
+    relations the kept record cannot also hold are set aside, then the jobs are ordered."""
+    if not outcome.merges:
+        return
+    _set_aside_clashes(outcome, rows, store.schema)
+    order_jobs(outcome, rows, store)
+
+
+def _set_aside_clashes(outcome: IdentityOutcome, rows: list[Any], schema: Any) -> None:
+    """A re-pointed edge the kept record cannot hold: a loop (one account was the other's subsidiary), or a
+    carried second edge of a relation that allows one per source (two parents). The kept record's own edge
+    (else the first carried one) stays; the others are kept with their merge as read, for undo."""
+    src_of, dst_of = outcome.origin, outcome.origin_dst
+    held = {(rel, rec["src"]) for row in rows for rel, rec in row.edges
+            if id(rec) not in src_of and schema.relations[rel].functional}
+    aside: dict[tuple[str, str], list[SetAside]] = {}
+    gone: set[tuple[str, str, str, str]] = set()  # (relation, src, dst, key) of the edges set aside
+    for row in rows:
+        if not any(id(rec) in src_of or id(rec) in dst_of for _, rec in row.edges):
+            continue
+        keep = []
+        for rel, rec in row.edges:
+            relation, ident = schema.relations[rel], id(rec)
+            loop = rec["src"] == rec["dst"] and (ident in src_of or ident in dst_of)
+            second = relation.functional and ident in src_of and (rel, rec["src"]) in held
+            if loop or second:
+                merge = (relation.source, src_of[ident]) if ident in src_of else (relation.target, dst_of[ident])
+                edge = {**rec, "src": src_of.get(ident, rec["src"]), "dst": dst_of.get(ident, rec["dst"])}
+                aside.setdefault(merge, []).append(SetAside(rel, edge))
+                gone.add((rel, rec["src"], rec["dst"], rec.get("key") or ""))
+                continue
+            if relation.functional:
+                held.add((rel, rec["src"]))
+            keep.append((rel, rec))
+        row.edges = tuple(keep)
+    if aside:
+        outcome.merges = [replace(m, set_aside=tuple(aside.get((m.label, m.merged_id), ())), redirects=tuple(
+            r for r in m.redirects if r.end is None or (r.relation, r.src, r.dst, r.key) not in gone))
+            for m in outcome.merges]
 
 
 def order_jobs(outcome: IdentityOutcome, rows: list[Any], store: GraphStore) -> None:
@@ -219,12 +262,12 @@ def _day(value: Any) -> date:
     return parse_iso(str(value)).date()
 
 
-def _redirect(rows: list[Any], schema: Any, into: dict[str, dict[str, str]],
-              origin: dict[int, str]) -> dict[tuple[str, str], list[Redirect]]:
+def _redirect(rows: list[Any], schema: Any, into: dict[str, dict[str, str]], origin: dict[int, str],
+              origin_dst: dict[int, str]) -> dict[tuple[str, str], list[Redirect]]:
     """Point every edge end and reference naming a merged id at its kept id, in one pass over the rows.
 
-    Returns the redirected edges by (label, merged id), for undo; notes in `origin` the merged id each
-    re-pointed edge's src named (whose job it was).
+    Returns the redirected edges by (label, merged id), for undo; notes in `origin` / `origin_dst` the
+    merged id each re-pointed edge's src / dst named (the src: whose relation it was).
     """
     none: dict[str, str] = {}
     ends = {name: (into.get(rel.source, none), into.get(rel.target, none), rel.source, rel.target)
@@ -238,6 +281,7 @@ def _redirect(rows: list[Any], schema: Any, into: dict[str, dict[str, str]],
                 origin[id(rec)] = rec["src"]
                 _repoint(rel, rec, "src", src_map, src_label, out)
             if rec["dst"] in dst_map:
+                origin_dst[id(rec)] = rec["dst"]
                 _repoint(rel, rec, "dst", dst_map, dst_label, out)
         for reference in row.refs:
             if reference[2] in merged_ids:

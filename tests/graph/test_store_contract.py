@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from graph import GraphStore, InvalidInput, ScoreRecord, StoreError
-from graph.lineage import Close, LoadRecord, MergeRecord, Provenance, Redirect
+from graph.lineage import Close, LoadRecord, MergeRecord, Provenance, Redirect, SetAside
 from tests.graph.backends import BACKENDS, open_test_store
 from tests.loaders.test_identity import (
     MOVED,
@@ -510,6 +510,25 @@ def test_a_merge_fills_job_times_closes_open_stored_jobs_and_undo_empties_them(s
     store.undo_merge(m.merge_id)
     assert jobs(store, "c1") == {("old", None, None), ("older", None, "2023-01-01")}
     assert jobs(store, "c2") == {("new", None, None)}
+
+
+def test_a_relation_set_aside_by_a_merge_comes_back_on_undo(store):
+    begin(store)
+    add_accounts(store, "keep", "p1", "p2")
+    store.upsert_edges("SUBSIDIARY_OF", [{"src": "keep", "dst": "p1"}])
+    parent = SetAside("SUBSIDIARY_OF", {"src": "dup", "dst": "p2", "key": "", "_load_id": "L1",
+                                        "_source_file": "Account.csv", "_source_line": 4})
+    merge = MergeRecord(label="Account", kept_id="keep", merged_id="dup", rule="same_website", score=1.0,
+                        load_id="L1", merged_row={"id": "dup", "name": "Keep Inc"}, set_aside=(parent,))
+    [m] = store.record_merges([merge])
+    [again] = store.record_merges([merge])
+    assert m.set_aside == again.set_aside == (parent,)
+    assert ids(store.neighbours("Account", ["keep"], "SUBSIDIARY_OF")["keep"]) == {"p1"}
+    store.undo_merge(m.merge_id)
+    assert ids(store.neighbours("Account", ["dup"], "SUBSIDIARY_OF")["dup"]) == {"p2"}
+    assert ids(store.neighbours("Account", ["keep"], "SUBSIDIARY_OF")["keep"]) == {"p1"}
+    [out] = [e for e in store.lineage("dup")[0].edges if e.direction == "out"]
+    assert out.provenance == Provenance("L1", "Account.csv", 4)
 
 
 @pytest.mark.parametrize("how", ["one load", "delta load of the second record"])

@@ -395,3 +395,51 @@ def test_the_export_s_own_job_times_win(tmp_path):
     with open_store(sqlite_url(tmp_path / "g.db")) as store:
         load_movers(store, folder)
         assert jobs(store, "003A") == {("001OLD", None, "2030-01-01"), ("001NEW", "2024-10-01", None)}
+
+
+PARENT_MAPPING = """
+name: salesforce-accounts
+sources:
+  - file: Account.csv
+    node: Account
+    key: Id
+    properties: {name: Name, country: BillingCountry, website: Website, created_at: CreatedDate}
+    relations:
+      - {relation: SUBSIDIARY_OF, target: ParentId}
+"""
+
+
+def test_a_merged_account_s_parent_is_carried_or_set_aside_and_undo_gives_it_back(tmp_path):
+    """One parent per account: a duplicate's parent is carried when the kept account has none, kept with
+    the merge when it has its own (or when the duplicate was the kept one's subsidiary), and comes back on undo."""
+    folder = tmp_path / "export"
+    folder.mkdir()
+    rows = [["Id", "Name", "ParentId", "BillingCountry", "Website", "CreatedDate"],
+            ["001P1", "Holdco", "", "DE", "holdco.com", "2019-01-01T00:00:00Z"],
+            ["001P2", "Bigco", "", "DE", "bigco.com", "2019-01-01T00:00:00Z"],
+            ["001A1", "Acme", "001P1", "DE", "acme.com", "2020-01-01T00:00:00Z"],
+            ["001A2", "ACME Inc", "001P2", "DE", "www.acme.com", "2021-01-01T00:00:00Z"],  # a second parent
+            ["001B1", "Beta", "", "DE", "beta.com", "2020-01-01T00:00:00Z"],
+            ["001B2", "Beta AG", "001P1", "DE", "beta.com/", "2021-01-01T00:00:00Z"],  # the only parent
+            ["001C1", "Gamma", "", "DE", "gamma.com", "2020-01-01T00:00:00Z"],
+            ["001C2", "Gamma GmbH", "001C1", "DE", "gamma.com", "2021-01-01T00:00:00Z"]]  # its own duplicate's child
+    with (folder / "Account.csv").open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    (folder / "mapping.yaml").write_text(PARENT_MAPPING, "utf-8")
+    parents = lambda s: {(e["src"], e["dst"]) for e in s.read_tables()[1]["SUBSIDIARY_OF"]}  # noqa: E731
+    with open_store(sqlite_url(tmp_path / "g.db")) as store:
+        summary = load_movers(store, folder)
+        assert store.node_ids("Account") == {"001P1", "001P2", "001A1", "001B1", "001C1"}
+        assert parents(store) == {("001A1", "001P1"), ("001B1", "001P1")}
+        assert summary.merge_carried == {"SUBSIDIARY_OF": 1} and summary.reconciles
+        aside = {m.merged_id: [(a.relation, a.edge["src"], a.edge["dst"]) for a in m.set_aside]
+                 for m in store.merges("Account")}
+        assert aside == {"001A2": [("SUBSIDIARY_OF", "001A2", "001P2")], "001B2": [],
+                         "001C2": [("SUBSIDIARY_OF", "001C2", "001C1")]}
+        for m in store.merges("Account"):
+            store.undo_merge(m.merge_id)
+        assert parents(store) == {("001A1", "001P1"), ("001A2", "001P2"), ("001B2", "001P1"), ("001C2", "001C1")}
+        with open_store(sqlite_url(tmp_path / "unmerged.db")) as plain:
+            load_movers(plain, folder, identity=None)
+            assert canonical(store) == canonical(plain)
+            assert where_from(store, "001A2") == where_from(plain, "001A2")
