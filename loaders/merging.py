@@ -137,8 +137,11 @@ def _set_aside_clashes(outcome: IdentityOutcome, rows: list[Any], schema: Any) -
     carried second edge of a relation that allows one per source (two parents). The kept record's own edge
     (else the first carried one) stays; the others are kept with their merge as read, for undo."""
     src_of, dst_of = outcome.origin, outcome.origin_dst
+    if not src_of and not dst_of:
+        return
+    kept = {k for mapping in outcome.into.values() for k in mapping.values()}
     held = {(rel, rec["src"]) for row in rows for rel, rec in row.edges
-            if id(rec) not in src_of and schema.relations[rel].functional}
+            if rec["src"] in kept and id(rec) not in src_of and schema.relations[rel].functional}
     aside: dict[tuple[str, str], list[SetAside]] = {}
     gone: set[tuple[str, str, str, str]] = set()  # (relation, src, dst, key) of the edges set aside
     for row in rows:
