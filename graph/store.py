@@ -242,6 +242,8 @@ class GraphStore(ABC):
         A decision already active for the same (label, merged id) is kept as it is. A
         merged id that lives in the graph is moved: its row is saved in the record,
         its edges re-pointed to the kept id (saved as redirects), the node removed.
+        Each of `closes` (a stored job of the kept record) is ended if still open and
+        saved as a redirect that filled its end time; its lineage is left as it was.
         """
 
     @abstractmethod
@@ -250,7 +252,8 @@ class GraphStore(ABC):
 
     @abstractmethod
     def undo_merge(self, merge_id: int) -> MergeRecord:
-        """Restore the merged node and point its redirected edges back, in one transaction.
+        """Restore the merged node, empty the times the merge filled in and point its redirected edges
+        back, in one transaction.
 
         The record stays, marked `undone`, and later loads never merge the pair again.
 
