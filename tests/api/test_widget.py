@@ -40,7 +40,8 @@ def test_widget_page_is_a_shell_with_strict_headers(api_url):
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
     csp = response.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "connect-src 'self'" in csp and "default-src 'none'" in csp
-    assert "unsafe" not in csp and "frame-ancestors *" in csp  # the documented default
+    assert "unsafe" not in csp and csp.endswith("frame-ancestors 'none'")  # the documented default: no framing
+    assert response.headers["x-frame-options"] == "DENY"  # the same for browsers without frame-ancestors
     assert response.headers["x-content-type-options"] == "nosniff"
     config = page_config(response.text)
     assert config["accountId"] == SUB and config["endpoint"] == "/graphql" and config["query"] == QUERY
@@ -71,8 +72,17 @@ def test_the_widget_query_runs_within_the_default_limits(api_url):
 def test_frame_ancestors_come_from_the_settings(crm_store, crm_home):
     settings = Settings(widget_frame_ancestors=["https://acme.lightning.force.com", "https://*.hubspot.com"])
     with serve(create_app(crm_store, crm_home, settings=settings)) as base_url:
-        csp = httpx.get(f"{base_url}/widget/account/{SUB}").headers["content-security-policy"]
+        response = httpx.get(f"{base_url}/widget/account/{SUB}")
+    csp = response.headers["content-security-policy"]
     assert csp.endswith("frame-ancestors https://acme.lightning.force.com https://*.hubspot.com")
+    assert "x-frame-options" not in response.headers  # DENY would override the listed origins in old browsers
+
+
+def test_frame_ancestors_default_to_none_until_origins_are_listed(monkeypatch):
+    monkeypatch.delenv("DEALGRAPH_WIDGET_FRAME_ANCESTORS", raising=False)
+    assert Settings().widget_frame_ancestors == ["'none'"]
+    monkeypatch.setenv("DEALGRAPH_WIDGET_FRAME_ANCESTORS", '["https://acme.lightning.force.com"]')
+    assert Settings().widget_frame_ancestors == ["https://acme.lightning.force.com"]
 
 
 @pytest.mark.parametrize("sources", [["https://a.example; script-src *"], [], ["'none'", "https://a.example"]])
