@@ -160,8 +160,8 @@ LIFETIMES = {
 def test_a_jwt_that_lives_too_long_is_refused(strict_server, name: str) -> None:
     base_url, _ = strict_server
     credential, says = LIFETIMES[name]
-    response = httpx.post(f"{base_url}/graphql", json=VIEWER,
-                          headers={"X-Forwarded-For": f"203.0.113.{len(name)}", "Authorization": f"Bearer {credential}"})
+    headers = {"X-Forwarded-For": f"203.0.113.{len(name)}", "Authorization": f"Bearer {credential}"}
+    response = httpx.post(f"{base_url}/graphql", json=VIEWER, headers=headers)
     assert response.status_code == 401, response.text
     assert says in response.json()["errors"][0]["message"], response.text
 
