@@ -96,10 +96,10 @@ class Authenticator:
     async def _authenticate(self, authorization: str | None, client: str) -> Principal:
         scheme, _, credential = (authorization or "").strip().partition(" ")
         credential = credential.strip()
-        if credential.startswith(PREFIX):
-            digest = hashlib.sha256(credential.encode()).digest()
-            if digest in self._verified:  # known good: no scrypt to protect, so no throttle either
-                return self._known_key(digest)
+        is_key = scheme.lower() == "bearer" and credential.startswith(PREFIX)
+        digest = hashlib.sha256(credential.encode()).digest() if is_key else b""
+        if is_key and digest in self._verified:  # known good: no scrypt to protect, so no throttle either
+            return self._known_key(digest)
         wait = self.throttle.retry_after(client)
         if wait is not None:
             raise TooManyFailures(wait)
@@ -107,7 +107,7 @@ class Authenticator:
             raise AuthError("authentication required: send `Authorization: Bearer <API key or JWT>`")
         if scheme.lower() != "bearer" or not credential:
             raise AuthError("the Authorization header must read `Bearer <API key or JWT>`")
-        if credential.startswith(PREFIX):
+        if is_key:
             return await self._api_key(credential, digest)
         if not self.tokens.enabled:
             raise AuthError("not an API key (they start with `dgk_`), and this server accepts no JWTs")

@@ -179,3 +179,12 @@ def test_the_default_jwt_lifetime_is_a_day() -> None:
     with pytest.raises(Exception, match="over the 86400 s"):
         verifier.verify(jwt_with(exp=NOW + 86400 + 60))
     assert Settings().jwt_max_lifetime_s == 86400
+
+
+def test_a_verified_key_under_another_scheme_is_still_refused(home) -> None:
+    root, _ = home
+    good = create_key(root, Role.ADMIN)
+    authenticator = Authenticator(KeyStore(root / "api-keys.db"), TokenVerifier())
+    asyncio.run(authenticator.authenticate(f"Bearer {good}", "10.0.0.9"))
+    with pytest.raises(AuthError, match="must read `Bearer"):
+        asyncio.run(authenticator.authenticate(f"Basic {good}", "10.0.0.9"))
