@@ -19,10 +19,9 @@ Each refusal reads `{"data": null, "errors": [{"message": …, "extensions": {"c
 and says what was wrong. Requests it lets through are passed on unchanged (the body
 replayed), so Strawberry sees only well-formed requests.
 
-The header limit runs here, in the app, so it holds under either HTTP parser; uvicorn's
-httptools parser (the one `serve` uses) has no limit of its own and has read the headers
-into memory by then, so a proxy in front should bound them too (nginx:
-`large_client_header_buffers`).
+The header limit runs here, in the app, so it holds under any server; httptools (the
+parser `serve` uses) has read the headers whole by then, so `serve` also bounds a head
+before it is parsed (`api.http_protocol`).
 """
 
 from __future__ import annotations
