@@ -66,6 +66,6 @@ class BoundedHttpTools(HttpToolsProtocol):
         self.logger.warning("request head over %d bytes refused", head_limit())
         body = error_body(f"request line and headers over {head_limit()} bytes: send a smaller Authorization "
                           "header (an API key is 61 characters, a JWT a few KB) or a shorter URL", "HEADERS_TOO_LARGE")
-        self.transport.write(STATUS_LINE[431] + b"content-type: application/json\r\ncontent-length: " + str(len(body)).encode()
-                             + b"\r\nconnection: close\r\n\r\n" + body)
+        headers = f"content-type: application/json\r\ncontent-length: {len(body)}\r\nconnection: close\r\n\r\n"
+        self.transport.write(STATUS_LINE[431] + headers.encode() + body)
         self.transport.close()
