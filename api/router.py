@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cross_web import HTTPException
+from cross_web import HTTPException  # what Strawberry's views raise (strawberry.fastapi imports it so)
 from fastapi.responses import Response
 from graphql import ExecutionResult
 
@@ -32,14 +32,14 @@ class DealgraphRouter(OfflineGraphQLRouter):
         self._metrics = metrics
         self._executions = ExecutionsFirst(cache_wait_s)
 
-    async def run(self, *args: Any, **kwargs: Any) -> Any:
-        """Strawberry's own refusals (a subscription by POST, a mutation by GET, …) in the API's GraphQL shape,
-        not Strawberry's plain text (`api.request_guard` refuses malformed requests before they get here)."""
+    async def run(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        """Strawberry's own refusals (a mutation by GET, …) in the API's GraphQL shape, not Strawberry's plain
+        text (`api.request_guard` refuses malformed requests before they get this far)."""
         try:
-            return await super().run(*args, **kwargs)
+            return await super().run(request, *args, **kwargs)
         except HTTPException as e:
             code = "METHOD_NOT_ALLOWED" if e.status_code == 405 else "BAD_REQUEST"
-            info = RequestInfo.of(args[0].scope) if args else None
+            info = RequestInfo.of(request.scope)
             if info is not None:
                 info.error_codes.append(code)
             return Response(error_body(e.reason, code), status_code=e.status_code, media_type="application/json")

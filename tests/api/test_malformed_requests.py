@@ -231,3 +231,11 @@ def test_a_query_string_over_the_body_limit_is_414(crm_store, crm_home) -> None:
     assert error["extensions"]["code"] == "URI_TOO_LONG"
     assert "query string over 4096 bytes: send long queries by POST" in error["message"]
     assert small.status_code == 401  # under the limit it goes on to authentication
+
+
+def test_refusals_are_counted_by_code_in_the_metrics(crm_store, crm_home, api_url) -> None:
+    with serve(create_app(crm_store, crm_home)) as base_url, httpx.Client(base_url=base_url) as fresh:
+        before = fresh.get("/metrics").text
+        send(fresh, CASES["GET a mutation"], api_url.token)  # refused by Strawberry, answered by DealgraphRouter.run
+        after = fresh.get("/metrics").text
+    assert 'code="BAD_REQUEST"' not in before and 'code="BAD_REQUEST"' in after
