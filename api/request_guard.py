@@ -16,8 +16,9 @@ this order and in microseconds, that
   `operationName` a string or null, `variables` and `extensions` objects or null (400).
 
 Each refusal reads `{"data": null, "errors": [{"message": …, "extensions": {"code": …}}]}`
-and says what was wrong. Requests it lets through are passed on unchanged (the body
-replayed), so Strawberry sees only well-formed requests.
+and says what was wrong. Requests it lets through are passed on with their body replayed
+(and `Content-Type` in its canonical case, which Strawberry's check needs), so Strawberry
+sees only well-formed requests.
 
 The header limit runs here, in the app, so it holds under any server; httptools (the
 parser `serve` uses) has read the headers whole by then, so `serve` also bounds a head
