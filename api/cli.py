@@ -119,12 +119,13 @@ def cmd_explain(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from api.cli_keys import serve_banner
+    from api.cli_keys import serve_banner, widget_banner
     from api.server import run
 
     host, port = args.host or settings.host, args.port or settings.port
     open_store(settings.store, **settings.store_credentials()).close()  # a bad store URL fails here, before the banner
     print(f"GraphQL API and GraphiQL: http://{host}:{port}/graphql\n{serve_banner(settings)}\n"
+          f"{widget_banner(settings)}\n"
           f"Example query to paste into GraphiQL:\n{EXAMPLE_QUERY}", flush=True)
     run(settings, host, port)
     return EXIT_OK

@@ -15,7 +15,7 @@ from html import escape
 
 from gnn.path_style import DEFAULT_FILL, DIRECTION_COLOURS, MUTED, NEUTRAL, NODE_FILLS
 from gnn.registry import ModelCard
-from graph.store import GraphStore, ScoreRecord
+from graph.store import GraphStore, InvalidInput, ScoreRecord
 
 PAGE = 500
 
@@ -115,7 +115,15 @@ def _options(label: str, pairs: dict[str, str]) -> str:
 
 
 def build_review(store: GraphStore, card: ModelCard | None, rep: str | None = None, account: str | None = None) -> str:
-    """The review page as one HTML string (no external resources)."""
+    """The review page as one HTML string (no external resources).
+
+    Raises:
+        InvalidInput: `rep` or `account` names no node in the store (a typo would make an empty page).
+    """
+    for label, wanted in (("Rep", rep), ("Account", account)):
+        if wanted is not None and store.get_node(label, wanted) is None:
+            raise InvalidInput(f"no {label.lower()} {wanted!r} in the store: nothing written (ids are the CRM's, "
+                               "e.g. from `dealgraph explain` or the review page's filters)")
     deals, after = [], None
     while True:
         page = store.open_deals_page(PAGE, after=after)
