@@ -49,6 +49,7 @@ def cmd_sample(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     from api.cli_lineage import load_options, load_report
     from loaders import load_export, load_mapping
+    from loaders.absent import load_note_lines
     from loaders.read import column_warnings
 
     with _store(settings) as store:
@@ -64,6 +65,8 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     lines.append(f"reconciles (read = loaded + quarantined + merged): {summary.reconciles}")
     if t["quarantined"]:
         lines.append(f"rejected rows, with line and reason: {summary.quarantine_file}")
+    lines += load_note_lines(summary.absent)
+    lines += [f"matched by name under another spelling: {s}" for s in summary.spellings]
     lines += load_report(summary)
     out(args, summary.to_json(), "\n".join(lines))
     return EXIT_OK if summary.reconciles else EXIT_FAILURE

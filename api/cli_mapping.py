@@ -27,12 +27,15 @@ def cmd_mapping_check(args: argparse.Namespace, settings: Settings) -> int:
             report = check_mapping(args.mapping, store.schema, Path(args.source), args.rows, store)
     else:
         report = check_mapping(args.mapping, load_schema(), Path(args.source), args.rows)
+    from loaders.absent import load_note_lines
+
     lines = [f"problem: {p}" for p in report.problems] + [f"warning: {w}" for w in report.warnings]
+    lines += load_note_lines(report.absent)
     checked = sum(report.rows_checked.values())
     verdict = "ok" if report.clean else f"{len(report.problems)} problem(s)"
     lines.append(f"{verdict}: mapping {report.mapping} on {report.source} ({checked} rows checked)")
     data = {"mapping": report.mapping, "source": report.source, "clean": report.clean, "problems": report.problems,
-            "warnings": report.warnings, "rows_checked": report.rows_checked}
+            "warnings": report.warnings, "absent": report.absent, "rows_checked": report.rows_checked}
     out(args, data, "\n".join(lines))
     return EXIT_OK if report.clean else EXIT_BAD_INPUT
 
