@@ -46,14 +46,51 @@ def run(capsys, *args: str) -> tuple[int, dict]:
     return code, json.loads(out) if out.strip().startswith("{") else {}
 
 
-def test_reduced_export_loads_trains_and_scores(reduced, capsys):
+@pytest.fixture(scope="module")
+def trained(reduced):
+    """The reduced export loaded and trained once (capsys is per test, so output is read from main's JSON here)."""
+    import contextlib
+    import io
+
     work, export, common = reduced
-    code, load = run(capsys, "load", str(export), "--mapping", "salesforce", *common)
+    results = []
+    for args in (["load", str(export), "--mapping", "salesforce", *common], ["train", *common]):
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            code = main(args)
+        results.append((code, json.loads(buffer.getvalue())))
+    return results
+
+
+def test_reduced_export_loads_trains_and_scores(reduced, trained, capsys):
+    work, export, common = reduced
+    (code, load), (train_code, train) = trained
     assert code == EXIT_OK and load["reconciles"]
     assert load["totals"]["loaded"] > 0.95 * load["totals"]["read"]
     assert any("no job history" in n for n in load["absent"])
-    code, train = run(capsys, "train", *common)
-    assert code == EXIT_OK and train["kind"] == "graphsage"
+    assert train_code == EXIT_OK and train["kind"] == "graphsage"
     assert train["test"]["graphsage"]["auroc"] > train["test"]["prior"]["auroc"]
     code, score = run(capsys, "score", *common)
     assert code == EXIT_OK and score["scored"] > 0
+
+
+def test_when_every_deal_has_closed_score_says_so(reduced, trained, capsys):
+    """A later export in which every open deal closed: nothing to score is a statement, not an error."""
+    work, export, common = reduced
+    later = work / "later"
+    later.mkdir()
+    with (export / "Opportunity.csv").open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rows:
+        row["IsClosed"] = "true"
+    with (later / "Opportunity.csv").open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    for name in ("User.csv", "Account.csv"):  # the deals' accounts and owners; every other file is optional
+        (later / name).write_bytes((export / name).read_bytes())
+    code, load = run(capsys, "load", str(later), "--mapping", "salesforce", *common)
+    assert code == EXIT_OK and any(n.startswith("no open deals") for n in load["readiness"])
+    capsys.readouterr()
+    assert main(["score", *common[:-1]]) == EXIT_OK
+    assert "no open deals to score" in capsys.readouterr().out
