@@ -121,3 +121,9 @@ def test_cli_writes_the_draft_and_an_export_without_deals_is_bad_input(tmp_path,
     assert "no file looks like deals" in capsys.readouterr().err
     with pytest.raises(InvalidInput, match="no CSV files"):
         draft_mapping(tmp_path / "nothing")
+
+
+def test_the_docs_show_the_pipeline_draft_as_it_is(tmp_path):
+    docs = (Path(__file__).parents[2] / "docs" / "mappings.md").read_text("utf-8")
+    (excerpt,) = [b for b in docs.split("```\n") if b.startswith("  - file: sales_pipeline.csv")]
+    assert excerpt in draft_mapping(FIXTURES / "pipeline", today=TODAY).text
