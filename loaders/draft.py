@@ -276,7 +276,8 @@ class _Writer:
     def _nodes(self, t: Table) -> None:
         p, entity = t.profile, t.entity or ""
         self.lines += ["", f"  - file: {q(p.file)}", f"    node: {entity}"]
-        self.guess(f"    key: {q(t.key)}", "unique in every row" + ("" if fold(t.key or "").endswith("id") else "; a name, so files that name these records find them"))
+        by_name = "" if fold(t.key or "").endswith("id") else "; a name, so files that name these records find them"
+        self.guess(f"    key: {q(t.key)}", "unique in every row" + by_name)
         self.lines.append("    properties:")
         self.lines.append(f"      name: {q(t.name)}")
         used = {t.key, t.name}
@@ -445,7 +446,8 @@ class _Writer:
         assert deals is not None
         column, _ = _refers(p, deals, by_name=False)
         when = self._date_column(p, CLOSE_WORDS + CREATED_WORDS + ("date",), set())
-        amount = next((c for c in p.columns.values() if c.number is not None and any(w in fold(c.name) for w in AMOUNT_WORDS)), None)
+        amount = next((c for c in p.columns.values()
+                       if c.number is not None and any(w in fold(c.name) for w in AMOUNT_WORDS)), None)
         outcome_key = flow(template="{" + str(column) + "}:won")
         self.lines += ["", f"  # GUESS: a {deals.profile.file} record is won when its {column!r} appears in {p.file}.",
                        "  # UNDECIDED: nothing says a deal was lost, so every other deal stays open and the model has",
@@ -461,7 +463,8 @@ class _Writer:
             self.decide_later(f"      closed_at: {flow(value=self.today)}", "no date in the closed file")
         if amount is not None:
             self.lines.append(f"      amount: {self.value(amount)}")
-        self.lines.append(f"    ignore_columns: [{', '.join(q(c) for c in p.columns if c not in (column, getattr(when, 'name', None), getattr(amount, 'name', None)))}]")
+        mapped = {column, getattr(when, "name", None), getattr(amount, "name", None)}
+        self.lines.append(f"    ignore_columns: [{', '.join(q(c) for c in p.columns if c not in mapped)}]")
         self.lines += ["", f"  - file: {q(p.file)}  # the same rows again, as the link from each deal to its outcome",
                        "    relation: HAS_OUTCOME", f"    source: {q(column)}", f"    target: {outcome_key}",
                        f"    ignore_columns: [{', '.join(q(c) for c in p.columns if c != column)}]"]
