@@ -52,7 +52,7 @@ def test_a_reduced_salesforce_export_loads_with_the_shipped_mapping(tmp_path):
     assert summary.reconciles
     assert {f.file: (f.read, f.loaded, f.quarantined, f.merged) for f in summary.files} == {
         "User.csv": (2, 2, 0, 0), "Account.csv": (3, 3, 0, 0), "Contact.csv": (4, 4, 0, 0),
-        "Opportunity.csv": (4, 3, 1, 0), "OpportunityContactRole.csv": (3, 3, 0, 0),
+        "Opportunity.csv": (4, 3, 1, 0), "OpportunityContactRole.csv": (4, 4, 0, 0),
     }
     # the dirt: a won flag that says neither
     (bad,) = read_quarantine(Path(summary.quarantine_file))
@@ -60,6 +60,9 @@ def test_a_reduced_salesforce_export_loads_with_the_shipped_mapping(tmp_path):
     assert {o["id"]: o["result"] for o in store.read_tables()[0]["Outcome"]} == {
         "0065g00000D1aAAAAZ:outcome": "won", "0065g00000D1aBBAAZ:outcome": "lost"}
     assert "AccountContactRelation.csv absent: no job history" in "\n".join(summary.absent)
+    roles = {(e["src"][-5], e["dst"][-5]): e["role"] for e in edges(store, "INVOLVES")}
+    assert roles == {("A", "A"): "economic_buyer", ("B", "B"): "influencer", ("C", "D"): "decision_maker",
+                     ("C", "A"): "other"}  # a contact on a deal without a role (Role is optional in Salesforce)
     store.close()
 
 
