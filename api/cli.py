@@ -48,7 +48,9 @@ def cmd_sample(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     from api.cli_lineage import load_options, load_report
+    from gnn.readiness import readiness
     from loaders import load_export, load_mapping
+    from loaders.absent import load_note_lines
     from loaders.read import column_warnings
 
     with _store(settings) as store:
@@ -56,6 +58,7 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
         for warning in column_warnings(mapping, Path(args.source)):
             print(f"warning: {warning}", file=sys.stderr)
         summary = load_export(store, Path(args.source), mapping, settings.home / "quarantine", **load_options(args))
+        ready = readiness(store)
     lines = [f"{'file':<30} {'read':>8} {'loaded':>8} {'quarant.':>8} {'merged':>8}"]
     for f in summary.files:
         lines.append(f"{f.file:<30} {f.read:>8} {f.loaded:>8} {f.quarantined:>8} {f.merged:>8}")
@@ -64,8 +67,11 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     lines.append(f"reconciles (read = loaded + quarantined + merged): {summary.reconciles}")
     if t["quarantined"]:
         lines.append(f"rejected rows, with line and reason: {summary.quarantine_file}")
+    lines += load_note_lines(summary.absent)
+    lines += [f"matched by name under another spelling: {s}" for s in summary.spellings]
     lines += load_report(summary)
-    out(args, summary.to_json(), "\n".join(lines))
+    lines += [f"for training: {note}" for note in ready]
+    out(args, {**summary.to_json(), "readiness": ready}, "\n".join(lines))
     return EXIT_OK if summary.reconciles else EXIT_FAILURE
 
 
@@ -94,6 +100,10 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
     bands: dict[str, int] = {}
     for r in records:
         bands[r.band] = bands.get(r.band, 0) + 1
+    if not records:  # a history of closed deals only: say so rather than "scored 0 with model None"
+        out(args, {"scored": 0, "model_version": None, "bands": {}},
+            "no open deals to score: every deal in the store is closed; load an export with open deals, then score")
+        return EXIT_OK
     out(args, {"scored": len(records), "model_version": version, "bands": bands},
         f"scored {len(records)} open deals with model {version}: {bands}")
     return EXIT_OK

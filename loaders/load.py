@@ -43,6 +43,7 @@ from typing import Any, Callable
 
 from graph.lineage import LoadRecord
 from graph.store import GraphStore, InvalidInput, StoreError
+from loaders.absent import fit_to_export
 from loaders.identity import DEFAULT_RULES, IdentityRules
 from loaders.incremental import (
     MAX_RETIRE_SHARE,
@@ -99,6 +100,9 @@ class LoadSummary:
     retired: dict[str, int] = field(default_factory=dict)  # records a full export no longer holds
     ended: dict[str, int] = field(default_factory=dict)  # time-bounded edges closed instead
     deletions_skipped: list[str] = field(default_factory=list)
+    absent: list[str] = field(default_factory=list)  # what the export left out and what that costs
+    # Names matched under another spelling (`match: name`): "Product 'GTXPro' -> 'GTX Pro' (id)".
+    spellings: list[str] = field(default_factory=list)
 
     def totals(self) -> dict[str, int]:
         keys = ("read", "loaded", "quarantined", "merged")
@@ -133,6 +137,7 @@ class Loader:
             raise InvalidInput(f"load mode {mode!r}: use one of {', '.join(MODES)}")
         self.store = store
         self.schema: Schema = store.schema
+        self.declared = mapping  # as written; `self.mapping` is it fitted to the export being loaded
         self.mapping = mapping
         self.quarantine_dir = Path(quarantine_dir)
         self.identity = identity
@@ -145,12 +150,14 @@ class Loader:
     def load(self, source_dir: Path) -> LoadSummary:
         started = datetime.now(UTC)
         source_dir = Path(source_dir)
+        self.mapping, absent = fit_to_export(self.declared, source_dir, self.schema)
         problems = check_files(self.mapping, source_dir)
         if problems:
             raise InvalidInput("cannot load: " + "; ".join(problems))
         load_id = started.strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
         quarantine = Quarantine(self.quarantine_dir / f"{load_id}.jsonl")
-        summary = LoadSummary(load_id, str(source_dir), self.mapping.name, str(quarantine.path), mode=self.mode)
+        summary = LoadSummary(load_id, str(source_dir), self.mapping.name, str(quarantine.path), mode=self.mode,
+                              absent=absent)
         self.store.begin_load(LoadRecord(load_id, str(source_dir), self.mapping.name, started, mode=self.mode))
         collecting = gc.isenabled()
         # Millions of long-lived row objects make every full collection walk them all (a quarter of the CPU time
@@ -185,7 +192,7 @@ class Loader:
         summary.merge_candidates_ambiguous = identity.ambiguous
         self._plan = plan_retired_nodes(self.store, self.mapping, self._seen, self.mode, self.max_retire_share)
         rejected: list[tuple[ParsedRow, str]] = []
-        kept = self._keep_latest(self._resolve(self._translate(identity.rows, rejected), rejected))
+        kept = self._keep_latest(self._resolve(self._translate(identity.rows, rejected, summary), rejected))
         settle_carried(identity, kept, self.store)  # on the rows that stand: a rejected row moves nobody
         self._quarantine_rejected(rejected, source_dir, quarantine)
         plan = plan_retired_edges(self.store, self.mapping, self._seen, kept, self._plan, self.mode, self.max_retire_share)
@@ -233,9 +240,11 @@ class Loader:
         return lambda row: (row.edges[0][1]["src"], row.edges[0][1]["dst"], row.edges[0][1]["key"])
 
     # ---- phase 2
-    def _translate(self, rows: list[ParsedRow], rejected: list[tuple[ParsedRow, str]]) -> list[ParsedRow]:
+    def _translate(self, rows: list[ParsedRow], rejected: list[tuple[ParsedRow, str]], summary: LoadSummary) -> list[ParsedRow]:
         """References by natural key (a company named by domain) -> node ids, so resolution sees ids only."""
-        failed = translate(rows, self.store)
+        spellings: dict[tuple[str, str, str], str] = {}
+        failed = translate(rows, self.store, spellings)
+        summary.spellings = [f"{label} {value!r} -> {own!r} ({node_id})" for (label, value, node_id), own in sorted(spellings.items())]
         if not failed:
             return rows
         for row, reason in failed:

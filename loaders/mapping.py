@@ -112,8 +112,9 @@ class RefSpec(ValueSpec):
     """A value that names another node: by its id, or with `by` by one of its properties (name, website, email)."""
 
     by: str | None = None
-    # text: case and spacing ignored; domain: URLs and e-mail addresses reduced to their host without www.
-    match: Literal["text", "domain"] = "text"
+    # text: case and spacing ignored; domain: URLs and e-mail addresses reduced to their host without www.;
+    # name: identity resolution's company-name form, spaces ignored too ("GTXPro" = "GTX Pro", "Acme Inc" = "ACME").
+    match: Literal["text", "domain", "name"] = "text"
     # Several references in one cell ("123;456"), one edge each.
     split: str | None = None
 
@@ -163,6 +164,8 @@ class RelationSpec(BaseModel):
     target: RefSpec
     when: WhenSpec | None = None
     properties: dict[str, ValueSpec] = Field(default_factory=dict)
+    # A fallback: the edge is made only when this (optional) file is absent from the export.
+    only_without: str | None = None
 
     _target = field_validator("target", mode="before")(_value_spec)
     _props = field_validator("properties", mode="before")(_value_specs)
@@ -205,6 +208,9 @@ class SourceSpec(BaseModel):
     delimiter: str | None = None
     # Columns deliberately not loaded: no "not in the mapping" warning for them.
     ignore_columns: list[str] = Field(default_factory=list)
+    # The file may be absent from an export (it only enriches the graph); `if_absent` says what is lost then.
+    optional: bool = False
+    if_absent: str = ""
 
     _vals = field_validator("key", "source", "target", mode="before")(_value_spec)
     _props = field_validator("properties", mode="before")(_value_specs)

@@ -106,4 +106,4 @@ def test_load_takes_a_mapping_name_or_path(tmp_path, capsys):
         code = main(["load", str(FIXTURES / "generic"), "--mapping", mapping, "--store", store, "--home", str(tmp_path), "--json"])
         assert code == EXIT_OK and json.loads(capsys.readouterr().out)["reconciles"]
     assert main(["load", str(FIXTURES / "generic"), "--mapping", "nosuch", "--store", store, "--home", str(tmp_path)]) == EXIT_BAD_INPUT
-    assert "shipped: generic, hubspot, salesforce" in capsys.readouterr().err
+    assert "shipped: dynamics, generic, hubspot, salesforce" in capsys.readouterr().err

@@ -220,7 +220,7 @@ def test_mapping_mistakes_are_named(tmp_path, yaml_text, message):
 
 
 def test_unknown_mapping_name_lists_the_shipped_ones():
-    with pytest.raises(InvalidInput, match="generic, hubspot, salesforce"):
+    with pytest.raises(InvalidInput, match="dynamics, generic, hubspot, salesforce"):
         load_mapping("pipedrive", load_schema())
 
 
