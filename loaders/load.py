@@ -171,7 +171,7 @@ class Loader:
         for src in self.mapping.sources:
             fs = FileSummary(src.file, src.node or src.relation or "")
             summary.files.append(fs)
-            rows.extend(self._parse_file(src, source_dir / src.file, fs, quarantine))
+            rows.extend(self._parse_file(src, source_dir, fs, quarantine))
         if self.mode == "full":  # only a full load asks what the export lacks
             self._seen.note_parsed(rows)
         identity = merge_duplicates(rows, self.store, self.identity, summary.load_id, self.mode == "delta")
@@ -190,13 +190,13 @@ class Loader:
         summary.ended, summary.retired = changed["ended"], changed["retired"]
 
     # ---- phase 1
-    def _parse_file(self, src: SourceSpec, path: Path, fs: FileSummary, quarantine: Quarantine) -> list[ParsedRow]:
+    def _parse_file(self, src: SourceSpec, source_dir: Path, fs: FileSummary, quarantine: Quarantine) -> list[ParsedRow]:
         parse = RowParser(self.schema, src).parse
         key_of = self._key_function(src)
         note_rejected = self._seen.note_rejected if self.mode == "full" else None
         rows: list[ParsedRow] = []
         first: dict[Any, ParsedRow] = {}  # key -> the first row giving it: duplicates are per file
-        for line, raw in source_rows(src, path.parent):
+        for line, raw in source_rows(src, source_dir):
             fs.read += 1
             try:
                 if ERROR in raw:

@@ -24,6 +24,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from graph.store import InvalidInput
+from loaders.mapping_yaml import read_yaml
+from loaders.paths import file_name_problem
 from ontology import Schema
 
 MAPPINGS_DIR = Path(__file__).parent / "mappings"
@@ -147,6 +149,13 @@ def _one_character(v: str | None) -> str | None:
     return v
 
 
+def _inside_export(v: str) -> str:
+    problem = file_name_problem(v)
+    if problem:
+        raise ValueError(problem)
+    return v
+
+
 def _value_spec(v: Any) -> Any:
     return {"column": v} if isinstance(v, str) else v
 
@@ -206,6 +215,7 @@ class SourceSpec(BaseModel):
     # Columns deliberately not loaded: no "not in the mapping" warning for them.
     ignore_columns: list[str] = Field(default_factory=list)
 
+    _file = field_validator("file")(_inside_export)
     _vals = field_validator("key", "source", "target", mode="before")(_value_spec)
     _props = field_validator("properties", mode="before")(_value_specs)
     _encoding = field_validator("encoding")(_known_encoding)
@@ -335,10 +345,11 @@ def parse_mapping(path: Path) -> Mapping:
     """The mapping in a YAML file, checked for shape but not against the ontology.
 
     Raises:
-        InvalidInput: not valid YAML, or not a mapping (the message names each wrong field).
+        InvalidInput: not valid YAML, not UTF-8, too large, deep or expansive (`loaders.mapping_yaml`), or
+            not a mapping (the message names each wrong field).
     """
     try:
-        data = yaml.safe_load(path.read_text("utf-8"))
+        data = read_yaml(path)
         if isinstance(data, dict):
             # Top-level `x-...` keys hold shared pieces for YAML anchors, as in docker-compose files.
             data = {k: v for k, v in data.items() if not str(k).startswith("x-")}
