@@ -5,7 +5,9 @@ Three phases, so bad input is found before anything is written:
    (a row that fails goes to quarantine with its file, line and reason);
 2. resolve references: a record whose reference names no node (in the store
    or in this load) is quarantined, repeated until nothing changes, since one
-   rejected account makes its deals dangling too;
+   rejected account makes its deals dangling too; a row that would close a
+   cycle of a hierarchy (an account its own ancestor) is quarantined too
+   (`loaders.hierarchy`);
 3. write in batches, one transaction each, by key, so loading the same export
    twice leaves the same graph.
 
@@ -49,6 +51,7 @@ from loaders.incremental import (
     plan_retired_edges,
     plan_retired_nodes,
 )
+from loaders.hierarchy import cycle_closers
 from loaders.merging import merge_duplicates
 from loaders.mapping import Mapping, SourceSpec
 from loaders.quarantine import Quarantine
@@ -179,7 +182,7 @@ class Loader:
         summary.merge_candidates_ambiguous = identity.ambiguous
         self._plan = plan_retired_nodes(self.store, self.mapping, self._seen, self.mode, self.max_retire_share)
         rejected: list[tuple[ParsedRow, str]] = []
-        kept = self._keep_latest(self._resolve(self._translate(identity.rows, rejected), rejected))
+        kept = self._keep_latest(self._acyclic(self._resolve(self._translate(identity.rows, rejected), rejected), rejected))
         self._quarantine_rejected(rejected, source_dir, quarantine)
         plan = plan_retired_edges(self.store, self.mapping, self._seen, kept, self._plan, self.mode, self.max_retire_share)
         summary.deletions_skipped = plan.skipped
@@ -258,6 +261,16 @@ class Loader:
             alive = [r for r in alive if id(r) not in dead]
             if not gone:  # the rows rejected made no node: nothing else can dangle now
                 return alive
+
+    def _acyclic(self, rows: list[ParsedRow], rejected: list[tuple[ParsedRow, str]]) -> list[ParsedRow]:
+        """Reject the rows that close a cycle of a hierarchy (`loaders.hierarchy`), then resolve again: a rejected
+        account's deals dangle now. Repeated, since a duplicate that stands in for a rejected row may cycle too."""
+        while closers := cycle_closers(rows, self.store, full=self.mode == "full"):
+            for row, reason in closers:
+                _reject(row, reason, rejected)
+            dead = {id(r) for r, _ in closers}
+            rows = self._resolve([r for r in rows if id(r) not in dead], rejected)
+        return rows
 
     def _keep_latest(self, rows: list[ParsedRow]) -> list[ParsedRow]:
         """The rule for a key several rows of one file give: the last of them that passed validation and
