@@ -1,4 +1,4 @@
-"""Reading a mapping's YAML text within bounds, so no mapping file can hang or crash the loader.
+"""Reading a mapping's (or identity rules') YAML text within bounds, so no such file can hang or crash a load.
 
 PyYAML's safe loader still builds whatever the text describes: a few lines
 of aliases of aliases ("billion laughs") describe billions of values, which
@@ -26,8 +26,10 @@ MAX_DEPTH = 50
 MAX_VALUES = 100_000
 
 
-def read_yaml(path: Path) -> Any:
+def read_yaml(path: Path, what: str = "mapping") -> Any:
     """The YAML document in `path`, refused with `InvalidInput` when it is too large, deep or expansive.
+
+    `what` names the file in messages (`mapping`, `identity rules`): every YAML file a user gives goes here.
 
     Raises:
         InvalidInput: the file is over MAX_BYTES, not UTF-8 (the byte and its offset named), nested deeper
@@ -37,18 +39,18 @@ def read_yaml(path: Path) -> Any:
     with path.open("rb") as fh:
         data = fh.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:
-        raise InvalidInput(f"mapping {path}: larger than {MAX_BYTES} bytes; a mapping is a few KB of YAML")
+        raise InvalidInput(f"{what} {path}: larger than {MAX_BYTES} bytes; a mapping is a few KB of YAML")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
-        raise InvalidInput(f"mapping {path}: not UTF-8 text: byte 0x{data[e.start]:02X} at offset {e.start} "
-                           f"(line {line}); save the mapping as UTF-8") from None
-    _check_bounds(text, path)
+        raise InvalidInput(f"{what} {path}: not UTF-8 text: byte 0x{data[e.start]:02X} at offset {e.start} "
+                           f"(line {line}); save it as UTF-8") from None
+    _check_bounds(text, f"{what} {path}")
     return yaml.safe_load(text)
 
 
-def _check_bounds(text: str, path: Path) -> None:
+def _check_bounds(text: str, name: str) -> None:
     """Refuse a document nested deeper than MAX_DEPTH or expanding to more than MAX_VALUES values.
 
     Each open collection counts the values it holds, an alias counting as the whole value it names; the
@@ -60,7 +62,7 @@ def _check_bounds(text: str, path: Path) -> None:
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
         if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
             if len(open_counts) > MAX_DEPTH:
-                raise InvalidInput(f"mapping {path}: nested more than {MAX_DEPTH} levels deep "
+                raise InvalidInput(f"{name}: nested more than {MAX_DEPTH} levels deep "
                                    f"(line {event.start_mark.line + 1}); a mapping needs a handful")
             open_counts.append(1)
             open_anchors.append(event.anchor)
@@ -75,12 +77,12 @@ def _check_bounds(text: str, path: Path) -> None:
                 closed[event.anchor] = 1
         elif isinstance(event, yaml.AliasEvent):
             if event.anchor in open_anchors:
-                raise InvalidInput(f"mapping {path}: the alias *{event.anchor} (line {event.start_mark.line + 1}) "
+                raise InvalidInput(f"{name}: the alias *{event.anchor} (line {event.start_mark.line + 1}) "
                                    "is inside the value it names, which would make it endless")
             size = closed.get(event.anchor, 1)  # an undefined alias: the YAML loader names it below
         else:
             continue
         open_counts[-1] += size
         if open_counts[-1] > MAX_VALUES:
-            raise InvalidInput(f"mapping {path}: expands to more than {MAX_VALUES} values through its aliases "
-                               f"(line {event.start_mark.line + 1}); a mapping needs a few thousand at most")
+            raise InvalidInput(f"{name}: expands to more than {MAX_VALUES} values through its aliases "
+                               f"(line {event.start_mark.line + 1}); a mapping needs a few thousand")

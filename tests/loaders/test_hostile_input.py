@@ -401,3 +401,10 @@ def test_a_cycle_closer_takes_the_deals_on_it_along(tmp_path, export, capsys):
     code, summary, _ = run_load(tmp_path, export, capsys)
     assert_quarantined(code, summary, "accounts.csv", 7, "a6 -> a6")
     assert_quarantined(code, summary, "deals.csv", DEALS_LINE, "'a6' names no Account")
+
+
+def test_identity_rules_yaml_is_bounded_like_a_mapping(tmp_path, export):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(LAUGHS.replace("sources:", "entities:"), "utf-8")
+    done = cli(load_args(tmp_path, export) + ["--identity", str(rules)])
+    assert_refused(tmp_path, done.returncode, done.stderr, f"identity rules {re.escape(str(rules))}: expands to more than")
