@@ -9,6 +9,7 @@ with a time limit, so a regression fails instead of hanging the suite.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -144,7 +145,7 @@ def test_hubspot_number_of_employees_names_the_column(tmp_path, capsys):
         fh.write("5099,Huge Corp,huge.example,Retail,Customer,Germany,1e19,,2022-03-01 10:00,,Rita Rep\n")
     code = main(["load", str(export), "--mapping", "hubspot", "--json",
                  "--store", sqlite_url(tmp_path / "g.db"), "--home", str(tmp_path / "home")])
-    summary = __import__("json").loads(capsys.readouterr().out)
+    summary = json.loads(capsys.readouterr().out)
     assert_quarantined(code, summary, "companies.csv", 10, r"employees \(column Number of Employees\): beyond the 64-bit")
 
 
@@ -241,7 +242,7 @@ def test_links_and_subfolders_inside_the_export_are_read(tmp_path, export, capsy
     linked.symlink_to(export, target_is_directory=True)  # the export folder itself a link
     mapping = mapping_with_files(tmp_path, products="crm/products.csv")
     code = main(load_args(tmp_path, linked, str(mapping)) + ["--json"])
-    summary = __import__("json").loads(capsys.readouterr().out)
+    summary = json.loads(capsys.readouterr().out)
     assert code == EXIT_OK and summary["reconciles"]
     assert file_summary(summary, "crm/products.csv")["loaded"] == 3
     assert file_summary(summary, "reps.csv")["loaded"] == 2
@@ -408,3 +409,23 @@ def test_identity_rules_yaml_is_bounded_like_a_mapping(tmp_path, export):
     rules.write_text(LAUGHS.replace("sources:", "entities:"), "utf-8")
     done = cli(load_args(tmp_path, export) + ["--identity", str(rules)])
     assert_refused(tmp_path, done.returncode, done.stderr, f"identity rules {re.escape(str(rules))}: expands to more than")
+
+
+def test_old_mac_line_endings_keep_line_numbers(tmp_path, export, capsys):
+    path = export / "accounts.csv"
+    path.write_bytes((path.read_text("utf-8") + "a6,Bad,,,,,many,,,\n").replace("\n", "\r").encode("utf-8"))
+    code, summary, _ = run_load(tmp_path, export, capsys)
+    assert_quarantined(code, summary, "accounts.csv", 7, r"employees: 'many' is not a number")
+    assert file_summary(summary, "accounts.csv")["loaded"] == GOOD_ACCOUNTS
+
+
+@pytest.mark.parametrize("target", ["/etc/passwd", "/dev/zero"])
+def test_mapping_check_refuses_links_outside_without_reading_them(tmp_path, export, target):
+    (export / "products.csv").unlink()
+    (export / "products.csv").symlink_to(target)
+    done = cli(["mapping", "check", "generic", "--source", str(export), "--json",
+                "--store", sqlite_url(tmp_path / "never.db"), "--home", str(tmp_path / "home")])
+    report = json.loads(done.stdout)
+    assert done.returncode == EXIT_BAD_INPUT and not (tmp_path / "never.db").exists()
+    problems = "\n".join(report["problems"] + report["warnings"])
+    assert "products.csv: a link to a file outside the export folder" in problems and "root:" not in done.stdout
