@@ -107,13 +107,13 @@ def cmd_explain(args: argparse.Namespace, settings: Settings) -> int:
         raise InvalidInput(f"no deal {args.deal_id!r} in the store")
     if score is None or not score.explanation:
         raise InvalidInput(f"deal {args.deal_id!r} has no score yet (closed, or `dealgraph score` not run)")
-    paths = score.explanation["paths"][: args.top]
+    shown = score.explanation.top(args.top)
     lines = [f"{deal['name']}: win probability {score.probability:.0%} ({score.band}), model {score.model_version}"]
-    for i, p in enumerate(paths, 1):
-        lines.append(f"  {i}. [{p['direction']} {p['weight']:+.3f}] {p['text']}")
-        lines.append("     " + " -> ".join(f"{s['label']}:{s['name']}" for s in p["steps"]))
+    for i, p in enumerate(shown.paths, 1):
+        lines.append(f"  {i}. [{p.direction} {p.weight:+.3f}] {p.text}")
+        lines.append("     " + " -> ".join(f"{s.label}:{s.name}" for s in p.steps))
     data = {"deal_id": args.deal_id, "probability": score.probability, "band": score.band,
-            "model_version": score.model_version, "paths": paths, "fidelity": score.explanation.get("fidelity")}
+            "model_version": score.model_version, "paths": shown.to_json()["paths"], "fidelity": shown.fidelity}
     out(args, data, "\n".join(lines))
     return EXIT_OK
 

@@ -76,7 +76,8 @@ def path_svg(path: dict) -> str:
 
 
 def _deal_html(deal: dict, score: ScoreRecord, account: dict | None, owner: dict | None) -> str:
-    explanation = score.explanation or {"paths": []}
+    # The review is for RevOps (who see everything): the stored explanation as its JSON rendering.
+    explanation = score.explanation.to_json() if score.explanation else {"paths": []}
     pct = round(100 * score.probability)
     fid = explanation.get("fidelity")
     fid_text = (f"fidelity+ {fid:.3f} (random paths {explanation.get('random_fidelity') or 0:.3f}), "

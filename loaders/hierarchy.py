@@ -12,7 +12,7 @@ the one read last closes it and is rejected.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from graph.store import GraphStore
 from loaders.parse import ParsedRow
@@ -24,21 +24,33 @@ def hierarchies(schema: Schema) -> list[Relation]:
     return [r for r in schema.relations.values() if r.functional and r.source == r.target]
 
 
-def cycle_closers(rows: list[ParsedRow], store: GraphStore, full: bool = False) -> list[tuple[ParsedRow, str]]:
+def cycle_closers(rows: list[ParsedRow], store: GraphStore, full: bool = False,
+                  carried: Collection[int] = ()) -> list[tuple[ParsedRow, str]]:
     """The rows (in `rows`, in load order) that close a cycle of a hierarchy, each with its reason.
 
     Args:
         rows: the rows a load would write, after references are resolved.
         full: a full export: the store's edge from a node this load gives is replaced, even by none.
+        carried: ids of the edge records identity resolution re-pointed to a kept record. Merging sets aside
+            the loops and second parents they make (`merging.settle_carried`), so such an edge is no
+            cycle of the row's making: a carried loop is left out, and a carried parent gives way to the
+            kept record's own.
     """
     closers: list[tuple[ParsedRow, str]] = []
     order = {id(row): i for i, row in enumerate(rows)}
     for rel in hierarchies(store.schema):
         new: dict[str, tuple[str, ParsedRow]] = {}
+        own: set[str] = set()  # sources whose edge is their own row's, not carried there by a merge
         for row in rows:  # rows come in load order: for a source given twice, the later edge stands
             for name, edge in row.edges:
-                if name == rel.name:
-                    new[edge["src"]] = (edge["dst"], row)
+                if name != rel.name:
+                    continue
+                src, is_carried = edge["src"], id(edge) in carried
+                if is_carried and (src == edge["dst"] or src in own):
+                    continue
+                new[src] = (edge["dst"], row)
+                if not is_carried:
+                    own.add(src)
         if not new:
             continue
         given = {rec["id"] for row in rows for label, rec in row.nodes if label == rel.source} if full else set()

@@ -279,14 +279,14 @@ def resolve(
     for root, ids in members.items():
         if len(ids) < 2:
             continue
-        kept = min(ids, key=lambda x: (_time_key(records[position[x]].get(time_property)), x))
+        kept = min(ids, key=lambda x: (time_key(records[position[x]].get(time_property)), x))
         for merged in sorted(ids - {kept}):
             link = evidence[merged]
             result.decisions.append(Decision(kept, merged, link.rule, link.score, link.detail))
     return result
 
 
-def _time_key(value: Any) -> tuple[bool, str]:
+def time_key(value: Any) -> tuple[bool, str]:
     """Creation times sort as UTC text whether they came from this load (datetimes) or the store (text)."""
     if value is None or value == "":
         return True, ""

@@ -13,9 +13,12 @@ Three phases, so bad input is found before anything is written:
 
 Between 1 and 2, identity resolution (`loaders.merging`) merges duplicate
 records (an account exported twice) and redirects references to the kept
-one. Rows of one file that give the same key all go through 1 and 2; of
-those still standing, the last one wins (`Loader._keep_latest`), so a later
-row that is rejected never takes a valid earlier one with it. Writing is
+one; a merged row keeps its relations, which move to the kept record, and
+once references are resolved the jobs of a merged person are ordered by
+the records' times (`settle_carried`). Rows of one file that give the same
+key all go through 1 and 2; of those still standing, the last one wins
+(`Loader._keep_latest`), so a later row that is rejected never takes a
+valid earlier one with it. Writing is
 crash-safe: the load is recorded as running before it writes, every batch
 carries the load id (and each record its source file and line) and commits
 with the load's progress, and a full export then retires what it no longer
@@ -26,7 +29,8 @@ load gives.
 Parsed rows keep no text of their own: the rows phase 2 rejects are read
 again by line for the quarantine (`loaders.read.rows_at`), so memory holds
 the records and little else. Every file's rows reconcile:
-read = loaded + quarantined + merged duplicates.
+read = loaded + quarantined + merged (duplicates, and merged rows whose
+relations were written).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from __future__ import annotations
 import gc
 import logging
 import uuid
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -52,7 +57,7 @@ from loaders.incremental import (
     plan_retired_nodes,
 )
 from loaders.hierarchy import cycle_closers
-from loaders.merging import merge_duplicates
+from loaders.merging import merge_duplicates, settle_carried
 from loaders.mapping import Mapping, SourceSpec
 from loaders.quarantine import Quarantine
 from loaders.lookup import translate
@@ -91,6 +96,8 @@ class LoadSummary:
     seconds: float = 0.0
     mode: str = "delta"
     merges: dict[str, int] = field(default_factory=dict)  # rows merged into another record, by label.rule
+    # Relations the merged rows carried over to the record they merged into (a contact's second job), by relation.
+    merge_carried: dict[str, int] = field(default_factory=dict)
     merge_candidates_blocked: dict[str, int] = field(default_factory=dict)
     merge_candidates_ambiguous: dict[str, int] = field(default_factory=dict)
     retired: dict[str, int] = field(default_factory=dict)  # records a full export no longer holds
@@ -182,13 +189,16 @@ class Loader:
         summary.merge_candidates_ambiguous = identity.ambiguous
         self._plan = plan_retired_nodes(self.store, self.mapping, self._seen, self.mode, self.max_retire_share)
         rejected: list[tuple[ParsedRow, str]] = []
-        kept = self._keep_latest(self._acyclic(self._resolve(self._translate(identity.rows, rejected), rejected), rejected))
+        carried = identity.origin.keys() | identity.origin_dst.keys()
+        standing = self._acyclic(self._resolve(self._translate(identity.rows, rejected), rejected), rejected, carried)
+        kept = self._keep_latest(standing)
+        settle_carried(identity, kept, self.store)  # on the rows that stand: a rejected row moves nobody
         self._quarantine_rejected(rejected, source_dir, quarantine)
         plan = plan_retired_edges(self.store, self.mapping, self._seen, kept, self._plan, self.mode, self.max_retire_share)
         summary.deletions_skipped = plan.skipped
         if identity.merges:
             self.store.record_merges(identity.merges)  # before the rows that rely on them
-        self._write(kept, summary)
+        self._write(kept, summary, identity.carriers)
         changed = apply_changes(self.store, plan, summary.load_id, self.export_date or datetime.now(UTC).date())
         summary.ended, summary.retired = changed["ended"], changed["retired"]
 
@@ -262,10 +272,10 @@ class Loader:
             if not gone:  # the rows rejected made no node: nothing else can dangle now
                 return alive
 
-    def _acyclic(self, rows: list[ParsedRow], rejected: list[tuple[ParsedRow, str]]) -> list[ParsedRow]:
+    def _acyclic(self, rows: list[ParsedRow], rejected: list[tuple[ParsedRow, str]], carried: Collection[int]) -> list[ParsedRow]:
         """Reject the rows that close a cycle of a hierarchy (`loaders.hierarchy`), then resolve again: a rejected
         account's deals dangle now. Repeated, since a duplicate that stands in for a rejected row may cycle too."""
-        while closers := cycle_closers(rows, self.store, full=self.mode == "full"):
+        while closers := cycle_closers(rows, self.store, full=self.mode == "full", carried=carried):
             for row, reason in closers:
                 _reject(row, reason, rejected)
             dead = {id(r) for r, _ in closers}
@@ -302,11 +312,16 @@ class Loader:
             quarantine.add(row.file.file, row.line, reason, text[(row.file.file, row.line)])
 
     # ---- phase 3
-    def _write(self, rows: list[ParsedRow], summary: LoadSummary) -> None:
+    def _write(self, rows: list[ParsedRow], summary: LoadSummary, carriers: set[int]) -> None:
         nodes: dict[str, list[dict]] = {}
         edges: dict[str, list[dict]] = {}
         for row in rows:  # records carry their lineage (source file and line) from the parser
-            row.file.loaded += 1
+            if id(row) in carriers:  # a merged row: its node is the kept one, its relations are written
+                row.file.merged += 1
+                for rel, _ in row.edges:
+                    summary.merge_carried[rel] = summary.merge_carried.get(rel, 0) + 1
+            else:
+                row.file.loaded += 1
             for label, rec in row.nodes:
                 nodes.setdefault(label, []).append(rec)
             for rel, rec in row.edges:

@@ -15,8 +15,8 @@ def test_review_shows_each_open_deal_with_its_stored_explanation(trained, tmp_pa
     scores = trained.store.latest_scores(d["id"] for d in trained.store.open_deals_page(1000).deals)
     assert html.count('<article class="deal"') == len(scores) > 0
     assert card.version in html
-    some = next(s for s in scores.values() if s.explanation["paths"])
-    assert some.explanation["paths"][0]["text"].split(" (")[0] in html
+    some = next(s for s in scores.values() if s.explanation.paths)
+    assert some.explanation.paths[0].text.split(" (")[0] in html
     assert not re.search(r"""(src|href)=["']?https?://""", html)  # self-contained: nothing from outside
 
 

@@ -71,7 +71,7 @@ def busiest_book(store: GraphStore) -> tuple[str, str, list[str]]:
     scores = store.latest_scores(deals)
     accounts = {k: v[0].node["id"] for k, v in store.neighbours("Deal", deals, "FOR_ACCOUNT").items()}
     owners = {k: v[0].node["id"] for k, v in store.neighbours("Deal", deals, "OWNED_BY").items()}
-    explained = [d for d in deals if d in scores and (scores[d].explanation or {}).get("paths")]
+    explained = [d for d in deals if d in scores and scores[d].explanation and scores[d].explanation.paths]
     (account, rep), _ = Counter((accounts[d], owners[d]) for d in explained).most_common(1)[0]
     return account, rep, [d for d in scores if accounts.get(d) == account and owners.get(d) == rep]
 
