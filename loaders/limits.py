@@ -31,7 +31,8 @@ def integer_in_range(value: int, raw: object) -> int:
         ValueError: it cannot; the message gives the value and the limit.
     """
     if not INT64_MIN <= value <= INT64_MAX:
-        raise ValueError(f"beyond the 64-bit integer range the stores hold ({INT64_MIN} .. {INT64_MAX}; got {shown(raw)})")
+        raise ValueError(f"beyond the 64-bit integer range the stores hold ({INT64_MIN} .. {INT64_MAX}; "
+                         f"got {shown(raw)})")
     return value
 
 

@@ -203,7 +203,8 @@ class Loader:
         summary.ended, summary.retired = changed["ended"], changed["retired"]
 
     # ---- phase 1
-    def _parse_file(self, src: SourceSpec, source_dir: Path, fs: FileSummary, quarantine: Quarantine) -> list[ParsedRow]:
+    def _parse_file(self, src: SourceSpec, source_dir: Path, fs: FileSummary,
+                    quarantine: Quarantine) -> list[ParsedRow]:
         parse = RowParser(self.schema, src).parse
         key_of = self._key_function(src)
         note_rejected = self._seen.note_rejected if self.mode == "full" else None
@@ -272,7 +273,8 @@ class Loader:
             if not gone:  # the rows rejected made no node: nothing else can dangle now
                 return alive
 
-    def _acyclic(self, rows: list[ParsedRow], rejected: list[tuple[ParsedRow, str]], carried: Collection[int]) -> list[ParsedRow]:
+    def _acyclic(self, rows: list[ParsedRow], rejected: list[tuple[ParsedRow, str]],
+                 carried: Collection[int]) -> list[ParsedRow]:
         """Reject the rows that close a cycle of a hierarchy (`loaders.hierarchy`), then resolve again: a rejected
         account's deals dangle now. Repeated, since a duplicate that stands in for a rejected row may cycle too."""
         while closers := cycle_closers(rows, self.store, full=self.mode == "full", carried=carried):

@@ -146,7 +146,8 @@ def test_hubspot_number_of_employees_names_the_column(tmp_path, capsys):
     code = main(["load", str(export), "--mapping", "hubspot", "--json",
                  "--store", sqlite_url(tmp_path / "g.db"), "--home", str(tmp_path / "home")])
     summary = json.loads(capsys.readouterr().out)
-    assert_quarantined(code, summary, "companies.csv", 10, r"employees \(column Number of Employees\): beyond the 64-bit")
+    assert_quarantined(code, summary, "companies.csv", 10,
+                       r"employees \(column Number of Employees\): beyond the 64-bit")
 
 
 # ---- export files: regular files inside the export folder, checked before they are opened
@@ -278,7 +279,8 @@ def test_mapping_yaml_that_would_hang_or_recurse_is_refused(tmp_path, export, te
 
 @pytest.mark.parametrize(("data", "message"), [
     ("name: café\nsources: []\n".encode("latin-1"), r"not UTF-8 text: byte 0xE9 at offset 9 \(line 1\)"),
-    (b"name: x\nsources: []\n# " + "ü".encode("utf-16-le") + b"\n", r"not UTF-8 text: byte 0xFC at offset 22 \(line 3\)"),
+    (b"name: x\nsources: []\n# " + "ü".encode("utf-16-le") + b"\n",
+     r"not UTF-8 text: byte 0xFC at offset 22 \(line 3\)"),
     (b"name: x\n# " + b"x" * (1 << 20) + b"\nsources: []\n", "larger than 1048576 bytes"),
     (b"- just\n- a list\n", "top level: Input should be a valid dictionary"),
     (b"name: x\nsources: [{file: a.csv, node: Account, key: *nowhere}]\n", "not valid YAML: found undefined alias"),
@@ -324,8 +326,10 @@ def test_bom_crlf_embedded_newlines_and_quotes_load_with_true_line_numbers(tmp_p
 
 
 @pytest.mark.parametrize(("damage", "message"), [
-    (lambda p: p.write_bytes(p.read_bytes() + "p9,Caf\xe9,X,,true,\n".encode("cp1252")), r"not UTF-8 text: byte 0xE9 on line 5"),
-    (lambda p: p.write_text("id,name,name,code,family,active,created_at\n", "utf-8"), "the header names name more than once"),
+    (lambda p: p.write_bytes(p.read_bytes() + "p9,Caf\xe9,X,,true,\n".encode("cp1252")),
+     r"not UTF-8 text: byte 0xE9 on line 5"),  # one cp1252 row in a UTF-8 file
+    (lambda p: p.write_text("id,name,name,code,family,active,created_at\n", "utf-8"),
+     "the header names name more than once"),
     (lambda p: p.write_text("id," * 400_000, "utf-8"), "no header row within the first 1048576 characters"),
     (lambda p: p.write_text("id," * 300_000 + "\n", "utf-8"), "the header names id more than once"),  # was quadratic
     (lambda p: p.write_text(",".join(f"c{i}" for i in range(100_000)) + ",c7\n", "utf-8"),
@@ -376,8 +380,8 @@ def assert_acyclic(tmp_path: Path) -> None:
 def test_cycle_through_an_earlier_load_is_quarantined_with_what_hangs_off_it(tmp_path, export, capsys):
     run_load(tmp_path, export, capsys)  # a2's parent is a1
     path = export / "accounts.csv"
-    path.write_text(path.read_text("utf-8").replace("a1,Globex,globex.com,Finance,Customer,DE,5000,1000000000,,",
-                                                    "a1,Globex,globex.com,Finance,Customer,DE,5000,1000000000,a2,"), "utf-8")
+    globex = "a1,Globex,globex.com,Finance,Customer,DE,5000,1000000000,"
+    path.write_text(path.read_text("utf-8").replace(globex + ",", globex + "a2,"), "utf-8")
     code, summary, _ = run_load(tmp_path, export, capsys)
     assert_quarantined(code, summary, "accounts.csv", 2, "would close a cycle a1 -> a2 -> a1")
     assert_acyclic(tmp_path)
@@ -408,7 +412,8 @@ def test_identity_rules_yaml_is_bounded_like_a_mapping(tmp_path, export):
     rules = tmp_path / "rules.yaml"
     rules.write_text(LAUGHS.replace("sources:", "entities:"), "utf-8")
     done = cli(load_args(tmp_path, export) + ["--identity", str(rules)])
-    assert_refused(tmp_path, done.returncode, done.stderr, f"identity rules {re.escape(str(rules))}: expands to more than")
+    assert_refused(tmp_path, done.returncode, done.stderr,
+                   f"identity rules {re.escape(str(rules))}: expands to more than")
 
 
 def test_old_mac_line_endings_keep_line_numbers(tmp_path, export, capsys):
