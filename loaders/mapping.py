@@ -138,8 +138,9 @@ def _known_encoding(v: str | None) -> str | None:
     if v is not None:
         try:
             codecs.lookup(v)
+            "a".encode(v)  # a codec that is no text encoding (rot13, zlib, base64) fails here, not at open
         except LookupError:
-            raise ValueError(f"unknown encoding {v!r} (e.g. utf-8, cp1252, latin-1, utf-16)") from None
+            raise ValueError(f"unknown encoding {v!r} (a text encoding, e.g. utf-8, cp1252, latin-1, utf-16)") from None
     return v
 
 

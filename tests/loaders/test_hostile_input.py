@@ -283,6 +283,8 @@ def test_mapping_yaml_that_would_hang_or_recurse_is_refused(tmp_path, export, te
      r"not UTF-8 text: byte 0xFC at offset 22 \(line 3\)"),
     (b"name: x\n# " + b"x" * (1 << 20) + b"\nsources: []\n", "larger than 1048576 bytes"),
     (b"- just\n- a list\n", "top level: Input should be a valid dictionary"),
+    (b"name: x\nencoding: rot13\nsources: []\n", "unknown encoding 'rot13' \\(a text encoding"),  # a codec, not text
+    (b"name: x\nencoding: zlib\nsources: []\n", "unknown encoding 'zlib'"),
     (b"name: x\nsources: [{file: a.csv, node: Account, key: *nowhere}]\n", "not valid YAML: found undefined alias"),
 ])
 def test_unreadable_mapping_is_refused(tmp_path, export, capsys, data, message):
