@@ -40,7 +40,7 @@ class NumberFormat(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     thousands: str = ""  # grouping separator, dropped: "," "." " " or "'"
-    decimal: str = "."  # decimal separator, read as "."
+    decimal: str = Field(".", min_length=1)  # decimal separator, read as "."
     symbols: str = ""  # characters dropped wherever they are: currency signs, "%"
 
     @model_validator(mode="after")
@@ -117,7 +117,7 @@ class RefSpec(ValueSpec):
     # text: case and spacing ignored; domain: URLs and e-mail addresses reduced to their host without www.
     match: Literal["text", "domain"] = "text"
     # Several references in one cell ("123;456"), one edge each.
-    split: str | None = None
+    split: str | None = Field(None, min_length=1)
 
 
 class WhenSpec(ValueSpec):

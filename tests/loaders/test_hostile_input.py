@@ -285,6 +285,11 @@ def test_mapping_yaml_that_would_hang_or_recurse_is_refused(tmp_path, export, te
     (b"- just\n- a list\n", "top level: Input should be a valid dictionary"),
     (b"name: x\nencoding: rot13\nsources: []\n", "unknown encoding 'rot13' \\(a text encoding"),  # a codec, not text
     (b"name: x\nencoding: zlib\nsources: []\n", "unknown encoding 'zlib'"),
+    (b"name: x\nsources: [{file: a.csv, node: Account, key: id, references: [{column: p, node: Account, split: ''}]}]",
+     r"sources\.0\.references\.0\.split: String should have at least 1 character"),  # once ValueError, exit 2
+    (b"name: x\nsources: [{file: a.csv, node: Account, key: id, "
+     b"properties: {employees: {column: e, number: {decimal: ''}}}}]",
+     r"number\.decimal: String should have at least 1 character"),
     (b"name: x\nsources: [{file: a.csv, node: Account, key: *nowhere}]\n", "not valid YAML: found undefined alias"),
 ])
 def test_unreadable_mapping_is_refused(tmp_path, export, capsys, data, message):
