@@ -57,7 +57,10 @@ def cycle_closers(rows: list[ParsedRow], store: GraphStore, full: bool = False,
         parent = {src: dst for src, dst, _ in store.edge_keys(rel.name) if src not in given}
         parent.update((src, dst) for src, (dst, _) in new.items())
         for cycle in _cycles(parent, new):
-            closer = max((c for c in cycle if c in new), key=lambda c: order[id(new[c][1])])
+            made = [c for c in cycle if c in new]
+            if not made:  # a cycle the store held before this check existed: no row of this load closes it
+                continue
+            closer = max(made, key=lambda c: order[id(new[c][1])])
             at = cycle.index(closer)
             named = " -> ".join([*cycle[at:], *cycle[:at], closer])
             row = new[closer][1]

@@ -441,3 +441,14 @@ def test_mapping_check_refuses_links_outside_without_reading_them(tmp_path, expo
     assert done.returncode == EXIT_BAD_INPUT and not (tmp_path / "never.db").exists()
     problems = "\n".join(report["problems"] + report["warnings"])
     assert "products.csv: a link to a file outside the export folder" in problems and "root:" not in done.stdout
+
+
+def test_a_cycle_already_in_the_store_fails_no_load(tmp_path, export, capsys):
+    """A store written before cycles were checked may hold one; a row hanging off it closes nothing."""
+    with open_store(sqlite_url(tmp_path / "g.db"), load_schema()) as store:
+        store.upsert_nodes("Account", [{"id": "x1", "name": "Old X"}, {"id": "x2", "name": "Old Y"}])
+        store.upsert_edges("SUBSIDIARY_OF", [{"src": "x1", "dst": "x2"}, {"src": "x2", "dst": "x1"}])
+    append_account_rows(export, "a6,Under the old loop,,,,,,,x1,\n")
+    code, summary, _ = run_load(tmp_path, export, capsys)
+    assert code == EXIT_OK and summary["reconciles"]
+    assert file_summary(summary, "accounts.csv")["loaded"] == GOOD_ACCOUNTS + 1
