@@ -452,3 +452,20 @@ def test_a_cycle_already_in_the_store_fails_no_load(tmp_path, export, capsys):
     code, summary, _ = run_load(tmp_path, export, capsys)
     assert code == EXIT_OK and summary["reconciles"]
     assert file_summary(summary, "accounts.csv")["loaded"] == GOOD_ACCOUNTS + 1
+
+
+@pytest.mark.parametrize(("mode", "cycles"), [("delta", 1), ("full", 0)])
+def test_a_full_export_that_drops_a_parent_may_turn_the_hierarchy_round(tmp_path, export, capsys, mode, cycles):
+    """Delta: a2's stored parent a1 stands, so a1 under a2 closes a cycle. Full: the export is the whole
+    truth and gives a2 no parent, so the stored edge goes and a1 under a2 is fine."""
+    run_load(tmp_path, export, capsys)  # a2 under a1
+    path = export / "accounts.csv"
+    globex = "a1,Globex,globex.com,Finance,Customer,DE,5000,1000000000,"
+    text = path.read_text("utf-8").replace(",a1,2021-03-01", ",,2021-03-01").replace(globex + ",", globex + "a2,")
+    path.write_text(text, "utf-8")
+    code = main(["load", str(export), "--mapping", "generic", "--json", "--mode", mode,
+                 "--store", sqlite_url(tmp_path / "g.db"), "--home", str(tmp_path / "home")])
+    summary = json.loads(capsys.readouterr().out)
+    assert code == EXIT_OK and summary["reconciles"]
+    assert sum("would close a cycle a1 -> a2 -> a1" in r for r in quarantined(summary).values()) == cycles
+    assert_acyclic(tmp_path)
