@@ -14,12 +14,14 @@ from hypothesis import strategies as st
 
 from graph import InvalidInput, open_store, sqlite_url
 from loaders import load_export, load_mapping
+from loaders.mapping import parse_mapping
 from loaders.quarantine import read_quarantine
 from ontology import load_schema
 
 HEADER = ["id", "name", "domain", "industry", "type", "country", "employees", "annual_revenue", "parent_id", "created_at"]
 # Text with what breaks CSV and type coercion: separators, quotes, line breaks, non-ASCII, NUL.
-TEXT = st.text(alphabet=st.sampled_from(list('ab,"\n\r ;é–€1.-:T') + ["Z", "x", "\x00"]), max_size=12)
+TEXT = st.text(alphabet=st.sampled_from(list('ab,"\n\r ;é–€1.-:T') + ["Z", "x", "\x00"]),
+               max_size=12)
 # Values at and past what the stores (64-bit), GraphQL (employees <= 10 million) and pandas (1677..2262) hold.
 EDGE_NUMBERS = st.sampled_from(["1e19", "3e9", "9223372036854775808", "-9223372036854775809", "10000000", "1e3"])
 EDGE_DATES = st.sampled_from(["1200-01-01T00:00:00Z", "9999-12-31T23:00:00-05:00", "0001-01-01T00:00:00+05:00",
@@ -101,3 +103,25 @@ def test_rows_in_equal_loaded_plus_quarantined_plus_merged(accounts):
         assert len(records) == summary.totals()["quarantined"]
         for record in records:
             assert record["file"] == "accounts.csv" and record["line"] >= 2 and record["reason"]
+
+
+# YAML's structural characters, anchors and aliases, tags, and bytes that are not UTF-8.
+YAML_TEXT = st.lists(st.sampled_from([
+    "{", "}", "[", "]", ": ", ",", "- ", "&a ", "*a", "&b ", "*b", "!!str ", "!!python/name:os.system ", "<<: ", "? ",
+    "|", ">", "'", '"', "#", "\n", "\n  ", "name", "sources", "file", "x.csv", "node", "Account", "key", "1e999", "~",
+    "\t"]), max_size=40).map("".join)
+MAPPING_BYTES = st.one_of(YAML_TEXT.map(lambda t: t.encode("utf-8")), st.binary(max_size=200),
+                          YAML_TEXT.map(lambda t: t.encode("utf-8") + b"\xe9\xff"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=MAPPING_BYTES)
+def test_any_mapping_file_is_a_mapping_or_a_clear_refusal(data):
+    """Whatever bytes a mapping file holds, reading it gives a Mapping or InvalidInput: no other error, no hang."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "mapping.yaml"
+        path.write_bytes(data)
+        try:
+            parse_mapping(path)
+        except InvalidInput as e:
+            assert str(e).startswith(f"mapping {path}"), e
