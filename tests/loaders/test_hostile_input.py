@@ -342,11 +342,26 @@ def test_bom_crlf_embedded_newlines_and_quotes_load_with_true_line_numbers(tmp_p
     (lambda p: p.write_text(",".join(f"c{i}" for i in range(100_000)) + ",c7\n", "utf-8"),
      "the header names c7 more than once"),
     (lambda p: p.write_text("\n\n", "utf-8"), "missing columns"),
+    (lambda p: p.write_bytes(b"\xef\xbb\xbf"), "missing columns"),  # nothing but Excel's BOM
 ])
 def test_file_level_damage_is_refused(tmp_path, export, capsys, damage, message):
     damage(export / "products.csv")
     code, _, err = run_load(tmp_path, export, capsys)
     assert_refused(tmp_path, code, err, "products.csv: .*" + message)
+
+
+@pytest.mark.parametrize(("encode", "rows"), [
+    (lambda t: t.encode("utf-32"), 3),  # with its BOM
+    (lambda t: b"\xef\xbb\xbf" + t.replace("\n", "\r\n").encode("utf-8"), 3),
+    (lambda t: t.splitlines(keepends=True)[0].encode("utf-8"), 0),  # header only
+])
+def test_byte_order_marks_and_header_only_files_load(tmp_path, export, capsys, encode, rows):
+    path = export / "products.csv"
+    path.write_bytes(encode(path.read_text("utf-8")))
+    code, summary, _ = run_load(tmp_path, export, capsys)
+    assert code == EXIT_OK and summary["reconciles"]
+    products = file_summary(summary, "products.csv")
+    assert products["read"] == products["loaded"] == rows
 
 
 def test_long_field_under_the_reader_limit_loads_whole(tmp_path, export, capsys):
