@@ -5,7 +5,9 @@ Three phases, so bad input is found before anything is written:
    (a row that fails goes to quarantine with its file, line and reason);
 2. resolve references: a record whose reference names no node (in the store
    or in this load) is quarantined, repeated until nothing changes, since one
-   rejected account makes its deals dangling too;
+   rejected account makes its deals dangling too; a row that would close a
+   cycle of a hierarchy (an account its own ancestor) is quarantined too
+   (`loaders.hierarchy`);
 3. write in batches, one transaction each, by key, so loading the same export
    twice leaves the same graph.
 
@@ -36,6 +38,7 @@ from __future__ import annotations
 import gc
 import logging
 import uuid
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -54,6 +57,7 @@ from loaders.incremental import (
     plan_retired_edges,
     plan_retired_nodes,
 )
+from loaders.hierarchy import cycle_closers
 from loaders.merging import merge_duplicates, settle_carried
 from loaders.mapping import Mapping, SourceSpec
 from loaders.quarantine import Quarantine
@@ -184,7 +188,7 @@ class Loader:
         for src in self.mapping.sources:
             fs = FileSummary(src.file, src.node or src.relation or "")
             summary.files.append(fs)
-            rows.extend(self._parse_file(src, source_dir / src.file, fs, quarantine))
+            rows.extend(self._parse_file(src, source_dir, fs, quarantine))
         if self.mode == "full":  # only a full load asks what the export lacks
             self._seen.note_parsed(rows)
         identity = merge_duplicates(rows, self.store, self.identity, summary.load_id, self.mode == "delta")
@@ -192,7 +196,9 @@ class Loader:
         summary.merge_candidates_ambiguous = identity.ambiguous
         self._plan = plan_retired_nodes(self.store, self.mapping, self._seen, self.mode, self.max_retire_share)
         rejected: list[tuple[ParsedRow, str]] = []
-        kept = self._keep_latest(self._resolve(self._translate(identity.rows, rejected, summary), rejected))
+        carried = identity.origin.keys() | identity.origin_dst.keys()
+        resolved = self._resolve(self._translate(identity.rows, rejected, summary), rejected)
+        kept = self._keep_latest(self._acyclic(resolved, rejected, carried))
         settle_carried(identity, kept, self.store)  # on the rows that stand: a rejected row moves nobody
         self._quarantine_rejected(rejected, source_dir, quarantine)
         plan = plan_retired_edges(self.store, self.mapping, self._seen, kept, self._plan, self.mode, self.max_retire_share)
@@ -204,13 +210,14 @@ class Loader:
         summary.ended, summary.retired = changed["ended"], changed["retired"]
 
     # ---- phase 1
-    def _parse_file(self, src: SourceSpec, path: Path, fs: FileSummary, quarantine: Quarantine) -> list[ParsedRow]:
+    def _parse_file(self, src: SourceSpec, source_dir: Path, fs: FileSummary,
+                    quarantine: Quarantine) -> list[ParsedRow]:
         parse = RowParser(self.schema, src).parse
         key_of = self._key_function(src)
         note_rejected = self._seen.note_rejected if self.mode == "full" else None
         rows: list[ParsedRow] = []
         first: dict[Any, ParsedRow] = {}  # key -> the first row giving it: duplicates are per file
-        for line, raw in source_rows(src, path.parent):
+        for line, raw in source_rows(src, source_dir):
             fs.read += 1
             try:
                 if ERROR in raw:
@@ -274,6 +281,17 @@ class Loader:
             alive = [r for r in alive if id(r) not in dead]
             if not gone:  # the rows rejected made no node: nothing else can dangle now
                 return alive
+
+    def _acyclic(self, rows: list[ParsedRow], rejected: list[tuple[ParsedRow, str]],
+                 carried: Collection[int]) -> list[ParsedRow]:
+        """Reject the rows that close a cycle of a hierarchy (`loaders.hierarchy`), then resolve again: a rejected
+        account's deals dangle now. Repeated, since a duplicate that stands in for a rejected row may cycle too."""
+        while closers := cycle_closers(rows, self.store, full=self.mode == "full", carried=carried):
+            for row, reason in closers:
+                _reject(row, reason, rejected)
+            dead = {id(r) for r, _ in closers}
+            rows = self._resolve([r for r in rows if id(r) not in dead], rejected)
+        return rows
 
     def _keep_latest(self, rows: list[ParsedRow]) -> list[ParsedRow]:
         """The rule for a key several rows of one file give: the last of them that passed validation and

@@ -240,4 +240,4 @@ def test_numbers_written_for_people_and_templates_over_any_column_name(tmp_path)
                               "a2,Globex,Bern,\"12,5\",\"1.5\",y\n"})
     acme = store.get_node("Account", "a1")
     assert (acme["name"], acme["annual_revenue"], acme["employees"]) == ("Acme (Berlin)", 1234567.5, 5000)
-    assert reasons[("accounts.csv", 3)] == "employees: '1.5' is not a whole number"
+    assert reasons[("accounts.csv", 3)] == "employees (column Staff): '1.5' is not a whole number"
