@@ -114,7 +114,7 @@ def test_cli_writes_the_draft_and_an_export_without_deals_is_bad_input(tmp_path,
     report = json.loads(capsys.readouterr().out)
     assert report["out"] == str(out) and report["guesses"] > 0 and "# GUESS" in out.read_text("utf-8")
     assert main(["mapping", "check", str(out), "--source", str(FIXTURES / "pipeline"), *common]) == EXIT_BAD_INPUT
-    assert "created_at: required but empty" in json.loads(capsys.readouterr().out)["problems"][0]
+    assert "created_at (column engage_date): required but empty" in json.loads(capsys.readouterr().out)["problems"][0]
     lonely = Path(shutil.copytree(FIXTURES / "pipeline", tmp_path / "lonely"))
     (lonely / "sales_pipeline.csv").unlink()
     assert main(["mapping", "draft", str(lonely), *common]) == EXIT_BAD_INPUT
