@@ -161,11 +161,23 @@ def cmd_explain(args: argparse.Namespace, settings: Settings) -> int:
     if score is None or not score.explanation:
         raise InvalidInput(f"deal {args.deal_id!r} has no score yet (closed, or `dealgraph score` not run)")
     paths = score.explanation["paths"][: args.top]
-    lines = [f"{deal['name']}: win probability {score.probability:.0%} ({score.band}), model {score.model_version}"]
+    meta = score.metadata or {}
+    quality = meta.get("quality") or {}
+    if meta.get("state") == "no_skill":
+        head = f"base win rate {score.probability:.0%} (NO SKILL: not a judgement of this deal)"
+    else:
+        head = f"win probability {score.probability:.0%} ({score.band})"
+    lines = [f"{deal['name']}: {head}, model {score.model_version}"]
+    if quality.get("auroc") is not None:
+        lines.append(f"  model quality on its test period: AUROC {quality['auroc']:.2f} ({quality.get('auroc_band')}), "
+                     f"ECE {quality.get('ece')}, n {quality.get('n')}")
+    if score.explanation.get("note"):
+        lines.append(f"  {score.explanation['note']}")
     for i, p in enumerate(paths, 1):
         lines.append(f"  {i}. [{p['direction']} {p['weight']:+.3f}] {p['text']}")
         lines.append("     " + " -> ".join(f"{s['label']}:{s['name']}" for s in p["steps"]))
     data = {"deal_id": args.deal_id, "probability": score.probability, "band": score.band,
+            "state": meta.get("state"), "base_rate": meta.get("base_rate"), "quality": quality or None,
             "model_version": score.model_version, "paths": paths, "fidelity": score.explanation.get("fidelity")}
     out(args, data, "\n".join(lines))
     return EXIT_OK
