@@ -129,6 +129,7 @@ def _leak_provenance(store: GraphStore, mapping: str | None) -> dict[str, str]:
             for rel in source.relations:
                 note(rel.relation, source.file, rel.target)
             for also in source.also:
+                note(also.relation_from_parent, source.file, also.key)
                 for prop, value in also.properties.items():
                     note(f"{also.node}.{prop}", source.file, value)
         if source.relation:

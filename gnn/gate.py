@@ -1,6 +1,7 @@
 """The serving gate: a model's probabilities are served only once it has earned it on the test period.
 
-From the first model on, the graph model must beat the class prior and the flat
+From the first model on, the graph model must beat the class prior (by a margin, and beyond the
+noise of a small test period) and the flat
 baseline (gradient-boosted trees on the same features flattened) on the test
 period by the margins below, do no worse than the prior on Brier, and be
 calibrated within a stated ECE. A model that fails is registered, but its
@@ -24,6 +25,7 @@ from typing import Any
 AUROC_OVER_PRIOR = 0.05  # the prior ranks nothing (AUROC 0.5): the model must rank clearly better
 AUROC_OVER_FLAT = 0.01  # the graph must add something a flat table of the same features does not
 ECE_LIMIT = 0.05  # plus 1 / sqrt(n) for the test period's noise
+Z_ONE_SIDED = 1.645  # the AUROC's lower bound must clear chance at 95% (`auroc_standard_error`)
 SKILL, NO_SKILL = "skill", "no_skill"
 NO_SKILL_BAND = "no_skill"
 HIGH_ODDS, LOW_ODDS = 2.0, 0.5  # odds ratio to the base rate that makes a band "high" / "low"
@@ -61,8 +63,18 @@ class Gate:
         return {"state": self.state, "checks": [asdict(c) for c in self.checks]}
 
 
-def judge(test: dict[str, dict[str, float]], kind: str) -> Gate:
-    """The gate on the test period's metrics (`gnn.metrics.metrics` per model name) for the model `kind`."""
+def auroc_standard_error(auroc: float, positives: int, negatives: int) -> float:
+    """Hanley & McNeil (1982): how far an AUROC on this few examples may be from the truth by chance."""
+    a, n1, n0 = auroc, max(positives, 1), max(negatives, 1)
+    q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
+    return math.sqrt(max(a * (1 - a) + (n1 - 1) * (q1 - a * a) + (n0 - 1) * (q2 - a * a), 0.0) / (n1 * n0))
+
+
+def judge(test: dict[str, dict[str, float]], kind: str, positives: int | None = None) -> Gate:
+    """The gate on the test period's metrics (`gnn.metrics.metrics` per model name) for the model `kind`.
+
+    With `positives` (won test examples) the AUROC must also beat chance beyond its noise: its one-sided 95%
+    lower bound above 0.5, so a small test period cannot serve a lucky draw."""
     if kind not in test:
         return Gate(NO_SKILL, [GateCheck("model", False, f"no {kind} model was fitted (too little history)")])
     m, prior = test[kind], test["prior"]
@@ -72,6 +84,10 @@ def judge(test: dict[str, dict[str, float]], kind: str) -> Gate:
         return Gate(NO_SKILL, [GateCheck("auroc", False, "the test period has one outcome only: skill unmeasurable")])
     need = 0.5 + AUROC_OVER_PRIOR
     checks.append(GateCheck("auroc_vs_prior", auroc >= need, f"test AUROC {auroc:.4f} vs prior 0.5 + {AUROC_OVER_PRIOR} = {need:.4f}"))
+    if positives is not None:
+        low = auroc - Z_ONE_SIDED * auroc_standard_error(auroc, positives, int(m["n"]) - positives)
+        checks.append(GateCheck("auroc_beyond_noise", low > 0.5,
+                                f"AUROC lower bound {low:.4f} (95%, {positives} won of {int(m['n'])}) vs chance 0.5"))
     flat = test.get("flat_gbt", {}).get("auroc")
     if flat is not None and not math.isnan(flat):
         need = flat + AUROC_OVER_FLAT

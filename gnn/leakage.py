@@ -35,7 +35,10 @@ from gnn.dataset import CutoffExamples
 from gnn.features import HISTORY_PREFIX, FeatureSpec
 from graph.store import DealgraphError
 
-LEAK_AUROC = 0.95
+# The strongest honest single inputs measured: 0.70 on the default sample (a record at opening), 0.75 on the
+# lead-funnel fixture (a deal's age); a days-to-close column mapped as a deal field scored exactly 0.95 there,
+# which the former limit of 0.95 let through.
+LEAK_AUROC = 0.90
 NODE_MIN_DEALS = 15  # fewer deals on one node say nothing about purity
 NODE_CHANCE = 1e-9  # all-won / all-lost on a node less likely than this under the base rate is a leak
 

@@ -130,7 +130,7 @@ def train(store: GraphStore, home: Path, truth: Path | None = None, config: Trai
     trained_at = datetime.now(UTC)
     version = new_version(trained_at)
     registry = ModelRegistry(home)
-    gate = judge(test, kind)
+    gate = judge(test, kind, positives=int(y["test"].sum()))
     notes.append(gate.summary())
     promoted, why = _promotion_gate(registry, full, split, y["test"], test.get(kind, {}).get("auroc"), gate.passed)
     notes.append(why)
