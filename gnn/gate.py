@@ -1,12 +1,11 @@
 """The serving gate: a model's probabilities are served only once it has earned it on the test period.
 
-From the first model on, the graph model must beat the class prior (by a margin, and beyond the
-noise of a small test period) and the flat
-baseline (gradient-boosted trees on the same features flattened) on the test
-period by the margins below, do no worse than the prior on Brier, and be
-calibrated within a stated ECE. A model that fails is registered, but its
-scores carry the "no skill" state: the probability served is the base win rate,
-with that caveat, never a band (`served_state`).
+From the first model on, the graph model must beat the class prior (by a
+margin, and beyond the noise of a small test period) and the flat baseline
+(gradient-boosted trees on the same features flattened) on the test period, do
+no worse than the prior on Brier, and be calibrated within a stated ECE. A
+model that fails is registered, but its scores carry the "no skill" state: the
+probability served is the base win rate, with that caveat, never a band.
 
 The ECE limit grows with the test period's noise: even the sample's oracle (the
 true probabilities) shows ECE ~0.11 on 210 test examples with ten bins, so a

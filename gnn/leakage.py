@@ -51,6 +51,7 @@ class Leak:
     kind: str  # own column | neighbour attribute | edge existence | node existence
     source: str  # the ontology term it is built from: "Deal.amount", "Rep.team", "OWNED_BY"
     evidence: str  # "AUROC 0.99" or "all 40 deals won (chance 1e-16 at base rate 0.4)"
+    auroc: float | None = None  # the input's own AUROC, where that is how it was found
 
     def describe(self, provenance: Mapping[str, str] | None = None) -> str:
         where = (provenance or {}).get(self.source)
@@ -151,7 +152,7 @@ def _node_leaks(examples: list[CutoffExamples], y_all: np.ndarray) -> list[Leak]
         if len(np.unique(y)) == 2 and n >= NODE_MIN_DEALS:
             a = _auroc(y, np.array([d in on for d in deals], float))
             if a is not None and a > LEAK_AUROC:
-                leaks.append(Leak(f"{src} {node} via {relation}", "node existence", relation, f"AUROC {a:.4f}"))
+                leaks.append(Leak(f"{src} {node} via {relation}", "node existence", relation, f"AUROC {a:.4f}", a))
     return leaks
 
 
@@ -166,14 +167,13 @@ def find_leaks(spec: FeatureSpec, examples: list[CutoffExamples]) -> list[Leak]:
     for (name, kind, source), x in _table(examples, spec).items():
         a = _auroc(y, x)
         if a is not None and a > LEAK_AUROC:
-            leaks.append(Leak(name, kind, source, f"AUROC {a:.4f}"))
+            leaks.append(Leak(name, kind, source, f"AUROC {a:.4f}", a))
     return leaks + _node_leaks(examples, y)
 
 
 def suspicious_columns(spec: FeatureSpec, examples: list[CutoffExamples]) -> dict[str, float]:
     """Deal feature columns whose own AUROC on the examples is beyond the guard, with that AUROC."""
-    return {l.input: float(l.evidence.removeprefix("AUROC ")) for l in find_leaks(spec, examples)
-            if l.kind == "own column"}
+    return {l.input: round(l.auroc, 4) for l in find_leaks(spec, examples) if l.kind == "own column" and l.auroc}
 
 
 def refuse_leaks(spec: FeatureSpec, examples: list[CutoffExamples], provenance: Mapping[str, str] | None = None) -> None:

@@ -2,6 +2,9 @@
 through a mapping of its own. Wins come fast (median ~14 days); a lead not won is closed lost by a constant
 rule after `LOSS_AFTER_DAYS`, so a deal's age says a lot about its label if censoring is mishandled.
 
+Each lead's true win probability goes to `<folder>-truth.csv`, in the sample's truth.csv shape, so open
+leads can be judged on what they would do (`bench/bench_calibration.py`).
+
 `write_funnel(folder, ...)` plants one leak at a time (a rep, product or contact only on winners, an account
 attribute filled only for won leads, a close value zero on every lost lead, a days-to-close or final-stage
 column mapped as a deal field) or none; `skill=False` makes the outcome independent of every input, time in
@@ -84,7 +87,7 @@ def write_funnel(folder: Path, leads: int = 500, seed: int = 0, leak: str | None
     end = START + timedelta(days=365)
     reps = [f"rep{i}" for i in range(5)]
     rep_lift = {r: v for r, v in zip(reps, (0.6, 0.3, 0.0, -0.3, -0.6))}
-    rows, links = [], []
+    rows, links, truth = [], [], []
     contacts = {f"c{i}": f"Contact {i}" for i in range(120)}
     for i in range(leads):
         created = START + timedelta(days=float(rng.uniform(0, 360)))
@@ -92,6 +95,7 @@ def write_funnel(folder: Path, leads: int = 500, seed: int = 0, leak: str | None
         rep = reps[int(rng.integers(len(reps)))]
         p = SOURCES[source] * np.exp(rep_lift[rep]) if skill else 0.15
         won = rng.uniform() < min(p, 0.9)
+        truth.append({"OpportunityId": f"L{i:05d}", "win_probability": round(float(min(p, 0.9)), 6)})
         if skill:
             closed = created + timedelta(days=float(rng.exponential(14) + 1) if won else LOSS_AFTER_DAYS)
         else:  # nothing, not even time in the funnel, tells a winner from a loser
@@ -120,6 +124,7 @@ def write_funnel(folder: Path, leads: int = 500, seed: int = 0, leak: str | None
         rows.append(row)
     contacts["signer"] = "Contract Signer"
     _write(folder / "leads.csv", rows)
+    _write(folder.parent / f"{folder.name}-truth.csv", truth)  # beside the export: no mapping reads it
     _write(folder / "lead_contacts.csv", links)
     _write(folder / "contacts.csv", [{"contact_id": k, "name": v} for k, v in contacts.items()])
     amount = "days_to_close" if leak == "days_to_close" else "value"  # a user who mapped the wrong column
