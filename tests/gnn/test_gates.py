@@ -89,6 +89,7 @@ def test_no_skill_reaches_graphql_the_widget_query_the_review_and_explain(chance
         assert all(s["quality"]["auroc"] is not None and s["quality"]["aurocBand"] for s in scores)
         model = gql(base_url, "{ model { state metrics { model auroc ece } } }")["data"]["model"]
         assert model["state"] == NO_SKILL
+        _widget_shows_the_base_rate_with_its_caveat(base_url, account)
     html = build_review(store, ModelRegistry(root).current())
     assert "NO SKILL" in html and "no skill" in html and "(high)" not in html
     code = main(["explain", records[0].deal_id, "--store", store_url(root), "--home", str(root), "--json"])
@@ -117,3 +118,18 @@ def test_a_retrain_that_fails_the_gate_never_replaces_one_that_passed(trained):
     y = np.concatenate([e.labels.numpy() for e in test])
     served, why = _promotion_gate(registry, full, split, y, new_auroc=0.99, skill=False)
     assert served is False and "failed the serving gate" in why
+
+
+def _widget_shows_the_base_rate_with_its_caveat(base_url, account):
+    """The widget itself, in a real headless browser (skips without one): the caveat, no high/medium/low band."""
+    from tests.helpers.browser import playwright_browser
+
+    with playwright_browser() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{base_url}/widget/account/{account}#token={base_url.token}")
+        page.wait_for_selector("#widget[data-state=ready]", timeout=10_000)
+        cards = page.locator("article.deal .score")
+        assert cards.count() and page.locator("article.deal .score.no-skill").count() == cards.count()
+        assert "base win rate" in page.locator("article.deal").first.inner_text()
+        assert page.locator(".band-high, .band-medium, .band-low").count() == 0
+        assert "AUROC" in page.locator("article.deal .quality").first.inner_text()
