@@ -1,5 +1,6 @@
 """The serving gate from the first model on: a model at chance is not served as "High" — its scores say
-"no skill" and show the base rate, in GraphQL (the widget's own query), the review and `explain`."""
+"no skill" and show the base rate, in GraphQL (the widget's own query), the widget in a headless browser, the
+review and `explain`."""
 
 from __future__ import annotations
 
