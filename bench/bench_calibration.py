@@ -41,12 +41,14 @@ def main() -> None:
     ap.add_argument("--store", required=True)
     ap.add_argument("--home", required=True, type=Path)
     ap.add_argument("--truth", required=True, type=Path)
+    ap.add_argument("--column", default="win_probability", help="the truth column an open deal is judged on "
+                    "(the lead-funnel fixture's `win_probability_now` conditions on the lead still being open)")
     args = ap.parse_args()
     card = ModelRegistry(args.home).current()
     with open_store(args.store) as store:
         ids = open_deal_ids(store.snapshot())
         scores = store.latest_scores(ids)
-    truth = pd.read_csv(args.truth, dtype={"OpportunityId": str}).set_index("OpportunityId")["win_probability"]
+    truth = pd.read_csv(args.truth, dtype={"OpportunityId": str}).set_index("OpportunityId")[args.column]
     known = [d for d in ids if d in scores and d in truth.index]
     p = np.array([scores[d].probability for d in known])
     t = truth.reindex(known).to_numpy(float)

@@ -95,7 +95,8 @@ def write_funnel(folder: Path, leads: int = 500, seed: int = 0, leak: str | None
         rep = reps[int(rng.integers(len(reps)))]
         p = SOURCES[source] * np.exp(rep_lift[rep]) if skill else 0.15
         won = rng.uniform() < min(p, 0.9)
-        truth.append({"OpportunityId": f"L{i:05d}", "win_probability": round(float(min(p, 0.9)), 6)})
+        truth.append({"OpportunityId": f"L{i:05d}", "win_probability": round(float(min(p, 0.9)), 6),
+                      "win_probability_now": _still_open_odds(min(p, 0.9), (end - created).days, skill)})
         if skill:
             closed = created + timedelta(days=float(rng.exponential(14) + 1) if won else LOSS_AFTER_DAYS)
         else:  # nothing, not even time in the funnel, tells a winner from a loser
@@ -132,6 +133,17 @@ def write_funnel(folder: Path, leads: int = 500, seed: int = 0, leak: str | None
     mapping = folder / "lead-funnel.yaml"
     mapping.write_text(MAPPING % {"amount": amount, "deal_type": "final_stage", "ignored": ignored})
     return mapping
+
+
+def _still_open_odds(p: float, age_days: float, skill: bool) -> float:
+    """The chance a lead still open at `age_days` wins: its win probability at creation, updated on its survival
+    so far (wins close after 1 + Exp(14) days, losses at `LOSS_AFTER_DAYS`). What an open lead is judged on."""
+    if not skill:
+        return round(p, 6)  # winners and losers close alike: surviving says nothing
+    if age_days >= LOSS_AFTER_DAYS:
+        return 1.0  # only a winner can still be open this late (the export ends before its close)
+    survived = float(np.exp(-max(age_days - 1, 0) / 14))
+    return round(p * survived / (p * survived + (1 - p)), 6)
 
 
 def _write(path: Path, rows: list[dict]) -> None:
