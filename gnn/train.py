@@ -34,8 +34,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 
 from gnn.dataset import CutoffExamples, TemporalSplit, coverage, flat_table, leak_safe_examples, missing_splits
 from gnn.features import FeatureSpec, latest_event_time
-from gnn.gate import NO_SKILL, SKILL, judge, quality
 from gnn.fit import DEFAULT_GRID, FitConfig, calibrate, concat, fit_platt, logits_of, oracle_probabilities, tune
+from gnn.gate import NO_SKILL, SKILL, judge, quality
 from gnn.leakage import refuse_leaks
 from gnn.metrics import metrics, reliability_plot
 from gnn.registry import ModelCard, ModelRegistry, new_version
