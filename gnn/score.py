@@ -30,6 +30,7 @@ from gnn.model import HeteroSAGE, ModelConfig
 from gnn.outcomes import outcome_flags
 from gnn.registry import ModelCard, ModelRegistry, RegistryError
 from gnn.wide import WideLinear, WideSpec
+from graph.explanation import Explanation
 from graph.snapshot import Snapshot
 from graph.store import GraphStore, ScoreRecord
 
@@ -102,7 +103,7 @@ def score_open_deals(
     metadata = {"model_kind": loaded.card.kind, "as_of": opened.cutoff.isoformat(),
                 "schema": loaded.card.schema_fingerprint, "state": state, "base_rate": round(loaded.prior, 4),
                 "quality": loaded.card.params.get("quality")}
-    explanations: list[dict | None] = [None] * len(deal_ids)
+    explanations: list[Explanation | None] = [None] * len(deal_ids)
     if state == NO_SKILL:
         # Nothing about the deal is explained; say why instead of inventing paths.
         if loaded.model is None:
@@ -110,7 +111,7 @@ def score_open_deals(
         else:
             failed = [c["text"] for c in loaded.card.params.get("gate", {}).get("checks", []) if not c["passed"]]
             note = NO_SKILL_NOTE.format(why="; ".join(failed) or "failed the serving gate")
-        explanations = [{"method": "class-prior", "paths": [], "fidelity": None, "note": note}] * len(deal_ids)
+        explanations = [Explanation(method="class-prior", note=note)] * len(deal_ids)
     if explainer is not None:
         chunk = 16
         for i in tqdm(range(0, len(deal_ids), chunk), desc="explaining", unit="batch", disable=not progress, file=sys.stderr):
@@ -167,7 +168,7 @@ def store_scores(
     store: GraphStore,
     model_version: str,
     probabilities: Mapping[str, float],
-    explanations: Mapping[str, Mapping | None] | None = None,
+    explanations: Mapping[str, Explanation | None] | None = None,
     metadata: Mapping[str, object] | None = None,
     base_rate: float = 0.5,
 ) -> list[ScoreRecord]:
