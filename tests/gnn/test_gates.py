@@ -74,8 +74,8 @@ def test_a_model_at_chance_is_registered_but_its_scores_say_no_skill(chance):
     assert records and {r.band for r in records} == {"no_skill"}
     prior = result.card.params["prior"]
     assert {r.probability for r in records} == {round(prior, 4)}
-    assert all(r.metadata["state"] == NO_SKILL and r.explanation["paths"] == [] for r in records)
-    assert all("base win rate" in r.explanation["note"] for r in records)
+    assert all(r.metadata["state"] == NO_SKILL and not r.explanation.paths for r in records)
+    assert all("base win rate" in r.explanation.note for r in records)
 
 
 def test_no_skill_reaches_graphql_the_widget_query_the_review_and_explain(chance, capsys):
