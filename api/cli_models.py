@@ -18,13 +18,15 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
         registry.rollback()
     current = registry.current_version()
     cards = registry.versions()
-    rows = [f"{'':2}{'version':<26} {'kind':<10} {'trained at':<20} {'AUROC':>7} {'ECE':>7}"]
+    rows = [f"{'':2}{'version':<26} {'kind':<10} {'trained at':<20} {'AUROC':>7} {'ECE':>7} state"]
     for card in cards:
         m = card.metrics.get(card.kind, {})
         mark = "* " if card.version == current else "  "
         rows.append(f"{mark}{card.version:<26} {card.kind:<10} {card.trained_at:%Y-%m-%d %H:%M:%S} "
-                    f"{m.get('auroc', float('nan')):>7.4f} {m.get('ece', float('nan')):>7.4f}")
+                    f"{m.get('auroc', float('nan')):>7.4f} {m.get('ece', float('nan')):>7.4f} {card.state}")
     rows.append("* serves scores now" if current else "no model serves yet: run `dealgraph train`")
+    if current and registry.card(current).state == "no_skill":
+        rows.append("the serving model failed the serving gate: its scores are the base win rate, marked no_skill")
     data = {"current": current, "served": registry.served(), "versions": [c.to_json() for c in cards]}
     out(args, data, "\n".join(rows))
     return EXIT_OK

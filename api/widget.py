@@ -50,7 +50,8 @@ query AccountWidget($id: ID!, $top: Int = 3) {
       id name amount stage closeDate
       owner { name }
       contacts { role isPrimary contact { id name title } }
-      score { probability band previousProbability modelVersion scoredAt }
+      score { probability band previousProbability modelVersion scoredAt state baseRate
+              quality { auroc aurocBand ece n } }
       explanation(top: $top) {
         fidelity fidelityMinus randomFidelity
         paths { weight direction text steps { label id name relation direction } }

@@ -66,6 +66,7 @@ class ScoreBand(Enum):
     HIGH = "high"
     MEDIUM = "medium"
     LOW = "low"
+    NO_SKILL = "no_skill"  # the model did not pass the serving gate: the base rate, not a judgement
     UNSCORED = "unscored"
 
 
