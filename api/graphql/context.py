@@ -22,6 +22,7 @@ from api.auth import Principal
 from api.graphql.deal_query import DealQuery, open_deals_page
 from api.graphql.store_reads import OPEN_DEALS_BATCH, StoreReads, StoreTimer
 from api.graphql.visibility import BookCache, Visibility
+from api.owners_desk import OwnersDesk
 from gnn.registry import ModelCard
 from graph.store import DealPage, Direction, GraphStore, Neighbour, ScoreRecord
 
@@ -131,3 +132,4 @@ class GraphContext(BaseContext):
         self.score_reads = reads.score_reads  # what `api.response_cache` needs to know of the reads
         self.loaders = Loaders(reads, Visibility(principal, reads, books))
         self.model_card = model_card
+        self.owners = OwnersDesk(store, self.loaders)  # feedback and audit (api.owners_desk), same visibility

@@ -1,0 +1,67 @@
+"""`dealgraph feedback` and `dealgraph audit`: the owners' loop's audit log from the command line.
+
+`feedback` acts as the principal named by `--role` / `--rep` / `--by` and goes
+through the same visibility rule as the API (`api.owners_desk`): a rep cannot
+give feedback on a deal they cannot see. `audit` prints the log oldest first
+(`--json`: one JSON object per line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+
+from api.settings import Settings
+
+
+def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
+    from api.cli import EXIT_OK, _store, out
+    from api.owners_desk import cli_principal, desk_for, run
+
+    principal = cli_principal(args.role, args.by, args.rep)
+    target = "reason" if args.path is not None else "score"
+    with _store(settings) as store:
+        event = run(desk_for(store, principal).give_feedback(args.deal_id, target, args.reason, args.override, args.path))
+    about = f"path {event.path}" if event.path is not None else "the score"
+    override = f", override {event.override_probability:.0%}" if event.override_probability is not None else ""
+    out(args, event.to_json(), f"recorded feedback #{event.seq} on {about} of deal {event.deal_id} "
+        f"(score {event.probability:.0%}, model {event.model_version}{override})")
+    return EXIT_OK
+
+
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    from api.cli import EXIT_OK, _store
+    from api.owners_desk import cli_principal, desk_for
+
+    with _store(settings) as store:
+        # The CLI runs with the store's own credentials: it reads the log as admin.
+        events = desk_for(store, cli_principal("admin", getpass.getuser(), None)).audit(
+            deal_id=args.deal, action=args.action, after=args.after)
+    for e in events:
+        if args.json:
+            print(json.dumps(e.to_json(), default=str))
+        else:
+            about = f" deal {e.deal_id}" if e.deal_id else ""
+            p = f" p={e.probability:.2f}" if e.probability is not None else ""
+            o = f" override={e.override_probability:.2f}" if e.override_probability is not None else ""
+            print(f"#{e.seq} {e.at:%Y-%m-%d %H:%M:%S} {e.action} by {e.actor.subject} ({e.actor.role}){about}{p}{o}: {e.text}")
+    return EXIT_OK
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser, as_json: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("feedback", parents=[common, as_json],
+                       help="flag a deal's score as off (or one of its reasons as wrong), audited")
+    p.add_argument("deal_id")
+    p.add_argument("--reason", required=True, help="why: required free text")
+    p.add_argument("--path", type=int, help="the reason (path index, 0 = top) that is wrong; without it: the score")
+    p.add_argument("--override", type=float, help="the win probability you would give (0..1); never a training label")
+    p.add_argument("--role", choices=("rep", "revops", "admin"), default="revops", help="act as this role")
+    p.add_argument("--rep", help="the Rep id a rep acts for (with --role rep)")
+    p.add_argument("--by", default=getpass.getuser(), help="who is giving it (default: the OS user)")
+    p.set_defaults(fn=cmd_feedback)
+    p = sub.add_parser("audit", parents=[common, as_json], help="print the audit log (--json: JSON lines)")
+    p.add_argument("--deal", help="only events about this deal")
+    p.add_argument("--action", help="only feedback, alert or alert_delivery")
+    p.add_argument("--after", type=int, default=0, help="only events after this seq")
+    p.set_defaults(fn=cmd_audit)
