@@ -49,6 +49,31 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_forecast(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from api.cli import EXIT_OK, _store, out
+    from owners.backtest import backtest
+    from owners.forecast import forecast
+    from owners.forecast_text import backtest_table, forecast_html, forecast_table
+
+    with _store(settings) as store:
+        f = forecast(store, level=args.level)
+        b = backtest(store, settings.home, every_days=args.every, level=args.level) if args.backtest else None
+    lines = forecast_table(f, reps=args.reps)
+    if b is not None:
+        lines += ["", *backtest_table(b)]
+    if args.html:
+        Path(args.html).write_text(f"<!doctype html><meta charset=utf-8><title>Forecast</title>{forecast_html(f, b)}",
+                                   "utf-8")
+        lines.append(f"wrote {args.html}")
+    data = {"level": f.level, "draws": f.draws, "seed": f.seed, "unscored": f.unscored,
+            "model_versions": f.model_versions, "rows": [r.to_json() for r in f.rows],
+            "backtest": b.to_json() if b else None}
+    out(args, data, "\n".join(lines))
+    return EXIT_OK
+
+
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser, as_json: argparse.ArgumentParser) -> None:
     p = sub.add_parser("feedback", parents=[common, as_json],
                        help="flag a deal's score as off (or one of its reasons as wrong), audited")
@@ -65,3 +90,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser, a
     p.add_argument("--action", help="only feedback, alert or alert_delivery")
     p.add_argument("--after", type=int, default=0, help="only events after this seq")
     p.set_defaults(fn=cmd_audit)
+    p = sub.add_parser("forecast", parents=[common, as_json],
+                       help="expected won amount per close month / quarter / rep with intervals; --backtest checks it")
+    p.add_argument("--reps", action="store_true", help="also print each rep's rows")
+    p.add_argument("--level", type=float, default=0.9, help="interval coverage (default 0.9)")
+    p.add_argument("--backtest", action="store_true",
+                   help="forecast the serving model's held-out periods as of their start, beside what was won")
+    p.add_argument("--every", type=int, help="days between backtest periods (default: the model's cutoff spacing)")
+    p.add_argument("--html", help="also write the forecast (and backtest) as an HTML section to this file")
+    p.set_defaults(fn=cmd_forecast)

@@ -21,6 +21,7 @@ from api.auth import Principal, Role
 from graph.store import DealgraphError, GraphStore, InvalidInput
 from owners.audit import Actor, AuditEvent, read_events
 from owners.feedback import record_feedback
+from owners.forecast import Forecast, forecast
 
 if TYPE_CHECKING:
     from api.graphql.context import Loaders
@@ -65,6 +66,11 @@ class OwnersDesk:
             return event
         explanation = await self.loaders.explanations.load(event.deal_id)
         return replace(event, paths=tuple(str(p.get("text", "")) for p in (explanation or {}).get("paths", [])))
+
+    async def forecast(self) -> Forecast:
+        """The forecast of the deals the principal sees: a rep's (or team's) own, everyone's for revops/admin."""
+        owners = await self.loaders.visible_owners()
+        return await asyncio.to_thread(forecast, self.store, rep_ids=owners)
 
     def audit(self, deal_id: str | None = None, action: str | None = None, after: int = 0,
               limit: int | None = None) -> list[AuditEvent]:

@@ -23,7 +23,7 @@ from graph.store import GraphStore
 DRAWS = 5000
 SEED = 20
 LEVEL = 0.9
-OUTCOME_RELATION, OWNER_RELATION = "HAS_OUTCOME", "OWNED_BY"
+OWNER_RELATION = "OWNED_BY"
 
 
 @dataclass(frozen=True)
@@ -86,21 +86,34 @@ def _period(close: Any, grain: str) -> str:
     return f"{day.year}-{day.month:02d}" if grain == "month" else f"{day.year}-Q{(day.month - 1) // 3 + 1}"
 
 
-def open_pipeline(store: GraphStore) -> pd.DataFrame:
-    """Open scored deals: id, amount, close_date, rep_id, rep_name, p, model_version (unscored: p NaN)."""
-    snap = store.snapshot()
-    deals = snap.nodes["Deal"]
-    closed = set(snap.edges[OUTCOME_RELATION]["src"])
-    frame = deals[~deals["id"].isin(closed)][["id", "amount", "close_date"]].copy()
-    owners = snap.edges[OWNER_RELATION].drop_duplicates("src").set_index("src")["dst"]
-    reps = snap.nodes["Rep"].set_index("id")["name"] if len(snap.nodes["Rep"]) else pd.Series(dtype=object)
-    frame["rep_id"] = frame["id"].map(owners)
-    frame["rep_name"] = frame["rep_id"].map(reps)
-    scores = store.latest_scores(frame["id"].tolist())
-    frame["p"] = frame["id"].map(lambda d: scores[d].probability if d in scores else np.nan)
-    frame["model_version"] = frame["id"].map(lambda d: scores[d].model_version if d in scores else None)
-    frame["amount"] = pd.to_numeric(frame["amount"], errors="coerce").fillna(0.0).clip(lower=0.0)
-    return frame.reset_index(drop=True)
+def open_pipeline(store: GraphStore, batch: int = 500) -> pd.DataFrame:
+    """Open deals: id, amount, close_date, rep_id, rep_name, p, model_version (p NaN: not scored yet).
+
+    Read through the store's open-deal pages and batched look-ups, not a whole snapshot: the API asks this.
+    """
+    deals: list[dict[str, Any]] = []
+    after = None
+    while True:
+        page = store.open_deals_page(batch, after)
+        deals += page.deals
+        if not page.has_next or not page.deals:
+            break
+        last = page.deals[-1]
+        after = (float(last.get("_rank", -1.0)), str(last["id"]))
+    ids = [d["id"] for d in deals]
+    owners = {d: links[0].node for d, links in store.neighbours("Deal", ids, OWNER_RELATION, "out").items() if links}
+    scores = store.latest_scores(ids)
+    frame = pd.DataFrame({
+        "id": ids,
+        "amount": pd.to_numeric(pd.Series([d.get("amount") for d in deals], dtype=object), errors="coerce"),
+        "close_date": [d.get("close_date") for d in deals],
+        "rep_id": [owners[i]["id"] if i in owners else None for i in ids],
+        "rep_name": [owners[i].get("name") if i in owners else None for i in ids],
+        "p": [scores[i].probability if i in scores else np.nan for i in ids],
+        "model_version": [scores[i].model_version if i in scores else None for i in ids],
+    })
+    frame["amount"] = frame["amount"].fillna(0.0).clip(lower=0.0).astype(float)
+    return frame
 
 
 def forecast(store: GraphStore, level: float = LEVEL, draws: int = DRAWS, seed: int = SEED,

@@ -45,6 +45,10 @@ class Loaders:
     def principal(self) -> Principal:
         return self._vis.principal
 
+    async def visible_owners(self) -> frozenset[str] | None:
+        """The reps whose deals the principal sees (None: every rep's), e.g. to scope a forecast."""
+        return (await self._vis.book()).owners if self._vis.restricted else None
+
     def nodes(self, label: str) -> DataLoader[str, dict[str, Any] | None]:
         """Nodes of `label` by id: None for an unknown id and for one the caller may not see."""
         if not self._vis.restricted:

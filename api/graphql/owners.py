@@ -58,8 +58,41 @@ class AuditEvent:
 
 
 
+@strawberry.type(description="Expected won amount of one group of open deals, with its interval.")
+class ForecastRow:
+    grain: str = strawberry.field(description="month, quarter or total.")
+    period: str = strawberry.field(description="2025-04, 2025-Q2, `all`, or `no close date`.")
+    rep_id: strawberry.ID | None = strawberry.field(description="The owner; null: every rep's deals in the period.")
+    rep_name: str | None
+    deals: int
+    pipeline: float = strawberry.field(description="Sum of the deals' amounts.")
+    expected: float = strawberry.field(description="Sum of probability x amount.")
+    low: float = strawberry.field(description="Lower end of the interval (Poisson-binomial over amounts).")
+    high: float
+
+
+@strawberry.type(description="The open pipeline's forecast (`docs/owners.md#forecast`).")
+class Forecast:
+    level: float = strawberry.field(description="Nominal coverage of each interval, e.g. 0.9.")
+    draws: int = strawberry.field(description="Monte Carlo draws of every deal's outcome.")
+    seed: int
+    unscored: int = strawberry.field(description="Open deals left out: not scored yet.")
+    model_versions: list[str]
+    rows: list[ForecastRow]
+
+
 @strawberry.type
 class OwnersQuery:
+    @strawberry.field(description="Expected won amount per close month and quarter, per rep and in total, with "
+                                  "intervals; a rep gets the forecast of the deals they see.")
+    async def forecast(self, info: strawberry.Info) -> Forecast:
+        f = await info.context.owners.forecast()
+        rows = [ForecastRow(grain=r.grain, period=r.period, rep_id=strawberry.ID(r.rep_id) if r.rep_id else None,
+                            rep_name=r.rep_name, deals=r.deals, pipeline=r.pipeline, expected=r.expected, low=r.low,
+                            high=r.high) for r in f.rows]
+        return Forecast(level=f.level, draws=f.draws, seed=f.seed, unscored=f.unscored,
+                        model_versions=f.model_versions, rows=rows)
+
     @strawberry.field(description="The audit log, oldest first: revops and admin only.")
     async def audit_events(self, info: strawberry.Info, deal_id: strawberry.ID | None = None,
                            action: str | None = None, after: int = 0, first: int = 100) -> list[AuditEvent]:
