@@ -12,7 +12,12 @@ import argparse
 import getpass
 import json
 
+from typing import TYPE_CHECKING
+
 from api.settings import Settings
+
+if TYPE_CHECKING:
+    from owners.monitor import Health
 
 
 def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
@@ -74,6 +79,50 @@ def cmd_forecast(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def health_lines(h: "Health") -> list[str]:
+    r = h.realised
+    lines = [f"model {h.model_version}, trained on data up to {h.data_end}"]
+    if r.get("n"):
+        band = r.get("auroc_band")
+        lines.append(f"realised on {r['n']} deals closed since ({r['won']} won): AUROC {r.get('auroc')} "
+                     f"(90% band {band}), Brier {r.get('brier')} (band {r.get('brier_band')}), ECE {r.get('ece')}")
+    else:
+        lines.append("realised: no deal scored by it has closed yet")
+    drift = ", ".join(f"{k} {'n/a' if v is None else v}" for k, v in h.drift.items())
+    lines.append(f"input drift (PSI vs training, {h.new_deals} new deals): {drift}")
+    lines.append(f"score shift (PSI vs its held-out scores, {h.open_scored} open deals): {h.score_psi}")
+    lines.append(f"last load {h.hours_since_load} h ago; quarantine rate of recent loads {h.quarantine_rate}")
+    lines += [f"BREACH: {b['text']}" for b in h.breaches] or ["no threshold crossed"]
+    return lines
+
+
+def cmd_monitor(args: argparse.Namespace, settings: Settings) -> int:
+    from api.cli import EXIT_OK, _store, out
+    from api.owners_alerts import thresholds_from
+    from owners.monitor import model_health
+
+    with _store(settings) as store:
+        h = model_health(store, settings.home, thresholds_from(settings))
+    out(args, h.to_json(), "\n".join(health_lines(h)))
+    return EXIT_OK
+
+
+def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
+    from api.cli import EXIT_FAILURE, EXIT_OK, _store, out
+    from api.owners_alerts import check_alerts
+
+    with _store(settings) as store:
+        result = check_alerts(store, settings.home, settings)
+    lines = [f"#{a.seq} {a.detail.get('alert')}: {a.text}" + (
+        "" if a.seq not in result.delivered else " [delivered]" if result.delivered[a.seq] else " [NOT delivered]")
+        for a in result.raised] or ["no new alerts"]
+    if result.raised and not settings.alert_webhook_url:
+        lines.append("recorded in the audit log only: set DEALGRAPH_ALERT_WEBHOOK_URL to deliver them")
+    data = {"raised": [a.to_json() for a in result.raised], "delivered": result.delivered}
+    out(args, data, "\n".join(lines))
+    return EXIT_FAILURE if not all(result.delivered.values()) else EXIT_OK
+
+
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser, as_json: argparse.ArgumentParser) -> None:
     p = sub.add_parser("feedback", parents=[common, as_json],
                        help="flag a deal's score as off (or one of its reasons as wrong), audited")
@@ -99,3 +148,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser, a
     p.add_argument("--every", type=int, help="days between backtest periods (default: the model's cutoff spacing)")
     p.add_argument("--html", help="also write the forecast (and backtest) as an HTML section to this file")
     p.set_defaults(fn=cmd_forecast)
+    p = sub.add_parser("monitor", parents=[common, as_json],
+                       help="the serving model's health: realised performance, drift, score shift, freshness")
+    p.set_defaults(fn=cmd_monitor)
+    p = sub.add_parser("alerts", help="raise and deliver alerts to the owners")
+    actions = p.add_subparsers(dest="action", required=True)
+    actions.add_parser("check", parents=[common, as_json],
+                       help="monitor, record new alerts, deliver them to DEALGRAPH_ALERT_WEBHOOK_URL (for cron)")
+    p.set_defaults(fn=cmd_alerts)

@@ -22,9 +22,11 @@ from graph.store import DealgraphError, GraphStore, InvalidInput
 from owners.audit import Actor, AuditEvent, read_events
 from owners.feedback import record_feedback
 from owners.forecast import Forecast, forecast
+from owners.monitor import Health
 
 if TYPE_CHECKING:
     from api.graphql.context import Loaders
+    from api.owners_health import HealthCache
 
 
 class Forbidden(DealgraphError):
@@ -41,6 +43,7 @@ class OwnersDesk:
 
     store: GraphStore
     loaders: "Loaders"
+    health_cache: "HealthCache | None" = None
 
     @property
     def principal(self) -> Principal:
@@ -71,6 +74,10 @@ class OwnersDesk:
         """The forecast of the deals the principal sees: a rep's (or team's) own, everyone's for revops/admin."""
         owners = await self.loaders.visible_owners()
         return await asyncio.to_thread(forecast, self.store, rep_ids=owners)
+
+    async def health(self) -> Health | None:
+        """The serving model's health (no deal in it: every role may read it); None before training."""
+        return await self.health_cache.aget() if self.health_cache is not None else None
 
     def audit(self, deal_id: str | None = None, action: str | None = None, after: int = 0,
               limit: int | None = None) -> list[AuditEvent]:

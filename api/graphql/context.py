@@ -23,6 +23,7 @@ from api.graphql.deal_query import DealQuery, open_deals_page
 from api.graphql.store_reads import OPEN_DEALS_BATCH, StoreReads, StoreTimer
 from api.graphql.visibility import BookCache, Visibility
 from api.owners_desk import OwnersDesk
+from api.owners_health import HealthCache
 from gnn.registry import ModelCard
 from graph.store import DealPage, Direction, GraphStore, Neighbour, ScoreRecord
 
@@ -120,6 +121,7 @@ class GraphContext(BaseContext):
         model_card: returns the serving model's card (cached by the app), or None before training.
         timer: called with (store method, seconds) after every store call.
         books: the app's cache of reps' books (default: none, every request reads its own).
+        health: the app's cache of the serving model's health (`modelHealth`; default: none).
     """
 
     def __init__(
@@ -129,6 +131,7 @@ class GraphContext(BaseContext):
         model_card: Callable[[], ModelCard | None],
         timer: StoreTimer | None = None,
         books: BookCache | None = None,
+        health: HealthCache | None = None,
     ) -> None:
         super().__init__()
         reads = StoreReads(store, timer) if timer else StoreReads(store)
@@ -136,4 +139,4 @@ class GraphContext(BaseContext):
         self.score_reads = reads.score_reads  # what `api.response_cache` needs to know of the reads
         self.loaders = Loaders(reads, Visibility(principal, reads, books))
         self.model_card = model_card
-        self.owners = OwnersDesk(store, self.loaders)  # feedback and audit (api.owners_desk), same visibility
+        self.owners = OwnersDesk(store, self.loaders, health)  # the owners' loop (api.owners_desk), same visibility

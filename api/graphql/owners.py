@@ -81,8 +81,54 @@ class Forecast:
     rows: list[ForecastRow]
 
 
+@strawberry.type(description="A population stability index of one feature family.")
+class DriftFigure:
+    family: str
+    psi: float | None = strawberry.field(description="Null: too few new deals to say.")
+
+
+@strawberry.type(description="A threshold crossed now.")
+class Breach:
+    name: str
+    text: str
+
+
+@strawberry.type(description="The serving model's health (`docs/owners.md#monitoring`).")
+class ModelHealth:
+    model_version: str | None
+    data_end: str | None = strawberry.field(description="The newest fact the model saw.")
+    closed_deals: int = strawberry.field(description="Deals closed since, scored before they closed.")
+    won_deals: int
+    auroc: float | None
+    auroc_band: list[float] | None = strawberry.field(description="90% bootstrap band.")
+    brier: float | None
+    brier_band: list[float] | None
+    ece: float | None
+    drift: list[DriftFigure] = strawberry.field(description="PSI per feature family: new deals vs training.")
+    new_deals: int
+    score_psi: float | None = strawberry.field(description="PSI of open deals' scores vs the held-out ones.")
+    hours_since_load: float | None
+    quarantine_rate: float | None
+    breaches: list[Breach]
+
+
 @strawberry.type
 class OwnersQuery:
+    @strawberry.field(description="The serving model's realised performance, drift and data health; null before "
+                                  "the first training.")
+    async def model_health(self, info: strawberry.Info) -> ModelHealth | None:
+        h = await info.context.owners.health()
+        if h is None:
+            return None
+        r = h.realised
+        return ModelHealth(
+            model_version=h.model_version, data_end=h.data_end, closed_deals=r.get("n", 0), won_deals=r.get("won", 0),
+            auroc=r.get("auroc"), auroc_band=r.get("auroc_band"), brier=r.get("brier"),
+            brier_band=r.get("brier_band"), ece=r.get("ece"),
+            drift=[DriftFigure(family=k, psi=v) for k, v in h.drift.items()], new_deals=h.new_deals,
+            score_psi=h.score_psi, hours_since_load=h.hours_since_load, quarantine_rate=h.quarantine_rate,
+            breaches=[Breach(name=b["name"], text=b["text"]) for b in h.breaches])
+
     @strawberry.field(description="Expected won amount per close month and quarter, per rep and in total, with "
                                   "intervals; a rep gets the forecast of the deals they see.")
     async def forecast(self, info: strawberry.Info) -> Forecast:
