@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-
 from typing import TYPE_CHECKING
 
 from api.settings import Settings
@@ -27,7 +26,8 @@ def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
     principal = cli_principal(args.role, args.by, args.rep)
     target = "reason" if args.path is not None else "score"
     with _store(settings) as store:
-        event = run(desk_for(store, principal).give_feedback(args.deal_id, target, args.reason, args.override, args.path))
+        desk = desk_for(store, principal)
+        event = run(desk.give_feedback(args.deal_id, target, args.reason, args.override, args.path))
     about = f"path {event.path}" if event.path is not None else "the score"
     override = f", override {event.override_probability:.0%}" if event.override_probability is not None else ""
     out(args, event.to_json(), f"recorded feedback #{event.seq} on {about} of deal {event.deal_id} "
@@ -50,7 +50,8 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
             about = f" deal {e.deal_id}" if e.deal_id else ""
             p = f" p={e.probability:.2f}" if e.probability is not None else ""
             o = f" override={e.override_probability:.2f}" if e.override_probability is not None else ""
-            print(f"#{e.seq} {e.at:%Y-%m-%d %H:%M:%S} {e.action} by {e.actor.subject} ({e.actor.role}){about}{p}{o}: {e.text}")
+            who = f"{e.actor.subject} ({e.actor.role})"
+            print(f"#{e.seq} {e.at:%Y-%m-%d %H:%M:%S} {e.action} by {who}{about}{p}{o}: {e.text}")
     return EXIT_OK
 
 
@@ -123,7 +124,8 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_FAILURE if not all(result.delivered.values()) else EXIT_OK
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser, as_json: argparse.ArgumentParser) -> None:
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser,
+             as_json: argparse.ArgumentParser) -> None:
     p = sub.add_parser("feedback", parents=[common, as_json],
                        help="flag a deal's score as off (or one of its reasons as wrong), audited")
     p.add_argument("deal_id")

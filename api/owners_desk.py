@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, replace
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from api.auth import Principal, Role
 from graph.store import DealgraphError, GraphStore, InvalidInput

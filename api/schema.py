@@ -104,7 +104,8 @@ class DealgraphSchema(strawberry.Schema):
 def build_schema(limits: Limits | None = None) -> strawberry.Schema:
     """The schema served at `/graphql`, with its abuse limits (defaults: `Limits()`)."""
     limits = limits or Limits()
-    return DealgraphSchema(query=Query, mutation=Mutation, extensions=schema_extensions(limits), timeout_s=limits.timeout_s)
+    return DealgraphSchema(query=Query, mutation=Mutation, extensions=schema_extensions(limits),
+                           timeout_s=limits.timeout_s)
 
 
 schema = build_schema()

@@ -96,10 +96,10 @@ class Settings(BaseSettings):
                          description="uvicorn worker processes `serve` starts (default: one per CPU, at most 8)")
 
     # ---- the owners' loop (docs/owners.md): alerts and monitoring thresholds
-    alert_webhook_url: str | None = Field(None, description="Where alerts are POSTed as signed JSON; unset: recorded only")
+    alert_webhook_url: str | None = Field(None, description="Alerts are POSTed here, signed; unset: recorded only")
     alert_webhook_secret: SecretStr | None = Field(
         None, description="HMAC-SHA256 key of the X-Dealgraph-Signature header (required with the URL)")
-    alert_webhook_attempts: int = Field(4, ge=1, le=10, description="Tries per alert (retries on network errors, 429, 5xx)")
+    alert_webhook_attempts: int = Field(4, ge=1, le=10, description="Tries per alert (retried: network, 429, 5xx)")
     alert_webhook_backoff_s: float = Field(1.0, ge=0, le=60, description="First retry delay; doubles per retry")
     alert_drop_points: float = Field(0.2, gt=0, le=1, description="A score drop this large between scorings alerts")
     alert_drop_min_amount: float = Field(100_000.0, ge=0, description="... on open deals worth at least this")

@@ -14,11 +14,11 @@ def _money(x: float) -> str:
 
 def forecast_table(f: Forecast, reps: bool = False) -> list[str]:
     """Month, quarter and total rows (and each rep's when `reps`)."""
-    lines = [f"forecast of {sum(r.deals for r in f.rows if r.grain == 'total' and r.rep_id is None)} scored open deals "
-             f"(model {', '.join(f.model_versions) or '-'}; {f.unscored} unscored left out); "
-             f"{f.level:.0%} interval from {f.draws} draws, seed {f.seed}",
-             f"{'grain':<8} {'period':<14} {'rep':<24} {'deals':>5} {'pipeline':>14} {'expected':>14} "
-             f"{'low':>14} {'high':>14}"]
+    scored = sum(r.deals for r in f.rows if r.grain == "total" and r.rep_id is None)
+    lines = [(f"forecast of {scored} scored open deals (model {', '.join(f.model_versions) or '-'}; "
+              f"{f.unscored} unscored left out); {f.level:.0%} interval from {f.draws} draws, seed {f.seed}"),
+             (f"{'grain':<8} {'period':<14} {'rep':<24} {'deals':>5} {'pipeline':>14} {'expected':>14} "
+              f"{'low':>14} {'high':>14}")]
     for r in f.rows:
         if r.rep_id is not None and not reps:
             continue
@@ -29,13 +29,14 @@ def forecast_table(f: Forecast, reps: bool = False) -> list[str]:
 
 
 def backtest_table(b: Backtest) -> list[str]:
-    lines = [f"backtest of model {b.model_version} on its held-out period: the pipeline open at each period's start, "
-             f"forecast then, beside what of it was won",
-             f"{'period start':<12} {'deals':>5} {'pipeline':>14} {'expected':>14} {'low':>14} {'high':>14} "
-             f"{'actual won':>14} {'in interval':>11}"]
+    lines = [(f"backtest of model {b.model_version} on its held-out period: the pipeline open at each period's "
+              "start, forecast then, beside what of it was won"),
+             (f"{'period start':<12} {'deals':>5} {'pipeline':>14} {'expected':>14} {'low':>14} {'high':>14} "
+              f"{'actual won':>14} {'in interval':>11}")]
     for r in b.rows:
         lines.append(f"{r.period_start:<12} {r.deals:>5} {_money(r.pipeline):>14} {_money(r.expected):>14} "
-                     f"{_money(r.low):>14} {_money(r.high):>14} {_money(r.actual):>14} {'yes' if r.covered else 'no':>11}")
+                     f"{_money(r.low):>14} {_money(r.high):>14} {_money(r.actual):>14} "
+                     f"{'yes' if r.covered else 'no':>11}")
     mape = f"{b.mape:.1%}" if b.mape is not None else "n/a"
     coverage = f"{b.coverage:.0%}" if b.coverage is not None else "n/a"
     lines.append(f"MAPE {mape}; the {b.level:.0%} interval covered the actual in {coverage} of {len(b.rows)} periods")

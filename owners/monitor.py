@@ -201,7 +201,8 @@ def breaches(h: Health, t: Thresholds) -> list[dict[str, str]]:
             out.append(("realised_auroc",
                         f"realised AUROC {r['auroc']:.3f} < {t.min_auroc} on {r['n']} deals closed since training"))
         if r.get("ece") is not None and r["ece"] > t.max_ece:
-            out.append(("realised_ece", f"realised ECE {r['ece']:.3f} > {t.max_ece} on {r['n']} deals closed since training"))
+            out.append(("realised_ece",
+                        f"realised ECE {r['ece']:.3f} > {t.max_ece} on {r['n']} deals closed since training"))
     for family, value in h.drift.items():
         if value is not None and value > t.max_psi:
             out.append((f"drift:{family}",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+
 import strawberry
 from graphql import GraphQLError
 

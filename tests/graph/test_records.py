@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from graph import GraphStore, InvalidInput
-from graph import cypher_records
+from graph import GraphStore, InvalidInput, cypher_records
 from tests.graph.backends import BACKENDS, open_test_store
 
 
@@ -26,7 +25,8 @@ def test_records_come_back_in_the_order_written_per_kind_and_key(store):
     later = store.append_records("audit", [("006-a", {"text": "still too high", "nested": {"p": 0.4}})])
     assert [r.seq for r in first] == sorted(r.seq for r in first) and later[0].seq > first[-1].seq
     audit = store.read_records("audit")
-    assert [(r.key, r.body["text"]) for r in audit] == [("006-a", "too high"), ("006-b", "ok"), ("006-a", "still too high")]
+    assert [(r.key, r.body["text"]) for r in audit] == [
+        ("006-a", "too high"), ("006-b", "ok"), ("006-a", "still too high")]
     assert audit[2].body["nested"] == {"p": 0.4} and audit[0].at.tzinfo is not None
     assert [r.body["text"] for r in store.read_records("audit", key="006-a")] == ["too high", "still too high"]
     assert [r.body for r in store.read_records("alert")] == [{"what": "drift"}]

@@ -22,7 +22,7 @@ def receiver(*statuses: int) -> Iterator[tuple[str, Received]]:
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             with lock:
                 status = got.statuses.pop(0) if got.statuses else 200

@@ -99,7 +99,8 @@ def test_cli_alerts_check_delivers_with_settings_from_the_environment(store: Gra
 
 
 def test_a_network_error_is_retried_and_audited(store: GraphStore, tmp_path: Path) -> None:
-    run = check_alerts(store, tmp_path, settings(tmp_path, "http://127.0.0.1:9/nothing-listens", alert_webhook_attempts=2))
+    nowhere = "http://127.0.0.1:9/nothing-listens"
+    run = check_alerts(store, tmp_path, settings(tmp_path, nowhere, alert_webhook_attempts=2))
     assert list(run.delivered.values()) == [False]
     tries = read_events(store, action="alert_delivery")
     assert [t.detail["attempt"] for t in tries] == [1, 2] and "ConnectError" in tries[0].detail["outcome"]

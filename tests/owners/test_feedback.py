@@ -21,7 +21,9 @@ FEEDBACK = """mutation F($deal: ID!, $target: FeedbackTarget!, $reason: String!,
     seq action actor role dealId modelVersion probability paths target path overrideProbability text
   }
 }"""
-AUDIT = "query A($deal: ID) { auditEvents(dealId: $deal) { seq action role dealId probability paths text overrideProbability } }"
+AUDIT = """query A($deal: ID) {
+  auditEvents(dealId: $deal) { seq action role dealId probability paths text overrideProbability }
+}"""
 SECRET_WORDS = ("Bobco", "Bo Secret")  # in Rita's deal's second path: Bob's won deal and his contact
 
 

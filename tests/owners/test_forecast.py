@@ -19,7 +19,8 @@ from tests.api.book_data import BOB, DEALS, RITA, build_book
 from tests.api.queries import Endpoint, create_key, gql
 from tests.helpers.server import serve
 
-FORECAST = "{ forecast { level unscored modelVersions rows { grain period repId repName deals pipeline expected low high } } }"
+FORECAST = """{ forecast { level unscored modelVersions
+  rows { grain period repId repName deals pipeline expected low high } } }"""
 
 
 def exact_quantiles(p: list[float], amounts: list[float], qs: list[float]) -> list[float]:
@@ -39,7 +40,7 @@ def test_the_interval_is_the_poisson_binomial_over_amounts_not_a_normal_guess() 
     ivl = interval_of(won_draws(p, seed=1, draws=20_000), p, a, level=0.9)
     assert ivl.expected == pytest.approx(90_000 + 1_000 + 800)
     assert [ivl.low, ivl.high] == exact_quantiles(list(p), list(a), [0.05, 0.95])
-    assert ivl.low == 0.0  # 10% of the time the big deal is lost: the interval's low end is an outcome, not mean - 1.64 sd
+    assert ivl.low == 0.0  # the big deal is lost 10% of the time: the low end is an outcome, not mean - 1.64 sd
     again = interval_of(won_draws(p, seed=1, draws=20_000), p, a, level=0.9)
     assert again == ivl  # a fixed seed: the same figures every time
 
