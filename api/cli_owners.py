@@ -93,6 +93,10 @@ def health_lines(h: "Health") -> list[str]:
     lines.append(f"input drift (PSI vs training, {h.new_deals} new deals): {drift}")
     lines.append(f"score shift (PSI vs its held-out scores, {h.open_scored} open deals): {h.score_psi}")
     lines.append(f"last load {h.hours_since_load} h ago; quarantine rate of recent loads {h.quarantine_rate}")
+    o = h.overrides
+    if o.get("n"):
+        lines.append(f"overrides on {o['n']} closed deals: Brier of the people {o['human_brier']}, of the model "
+                     f"{o['model_brier']}; the person was closer on {o['human_closer']:.0%}")
     lines += [f"BREACH: {b['text']}" for b in h.breaches] or ["no threshold crossed"]
     return lines
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from graph.store import GraphStore, InvalidInput
-from owners.audit import Actor, AuditEvent, record_events, score_state
+from owners.audit import Actor, AuditEvent, read_events, record_events, score_state
 
 TARGETS = ("score", "reason")
 MAX_TEXT = 2000
@@ -56,3 +56,25 @@ def record_feedback(store: GraphStore, actor: Actor, deal_id: str, target: str, 
     event = AuditEvent(action="feedback", actor=actor, text=text, deal_id=deal_id, target=target, path=path,
                        override_probability=override, **state)
     return record_events(store, [event])[0]
+
+
+def override_scorecard(store: GraphStore) -> dict[str, float | int | None]:
+    """Overrides whose deals have closed, scored against the outcome: was the person or the model closer?
+
+    Each override is compared with the model's probability recorded beside it (the score when it was given);
+    the latest override per deal counts. Brier of each (lower is better) and how often the person was closer.
+    """
+    from gnn.outcomes import deal_outcomes  # pandas work only when asked
+
+    latest = {e.deal_id: e for e in read_events(store, action="feedback")
+              if e.override_probability is not None and e.probability is not None and e.deal_id}
+    results = deal_outcomes(store.snapshot())["result"]
+    closed = [(e, 1.0 if results[d] == "won" else 0.0) for d, e in latest.items()
+              if d in results.index and results[d] in ("won", "lost")]
+    if not closed:
+        return {"n": 0, "human_brier": None, "model_brier": None, "human_closer": None}
+    human = [(e.override_probability - y) ** 2 for e, y in closed]  # type: ignore[operator]
+    model = [(e.probability - y) ** 2 for e, y in closed]  # type: ignore[operator]
+    return {"n": len(closed), "human_brier": round(sum(human) / len(closed), 4),
+            "model_brier": round(sum(model) / len(closed), 4),
+            "human_closer": round(sum(h < m for h, m in zip(human, model)) / len(closed), 4)}

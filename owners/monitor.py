@@ -34,6 +34,7 @@ from gnn.outcomes import deal_outcomes
 from gnn.registry import ModelRegistry
 from graph.snapshot import Snapshot
 from graph.store import GraphStore, InvalidInput, ScoreRecord
+from owners.feedback import override_scorecard
 
 OUTCOME_RELATION = "HAS_OUTCOME"
 MAX_CATEGORIES = 30  # more distinct values than this: an identifier or free text, not a category
@@ -65,6 +66,7 @@ class Health:
     hours_since_load: float | None = None
     quarantine_rate: float | None = None
     breaches: list[dict[str, str]] = field(default_factory=list)
+    overrides: dict[str, Any] = field(default_factory=dict)  # `owners.feedback.override_scorecard`
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -187,6 +189,7 @@ def model_health(store: GraphStore, home: Path, thresholds: Thresholds | None = 
         read = sum((l.summary or {}).get("totals", {}).get("read", 0) for l in loads)
         quarantined = sum((l.summary or {}).get("totals", {}).get("quarantined", 0) for l in loads)
         health.quarantine_rate = round(quarantined / read, 4) if read else None
+    health.overrides = override_scorecard(store)
     health.breaches = breaches(health, t)
     return health
 

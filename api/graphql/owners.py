@@ -7,6 +7,7 @@ which applies the visibility rule; errors the caller caused come back with
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from enum import Enum
 
@@ -14,10 +15,11 @@ import strawberry
 from graphql import GraphQLError
 
 from api.graphql.errors import UserInputError
-from graph.store import InvalidInput
+from graph.store import DealgraphError, InvalidInput
 from owners.audit import AuditEvent as Event
 
 MAX_EVENTS = 1000
+log = logging.getLogger(__name__)
 
 
 class ForbiddenError(GraphQLError):
@@ -111,6 +113,9 @@ class ModelHealth:
     hours_since_load: float | None
     quarantine_rate: float | None
     breaches: list[Breach]
+    overrides_closed: int = strawberry.field(description="Overrides whose deals have closed since they were given.")
+    overrides_brier: float | None = strawberry.field(description="Brier of those overrides (lower is better)...")
+    overrides_model_brier: float | None = strawberry.field(description="...and of the model's scores beside them.")
 
 
 @strawberry.type
@@ -118,7 +123,13 @@ class OwnersQuery:
     @strawberry.field(description="The serving model's realised performance, drift and data health; null before "
                                   "the first training.")
     async def model_health(self, info: strawberry.Info) -> ModelHealth | None:
-        h = await info.context.owners.health()
+        try:
+            h = await info.context.owners.health()
+        except (DealgraphError, OSError, KeyError, ValueError) as e:
+            # The model's files or the store are the problem, not the caller: say so without a 5xx or a trace.
+            log.warning("modelHealth: %s: %s", type(e).__name__, e)
+            raise GraphQLError("model health cannot be computed now; `dealgraph monitor` on the server says why",
+                               extensions={"code": "HEALTH_UNAVAILABLE"}) from e
         if h is None:
             return None
         r = h.realised
@@ -128,7 +139,9 @@ class OwnersQuery:
             brier_band=r.get("brier_band"), ece=r.get("ece"),
             drift=[DriftFigure(family=k, psi=v) for k, v in h.drift.items()], new_deals=h.new_deals,
             score_psi=h.score_psi, hours_since_load=h.hours_since_load, quarantine_rate=h.quarantine_rate,
-            breaches=[Breach(name=b["name"], text=b["text"]) for b in h.breaches])
+            breaches=[Breach(name=b["name"], text=b["text"]) for b in h.breaches],
+            overrides_closed=h.overrides.get("n", 0), overrides_brier=h.overrides.get("human_brier"),
+            overrides_model_brier=h.overrides.get("model_brier"))
 
     @strawberry.field(description="Expected won amount per close month and quarter, per rep and in total, with "
                                   "intervals; a rep gets the forecast of the deals they see.")

@@ -112,6 +112,18 @@ def test_overrides_never_reach_the_graph_training_reads(site: Site) -> None:
     assert (site.store.read_tables(), site.store.counts(), site.store.latest_scores(["006-r2"])) == before
 
 
+def test_overrides_are_scored_against_the_model_when_their_deals_close(site: Site) -> None:
+    from owners.feedback import override_scorecard
+
+    assert "errors" not in feedback(site.as_(Role.REVOPS), "006-r2", p=0.9)  # the model says 0.55
+    assert "errors" not in feedback(site.as_(Role.REVOPS), "006-r3", p=0.9)  # still open: not counted
+    assert override_scorecard(site.store)["n"] == 0
+    site.store.upsert_nodes("Outcome", [{"id": "o-006-r2", "result": "won", "closed_at": "2025-05-20T00:00:00Z"}])
+    site.store.upsert_edges("HAS_OUTCOME", [{"src": "006-r2", "dst": "o-006-r2"}])
+    card = override_scorecard(site.store)
+    assert card == {"n": 1, "human_brier": 0.01, "model_brier": round(0.45**2, 4), "human_closer": 1.0}
+
+
 def test_cli_feedback_and_audit_json_lines(site: Site, capsys: pytest.CaptureFixture[str]) -> None:
     url = sqlite_url(site.home / "graph.db")
     common = ["--store", url, "--home", str(site.home)]
