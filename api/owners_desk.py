@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from api.auth import Principal, Role
+from api.graphql.store_reads import ScoreReads
 from graph.store import DealgraphError, GraphStore, InvalidInput
 from owners.audit import Actor, AuditEvent, read_events
 from owners.feedback import record_feedback
@@ -42,6 +43,7 @@ class OwnersDesk:
     store: GraphStore
     loaders: "Loaders"
     health_cache: "HealthCache | None" = None
+    score_reads: ScoreReads | None = None  # the request's, for the response cache: what it read of scores
 
     @property
     def principal(self) -> Principal:
@@ -71,11 +73,18 @@ class OwnersDesk:
     async def forecast(self) -> Forecast:
         """The forecast of the deals the principal sees: a rep's (or team's) own, everyone's for revops/admin."""
         owners = await self.loaders.visible_owners()
+        self._read_every_score()
         return await asyncio.to_thread(forecast, self.store, rep_ids=owners)
 
     async def health(self) -> Health | None:
         """The serving model's health (no deal in it: every role may read it); None before training."""
+        self._read_every_score()
         return await self.health_cache.aget() if self.health_cache is not None else None
+
+    def _read_every_score(self) -> None:
+        # Any score written can change a forecast or the health figures: a kept answer must be dropped then.
+        if self.score_reads is not None:
+            self.score_reads.every = True
 
     def audit(self, deal_id: str | None = None, action: str | None = None, after: int = 0,
               limit: int | None = None) -> list[AuditEvent]:

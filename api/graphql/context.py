@@ -139,4 +139,5 @@ class GraphContext(BaseContext):
         self.score_reads = reads.score_reads  # what `api.response_cache` needs to know of the reads
         self.loaders = Loaders(reads, Visibility(principal, reads, books))
         self.model_card = model_card
-        self.owners = OwnersDesk(store, self.loaders, health)  # the owners' loop (api.owners_desk), same visibility
+        # The owners' loop (api.owners_desk), with the same visibility; it reads scores beside the loaders.
+        self.owners = OwnersDesk(store, self.loaders, health, self.score_reads)

@@ -12,10 +12,10 @@ import pytest
 from api.app import create_app
 from api.auth import Role
 from api.cli import main
-from graph import open_store, sqlite_url
+from graph import ScoreRecord, open_store, sqlite_url
 from owners.backtest import BacktestRow, accuracy, backtest
 from owners.forecast import forecast, interval_of, won_draws
-from tests.api.book_data import BOB, DEALS, RITA, build_book
+from tests.api.book_data import BOB, DEALS, RITA, SCORED_AT, build_book
 from tests.api.queries import Endpoint, create_key, gql
 from tests.helpers.server import serve
 
@@ -70,7 +70,10 @@ def test_a_rep_gets_the_forecast_of_her_own_deals_only(tmp_path: Path) -> None:
         build_book(store)
         with serve(create_app(store, tmp_path)) as url:
             rita = gql(Endpoint(url, create_key(tmp_path, Role.REP, rep_id=RITA)), FORECAST)["data"]["forecast"]
-            admin = gql(Endpoint(url, create_key(tmp_path, Role.REVOPS)), FORECAST)["data"]["forecast"]
+            revops = Endpoint(url, create_key(tmp_path, Role.REVOPS))
+            admin = gql(revops, FORECAST)["data"]["forecast"]
+            store.write_scores([ScoreRecord("006-c1", 0.1, "v2", SCORED_AT, "low")])  # was 0.6; the cache kept it
+            rescored = gql(revops, FORECAST)["data"]["forecast"]
     finally:
         store.close()
     assert {r["repId"] for r in rita["rows"]} == {None, RITA}
@@ -78,6 +81,9 @@ def test_a_rep_gets_the_forecast_of_her_own_deals_only(tmp_path: Path) -> None:
     total = next(r for r in rita["rows"] if r["grain"] == "total" and r["repId"] is None)
     assert total["expected"] == pytest.approx((0.91 + 0.55 + 0.20) * 1000)
     assert {r["repId"] for r in admin["rows"]} == {None, RITA, BOB, "005-cleo"}
+    total = [next(r["expected"] for r in f["rows"] if r["grain"] == "total" and r["repId"] is None)
+             for f in (admin, rescored)]
+    assert total[0] - total[1] == pytest.approx(500.0) and rescored["modelVersions"] == ["v1", "v2"]
 
 
 def test_accuracy_is_mape_over_periods_with_wins_and_the_share_covered() -> None:
