@@ -139,3 +139,19 @@ def test_cli_feedback_and_audit_json_lines(site: Site, capsys: pytest.CaptureFix
     assert [(e["seq"], e["actor"]["subject"], e["actor"]["role"], e["override_probability"], e["text"])
             for e in lines] == [(1, "cli:rita", "rep", 0.2, "budget frozen")]
     assert lines[0]["model_version"] == "v1" and len(lines[0]["paths"]) == 2
+
+    # ...and as PROV in the RDF export.
+    from rdflib import PROV, RDF, RDFS, Graph
+
+    from graph.rdf import model_run_iri, node_iri
+    from owners.prov import agent_iri
+
+    turtle = site.home / "graph.ttl"
+    assert main(["export", "--audit", "--out", str(turtle), *common]) == 0
+    g = Graph().parse(turtle)
+    [activity] = list(g.subjects(RDF.type, PROV.Activity))
+    assert str(g.value(activity, RDFS.comment)) == "budget frozen"
+    assert set(g.objects(activity, PROV.used)) == {node_iri("Deal", "006-r1"), model_run_iri("v1")}
+    assert g.value(activity, PROV.wasAssociatedWith) == agent_iri("cli:rita")
+    [override] = list(g.subjects(PROV.wasGeneratedBy, activity))
+    assert float(g.value(override, PROV.value)) == 0.2
