@@ -18,8 +18,8 @@ from graph.store import GraphStore, ScoreRecord
 
 AUDIT_KIND = "audit"
 #: What an event records. `feedback` may carry an override probability; alerts and their delivery attempts
-#: come from `owners.alerts`.
-ACTIONS = ("feedback", "alert", "alert_delivery")
+#: come from `owners.alerts`; `promote` and `rollback` from `dealgraph models`.
+ACTIONS = ("feedback", "alert", "alert_delivery", "promote", "rollback")
 
 
 @dataclass(frozen=True)

@@ -155,3 +155,23 @@ def test_cli_feedback_and_audit_json_lines(site: Site, capsys: pytest.CaptureFix
     assert g.value(activity, PROV.wasAssociatedWith) == agent_iri("cli:rita")
     [override] = list(g.subjects(PROV.wasGeneratedBy, activity))
     assert float(g.value(override, PROV.value)) == 0.2
+
+
+def test_promotions_and_rollbacks_are_audited_in_order(site: Site, capsys: pytest.CaptureFixture[str]) -> None:
+    from datetime import UTC, datetime
+
+    from gnn.registry import ModelCard, ModelRegistry
+
+    registry = ModelRegistry(site.home)
+    for version in ("v1", "v2"):  # cards only: promoting checks that a model file is there, not what it holds
+        registry.save(ModelCard(version, "graphsage", datetime.now(UTC), "f", "s", {}), {"model.pt": b"-"},
+                      promote=version == "v1")
+    common = ["--store", sqlite_url(site.home / "graph.db"), "--home", str(site.home)]
+    assert "errors" not in feedback(site.as_(Role.REVOPS), "006-r2")
+    assert main(["models", "promote", "v2", *common]) == 0
+    assert main(["models", "rollback", *common]) == 0
+    capsys.readouterr()
+    assert main(["audit", "--json", *common]) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(e["action"], e["text"]) for e in events] == [
+        ("feedback", "the champion left last week"), ("promote", "promote: v1 -> v2"), ("rollback", "rollback: v2 -> v1")]
