@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from gnn.dataset import build_examples, temporal_split
-from gnn.registry import ModelRegistry
+from gnn.registry import ModelRegistry, RegistryError
 from gnn.score import load_model, predict_examples
 from graph.store import GraphStore, InvalidInput
 from owners.forecast import DRAWS, LEVEL, SEED, interval_of, won_draws
@@ -64,6 +64,21 @@ class Backtest:
                 "coverage": self.coverage, "periods": [r.to_json() for r in self.rows]}
 
 
+def training_split(registry: ModelRegistry, version: str) -> dict[str, Any]:
+    """The temporal split a model was trained on (`t1`, `t2`, `end`, `cutoff_days`), from its training report.
+
+    Raises:
+        RegistryError: the version has no readable report with a split (registered by hand, or damaged).
+    """
+    try:
+        split = json.loads((registry.path(version) / "report.json").read_text())["split"]
+        pd.Timestamp(split["t2"]), pd.Timestamp(split["end"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise RegistryError(f"model {version} has no training report with its split (report.json): "
+                            f"{type(e).__name__}: {e}") from e
+    return split
+
+
 def accuracy(rows: list[BacktestRow]) -> tuple[float | None, float | None]:
     """(MAPE, interval coverage) of backtest rows."""
     errors = [abs(r.actual - r.expected) / r.actual for r in rows if r.actual > 0]
@@ -87,10 +102,10 @@ def backtest(store: GraphStore, home: Path, every_days: int | None = None, level
     if version is None:
         raise InvalidInput(f"no model serves yet under {home}: run `dealgraph train` first")
     loaded = load_model(home, version)
-    report = json.loads((registry.path(version) / "report.json").read_text())
-    t2 = pd.Timestamp(report["split"]["t2"])
+    split_of_model = training_split(registry, version)
+    t2 = pd.Timestamp(split_of_model["t2"])
     full = store.snapshot()
-    split = temporal_split(full, every_days or int(report["split"].get("cutoff_days", 30)))
+    split = temporal_split(full, every_days or int(split_of_model.get("cutoff_days", 30)))
     amounts = pd.to_numeric(full.nodes["Deal"].set_index("id")["amount"], errors="coerce").fillna(0.0).clip(lower=0.0)
     rows = []
     for ex in build_examples(full, loaded.spec, split, only="test")["test"]:

@@ -18,7 +18,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from graph.store import GraphStore
+from graph.store import GraphStore, InvalidInput
 
 DRAWS = 5000
 SEED = 20
@@ -119,6 +119,8 @@ def open_pipeline(store: GraphStore, batch: int = 500) -> pd.DataFrame:
 def forecast(store: GraphStore, level: float = LEVEL, draws: int = DRAWS, seed: int = SEED,
              rep_ids: Iterable[str] | None = None) -> Forecast:
     """The forecast of the open pipeline (of these reps' deals when `rep_ids` is given)."""
+    if not 0 < level < 1:
+        raise InvalidInput(f"the interval's level is a share between 0 and 1, e.g. 0.9 (got {level})")
     frame = open_pipeline(store)
     if rep_ids is not None:
         frame = frame[frame["rep_id"].isin(set(rep_ids))].reset_index(drop=True)

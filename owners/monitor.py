@@ -34,6 +34,7 @@ from gnn.outcomes import deal_outcomes
 from gnn.registry import ModelRegistry
 from graph.snapshot import Snapshot
 from graph.store import GraphStore, InvalidInput, ScoreRecord
+from owners.backtest import training_split
 from owners.feedback import override_scorecard
 
 OUTCOME_RELATION = "HAS_OUTCOME"
@@ -163,7 +164,7 @@ def model_health(store: GraphStore, home: Path, thresholds: Thresholds | None = 
     version = registry.current_version()
     if version is None:
         raise InvalidInput(f"no model serves yet under {home}: run `dealgraph train` first")
-    split = json.loads((registry.path(version) / "report.json").read_text())["split"]
+    split = training_split(registry, version)
     end, t2 = pd.Timestamp(split["end"]), pd.Timestamp(split["t2"])
     snap = store.snapshot()
     health = Health(version, end.isoformat())
