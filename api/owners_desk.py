@@ -1,4 +1,4 @@
-"""The owners' loop for one principal: feedback and the audit log, with the visibility rule applied.
+"""The owners' loop for one principal: feedback, the audit log, the forecast and model health, visibility applied.
 
 Both faces use it: the GraphQL context (`GraphContext.owners`) and the CLI
 (`dealgraph feedback` / `audit`, `desk_for`). It holds the store privately
@@ -6,7 +6,9 @@ Both faces use it: the GraphQL context (`GraphContext.owners`) and the CLI
 principal may see a deal: a rep's feedback on a deal they cannot see is
 refused exactly like feedback on a deal that does not exist, and what comes
 back to them carries the explanation as `Visibility.redact` leaves it.
-The audit log is readable by revops and admin only.
+The audit log is readable by revops and admin only; the forecast covers the
+deals the principal sees; model health (figures about the model, no deal) is
+for every role.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
 
 
 class Forbidden(DealgraphError):
-    """The principal's role may not do this (GraphQL code FORBIDDEN; CLI exit code 1)."""
+    """The principal's role may not do this (GraphQL code FORBIDDEN)."""
 
 
 def actor_of(principal: Principal) -> Actor:
@@ -38,7 +40,7 @@ def actor_of(principal: Principal) -> Actor:
 
 @dataclass
 class OwnersDesk:
-    """Feedback and audit reads for `principal`, through `loaders` (the request's, or the CLI's own)."""
+    """The loop for `loaders.principal`, through `loaders` (the request's, or the CLI's own)."""
 
     store: GraphStore
     loaders: "Loaders"

@@ -7,6 +7,7 @@ which applies the visibility rule; errors the caller caused come back with
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime
 from enum import Enum
@@ -161,7 +162,8 @@ class OwnersQuery:
         if not 0 <= first <= MAX_EVENTS:
             raise UserInputError(f"`first` must be between 0 and {MAX_EVENTS} (got {first}); page with `after: seq`")
         try:
-            events = info.context.owners.audit(deal_id=deal_id, action=action, after=after, limit=first)
+            # In a worker thread: a networked store (Neo4j) must not hold the event loop.
+            events = await asyncio.to_thread(info.context.owners.audit, deal_id, action, after, first)
         except Forbidden as e:
             raise ForbiddenError(str(e)) from e
         return [AuditEvent.of(e) for e in events]
