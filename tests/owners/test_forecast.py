@@ -105,3 +105,11 @@ def test_backtest_on_the_models_held_out_periods(trained, capsys: pytest.Capture
     data = json.loads(capsys.readouterr().out)
     assert data["backtest"]["periods"] == [r.to_json() for r in b.rows]
     assert any(r["grain"] == "quarter" for r in data["rows"])
+
+    # The review page gets the same as a section.
+    page = trained.home / "review.html"
+    assert main(["review", "--forecast", "--out", str(page), "--store", trained.store_url,
+                 "--home", str(trained.home)]) == 0
+    html = page.read_text()
+    assert html.count('<section class="forecast">') == 1 and f"Backtest (model {b.model_version})" in html
+    assert html.index('<section class="forecast">') < html.index("</body>")
