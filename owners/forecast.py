@@ -53,12 +53,14 @@ def interval_of(won: np.ndarray, p: np.ndarray, amounts: np.ndarray, level: floa
 
 @dataclass(frozen=True)
 class ForecastRow:
-    """One group: `grain` month, quarter or total; `period` like 2025-04, 2025-Q2 or `all`; `rep_id` None = all reps."""
+    """One group: `grain` month, quarter or total; `period` like 2025-04, 2025-Q2 or `all`; neither `rep_id` nor
+    `team`: every rep's deals."""
 
     grain: str
     period: str
     rep_id: str | None
     rep_name: str | None
+    team: str | None  # a team's row has no rep_id; a rep's row names the rep's team
     deals: int
     pipeline: float
     expected: float
@@ -87,7 +89,7 @@ def _period(close: Any, grain: str) -> str:
 
 
 def open_pipeline(store: GraphStore, batch: int = 500) -> pd.DataFrame:
-    """Open deals: id, amount, close_date, rep_id, rep_name, p, model_version (p NaN: not scored yet).
+    """Open deals: id, amount, close_date, rep_id, rep_name, team, p, model_version (p NaN: not scored yet).
 
     Read through the store's open-deal pages and batched look-ups, not a whole snapshot: the API asks this.
     """
@@ -109,6 +111,7 @@ def open_pipeline(store: GraphStore, batch: int = 500) -> pd.DataFrame:
         "close_date": [d.get("close_date") for d in deals],
         "rep_id": [owners[i]["id"] if i in owners else None for i in ids],
         "rep_name": [owners[i].get("name") if i in owners else None for i in ids],
+        "team": [owners[i].get("team") if i in owners else None for i in ids],
         "p": [scores[i].probability if i in scores else np.nan for i in ids],
         "model_version": [scores[i].model_version if i in scores else None for i in ids],
     })
@@ -129,22 +132,26 @@ def forecast(store: GraphStore, level: float = LEVEL, draws: int = DRAWS, seed: 
     won = won_draws(p, seed, draws)
     rows: list[ForecastRow] = []
 
-    def add(grain: str, period: str, rep: str | None, mask: np.ndarray) -> None:
+    def add(grain: str, period: str, mask: np.ndarray, rep: str | None = None, team: str | None = None) -> None:
         ivl = interval_of(won[:, mask], p[mask], amounts[mask], level)
         name = scored.loc[mask, "rep_name"].iloc[0] if rep is not None and mask.any() else None
-        rows.append(ForecastRow(grain, period, rep, None if pd.isna(name) else name, int(mask.sum()),
+        rows.append(ForecastRow(grain, period, rep, None if pd.isna(name) else name, team, int(mask.sum()),
                                 float(amounts[mask].sum()), ivl.expected, ivl.low, ivl.high))
 
-    everyone = np.ones(len(scored), bool)
+    def add_groups(grain: str, period: str, mask: np.ndarray) -> None:
+        """Everyone's deals in the period, each team's, each rep's."""
+        add(grain, period, mask)
+        for team in sorted(set(scored.loc[mask, "team"].dropna())):
+            add(grain, period, mask & (scored["team"] == team).to_numpy(), team=team)
+        for rep in sorted(set(scored.loc[mask, "rep_id"].dropna())):
+            mine = mask & (scored["rep_id"] == rep).to_numpy()
+            team = scored.loc[mine, "team"].iloc[0]
+            add(grain, period, mine, rep=rep, team=None if pd.isna(team) else team)
+
     for grain in ("month", "quarter"):
         periods = scored["close_date"].map(lambda c, g=grain: _period(c, g)).to_numpy()
         for period in sorted(set(periods)):
-            in_period = periods == period
-            add(grain, period, None, in_period)
-            for rep in sorted(set(scored.loc[in_period, "rep_id"].dropna())):
-                add(grain, period, rep, in_period & (scored["rep_id"] == rep).to_numpy())
-    add("total", "all", None, everyone)
-    for rep in sorted(set(scored["rep_id"].dropna())):
-        add("total", "all", rep, (scored["rep_id"] == rep).to_numpy())
+            add_groups(grain, period, periods == period)
+    add_groups("total", "all", np.ones(len(scored), bool))
     versions = sorted({v for v in scored["model_version"] if v})
     return Forecast(rows, level, draws, seed, int(frame["p"].isna().sum()), versions)

@@ -20,9 +20,9 @@ def forecast_table(f: Forecast, reps: bool = False) -> list[str]:
              (f"{'grain':<8} {'period':<14} {'rep':<24} {'deals':>5} {'pipeline':>14} {'expected':>14} "
               f"{'low':>14} {'high':>14}")]
     for r in f.rows:
-        if r.rep_id is not None and not reps:
+        if (r.rep_id is not None or r.team is not None) and not reps:
             continue
-        who = (r.rep_name or r.rep_id or "")[:24] if r.rep_id else "all"
+        who = (r.rep_name or r.rep_id or "")[:24] if r.rep_id else f"team {r.team}"[:24] if r.team else "all"
         lines.append(f"{r.grain:<8} {r.period:<14} {who:<24} {r.deals:>5} {_money(r.pipeline):>14} "
                      f"{_money(r.expected):>14} {_money(r.low):>14} {_money(r.high):>14}")
     return lines
@@ -43,9 +43,13 @@ def backtest_table(b: Backtest) -> list[str]:
     return lines
 
 
+def _who(r: ForecastRow) -> str:
+    return r.rep_name or r.rep_id or "" if r.rep_id else f"team {r.team}" if r.team else "all"
+
+
 def _html_rows(rows: list[ForecastRow]) -> str:
     return "".join(
-        f"<tr><td>{escape(r.period)}</td><td>{escape(r.rep_name or r.rep_id or 'all')}</td><td>{r.deals}</td>"
+        f"<tr><td>{escape(r.period)}</td><td>{escape(_who(r))}</td><td>{r.deals}</td>"
         f"<td>{_money(r.pipeline)}</td><td>{_money(r.expected)}</td><td>{_money(r.low)} – {_money(r.high)}</td></tr>"
         for r in rows)
 

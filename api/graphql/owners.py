@@ -68,6 +68,7 @@ class ForecastRow:
     period: str = strawberry.field(description="2025-04, 2025-Q2, `all`, or `no close date`.")
     rep_id: strawberry.ID | None = strawberry.field(description="The owner; null: every rep's deals in the period.")
     rep_name: str | None
+    team: str | None = strawberry.field(description="A team's row (no repId), or the team of the rep's row.")
     deals: int
     pipeline: float = strawberry.field(description="Sum of the deals' amounts.")
     expected: float = strawberry.field(description="Sum of probability x amount.")
@@ -149,7 +150,7 @@ class OwnersQuery:
     async def forecast(self, info: strawberry.Info) -> Forecast:
         f = await info.context.owners.forecast()
         rows = [ForecastRow(grain=r.grain, period=r.period, rep_id=strawberry.ID(r.rep_id) if r.rep_id else None,
-                            rep_name=r.rep_name, deals=r.deals, pipeline=r.pipeline, expected=r.expected, low=r.low,
+                            rep_name=r.rep_name, team=r.team, deals=r.deals, pipeline=r.pipeline, expected=r.expected, low=r.low,
                             high=r.high) for r in f.rows]
         return Forecast(level=f.level, draws=f.draws, seed=f.seed, unscored=f.unscored,
                         model_versions=f.model_versions, rows=rows)

@@ -20,7 +20,7 @@ from tests.api.queries import Endpoint, create_key, gql
 from tests.helpers.server import serve
 
 FORECAST = """{ forecast { level unscored modelVersions
-  rows { grain period repId repName deals pipeline expected low high } } }"""
+  rows { grain period repId repName team deals pipeline expected low high } } }"""
 
 
 def exact_quantiles(p: list[float], amounts: list[float], qs: list[float]) -> list[float]:
@@ -53,13 +53,14 @@ def test_forecast_groups_by_month_quarter_rep_and_total(tmp_path: Path) -> None:
     finally:
         store.close()
     scored_open = [d for d in DEALS if not d.closed and d.p is not None]
-    total = next(r for r in f.rows if r.grain == "total" and r.rep_id is None)
+    total = next(r for r in f.rows if r.grain == "total" and r.rep_id is None and r.team is None)
     assert total.deals == len(scored_open) and f.unscored == 1  # 006-r4 has no score
     assert total.expected == pytest.approx(sum(d.p * 1000.0 for d in scored_open))
     assert total.low <= total.expected <= total.high
-    april = {r.rep_id: r for r in f.rows if (r.grain, r.period) == ("month", "2025-04")}
-    assert april[None].deals == 3 and april[RITA].deals == 1 and april[BOB].deals == 1
-    assert april[None].expected == pytest.approx(sum(r.expected for k, r in april.items() if k))
+    april = {(r.rep_id, r.team): r for r in f.rows if (r.grain, r.period) == ("month", "2025-04")}
+    assert april[None, None].deals == 3 and april[RITA, "EMEA"].deals == 1 and april[BOB, "EMEA"].deals == 1
+    assert april[None, "EMEA"].deals == 2 and april[None, "APAC"].deals == 1  # Rita and Bob; Cleo
+    assert april[None, None].expected == pytest.approx(sum(r.expected for (rep, _), r in april.items() if rep))
     q2 = next(r for r in f.rows if (r.grain, r.period, r.rep_id) == ("quarter", "2025-Q2", None))
     assert q2.deals == sum(1 for d in scored_open if d.close[5:7] in ("04", "05", "06"))
 
