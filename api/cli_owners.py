@@ -62,11 +62,19 @@ def cmd_forecast(args: argparse.Namespace, settings: Settings) -> int:
     from owners.backtest import backtest
     from owners.forecast import forecast
     from owners.forecast_text import backtest_table, forecast_html, forecast_table
+    from owners.trends import trends
 
     with _store(settings) as store:
         f = forecast(store, level=args.level)
+        kpis = trends(store) if args.trends else []
         b = backtest(store, settings.home, every_days=args.every, level=args.level) if args.backtest else None
     lines = forecast_table(f, reps=args.reps)
+    if kpis:
+        head = f"{'close qtr':<10} {'closed':>6} {'won':>5} {'win rate':>8} {'median days':>11} {'won amount':>14}"
+        lines += ["", head,
+                  *(f"{r.period:<10} {r.closed:>6} {r.won:>5} {r.win_rate:>8.1%} "
+                    f"{'-' if r.median_cycle_days is None else r.median_cycle_days:>11} {r.won_amount:>14,.0f}"
+                    for r in kpis)]
     if b is not None:
         lines += ["", *backtest_table(b)]
     if args.html:
@@ -75,7 +83,7 @@ def cmd_forecast(args: argparse.Namespace, settings: Settings) -> int:
         lines.append(f"wrote {args.html}")
     data = {"level": f.level, "draws": f.draws, "seed": f.seed, "unscored": f.unscored,
             "model_versions": f.model_versions, "rows": [r.to_json() for r in f.rows],
-            "backtest": b.to_json() if b else None}
+            "backtest": b.to_json() if b else None, "trends": [r.to_json() for r in kpis]}
     out(args, data, "\n".join(lines))
     return EXIT_OK
 
@@ -152,6 +160,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser,
     p.add_argument("--backtest", action="store_true",
                    help="forecast the serving model's held-out periods as of their start, beside what was won")
     p.add_argument("--every", type=int, help="days between backtest periods (default: the model's cutoff spacing)")
+    p.add_argument("--trends", action="store_true", help="also print win rate and cycle time per close quarter")
     p.add_argument("--html", help="also write the forecast (and backtest) as an HTML section to this file")
     p.set_defaults(fn=cmd_forecast)
     p = sub.add_parser("monitor", parents=[common, as_json],

@@ -24,6 +24,7 @@ from owners.audit import Actor, AuditEvent, read_events
 from owners.feedback import record_feedback
 from owners.forecast import Forecast, forecast
 from owners.monitor import Health
+from owners.trends import TrendRow, trends
 
 if TYPE_CHECKING:
     from api.graphql.context import Loaders
@@ -77,6 +78,11 @@ class OwnersDesk:
         owners = await self.loaders.visible_owners()
         self._read_every_score()
         return await asyncio.to_thread(forecast, self.store, rep_ids=owners)
+
+    async def trends(self) -> list[TrendRow]:
+        """Win rate, cycle time and won amount per close quarter, over the deals the principal sees."""
+        owners = await self.loaders.visible_owners()
+        return await asyncio.to_thread(trends, self.store, owners)
 
     async def health(self) -> Health | None:
         """The serving model's health (no deal in it: every role may read it); None before training."""

@@ -76,6 +76,16 @@ class ForecastRow:
     high: float
 
 
+@strawberry.type(description="Closed deals of one close quarter: win rate, cycle time, won amount.")
+class TrendRow:
+    period: str
+    closed: int
+    won: int
+    win_rate: float
+    median_cycle_days: float | None = strawberry.field(description="Created to closed, median over closed deals.")
+    won_amount: float
+
+
 @strawberry.type(description="The open pipeline's forecast (`docs/owners.md#forecast`).")
 class Forecast:
     level: float = strawberry.field(description="Nominal coverage of each interval, e.g. 0.9.")
@@ -122,6 +132,13 @@ class ModelHealth:
 
 @strawberry.type
 class OwnersQuery:
+    @strawberry.field(description="Win rate, cycle time and won amount per close quarter, oldest first, over the "
+                                  "deals the caller sees.")
+    async def win_trends(self, info: strawberry.Info) -> list[TrendRow]:
+        return [TrendRow(period=r.period, closed=r.closed, won=r.won, win_rate=r.win_rate,
+                         median_cycle_days=r.median_cycle_days, won_amount=r.won_amount)
+                for r in await info.context.owners.trends()]
+
     @strawberry.field(description="The serving model's realised performance, drift and data health; null before "
                                   "the first training.")
     async def model_health(self, info: strawberry.Info) -> ModelHealth | None:
@@ -150,7 +167,8 @@ class OwnersQuery:
     async def forecast(self, info: strawberry.Info) -> Forecast:
         f = await info.context.owners.forecast()
         rows = [ForecastRow(grain=r.grain, period=r.period, rep_id=strawberry.ID(r.rep_id) if r.rep_id else None,
-                            rep_name=r.rep_name, team=r.team, deals=r.deals, pipeline=r.pipeline, expected=r.expected, low=r.low,
+                            rep_name=r.rep_name, team=r.team, deals=r.deals, pipeline=r.pipeline, expected=r.expected,
+                            low=r.low,
                             high=r.high) for r in f.rows]
         return Forecast(level=f.level, draws=f.draws, seed=f.seed, unscored=f.unscored,
                         model_versions=f.model_versions, rows=rows)

@@ -114,3 +114,23 @@ def test_backtest_on_the_models_held_out_periods(trained, capsys: pytest.Capture
     html = page.read_text()
     assert html.count('<section class="forecast">') == 1 and f"Backtest (model {b.model_version})" in html
     assert html.index('<section class="forecast">') < html.index("</body>")
+
+
+TRENDS = "{ winTrends { period closed won winRate medianCycleDays wonAmount } }"
+
+
+def test_win_rate_and_cycle_time_per_quarter_over_the_deals_the_caller_sees(tmp_path: Path) -> None:
+    store = open_store(sqlite_url(tmp_path / "graph.db"))
+    try:
+        build_book(store)  # opened 2025-01-10; Rita's 006-r5 and Bob's 006-b5 won, closed 50 and 40 days later
+        store.upsert_nodes("Outcome", [{"id": "o-006-r5", "result": "won", "closed_at": "2025-03-01T09:00:00Z"},
+                                       {"id": "o-006-b5", "result": "won", "closed_at": "2025-02-19T09:00:00Z"}])
+        with serve(create_app(store, tmp_path)) as url:
+            everyone = gql(Endpoint(url, create_key(tmp_path, Role.REVOPS)), TRENDS)["data"]["winTrends"]
+            rita = gql(Endpoint(url, create_key(tmp_path, Role.REP, rep_id=RITA)), TRENDS)["data"]["winTrends"]
+    finally:
+        store.close()
+    assert everyone == [{"period": "2025-Q1", "closed": 2, "won": 2, "winRate": 1.0, "medianCycleDays": 45.0,
+                         "wonAmount": 2000.0}]
+    assert rita == [{"period": "2025-Q1", "closed": 1, "won": 1, "winRate": 1.0, "medianCycleDays": 50.0,
+                     "wonAmount": 1000.0}]
