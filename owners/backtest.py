@@ -26,9 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gnn.dataset import build_examples, temporal_split
 from gnn.registry import ModelRegistry, RegistryError
-from gnn.score import load_model, predict_examples
 from graph.store import GraphStore, InvalidInput
 from owners.forecast import DRAWS, LEVEL, SEED, interval_of, won_draws
 
@@ -97,6 +95,10 @@ def backtest(store: GraphStore, home: Path, every_days: int | None = None, level
     Raises:
         InvalidInput: no model serves yet.
     """
+    # torch and the model code load here, not on import: the API imports this module and must start light.
+    from gnn.dataset import build_examples, temporal_split
+    from gnn.score import load_model, predict_examples
+
     registry = ModelRegistry(home)
     version = registry.current_version()
     if version is None:

@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gnn.metrics import metrics
 from gnn.outcomes import deal_outcomes
 from gnn.registry import ModelRegistry
 from graph.snapshot import Snapshot
@@ -127,6 +126,8 @@ def _realised(store: GraphStore, snap: Snapshot, end: pd.Timestamp, seed: int) -
     p = np.array([scores[d].probability for d in closed.index], float)
     if len(y) == 0:
         return {"n": 0, "won": 0}
+    from gnn.metrics import metrics  # scikit-learn loads when there is something to measure, not on import
+
     out: dict[str, Any] = {**metrics(y, p), "won": int(y.sum())}
     rng = np.random.default_rng(seed)
     boot = [metrics(y[i], p[i]) for i in (rng.integers(0, len(y), len(y)) for _ in range(BOOTSTRAP))]

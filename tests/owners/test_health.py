@@ -36,3 +36,15 @@ def test_model_health_before_training_is_null_and_a_broken_model_is_an_error_not
     assert error["extensions"]["code"] == "HEALTH_UNAVAILABLE" and "dealgraph monitor" in error["message"]
     assert metrics.status_code == 200 and "dealgraph_http_requests_total" in metrics.text
     assert "dealgraph_model_" not in metrics.text
+
+
+def test_the_api_starts_without_loading_the_model_code() -> None:
+    """The owners' loop is imported by every API worker; torch and scikit-learn load only when a figure needs them."""
+    import subprocess
+    import sys
+
+    code = "import sys, api.app; print(sorted(m for m in ('torch', 'sklearn', 'torch_geometric') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
