@@ -49,7 +49,9 @@ def cmd_sample(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     from api.cli_lineage import load_options, load_report
+    from gnn.readiness import readiness
     from loaders import load_export, load_mapping
+    from loaders.absent import load_note_lines
     from loaders.read import column_warnings
 
     with _store(settings) as store:
@@ -57,6 +59,7 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
         for warning in column_warnings(mapping, Path(args.source)):
             print(f"warning: {warning}", file=sys.stderr)
         summary = load_export(store, Path(args.source), mapping, settings.home / "quarantine", **load_options(args))
+        ready = readiness(store)
     lines = [f"{'file':<30} {'read':>8} {'loaded':>8} {'quarant.':>8} {'merged':>8}"]
     for f in summary.files:
         lines.append(f"{f.file:<30} {f.read:>8} {f.loaded:>8} {f.quarantined:>8} {f.merged:>8}")
@@ -65,8 +68,11 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     lines.append(f"reconciles (read = loaded + quarantined + merged): {summary.reconciles}")
     if t["quarantined"]:
         lines.append(f"rejected rows, with line and reason: {summary.quarantine_file}")
+    lines += load_note_lines(summary.absent)
+    lines += [f"matched by name under another spelling: {s}" for s in summary.spellings]
     lines += load_report(summary)
-    out(args, summary.to_json(), "\n".join(lines))
+    lines += [f"for training: {note}" for note in ready]
+    out(args, {**summary.to_json(), "readiness": ready}, "\n".join(lines))
     return EXIT_OK if summary.reconciles else EXIT_FAILURE
 
 
@@ -95,6 +101,10 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
     bands: dict[str, int] = {}
     for r in records:
         bands[r.band] = bands.get(r.band, 0) + 1
+    if not records:  # a history of closed deals only: say so rather than "scored 0 with model None"
+        out(args, {"scored": 0, "model_version": None, "bands": {}},
+            "no open deals to score: every deal in the store is closed; load an export with open deals, then score")
+        return EXIT_OK
     out(args, {"scored": len(records), "model_version": version, "bands": bands},
         f"scored {len(records)} open deals with model {version}: {bands}")
     return EXIT_OK
@@ -108,24 +118,25 @@ def cmd_explain(args: argparse.Namespace, settings: Settings) -> int:
         raise InvalidInput(f"no deal {args.deal_id!r} in the store")
     if score is None or not score.explanation:
         raise InvalidInput(f"deal {args.deal_id!r} has no score yet (closed, or `dealgraph score` not run)")
-    paths = score.explanation["paths"][: args.top]
+    shown = score.explanation.top(args.top)
     lines = [f"{deal['name']}: win probability {score.probability:.0%} ({score.band}), model {score.model_version}"]
-    for i, p in enumerate(paths, 1):
-        lines.append(f"  {i}. [{p['direction']} {p['weight']:+.3f}] {p['text']}")
-        lines.append("     " + " -> ".join(f"{s['label']}:{s['name']}" for s in p["steps"]))
+    for i, p in enumerate(shown.paths, 1):
+        lines.append(f"  {i}. [{p.direction} {p.weight:+.3f}] {p.text}")
+        lines.append("     " + " -> ".join(f"{s.label}:{s.name}" for s in p.steps))
     data = {"deal_id": args.deal_id, "probability": score.probability, "band": score.band,
-            "model_version": score.model_version, "paths": paths, "fidelity": score.explanation.get("fidelity")}
+            "model_version": score.model_version, "paths": shown.to_json()["paths"], "fidelity": shown.fidelity}
     out(args, data, "\n".join(lines))
     return EXIT_OK
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from api.cli_keys import serve_banner
+    from api.cli_keys import serve_banner, widget_banner
     from api.server import run
 
     host, port = args.host or settings.host, args.port or settings.port
     open_store(settings.store, **settings.store_credentials()).close()  # a bad store URL fails here, before the banner
     print(f"GraphQL API and GraphiQL: http://{host}:{port}/graphql\n{serve_banner(settings)}\n"
+          f"{widget_banner(settings)}\n"
           f"Example query to paste into GraphiQL:\n{EXAMPLE_QUERY}", flush=True)
     run(settings, host, port)
     return EXIT_OK

@@ -111,8 +111,8 @@ class ResponseCache:
 def request_key(principal: Hashable, method: str, query: str | None, operation: str | None,
                 variables: dict[str, Any] | None, extensions: dict[str, Any] | None) -> Hashable | None:
     """What identifies an answer: who asks and exactly what (None: not cacheable, e.g. with extensions)."""
-    if query is None or extensions:
-        return None
+    if query is None or extensions or not isinstance(operation, (str, type(None))):
+        return None  # an object as operationName would make the key unhashable (api.request_guard refuses it first)
     try:
         args = json.dumps(variables, sort_keys=True, separators=(",", ":")) if variables else ""
     except (TypeError, ValueError):

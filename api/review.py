@@ -15,7 +15,7 @@ from html import escape
 
 from gnn.path_style import DEFAULT_FILL, DIRECTION_COLOURS, MUTED, NEUTRAL, NODE_FILLS
 from gnn.registry import ModelCard
-from graph.store import GraphStore, ScoreRecord
+from graph.store import GraphStore, InvalidInput, ScoreRecord
 
 PAGE = 500
 
@@ -76,7 +76,8 @@ def path_svg(path: dict) -> str:
 
 
 def _deal_html(deal: dict, score: ScoreRecord, account: dict | None, owner: dict | None) -> str:
-    explanation = score.explanation or {"paths": []}
+    # The review is for RevOps (who see everything): the stored explanation as its JSON rendering.
+    explanation = score.explanation.to_json() if score.explanation else {"paths": []}
     pct = round(100 * score.probability)
     fid = explanation.get("fidelity")
     fid_text = (f"fidelity+ {fid:.3f} (random paths {explanation.get('random_fidelity') or 0:.3f}), "
@@ -114,7 +115,15 @@ def _options(label: str, pairs: dict[str, str]) -> str:
 
 
 def build_review(store: GraphStore, card: ModelCard | None, rep: str | None = None, account: str | None = None) -> str:
-    """The review page as one HTML string (no external resources)."""
+    """The review page as one HTML string (no external resources).
+
+    Raises:
+        InvalidInput: `rep` or `account` names no node in the store (a typo would make an empty page).
+    """
+    for label, wanted in (("Rep", rep), ("Account", account)):
+        if wanted is not None and store.get_node(label, wanted) is None:
+            raise InvalidInput(f"no {label.lower()} {wanted!r} in the store: nothing written (ids are the CRM's, "
+                               "e.g. from `dealgraph explain` or the review page's filters)")
     deals, after = [], None
     while True:
         page = store.open_deals_page(PAGE, after=after)

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from cross_web import HTTPException  # what Strawberry's views raise (strawberry.fastapi imports it so)
+from fastapi.responses import Response
 from graphql import ExecutionResult, GraphQLError, OperationDefinitionNode, OperationType, parse
 
 from api.executions_first import MAX_WAIT_S, ExecutionsFirst
 from api.graphiql import OfflineGraphQLRouter
 from api.graphql.context import GraphContext
 from api.ops import Metrics
+from api.request_guard import error_body
 from api.request_info import RequestInfo
 from api.response_cache import ResponseCache, request_key
 from graph.store import StoreError
@@ -40,6 +43,18 @@ class DealgraphRouter(OfflineGraphQLRouter):
         self._cache = cache
         self._metrics = metrics
         self._executions = ExecutionsFirst(cache_wait_s)
+
+    async def run(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        """Strawberry's own refusals (a mutation by GET, …) in the API's GraphQL shape, not Strawberry's plain
+        text (`api.request_guard` refuses malformed requests before they get this far)."""
+        try:
+            return await super().run(request, *args, **kwargs)
+        except HTTPException as e:
+            code = "METHOD_NOT_ALLOWED" if e.status_code == 405 else "BAD_REQUEST"
+            info = RequestInfo.of(request.scope)
+            if info is not None:
+                info.error_codes.append(code)
+            return Response(error_body(e.reason, code), status_code=e.status_code, media_type="application/json")
 
     async def execute_single(self, request: Any, request_adapter: Any, sub_response: Any, context: GraphContext,
                              root_value: Any, request_data: Any) -> ExecutionResult:

@@ -28,6 +28,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from graph.explanation import Explanation, PathStep  # noqa: E402  (after the path insert)
+
 
 def _prepare(root: Path, accounts: int) -> tuple[str, Path, Path]:
     from gnn.train import train
@@ -43,15 +45,15 @@ def _prepare(root: Path, accounts: int) -> tuple[str, Path, Path]:
     return url, root, root / "sample" / "truth.csv"
 
 
-def _through(paths: list[list[dict]], node_ids: set[str]) -> bool:
-    return any(step["id"] in node_ids for steps in paths for step in steps[1:])
+def _through(paths: list[tuple[PathStep, ...]], node_ids: set[str]) -> bool:
+    return any(step.id in node_ids for steps in paths for step in steps[1:])
 
 
-def _fidelity_table(title: str, explanations: list[dict]) -> None:
+def _fidelity_table(title: str, explanations: list[Explanation]) -> None:
     """Median and quartiles of fidelity+ (top-3 and random paths) and fidelity-."""
-    plus = [e["fidelity"] for e in explanations if e["fidelity"] is not None]
-    rand = [e["random_fidelity"] for e in explanations if e["random_fidelity"] is not None]
-    minus = [e["fidelity_minus"] for e in explanations if e["fidelity_minus"] is not None]
+    plus = [e.fidelity for e in explanations if e.fidelity is not None]
+    rand = [e.random_fidelity for e in explanations if e.random_fidelity is not None]
+    minus = [e.fidelity_minus for e in explanations if e.fidelity_minus is not None]
     q = lambda xs: statistics.quantiles(xs, n=4) if len(xs) > 1 else [float("nan")] * 3  # noqa: E731
     print(f"\n{title}\n{'':24} {'median':>8} {'q1':>8} {'q3':>8}")
     for name, xs in (("fidelity+ top-3 paths", plus), ("fidelity+ random paths", rand), ("fidelity- top-3 paths", minus)):
@@ -61,12 +63,12 @@ def _fidelity_table(title: str, explanations: list[dict]) -> None:
         print(f"median ratio top / random: {statistics.median(plus) / statistics.median(rand):.1f}x")
 
 
-def _recovery_table(title: str, ids: list[str], explanations: list[dict], truth: pd.DataFrame,
+def _recovery_table(title: str, ids: list[str], explanations: list[Explanation], truth: pd.DataFrame,
                     links: dict[str, dict]) -> None:
     """Planted-cause recovery: does a top path pass through the node that carries the dominant effect?"""
     hits: dict[str, list[bool]] = {}
     for deal_id, explanation in zip(ids, explanations, strict=True):
-        if deal_id not in truth.index or not explanation["paths"]:
+        if deal_id not in truth.index or not explanation.paths:
             continue
         row = truth.loc[deal_id]
         cause = row["main_cause"]
@@ -76,7 +78,7 @@ def _recovery_table(title: str, ids: list[str], explanations: list[dict], truth:
         target = {"contact": {row["key_contact_id"]}, "account": {account},
                   "parent": {links["parent"].get(account)}, "rep": {links["owner"].get(deal_id)}}.get(cause)
         if target:
-            hits.setdefault(cause, []).append(_through([p["steps"] for p in explanation["paths"]], target))
+            hits.setdefault(cause, []).append(_through([p.steps for p in explanation.paths], target))
     print(f"\n{title}\n{'planted cause':14} {'deals':>6} {'recovered by top-3 paths':>26}")
     for cause, xs in sorted(hits.items()):
         print(f"{cause:14} {len(xs):>6} {100 * sum(xs) / len(xs):>25.0f}%")

@@ -22,6 +22,7 @@ from torch_geometric.data import HeteroData
 
 from gnn.features import FeatureSpec, encode, latest_event_time
 from gnn.outcomes import outcome_times
+from gnn.readiness import MIN_CLOSED
 from graph.snapshot import Snapshot
 from graph.store import InvalidInput
 
@@ -56,8 +57,9 @@ class TemporalSplit:
 
 def temporal_split(full: Snapshot, cutoff_days: int = 30) -> TemporalSplit:
     closes = outcome_times(full)["closed_at"].dropna().sort_values()
-    if len(closes) < 10:
-        raise InvalidInput(f"only {len(closes)} closed deals: too few to train on")
+    if len(closes) < MIN_CLOSED:
+        raise InvalidInput(f"only {len(closes)} closed deals: too few to train on (need {MIN_CLOSED} spread over time); "
+                           "no model is trained, so open deals stay unscored until an export brings more history")
     t1, t2 = closes.quantile(0.6), closes.quantile(0.8)
     end = latest_event_time(full)
     start = full.nodes["Deal"]["created_at"].min() + pd.Timedelta(days=cutoff_days)

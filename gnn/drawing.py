@@ -20,12 +20,13 @@ from typing import TYPE_CHECKING, Any, Mapping
 import networkx as nx
 
 from gnn.path_style import DEFAULT_FILL, DIRECTION_COLOURS, INK, MUTED, NEUTRAL, NODE_FILLS
+from graph.explanation import Explanation
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 
-def explanation_graph(explanation: Mapping[str, Any]) -> nx.DiGraph:
+def explanation_graph(explanation: Explanation | Mapping[str, Any]) -> nx.DiGraph:
     """The union of an explanation's paths as a DiGraph.
 
     Nodes are `(label, id)` with `label`, `name` and `hops` (steps from the deal);
@@ -39,6 +40,8 @@ def explanation_graph(explanation: Mapping[str, Any]) -> nx.DiGraph:
         >>> list(g.edges(data="relation"))
         [(('Deal', 'd1'), ('Account', 'a1'), 'FOR_ACCOUNT')]
     """
+    if isinstance(explanation, Explanation):
+        explanation = explanation.to_json()
     g = nx.DiGraph()
     for path in explanation.get("paths", []):
         steps, weight = path["steps"], float(path["weight"])
@@ -63,7 +66,7 @@ def explanation_graph(explanation: Mapping[str, Any]) -> nx.DiGraph:
     return g
 
 
-def draw_explanation(explanation: Mapping[str, Any], ax: "Axes | None" = None, title: str | None = None) -> "Axes":
+def draw_explanation(explanation: Explanation | Mapping[str, Any], ax: "Axes | None" = None, title: str | None = None) -> "Axes":
     """Draw an explanation: the scored deal circled in bold, the evidence around it, edges green
     where they raise the score and red where they lower it, thicker for more weight.
 

@@ -20,6 +20,7 @@ from torch_geometric.data import HeteroData
 from torch_geometric.explain.algorithm import ExplainerAlgorithm
 
 from gnn.attribution import make_explainer, masked_logits
+from graph.explanation import Detail, ExplainedPath, Explanation, NodeRef, PathStep, Phrase, Segment
 from gnn.outcomes import outcome_flags
 from gnn.suggest import suggest
 from graph.snapshot import Snapshot
@@ -69,13 +70,21 @@ class Facts:
     def node_id(self, label: str, pos: int) -> str:
         return self.ids[label][pos]
 
-    def name(self, label: str, pos: int) -> str:
-        node_id = self.node_id(label, pos)
-        return self.names[label].get(node_id, node_id)
+    def ref_by_id(self, label: str, node_id: str) -> NodeRef:
+        return NodeRef(label, node_id, self.names[label].get(node_id, node_id))
 
-    def history(self, label: str, pos: int) -> str:
-        won, lost = self.record.get((label, self.node_id(label, pos)), (0, 0))
-        return f"{won} won and {lost} lost earlier deals" if won + lost else "no closed deals yet"
+    def ref(self, label: str, pos: int) -> NodeRef:
+        return self.ref_by_id(label, self.node_id(label, pos))
+
+    def deal_account_ref(self, deal_id: str) -> NodeRef | None:
+        account = self.deal_account.get(deal_id)
+        return self.ref_by_id("Account", account) if account else None
+
+    def history(self, node: NodeRef, before: str, after: str = "") -> Detail:
+        """The node's won/lost record as a detail about it: a reader who may not see the node does not get it."""
+        won, lost = self.record.get((node.label, node.id), (0, 0))
+        words = f"{won} won and {lost} lost earlier deals" if won + lost else "no closed deals yet"
+        return Detail(before + words + after, node)
 
 
 class IncomingIndex:
@@ -170,60 +179,57 @@ def _relation(edge_type: EdgeType) -> tuple[str, str, str | None]:
     return relation, ("in" if forward else "out"), (value or None)
 
 
-def sentence(steps: list[Step], facts: Facts) -> str:
-    """One plain sentence for a path, from the facts of the snapshot."""
+def sentence(steps: list[Step], facts: Facts) -> Phrase:
+    """One plain sentence for a path, from the facts of the snapshot, naming nodes by reference."""
     first, last = steps[1], steps[-1]
     rel1, dir1, role = _relation(first.edge_type)
-    role_text = f"{role.replace('_', ' ')} on this deal" if role and role != "unknown" else "on this deal"
-    name1 = facts.name(first.label, first.pos)
+    role_text = f" ({role.replace('_', ' ')} on this deal)" if role and role != "unknown" else " (on this deal)"
+    one = facts.ref(first.label, first.pos)
     if len(steps) == 2:
         if first.label == "Contact":
-            return f"{name1} ({role_text}) has {facts.history('Contact', first.pos)}"
+            return Phrase.of(one, role_text, facts.history(one, " has "))
         if first.label == "Account":
-            industry = facts.extra["Account"].get(facts.node_id("Account", first.pos))
-            return f"The account {name1}{f' ({industry})' if industry else ''} has {facts.history('Account', first.pos)}"
+            industry = facts.extra["Account"].get(one.id)
+            return Phrase.of("The account ", one, Detail(f" ({industry})" if industry else "", one), facts.history(one, " has "))
         if first.label == "Product":
-            return f"{name1} has {facts.history('Product', first.pos)} across accounts"
+            return Phrase.of(one, facts.history(one, " has ", " across accounts"))
         if first.label == "Rep":
-            return f"The owner {name1} has {facts.history('Rep', first.pos)}"
-        return f"{first.label} {name1} is linked to this deal"
-    name2 = facts.name(last.label, last.pos)
+            return Phrase.of("The owner ", one, facts.history(one, " has "))
+        return Phrase.of(f"{first.label} ", one, " is linked to this deal")
+    two = facts.ref(last.label, last.pos)
     rel2, dir2, role2 = _relation(last.edge_type)
     if last.label == "Deal":
-        outcome = facts.result.get(facts.node_id("Deal", last.pos), "open")
-        account = facts.names["Account"].get(facts.deal_account.get(facts.node_id("Deal", last.pos), ""), "")
-        at = f" at {account}" if account else ""
+        outcome = Detail(f", which was {facts.result.get(two.id, 'open')}", two)
+        account = facts.deal_account_ref(two.id)
+        at: tuple[Segment, ...] = (" at ", account) if account else ()
         if first.label == "Contact":
-            role2 = role2 or facts.roles.get((facts.node_id("Deal", last.pos), facts.node_id("Contact", first.pos)))
+            role2 = role2 or facts.roles.get((two.id, one.id))
             part = f"{role2.replace('_', ' ')} on" if isinstance(role2, str) and role2 != "unknown" else "on"
-            return f"{name1} ({role_text}) was {part} {name2}{at}, which was {outcome}"
+            return Phrase.of(one, role_text, f" was {part} ", two, *at, outcome)
         if first.label == "Account":
-            return f"An earlier deal at {name1}, {name2}, was {outcome}"
+            return Phrase.of("An earlier deal at ", one, ", ", two, outcome)
         if first.label == "Product":
-            return f"{name2}{at}, also for {name1}, was {outcome}"
+            return Phrase.of(two, *at, ", also for ", one, outcome)
         if first.label == "Rep":
-            return f"The owner {name1} also had {name2}{at}, which was {outcome}"
+            return Phrase.of("The owner ", one, " also had ", two, *at, outcome)
     if first.label == "Account" and last.label == "Account":
         kin = "a subsidiary of" if dir2 == "out" else "the parent of"
-        return f"{name1} is {kin} {name2}, which has {facts.history('Account', last.pos)}"
+        return Phrase.of(one, f" is {kin} ", two, facts.history(two, ", which has "))
     if first.label == "Contact" and last.label == "Account":
-        return f"{name1} ({role_text}) works or worked at {name2}, which has {facts.history('Account', last.pos)}"
+        return Phrase.of(one, role_text, " works or worked at ", two, facts.history(two, ", which has "))
     if first.label == "Account" and last.label == "Contact":
-        return f"{name2} works or worked at {name1} and has {facts.history('Contact', last.pos)}"
-    return " → ".join(f"{s.label} {facts.name(s.label, s.pos)}" for s in steps)
+        return Phrase.of(two, " works or worked at ", one, facts.history(two, " and has "))
+    parts: list[Segment] = []
+    for s in steps:
+        parts += [" → " if parts else "", f"{s.label} ", facts.ref(s.label, s.pos)]
+    return Phrase.of(*parts)
 
 
-def _step_json(step: Step, facts: Facts) -> dict:
+def _path_step(step: Step, facts: Facts) -> PathStep:
     relation, direction = (None, None)
     if step.edge_type is not None:
         relation, direction, _ = _relation(step.edge_type)
-    return {
-        "label": step.label,
-        "id": facts.node_id(step.label, step.pos),
-        "name": facts.name(step.label, step.pos),
-        "relation": relation,
-        "direction": direction,
-    }
+    return PathStep(step.label, facts.ref(step.label, step.pos), relation, direction)
 
 
 @dataclass
@@ -262,7 +268,7 @@ class PathExplainer:
 
     Example:
         >>> explainer = PathExplainer(model, data, snapshot, hops=2)
-        >>> explainer.explain_many([deal_pos], top=3)[0]["paths"][0]["text"]
+        >>> explainer.explain_many([deal_pos], top=3)[0].paths[0].text
         'Dana Wu (champion on this deal) has 3 won and 1 lost earlier deals'
     """
 
@@ -282,18 +288,18 @@ class PathExplainer:
             self.tensors[edge_type].edge_index = data[edge_type].edge_index
         self.explainer = make_explainer(model, algorithm)
 
-    def explain(self, deal_pos: int, top: int = 3) -> dict:
+    def explain(self, deal_pos: int, top: int = 3) -> Explanation:
         return self.explain_many([deal_pos], top)[0]
 
-    def explain_many(self, deal_positions: list[int], top: int = 3, batch_size: int = 8) -> list[dict]:
+    def explain_many(self, deal_positions: list[int], top: int = 3, batch_size: int = 8) -> list[Explanation]:
         """Explain deals `batch_size` at a time: larger batches of interpolated graphs cost more than they
         save (allocation of big tensors dominates; 8 was fastest on the default sample, 135 ms a deal)."""
-        out: list[dict] = []
+        out: list[Explanation] = []
         for i in range(0, len(deal_positions), batch_size):
             out += self._explain_batch(deal_positions[i : i + batch_size], top)
         return out
 
-    def _explain_batch(self, deal_positions: list[int], top: int) -> list[dict]:
+    def _explain_batch(self, deal_positions: list[int], top: int) -> list[Explanation]:
         subs = []
         for pos in deal_positions:
             node_map, distance = computation_subgraph(self.incoming, pos, self.hops)
@@ -321,24 +327,16 @@ class PathExplainer:
         fidelity = self._fidelity(pieces, chosen_all, randoms, x, ei, locals_)
         out = []
         for piece, chosen, fid in zip(pieces, chosen_all, fidelity, strict=True):
-            paths = [
-                {
-                    "weight": round(float(w), 4),
-                    "direction": "raises" if w >= 0 else "lowers",
-                    "text": sentence(steps, self.facts),
-                    "steps": [_step_json(s, self.facts) for s in steps],
-                }
+            paths = tuple(
+                ExplainedPath(round(float(w), 4), sentence(steps, self.facts),
+                              tuple(_path_step(s, self.facts) for s in steps))
                 for w, steps in chosen
-            ]
+            )
             deal_id = self.facts.node_id("Deal", piece.deal_pos)
-            out.append({
-                "method": self.method,
-                "paths": paths,
-                "suggestions": suggest(deal_id, paths, self.facts),
-                "fidelity": fid["plus"],
-                "fidelity_minus": fid["minus"],
-                "random_fidelity": fid["random"],
-            })
+            out.append(Explanation(
+                method=self.method, paths=paths, suggestions=suggest(deal_id, paths, self.facts),
+                fidelity=fid["plus"], fidelity_minus=fid["minus"], random_fidelity=fid["random"],
+            ))
         return out
 
     def _fidelity(self, pieces: list[_Piece], chosen_all: list, randoms: list, x: dict, ei: dict,

@@ -29,6 +29,7 @@ from gnn.model import HeteroSAGE, ModelConfig
 from gnn.outcomes import outcome_flags
 from gnn.registry import ModelCard, ModelRegistry, RegistryError
 from gnn.wide import WideLinear, WideSpec
+from graph.explanation import Explanation
 from graph.snapshot import Snapshot
 from graph.store import GraphStore, ScoreRecord
 
@@ -101,11 +102,11 @@ def score_open_deals(
         explainer = PathExplainer(loaded.model, data, full, hops=loaded.model.config.layers)
     metadata = {"model_kind": loaded.card.kind, "as_of": opened.cutoff.isoformat(),
                 "schema": loaded.card.schema_fingerprint}
-    explanations: list[dict | None] = [None] * len(deal_ids)
+    explanations: list[Explanation | None] = [None] * len(deal_ids)
     if loaded.model is None:
         # The fallback explains nothing about a deal; say why instead of inventing paths.
         note = "too little closed-deal history for a graph model: this is the base win rate"
-        explanations = [{"method": "class-prior", "paths": [], "fidelity": None, "note": note}] * len(deal_ids)
+        explanations = [Explanation(method="class-prior", note=note)] * len(deal_ids)
     if explainer is not None:
         chunk = 16
         for i in tqdm(range(0, len(deal_ids), chunk), desc="explaining", unit="batch", disable=not progress, file=sys.stderr):
@@ -161,7 +162,7 @@ def store_scores(
     store: GraphStore,
     model_version: str,
     probabilities: Mapping[str, float],
-    explanations: Mapping[str, Mapping | None] | None = None,
+    explanations: Mapping[str, Explanation | None] | None = None,
     metadata: Mapping[str, object] | None = None,
 ) -> list[ScoreRecord]:
     """Write win probabilities as each deal's latest score, under `model_version`; returns the records.

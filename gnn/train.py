@@ -34,13 +34,13 @@ from gnn.features import FeatureSpec, latest_event_time
 from gnn.fit import DEFAULT_GRID, FitConfig, calibrate, concat, fit_platt, logits_of, oracle_probabilities, tune
 from gnn.leakage import refuse_leaks
 from gnn.metrics import metrics, reliability_plot
+from gnn.readiness import MIN_LOST, MIN_WON
 from gnn.registry import ModelCard, ModelRegistry, new_version
 from graph.snapshot import Snapshot
 from graph.store import GraphStore, InvalidInput
 
 log = logging.getLogger(__name__)
 
-MIN_WON = MIN_LOST = 40
 PROMOTE_FRACTION = 0.95
 
 

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from graph import cypher
+from graph.explanation import dump_explanation, load_explanation
 from graph.lineage import LOAD_ID, SOURCE_FILE, SOURCE_LINE
 from graph.neo4j_books import Neo4jBooks
 from graph.neo4j_records import Neo4jRecordLog
@@ -378,7 +379,7 @@ class Neo4jStore(Neo4jBooks, Neo4jRecordLog, GraphStore):
                 "model_version": s.model_version,
                 "scored_at": to_utc(s.scored_at).replace(microsecond=0),
                 "band": s.band,
-                "explanation": json.dumps(s.explanation) if s.explanation is not None else None,
+                "explanation": dump_explanation(s.explanation),
                 "metadata": json.dumps(dict(s.metadata)),
             }
             rows.append({"deal_id": s.deal_id, "props": values, "history": {"deal_id": s.deal_id, "seq": seq + i, **values}})
@@ -410,7 +411,7 @@ class Neo4jStore(Neo4jBooks, Neo4jRecordLog, GraphStore):
             model_version=props["model_version"],
             scored_at=_native_datetime(props["scored_at"]),
             band=props["band"],
-            explanation=json.loads(props["explanation"]) if props.get("explanation") else None,
+            explanation=load_explanation(props.get("explanation")),
             previous_probability=props.get("previous_probability"),
             metadata=json.loads(props.get("metadata") or "{}"),
         )

@@ -20,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from graph.explanation import dump_explanation, load_explanation
 from graph.lineage import LINEAGE_COLUMNS, LOAD_ID
 from graph.sqlite_books import BOOKS_DDL, LoadBooks
 from graph.sqlite_records import RECORDS_DDL, RecordLog
@@ -104,9 +105,8 @@ def _time_sql(alias: str, typed: NodeType | Relation, name: str) -> str:
 
 @lru_cache(maxsize=8192)
 def _parsed(text: str) -> Any:
-    """Stored JSON, parsed once per distinct text: an explanation is read on every API request that shows it
-    and rewritten only by a scoring run, and parsing it was half the time of the widget's query. The result is
-    shared between callers, so it is read-only (`ScoreRecord` types it as a Mapping)."""
+    """Stored JSON, parsed once per distinct text (score metadata: read on every request that shows a score).
+    The result is shared between callers, so it is read-only (`ScoreRecord` types it as a Mapping)."""
     return json.loads(text)
 
 
@@ -336,7 +336,7 @@ class SQLiteStore(LoadBooks, RecordLog, GraphStore):
         rows = [
             (
                 s.deal_id, float(s.probability), s.model_version, to_iso(s.scored_at), s.band,
-                json.dumps(s.explanation) if s.explanation is not None else None,
+                dump_explanation(s.explanation),
                 json.dumps(dict(s.metadata)),
             )
             for s in scores
@@ -365,7 +365,7 @@ class SQLiteStore(LoadBooks, RecordLog, GraphStore):
             model_version=row["model_version"],
             scored_at=datetime.fromisoformat(row["scored_at"]),
             band=row["band"],
-            explanation=_parsed(row["explanation"]) if row["explanation"] else None,
+            explanation=load_explanation(row["explanation"]),
             previous_probability=row["previous_probability"],
             metadata=_parsed(row["metadata"] or "{}"),
         )

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Iterable, Literal, Mapping, Sequence
 
+from graph.explanation import Explanation
 from graph.lineage import LoadRecord, LoadState, MergeRecord, MergeState, NodeLineage, Tombstone
 from graph.records import Record
 from ontology import Schema
@@ -67,7 +68,7 @@ class ScoreRecord:
     model_version: str
     scored_at: datetime
     band: str
-    explanation: Mapping[str, Any] | None = None
+    explanation: Explanation | None = None
     previous_probability: float | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
@@ -242,6 +243,8 @@ class GraphStore(ABC):
         A decision already active for the same (label, merged id) is kept as it is. A
         merged id that lives in the graph is moved: its row is saved in the record,
         its edges re-pointed to the kept id (saved as redirects), the node removed.
+        Each of `closes` (a stored job of the kept record) is ended if still open and
+        saved as a redirect that filled its end time; its lineage is left as it was.
         """
 
     @abstractmethod
@@ -250,7 +253,8 @@ class GraphStore(ABC):
 
     @abstractmethod
     def undo_merge(self, merge_id: int) -> MergeRecord:
-        """Restore the merged node and point its redirected edges back, in one transaction.
+        """Restore the merged node, empty the times the merge filled in and point its redirected edges
+        back, in one transaction.
 
         The record stays, marked `undone`, and later loads never merge the pair again.
 

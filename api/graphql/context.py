@@ -13,7 +13,7 @@ scores and mix callers.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
@@ -25,6 +25,7 @@ from api.graphql.visibility import BookCache, Visibility
 from api.owners_desk import OwnersDesk
 from api.owners_health import HealthCache
 from gnn.registry import ModelCard
+from graph.explanation import Explanation
 from graph.store import DealPage, Direction, GraphStore, Neighbour, ScoreRecord
 
 __all__ = ["GraphContext", "Loaders", "OPEN_DEALS_BATCH"]
@@ -39,7 +40,7 @@ class Loaders:
         self._nodes: dict[str, DataLoader[str, dict[str, Any] | None]] = {}
         self._neighbours: dict[tuple[str, str, Direction], DataLoader[str, list[Neighbour]]] = {}
         self.scores: DataLoader[str, ScoreRecord | None] = DataLoader(self._load_scores)
-        self.explanations: DataLoader[str, Mapping[str, Any] | None] = DataLoader(self._load_explanations)
+        self.explanations: DataLoader[str, Explanation | None] = DataLoader(self._load_explanations)
         self.open_deals: DataLoader[str, list[dict[str, Any]]] = DataLoader(self._load_open_deals)
 
     @property
@@ -90,11 +91,12 @@ class Loaders:
         found = {r.deal_id: replace(r, explanation=None) for r in records if r is not None}
         return [found.get(i) for i in deal_ids]
 
-    async def _load_explanations(self, deal_ids: list[str]) -> list[Mapping[str, Any] | None]:
-        """The stored explanation of each visible deal, with steps the caller may not see anonymised."""
+    async def _load_explanations(self, deal_ids: list[str]) -> list[Explanation | None]:
+        """The stored explanation of each visible deal, as the caller may read it (`Visibility.redact`)."""
         ok = await self._vis.visible("Deal", deal_ids)
-        records = await self._reads.scores.load_many([i for i in deal_ids if i in ok])
-        found = {r.deal_id: r.explanation for r in await self._vis.redact(records) if r is not None}
+        records = [r for r in await self._reads.scores.load_many([i for i in deal_ids if i in ok]) if r is not None]
+        redacted = await self._vis.redact([r.explanation for r in records])
+        found = {r.deal_id: e for r, e in zip(records, redacted, strict=True)}
         return [found.get(i) for i in deal_ids]
 
     async def _load_open_deals(self, account_ids: list[str]) -> list[list[dict[str, Any]]]:

@@ -196,4 +196,4 @@ class Deal:
     async def explanation(self, info: Info, top: int | None = 3) -> Explanation | None:
         top = 3 if top is None else top
         explanation = await info.context.loaders.explanations.load(self.id)
-        return Explanation.from_json(explanation, top) if explanation else None
+        return Explanation.of(explanation, top) if explanation else None

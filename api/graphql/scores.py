@@ -7,12 +7,12 @@ resolver here reads the store.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Mapping
 
 import strawberry
 
 from api.graphql.errors import UserInputError
 from gnn.registry import ModelCard
+from graph.explanation import Explanation as StoredExplanation
 from graph.store import ScoreRecord
 from graph.timefmt import to_utc
 
@@ -63,10 +63,6 @@ class Suggestion:
     contact_id: strawberry.ID | None = strawberry.field(description="The contact to involve, for `involve`.")
 
 
-def _optional_float(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
 @strawberry.type(description="Why the model scored a deal as it did.")
 class Explanation:
     method: str
@@ -81,38 +77,24 @@ class Explanation:
         description="Suggestions (not facts) for the rep, each naming the path it comes from.")
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any], top: int) -> "Explanation":
-        """The stored explanation with its first `top` paths (they are stored strongest first)."""
+    def of(cls, explanation: StoredExplanation, top: int) -> "Explanation":
+        """The explanation (already as its reader may see it) with its first `top` paths."""
         if top < 0:
             raise UserInputError(f"`top` must be 0 or more (got {top})")
+        shown = explanation.top(top)
         paths = [
-            Path(
-                weight=float(p["weight"]),
-                direction=p["direction"],
-                text=p["text"],
-                steps=[
-                    PathStep(
-                        label=s["label"],
-                        id=strawberry.ID(str(s["id"])) if s.get("id") is not None else None,
-                        name=s.get("name"),
-                        relation=s.get("relation"),
-                        direction=s.get("direction"),
-                    )
-                    for s in p.get("steps", [])
-                ],
-            )
-            for p in list(data.get("paths", []))[:top]
+            Path(weight=p.weight, direction=p.direction, text=p.text,
+                 steps=[PathStep(label=s.label, id=strawberry.ID(s.id) if s.id is not None else None, name=s.name,
+                                 relation=s.relation, direction=s.direction) for s in p.steps])
+            for p in shown.paths
         ]
         suggestions = [
-            Suggestion(kind=x["kind"], text=x["text"], path=int(x["path"]),
-                       contact_id=strawberry.ID(x["contact_id"]) if x.get("contact_id") else None)
-            for x in data.get("suggestions", []) if int(x["path"]) < top
+            Suggestion(kind=x.kind, text=x.text, path=x.path,
+                       contact_id=strawberry.ID(x.contact.id) if x.contact is not None else None)
+            for x in shown.suggestions
         ]
-        return cls(
-            method=data["method"], fidelity=_optional_float(data.get("fidelity")),
-            fidelity_minus=_optional_float(data.get("fidelity_minus")),
-            random_fidelity=_optional_float(data.get("random_fidelity")), paths=paths, suggestions=suggestions,
-        )
+        return cls(method=shown.method, fidelity=shown.fidelity, fidelity_minus=shown.fidelity_minus,
+                   random_fidelity=shown.random_fidelity, paths=paths, suggestions=suggestions)
 
 
 @strawberry.type(description="One model's held-out metrics (the served model and its baselines).")

@@ -7,11 +7,14 @@ revops and admin see everything. A rep sees:
 - accounts those deals are for (FOR_ACCOUNT), and nothing else of the account
   hierarchy: a parent or subsidiary is visible only through a deal of its own;
 - contacts who work or worked at a visible account, or are on a visible deal;
+- the reps whose book it is (themselves, or their team with team scope);
 - what hangs off a visible deal: its owner, products, outcome, score.
 
 Anything else is treated as missing: null by id, absent from lists, zero in
-counts, and anonymised in explanation paths (a step's id and name become null
-and the sentence no longer names it).
+counts, and anonymised in explanations: every string an explanation carries
+is rendered from node references (`graph.explanation`), so a hidden node's
+step loses id and name, sentences speak of "a deal you cannot see" without
+its facts, and a suggestion naming it is dropped (`Visibility.redact`).
 
 A rep's deals and accounts (their `Book`) are read from the store again
 once the one in use is `DEALGRAPH_BOOK_TTL_S` old, per process (`BookCache`):
@@ -22,17 +25,16 @@ are decided per request.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Iterable, Mapping
+from typing import Awaitable, Callable, Iterable
 
 from api.auth import Principal
 from api.graphql.store_reads import StoreReads
-from graph.store import ScoreRecord
+from graph.explanation import Explanation, NodeRef
 
-#: Node labels whose visibility depends on ownership. Reps, products and outcomes are not guarded.
-GUARDED = frozenset({"Deal", "Account", "Contact"})
+#: Node labels whose visibility depends on ownership. Products and outcomes are not guarded.
+GUARDED = frozenset({"Deal", "Account", "Contact", "Rep"})
 #: Walks whose far end is visible whenever the near end is ("what hangs off" a visible node).
 IMPLIED = frozenset({("Deal", "FOR_ACCOUNT", "out"), ("Deal", "INVOLVES", "out"), ("Account", "WORKS_AT", "in")})
 
@@ -158,6 +160,8 @@ class Visibility:
             return (await self.book()).deals.intersection(ids)
         if label == "Account":
             return (await self.book()).accounts.intersection(ids)
+        if label == "Rep":
+            return (await self.book()).owners.intersection(ids)
         ids = list(dict.fromkeys(ids))
         unknown = [i for i in ids if i not in self._contacts]
         if unknown:
@@ -181,47 +185,19 @@ class Visibility:
         })
 
     # ---- explanations
-    async def redact(self, records: list[ScoreRecord | None]) -> list[ScoreRecord | None]:
-        """The records with explanation steps the principal may not see anonymised (all at once: one check per label)."""
+    async def redact(self, explanations: list[Explanation | None]) -> list[Explanation | None]:
+        """The explanations as the principal may read them: every node any of their strings or steps names is
+        checked (all at once, one check per label) and `Explanation.visible_to` renders them accordingly."""
         if not self.restricted:
-            return records
-        wanted: dict[str, set[str]] = {label: set() for label in GUARDED}
-        for record in records:
-            for step in _steps(record):
-                if step.get("label") in GUARDED and step.get("id") is not None:
-                    wanted[step["label"]].add(str(step["id"]))
-        labels = sorted(label for label, ids in wanted.items() if ids)
+            return explanations
+        wanted: dict[str, set[str]] = {}
+        for explanation in explanations:
+            for ref in explanation.refs() if explanation is not None else ():
+                wanted.setdefault(ref.label, set()).add(ref.id)
+        labels = sorted(wanted)
         allowed = dict(zip(labels, await asyncio.gather(*(self.visible(label, wanted[label]) for label in labels))))
-        return [_redacted(record, allowed) if record is not None else None for record in records]
 
+        def may_see(ref: NodeRef) -> bool:
+            return ref.id in allowed.get(ref.label, ())
 
-def _steps(record: ScoreRecord | None) -> Iterable[Mapping[str, Any]]:
-    if record is None or not record.explanation:
-        return ()
-    return (step for path in record.explanation.get("paths", []) for step in path.get("steps", []))
-
-
-def _hidden(label: str) -> str:
-    noun = label.lower()
-    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun} you cannot see"
-
-
-def _redacted(record: ScoreRecord, allowed: Mapping[str, set[str]]) -> ScoreRecord:
-    def hidden(step: Mapping[str, Any]) -> bool:
-        return step.get("label") in GUARDED and str(step.get("id")) not in allowed.get(step["label"], set())
-
-    # The first step is the deal itself (visible, or this record would not be read); later ones are evidence.
-    if not any(hidden(s) for s in _steps(record)):
-        return record
-    paths = []
-    for path in record.explanation.get("paths", []):
-        steps = path.get("steps", [])
-        if not any(hidden(s) for s in steps):
-            paths.append(path)
-            continue
-        masked = [{**s, "id": None, "name": None} if hidden(s) else s for s in steps]
-        words = [_hidden(str(s["label"])) if hidden(s) else (s.get("name") or str(s.get("label")))
-                 for s in steps[1:]]
-        text = "This deal → " + " → ".join(words)
-        paths.append({**path, "steps": masked, "text": text})
-    return dataclasses.replace(record, explanation={**record.explanation, "paths": paths})
+        return [e.visible_to(may_see) if e is not None else None for e in explanations]

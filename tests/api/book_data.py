@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from api.auth import Role
+from graph.explanation import Detail, ExplainedPath, Explanation, NodeRef, PathStep, Phrase, Suggestion
 from graph.store import GraphStore, ScoreRecord
 from tests.api.queries import Endpoint, create_key
 
@@ -59,31 +60,30 @@ def band(p: float) -> str:
     return "high" if p >= 0.6 else "medium" if p >= 0.3 else "low"
 
 
-def explanation(deal_id: str) -> dict:
+def explanation(deal_id: str) -> Explanation:
     """Two paths: one through Rita's own contact and account, one through Bob's won deal and contact."""
-    return {
-        "method": "path-attribution", "fidelity": 0.8,
-        "paths": [
-            {"weight": 0.3, "direction": "raises", "text": "Ana Silva (champion on this deal) works at Acme",
-             "steps": [
-                 {"label": "Deal", "id": deal_id, "name": "Acme renewal", "relation": None, "direction": None},
-                 {"label": "Contact", "id": "003-ana", "name": "Ana Silva", "relation": "INVOLVES", "direction": "out"},
-                 {"label": "Account", "id": ACME, "name": "Acme", "relation": "WORKS_AT", "direction": "out"},
-             ]},
-            {"weight": -0.2, "direction": "lowers",
-             "text": "Bo Secret was on Bobco Megadeal at Bobco Industries, which was won",
-             "steps": [
-                 {"label": "Deal", "id": deal_id, "name": "Acme renewal", "relation": None, "direction": None},
-                 {"label": "Product", "id": "01t-core", "name": "Core Platform", "relation": "FOR_PRODUCT",
-                  "direction": "out"},
-                 {"label": "Deal", "id": "006-b5", "name": "Bobco Megadeal", "relation": "FOR_PRODUCT",
-                  "direction": "in"},
-                 {"label": "Contact", "id": "003-bo", "name": "Bo Secret", "relation": "INVOLVES", "direction": "out"},
-                 {"label": "Account", "id": BOBCO, "name": "Bobco Industries", "relation": "WORKS_AT",
-                  "direction": "out"},
-             ]},
-        ],
-    }
+    deal = NodeRef("Deal", deal_id, "Acme renewal")
+    ana, acme = NodeRef("Contact", "003-ana", "Ana Silva"), NodeRef("Account", ACME, "Acme")
+    core = NodeRef("Product", "01t-core", "Core Platform")
+    megadeal, bo = NodeRef("Deal", "006-b5", "Bobco Megadeal"), NodeRef("Contact", "003-bo", "Bo Secret")
+    bobco = NodeRef("Account", BOBCO, "Bobco Industries")
+    return Explanation(
+        method="path-attribution", fidelity=0.8,
+        paths=(
+            ExplainedPath(0.3, Phrase.of(ana, " (champion on this deal) works at ", acme), (
+                PathStep("Deal", deal), PathStep("Contact", ana, "INVOLVES", "out"),
+                PathStep("Account", acme, "WORKS_AT", "out"))),
+            ExplainedPath(-0.2, Phrase.of(bo, " was on ", megadeal, " at ", bobco, Detail(", which was won", megadeal)), (
+                PathStep("Deal", deal), PathStep("Product", core, "FOR_PRODUCT", "out"),
+                PathStep("Deal", megadeal, "FOR_PRODUCT", "in"), PathStep("Contact", bo, "INVOLVES", "out"),
+                PathStep("Account", bobco, "WORKS_AT", "out"))),
+        ),
+        suggestions=(
+            Suggestion("keep", 0, Phrase.of("Keep ", ana, " closely involved.")),
+            Suggestion("risk", 1, Phrase.of("Watch: ", megadeal, " at ", bobco, Detail(", which was won", megadeal))),
+            Suggestion("involve", 1, Phrase.of("Consider involving ", bo, "."), contact=bo),
+        ),
+    )
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from graph.explanation import ExplainedPath, Explanation, NodeRef, PathStep, Phrase, Suggestion
 from graph.store import GraphStore, ScoreRecord
 
 PARENT, SUB = "001-parent", "001-sub"
@@ -29,25 +30,22 @@ class Crm:
     all_open: int
 
 
-def explanation(deal_id: str, n_paths: int) -> dict:
+def explanation(deal_id: str, n_paths: int) -> Explanation:
     """A stored explanation with `n_paths` paths, strongest first."""
-    paths = []
-    for i in range(n_paths):
-        weight = round(0.5 / (i + 1), 4) * (1 if i % 2 == 0 else -1)
-        paths.append({
-            "weight": weight,
-            "direction": "raises" if weight > 0 else "lowers",
-            "text": f"path {i}: deal involves a champion",
-            "steps": [
-                {"label": "Deal", "id": deal_id, "name": f"Deal {deal_id}", "relation": None, "direction": None},
-                {"label": "Contact", "id": "003-ana", "name": "Ana Silva", "relation": "INVOLVES", "direction": "out"},
-                {"label": "Account", "id": SUB, "name": "Globex Europe", "relation": "WORKS_AT", "direction": "out"},
-            ],
-        })
-    suggestions = [{"kind": "keep", "path": 0, "text": "Keep Ana Silva closely involved."},
-                   {"kind": "involve", "path": n_paths - 1, "contact_id": "003-bob", "text": "Consider involving Bob."}]
-    return {"method": "path-attribution", "paths": paths, "fidelity": 0.82, "fidelity_minus": 0.05,
-            "random_fidelity": 0.2, "suggestions": suggestions}
+    deal, ana = NodeRef("Deal", deal_id, f"Deal {deal_id}"), NodeRef("Contact", "003-ana", "Ana Silva")
+    europe = NodeRef("Account", SUB, "Globex Europe")
+    paths = tuple(
+        ExplainedPath(round(0.5 / (i + 1), 4) * (1 if i % 2 == 0 else -1),
+                      Phrase.of(f"path {i}: deal involves a champion"),
+                      (PathStep("Deal", deal), PathStep("Contact", ana, "INVOLVES", "out"),
+                       PathStep("Account", europe, "WORKS_AT", "out")))
+        for i in range(n_paths)
+    )
+    bob = NodeRef("Contact", "003-bob", "Bob")
+    suggestions = (Suggestion("keep", 0, Phrase.of("Keep ", ana, " closely involved.")),
+                   Suggestion("involve", n_paths - 1, Phrase.of("Consider involving ", bob, "."), contact=bob))
+    return Explanation(method="path-attribution", paths=paths, fidelity=0.82, fidelity_minus=0.05,
+                       random_fidelity=0.2, suggestions=suggestions)
 
 
 def score(deal_id: str, p: float, paths: int = 0, version: str = "v1") -> ScoreRecord:

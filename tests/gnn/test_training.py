@@ -49,15 +49,14 @@ def test_explanation_paths_follow_real_edges_from_the_deal(trained):
     scores = trained.store.latest_scores(open_deal_ids(trained.store.snapshot()))
     checked = 0
     for deal_id, score in list(scores.items())[:15]:
-        for path in score.explanation["paths"]:
-            steps = path["steps"]
-            assert steps[0]["label"] == "Deal" and steps[0]["id"] == deal_id
-            assert path["direction"] == ("raises" if path["weight"] >= 0 else "lowers")
-            assert path["text"]
+        for path in score.explanation.paths:
+            steps = path.steps
+            assert steps[0].label == "Deal" and steps[0].id == deal_id
+            assert path.direction == ("raises" if path.weight >= 0 else "lowers")
+            assert path.text
             for a, b in zip(steps, steps[1:]):
-                direction = b["direction"]
-                hood = trained.store.neighbours(a["label"], [a["id"]], b["relation"], direction)
-                assert b["id"] in {n.node["id"] for n in hood.get(a["id"], [])}, (a, b)
+                hood = trained.store.neighbours(a.label, [a.id], b.relation, b.direction)
+                assert b.id in {n.node["id"] for n in hood.get(a.id, [])}, (a, b)
                 checked += 1
     assert checked > 0
 

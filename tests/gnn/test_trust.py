@@ -69,7 +69,7 @@ def test_too_little_history_falls_back_to_the_prior_and_says_so(tiny):
     records = score_open_deals(store, root)
     assert records and {r.metadata["model_kind"] for r in records} == {"prior"}
     assert len({r.probability for r in records}) == 1
-    assert all(r.explanation["paths"] == [] and "base win rate" in r.explanation["note"] for r in records)
+    assert all(not r.explanation.paths and "base win rate" in r.explanation.note for r in records)
 
 
 def _card(version: str) -> ModelCard:

@@ -12,6 +12,7 @@ stored, the constraints created on open, dangling edges, the score history.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
@@ -21,6 +22,7 @@ import pytest
 from neo4j.exceptions import ServiceUnavailable
 
 from graph import InvalidInput, ScoreRecord, StoreError, cypher, cypher_books
+from graph.explanation import Explanation
 from graph.neo4j import DanglingEdges, Neo4jStore, from_db, parse_url, redact, to_db
 from ontology import load_schema
 from tests.graph.backends import needs_neo4j, open_test_store
@@ -303,14 +305,14 @@ def test_write_scores_splits_repeated_deals_into_ordered_rounds():
     driver = FakeDriver()
     store = fake_store(driver, batch_size=10)
     records = [ScoreRecord("d1", 0.2, "v1", T, "low"), ScoreRecord("d2", 0.4, "v1", T, "medium"),
-               ScoreRecord("d1", 0.7, "v2", T + timedelta(seconds=1, microseconds=5), "high", {"paths": []})]
+               ScoreRecord("d1", 0.7, "v2", T + timedelta(seconds=1, microseconds=5), "high", Explanation("m"))]
     assert store.write_scores(records) == 3
     assert driver.transactions == ["write"]
     rounds = [[(r["deal_id"], r["props"]["probability"]) for r in p["rows"]] for _, _, p in driver.log]
     assert rounds == [[("d1", 0.2), ("d2", 0.4)], [("d1", 0.7)]]
     last = driver.log[-1][2]["rows"][0]
     assert last["props"]["scored_at"] == T + timedelta(seconds=1)
-    assert last["props"]["explanation"] == '{"paths": []}'
+    assert json.loads(last["props"]["explanation"])["method"] == "m"
     assert last["history"]["seq"] > driver.log[0][2]["rows"][0]["history"]["seq"]
 
 
