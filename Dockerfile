@@ -27,7 +27,6 @@ COPY ontology ontology
 COPY graph graph
 COPY loaders loaders
 COPY gnn gnn
-COPY owners owners
 COPY api api
 RUN pip install --no-deps . && python -c "import api.cli, graph.neo4j"
 

@@ -38,7 +38,7 @@ def audit_model_change(settings: Settings, action: str, before: str | None, afte
     import getpass
 
     from api.cli import _store
-    from owners.audit import Actor, AuditEvent, record_events
+    from gnn.owners.audit import Actor, AuditEvent, record_events
 
     event = AuditEvent(action=action, actor=Actor(subject=f"cli:{getpass.getuser()}", role="admin"),
                        model_version=after, text=f"{action}: {before or 'none'} -> {after or 'none'}",

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from api.settings import Settings
 
 if TYPE_CHECKING:
-    from owners.monitor import Health
+    from gnn.owners.monitor import Health
 
 
 def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
@@ -59,10 +59,10 @@ def cmd_forecast(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
     from api.cli import EXIT_OK, _store, out
-    from owners.backtest import backtest
-    from owners.forecast import forecast
-    from owners.forecast_text import backtest_table, forecast_html, forecast_table
-    from owners.trends import trends
+    from gnn.owners.backtest import backtest
+    from gnn.owners.forecast import forecast
+    from gnn.owners.forecast_text import backtest_table, forecast_html, forecast_table
+    from gnn.owners.trends import trends
 
     with _store(settings) as store:
         f = forecast(store, level=args.level)
@@ -112,7 +112,7 @@ def health_lines(h: "Health") -> list[str]:
 def cmd_monitor(args: argparse.Namespace, settings: Settings) -> int:
     from api.cli import EXIT_OK, _store, out
     from api.owners_alerts import thresholds_from
-    from owners.monitor import model_health
+    from gnn.owners.monitor import model_health
 
     with _store(settings) as store:
         h = model_health(store, settings.home, thresholds_from(settings))

@@ -16,9 +16,9 @@ def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
     with _store(settings) as store:
         html = build_review(store, ModelRegistry(settings.home).current(), rep=args.rep, account=args.account)
         if args.forecast:  # the owners' forecast and its backtest as one more section (docs/owners.md)
-            from owners.backtest import backtest
-            from owners.forecast import forecast
-            from owners.forecast_text import forecast_html
+            from gnn.owners.backtest import backtest
+            from gnn.owners.forecast import forecast
+            from gnn.owners.forecast_text import forecast_html
 
             section = forecast_html(forecast(store, rep_ids=[args.rep] if args.rep else None),
                                     backtest(store, settings.home))

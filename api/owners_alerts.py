@@ -16,9 +16,9 @@ from api.auth import Principal, Role
 from api.owners_desk import desk_for, run
 from api.settings import Settings
 from graph.store import GraphStore
-from owners.alerts import ScoreDrop, alert_event, deliver, record_alerts, score_drops
-from owners.audit import AuditEvent
-from owners.monitor import Health, Thresholds, model_health
+from gnn.owners.alerts import ScoreDrop, alert_event, deliver, record_alerts, score_drops
+from gnn.owners.audit import AuditEvent
+from gnn.owners.monitor import Health, Thresholds, model_health
 
 
 def thresholds_from(settings: Settings) -> Thresholds:
@@ -42,8 +42,8 @@ async def drop_text(store: GraphStore, drop: ScoreDrop) -> str:
         return text
     owner = Principal(Role.REP, subject="dealgraph:alerts", method="system", rep_id=drop.owner_id)
     explanation = await desk_for(store, owner).loaders.explanations.load(drop.deal_id)
-    lowers = [p for p in (explanation or {}).get("paths", []) if p.get("direction") == "lowers"]
-    return f"{text}; main reason now: {lowers[0]['text']}" if lowers else text
+    lowers = [p for p in explanation.paths if p.direction == "lowers"] if explanation else []
+    return f"{text}; main reason now: {lowers[0].text}" if lowers else text
 
 
 def check_alerts(store: GraphStore, home: Path, settings: Settings) -> AlertRun:

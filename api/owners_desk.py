@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 from api.auth import Principal, Role
 from api.graphql.store_reads import ScoreReads
 from graph.store import DealgraphError, GraphStore, InvalidInput
-from owners.audit import Actor, AuditEvent, read_events
-from owners.feedback import record_feedback
-from owners.forecast import Forecast, forecast
-from owners.monitor import Health
-from owners.trends import TrendRow, trends
+from gnn.owners.audit import Actor, AuditEvent, read_events
+from gnn.owners.feedback import record_feedback
+from gnn.owners.forecast import Forecast, forecast
+from gnn.owners.monitor import Health
+from gnn.owners.trends import TrendRow, trends
 
 if TYPE_CHECKING:
     from api.graphql.context import Loaders
@@ -71,7 +71,7 @@ class OwnersDesk:
         if self.principal.sees_everything or event.deal_id is None:
             return event
         explanation = await self.loaders.explanations.load(event.deal_id)
-        return replace(event, paths=tuple(str(p.get("text", "")) for p in (explanation or {}).get("paths", [])))
+        return replace(event, paths=tuple(p.text for p in explanation.paths) if explanation else ())
 
     async def forecast(self) -> Forecast:
         """The forecast of the deals the principal sees: a rep's (or team's) own, everyone's for revops/admin."""

@@ -16,7 +16,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
 from graph.store import DealgraphError, GraphStore
-from owners.monitor import Health, Thresholds, model_health
+from gnn.owners.monitor import Health, Thresholds, model_health
 
 log = logging.getLogger(__name__)
 

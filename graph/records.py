@@ -1,6 +1,6 @@
 """The store's keyed, append-only record log: audit events, alerts and their deliveries.
 
-Owners' bookkeeping (`owners/`) lives once above the store contract, as load
+Owners' bookkeeping (`gnn/owners/`) lives once above the store contract, as load
 bookkeeping does: each backend only appends records and reads them back in
 the order they were written. A record is never updated or deleted, so what
 the log says was true when it was written stays readable as it was.

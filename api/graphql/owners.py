@@ -17,7 +17,7 @@ from graphql import GraphQLError
 
 from api.graphql.errors import UserInputError
 from graph.store import DealgraphError, InvalidInput
-from owners.audit import AuditEvent as Event
+from gnn.owners.audit import AuditEvent as Event
 
 MAX_EVENTS = 1000
 log = logging.getLogger(__name__)

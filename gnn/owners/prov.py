@@ -18,7 +18,7 @@ from rdflib import PROV, RDF, RDFS, XSD, Graph, Literal, URIRef
 
 from graph.rdf import ID, model_run_iri, node_iri
 from graph.timefmt import to_utc
-from owners.audit import AuditEvent
+from gnn.owners.audit import AuditEvent
 
 DEAL = "Deal"
 

@@ -113,7 +113,7 @@ def test_overrides_never_reach_the_graph_training_reads(site: Site) -> None:
 
 
 def test_overrides_are_scored_against_the_model_when_their_deals_close(site: Site) -> None:
-    from owners.feedback import override_scorecard
+    from gnn.owners.feedback import override_scorecard
 
     assert "errors" not in feedback(site.as_(Role.REVOPS), "006-r2", p=0.9)  # the model says 0.55
     assert "errors" not in feedback(site.as_(Role.REVOPS), "006-r3", p=0.9)  # still open: not counted
@@ -144,7 +144,7 @@ def test_cli_feedback_and_audit_json_lines(site: Site, capsys: pytest.CaptureFix
     from rdflib import PROV, RDF, RDFS, Graph
 
     from graph.rdf import model_run_iri, node_iri
-    from owners.prov import agent_iri
+    from gnn.owners.prov import agent_iri
 
     turtle = site.home / "graph.ttl"
     assert main(["export", "--audit", "--out", str(turtle), *common]) == 0

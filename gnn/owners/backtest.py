@@ -28,7 +28,7 @@ import pandas as pd
 
 from gnn.registry import ModelRegistry, RegistryError
 from graph.store import GraphStore, InvalidInput
-from owners.forecast import DRAWS, LEVEL, SEED, interval_of, won_draws
+from gnn.owners.forecast import DRAWS, LEVEL, SEED, interval_of, won_draws
 
 
 @dataclass(frozen=True)

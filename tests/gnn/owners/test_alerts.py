@@ -14,9 +14,9 @@ from api.cli import main
 from api.owners_alerts import check_alerts
 from api.settings import Settings
 from graph import GraphStore, ScoreRecord, open_store, sqlite_url
-from owners.audit import read_events
+from gnn.owners.audit import read_events
 from tests.api.book_data import RITA, SCORED_AT, build_book, explanation
-from tests.owners.receiver import receiver
+from tests.gnn.owners.receiver import receiver
 
 SECRET = "a-webhook-secret-of-32-bytes-or-more!!"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from html import escape
 
-from owners.backtest import Backtest
-from owners.forecast import Forecast, ForecastRow
+from gnn.owners.backtest import Backtest
+from gnn.owners.forecast import Forecast, ForecastRow
 
 
 def _money(x: float) -> str:

@@ -19,10 +19,10 @@ from api.settings import Settings
 from gnn.registry import ModelRegistry
 from graph import open_store, sqlite_url
 from loaders import load_export, load_mapping
-from owners.audit import read_events
+from gnn.owners.audit import read_events
 from tests.api.queries import Endpoint, create_key, gql
 from tests.helpers.server import serve
-from tests.owners.receiver import receiver
+from tests.gnn.owners.receiver import receiver
 
 SECRET = "scenario-webhook-secret-0123456789abcdef"
 HEALTH = """{ modelHealth { modelVersion closedDeals auroc brier ece newDeals drift { family psi }

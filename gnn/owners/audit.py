@@ -68,7 +68,7 @@ def score_state(score: ScoreRecord | None) -> dict[str, Any]:
     """The fields an event keeps of the deal's score when it was recorded."""
     if score is None:
         return {"model_version": None, "probability": None, "paths": ()}
-    texts = tuple(str(p.get("text", "")) for p in (score.explanation or {}).get("paths", []))
+    texts = tuple(p.text for p in score.explanation.paths) if score.explanation else ()
     return {"model_version": score.model_version, "probability": float(score.probability), "paths": texts}
 
 

@@ -45,6 +45,6 @@ def test_the_api_starts_without_loading_the_model_code() -> None:
 
     code = "import sys, api.app; print(sorted(m for m in ('torch', 'sklearn', 'torch_geometric') if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False,
-                          cwd=Path(__file__).resolve().parents[2])
+                          cwd=Path(__file__).resolve().parents[3])
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"

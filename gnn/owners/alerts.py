@@ -24,8 +24,8 @@ from typing import Any, Callable, Mapping
 import httpx
 
 from graph.store import GraphStore
-from owners.audit import Actor, AuditEvent, read_events, record_events
-from owners.forecast import open_pipeline
+from gnn.owners.audit import Actor, AuditEvent, read_events, record_events
+from gnn.owners.forecast import open_pipeline
 
 SIGNATURE_HEADER = "X-Dealgraph-Signature"
 SYSTEM = Actor(subject="dealgraph:alerts", role="system")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from graph.store import GraphStore, InvalidInput
-from owners.audit import Actor, AuditEvent, read_events, record_events, score_state
+from gnn.owners.audit import Actor, AuditEvent, read_events, record_events, score_state
 
 TARGETS = ("score", "reason")
 MAX_TEXT = 2000
