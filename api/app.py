@@ -31,6 +31,8 @@ from api.auth import (
 )
 from api.graphiql import ASSETS_DIR, ASSETS_ROUTE
 from api.graphql.context import GraphContext
+from api.owners_alerts import thresholds_from
+from api.owners_health import HealthCache, health_gauges
 from api.graphql.extensions import Limits
 from api.graphql.visibility import BookCache
 from api.ops import Metrics, RequestMiddleware
@@ -128,6 +130,7 @@ def create_app(store: GraphStore, home: Path, *, graphiql: bool = True, settings
     authenticator = authenticator_from(settings, home)
     metrics = Metrics()
     books = BookCache(settings.book_ttl_s)
+    health = HealthCache(store, home, thresholds_from(settings))  # the owners' loop: modelHealth and its gauges
     if not authenticator.required:
         log.warning("AUTHENTICATION IS OFF (DEALGRAPH_AUTH=off, development): every request reads everything as "
                     "an anonymous admin. Never expose this server.")
@@ -143,7 +146,7 @@ def create_app(store: GraphStore, home: Path, *, graphiql: bool = True, settings
         info = RequestInfo.of(request.scope)
         if info is not None and executes:
             info.subject, info.role = principal.subject, principal.role.value
-        return GraphContext(store, principal, model_card, timer=metrics.observe_store, books=books)
+        return GraphContext(store, principal, model_card, timer=metrics.observe_store, books=books, health=health)
 
     schema = build_schema(limits_from(settings))
     cache = ResponseCache(store, settings.response_cache_entries, has_mutations=schema.mutation is not None)
@@ -222,6 +225,6 @@ def create_app(store: GraphStore, home: Path, *, graphiql: bool = True, settings
     @app.get("/metrics")
     async def prometheus() -> Response:
         """Prometheus text exposition of this process's metrics."""
-        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+        return Response(metrics.render() + await health_gauges(health), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -22,6 +22,7 @@ from graph import DealgraphError, GraphStore, InvalidInput, open_store
 EXIT_OK, EXIT_BAD_INPUT, EXIT_FAILURE = 0, 1, 2
 COMMAND_MODULES: list[str] = [
     "api.cli_models", "api.cli_graph", "api.cli_keys", "api.cli_review", "api.cli_mapping", "api.cli_lineage",
+    "api.cli_owners",
 ]
 EXAMPLE_QUERY = """{
   deals(first: 3) {

@@ -7,7 +7,7 @@ from typing import Any
 
 from cross_web import HTTPException  # what Strawberry's views raise (strawberry.fastapi imports it so)
 from fastapi.responses import Response
-from graphql import ExecutionResult
+from graphql import ExecutionResult, GraphQLError, OperationDefinitionNode, OperationType, parse
 
 from api.executions_first import MAX_WAIT_S, ExecutionsFirst
 from api.graphiql import OfflineGraphQLRouter
@@ -20,6 +20,18 @@ from graph.store import StoreError
 
 #: Response header saying whether the answer came from the cache: `hit` or `miss` (absent: not cacheable).
 CACHE_HEADER = "X-Dealgraph-Cache"
+
+
+def is_mutation(query: str | None) -> bool:
+    """Whether a document holds a mutation: those always execute, never come from or go to the cache."""
+    if not query or "mutation" not in query:  # the word is needed; parsing every widget query would cost more
+        return False
+    try:
+        document = parse(query)
+    except GraphQLError:
+        return False  # executing it reports the syntax error
+    return any(isinstance(d, OperationDefinitionNode) and d.operation is OperationType.MUTATION
+               for d in document.definitions)
 
 
 class DealgraphRouter(OfflineGraphQLRouter):
@@ -50,7 +62,8 @@ class DealgraphRouter(OfflineGraphQLRouter):
         args = dict(request=request, request_adapter=request_adapter, sub_response=sub_response, context=context,
                     root_value=root_value, request_data=request_data)
         key = request_key(context.principal, request_adapter.method, request_data.query, request_data.operation_name,
-                          request_data.variables, request_data.extensions) if self._cache.enabled else None
+                          request_data.variables, request_data.extensions) \
+            if self._cache.enabled and not is_mutation(request_data.query) else None
         if key is None:
             return await run(**args)
         card = context.model_card()

@@ -113,6 +113,29 @@ class Settings(BaseSettings):
     workers: int = Field(default_factory=default_workers, ge=1, le=64,
                          description="uvicorn worker processes `serve` starts (default: one per CPU, at most 8)")
 
+    # ---- the owners' loop (docs/owners.md): alerts and monitoring thresholds
+    alert_webhook_url: str | None = Field(None, description="Alerts are POSTed here, signed; unset: recorded only")
+    alert_webhook_secret: SecretStr | None = Field(
+        None, description="HMAC-SHA256 key of the X-Dealgraph-Signature header (required with the URL)")
+    alert_webhook_attempts: int = Field(4, ge=1, le=10, description="Tries per alert (retried: network, 429, 5xx)")
+    alert_webhook_backoff_s: float = Field(1.0, ge=0, le=60, description="First retry delay; doubles per retry")
+    alert_drop_points: float = Field(0.2, gt=0, le=1, description="A score drop this large between scorings alerts")
+    alert_drop_min_amount: float = Field(100_000.0, ge=0, description="... on open deals worth at least this")
+    monitor_min_auroc: float = Field(0.65, ge=0, le=1, description="Realised AUROC below this alerts")
+    monitor_max_ece: float = Field(0.15, ge=0, le=1, description="Realised ECE above this alerts")
+    monitor_min_closed: int = Field(30, ge=1, description="Realised metrics are judged on at least this many closes")
+    monitor_max_psi: float = Field(0.25, gt=0, description="Input drift or score shift (PSI) above this alerts")
+    monitor_max_stale_hours: float = Field(48.0, gt=0, description="Hours since the last load above this alerts")
+    monitor_max_quarantine_rate: float = Field(0.05, ge=0, le=1, description="Quarantined share of recent loads")
+
+    @model_validator(mode="after")
+    def _webhook_needs_a_secret(self) -> "Settings":
+        if self.alert_webhook_url and not self.alert_webhook_secret:
+            raise ValueError("DEALGRAPH_ALERT_WEBHOOK_URL needs DEALGRAPH_ALERT_WEBHOOK_SECRET: alerts are signed")
+        if self.alert_webhook_url and not self.alert_webhook_url.startswith(("https://", "http://")):
+            raise ValueError(f"DEALGRAPH_ALERT_WEBHOOK_URL must be an http(s) URL (got {self.alert_webhook_url!r})")
+        return self
+
     @field_validator("widget_frame_ancestors")
     @classmethod
     def _csp_sources(cls, sources: list[str]) -> list[str]:
