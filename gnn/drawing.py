@@ -74,6 +74,8 @@ def draw_explanation(explanation: Explanation | Mapping[str, Any], ax: "Axes | N
     """
     import matplotlib.pyplot as plt
 
+    if isinstance(explanation, Explanation):
+        explanation = explanation.to_json()
     g = explanation_graph(explanation)
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 7.5), dpi=100)

@@ -16,8 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Iterator
 
 from api.auth import Role
+from graph import open_store, sqlite_url
 from graph.explanation import Detail, ExplainedPath, Explanation, NodeRef, PathStep, Phrase, Suggestion
 from graph.store import GraphStore, ScoreRecord
 from tests.api.queries import Endpoint, create_key
@@ -94,6 +96,14 @@ class Book:
         """Open deal ids of these owners in the API's order: score desc (unscored last), then id."""
         mine = [d for d in self.deals if d.owner in owners and not d.closed]
         return [d.id for d in sorted(mine, key=lambda d: (-(d.p if d.p is not None else -1.0), d.id))]
+
+
+def book_home(root: Path) -> Iterator[tuple[Path, GraphStore]]:
+    """A folder whose store holds the book, for a module fixture to `yield from`; closes the store after."""
+    store = open_store(sqlite_url(root / "graph.db"))
+    build_book(store)
+    yield root, store
+    store.close()
 
 
 def build_book(store: GraphStore) -> Book:

@@ -23,8 +23,8 @@ from api.app import create_app
 from api.auth import KeyStore, Role, mint_token
 from api.auth.keys import split_key
 from api.settings import Settings
-from graph import GraphStore, open_store, sqlite_url
-from tests.api.book_data import BOB, RITA, build_book
+from graph import GraphStore
+from tests.api.book_data import BOB, RITA, book_home
 from tests.api.queries import Endpoint, create_key, gql, post
 from tests.helpers.server import serve
 
@@ -44,11 +44,7 @@ def rsa_keys() -> tuple[bytes, str]:
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, GraphStore]]:
-    root = tmp_path_factory.mktemp("auth")
-    store = open_store(sqlite_url(root / "graph.db"))
-    build_book(store)
-    yield root, store
-    store.close()
+    yield from book_home(tmp_path_factory.mktemp("auth"))
 
 
 @pytest.fixture(scope="module")

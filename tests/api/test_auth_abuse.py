@@ -15,11 +15,18 @@ import pytest
 
 from api.app import create_app
 from api.auth import (
-    AuthError, Authenticator, FailureThrottle, KeyRecord, KeyStore, Role, TokenVerifier, TooManyFailures,
+    Authenticator,
+    AuthError,
+    FailureThrottle,
+    KeyRecord,
+    KeyStore,
+    Role,
+    TokenVerifier,
+    TooManyFailures,
 )
 from api.settings import Settings
-from graph import GraphStore, open_store, sqlite_url
-from tests.api.book_data import build_book
+from graph import GraphStore
+from tests.api.book_data import book_home
 from tests.api.queries import create_key
 from tests.helpers.server import serve
 
@@ -44,11 +51,7 @@ def wrong_secret(key: str, n: int = 0) -> str:
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, GraphStore]]:
-    root = tmp_path_factory.mktemp("abuse")
-    store = open_store(sqlite_url(root / "graph.db"))
-    build_book(store)
-    yield root, store
-    store.close()
+    yield from book_home(tmp_path_factory.mktemp("abuse"))
 
 
 def refuse(authenticator: Authenticator, credential: str, client: str = "10.0.0.1") -> AuthError:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from api.cli import EXIT_BAD_INPUT, EXIT_OK, main
-from graph import open_store, sqlite_url
+from graph import GraphStore, open_store, sqlite_url
 from loaders.mapping import MAPPINGS_DIR
 from ontology import load_schema
 from tests.loaders.test_bad_input import (
@@ -390,11 +390,16 @@ def test_row_closing_a_parent_cycle_is_quarantined(tmp_path, export, capsys, row
 
 def assert_acyclic(tmp_path: Path) -> None:
     with open_store(sqlite_url(tmp_path / "g.db"), load_schema()) as store:
-        parent = {s: d for s, d, _ in store.edge_keys("SUBSIDIARY_OF")}
+        assert_no_parent_cycle(store)
+
+
+def assert_no_parent_cycle(store: GraphStore) -> None:
+    """No account is its own parent or ancestor in the stored hierarchy."""
+    parent = {s: d for s, d, _ in store.edge_keys("SUBSIDIARY_OF")}
     for start in parent:
         seen, node = set(), start
         while node in parent:
-            assert node not in seen, f"cycle through {node}"
+            assert node not in seen, f"parent cycle through {node}"
             seen.add(node)
             node = parent[node]
 
