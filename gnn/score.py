@@ -99,7 +99,7 @@ def score_open_deals(
     probs = predict_examples(loaded, [opened])
     explainer = None
     if explain and loaded.model is not None:
-        explainer = PathExplainer(loaded.model, data, full, hops=loaded.model.config.layers)
+        explainer = PathExplainer(loaded.model, data, full, hops=loaded.model.config.layers, platt=loaded.platt)
     metadata = {"model_kind": loaded.card.kind, "as_of": opened.cutoff.isoformat(),
                 "schema": loaded.card.schema_fingerprint}
     explanations: list[Explanation | None] = [None] * len(deal_ids)

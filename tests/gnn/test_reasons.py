@@ -1,0 +1,104 @@
+"""Reasons a rep can agree with: attributions against a typical deal, words that never contradict their sign."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+
+from gnn.attribution import EdgeIntegratedGradients, Reference, make_explainer, masked_logits
+from gnn.explain import (IncomingIndex, PathExplainer, Step, computation_subgraph, contradiction, contradictions,
+                         prune_to_messages, reasons)
+from gnn.features import encode, latest_event_time
+from gnn.score import load_model, open_deal_ids
+from graph.explanation import ExplainedPath, NodeRef, PathStep, Phrase
+
+DEAL = NodeRef("Deal", "006-d", "Globex renewal")
+
+
+def path(text: str, weight: float) -> ExplainedPath:
+    return ExplainedPath(weight, Phrase.of(text), (PathStep("Deal", DEAL),))
+
+
+@pytest.mark.parametrize("text, weight", [
+    ("Ana (champion on this deal) was champion on Initech, which was won", -0.2),
+    ("The owner Bo also had Initech at Initech Corp, which was lost", 0.1),
+    ("The account Volia: 3 of 4 earlier deals won — above the 58% typical for Finance accounts", -0.3),
+    ("The product Gateway: 28 of 86 earlier deals won — below the 34% typical", 0.2),
+    ("The account Volia Capital has 3 won and 1 lost earlier deals", -0.4),  # as worded before "typical"
+])
+def test_the_check_counts_words_that_contradict_their_sign(text: str, weight: float) -> None:
+    assert contradiction(path(text, weight)) is not None
+    assert contradiction(path(text, -weight)) is None  # the same words with the other sign agree
+    assert len(contradictions([None, _explanation(path(text, weight))])) == 1
+
+
+def test_the_check_leaves_neutral_words_alone() -> None:
+    for weight in (0.3, -0.3):
+        assert contradiction(path("The owner Julia: 133 of 382 earlier deals won — about the 34% typical", weight)) is None
+        assert contradiction(path("The account Quinent: no closed deals yet", weight)) is None
+
+
+def _explanation(*paths: ExplainedPath):
+    from graph.explanation import Explanation
+
+    return Explanation(method="test", paths=paths)
+
+
+def test_a_path_whose_words_take_the_other_side_is_withheld() -> None:
+    first = [Step("Deal", 0), Step("Account", 1)]
+    second = [Step("Deal", 0), Step("Product", 2)]
+    third = [Step("Deal", 0), Step("Rep", 3)]
+    worded = [
+        (-0.5, first, Phrase.of("above typical"), 1),  # strongest, but "above typical" cannot lower the score
+        (0.3, second, Phrase.of("below typical"), -1),  # nor can "below" raise it
+        (-0.2, third, Phrase.of("about typical"), 0),  # neutral words go with either sign
+        (0.0, [Step("Deal", 0), Step("Contact", 4)], Phrase.of("no record"), 0),  # no weight, no reason
+    ]
+    shown, withheld = reasons(worded, top=3)
+    assert [steps for _, steps, _ in shown] == [third]
+    assert withheld == 2
+
+
+def test_no_explained_open_deal_contradicts_its_sign(trained) -> None:
+    """The rule-based check over every explained open deal of the sample, as stored by `dealgraph score`."""
+    scores = trained.store.latest_scores(open_deal_ids(trained.store.snapshot()))
+    explanations = [s.explanation for s in scores.values()]
+    paths = [p for e in explanations if e is not None for p in e.paths]
+    assert len(paths) >= len(scores)  # most deals are explained: the check is not vacuous
+    assert contradictions(explanations) == []
+    for p in paths:
+        assert p.reference is not None and "typical" in p.reference.text()
+        if "earlier deals won" in p.text:  # a stated record is compared with typical
+            assert "typical" in p.text, p.text
+
+
+def test_attributions_sum_to_the_change_from_a_typical_deal(trained) -> None:
+    """Completeness against the reference: edge attributions add up to the logit's change from the deal with
+    every neighbour replaced by the average of its type to the deal as it is — a property of the model."""
+    loaded = load_model(trained.home)
+    snap = trained.store.snapshot()
+    data = encode(loaded.spec, snap, latest_event_time(snap))
+    reference = Reference.mean_of(data.x_dict)
+    explainer = PathExplainer(loaded.model, data, snap, hops=loaded.model.config.layers)
+    index = IncomingIndex(data)
+    positions = pd.Index(data["Deal"].node_id).get_indexer(open_deal_ids(snap)[:10])
+    checked = 0
+    for deal_pos in positions.tolist():
+        node_map, distance = computation_subgraph(index, deal_pos, explainer.hops)
+        sub = prune_to_messages(explainer.tensors.subgraph(node_map), distance, explainer.hops)
+        local = torch.tensor([int((node_map["Deal"] == deal_pos).nonzero()[0, 0])])
+        everything = {e: torch.arange(ei.shape[1]) for e, ei in sub.edge_index_dict.items()}
+        full = float(masked_logits(loaded.model, sub.x_dict, sub.edge_index_dict, local, {}, reference)[0])
+        typical = float(masked_logits(loaded.model, sub.x_dict, sub.edge_index_dict, local, everything, reference)[0])
+        # With every edge kept, the reference graph scores the deal exactly as the model does.
+        with torch.no_grad():
+            assert full == pytest.approx(float(loaded.model(sub.x_dict, sub.edge_index_dict)[local][0]), abs=1e-4)
+        if abs(full - typical) < 0.05:
+            continue
+        algorithm = EdgeIntegratedGradients(steps=64, reference=reference)
+        masks = make_explainer(loaded.model, algorithm)(sub.x_dict, sub.edge_index_dict, index=local)
+        total = sum(float(masks[e].edge_mask.sum()) for e in sub.edge_types)
+        assert total == pytest.approx(full - typical, rel=0.05, abs=0.02)
+        checked += 1
+    assert checked > 0
