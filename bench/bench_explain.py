@@ -77,7 +77,8 @@ def _fidelity_table(title: str, explanations: list[Explanation]) -> None:
     for name, field in rows:
         lo, mid, hi = _quantiles(values[field])
         print(f"{name:27} {lo:>8.4f} {mid:>8.4f} {hi:>8.4f}")
-    for label, top, rand in (("together", "fidelity", "random_fidelity"), ("each", "fidelity_each", "random_fidelity_each")):
+    pairs = (("together", "fidelity", "random_fidelity"), ("each", "fidelity_each", "random_fidelity_each"))
+    for label, top, rand in pairs:
         if values[rand] and statistics.median(values[rand]) > 0:
             ratio = statistics.median(values[top]) / statistics.median(values[rand])
             per_deal = [getattr(e, top) / getattr(e, rand) for e in explanations if getattr(e, rand)]
@@ -103,7 +104,8 @@ def _sentences_table(title: str, explanations: list[Explanation]) -> None:
           f"{sum(bool(e.suggestions) for e in explanations)} of {len(explanations)}")
     if effects:
         lo, mid, hi = _quantiles(effects)
-        print(f"model's expected change where computed: p10 {100 * lo:+.1f}, p50 {100 * mid:+.1f}, p90 {100 * hi:+.1f} pts")
+        print(f"model's expected change where computed: p10 {100 * lo:+.1f}, p50 {100 * mid:+.1f}, "
+              f"p90 {100 * hi:+.1f} pts")
 
 
 def _recovery_table(title: str, ids: list[str], explanations: list[Explanation], truth: pd.DataFrame,
@@ -147,7 +149,8 @@ def main() -> None:
     from graph import open_store
 
     with tempfile.TemporaryDirectory() as tmp:
-        url, home, truth_path = (args.store, args.home, args.truth) if args.store else _prepare(Path(tmp), args.accounts, args.seed)
+        given = (args.store, args.home, args.truth)
+        url, home, truth_path = given if args.store else _prepare(Path(tmp), args.accounts, args.seed)
         with open_store(url) as store:
             loaded = load_model(home)
             snap = store.snapshot()
@@ -178,14 +181,15 @@ def main() -> None:
             owners = snap.edges["OWNED_BY"].set_index("src")["dst"].to_dict()
         truth = pd.read_csv(truth_path, dtype=str).set_index("OpportunityId")
 
-    print(f"open deals explained: {len(explanations)} in {seconds:.1f} s ({1000 * seconds / max(len(ids), 1):.0f} ms per deal)")
+    per_deal = 1000 * seconds / max(len(ids), 1)
+    print(f"open deals explained: {len(explanations)} in {seconds:.1f} s ({per_deal:.0f} ms per deal)")
     title = "integrated gradients against a typical deal, all open deals"
     _fidelity_table(title, explanations)
     _sentences_table(title, explanations)
     if args.compare:
         n = len(positions[: args.compare])
         print(f"\nmethod comparison on the first {n} open deals (same deals, same path search, same fidelity):")
-        _fidelity_table(f"against a typical deal ({1000 * seconds / max(len(ids), 1):.0f} ms/deal)", explanations[:n])
+        _fidelity_table(f"against a typical deal ({per_deal:.0f} ms/deal)", explanations[:n])
         for name, (compared, compared_seconds) in others.items():
             _fidelity_table(f"{name} ({1000 * compared_seconds / max(n, 1):.0f} ms/deal)", compared)
             _sentences_table(name, compared)

@@ -141,7 +141,8 @@ class EdgeIntegratedGradients(ExplainerAlgorithm):
         try:
             out = model(x_batch, ei_batch, **kwargs)
             target_size = sizes[model.config.target]
-            picks = torch.as_tensor(index if index is not None else torch.arange(x[model.config.target].shape[0])).view(-1)
+            every = torch.arange(x[model.config.target].shape[0])
+            picks = torch.as_tensor(index if index is not None else every).view(-1)
             picks = (picks.view(1, -1) + target_size * torch.arange(k).view(-1, 1)).reshape(-1)
             grads = torch.autograd.grad(out[picks].sum(), list(leaves.values()), allow_unused=True)
         finally:

@@ -35,9 +35,9 @@ from torch_geometric.data import HeteroData
 from torch_geometric.explain.algorithm import ExplainerAlgorithm
 
 from gnn.attribution import EMPTY, TYPICAL, EdgeIntegratedGradients, Reference, make_explainer, masked_logits
-from graph.explanation import Detail, ExplainedPath, Explanation, NodeRef, PathStep, Phrase, Segment
 from gnn.outcomes import outcome_flags
 from gnn.suggest import Edit, Proposal, proposals, suggest
+from graph.explanation import Detail, ExplainedPath, Explanation, NodeRef, PathStep, Phrase, Segment
 from graph.snapshot import Snapshot
 
 EdgeType = tuple[str, str, str]
@@ -132,8 +132,8 @@ class Facts:
         share = won / (won + lost)
         polarity = 0 if abs(share - typical) < NEAR_TYPICAL else (1 if share > typical else -1)
         compared = {0: "about", 1: "above", -1: "below"}[polarity]
-        return Detail(f"{before}{won} of {won + lost} earlier deals won — {compared} the {typical:.0%} typical{whose}",
-                      node), polarity
+        words = f"{won} of {won + lost} earlier deals won — {compared} the {typical:.0%} typical{whose}"
+        return Detail(before + words, node), polarity
 
     def record_words(self, node: NodeRef) -> Detail:
         """A track record in a suggestion: "(3 of 4 earlier deals won)"."""
@@ -197,7 +197,8 @@ def _is_evidence(step: Step, facts: Facts) -> bool:
     return facts.node_id("Deal", step.pos) in facts.result
 
 
-def _paths(sub: HeteroData, node_map: dict[str, torch.Tensor], target: int, masks: dict, hops: int) -> list[tuple[float, list[Step]]]:
+def _paths(sub: HeteroData, node_map: dict[str, torch.Tensor], target: int, masks: dict,
+           hops: int) -> list[tuple[float, list[Step]]]:
     """Every simple path from the deal (in full-graph positions) with the attribution it carries.
 
     A path's weight is the edge into its last node plus everything that node passes on from its own
@@ -447,7 +448,8 @@ class PathExplainer:
                  for piece, paths in zip(pieces, paths_all, strict=True)]
         effects = self._effects(pieces, found, full)
         out = []
-        for paths, fid, deal_found, deal_effects, held in zip(paths_all, fidelity, found, effects, withheld, strict=True):
+        for paths, fid, deal_found, deal_effects, held in zip(paths_all, fidelity, found, effects, withheld,
+                                                              strict=True):
             out.append(Explanation(
                 method=self.method, paths=paths, suggestions=suggest(deal_found, deal_effects),
                 fidelity=fid["plus"], fidelity_minus=fid["minus"], random_fidelity=fid["random"],

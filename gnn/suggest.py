@@ -139,9 +139,10 @@ def suggest(found: Sequence[Proposal], effects: Mapping[int, float]) -> tuple[Su
         if proposal.edit is not None and (effect is None or effect < MIN_EFFECT):
             continue
         figure = f" — the model expects +{100 * effect:.0f} pts" if effect is not None else ""
-        ranked.append((-(effect if effect is not None else -1.0), Suggestion(
-            proposal.kind, proposal.path, Phrase.of(*proposal.words.parts, figure, "."), proposal.contact,
-            effect=None if effect is None else round(effect, 4), reference=AS_IT_STANDS if effect is not None else None)))
+        suggestion = Suggestion(proposal.kind, proposal.path, Phrase.of(*proposal.words.parts, figure, "."),
+                                proposal.contact, effect=None if effect is None else round(effect, 4),
+                                reference=AS_IT_STANDS if effect is not None else None)
+        ranked.append((-(effect if effect is not None else -1.0), suggestion))
     ranked.sort(key=lambda rs: rs[0])
     out: list[Suggestion] = []
     contacts: set[str] = set()

@@ -7,8 +7,16 @@ import pytest
 import torch
 
 from gnn.attribution import EdgeIntegratedGradients, Reference, make_explainer, masked_logits
-from gnn.explain import (IncomingIndex, PathExplainer, Step, computation_subgraph, contradiction, contradictions,
-                         prune_to_messages, reasons)
+from gnn.explain import (
+    IncomingIndex,
+    PathExplainer,
+    Step,
+    computation_subgraph,
+    contradiction,
+    contradictions,
+    prune_to_messages,
+    reasons,
+)
 from gnn.features import encode, latest_event_time
 from gnn.score import load_model, open_deal_ids
 from graph.explanation import ExplainedPath, NodeRef, PathStep, Phrase
@@ -35,7 +43,8 @@ def test_the_check_counts_words_that_contradict_their_sign(text: str, weight: fl
 
 def test_the_check_leaves_neutral_words_alone() -> None:
     for weight in (0.3, -0.3):
-        assert contradiction(path("The owner Julia: 133 of 382 earlier deals won — about the 34% typical", weight)) is None
+        about = "The owner Julia: 133 of 382 earlier deals won — about the 34% typical"
+        assert contradiction(path(about, weight)) is None
         assert contradiction(path("The account Quinent: no closed deals yet", weight)) is None
 
 

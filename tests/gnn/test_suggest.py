@@ -26,7 +26,9 @@ NAMES = {"003-ana": "Ana", "003-bo": "Bo", "003-cy": "Cy", ACCOUNT: "Acme", OWNE
 def facts(records: dict[str, tuple[int, int]], employees: list[str], on_deal: dict[str, str],
           roles: dict[tuple[str, str], str] | None = None) -> SimpleNamespace:
     """The parts of `gnn.explain.Facts` that suggestions read; `on_deal`: contact -> role on the deal."""
-    ref = lambda label, node_id: NodeRef(label, node_id, NAMES[node_id])  # noqa: E731
+    def ref(label: str, node_id: str) -> NodeRef:
+        return NodeRef(label, node_id, NAMES[node_id])
+
     return SimpleNamespace(
         record={("Contact", c): r for c, r in records.items()}, typical=0.4, deal_account={DEAL: ACCOUNT},
         deal_contacts={DEAL: set(on_deal)}, employees={ACCOUNT: employees}, ref_by_id=ref,
@@ -55,7 +57,8 @@ def test_the_missing_economic_buyer_is_proposed_only_when_missing() -> None:
     assert not [p for p in proposals(DEAL, [], present) if p.kind == "economic_buyer"]
     nobody = facts({}, ["003-ana"], {"003-ana": "champion"})
     (alone,) = [p for p in proposals(DEAL, [], nobody) if p.kind == "economic_buyer"]
-    assert alone.edit is None and alone.words.text() == "No one on this deal is its economic buyer: find who signs off at Acme"
+    assert alone.edit is None
+    assert alone.words.text() == "No one on this deal is its economic buyer: find who signs off at Acme"
 
 
 def test_ask_the_other_rep_who_won_this_product_in_this_industry() -> None:
@@ -80,8 +83,8 @@ def test_ranked_by_the_models_expected_change_which_the_text_states() -> None:
     out = suggest(found, {1: 0.031, 2: 0.072, 3: 0.05, 4: -0.04})
     # Bo as economic buyer (+7) beats Bo involved (+5, same person, dropped) and Ana (+3); Ana as economic buyer
     # would lower the score: not suggested. Asking Julia has no figure: it comes last.
-    assert [s.text for s in out] == ["Add Bo — the model expects +7 pts.", "Involve Ana — the model expects +3 pts.",
-                                     "Ask Julia."]
+    assert [s.text for s in out] == [
+        "Add Bo — the model expects +7 pts.", "Involve Ana — the model expects +3 pts.", "Ask Julia."]
     assert [s.effect for s in out] == [0.072, 0.031, None]
     assert out[0].reference is not None and out[2].reference is None
     assert suggest(found[1:2], {1: 0.004}) == ()  # under a point: noise, not a next step
