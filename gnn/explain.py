@@ -79,6 +79,10 @@ class Facts:
         involves = snapshot.edges["INVOLVES"]
         self.deal_contacts = involves.groupby("src")["dst"].agg(set).to_dict()
         self.roles = dict(zip(zip(involves["src"], involves["dst"]), involves["role"]))
+        self.contact_roles: dict[str, Counter[str]] = defaultdict(Counter)
+        for (_, contact), role in self.roles.items():
+            if isinstance(role, str):
+                self.contact_roles[contact][role] += 1
         jobs = snapshot.edges["WORKS_AT"]
         current = jobs[jobs["until"].isna()] if "until" in jobs else jobs
         self.employees = current.groupby("dst")["src"].agg(list).to_dict()

@@ -62,7 +62,7 @@ class Proposal:
 
 def _usual_role(facts: "Facts", contact: str) -> str:
     """The role a contact has held most often on earlier deals ("other" if none)."""
-    roles = Counter(r for (_, c), r in facts.roles.items() if c == contact and isinstance(r, str))
+    roles = facts.contact_roles.get(contact)
     return roles.most_common(1)[0][0] if roles else "other"
 
 
@@ -78,20 +78,22 @@ def _colleagues(facts: "Facts", deal_id: str) -> list[NodeRef]:
     return [facts.ref_by_id("Contact", c) for margin, c in sorted(scored, key=lambda mc: (-mc[0], mc[1]))]
 
 
-def _first_path(paths: Sequence[ExplainedPath], label: str) -> int | None:
-    return next((i for i, p in enumerate(paths) if len(p.steps) > 1 and p.steps[1].label == label), None)
+def _path_to(paths: Sequence[ExplainedPath], node: NodeRef) -> int | None:
+    """The first shown path whose first step is `node`."""
+    return next((i for i, p in enumerate(paths) if len(p.steps) > 1 and p.steps[1].node == node), None)
 
 
 def proposals(deal_id: str, paths: Sequence[ExplainedPath], facts: "Facts") -> list[Proposal]:
-    """Every next step the facts support for one deal, before the model has scored them."""
+    """Every next step the facts support for one deal, before the model has scored them. Contacts come from the
+    deal's facts (who works at its account, who is on it); asking a rep names the path of the product it is about,
+    where one is shown."""
     out: list[Proposal] = []
     account = facts.deal_account_ref(deal_id)
     colleagues = _colleagues(facts, deal_id)
-    contact_path = _first_path(paths, "Contact")
     for contact in colleagues[:CANDIDATES]:
         won, lost = facts.record.get(("Contact", contact.id), (0, 0))
         if won + lost and won / (won + lost) > facts.typical:
-            out.append(Proposal("involve", contact_path, Phrase.of(
+            out.append(Proposal("involve", None, Phrase.of(
                 "Involve ", contact, facts.record_words(contact), " from ", account, " in this deal"),
                 contact, Edit(contact.id, _usual_role(facts, contact.id))))
     on_deal = facts.deal_contacts.get(deal_id, set())
@@ -99,16 +101,16 @@ def proposals(deal_id: str, paths: Sequence[ExplainedPath], facts: "Facts") -> l
         # Who signed off before is the likeliest economic buyer; then the best record.
         ranked = sorted(colleagues, key=lambda c: _usual_role(facts, c.id) != ECONOMIC_BUYER)
         for contact in ranked[:CANDIDATES]:
-            out.append(Proposal("economic_buyer", contact_path, Phrase.of(
+            out.append(Proposal("economic_buyer", None, Phrase.of(
                 "No one on this deal is its economic buyer: add ", contact, " from ", account, " in that role"),
                 contact, Edit(contact.id, ECONOMIC_BUYER)))
         if not ranked:
-            out.append(Proposal("economic_buyer", contact_path, Phrase.of(
+            out.append(Proposal("economic_buyer", None, Phrase.of(
                 "No one on this deal is its economic buyer: find who signs off at ", account)))
     ask = _rep_to_ask(facts, deal_id)
     if ask is not None:
         rep, product, industry, wins = ask
-        out.append(Proposal("ask_rep", _first_path(paths, "Product"), Phrase.of(
+        out.append(Proposal("ask_rep", _path_to(paths, product), Phrase.of(
             "Ask ", rep, f", who won {wins} deal{'s' if wins > 1 else ''} for ", product, f" at {industry} accounts"),
         ))
     return out

@@ -29,10 +29,14 @@ def facts(records: dict[str, tuple[int, int]], employees: list[str], on_deal: di
     def ref(label: str, node_id: str) -> NodeRef:
         return NodeRef(label, node_id, NAMES[node_id])
 
+    roles = {**{(DEAL, c): r for c, r in on_deal.items()}, **(roles or {})}
+    contact_roles: dict[str, Counter] = {}
+    for (_, contact), role in roles.items():
+        contact_roles.setdefault(contact, Counter())[role] += 1
     return SimpleNamespace(
-        record={("Contact", c): r for c, r in records.items()}, typical=0.4, deal_account={DEAL: ACCOUNT},
+        roles=roles, contact_roles=contact_roles, record={("Contact", c): r for c, r in records.items()},
+        typical=0.4, deal_account={DEAL: ACCOUNT},
         deal_contacts={DEAL: set(on_deal)}, employees={ACCOUNT: employees}, ref_by_id=ref,
-        roles={**{(DEAL, c): r for c, r in on_deal.items()}, **(roles or {})},
         deal_account_ref=lambda deal_id: ref("Account", ACCOUNT), extra={"Account": {ACCOUNT: "Finance"}},
         record_words=lambda node: Detail(" (record)", node), deal_owner={DEAL: OWNER}, deal_products={DEAL: [PRODUCT]},
         wins_by={(PRODUCT, "Finance"): Counter({OWNER: 9, OTHER_REP: 3, "005-max": 1})},
