@@ -183,7 +183,8 @@ def main() -> None:
 
     per_deal = 1000 * seconds / max(len(ids), 1)
     print(f"open deals explained: {len(explanations)} in {seconds:.1f} s ({per_deal:.0f} ms per deal)")
-    title = "integrated gradients against a typical deal, all open deals"
+    which = f"the first {len(ids)} open deals" if args.limit else "all open deals"
+    title = f"integrated gradients against a typical deal, {which}"
     _fidelity_table(title, explanations)
     _sentences_table(title, explanations)
     if args.compare:
