@@ -391,7 +391,9 @@ class PathExplainer:
         self.facts = Facts(snapshot, data)
         self.incoming = IncomingIndex(data)
         self.reference = Reference.mean_of(data.x_dict) if reference == "typical" else reference
-        self.reference_words = Phrase.of(TYPICAL if self.reference is not None else EMPTY)
+        words = TYPICAL if self.reference is not None else EMPTY
+        # Another algorithm's masks (GNNExplainer's) are learned importances, relative to nothing stated.
+        self.reference_words = Phrase.of(words if algorithm is None else f"none: {type(algorithm).__name__} masks")
         self.platt = platt or (1.0, 0.0)
         # Only tensors can be cut into subgraphs; the ids stay in `facts`, by full-graph position.
         self.tensors = HeteroData({t: {"x": data[t].x} for t in data.node_types})

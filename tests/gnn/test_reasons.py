@@ -136,3 +136,27 @@ def test_attributions_sum_to_the_change_from_a_typical_deal(trained) -> None:
         assert total == pytest.approx(full - typical, rel=0.05, abs=0.02)
         checked += 1
     assert checked > 0
+
+
+def test_the_stored_form_keeps_references_and_effects_and_reads_older_ones() -> None:
+    from graph.explanation import Explanation, Suggestion
+
+    ana = NodeRef("Contact", "003-a", "Ana")
+    typical = Phrase.of("a typical deal")
+    now = Explanation(
+        method="edge-integrated-gradients",
+        paths=(ExplainedPath(0.2, Phrase.of(ana, ": 3 of 4 earlier deals won — above the 40% typical"),
+                             (PathStep("Deal", DEAL), PathStep("Contact", ana, "INVOLVES", "out")), typical),),
+        suggestions=(Suggestion("economic_buyer", None, Phrase.of("Add ", ana, "."), ana, 0.031,
+                                Phrase.of("this deal as it stands")),),
+        fidelity=0.1, fidelity_each=0.05, random_fidelity_each=0.01, extra={"reference": "a typical deal"})
+    data = now.to_json()
+    assert data["paths"][0]["reference"] == "a typical deal" and data["suggestions"][0]["effect"] == 0.031
+    assert Explanation.from_json(data) == now
+    # Stored before references: no reference, no effect, an int path; still read.
+    older = {"method": "edge-integrated-gradients", "paths": [{k: v for k, v in data["paths"][0].items()
+                                                             if not k.startswith("reference")}],
+             "suggestions": [{"kind": "keep", "path": 0, "text": "Keep Ana.",
+                              "phrase": ["Keep ", {"ref": ana.to_json()}]}]}
+    read = Explanation.from_json(older)
+    assert read.paths[0].reference is None and read.suggestions[0].path == 0 and read.suggestions[0].effect is None
