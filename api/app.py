@@ -26,12 +26,17 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.requests import HTTPConnection
 
-from api.auth import AuthError, Authenticator, KeyStore, Principal, Role, TokenVerifier
+from api.auth import (
+    AuthError, Authenticator, FailureThrottle, KeyStore, Principal, Role, TokenVerifier, TooManyFailures,
+)
 from api.graphiql import ASSETS_DIR, ASSETS_ROUTE
 from api.graphql.context import GraphContext
+from api.owners_alerts import thresholds_from
+from api.owners_health import HealthCache, health_gauges
 from api.graphql.extensions import Limits
 from api.graphql.visibility import BookCache
 from api.ops import Metrics, RequestMiddleware
+from api.request_guard import RequestGuard
 from api.request_info import RequestInfo
 from api.response_cache import ResponseCache
 from api.router import DealgraphRouter
@@ -83,9 +88,12 @@ def authenticator_from(settings: Settings, home: Path) -> Authenticator:
     tokens = TokenVerifier(
         hs256_secret=settings.jwt_secret.get_secret_value() if settings.jwt_secret else None,
         rs256_public_key=settings.jwt_public_key, issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+        max_lifetime_s=settings.jwt_max_lifetime_s,
     )
     keys = KeyStore(settings.keys_path(home))
-    return Authenticator(keys, tokens, required=settings.auth == "required")
+    throttle = FailureThrottle(settings.auth_failures_burst, settings.auth_failures_per_minute)
+    return Authenticator(keys, tokens, required=settings.auth == "required", throttle=throttle,
+                         negative_cache_size=settings.auth_negative_cache_entries)
 
 
 def limits_from(settings: Settings) -> Limits:
@@ -94,12 +102,17 @@ def limits_from(settings: Settings) -> Limits:
 
 
 def _auth_error(request: Request, error: Exception) -> JSONResponse:
+    """401 with the reason, or 429 with `Retry-After` for an address over its limit of failed credentials."""
+    limited = isinstance(error, TooManyFailures)
+    code = "RATE_LIMITED" if limited else "UNAUTHENTICATED"
     info = RequestInfo.of(request.scope)
     if info is not None:
-        info.error_codes.append("UNAUTHENTICATED")
+        info.error_codes.append(code)
     reason = error.reason if isinstance(error, AuthError) else "authentication failed"
+    body = {"data": None, "errors": [{"message": reason, "extensions": {"code": code}}]}
+    if limited:
+        return JSONResponse(body, status_code=429, headers={"Retry-After": str(error.retry_after_s)})
     challenge = 'Bearer realm="dealgraph"' + (', error="invalid_token"' if "authorization" in request.headers else "")
-    body = {"data": None, "errors": [{"message": reason, "extensions": {"code": "UNAUTHENTICATED"}}]}
     return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": challenge})
 
 
@@ -117,6 +130,7 @@ def create_app(store: GraphStore, home: Path, *, graphiql: bool = True, settings
     authenticator = authenticator_from(settings, home)
     metrics = Metrics()
     books = BookCache(settings.book_ttl_s)
+    health = HealthCache(store, home, thresholds_from(settings))  # the owners' loop: modelHealth and its gauges
     if not authenticator.required:
         log.warning("AUTHENTICATION IS OFF (DEALGRAPH_AUTH=off, development): every request reads everything as "
                     "an anonymous admin. Never expose this server.")
@@ -125,11 +139,14 @@ def create_app(store: GraphStore, home: Path, *, graphiql: bool = True, settings
         # One context per request: its DataLoader caches must not outlive the request or serve another caller.
         executes = request.scope["type"] == "http" and (request.scope["method"] != "GET"
                                                          or "query" in request.query_params)
-        principal = await authenticator.authenticate(request.headers.get("authorization")) if executes else NOBODY
+        # The client's address (a proxy's X-Forwarded-For when uvicorn trusts it) bounds its failed credentials.
+        client = request.client.host if request.client else None
+        authorization = request.headers.get("authorization")
+        principal = await authenticator.authenticate(authorization, client) if executes else NOBODY
         info = RequestInfo.of(request.scope)
         if info is not None and executes:
             info.subject, info.role = principal.subject, principal.role.value
-        return GraphContext(store, principal, model_card, timer=metrics.observe_store, books=books)
+        return GraphContext(store, principal, model_card, timer=metrics.observe_store, books=books, health=health)
 
     schema = build_schema(limits_from(settings))
     cache = ResponseCache(store, settings.response_cache_entries, has_mutations=schema.mutation is not None)
@@ -145,6 +162,10 @@ def create_app(store: GraphStore, home: Path, *, graphiql: bool = True, settings
     app.add_exception_handler(AuthError, _auth_error)
     # GraphiQL's bundle is ~1 MB; compressed it is a fraction, and so are large query results.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)  # 9 costs 2-3x the CPU for ~3% less
+    # Malformed requests and oversized headers get 4xx before authentication or GraphQL sees them; inside CORS, so
+    # preflights pass and a browser may read the refusal.
+    app.add_middleware(RequestGuard, graphql_path=GRAPHQL_PATH, max_header_bytes=settings.max_header_bytes,
+                       max_body_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         # A widget inside the CRM's pages calls from the CRM's origin; credentials travel in a header, not cookies.
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
@@ -204,6 +225,6 @@ def create_app(store: GraphStore, home: Path, *, graphiql: bool = True, settings
     @app.get("/metrics")
     async def prometheus() -> Response:
         """Prometheus text exposition of this process's metrics."""
-        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+        return Response(metrics.render() + await health_gauges(health), media_type=CONTENT_TYPE_LATEST)
 
     return app

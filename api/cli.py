@@ -22,6 +22,7 @@ from graph import DealgraphError, GraphStore, InvalidInput, open_store
 EXIT_OK, EXIT_BAD_INPUT, EXIT_FAILURE = 0, 1, 2
 COMMAND_MODULES: list[str] = [
     "api.cli_models", "api.cli_graph", "api.cli_keys", "api.cli_review", "api.cli_mapping", "api.cli_lineage",
+    "api.cli_owners",
 ]
 EXAMPLE_QUERY = """{
   deals(first: 3) {
@@ -30,6 +31,8 @@ EXAMPLE_QUERY = """{
       explanation(top: 3) { paths { direction weight text } } } }
   }
 }"""
+
+log = logging.getLogger(__name__)
 
 
 def out(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
@@ -48,7 +51,9 @@ def cmd_sample(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     from api.cli_lineage import load_options, load_report
+    from gnn.readiness import readiness
     from loaders import load_export, load_mapping
+    from loaders.absent import load_note_lines
     from loaders.read import column_warnings
 
     with _store(settings) as store:
@@ -56,6 +61,7 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
         for warning in column_warnings(mapping, Path(args.source)):
             print(f"warning: {warning}", file=sys.stderr)
         summary = load_export(store, Path(args.source), mapping, settings.home / "quarantine", **load_options(args))
+        ready = readiness(store)
     lines = [f"{'file':<30} {'read':>8} {'loaded':>8} {'quarant.':>8} {'merged':>8}"]
     for f in summary.files:
         lines.append(f"{f.file:<30} {f.read:>8} {f.loaded:>8} {f.quarantined:>8} {f.merged:>8}")
@@ -64,25 +70,80 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     lines.append(f"reconciles (read = loaded + quarantined + merged): {summary.reconciles}")
     if t["quarantined"]:
         lines.append(f"rejected rows, with line and reason: {summary.quarantine_file}")
+    lines += load_note_lines(summary.absent)
+    lines += [f"matched by name under another spelling: {s}" for s in summary.spellings]
     lines += load_report(summary)
-    out(args, summary.to_json(), "\n".join(lines))
+    lines += [f"for training: {note}" for note in ready]
+    out(args, {**summary.to_json(), "readiness": ready}, "\n".join(lines))
     return EXIT_OK if summary.reconciles else EXIT_FAILURE
 
 
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
-    from gnn.train import train
+    from gnn.leakage import LeakageError
+    from gnn.train import TrainConfig, train
 
+    config = TrainConfig(cutoff_days=args.cutoff_every, horizon_days=args.horizon)
     with _store(settings) as store:
-        result = train(store, settings.home, truth=Path(args.truth) if args.truth else None)
+        try:
+            result = train(store, settings.home, truth=Path(args.truth) if args.truth else None, config=config,
+                           provenance=_leak_provenance(store, args.mapping))
+        except DealgraphError as e:
+            # A refusal is an answer too: with --json it is one object on stdout, like any other.
+            if args.json:
+                leaks = e.leaks if isinstance(e, LeakageError) else []
+                where = e.provenance if isinstance(e, LeakageError) else {}
+                print(json.dumps({"refused": True, "reason": str(e), "leaks": [
+                    {"input": l.input, "kind": l.kind, "source": l.source, "evidence": l.evidence,
+                     "mapping": where.get(l.source)} for l in leaks]}))
+            raise
     rows = [f"{'model':<12} {'AUROC':>7} {'AUPRC':>7} {'Brier':>7} {'ECE':>7} {'n':>6}"]
     for name, m in result.report["test"].items():
         rows.append(f"{name:<12} {m['auroc']:>7.4f} {m['auprc']:>7.4f} {m['brier']:>7.4f} {m['ece']:>7.4f} {m['n']:>6}")
+    cov = result.report["coverage"]
     text = "\n".join([
         f"model {result.card.version} ({result.card.kind}), test period from {result.report['split']['t2'][:10]}",
+        f"examples: {result.report['examples']}; closed deals with an example: {cov['with_examples']} of "
+        f"{cov['closed_deals']}",
         *rows, *result.notes, f"saved to {result.path} (report.json, reliability.png)",
     ])
     out(args, {"version": result.card.version, "path": str(result.path), **result.report}, text)
     return EXIT_OK
+
+
+def _leak_provenance(store: GraphStore, mapping: str | None) -> dict[str, str]:
+    """Ontology term -> "mapping: file column C", from `--mapping` or the last load's mapping; {} if unknown."""
+    from loaders import load_mapping
+
+    name = mapping or next((r.mapping for r in sorted(store.loads(), key=lambda r: r.started, reverse=True)), None)
+    if name is None:
+        return {}
+    try:
+        spec = load_mapping(name, store.schema)
+    except (DealgraphError, OSError) as e:  # a custom mapping named only by its `name:`: say terms instead
+        log.info("leak report without mapping columns: %s", e)
+        return {}
+    found: dict[str, str] = {}
+
+    def note(term: str, file: str, value: Any) -> None:
+        column = getattr(value, "column", None) or getattr(value, "template", None)
+        if column:
+            found.setdefault(term, f"mapping {spec.name}: {file} column {column}")
+
+    for source in spec.sources:
+        if source.node:
+            for prop, value in source.properties.items():
+                note(f"{source.node}.{prop}", source.file, value)
+            for rel in source.relations:
+                note(rel.relation, source.file, rel.target)
+            for also in source.also:
+                note(also.relation_from_parent, source.file, also.key)
+                for prop, value in also.properties.items():
+                    note(f"{also.node}.{prop}", source.file, value)
+        if source.relation:
+            note(source.relation, source.file, source.target)
+            for prop, value in source.properties.items():
+                note(f"{source.relation}.{prop}", source.file, value)
+    return found
 
 
 def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
@@ -94,6 +155,10 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
     bands: dict[str, int] = {}
     for r in records:
         bands[r.band] = bands.get(r.band, 0) + 1
+    if not records:  # a history of closed deals only: say so rather than "scored 0 with model None"
+        out(args, {"scored": 0, "model_version": None, "bands": {}},
+            "no open deals to score: every deal in the store is closed; load an export with open deals, then score")
+        return EXIT_OK
     out(args, {"scored": len(records), "model_version": version, "bands": bands},
         f"scored {len(records)} open deals with model {version}: {bands}")
     return EXIT_OK
@@ -108,23 +173,36 @@ def cmd_explain(args: argparse.Namespace, settings: Settings) -> int:
     if score is None or not score.explanation:
         raise InvalidInput(f"deal {args.deal_id!r} has no score yet (closed, or `dealgraph score` not run)")
     shown = score.explanation.top(args.top)
-    lines = [f"{deal['name']}: win probability {score.probability:.0%} ({score.band}), model {score.model_version}"]
+    meta = score.metadata or {}
+    quality = meta.get("quality") or {}
+    if meta.get("state") == "no_skill":
+        head = f"base win rate {score.probability:.0%} (NO SKILL: not a judgement of this deal)"
+    else:
+        head = f"win probability {score.probability:.0%} ({score.band})"
+    lines = [f"{deal['name']}: {head}, model {score.model_version}"]
+    if quality.get("auroc") is not None:
+        lines.append(f"  model quality on its test period: AUROC {quality['auroc']:.2f} ({quality.get('auroc_band')}), "
+                     f"ECE {quality.get('ece')}, n {quality.get('n')}")
+    if shown.note:
+        lines.append(f"  {shown.note}")
     for i, p in enumerate(shown.paths, 1):
         lines.append(f"  {i}. [{p.direction} {p.weight:+.3f}] {p.text}")
         lines.append("     " + " -> ".join(f"{s.label}:{s.name}" for s in p.steps))
     data = {"deal_id": args.deal_id, "probability": score.probability, "band": score.band,
+            "state": meta.get("state"), "base_rate": meta.get("base_rate"), "quality": quality or None,
             "model_version": score.model_version, "paths": shown.to_json()["paths"], "fidelity": shown.fidelity}
     out(args, data, "\n".join(lines))
     return EXIT_OK
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from api.cli_keys import serve_banner
+    from api.cli_keys import serve_banner, widget_banner
     from api.server import run
 
     host, port = args.host or settings.host, args.port or settings.port
     open_store(settings.store, **settings.store_credentials()).close()  # a bad store URL fails here, before the banner
     print(f"GraphQL API and GraphiQL: http://{host}:{port}/graphql\n{serve_banner(settings)}\n"
+          f"{widget_banner(settings)}\n"
           f"Example query to paste into GraphiQL:\n{EXAMPLE_QUERY}", flush=True)
     run(settings, host, port)
     return EXIT_OK
@@ -136,7 +214,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     steps: list[tuple[str, Callable[[argparse.Namespace, Settings], int], argparse.Namespace]] = [
         ("sample", cmd_sample, argparse.Namespace(out=sample_dir, accounts=args.accounts, seed=args.seed, json=False)),
         ("load", cmd_load, argparse.Namespace(source=sample_dir, mapping="salesforce", json=False)),
-        ("train", cmd_train, argparse.Namespace(truth=sample_dir / "truth.csv", json=False)),
+        ("train", cmd_train, argparse.Namespace(truth=sample_dir / "truth.csv", json=False, cutoff_every=30,
+                                                horizon=None, mapping="salesforce")),
         ("score", cmd_score, argparse.Namespace(top=3, json=False)),
     ]
     for name, fn, step_args in steps:
@@ -186,6 +265,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_load)
     p = sub.add_parser("train", parents=[common, as_json], help="train the graph model beside its baselines")
     p.add_argument("--truth", help="the sample's truth.csv, to report the oracle AUROC")
+    p.add_argument("--cutoff-every", type=int, default=30, metavar="DAYS",
+                   help="days between the buckets' cutoffs (every deal also gets one at its creation; default 30)")
+    p.add_argument("--horizon", type=int, default=None, metavar="DAYS",
+                   help="label: won within DAYS of the cutoff, right-censored (default: the eventual outcome)")
+    p.add_argument("--mapping", help="the mapping the export was loaded with, to name its columns in a leak "
+                                     "refusal (default: the last load's mapping)")
     p.set_defaults(fn=cmd_train)
     p = sub.add_parser("score", parents=[common, as_json], help="score and explain every open deal")
     p.add_argument("--top", type=int, default=3, help="paths stored per deal")

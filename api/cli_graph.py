@@ -40,6 +40,8 @@ SCORED = "Deal"
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from api.cli import EXIT_OK, out
     from graph.rdf import JSONLD_CONTEXT, to_rdf
+    from gnn.owners.audit import read_events
+    from gnn.owners.prov import add_audit
 
     if args.json and not args.out:
         raise InvalidInput("--json prints a summary of the file written: give --out FILE too")
@@ -50,7 +52,9 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         if not args.no_scores:
             found = store.latest_scores(snapshot.nodes[SCORED][store.schema.nodes[SCORED].key])
             scores = [s for s in found.values() if as_of is None or to_utc(s.scored_at) < as_of]
+        events = read_events(store) if args.audit else []
     graph = to_rdf(snapshot, scores)
+    add_audit(graph, [e for e in events if as_of is None or (e.at is not None and e.at < as_of)])
     fmt = FORMATS[args.format]
     text = graph.serialize(format=fmt, context=JSONLD_CONTEXT, indent=2) if fmt == "json-ld" else graph.serialize(format=fmt)
     if not args.out:
@@ -198,6 +202,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser, a
     p.add_argument("--out", help="file to write (default: stdout)")
     p.add_argument("--as-of", help="only what was known before this ISO 8601 time")
     p.add_argument("--no-scores", action="store_true", help="leave the scores and their lineage out")
+    p.add_argument("--audit", action="store_true", help="add the audit log as PROV activities (docs/owners.md)")
     p.set_defaults(fn=cmd_export)
     p = sub.add_parser("copy", parents=[common, as_json], help="copy a loaded graph and its scores to another store")
     p.add_argument("--from", dest="source", metavar="URL", help="store to read (default: --store / $DEALGRAPH_STORE)")

@@ -10,14 +10,17 @@
 from __future__ import annotations
 
 import argparse
+import math
 from datetime import UTC, datetime, timedelta
 
 from api.auth import KeyStore, Role, mint_token
-from api.settings import Settings
+from api.settings import FRAME_NONE, Settings
 from graph import InvalidInput, open_store
 
 EXIT_OK = 0
 ROLES = [r.value for r in Role]
+#: The longest expiry `keys create` accepts (ten years; datetimes end at year 9999).
+MAX_KEY_DAYS = 3650
 
 
 def _check_rep(settings: Settings, role: Role, rep_id: str | None) -> None:
@@ -40,6 +43,10 @@ def create_key(
     expires_in_days: float | None = None,
 ) -> tuple[dict, str]:
     """Create a key after checking the Rep exists; returns (its public record, the key)."""
+    if expires_in_days is not None and not (math.isfinite(expires_in_days) and 0 < expires_in_days <= MAX_KEY_DAYS):
+        # 0 would make a key that is expired as it is printed; a negative one, expired already.
+        raise InvalidInput(f"--expires-in-days must be more than 0 and at most {MAX_KEY_DAYS} "
+                           f"(got {expires_in_days:g}); leave it out for a key that never expires")
     _check_rep(settings, role, rep_id)
     expires = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days is not None else None
     record, key = KeyStore(settings.keys_path()).create(role, rep_id=rep_id, name=name, team_scope=team_scope,
@@ -91,6 +98,9 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
         raise InvalidInput("a rep token needs --rep REP_ID")
     if role is not Role.REP and (args.rep or args.team):
         raise InvalidInput(f"--rep and --team apply to rep tokens only; a {role.value} token sees every deal")
+    if not 0 < args.ttl <= settings.jwt_max_lifetime_s:
+        raise InvalidInput(f"--ttl must be more than 0 and at most {settings.jwt_max_lifetime_s} seconds "
+                           f"(DEALGRAPH_JWT_MAX_LIFETIME_S; got {args.ttl}): the server refuses longer-lived tokens")
     _check_rep(settings, role, args.rep)
     token = mint_token(settings.jwt_secret.get_secret_value(), subject=args.sub, role=role, rep_id=args.rep,
                        team_scope=args.team, ttl_s=args.ttl, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
@@ -162,3 +172,12 @@ def serve_banner(settings: Settings) -> str:
     count = f"{len(active)} active key{'' if len(active) == 1 else 's'}"
     return (f"Requests need `Authorization: Bearer <API key or JWT>` ({count}: dealgraph keys list).\n"
             + graphiql_hint("<key>"))
+
+
+def widget_banner(settings: Settings) -> str:
+    """What `serve` says about who may frame the CRM widget."""
+    if settings.widget_frame_ancestors == [FRAME_NONE]:
+        return ("CRM widget (/widget/account/ID): no page may frame it yet. To embed it in your CRM, list its "
+                "origins:\n"
+                "    DEALGRAPH_WIDGET_FRAME_ANCESTORS='[\"https://acme.lightning.force.com\"]'  (docs/widget.md)")
+    return f"CRM widget (/widget/account/ID): may be framed by {' '.join(settings.widget_frame_ancestors)}"

@@ -50,6 +50,8 @@ def load_report(summary: Any) -> list[str]:
     if summary.merges:
         lines.append("merged duplicates: " + ", ".join(f"{rule} {n}" for rule, n in sorted(summary.merges.items()))
                      + " (`dealgraph merges list` shows each, `merges undo ID` reverts one)")
+    if summary.merge_carried:
+        lines.append("relations the merged records carried over: " + _counts(summary.merge_carried))
     if summary.merge_candidates_blocked:
         lines.append("merge candidates refused (a property disagreed): "
                      + ", ".join(f"{rule} {n}" for rule, n in sorted(summary.merge_candidates_blocked.items())))
@@ -147,7 +149,8 @@ def cmd_merges(args: argparse.Namespace, settings: Settings) -> int:
         if args.action == "undo":
             m = store.undo_merge(args.merge_id)
             out(args, _merge_json(m), f"undid merge {m.merge_id}: {m.label} {m.merged_id} is back, "
-                f"{len(m.redirects)} edge(s) point at it again; later loads keep the two apart")
+                f"{sum(r.end is not None for r in m.redirects)} edge(s) point at it again; "
+                "later loads keep the two apart")
             return EXIT_OK
         records = store.merges(args.label, args.state)
     lines = [f"{'id':>5} {'state':<7} {'label':<8} {'kept':<20} {'merged':<20} {'rule':<14} {'score':>6}  detail"]

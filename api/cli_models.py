@@ -12,22 +12,41 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
     from api.cli import EXIT_OK, out
 
     registry = ModelRegistry(settings.home)
+    before = registry.current_version()
     if args.action == "promote":
         registry.promote(args.version)
     elif args.action == "rollback":
         registry.rollback()
     current = registry.current_version()
+    if args.action in ("promote", "rollback"):
+        audit_model_change(settings, args.action, before, current)
     cards = registry.versions()
-    rows = [f"{'':2}{'version':<26} {'kind':<10} {'trained at':<20} {'AUROC':>7} {'ECE':>7}"]
+    rows = [f"{'':2}{'version':<26} {'kind':<10} {'trained at':<20} {'AUROC':>7} {'ECE':>7} state"]
     for card in cards:
         m = card.metrics.get(card.kind, {})
         mark = "* " if card.version == current else "  "
         rows.append(f"{mark}{card.version:<26} {card.kind:<10} {card.trained_at:%Y-%m-%d %H:%M:%S} "
-                    f"{m.get('auroc', float('nan')):>7.4f} {m.get('ece', float('nan')):>7.4f}")
+                    f"{m.get('auroc', float('nan')):>7.4f} {m.get('ece', float('nan')):>7.4f} {card.state}")
     rows.append("* serves scores now" if current else "no model serves yet: run `dealgraph train`")
+    if current and registry.card(current).state == "no_skill":
+        rows.append("the serving model failed the serving gate: its scores are the base win rate, marked no_skill")
     data = {"current": current, "served": registry.served(), "versions": [c.to_json() for c in cards]}
     out(args, data, "\n".join(rows))
     return EXIT_OK
+
+
+def audit_model_change(settings: Settings, action: str, before: str | None, after: str | None) -> None:
+    """Promotions and rollbacks go to the audit log (docs/owners.md) beside feedback and alerts."""
+    import getpass
+
+    from api.cli import _store
+    from gnn.owners.audit import Actor, AuditEvent, record_events
+
+    event = AuditEvent(action=action, actor=Actor(subject=f"cli:{getpass.getuser()}", role="admin"),
+                       model_version=after, text=f"{action}: {before or 'none'} -> {after or 'none'}",
+                       detail={"before": before, "after": after})
+    with _store(settings) as store:
+        record_events(store, [event])
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser, as_json: argparse.ArgumentParser) -> None:

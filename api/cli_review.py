@@ -15,6 +15,14 @@ def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
 
     with _store(settings) as store:
         html = build_review(store, ModelRegistry(settings.home).current(), rep=args.rep, account=args.account)
+        if args.forecast:  # the owners' forecast and its backtest as one more section (docs/owners.md)
+            from gnn.owners.backtest import backtest
+            from gnn.owners.forecast import forecast
+            from gnn.owners.forecast_text import forecast_html
+
+            section = forecast_html(forecast(store, rep_ids=[args.rep] if args.rep else None),
+                                    backtest(store, settings.home))
+            html = html.replace("</body>", section + "</body>", 1)
     path = Path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(html, "utf-8")
@@ -28,4 +36,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser, a
     p.add_argument("--out", default="deal-review.html", help="file to write (default deal-review.html)")
     p.add_argument("--rep", help="only deals owned by this rep id")
     p.add_argument("--account", help="only deals of this account id")
+    p.add_argument("--forecast", action="store_true",
+                   help="add the forecast by quarter and month, with its backtest (docs/owners.md)")
     p.set_defaults(fn=cmd_review)

@@ -15,8 +15,8 @@ when it read a page ordered by score: `api.graphql.store_reads.ScoreReads`),
 and the same model serving.
 
 Only answers without errors are kept (errors carry request ids; timeouts are
-transient), and only queries: the schema has no mutations, which
-`ResponseCache` checks.
+transient), and only queries: the router sends mutations past the cache
+(`api.router.is_mutation`), and what they write moves the store's graph mark.
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ class ResponseCache:
     Args:
         store: the store the answers are read from.
         max_entries: how many to keep (0: none).
-        has_mutations: whether the schema can write (then nothing is cached: a cached answer would skip them).
+        has_mutations: whether the schema can write; the router keeps mutations away from the cache
+            (`api.router.is_mutation`), so queries are still kept.
     """
 
     def __init__(self, store: GraphStore, max_entries: int, has_mutations: bool = False) -> None:
@@ -56,7 +57,7 @@ class ResponseCache:
         self._mark: ChangeMark | None = None
         self._scored: dict[str, int] = {}  # deal id -> the store's score position when its new score was seen
         self._last_scored = 0
-        self.enabled = max_entries > 0 and not has_mutations and store.tracks_changes
+        self.enabled = max_entries > 0 and store.tracks_changes
 
     def __len__(self) -> int:
         return len(self._answers)
@@ -110,8 +111,8 @@ class ResponseCache:
 def request_key(principal: Hashable, method: str, query: str | None, operation: str | None,
                 variables: dict[str, Any] | None, extensions: dict[str, Any] | None) -> Hashable | None:
     """What identifies an answer: who asks and exactly what (None: not cacheable, e.g. with extensions)."""
-    if query is None or extensions:
-        return None
+    if query is None or extensions or not isinstance(operation, (str, type(None))):
+        return None  # an object as operationName would make the key unhashable (api.request_guard refuses it first)
     try:
         args = json.dumps(variables, sort_keys=True, separators=(",", ":")) if variables else ""
     except (TypeError, ValueError):

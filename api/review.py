@@ -13,9 +13,10 @@ import json
 from datetime import UTC, datetime
 from html import escape
 
+from gnn.gate import auroc_band
 from gnn.path_style import DEFAULT_FILL, DIRECTION_COLOURS, MUTED, NEUTRAL, NODE_FILLS
 from gnn.registry import ModelCard
-from graph.store import GraphStore, ScoreRecord
+from graph.store import GraphStore, InvalidInput, ScoreRecord
 
 PAGE = 500
 
@@ -96,6 +97,15 @@ def _deal_html(deal: dict, score: ScoreRecord, account: dict | None, owner: dict
     )
     if suggestions:
         suggestions = f'<div class="suggestions"><h3>Suggestions</h3><ul>{suggestions}</ul></div>'
+    meta = score.metadata or {}
+    # No band where the model has no skill: the figure is the base rate, and the page says so.
+    verdict = (f"win probability ({escape(score.band)})" if meta.get("state") != "no_skill" else
+               "base win rate: <b>no skill</b>, the model did not beat the baseline on its test period, "
+               "so this is not a judgement of this deal")
+    quality = meta.get("quality") or {}
+    if quality.get("auroc") is not None:
+        verdict += (f" · model test AUROC {quality['auroc']:.2f} ({escape(str(quality.get('auroc_band')))}), "
+                    f"ECE {quality.get('ece') or 0:.3f}")
     account_name = escape(account["name"]) if account else "?"
     owner_name = escape(owner["name"]) if owner else "unassigned"
     return (
@@ -104,8 +114,8 @@ def _deal_html(deal: dict, score: ScoreRecord, account: dict | None, owner: dict
         f'<h2>{escape(deal.get("name") or deal["id"])}</h2>'
         f'<div class="meta">{account_name} · owner {owner_name} · amount {deal.get("amount") or 0:,.0f} · '
         f'stage {escape(deal.get("stage") or "?")}</div>'
-        f'<p><span class="bar"><span style="width:{pct}%"></span></span> <b>{pct}%</b> win probability '
-        f'({escape(score.band)}) · model {escape(score.model_version)} · scored {score.scored_at:%Y-%m-%d %H:%M} UTC · '
+        f'<p><span class="bar"><span style="width:{pct}%"></span></span> <b>{pct}%</b> {verdict}'
+        f' · model {escape(score.model_version)} · scored {score.scored_at:%Y-%m-%d %H:%M} UTC · '
         f'{fid_text}</p>{paths}{suggestions}</article>'
     )
 
@@ -115,8 +125,26 @@ def _options(label: str, pairs: dict[str, str]) -> str:
     return f'<label>{label} <select id="{label.lower()}"><option value="">all</option>{opts}</select></label>'
 
 
+def _quality_text(card: ModelCard) -> str:
+    """The served model's held-out quality and its serving state, for the page header."""
+    m = card.metrics.get(card.kind) or {}
+    if card.state == "no_skill":
+        return "NO SKILL: it did not pass the serving gate, every score is the base win rate"
+    if m.get("auroc") is None:
+        return "test quality unknown"
+    return f"test AUROC {m['auroc']:.2f} ({auroc_band(m['auroc'])}), ECE {m.get('ece') or 0:.3f}"
+
+
 def build_review(store: GraphStore, card: ModelCard | None, rep: str | None = None, account: str | None = None) -> str:
-    """The review page as one HTML string (no external resources)."""
+    """The review page as one HTML string (no external resources).
+
+    Raises:
+        InvalidInput: `rep` or `account` names no node in the store (a typo would make an empty page).
+    """
+    for label, wanted in (("Rep", rep), ("Account", account)):
+        if wanted is not None and store.get_node(label, wanted) is None:
+            raise InvalidInput(f"no {label.lower()} {wanted!r} in the store: nothing written (ids are the CRM's, "
+                               "e.g. from `dealgraph explain` or the review page's filters)")
     deals, after = [], None
     while True:
         page = store.open_deals_page(PAGE, after=after)
@@ -133,7 +161,7 @@ def build_review(store: GraphStore, card: ModelCard | None, rep: str | None = No
             and (account is None or accounts.get(d["id"], {}).get("id") == account)]
     body = "".join(_deal_html(d, scores[d["id"]], accounts.get(d["id"]), owners.get(d["id"])) for d in rows)
     model = (f"model {escape(card.version)} ({escape(card.kind)}), trained {card.trained_at:%Y-%m-%d %H:%M} UTC, "
-             f"snapshot {escape(card.snapshot_id)}") if card else "no model"
+             f"snapshot {escape(card.snapshot_id)}, {_quality_text(card)}") if card else "no model"
     rep_names = {owners[d["id"]]["id"]: owners[d["id"]]["name"] for d in rows if d["id"] in owners}
     account_names = {accounts[d["id"]]["id"]: accounts[d["id"]]["name"] for d in rows if d["id"] in accounts}
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")

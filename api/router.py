@@ -5,18 +5,33 @@ from __future__ import annotations
 
 from typing import Any
 
-from graphql import ExecutionResult
+from cross_web import HTTPException  # what Strawberry's views raise (strawberry.fastapi imports it so)
+from fastapi.responses import Response
+from graphql import ExecutionResult, GraphQLError, OperationDefinitionNode, OperationType, parse
 
 from api.executions_first import MAX_WAIT_S, ExecutionsFirst
 from api.graphiql import OfflineGraphQLRouter
 from api.graphql.context import GraphContext
 from api.ops import Metrics
+from api.request_guard import error_body
 from api.request_info import RequestInfo
 from api.response_cache import ResponseCache, request_key
 from graph.store import StoreError
 
 #: Response header saying whether the answer came from the cache: `hit` or `miss` (absent: not cacheable).
 CACHE_HEADER = "X-Dealgraph-Cache"
+
+
+def is_mutation(query: str | None) -> bool:
+    """Whether a document holds a mutation: those always execute, never come from or go to the cache."""
+    if not query or "mutation" not in query:  # the word is needed; parsing every widget query would cost more
+        return False
+    try:
+        document = parse(query)
+    except GraphQLError:
+        return False  # executing it reports the syntax error
+    return any(isinstance(d, OperationDefinitionNode) and d.operation is OperationType.MUTATION
+               for d in document.definitions)
 
 
 class DealgraphRouter(OfflineGraphQLRouter):
@@ -29,13 +44,26 @@ class DealgraphRouter(OfflineGraphQLRouter):
         self._metrics = metrics
         self._executions = ExecutionsFirst(cache_wait_s)
 
+    async def run(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        """Strawberry's own refusals (a mutation by GET, …) in the API's GraphQL shape, not Strawberry's plain
+        text (`api.request_guard` refuses malformed requests before they get this far)."""
+        try:
+            return await super().run(request, *args, **kwargs)
+        except HTTPException as e:
+            code = "METHOD_NOT_ALLOWED" if e.status_code == 405 else "BAD_REQUEST"
+            info = RequestInfo.of(request.scope)
+            if info is not None:
+                info.error_codes.append(code)
+            return Response(error_body(e.reason, code), status_code=e.status_code, media_type="application/json")
+
     async def execute_single(self, request: Any, request_adapter: Any, sub_response: Any, context: GraphContext,
                              root_value: Any, request_data: Any) -> ExecutionResult:
         run = super().execute_single
         args = dict(request=request, request_adapter=request_adapter, sub_response=sub_response, context=context,
                     root_value=root_value, request_data=request_data)
         key = request_key(context.principal, request_adapter.method, request_data.query, request_data.operation_name,
-                          request_data.variables, request_data.extensions) if self._cache.enabled else None
+                          request_data.variables, request_data.extensions) \
+            if self._cache.enabled and not is_mutation(request_data.query) else None
         if key is None:
             return await run(**args)
         card = context.model_card()

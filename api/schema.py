@@ -22,6 +22,7 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from api.graphql.context import GraphContext
 from api.graphql.extensions import Limits, is_fault, request_info, sanitise, schema_extensions
 from api.graphql.nodes import Account, Deal
+from api.graphql.owners import Mutation, OwnersQuery
 from api.graphql.pagination import DealConnection, DealFilter, deals_connection, to_query
 from api.graphql.scores import ModelInfo
 
@@ -37,7 +38,7 @@ class Viewer:
 
 
 @strawberry.type
-class Query:
+class Query(OwnersQuery):  # the owners' loop's fields live in api.graphql.owners
     @strawberry.field(description="One account with its people and open deals: the CRM widget's query.")
     async def account(self, info: Info, id: strawberry.ID) -> Account | None:  # noqa: A002
         row = await info.context.loaders.nodes("Account").load(id)
@@ -103,7 +104,8 @@ class DealgraphSchema(strawberry.Schema):
 def build_schema(limits: Limits | None = None) -> strawberry.Schema:
     """The schema served at `/graphql`, with its abuse limits (defaults: `Limits()`)."""
     limits = limits or Limits()
-    return DealgraphSchema(query=Query, extensions=schema_extensions(limits), timeout_s=limits.timeout_s)
+    return DealgraphSchema(query=Query, mutation=Mutation, extensions=schema_extensions(limits),
+                           timeout_s=limits.timeout_s)
 
 
 schema = build_schema()

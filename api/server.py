@@ -5,9 +5,10 @@ by default one per CPU) each build their own from the environment
 (`app_from_env`), with their own store connections, and share their metrics
 through prometheus_client's multiprocess mode (`shared_metrics_dir`), so a
 scrape of `/metrics` counts every worker's requests whichever worker answers.
-uvicorn runs with uvloop and httptools when they are installed (they are
-dependencies), which roughly halves the per-request overhead of the default
-asyncio loop and h11 parser.
+uvicorn runs with uvloop and httptools (they are dependencies), which roughly
+halves the per-request overhead of the default asyncio loop and h11 parser;
+the httptools protocol is bounded (`api.http_protocol`): a request head over
+DEALGRAPH_MAX_HEADER_BYTES plus 64 KB gets 431 before it is parsed.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from api.ops import METRICS_DIR_ENV, configure_logging
 from api.settings import Settings
 
 log = logging.getLogger(__name__)
+#: uvicorn's HTTP protocol for `serve`: an import path, so worker processes load it themselves.
+HTTP_PROTOCOL = "api.http_protocol:BoundedHttpTools"
 
 
 def freeze_startup_heap() -> None:
@@ -80,8 +83,9 @@ def run(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     configure_logging(settings.log_format)
+    # httptools, with each request's head bounded before it is parsed (api/http_protocol.py)
     common = {"host": host, "port": port, "log_level": "warning", "access_log": False, "loop": "auto",
-              "http": "auto", "timeout_graceful_shutdown": 10}
+              "http": HTTP_PROTOCOL, "timeout_graceful_shutdown": 10}
     if settings.workers == 1:
         uvicorn.run(build_app(settings), **common)
         return

@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 #: Secrets copied from examples: refused outside development (the JWT secret must also be 32+ bytes there).
 PLACEHOLDER_SECRETS = frozenset({"changethis", "change-me", "changeme", "secret", "dev", "development", "test", "example"})
+#: The frame-ancestors source that refuses every frame: the widget's default.
+FRAME_NONE = "'none'"
 #: `serve`'s worker processes when DEALGRAPH_WORKERS is not set: one per CPU, up to this many.
 MAX_DEFAULT_WORKERS = 8
 #: One CSP source a CRM page may frame the widget from: 'self', *, a scheme (https:) or a host with optional
@@ -62,7 +64,20 @@ class Settings(BaseSettings):
     )
     jwt_issuer: str | None = Field(None, description="Required `iss` of bearer JWTs, when set")
     jwt_audience: str | None = Field(None, description="Required `aud` of bearer JWTs, when set")
+    jwt_max_lifetime_s: int = Field(
+        86400, ge=60, description="Longest a bearer JWT may live: tokens whose exp - iat (exp - now without iat) is "
+        "longer are refused, so a leaked token cannot be valid for years"
+    )
     keys_file: Path | None = Field(None, description="API key database (default HOME/api-keys.db)")
+    auth_failures_burst: int = Field(
+        30, ge=1, description="Failed credentials one client address may send in a row before it gets 429"
+    )
+    auth_failures_per_minute: float = Field(
+        30.0, gt=0, description="How fast a client address earns back failed attempts (token bucket refill)"
+    )
+    auth_negative_cache_entries: int = Field(
+        4096, ge=0, description="Wrong API keys remembered per process, so a repeat costs no scrypt (0: off)"
+    )
 
     # ---- API: abuse limits and operations
     introspection: bool = Field(True, description="Answer schema introspection (GraphiQL's docs need it)")
@@ -82,23 +97,49 @@ class Settings(BaseSettings):
         "queries executing in the same process, which go first (0: never waits; api/executions_first.py)",
     )
     max_body_bytes: int = Field(1_000_000, ge=1024, description="Larger request bodies get 413 unread")
+    max_header_bytes: int = Field(
+        16384, ge=1024, description="Requests whose header names and values total more get 431 before any work"
+    )
     cors_origins: list[str] = Field(
         default_factory=list, description='Browser origins allowed to call the API, e.g. ["https://acme.lightning.force.com"]'
     )
     widget_frame_ancestors: list[str] = Field(
-        default_factory=lambda: ["*"],
+        default_factory=lambda: [FRAME_NONE],
         description="CSP frame-ancestors of the CRM widget (docs/widget.md): the CRM origins that may embed it, "
-                    'e.g. ["https://acme.lightning.force.com"]; ["\'none\'"] forbids framing. The default, any '
-                    "origin, is for trying it out: the page holds no cookies or keys of its own to abuse",
+                    'e.g. ["https://acme.lightning.force.com"]. The default, ["\'none\'"], refuses every frame '
+                    "until the CRM's origins are listed (a page framed by a stranger invites clickjacking)",
     )
     log_format: Literal["json", "text"] = Field("json", description="Request logs of `serve` on stderr")
     workers: int = Field(default_factory=default_workers, ge=1, le=64,
                          description="uvicorn worker processes `serve` starts (default: one per CPU, at most 8)")
 
+    # ---- the owners' loop (docs/owners.md): alerts and monitoring thresholds
+    alert_webhook_url: str | None = Field(None, description="Alerts are POSTed here, signed; unset: recorded only")
+    alert_webhook_secret: SecretStr | None = Field(
+        None, description="HMAC-SHA256 key of the X-Dealgraph-Signature header (required with the URL)")
+    alert_webhook_attempts: int = Field(4, ge=1, le=10, description="Tries per alert (retried: network, 429, 5xx)")
+    alert_webhook_backoff_s: float = Field(1.0, ge=0, le=60, description="First retry delay; doubles per retry")
+    alert_drop_points: float = Field(0.2, gt=0, le=1, description="A score drop this large between scorings alerts")
+    alert_drop_min_amount: float = Field(100_000.0, ge=0, description="... on open deals worth at least this")
+    monitor_min_auroc: float = Field(0.65, ge=0, le=1, description="Realised AUROC below this alerts")
+    monitor_max_ece: float = Field(0.15, ge=0, le=1, description="Realised ECE above this alerts")
+    monitor_min_closed: int = Field(30, ge=1, description="Realised metrics are judged on at least this many closes")
+    monitor_max_psi: float = Field(0.25, gt=0, description="Input drift or score shift (PSI) above this alerts")
+    monitor_max_stale_hours: float = Field(48.0, gt=0, description="Hours since the last load above this alerts")
+    monitor_max_quarantine_rate: float = Field(0.05, ge=0, le=1, description="Quarantined share of recent loads")
+
+    @model_validator(mode="after")
+    def _webhook_needs_a_secret(self) -> "Settings":
+        if self.alert_webhook_url and not self.alert_webhook_secret:
+            raise ValueError("DEALGRAPH_ALERT_WEBHOOK_URL needs DEALGRAPH_ALERT_WEBHOOK_SECRET: alerts are signed")
+        if self.alert_webhook_url and not self.alert_webhook_url.startswith(("https://", "http://")):
+            raise ValueError(f"DEALGRAPH_ALERT_WEBHOOK_URL must be an http(s) URL (got {self.alert_webhook_url!r})")
+        return self
+
     @field_validator("widget_frame_ancestors")
     @classmethod
     def _csp_sources(cls, sources: list[str]) -> list[str]:
-        if sources == ["'none'"]:
+        if sources == [FRAME_NONE]:
             return sources
         bad = [s for s in sources if not FRAME_SOURCE.match(s)]
         if bad or not sources:

@@ -10,7 +10,8 @@ parent frame), so the rep sees exactly what their own key may see.
 
 Headers: a strict Content-Security-Policy (scripts, styles and requests from
 this origin only, so the page works offline and a stray CDN reference fails
-loudly) whose `frame-ancestors` comes from `DEALGRAPH_WIDGET_FRAME_ANCESTORS`.
+loudly) whose `frame-ancestors` comes from `DEALGRAPH_WIDGET_FRAME_ANCESTORS`: by default
+`'none'` (and `X-Frame-Options: DENY`), so no page may frame it until the CRM's origins are listed.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.settings import Settings
+from api.settings import FRAME_NONE, Settings
 from gnn.path_style import palette
 
 ASSETS_DIR = Path(__file__).parent / "static" / "widget"
@@ -49,7 +50,8 @@ query AccountWidget($id: ID!, $top: Int = 3) {
       id name amount stage closeDate
       owner { name }
       contacts { role isPrimary contact { id name title } }
-      score { probability band previousProbability modelVersion scoredAt }
+      score { probability band previousProbability modelVersion scoredAt state baseRate
+              quality { auroc aurocBand ece n } }
       explanation(top: $top) {
         fidelity fidelityMinus randomFidelity
         paths { weight direction text steps { label id name relation direction } }
@@ -112,6 +114,8 @@ def mount_widget(app: FastAPI, settings: Settings, graphql_path: str) -> None:
         # The shell is tiny and holds no data; revalidating keeps a new release's asset links current.
         "Cache-Control": "no-cache",
     }
+    if settings.widget_frame_ancestors == [FRAME_NONE]:
+        headers["X-Frame-Options"] = "DENY"  # the same refusal for browsers that predate CSP frame-ancestors
     router = APIRouter()
 
     @router.get("/widget/account/{account_id}", include_in_schema=False, response_class=HTMLResponse)

@@ -1,18 +1,35 @@
-"""Leak-safe training examples: (deal, cutoff) pairs over the history, RelBench-style.
+"""Leak-safe training examples: (deal, cutoff) pairs from each deal's life, RelBench-style.
 
-At each cutoff T the graph is rebuilt as it stood before T (`Snapshot.as_of`);
-its examples are the deals open at T, labelled by how they ended later. The
-deal's own outcome is after T, so it is not in its graph; other deals'
-outcomes are visible only if they closed before T.
+The history is cut into buckets every `cutoff_days` (plus the split boundaries
+T1 and T2, so no bucket straddles one). At each bucket's start T the graph is
+rebuilt as it stood before T (`Snapshot.as_of`); its examples are
 
-The temporal split keeps labels from leaking across periods too: training
-examples come from cutoffs before T1 and their deals closed before T1;
-validation cutoffs lie in [T1, T2) with closes before T2; test cutoffs from T2
-on. T1 and T2 are the 60% and 80% quantiles of the close times.
+- the deals open at T (a sampled cutoff inside each long deal's open interval), and
+- the deals created inside the bucket, each at its own creation: the graph as
+  of T plus the deal itself and its edges, its outgoing messages removed so no
+  deal sees another from after its own creation. A deal that opens and closes
+  between two grid points is still an example (on a lead funnel most wins do).
+
+Each example is weighted 1 / (its deal's examples in the split), so a deal open
+for a year does not count twelve times a deal open for a week.
+
+Labels: the deal's eventual outcome, or with a horizon H, won within H days of
+the example's cutoff. Right-censoring: an example counts only once its label is
+known by its split's deadline. Without a horizon that is "closed before the
+deadline" (deals still open then are dropped, which favours quick resolvers
+near each deadline); with a horizon, the whole window [cutoff, cutoff + H] must
+lie before the deadline, whatever happened, so deals still open contribute a
+"not won within H" and no outcome is preferred by when it resolved.
+
+The temporal split keeps labels from leaking across periods: training examples
+come from cutoffs before T1 and their labels are known before T1; validation
+cutoffs lie in [T1, T2) with labels known before T2; test cutoffs from T2 on.
+T1 and T2 are the 60% and 80% quantiles of the close times.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +38,8 @@ import torch
 from torch_geometric.data import HeteroData
 
 from gnn.features import FeatureSpec, encode, latest_event_time
-from gnn.outcomes import outcome_times
+from gnn.outcomes import OUTCOME, outcome_times
+from gnn.readiness import MIN_CLOSED
 from graph.snapshot import Snapshot
 from graph.store import InvalidInput
 
@@ -30,7 +48,7 @@ SPLITS = ("train", "val", "test")
 
 @dataclass
 class CutoffExamples:
-    """The deals open at one cutoff, with the graph as it stood then."""
+    """The examples of one bucket, with the graph as it stood at its start."""
 
     cutoff: pd.Timestamp
     split: str
@@ -38,6 +56,10 @@ class CutoffExamples:
     index: torch.Tensor  # positions of the example deals in data["Deal"]
     labels: torch.Tensor
     deal_ids: list[str]
+    weights: torch.Tensor | None = None  # 1 / the deal's examples in the split (`weigh_by_deal`); None: all 1
+
+    def weight(self) -> torch.Tensor:
+        return self.weights if self.weights is not None else torch.ones(len(self.deal_ids))
 
 
 @dataclass(frozen=True)
@@ -46,6 +68,7 @@ class TemporalSplit:
     t2: pd.Timestamp
     end: pd.Timestamp
     cutoffs: tuple[pd.Timestamp, ...]
+    horizon_days: int | None = None  # None: the eventual outcome
 
     def split_of(self, cutoff: pd.Timestamp) -> str:
         return "train" if cutoff < self.t1 else "val" if cutoff < self.t2 else "test"
@@ -53,39 +76,109 @@ class TemporalSplit:
     def label_deadline(self, split: str) -> pd.Timestamp:
         return {"train": self.t1, "val": self.t2, "test": self.end}[split]
 
+    def window(self, split: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+        """The cutoffs' window of a split: [start, end)."""
+        start = self.cutoffs[0] if self.cutoffs else self.t1
+        return {"train": (start, self.t1), "val": (self.t1, self.t2), "test": (self.t2, self.end)}[split]
 
-def temporal_split(full: Snapshot, cutoff_days: int = 30) -> TemporalSplit:
+    def next_cutoff(self, cutoff: pd.Timestamp) -> pd.Timestamp:
+        later = [c for c in self.cutoffs if c > cutoff]
+        return later[0] if later else self.end
+
+
+def temporal_split(full: Snapshot, cutoff_days: int = 30, horizon_days: int | None = None) -> TemporalSplit:
+    if cutoff_days < 1 or (horizon_days is not None and horizon_days < 1):
+        raise InvalidInput("--cutoff-every and --horizon are whole days, at least 1")
     closes = outcome_times(full)["closed_at"].dropna().sort_values()
-    if len(closes) < 10:
-        raise InvalidInput(f"only {len(closes)} closed deals: too few to train on")
+    if len(closes) < MIN_CLOSED:
+        raise InvalidInput(f"only {len(closes)} closed deals: too few to train on (need {MIN_CLOSED} spread over time); "
+                           "no model is trained, so open deals stay unscored until an export brings more history")
     t1, t2 = closes.quantile(0.6), closes.quantile(0.8)
     end = latest_event_time(full)
-    start = full.nodes["Deal"]["created_at"].min() + pd.Timedelta(days=cutoff_days)
-    cutoffs = tuple(pd.date_range(start, end, freq=f"{cutoff_days}D", tz="UTC"))
-    return TemporalSplit(t1, t2, end, cutoffs)
+    start = full.nodes["Deal"]["created_at"].min().floor("D")
+    grid = pd.date_range(start, end, freq=f"{cutoff_days}D", tz="UTC")
+    cutoffs = tuple(sorted({*[c for c in grid if c < end], t1, t2}))
+    return TemporalSplit(t1, t2, end, cutoffs, horizon_days)
+
+
+def _with_newborns(full: Snapshot, snap: Snapshot, newborn: pd.DataFrame) -> Snapshot:
+    """`snap` plus these deals and their edges out (never their outcomes) to nodes visible in it."""
+    if newborn.empty:
+        return snap
+    schema = full.schema
+    nodes = {**snap.nodes, "Deal": pd.concat([snap.nodes["Deal"], newborn], ignore_index=True)}
+    edges = dict(snap.edges)
+    ids = set(newborn["id"])
+    for name, rel in schema.relations.items():
+        if rel.source != "Deal" or rel.target == OUTCOME:
+            continue
+        frame = full.edges[name]
+        visible = snap.nodes[rel.target][schema.nodes[rel.target].key]
+        extra = frame[frame["src"].isin(ids) & frame["dst"].isin(visible)]
+        edges[name] = pd.concat([snap.edges[name], extra], ignore_index=True)
+    return Snapshot(schema, nodes, edges, snap.as_of_time)
+
+
+def _mute(data: HeteroData, positions: np.ndarray) -> None:
+    """Drop the messages these deals send: each is seen by nobody, so its existence (after the bucket's
+    start) cannot reach another example."""
+    mute = torch.zeros(data["Deal"].num_nodes, dtype=torch.bool)
+    mute[torch.from_numpy(positions)] = True
+    for edge_type in data.edge_types:
+        if edge_type[0] == "Deal":
+            ei = data[edge_type].edge_index
+            data[edge_type].edge_index = ei[:, ~mute[ei[0]]]
+
+
+def labelled(full: Snapshot, split: TemporalSplit, cutoff: pd.Timestamp) -> pd.DataFrame:
+    """The examples of the bucket starting at `cutoff`: per deal id, its own cutoff `at`, `label`, `newborn`."""
+    name = split.split_of(cutoff)
+    deals = full.nodes["Deal"].set_index("id")
+    ends = outcome_times(full).reindex(deals.index)
+    created, closed = deals["created_at"], ends["closed_at"]
+    standing = (created < cutoff) & (closed.isna() | (closed >= cutoff))
+    newborn = (created >= cutoff) & (created < split.next_cutoff(cutoff))
+    at = created.where(newborn, cutoff)
+    deadline = split.label_deadline(name)
+    if split.horizon_days is None:
+        label = ends["won"]
+        known = closed < deadline
+    else:
+        horizon = pd.Timedelta(days=split.horizon_days)
+        label = ((ends["won"] == 1.0) & (closed < at + horizon)).astype(float)
+        known = at + horizon <= deadline  # the whole window seen: no outcome preferred by when it resolved
+    keep = (standing | newborn) & known.fillna(False).astype(bool)
+    return pd.DataFrame({"at": at[keep], "label": label[keep].astype(float), "newborn": newborn[keep]})
 
 
 def examples_at(full: Snapshot, spec: FeatureSpec, split: TemporalSplit, cutoff: pd.Timestamp) -> CutoffExamples | None:
-    """The labelled examples at one cutoff, or None when there are none."""
-    name = split.split_of(cutoff)
-    deals = full.nodes["Deal"]
-    ends = outcome_times(full).reindex(deals["id"])
-    open_then = (deals["created_at"] < cutoff).to_numpy() & (ends["closed_at"].isna() | (ends["closed_at"] >= cutoff)).to_numpy()
-    labelled = (ends["closed_at"] < split.label_deadline(name)).to_numpy()
-    chosen = deals["id"][open_then & labelled].tolist()
-    if not chosen:
+    """The labelled examples of the bucket starting at `cutoff`, or None when there are none."""
+    chosen = labelled(full, split, cutoff)
+    if chosen.empty:
         return None
-    snap = full.as_of(cutoff.to_pydatetime())
+    deals = full.nodes["Deal"]
+    newborn_ids = chosen.index[chosen["newborn"]]
+    snap = _with_newborns(full, full.as_of(cutoff.to_pydatetime()), deals[deals["id"].isin(newborn_ids)])
     data = encode(spec, snap, cutoff)
-    index = pd.Index(data["Deal"].node_id).get_indexer(chosen)
-    labels = ends.loc[chosen, "won"].to_numpy(np.float32)
-    return CutoffExamples(cutoff, name, data, torch.from_numpy(index), torch.from_numpy(labels), chosen)
+    node_index = pd.Index(data["Deal"].node_id)
+    _mute(data, node_index.get_indexer(newborn_ids))
+    ids = chosen.index.tolist()
+    index = node_index.get_indexer(ids)
+    labels = chosen["label"].to_numpy(np.float32)
+    return CutoffExamples(cutoff, split.split_of(cutoff), data, torch.from_numpy(index), torch.from_numpy(labels), ids)
+
+
+def weigh_by_deal(examples: list[CutoffExamples]) -> None:
+    """Weights 1 / (the deal's examples in these), so every deal counts once in the loss."""
+    count = Counter(d for e in examples for d in e.deal_ids)
+    for e in examples:
+        e.weights = torch.tensor([1.0 / count[d] for d in e.deal_ids])
 
 
 def build_examples(
     full: Snapshot, spec: FeatureSpec, split: TemporalSplit, only: str | None = None
 ) -> dict[str, list[CutoffExamples]]:
-    """Examples at every cutoff, by split (or only those of split `only`)."""
+    """Examples of every bucket, by split (or only those of split `only`), weighted by deal."""
     out: dict[str, list[CutoffExamples]] = {s: [] for s in SPLITS}
     for cutoff in split.cutoffs:
         if only is not None and split.split_of(cutoff) != only:
@@ -93,7 +186,37 @@ def build_examples(
         ex = examples_at(full, spec, split, cutoff)
         if ex is not None:
             out[ex.split].append(ex)
+    for part in out.values():
+        weigh_by_deal(part)
     return out
+
+
+def coverage(full: Snapshot, examples: dict[str, list[CutoffExamples]]) -> dict[str, int]:
+    """How many closed deals have at least one example, and how many none (censored at a split deadline)."""
+    closed = set(outcome_times(full).index)
+    seen = {d for part in examples.values() for e in part for d in e.deal_ids}
+    return {"closed_deals": len(closed), "with_examples": len(closed & seen), "without": len(closed - seen)}
+
+
+def missing_splits(split: TemporalSplit, examples: dict[str, list[CutoffExamples]]) -> str | None:
+    """What each empty split lacks, in words (None when every split has examples)."""
+    problems = []
+    names = {"train": "training", "val": "validation", "test": "test"}
+    for part in SPLITS:
+        start, stop = split.window(part)
+        where = f"the {names[part]} window {start:%Y-%m-%d} .. {stop:%Y-%m-%d}"
+        labels = np.concatenate([e.labels.numpy() for e in examples[part]]) if examples[part] else np.zeros(0)
+        if not len(labels):
+            lacks = ("deals open or created in it whose outcome is known by "
+                     f"{split.label_deadline(part):%Y-%m-%d}")
+            if split.horizon_days is not None:
+                lacks += f" (with --horizon {split.horizon_days}, a cutoff needs {split.horizon_days} days seen after it)"
+            problems.append(f"{where} has no {lacks}")
+    if not problems:
+        return None
+    return "cannot split the history into train / validation / test: " + "; ".join(problems) + (
+        ". T1 and T2 are the 60% and 80% quantiles of close times; a longer export, a shorter --horizon or a "
+        "smaller --cutoff-every may help")
 
 
 def flat_features(data: HeteroData, index: torch.Tensor) -> np.ndarray:
@@ -118,7 +241,7 @@ def flat_features(data: HeteroData, index: torch.Tensor) -> np.ndarray:
 
 
 def leak_safe_examples(
-    full: Snapshot, cutoff_days: int = 30
+    full: Snapshot, cutoff_days: int = 30, horizon_days: int | None = None
 ) -> tuple[TemporalSplit, FeatureSpec, dict[str, list[CutoffExamples]]]:
     """The temporal split, the feature spec fitted on the training period, and every split's examples.
 
@@ -127,7 +250,8 @@ def leak_safe_examples(
 
     Args:
         full: the whole graph (`store.snapshot()`); each cutoff sees only its past.
-        cutoff_days: days between cutoffs.
+        cutoff_days: days between the buckets' start cutoffs (deals also get one at their creation).
+        horizon_days: label "won within this many days of the cutoff"; None: the eventual outcome.
 
     Returns:
         `(split, spec, examples)`, examples keyed "train", "val", "test".
@@ -139,7 +263,7 @@ def leak_safe_examples(
         >>> split, spec, examples = leak_safe_examples(store.snapshot())
         >>> x_train, y_train = flat_table(examples["train"])
     """
-    split = temporal_split(full, cutoff_days)
+    split = temporal_split(full, cutoff_days, horizon_days)
     # Scaling and category lists come from the training period only: later data must not shape the inputs.
     spec = FeatureSpec.fit(full.schema, full.as_of(split.t1.to_pydatetime()))
     return split, spec, build_examples(full, spec, split)

@@ -71,13 +71,17 @@ def fit_graph_model(examples: dict[str, list[CutoffExamples]], config: FitConfig
     trainable = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(trainable, lr=config.lr, weight_decay=config.weight_decay)
     y_val = concat(examples["val"], lambda e: e.labels.numpy())
+    # Examples are weighted by deal (`gnn.dataset.weigh_by_deal`); dividing by the mean weight per bucket keeps
+    # the loss on the scale the learning rate was tuned for.
+    scale = sum(float(e.weight().sum()) for e in examples["train"]) / max(len(examples["train"]), 1)
     best, best_state, best_epoch, waited = -1.0, None, 0, 0
     for epoch in range(config.epochs):
         model.train()
         for ex in examples["train"]:
             opt.zero_grad()
             out = model(ex.data.x_dict, ex.data.edge_index_dict)[ex.index]
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(out, ex.labels)
+            loss = (torch.nn.functional.binary_cross_entropy_with_logits(out, ex.labels, reduction="none")
+                    * ex.weight()).sum() / scale
             loss.backward()
             opt.step()
         score = roc_auc_score(y_val, logits_of(model, examples["val"])) if len(np.unique(y_val)) > 1 else 0.0

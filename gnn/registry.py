@@ -52,6 +52,12 @@ class ModelCard:
     metrics: dict[str, dict[str, float]]
     params: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def state(self) -> str:
+        """"skill" (passed the serving gate, `gnn.gate`) or "no_skill"; cards from before the gate count as
+        skill, as they were served under the old rule."""
+        return str(self.params.get("state", "skill"))
+
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["trained_at"] = self.trained_at.isoformat()

@@ -25,6 +25,7 @@ from gnn.dataset import CutoffExamples, TemporalSplit, build_examples
 from gnn.explain import PathExplainer
 from gnn.features import FeatureSpec, encode, latest_event_time
 from gnn.fit import calibrate, logits_of
+from gnn.gate import NO_SKILL, NO_SKILL_BAND, SKILL, band
 from gnn.model import HeteroSAGE, ModelConfig
 from gnn.outcomes import outcome_flags
 from gnn.registry import ModelCard, ModelRegistry, RegistryError
@@ -34,11 +35,8 @@ from graph.snapshot import Snapshot
 from graph.store import GraphStore, ScoreRecord
 
 log = logging.getLogger(__name__)
-BANDS = ((0.6, "high"), (0.3, "medium"), (0.0, "low"))
-
-
-def band(probability: float) -> str:
-    return next(name for floor, name in BANDS if probability >= floor)
+NO_SKILL_NOTE = ("the model did not earn serving on the test period ({why}): this is the base win rate, "
+                 "not a judgement of this deal")
 
 
 @dataclass
@@ -96,23 +94,31 @@ def score_open_deals(
     if opened is None:
         return []
     deal_ids, positions, data = opened.deal_ids, opened.index, opened.data
-    probs = predict_examples(loaded, [opened])
+    state = loaded.card.state if loaded.model is not None else NO_SKILL
+    # No skill: serve the base rate, said to be that, rather than a ranking the test period did not bear out.
+    probs = predict_examples(loaded, [opened]) if state == SKILL else np.full(len(deal_ids), loaded.prior)
     explainer = None
-    if explain and loaded.model is not None:
+    if explain and state == SKILL:
         explainer = PathExplainer(loaded.model, data, full, hops=loaded.model.config.layers, platt=loaded.platt)
     metadata = {"model_kind": loaded.card.kind, "as_of": opened.cutoff.isoformat(),
-                "schema": loaded.card.schema_fingerprint}
+                "schema": loaded.card.schema_fingerprint, "state": state, "base_rate": round(loaded.prior, 4),
+                "quality": loaded.card.params.get("quality")}
     explanations: list[Explanation | None] = [None] * len(deal_ids)
-    if loaded.model is None:
-        # The fallback explains nothing about a deal; say why instead of inventing paths.
-        note = "too little closed-deal history for a graph model: this is the base win rate"
+    if state == NO_SKILL:
+        # Nothing about the deal is explained; say why instead of inventing paths.
+        if loaded.model is None:
+            note = "too little closed-deal history for a graph model: this is the base win rate"
+        else:
+            failed = [c["text"] for c in loaded.card.params.get("gate", {}).get("checks", []) if not c["passed"]]
+            note = NO_SKILL_NOTE.format(why="; ".join(failed) or "failed the serving gate")
         explanations = [Explanation(method="class-prior", note=note)] * len(deal_ids)
     if explainer is not None:
         chunk = 16
         for i in tqdm(range(0, len(deal_ids), chunk), desc="explaining", unit="batch", disable=not progress, file=sys.stderr):
             explanations[i : i + chunk] = explainer.explain_many([int(p) for p in positions[i : i + chunk]], top=top)
     records = store_scores(store, loaded.card.version, dict(zip(deal_ids, probs)),
-                           explanations=dict(zip(deal_ids, explanations)), metadata=metadata)
+                           explanations=dict(zip(deal_ids, explanations)), metadata=metadata,
+                           base_rate=loaded.prior)
     log.info("scored %d open deals with model %s", len(records), loaded.card.version)
     return records
 
@@ -164,9 +170,12 @@ def store_scores(
     probabilities: Mapping[str, float],
     explanations: Mapping[str, Explanation | None] | None = None,
     metadata: Mapping[str, object] | None = None,
+    base_rate: float = 0.5,
 ) -> list[ScoreRecord]:
     """Write win probabilities as each deal's latest score, under `model_version`; returns the records.
 
+    Bands are relative to `base_rate` (`gnn.gate.band`); with `metadata["state"] == "no_skill"` every
+    band is "no_skill": the probability is the base rate, not a judgement of the deal.
     The one place scores become `ScoreRecord`s (rounding, band, time), for
     `dealgraph score` and for a model of your own: register it under a version of
     its own (`gnn.registry.new_version`) so every score says which model made it.
@@ -177,13 +186,14 @@ def store_scores(
     """
     scored_at = datetime.now(UTC)
     explanations = explanations or {}
+    no_skill = (metadata or {}).get("state") == NO_SKILL
     records = [
         ScoreRecord(
             deal_id=deal_id,
             probability=round(float(p), 4),
             model_version=model_version,
             scored_at=scored_at,
-            band=band(float(p)),
+            band=NO_SKILL_BAND if no_skill else band(float(p), base_rate),
             explanation=explanations.get(deal_id),
             metadata=dict(metadata or {}),
         )

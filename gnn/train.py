@@ -10,10 +10,12 @@ With too little history (fewer than `MIN_WON` won or `MIN_LOST` lost deals
 among the training examples) the served model is the class prior, and every
 score says so in its metadata, rather than serving a network fitted to noise.
 
-A retrain is promoted automatically only if its test AUROC reaches
-`PROMOTE_FRACTION` of the serving model's AUROC on the same test examples;
-otherwise it is registered but not served (`dealgraph models promote` can still
-serve it by hand).
+Every model, the first included, passes the serving gate (`gnn.gate`) or its
+scores carry the "no skill" state: the base win rate, said to be that. A model
+that passes is promoted automatically only if its test AUROC reaches
+`PROMOTE_FRACTION` of the serving model's AUROC on the same test examples; one
+that fails never replaces a model that passed. Either way it is registered
+(`dealgraph models promote` can still serve it by hand).
 """
 
 from __future__ import annotations
@@ -24,23 +26,25 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 import torch
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from gnn.dataset import CutoffExamples, TemporalSplit, flat_table, leak_safe_examples
+from gnn.dataset import CutoffExamples, TemporalSplit, coverage, flat_table, leak_safe_examples, missing_splits
 from gnn.features import FeatureSpec, latest_event_time
 from gnn.fit import DEFAULT_GRID, FitConfig, calibrate, concat, fit_platt, logits_of, oracle_probabilities, tune
+from gnn.gate import NO_SKILL, SKILL, judge, quality
 from gnn.leakage import refuse_leaks
 from gnn.metrics import metrics, reliability_plot
+from gnn.readiness import MIN_LOST, MIN_WON
 from gnn.registry import ModelCard, ModelRegistry, new_version
 from graph.snapshot import Snapshot
 from graph.store import GraphStore, InvalidInput
 
 log = logging.getLogger(__name__)
 
-MIN_WON = MIN_LOST = 40
 PROMOTE_FRACTION = 0.95
 
 
@@ -48,6 +52,8 @@ PROMOTE_FRACTION = 0.95
 class TrainConfig:
     grid: tuple[FitConfig, ...] = DEFAULT_GRID
     cutoff_days: int = 30
+    # Label: won within this many days of the cutoff, censored strictly (`gnn.dataset`); None: eventual outcome.
+    horizon_days: int | None = None
     seed: int = 0
     # The linear term on the deal's row and its crosses with its neighbours (`gnn.wide`); off = GraphSAGE alone.
     wide: bool = True
@@ -73,22 +79,33 @@ def _closed_deal_counts(examples: list[CutoffExamples]) -> tuple[int, int]:
     return won, len(outcome) - won
 
 
-def train(store: GraphStore, home: Path, truth: Path | None = None, config: TrainConfig | None = None) -> TrainResult:
-    """Train, compare against the baselines, register, and promote if good enough."""
+def train(store: GraphStore, home: Path, truth: Path | None = None, config: TrainConfig | None = None,
+          provenance: Mapping[str, str] | None = None) -> TrainResult:
+    """Train, compare against the baselines, register, and serve it if it passes the gates.
+
+    Args:
+        provenance: ontology term ("Deal.amount", "OWNED_BY") -> the mapping column it was loaded from, so a
+            leak refusal names what the user can change (built by the CLI from the load's mapping).
+
+    Raises:
+        InvalidInput: a split has no examples (the message says which window lacks what).
+        LeakageError: an input alone predicts the outcome (`gnn.leakage`).
+    """
     config = config or TrainConfig()
     started = datetime.now(UTC)
     full = store.snapshot()
-    split, spec, examples = leak_safe_examples(full, config.cutoff_days)
-    if not examples["train"] or not examples["val"] or not examples["test"]:
-        raise InvalidInput("the history is too short for a train / validation / test split")
-    refuse_leaks(spec, examples["train"])
+    split, spec, examples = leak_safe_examples(full, config.cutoff_days, config.horizon_days)
+    missing = missing_splits(split, examples)
+    if missing:
+        raise InvalidInput(missing)
+    refuse_leaks(spec, examples["train"], provenance)
     y = {s: _labels(examples[s]) for s in examples}
 
     won, lost = _closed_deal_counts(examples["train"])
     prior = float(y["train"].mean())
     flat = {s: flat_table(examples[s])[0] for s in ("train", "test")}
     gbt = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, random_state=config.seed)
-    gbt.fit(flat["train"], y["train"])
+    gbt.fit(flat["train"], y["train"], sample_weight=concat(examples["train"], lambda e: e.weight().numpy()))
     probs = {"prior": np.full(len(y["test"]), prior), "flat_gbt": gbt.predict_proba(flat["test"])[:, 1]}
 
     notes: list[str] = []
@@ -113,13 +130,16 @@ def train(store: GraphStore, home: Path, truth: Path | None = None, config: Trai
     trained_at = datetime.now(UTC)
     version = new_version(trained_at)
     registry = ModelRegistry(home)
-    promoted, gate = _promotion_gate(registry, full, split, y["test"], test.get(kind, {}).get("auroc"))
-    notes.append(gate)
+    gate = judge(test, kind, positives=int(y["test"].sum()))
+    notes.append(gate.summary())
+    promoted, why = _promotion_gate(registry, full, split, y["test"], test.get(kind, {}).get("auroc"), gate.passed)
+    notes.append(why)
     report = {
         "version": version,
         "kind": kind,
         "split": {"t1": split.t1.isoformat(), "t2": split.t2.isoformat(), "end": split.end.isoformat(),
-                  "cutoff_days": config.cutoff_days},
+                  "cutoff_days": config.cutoff_days, "horizon_days": config.horizon_days},
+        "coverage": coverage(full, examples),
         "examples": {s: int(len(y[s])) for s in y},
         "won_share": {s: round(float(y[s].mean()), 4) for s in y},
         "train_deals": {"won": won, "lost": lost},
@@ -128,6 +148,8 @@ def train(store: GraphStore, home: Path, truth: Path | None = None, config: Trai
         "chosen": chosen.to_dict() if chosen else None,
         "seconds": round((trained_at - started).total_seconds(), 1),
         "promoted": promoted,
+        "gate": gate.to_dict(),
+        "quality": quality(test, kind),
         "notes": notes,
         "test": test,
     }
@@ -135,7 +157,9 @@ def train(store: GraphStore, home: Path, truth: Path | None = None, config: Trai
         version=version, kind=kind, trained_at=trained_at, schema_fingerprint=store.schema.fingerprint,
         snapshot_id=snapshot_id(full), metrics=test,
         params={"fit": chosen.to_dict() if chosen else None, "wide": wide_fit, "cutoff_days": config.cutoff_days,
-                "platt": list(platt), "prior": prior},
+                "horizon_days": config.horizon_days,
+                "platt": list(platt), "prior": prior, "state": gate.state, "gate": gate.to_dict(),
+                "quality": quality(test, kind)},
     )
     files = {"model.pt": _artifact(kind, model, spec, platt, prior), "report.json": json.dumps(report, indent=2).encode()}
     path = registry.save(card, files, promote=promoted)
@@ -155,14 +179,23 @@ def _artifact(kind: str, model, spec: FeatureSpec, platt: tuple[float, float], p
 
 
 def _promotion_gate(registry: ModelRegistry, full: Snapshot, split: TemporalSplit, y_test: np.ndarray,
-                    new_auroc: float | None) -> tuple[bool, str]:
-    """Whether the new model may serve: it must reach PROMOTE_FRACTION of the current one's
-    AUROC on the same test examples, re-scored with the current model's own features."""
+                    new_auroc: float | None, skill: bool = True) -> tuple[bool, str]:
+    """Whether the new model may serve. One that failed the serving gate (`skill` False) serves, in the
+    no-skill state, only where no model that passed serves now; one that passed must reach
+    PROMOTE_FRACTION of the current one's AUROC on the same test examples, re-scored with the current
+    model's own features, unless the current one has no skill."""
     from gnn.score import load_model, predict_split  # scoring imports training helpers: import here to avoid a cycle
 
     current = registry.current_version()
     if current is None:
-        return True, "first model: promoted"
+        return True, "first model: served" + ("" if skill else " in the no-skill state (the base win rate)")
+    current_state = registry.card(current).state
+    if not skill:
+        if current_state == SKILL:
+            return False, f"kept, not served: it failed the serving gate; {current} (which passed) keeps serving"
+        return True, f"served in the no-skill state: the current model {current} has no skill either"
+    if current_state == NO_SKILL:
+        return True, f"promoted: it passed the serving gate, the current model {current} did not"
     loaded = load_model(registry.root.parent, current)
     _, old_probs = predict_split(loaded, full, split, "test")
     old_auroc = metrics(y_test, old_probs)["auroc"] if len(old_probs) == len(y_test) else float("nan")

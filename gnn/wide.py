@@ -152,9 +152,12 @@ def fit_wide(spec: WideSpec, train: list, val: list) -> tuple[WideLinear, dict]:
         return np.concatenate(x), np.concatenate([e.labels.numpy() for e in examples])
 
     (x_train, y_train), (x_val, y_val) = table(train), table(val)
+    # Every deal counts once however long it stayed open (`gnn.dataset.weigh_by_deal`); mean 1 keeps C's scale.
+    w_train = np.concatenate([e.weight().numpy() for e in train])
+    w_train = w_train / w_train.mean()
     tried, best = {}, None
     for c in C_GRID:
-        fitted = LogisticRegression(C=c, max_iter=2000).fit(x_train, y_train)
+        fitted = LogisticRegression(C=c, max_iter=2000).fit(x_train, y_train, sample_weight=w_train)
         tried[c] = roc_auc_score(y_val, fitted.decision_function(x_val)) if len(np.unique(y_val)) > 1 else 0.0
         if best is None or tried[c] > tried[best[0]]:
             best = (c, fitted)

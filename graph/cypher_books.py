@@ -9,6 +9,8 @@ the retired record's properties plus its own `tombstone_*` ones.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 from graph.cypher import LOAD_LABEL, MERGE_LABEL, TOMBSTONE_LABEL, quote
 from graph.lineage import LOAD_ID, SOURCE_FILE, SOURCE_LINE
 from ontology import NodeType, Relation, Schema
@@ -221,6 +223,39 @@ def move_edge_back(schema: Schema, rel: Relation, end: str) -> str:
     )
 
 
+def close_edge(schema: Schema, rel: Relation) -> str:
+    """End the edge (`$src`, `$dst`, `$key`) at `$at` if it is still open (a job a merge ordered); lineage stays."""
+    return (
+        _edge_match(schema, rel, "$src", "$dst", "$key") + "\n"
+        + f"WHERE r.{quote(rel.valid_to)} IS NULL\n"  # type: ignore[arg-type]
+        + f"SET r.{quote(rel.valid_to)} = $at\n"  # type: ignore[arg-type]
+        + "RETURN count(r) AS ended"
+    )
+
+
+def empty_edge_properties(schema: Schema, rel: Relation, props: Sequence[str]) -> str:
+    """Empty `props` again on the edge (`$src`, `$dst`, `$key`): the times a merge filled in, on undo.
+
+    Raises:
+        ValueError: a name in `props` is not a property of `rel`.
+    """
+    unknown = [p for p in props if p not in rel.property_names]
+    if unknown or not props:
+        raise ValueError(f"{rel.name} has no properties {unknown or list(props)} to empty")
+    return (_edge_match(schema, rel, "$src", "$dst", "$key") + "\n"
+            + "SET " + ", ".join(f"r.{quote(p)} = null" for p in props))
+
+
+def restore_edge(schema: Schema, rel: Relation) -> str:
+    """Write back one relation of a merged record that was set aside (`$props`: key, properties, lineage)."""
+    s, d = _ends(schema, rel)
+    return (
+        f"MATCH (s:{quote(s.name)} {{{quote(s.key)}: $src}}), (d:{quote(d.name)} {{{quote(d.key)}: $dst}})\n"
+        f"MERGE (s)-[r:{quote(rel.name)} {{`key`: $key}}]->(d)\n"
+        "SET r = $props"
+    )
+
+
 def all_queries(schema: Schema) -> dict[str, str]:
     """Every builder with every variant, by name (the Cypher tests check them all)."""
     out = {"create_load": create_load(), "finish_load": finish_load(), "interrupt_earlier": interrupt_earlier(),
@@ -234,9 +269,13 @@ def all_queries(schema: Schema) -> dict[str, str]:
                 f"get_node_props[{name}]": get_node_props(node), f"create_node[{name}]": create_node(node),
                 f"delete_node[{name}]": delete_node(node)}
     for name, rel in schema.relations.items():
-        out |= {f"edge_keys[{name}]": edge_keys(schema, rel), f"retire_edges[{name}]": retire_edges(schema, rel)}
+        out |= {f"edge_keys[{name}]": edge_keys(schema, rel), f"retire_edges[{name}]": retire_edges(schema, rel),
+                f"restore_edge[{name}]": restore_edge(schema, rel)}
         if rel.valid_to:
             out[f"end_edges[{name}]"] = end_edges(schema, rel)
+            out[f"close_edge[{name}]"] = close_edge(schema, rel)
+        if rel.property_names:
+            out[f"empty_edge_properties[{name}]"] = empty_edge_properties(schema, rel, rel.property_names)
         for d in ("out", "in"):
             out[f"edge_lineage[{name},{d}]"] = edge_lineage(schema, rel, d)
         for end in ("src", "dst"):

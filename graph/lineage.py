@@ -16,9 +16,10 @@ loader decide about it?":
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Literal, Mapping
+from datetime import date, datetime
+from typing import Any, Literal, Mapping, Sequence
 
 #: Bookkeeping columns on every node and edge; never part of the ontology's properties.
 LOAD_ID, SOURCE_FILE, SOURCE_LINE = "_load_id", "_source_file", "_source_line"
@@ -86,13 +87,40 @@ class NodeLineage:
 
 @dataclass(frozen=True)
 class Redirect:
-    """An edge whose `end` was re-pointed from the merged id to the kept id."""
+    """An edge a merge changed: its `end` re-pointed from the merged id to the kept id (None: not moved),
+    and the properties in `filled` set where they were empty (a job's `since` / `until` ordered by the
+    records' times). `src` / `dst` / `key` name the edge as it is after the merge; undo empties `filled`
+    again and points `end` back, so both records get their own relations exactly as they were.
+    """
 
     relation: str
     src: str
     dst: str
     key: str
-    end: Literal["src", "dst"]
+    end: Literal["src", "dst"] | None
+    filled: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Close:
+    """A stored edge of the kept record that a merge ends at `at` if it is still open: the kept record's
+    job ended when the merged record's began. The store records each one it closed as a `Redirect`."""
+
+    relation: str
+    src: str
+    dst: str
+    key: str
+    at: date
+
+
+@dataclass(frozen=True)
+class SetAside:
+    """A relation of the merged record the kept one cannot also hold (a second parent where one is allowed,
+    or a loop between the two), kept with the merge as it was read (`edge`: src, dst, key, properties,
+    lineage) and written back by undo."""
+
+    relation: str
+    edge: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -100,7 +128,10 @@ class MergeRecord:
     """One identity decision: `merged_id` is the same real-world thing as `kept_id`.
 
     `merged_row` is the merged record as it was read (restored by undo);
-    `redirects` are the edges that were re-pointed to `kept_id`.
+    `redirects` are the edges that were re-pointed to `kept_id` or had a time filled in;
+    `closes` are stored jobs of `kept_id` to end (only on the way in: `record_merges`
+    turns each one it closed into a redirect); `set_aside` are the merged record's
+    relations the kept one could not take.
     """
 
     label: str
@@ -112,6 +143,8 @@ class MergeRecord:
     detail: str = ""
     merged_row: Mapping[str, Any] | None = None
     redirects: tuple[Redirect, ...] = ()
+    closes: tuple[Close, ...] = ()
+    set_aside: tuple[SetAside, ...] = ()
     merge_id: int | None = None
     state: MergeState = "active"
     created_at: datetime | None = None
@@ -129,3 +162,22 @@ class Tombstone:
     reason: str
     row: Mapping[str, Any] = field(default_factory=dict)
     at: datetime | None = None
+
+
+def redirects_to_json(redirects: Sequence[Redirect]) -> str:
+    """How both stores keep a merge's redirects: one JSON list per edge (`filled` only when set)."""
+    return json.dumps([[r.relation, r.src, r.dst, r.key, r.end, *([list(r.filled)] if r.filled else [])]
+                       for r in redirects])
+
+
+def redirects_from_json(text: str | None) -> list[Redirect]:
+    """Redirects as `redirects_to_json` wrote them (records written before `filled` existed read the same)."""
+    return [Redirect(*r[:5], tuple(r[5]) if len(r) > 5 else ()) for r in json.loads(text or "[]")]
+
+
+def set_aside_to_json(edges: Sequence[SetAside]) -> str:
+    return json.dumps([[e.relation, dict(e.edge)] for e in edges], default=str)
+
+
+def set_aside_from_json(text: str | None) -> list[SetAside]:
+    return [SetAside(relation, edge) for relation, edge in json.loads(text or "[]")]

@@ -43,6 +43,7 @@ from graph import cypher
 from graph.explanation import dump_explanation, load_explanation
 from graph.lineage import LOAD_ID, SOURCE_FILE, SOURCE_LINE
 from graph.neo4j_books import Neo4jBooks
+from graph.neo4j_records import Neo4jRecordLog
 from graph.store import DealPage, Direction, GraphStore, InvalidInput, Neighbour, ScoreRecord, StoreError
 from graph.timefmt import parse_iso, to_iso, to_utc
 from ontology import NodeType, Relation, Schema
@@ -183,7 +184,7 @@ class DanglingEdges(StoreError):
     """Edges whose source or target node does not exist (Neo4j cannot hold them)."""
 
 
-class Neo4jStore(Neo4jBooks, GraphStore):
+class Neo4jStore(Neo4jBooks, Neo4jRecordLog, GraphStore):
     """`GraphStore` on a Neo4j database. Build it with `connect` (or inject a driver for tests)."""
 
     def __init__(self, driver: Driver, schema: Schema, database: str | None = None, *, batch_size: int = BATCH_SIZE) -> None:

@@ -26,6 +26,10 @@ from graph.lineage import (
     Provenance,
     Redirect,
     Tombstone,
+    redirects_from_json,
+    redirects_to_json,
+    set_aside_from_json,
+    set_aside_to_json,
 )
 from graph.store import InvalidInput
 from graph.timefmt import parse_iso, to_iso
@@ -55,15 +59,12 @@ def _merge(props: Mapping[str, Any]) -> MergeRecord:
         label=props["label"], kept_id=props["kept_id"], merged_id=props["merged_id"], rule=props["rule"],
         score=props["score"], load_id=props["load_id"], detail=props.get("detail", ""),
         merged_row=json.loads(props["merged_row"]) if props.get("merged_row") else None,
-        redirects=tuple(Redirect(*r) for r in json.loads(props.get("redirects") or "[]")),
+        redirects=tuple(redirects_from_json(props.get("redirects"))),
+        set_aside=tuple(set_aside_from_json(props.get("set_aside"))),
         merge_id=props["merge_id"], state=props["state"],
         created_at=parse_iso(props["created_at"]) if props.get("created_at") else None,
         undone_at=parse_iso(props["undone_at"]) if props.get("undone_at") else None,
     )
-
-
-def _redirects_json(redirects: Sequence[Redirect]) -> str:
-    return json.dumps([[r.relation, r.src, r.dst, r.key, r.end] for r in redirects])
 
 
 class Neo4jBooks:
@@ -198,14 +199,17 @@ class Neo4jBooks:
             ids = []
             for m in merges:
                 moved_row, moved = self._move_node(tx, m.label, m.merged_id, m.kept_id)
-                redirects = [*m.redirects, *moved]
+                redirects = [*m.redirects, *moved, *self._close(tx, m)]
                 row = dict(m.merged_row) if m.merged_row is not None else moved_row
                 row_json = json.dumps(row, default=str) if row is not None else None
                 found = tx.run(cb.active_merge(), label=m.label, merged_id=m.merged_id, active="active").data()
                 if found:
                     existing = _merge(found[0]["props"])
                     known = list(existing.redirects) + [r for r in redirects if r not in existing.redirects]
-                    props = {"kept_id": m.kept_id, "redirects": _redirects_json(known),
+                    aside = set_aside_from_json(set_aside_to_json(m.set_aside))  # as stored: comparable
+                    aside = list(existing.set_aside) + [e for e in aside if e not in existing.set_aside]
+                    props = {"kept_id": m.kept_id, "redirects": redirects_to_json(known),
+                             "set_aside": set_aside_to_json(aside),
                              "merged_row": existing.merged_row and json.dumps(existing.merged_row) or row_json}
                     tx.run(cb.update_merge(), merge_id=existing.merge_id, props=props).consume()
                     ids.append(existing.merge_id)
@@ -213,7 +217,8 @@ class Neo4jBooks:
                 last += 1
                 props = {"merge_id": last, "label": m.label, "kept_id": m.kept_id, "merged_id": m.merged_id,
                          "rule": m.rule, "score": float(m.score), "detail": m.detail, "load_id": m.load_id,
-                         "merged_row": row_json, "redirects": _redirects_json(redirects), "state": "active",
+                         "merged_row": row_json, "redirects": redirects_to_json(redirects),
+                         "set_aside": set_aside_to_json(m.set_aside), "state": "active",
                          "created_at": _now()}
                 tx.run(cb.create_merge(), props=props).consume()
                 ids.append(last)
@@ -242,6 +247,17 @@ class Neo4jBooks:
         props = found[0]["props"]
         return {k: (to_iso(v.to_native()) if hasattr(v, "to_native") else v) for k, v in props.items()}, redirects
 
+    def _close(self, tx: ManagedTransaction, m: MergeRecord) -> list[Redirect]:
+        """End the stored jobs `m.closes` names that are still open; each one ended, as a redirect for undo."""
+        out = []
+        for c in m.closes:
+            rel = self.schema.relations[c.relation]
+            ended = tx.run(cb.close_edge(self.schema, rel), src=c.src, dst=c.dst, key=c.key,
+                           at=c.at).single(strict=True)["ended"]
+            if ended:
+                out.append(Redirect(c.relation, c.src, c.dst, c.key, None, (rel.valid_to,)))
+        return out
+
     def merges(self, label: str | None = None, state: MergeState | None = None) -> list[MergeRecord]:
         rows = self._read(cb.merges(label is not None, state is not None), "reading merges",  # type: ignore[attr-defined]
                           label=label, state=state)
@@ -257,16 +273,28 @@ class Neo4jBooks:
         node = self.schema.nodes[m.label]
 
         def work(tx: ManagedTransaction) -> None:
-            if m.merged_row:
-                from graph.neo4j import _props
+            from graph.neo4j import _props  # graph.neo4j imports this module
 
+            if m.merged_row:
                 row = dict(m.merged_row)
                 props = {**_props(node, row), node.key: m.merged_id,
                          **{c: row.get(c) for c in LINEAGE_COLUMNS}}
                 tx.run(cb.create_node(node), id=m.merged_id, props=props).consume()
+            # Times first, while every edge is still named as the merge left it: they were empty in the export.
             for r in m.redirects:
-                tx.run(cb.move_edge_back(self.schema, self.schema.relations[r.relation], r.end),
-                       merged=m.merged_id, src=r.src, dst=r.dst, key=r.key).consume()
+                if r.filled:
+                    tx.run(cb.empty_edge_properties(self.schema, self.schema.relations[r.relation], r.filled),
+                           src=r.src, dst=r.dst, key=r.key).consume()
+            for r in m.redirects:
+                if r.end is not None:
+                    tx.run(cb.move_edge_back(self.schema, self.schema.relations[r.relation], r.end),
+                           merged=m.merged_id, src=r.src, dst=r.dst, key=r.key).consume()
+            for aside in m.set_aside:  # the merged record's own relations the kept one could not take
+                rel = self.schema.relations[aside.relation]
+                edge = dict(aside.edge)
+                props = {**_props(rel, edge), "key": edge.get("key") or "", **{c: edge.get(c) for c in LINEAGE_COLUMNS}}
+                tx.run(cb.restore_edge(self.schema, rel), src=edge["src"], dst=edge["dst"], key=props["key"],
+                       props=props).consume()
             tx.run(cb.update_merge(), merge_id=merge_id, props={"state": "undone", "undone_at": _now()}).consume()
 
         self._run(True, work, "undoing a merge")  # type: ignore[attr-defined]

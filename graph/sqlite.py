@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from graph.explanation import dump_explanation, load_explanation
 from graph.lineage import LINEAGE_COLUMNS, LOAD_ID
 from graph.sqlite_books import BOOKS_DDL, LoadBooks
+from graph.sqlite_records import RECORDS_DDL, RecordLog
 from graph.store import ChangeMark, Changes, DealPage, Direction, GraphStore, Neighbour, ScoreRecord, StoreError
 from graph.timefmt import to_iso
 from ontology import NodeType, Relation, Schema
@@ -135,7 +136,7 @@ def _add_lineage_columns(conn: sqlite3.Connection, table: str) -> None:
             conn.execute(f'ALTER TABLE {table} ADD COLUMN "{column}" {sql_type}')
 
 
-class SQLiteStore(LoadBooks, GraphStore):
+class SQLiteStore(LoadBooks, RecordLog, GraphStore):
     """`GraphStore` on a SQLite file. Example: `SQLiteStore(Path("graph.db"), load_schema())`."""
 
     tracks_changes = True
@@ -163,7 +164,7 @@ class SQLiteStore(LoadBooks, GraphStore):
                     for stmt in edge_ddl(rel):
                         conn.execute(stmt)
                     _add_lineage_columns(conn, edge_table(rel.name))
-                for stmt in [*SCORE_DDL, *BOOKS_DDL, *CHANGES_DDL]:
+                for stmt in [*SCORE_DDL, *BOOKS_DDL, *RECORDS_DDL, *CHANGES_DDL]:
                     conn.execute(stmt)
         except sqlite3.Error as e:
             raise StoreError(f"cannot open SQLite store at {self.path}: {e}") from e

@@ -25,7 +25,12 @@ from graph.lineage import (
     NodeLineage,
     Provenance,
     Redirect,
+    SetAside,
     Tombstone,
+    redirects_from_json,
+    redirects_to_json,
+    set_aside_from_json,
+    set_aside_to_json,
 )
 from graph.store import InvalidInput, StoreError
 from graph.timefmt import parse_iso, to_iso
@@ -42,6 +47,10 @@ BOOKS_DDL = [
         state TEXT NOT NULL DEFAULT 'active', created_at TEXT NOT NULL, undone_at TEXT)""",
     # One active decision per merged id: a record merges into one kept record.
     "CREATE UNIQUE INDEX IF NOT EXISTS merges_active ON merges (label, merged_id) WHERE state = 'active'",
+    # Relations of a merged record the kept one could not take, for undo (a table of its own: stores made
+    # before it existed need no new column).
+    """CREATE TABLE IF NOT EXISTS merge_set_aside (
+        merge_id INTEGER PRIMARY KEY REFERENCES merges (merge_id), edges TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS tombstones (
         kind TEXT NOT NULL, name TEXT NOT NULL, ident TEXT NOT NULL, load_id TEXT NOT NULL,
         reason TEXT NOT NULL, row TEXT NOT NULL, at TEXT NOT NULL)""",
@@ -203,7 +212,7 @@ class LoadBooks:
         with self._write("recording merges") as conn:
             for m in merges:
                 moved_row, moved = self._move_node(conn, m.label, m.merged_id, m.kept_id)
-                redirects = [*m.redirects, *moved]
+                redirects = [*m.redirects, *moved, *self._close(conn, m)]
                 row = {k: t._to_sql(v) for k, v in m.merged_row.items()} if m.merged_row is not None else moved_row
                 existing = conn.execute(
                     "SELECT merge_id, redirects, merged_row FROM merges WHERE label = ? AND merged_id = ? AND state = 'active'",
@@ -214,19 +223,21 @@ class LoadBooks:
                         "INSERT INTO merges (label, kept_id, merged_id, rule, score, detail, load_id, merged_row, "
                         "redirects, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (m.label, m.kept_id, m.merged_id, m.rule, float(m.score), m.detail, m.load_id,
-                         json.dumps(row, default=str) if row is not None else None, _dump_redirects(redirects), _now()),
+                         json.dumps(row, default=str) if row is not None else None, redirects_to_json(redirects), _now()),
                     )
                     ids.append(cur.lastrowid)
+                    self._set_aside(conn, cur.lastrowid, m.set_aside)
                     continue
                 # Already decided: keep the decision, add the edges this load re-pointed.
-                known = _load_redirects(existing["redirects"])
+                known = redirects_from_json(existing["redirects"])
                 known += [r for r in redirects if r not in known]
                 conn.execute(
                     "UPDATE merges SET kept_id = ?, redirects = ?, merged_row = COALESCE(merged_row, ?) WHERE merge_id = ?",
-                    (m.kept_id, _dump_redirects(known), json.dumps(row, default=str) if row is not None else None,
+                    (m.kept_id, redirects_to_json(known), json.dumps(row, default=str) if row is not None else None,
                      existing["merge_id"]),
                 )
                 ids.append(existing["merge_id"])
+                self._set_aside(conn, existing["merge_id"], m.set_aside)
         by_id = {m.merge_id: m for m in self.merges()}
         return [by_id[i] for i in ids]
 
@@ -255,6 +266,30 @@ class LoadBooks:
         conn.execute(f'DELETE FROM {t.node_table(label)} WHERE "{key}" = ?', (merged,))
         return dict(found), redirects
 
+    @staticmethod
+    def _set_aside(conn: sqlite3.Connection, merge_id: int, edges: Sequence[SetAside]) -> None:
+        if not edges:
+            return
+        found = conn.execute("SELECT edges FROM merge_set_aside WHERE merge_id = ?", (merge_id,)).fetchone()
+        known = set_aside_from_json(found[0] if found else None)
+        known += [e for e in set_aside_from_json(set_aside_to_json(edges)) if e not in known]  # as stored: comparable
+        conn.execute("INSERT OR REPLACE INTO merge_set_aside (merge_id, edges) VALUES (?, ?)",
+                     (merge_id, set_aside_to_json(known)))
+
+    def _close(self, conn: sqlite3.Connection, m: MergeRecord) -> list[Redirect]:
+        """End the stored jobs `m.closes` names that are still open; each one ended, as a redirect for undo."""
+        out = []
+        for c in m.closes:
+            until = self.schema.relations[c.relation].valid_to
+            ended = conn.execute(
+                f'UPDATE {_tables().edge_table(c.relation)} SET "{until}" = ? '
+                f'WHERE src = ? AND dst = ? AND key = ? AND "{until}" IS NULL',
+                (c.at.isoformat(), c.src, c.dst, c.key),
+            ).rowcount
+            if ended:
+                out.append(Redirect(c.relation, c.src, c.dst, c.key, None, (until,)))
+        return out
+
     def merges(self, label: str | None = None, state: MergeState | None = None) -> list[MergeRecord]:
         conds, params = [], []
         for column, value in (("label", label), ("state", state)):
@@ -262,12 +297,15 @@ class LoadBooks:
                 conds.append(f"{column} = ?")
                 params.append(value)
         where = f"WHERE {' AND '.join(conds)}" if conds else ""
-        return [_merge(r) for r in self._select(f"SELECT * FROM merges {where} ORDER BY merge_id", params)]
+        sql = (f"SELECT m.*, a.edges AS set_aside FROM merges m LEFT JOIN merge_set_aside a USING (merge_id) "
+               f"{where} ORDER BY merge_id")
+        return [_merge(r) for r in self._select(sql, params)]
 
     def undo_merge(self, merge_id: int) -> MergeRecord:
         t = _tables()
         with self._write("undoing a merge") as conn:
-            found = conn.execute("SELECT * FROM merges WHERE merge_id = ?", (merge_id,)).fetchone()
+            found = conn.execute("SELECT m.*, a.edges AS set_aside FROM merges m LEFT JOIN merge_set_aside a "
+                                 "USING (merge_id) WHERE merge_id = ?", (merge_id,)).fetchone()
             if found is None:
                 raise InvalidInput(f"no merge {merge_id}")
             m = _merge(found)
@@ -280,10 +318,25 @@ class LoadBooks:
                     f"VALUES ({', '.join('?' * len(columns))})",
                     [m.merged_row[c] for c in columns],
                 )
+            # Times first, while every edge is still named as the merge left it: they were empty in the export.
             for r in m.redirects:
+                emptied = ", ".join(f'"{p}" = NULL' for p in r.filled if p in self.schema.relations[r.relation].property_names)
+                if emptied:
+                    conn.execute(f"UPDATE {t.edge_table(r.relation)} SET {emptied} WHERE src = ? AND dst = ? AND key = ?",
+                                 (r.src, r.dst, r.key))
+            for r in m.redirects:
+                if r.end is not None:
+                    conn.execute(
+                        f"UPDATE OR IGNORE {t.edge_table(r.relation)} SET {r.end} = ? WHERE src = ? AND dst = ? AND key = ?",
+                        (m.merged_id, r.src, r.dst, r.key),
+                    )
+            for aside in m.set_aside:  # the merged record's own relations the kept one could not take
+                rel = self.schema.relations[aside.relation]
+                columns = [c for c in (*t.edge_columns(rel), *LINEAGE_COLUMNS) if c in aside.edge]
                 conn.execute(
-                    f"UPDATE OR IGNORE {t.edge_table(r.relation)} SET {r.end} = ? WHERE src = ? AND dst = ? AND key = ?",
-                    (m.merged_id, r.src, r.dst, r.key),
+                    f"INSERT OR REPLACE INTO {t.edge_table(rel.name)} ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in columns)}) "
+                    f"VALUES ({', '.join('?' * len(columns))})",
+                    [t._to_sql(aside.edge[c]) for c in columns],
                 )
             conn.execute("UPDATE merges SET state = 'undone', undone_at = ? WHERE merge_id = ?", (_now(), merge_id))
         return next(x for x in self.merges(m.label) if x.merge_id == merge_id)
@@ -329,18 +382,11 @@ class _Write:
             raise StoreError(f"{self.what}: {exc}") from exc
 
 
-def _dump_redirects(redirects: Sequence[Redirect]) -> str:
-    return json.dumps([[r.relation, r.src, r.dst, r.key, r.end] for r in redirects])
-
-
-def _load_redirects(text: str | None) -> list[Redirect]:
-    return [Redirect(*r) for r in json.loads(text or "[]")]
-
-
 def _merge(r: sqlite3.Row) -> MergeRecord:
     return MergeRecord(
         label=r["label"], kept_id=r["kept_id"], merged_id=r["merged_id"], rule=r["rule"], score=r["score"],
         load_id=r["load_id"], detail=r["detail"], merged_row=json.loads(r["merged_row"]) if r["merged_row"] else None,
-        redirects=tuple(_load_redirects(r["redirects"])), merge_id=r["merge_id"], state=r["state"],
+        redirects=tuple(redirects_from_json(r["redirects"])), set_aside=tuple(set_aside_from_json(r["set_aside"])),
+        merge_id=r["merge_id"], state=r["state"],
         created_at=_time(r["created_at"]), undone_at=_time(r["undone_at"]),
     )

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Literal, Mapping, Sequence
 
 from graph.explanation import Explanation
 from graph.lineage import LoadRecord, LoadState, MergeRecord, MergeState, NodeLineage, Tombstone
+from graph.records import Record
 from ontology import Schema
 
 if TYPE_CHECKING:
@@ -242,6 +243,8 @@ class GraphStore(ABC):
         A decision already active for the same (label, merged id) is kept as it is. A
         merged id that lives in the graph is moved: its row is saved in the record,
         its edges re-pointed to the kept id (saved as redirects), the node removed.
+        Each of `closes` (a stored job of the kept record) is ended if still open and
+        saved as a redirect that filled its end time; its lineage is left as it was.
         """
 
     @abstractmethod
@@ -250,7 +253,8 @@ class GraphStore(ABC):
 
     @abstractmethod
     def undo_merge(self, merge_id: int) -> MergeRecord:
-        """Restore the merged node and point its redirected edges back, in one transaction.
+        """Restore the merged node, empty the times the merge filled in and point its redirected edges
+        back, in one transaction.
 
         The record stays, marked `undone`, and later loads never merge the pair again.
 
@@ -261,6 +265,21 @@ class GraphStore(ABC):
     @abstractmethod
     def check_integrity(self) -> list[str]:
         """Problems with the stored graph (corruption, edges whose ends are missing); empty when sound."""
+
+    # ---- the record log (graph.records): owners' bookkeeping, written once above the backends
+    @abstractmethod
+    def append_records(self, kind: str, entries: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Record]:
+        """Append (key, body) records of `kind` in one transaction; returns them with their `seq` and time.
+
+        Append-only: nothing in the contract updates or deletes a record.
+
+        Raises:
+            InvalidInput: an empty or over-long kind or key.
+        """
+
+    @abstractmethod
+    def read_records(self, kind: str, key: str | None = None, after: int = 0, limit: int | None = None) -> list[Record]:
+        """Records of `kind` (of one `key`) with `seq` above `after`, oldest first, at most `limit`."""
 
     def changes_since(self, mark: ChangeMark | None) -> Changes | None:
         """What was written since `mark` (None: since ever, so `graph_changed`), for caches of what was read.

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from graph.store import GraphStore, InvalidInput
+from loaders.absent import fit_to_export
 from loaders.lookup import NaturalKeys
 from loaders.mapping import SourceSpec, mapping_path, parse_mapping
 from loaders.parse import ParsedRow, RowParser
@@ -37,6 +38,7 @@ class CheckReport:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     rows_checked: dict[str, int] = field(default_factory=dict)
+    absent: list[str] = field(default_factory=list)  # what the export leaves out and what that costs
 
     @property
     def clean(self) -> bool:
@@ -65,6 +67,7 @@ def check_mapping(name_or_path: str, schema: Schema, source_dir: Path, sample: i
     if not source_dir.is_dir():
         report.problems.append(f"{source_dir}: no such folder")
         return report
+    mapping, report.absent = fit_to_export(mapping, source_dir, schema)
     report.problems += check_files(mapping, source_dir)
     report.warnings += column_warnings(mapping, source_dir)
     bad_files = {p.split(":", 1)[0] for p in report.problems}

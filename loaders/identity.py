@@ -38,6 +38,7 @@ from rapidfuzz.distance import Levenshtein
 
 from graph.store import InvalidInput
 from graph.timefmt import to_iso
+from loaders.mapping_yaml import read_yaml
 from loaders.normalise import NORMALISERS
 
 #: Fuzzy rules stay cheap: the deletion neighbourhood grows as length ** max_edits.
@@ -100,10 +101,11 @@ def load_identity_rules(path: Path) -> IdentityRules:
     """Rules from a YAML file shaped like `DEFAULT_RULES` (`entities: {Account: {rules: [...], must_agree: [...]}}`).
 
     Raises:
-        InvalidInput: unreadable YAML, unknown keys, or an unknown normal form.
+        InvalidInput: unreadable YAML (too large, deep or expansive too: `loaders.mapping_yaml`), unknown keys,
+            or an unknown normal form.
     """
     try:
-        rules = IdentityRules.model_validate(yaml.safe_load(Path(path).read_text("utf-8")) or {})
+        rules = IdentityRules.model_validate(read_yaml(Path(path), "identity rules") or {})
     except (OSError, yaml.YAMLError, ValidationError) as e:
         raise InvalidInput(f"identity rules {path}: {e}") from e
     unknown = {r.normalise for e in rules.entities.values() for r in e.rules} - set(NORMALISERS)
@@ -277,14 +279,14 @@ def resolve(
     for root, ids in members.items():
         if len(ids) < 2:
             continue
-        kept = min(ids, key=lambda x: (_time_key(records[position[x]].get(time_property)), x))
+        kept = min(ids, key=lambda x: (time_key(records[position[x]].get(time_property)), x))
         for merged in sorted(ids - {kept}):
             link = evidence[merged]
             result.decisions.append(Decision(kept, merged, link.rule, link.score, link.detail))
     return result
 
 
-def _time_key(value: Any) -> tuple[bool, str]:
+def time_key(value: Any) -> tuple[bool, str]:
     """Creation times sort as UTC text whether they came from this load (datetimes) or the store (text)."""
     if value is None or value == "":
         return True, ""

@@ -5,15 +5,20 @@ Three phases, so bad input is found before anything is written:
    (a row that fails goes to quarantine with its file, line and reason);
 2. resolve references: a record whose reference names no node (in the store
    or in this load) is quarantined, repeated until nothing changes, since one
-   rejected account makes its deals dangling too;
+   rejected account makes its deals dangling too; a row that would close a
+   cycle of a hierarchy (an account its own ancestor) is quarantined too
+   (`loaders.hierarchy`);
 3. write in batches, one transaction each, by key, so loading the same export
    twice leaves the same graph.
 
 Between 1 and 2, identity resolution (`loaders.merging`) merges duplicate
 records (an account exported twice) and redirects references to the kept
-one. Rows of one file that give the same key all go through 1 and 2; of
-those still standing, the last one wins (`Loader._keep_latest`), so a later
-row that is rejected never takes a valid earlier one with it. Writing is
+one; a merged row keeps its relations, which move to the kept record, and
+once references are resolved the jobs of a merged person are ordered by
+the records' times (`settle_carried`). Rows of one file that give the same
+key all go through 1 and 2; of those still standing, the last one wins
+(`Loader._keep_latest`), so a later row that is rejected never takes a
+valid earlier one with it. Writing is
 crash-safe: the load is recorded as running before it writes, every batch
 carries the load id (and each record its source file and line) and commits
 with the load's progress, and a full export then retires what it no longer
@@ -24,7 +29,8 @@ load gives.
 Parsed rows keep no text of their own: the rows phase 2 rejects are read
 again by line for the quarantine (`loaders.read.rows_at`), so memory holds
 the records and little else. Every file's rows reconcile:
-read = loaded + quarantined + merged duplicates.
+read = loaded + quarantined + merged (duplicates, and merged rows whose
+relations were written).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from __future__ import annotations
 import gc
 import logging
 import uuid
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -39,6 +46,7 @@ from typing import Any, Callable
 
 from graph.lineage import LoadRecord
 from graph.store import GraphStore, InvalidInput, StoreError
+from loaders.absent import fit_to_export
 from loaders.identity import DEFAULT_RULES, IdentityRules
 from loaders.incremental import (
     MAX_RETIRE_SHARE,
@@ -49,7 +57,8 @@ from loaders.incremental import (
     plan_retired_edges,
     plan_retired_nodes,
 )
-from loaders.merging import merge_duplicates
+from loaders.hierarchy import cycle_closers
+from loaders.merging import merge_duplicates, settle_carried
 from loaders.mapping import Mapping, SourceSpec
 from loaders.quarantine import Quarantine
 from loaders.lookup import translate
@@ -88,11 +97,16 @@ class LoadSummary:
     seconds: float = 0.0
     mode: str = "delta"
     merges: dict[str, int] = field(default_factory=dict)  # rows merged into another record, by label.rule
+    # Relations the merged rows carried over to the record they merged into (a contact's second job), by relation.
+    merge_carried: dict[str, int] = field(default_factory=dict)
     merge_candidates_blocked: dict[str, int] = field(default_factory=dict)
     merge_candidates_ambiguous: dict[str, int] = field(default_factory=dict)
     retired: dict[str, int] = field(default_factory=dict)  # records a full export no longer holds
     ended: dict[str, int] = field(default_factory=dict)  # time-bounded edges closed instead
     deletions_skipped: list[str] = field(default_factory=list)
+    absent: list[str] = field(default_factory=list)  # what the export left out and what that costs
+    # Names matched under another spelling (`match: name`): "Product 'GTXPro' -> 'GTX Pro' (id)".
+    spellings: list[str] = field(default_factory=list)
 
     def totals(self) -> dict[str, int]:
         keys = ("read", "loaded", "quarantined", "merged")
@@ -127,6 +141,7 @@ class Loader:
             raise InvalidInput(f"load mode {mode!r}: use one of {', '.join(MODES)}")
         self.store = store
         self.schema: Schema = store.schema
+        self.declared = mapping  # as written; `self.mapping` is it fitted to the export being loaded
         self.mapping = mapping
         self.quarantine_dir = Path(quarantine_dir)
         self.identity = identity
@@ -139,12 +154,14 @@ class Loader:
     def load(self, source_dir: Path) -> LoadSummary:
         started = datetime.now(UTC)
         source_dir = Path(source_dir)
+        self.mapping, absent = fit_to_export(self.declared, source_dir, self.schema)
         problems = check_files(self.mapping, source_dir)
         if problems:
             raise InvalidInput("cannot load: " + "; ".join(problems))
         load_id = started.strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
         quarantine = Quarantine(self.quarantine_dir / f"{load_id}.jsonl")
-        summary = LoadSummary(load_id, str(source_dir), self.mapping.name, str(quarantine.path), mode=self.mode)
+        summary = LoadSummary(load_id, str(source_dir), self.mapping.name, str(quarantine.path), mode=self.mode,
+                              absent=absent)
         self.store.begin_load(LoadRecord(load_id, str(source_dir), self.mapping.name, started, mode=self.mode))
         collecting = gc.isenabled()
         # Millions of long-lived row objects make every full collection walk them all (a quarter of the CPU time
@@ -171,7 +188,7 @@ class Loader:
         for src in self.mapping.sources:
             fs = FileSummary(src.file, src.node or src.relation or "")
             summary.files.append(fs)
-            rows.extend(self._parse_file(src, source_dir / src.file, fs, quarantine))
+            rows.extend(self._parse_file(src, source_dir, fs, quarantine))
         if self.mode == "full":  # only a full load asks what the export lacks
             self._seen.note_parsed(rows)
         identity = merge_duplicates(rows, self.store, self.identity, summary.load_id, self.mode == "delta")
@@ -179,24 +196,28 @@ class Loader:
         summary.merge_candidates_ambiguous = identity.ambiguous
         self._plan = plan_retired_nodes(self.store, self.mapping, self._seen, self.mode, self.max_retire_share)
         rejected: list[tuple[ParsedRow, str]] = []
-        kept = self._keep_latest(self._resolve(self._translate(identity.rows, rejected), rejected))
+        carried = identity.origin.keys() | identity.origin_dst.keys()
+        resolved = self._resolve(self._translate(identity.rows, rejected, summary), rejected)
+        kept = self._keep_latest(self._acyclic(resolved, rejected, carried))
+        settle_carried(identity, kept, self.store)  # on the rows that stand: a rejected row moves nobody
         self._quarantine_rejected(rejected, source_dir, quarantine)
         plan = plan_retired_edges(self.store, self.mapping, self._seen, kept, self._plan, self.mode, self.max_retire_share)
         summary.deletions_skipped = plan.skipped
         if identity.merges:
             self.store.record_merges(identity.merges)  # before the rows that rely on them
-        self._write(kept, summary)
+        self._write(kept, summary, identity.carriers)
         changed = apply_changes(self.store, plan, summary.load_id, self.export_date or datetime.now(UTC).date())
         summary.ended, summary.retired = changed["ended"], changed["retired"]
 
     # ---- phase 1
-    def _parse_file(self, src: SourceSpec, path: Path, fs: FileSummary, quarantine: Quarantine) -> list[ParsedRow]:
+    def _parse_file(self, src: SourceSpec, source_dir: Path, fs: FileSummary,
+                    quarantine: Quarantine) -> list[ParsedRow]:
         parse = RowParser(self.schema, src).parse
         key_of = self._key_function(src)
         note_rejected = self._seen.note_rejected if self.mode == "full" else None
         rows: list[ParsedRow] = []
         first: dict[Any, ParsedRow] = {}  # key -> the first row giving it: duplicates are per file
-        for line, raw in source_rows(src, path.parent):
+        for line, raw in source_rows(src, source_dir):
             fs.read += 1
             try:
                 if ERROR in raw:
@@ -226,9 +247,11 @@ class Loader:
         return lambda row: (row.edges[0][1]["src"], row.edges[0][1]["dst"], row.edges[0][1]["key"])
 
     # ---- phase 2
-    def _translate(self, rows: list[ParsedRow], rejected: list[tuple[ParsedRow, str]]) -> list[ParsedRow]:
+    def _translate(self, rows: list[ParsedRow], rejected: list[tuple[ParsedRow, str]], summary: LoadSummary) -> list[ParsedRow]:
         """References by natural key (a company named by domain) -> node ids, so resolution sees ids only."""
-        failed = translate(rows, self.store)
+        spellings: dict[tuple[str, str, str], str] = {}
+        failed = translate(rows, self.store, spellings)
+        summary.spellings = [f"{label} {value!r} -> {own!r} ({node_id})" for (label, value, node_id), own in sorted(spellings.items())]
         if not failed:
             return rows
         for row, reason in failed:
@@ -258,6 +281,17 @@ class Loader:
             alive = [r for r in alive if id(r) not in dead]
             if not gone:  # the rows rejected made no node: nothing else can dangle now
                 return alive
+
+    def _acyclic(self, rows: list[ParsedRow], rejected: list[tuple[ParsedRow, str]],
+                 carried: Collection[int]) -> list[ParsedRow]:
+        """Reject the rows that close a cycle of a hierarchy (`loaders.hierarchy`), then resolve again: a rejected
+        account's deals dangle now. Repeated, since a duplicate that stands in for a rejected row may cycle too."""
+        while closers := cycle_closers(rows, self.store, full=self.mode == "full", carried=carried):
+            for row, reason in closers:
+                _reject(row, reason, rejected)
+            dead = {id(r) for r, _ in closers}
+            rows = self._resolve([r for r in rows if id(r) not in dead], rejected)
+        return rows
 
     def _keep_latest(self, rows: list[ParsedRow]) -> list[ParsedRow]:
         """The rule for a key several rows of one file give: the last of them that passed validation and
@@ -289,11 +323,16 @@ class Loader:
             quarantine.add(row.file.file, row.line, reason, text[(row.file.file, row.line)])
 
     # ---- phase 3
-    def _write(self, rows: list[ParsedRow], summary: LoadSummary) -> None:
+    def _write(self, rows: list[ParsedRow], summary: LoadSummary, carriers: set[int]) -> None:
         nodes: dict[str, list[dict]] = {}
         edges: dict[str, list[dict]] = {}
         for row in rows:  # records carry their lineage (source file and line) from the parser
-            row.file.loaded += 1
+            if id(row) in carriers:  # a merged row: its node is the kept one, its relations are written
+                row.file.merged += 1
+                for rel, _ in row.edges:
+                    summary.merge_carried[rel] = summary.merge_carried.get(rel, 0) + 1
+            else:
+                row.file.loaded += 1
             for label, rec in row.nodes:
                 nodes.setdefault(label, []).append(rec)
             for rel, rec in row.edges:

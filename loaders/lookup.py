@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from graph.store import GraphStore
-from loaders.normalise import text, website
+from loaders.normalise import company_name, text, website
 from loaders.parse import Lookup
 
 Index = tuple[str, str, str]  # (node type, property, match)
@@ -27,7 +27,10 @@ class _HasLookups(Protocol):
 
 def normalize(value: Any, match: str) -> str:
     """The form two names are compared in, the same as identity resolution's (`loaders.normalise`): case,
-    accents and spacing ignored; for `domain`, only the host, without scheme, `www.`, path or port."""
+    accents and spacing ignored; for `domain`, only the host, without scheme, `www.`, path or port; for `name`,
+    the company-name form identity resolution merges on, with the spaces dropped too ("GTXPro" = "GTX Pro")."""
+    if match == "name":
+        return company_name(str(value)).replace(" ", "")
     if match == "domain":
         return website(str(value).strip().rsplit("@", 1)[-1]).split("/", 1)[0].split(":", 1)[0]
     return text(value)
@@ -38,6 +41,7 @@ class NaturalKeys:
 
     def __init__(self, nodes: Iterable[tuple[str, dict[str, Any]]], wanted: set[Index], store: GraphStore | None = None) -> None:
         self._index: dict[Index, dict[str, set[str]]] = {w: {} for w in wanted}
+        self.values: dict[Index, dict[str, Any]] = {w: {} for w in wanted}  # id -> the value it was indexed by
         self._loaded: dict[str, set[str]] = {}
         self._store = store
         self._from_store: set[Index] = set()
@@ -52,6 +56,7 @@ class NaturalKeys:
     def _add(self, index: Index, rec: dict[str, Any]) -> None:
         value = rec.get(index[1])
         if value not in (None, ""):
+            self.values[index][rec["id"]] = value
             self._index[index].setdefault(normalize(value, index[2]), set()).add(rec["id"])
 
     def ids(self, lookup: Lookup) -> set[str]:
@@ -66,8 +71,13 @@ class NaturalKeys:
         return self._index[index].get(normalize(lookup.value, lookup.match), set())
 
 
-def translate(rows: Sequence[_HasLookups], store: GraphStore | None = None) -> list[tuple[_HasLookups, str]]:
-    """Replace each row's lookups by node ids (as edge ends and references); the rows that fail, with the reason."""
+def translate(rows: Sequence[_HasLookups], store: GraphStore | None = None,
+              spellings: dict[tuple[str, str, str], str] | None = None) -> list[tuple[_HasLookups, str]]:
+    """Replace each row's lookups by node ids (as edge ends and references); the rows that fail, with the reason.
+
+    `spellings`, when given, collects each value that matched a node under another spelling (by `match: name`):
+    (node type, value as written, node id) -> the node's own value, so a load can say which names it joined.
+    """
     wanted = {(lk.label, lk.by, lk.match) for row in rows for lk in row.lookups}
     if not wanted:
         return []
@@ -80,6 +90,10 @@ def translate(rows: Sequence[_HasLookups], store: GraphStore | None = None) -> l
                 failed.append((row, _reason(lk, ids)))
                 break
             (node_id,) = ids
+            if spellings is not None and lk.match == "name":
+                own = keys.values[(lk.label, lk.by, lk.match)].get(node_id)
+                if text(own) != text(lk.value):
+                    spellings[(lk.label, lk.value, node_id)] = str(own)
             if lk.edge is not None:
                 row.edges[lk.edge][1][lk.end] = node_id
             row.refs = (*row.refs, (lk.column, lk.label, node_id))

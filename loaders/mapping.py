@@ -24,6 +24,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from graph.store import InvalidInput
+from loaders.mapping_yaml import read_yaml
+from loaders.paths import file_name_problem
 from ontology import Schema
 
 MAPPINGS_DIR = Path(__file__).parent / "mappings"
@@ -38,7 +40,7 @@ class NumberFormat(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     thousands: str = ""  # grouping separator, dropped: "," "." " " or "'"
-    decimal: str = "."  # decimal separator, read as "."
+    decimal: str = Field(".", min_length=1)  # decimal separator, read as "."
     symbols: str = ""  # characters dropped wherever they are: currency signs, "%"
 
     @model_validator(mode="after")
@@ -112,10 +114,11 @@ class RefSpec(ValueSpec):
     """A value that names another node: by its id, or with `by` by one of its properties (name, website, email)."""
 
     by: str | None = None
-    # text: case and spacing ignored; domain: URLs and e-mail addresses reduced to their host without www.
-    match: Literal["text", "domain"] = "text"
+    # text: case and spacing ignored; domain: URLs and e-mail addresses reduced to their host without www.;
+    # name: identity resolution's company-name form, spaces ignored too ("GTXPro" = "GTX Pro", "Acme Inc" = "ACME").
+    match: Literal["text", "domain", "name"] = "text"
     # Several references in one cell ("123;456"), one edge each.
-    split: str | None = None
+    split: str | None = Field(None, min_length=1)
 
 
 class WhenSpec(ValueSpec):
@@ -136,14 +139,22 @@ def _known_encoding(v: str | None) -> str | None:
     if v is not None:
         try:
             codecs.lookup(v)
+            "a".encode(v)  # a codec that is no text encoding (rot13, zlib, base64) fails here, not at open
         except LookupError:
-            raise ValueError(f"unknown encoding {v!r} (e.g. utf-8, cp1252, latin-1, utf-16)") from None
+            raise ValueError(f"unknown encoding {v!r} (a text encoding, e.g. utf-8, cp1252, latin-1, utf-16)") from None
     return v
 
 
 def _one_character(v: str | None) -> str | None:
     if v is not None and len(v) != 1:
         raise ValueError(f"a delimiter is one character, not {v!r}")
+    return v
+
+
+def _inside_export(v: str) -> str:
+    problem = file_name_problem(v)
+    if problem:
+        raise ValueError(problem)
     return v
 
 
@@ -163,6 +174,8 @@ class RelationSpec(BaseModel):
     target: RefSpec
     when: WhenSpec | None = None
     properties: dict[str, ValueSpec] = Field(default_factory=dict)
+    # A fallback: the edge is made only when this (optional) file is absent from the export.
+    only_without: str | None = None
 
     _target = field_validator("target", mode="before")(_value_spec)
     _props = field_validator("properties", mode="before")(_value_specs)
@@ -205,7 +218,11 @@ class SourceSpec(BaseModel):
     delimiter: str | None = None
     # Columns deliberately not loaded: no "not in the mapping" warning for them.
     ignore_columns: list[str] = Field(default_factory=list)
+    # The file may be absent from an export (it only enriches the graph); `if_absent` says what is lost then.
+    optional: bool = False
+    if_absent: str = ""
 
+    _file = field_validator("file")(_inside_export)
     _vals = field_validator("key", "source", "target", mode="before")(_value_spec)
     _props = field_validator("properties", mode="before")(_value_specs)
     _encoding = field_validator("encoding")(_known_encoding)
@@ -335,10 +352,11 @@ def parse_mapping(path: Path) -> Mapping:
     """The mapping in a YAML file, checked for shape but not against the ontology.
 
     Raises:
-        InvalidInput: not valid YAML, or not a mapping (the message names each wrong field).
+        InvalidInput: not valid YAML, not UTF-8, too large, deep or expansive (`loaders.mapping_yaml`), or
+            not a mapping (the message names each wrong field).
     """
     try:
-        data = yaml.safe_load(path.read_text("utf-8"))
+        data = read_yaml(path)
         if isinstance(data, dict):
             # Top-level `x-...` keys hold shared pieces for YAML anchors, as in docker-compose files.
             data = {k: v for k, v in data.items() if not str(k).startswith("x-")}

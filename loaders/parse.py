@@ -88,7 +88,8 @@ class RowParser:
 
 
 def _builder(typed: NodeType | Relation, specs: dict[str, ValueSpec], keys: tuple[str, ...]) -> Callable[[Row], dict[str, Any]]:
-    return record_builder(typed, {prop: compile_value(spec) for prop, spec in specs.items()}, keys)
+    return record_builder(typed, {prop: compile_value(spec) for prop, spec in specs.items()}, keys,
+                          {prop: where(spec) for prop, spec in specs.items() if spec.value is None})
 
 
 _NODE_KEYS = ("id", SOURCE_FILE, SOURCE_LINE)

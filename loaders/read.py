@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
@@ -19,11 +20,16 @@ from typing import IO
 
 from graph.store import InvalidInput
 from loaders.mapping import Mapping, SourceSpec
+from loaders.paths import export_file, export_file_problem
 
 #: Key of an error row: the reason the row could not be read; its text is under RAW.
 ERROR, RAW = "__error__", "__raw__"
 # Enough of a bad row's text for a person to recognise it in the quarantine file.
 RAW_TEXT_LIMIT = 2000
+# A header row longer than this is not a header (a file of one endless line): refused before it fills memory.
+HEADER_LIMIT = 1 << 20
+# More NUL characters than this share of a file's first 8 KB make it binary (or UTF-16 without its BOM), not text.
+BINARY_NUL_SHARE = 0.01
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
 
@@ -50,7 +56,8 @@ def file_problem(path: Path, declared: str = "utf-8") -> str | None:
     if head.startswith(b"PK\x03\x04") or head.startswith(b"\xd0\xcf\x11\xe0"):
         return "a spreadsheet workbook (xlsx/xls), not CSV: save or export it as CSV UTF-8"
     encoding = encoding_of(path, declared)
-    if "\x00" in head.decode(encoding, errors="replace"):
+    nuls = head.decode(encoding, errors="replace").count("\x00")
+    if nuls and (nuls > len(head) * BINARY_NUL_SHARE or _utf16_without_bom(head)):
         return _nul_bytes_problem(head)
     decoder = codecs.getincrementaldecoder(encoding)()
     offset = 0
@@ -66,11 +73,35 @@ def file_problem(path: Path, declared: str = "utf-8") -> str | None:
 
 
 def _nul_bytes_problem(head: bytes) -> str:
-    """NUL bytes in what should be text: UTF-16 without its byte-order mark (every other byte 0), or binary data."""
+    """Many NUL bytes in what should be text: UTF-16 without its byte-order mark, or binary data.
+
+    A few NULs in text are a row's problem, not the file's: `read_rows` quarantines the rows holding them,
+    wherever in the file they are.
+    """
+    codec = _utf16_without_bom(head)
+    if codec:
+        return f"UTF-16 text without a byte-order mark: set `encoding: {codec}` for this file in the mapping, or re-export as UTF-8"
+    return "binary data (NUL bytes), not CSV text"
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """The UTF-16 codec `head` is written in when every other byte is 0 (ASCII text in UTF-16), else None."""
     for codec, zeros, letters in (("utf-16-le", head[1::2], head[0::2]), ("utf-16-be", head[0::2], head[1::2])):
         if zeros.count(0) > len(zeros) * 0.9 and letters.count(0) == 0:
-            return f"UTF-16 text without a byte-order mark: set `encoding: {codec}` for this file in the mapping, or re-export as UTF-8"
-    return "binary data (NUL bytes), not CSV text"
+            return codec
+    return None
+
+
+def _may_hold_nul(path: Path, codec: str) -> bool:
+    """Whether a text file may hold a NUL character: a byte scan at C speed, so clean files cost no check per row.
+
+    In UTF-16 and UTF-32 zero bytes are everywhere: those files are checked row by row.
+    """
+    name = codecs.lookup(codec).name
+    if "16" in name or "32" in name:
+        return True
+    with path.open("rb") as fh:
+        return any(b"\x00" in chunk for chunk in iter(lambda: fh.read(1 << 20), b""))
 
 
 def _decode_problem(path: Path, declared: str, e: UnicodeDecodeError, offset: int) -> str:
@@ -94,7 +125,17 @@ def header_of(path: Path, encoding: str = "utf-8", delimiter: str = ",") -> list
         InvalidInput: the header row is not readable as CSV (e.g. an unclosed quote).
     """
     with path.open(encoding=encoding_of(path, encoding), newline="") as fh:
-        return _header(csv.reader(fh, delimiter=delimiter, strict=True), path)
+        return _header(csv.reader(_bounded_lines(fh, path), delimiter=delimiter, strict=True), path)
+
+
+def _bounded_lines(fh: IO[str], path: Path) -> Iterator[str]:
+    """The lines of `fh` while they add up to HEADER_LIMIT characters; then InvalidInput (no header is that long)."""
+    used = 0
+    while line := fh.readline(HEADER_LIMIT - used + 1):
+        used += len(line)
+        if used > HEADER_LIMIT:
+            raise InvalidInput(f"{path.name}: no header row within the first {HEADER_LIMIT} characters (not a CSV export?)")
+        yield line
 
 
 def _header(reader: Iterator[list[str]], path: Path) -> list[str]:
@@ -154,6 +195,7 @@ def read_rows(path: Path, encoding: str = "utf-8", delimiter: str = ",") -> Iter
     """
     codec = encoding_of(path, encoding)
     cursor = _LineCursor(path, codec)
+    nul = _may_hold_nul(path, codec)
     try:
         with path.open(encoding=codec, newline="") as fh:
             reader = csv.reader(fh, delimiter=delimiter, strict=True)
@@ -170,7 +212,12 @@ def read_rows(path: Path, encoding: str = "utf-8", delimiter: str = ",") -> Iter
                     continue
                 if not (values and (values[0].strip() or "".join(values).strip())):
                     continue  # a blank line, or one of empty fields
-                if len(values) == width:
+                if nul and (held := [h for h, v in zip(header, values) if "\x00" in v]):
+                    # Quarantined, not stripped: a NUL in a CSV cell is corruption, and the text around it is
+                    # suspect too; the row is kept whole in the quarantine for a person to mend.
+                    yield line, {ERROR: f"{', '.join(held)}: holds a NUL byte (U+0000): corrupted or binary data in the cell",
+                                 RAW: cursor.text(line, reader.line_num)}
+                elif len(values) == width:
                     yield line, dict(zip(header, values))
                 else:
                     yield line, {ERROR: f"row has {len(values)} fields, header has {width}",
@@ -186,7 +233,7 @@ def rows_at(src: SourceSpec, source_dir: Path, lines: Iterable[int]) -> Iterator
 
     One forward pass over the file, which stops after the last line asked for.
     """
-    path = source_dir / src.file
+    path = export_file(source_dir, src.file)
     codec = encoding_of(path, src.encoding or "utf-8")
     header = header_of(path, src.encoding or "utf-8", src.delimiter or ",")
     cursor = _LineCursor(path, codec)
@@ -211,10 +258,11 @@ def check_files(mapping: Mapping, source_dir: Path) -> list[str]:
     """Problems that stop a load before it starts: missing or unreadable files, missing columns."""
     problems = []
     for src in mapping.sources:
-        path = source_dir / src.file
-        if not path.is_file():
-            problems.append(f"{src.file}: missing from {source_dir}")
+        problem = export_file_problem(source_dir, src.file)
+        if problem:  # before anything opens it: a fifo would block, /dev/zero never end
+            problems.append(f"{src.file}: {problem}")
             continue
+        path = source_dir / src.file
         problem = file_problem(path, src.encoding)  # type: ignore[arg-type]
         if problem:
             problems.append(f"{src.file}: {problem}")
@@ -224,33 +272,43 @@ def check_files(mapping: Mapping, source_dir: Path) -> list[str]:
         except InvalidInput as e:
             problems.append(str(e))
             continue
-        doubled = sorted({h for h in header if header.count(h) > 1})
+        if any("\x00" in h for h in header):
+            problems.append(f"{src.file}: the header row holds a NUL byte (corrupted or binary data)")
+            continue
+        doubled = sorted(h for h, n in Counter(header).items() if n > 1)  # linear: a header may have 300k names
         if doubled:
-            problems.append(f"{src.file}: the header names {', '.join(doubled)} more than once")
+            problems.append(f"{src.file}: the header names {_names(doubled)} more than once")
         missing = src.required_columns() - set(header)
         if missing:
             problems.append(f"{src.file}: missing columns {', '.join(sorted(missing))}")
     return problems
 
 
+def _names(columns: Iterable[str], limit: int = 20) -> str:
+    """Column names for a message, sorted; past `limit` of them, how many more (a header can hold 300k)."""
+    names = sorted(columns)
+    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
 def column_warnings(mapping: Mapping, source_dir: Path) -> list[str]:
     """What a load goes on despite: columns the mapping does not use, optional columns the export lacks."""
     warnings = []
     for src in mapping.sources:
-        path = source_dir / src.file
+        if export_file_problem(source_dir, src.file):
+            continue  # check_files reports it; it is never opened
         try:
-            header = set(header_of(path, src.encoding, src.delimiter))  # type: ignore[arg-type]
+            header = set(header_of(source_dir / src.file, src.encoding, src.delimiter))  # type: ignore[arg-type]
         except (OSError, UnicodeError, InvalidInput):
             continue  # check_files reports the file itself
         unused = header - src.columns() - set(src.ignore_columns)
         absent = src.columns() - header - src.required_columns()
         if unused:
-            warnings.append(f"{src.file}: columns not in the mapping, ignored: {', '.join(sorted(unused))}")
+            warnings.append(f"{src.file}: columns not in the mapping, ignored: {_names(unused)}")
         if absent:
-            warnings.append(f"{src.file}: optional columns absent, loaded as empty: {', '.join(sorted(absent))}")
+            warnings.append(f"{src.file}: optional columns absent, loaded as empty: {_names(absent)}")
     return warnings
 
 
 def source_rows(src: SourceSpec, source_dir: Path) -> Iterator[tuple[int, dict[str, str]]]:
     """`read_rows` of one mapping source, in its dialect."""
-    return read_rows(source_dir / src.file, src.encoding or "utf-8", src.delimiter or ",")
+    return read_rows(export_file(source_dir, src.file), src.encoding or "utf-8", src.delimiter or ",")

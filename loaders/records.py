@@ -2,7 +2,8 @@
 
 Each property of a node type or relation gets a check built from its xsd
 type and the facets its SHACL shape gives (required, allowed values, lower
-bound); `record_builder` puts a record type's checks together once per
+and upper bounds), within what every store and the model can hold
+(`loaders.limits`); `record_builder` puts a record type's checks together once per
 mapping source, so a row costs plain function calls and no model object.
 Values arrive as CSV text; the coercers below accept the forms CRM exports
 actually use (Salesforce's `2025-03-04T10:15:00.000+0000`, Excel's
@@ -12,17 +13,20 @@ actually use (Salesforce's `2025-03-04T10:15:00.000+0000`, Excel's
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from loaders.limits import INT64_MAX, date_in_range, datetime_in_range, integer_in_range
 from ontology import NodeType, Property, Relation
 
 # Extra date formats after ISO 8601; a mapping gives others per column (`format:`, see parse_formatted).
 DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%Y/%m/%d")
 TRUE = {"true", "1", "yes", "y", "t"}
 FALSE = {"false", "0", "no", "n", "f"}
+_WHOLE = re.compile(r"[+-]?[0-9]+")
 
 Check = Callable[[Any], Any]
 
@@ -56,8 +60,10 @@ def parse_datetime(v: Any) -> datetime | None:
         text = v.strip()
         if not text:
             return None
-    elif v is None or isinstance(v, datetime):
+    elif v is None:
         return v
+    elif isinstance(v, datetime):  # a mapping's `format` made it: its range is checked here all the same
+        return datetime_in_range(v, v)
     else:
         text = str(v).strip()
     if "T" in text or ":" in text:
@@ -67,9 +73,9 @@ def parse_datetime(v: Any) -> datetime | None:
             raise ValueError(f"{text!r} is not a date-time (expected ISO 8601)") from None
     else:
         parsed = datetime.combine(_date_only(text), datetime.min.time())
-    if parsed.tzinfo is UTC:  # `Z` and `+00:00` parse to the UTC singleton: nothing to convert
+    if parsed.tzinfo is UTC and 1677 < parsed.year < 2262:  # `Z` and `+00:00`, well inside the range: as it is
         return parsed
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return datetime_in_range(parsed, text)
 
 
 def parse_date(v: Any) -> date | None:
@@ -80,10 +86,13 @@ def parse_date(v: Any) -> date | None:
     elif v is None:
         return None
     elif isinstance(v, date):
-        return v if not isinstance(v, datetime) else v.date()
+        return date_in_range(v if not isinstance(v, datetime) else v.date(), v)
     else:
         text = str(v).strip()
-    return parse_datetime(text).date() if "T" in text else _date_only(text)  # type: ignore[union-attr]
+    if "T" in text:
+        return parse_datetime(text).date()  # type: ignore[union-attr]
+    parsed = _date_only(text)
+    return parsed if 1677 < parsed.year < 2262 else date_in_range(parsed, text)
 
 
 def parse_decimal(v: Any) -> float | None:
@@ -105,12 +114,18 @@ def parse_decimal(v: Any) -> float | None:
 
 
 def parse_integer(v: Any) -> int | None:
-    value = parse_decimal(v)
+    if v.__class__ is str and _WHOLE.fullmatch(text := v.strip()):
+        # Digits are read exactly (through a float, 9223372036854775808 would round into 64 bits); past 20 of
+        # them the value is out of range anyway, and int() refuses thousands of digits.
+        return integer_in_range(int(text) if len(text.lstrip("+-0")) <= 19 else INT64_MAX + 1, v)
+    if isinstance(v, int) and not isinstance(v, bool):
+        return integer_in_range(v, v)
+    value = parse_decimal(v)  # `1e3`, `1000.0`: a whole number written with an exponent or a fraction
     if value is None:
         return None
     if value != int(value):
         raise ValueError(f"{v!r} is not a whole number")
-    return int(value)
+    return integer_in_range(int(value), v)
 
 
 def parse_boolean(v: Any) -> bool | None:
@@ -179,9 +194,9 @@ def property_check(p: Property) -> Check:
         ValueError: the value does not fit; the message says why (see `field_error`).
     """
     coerce = COERCERS[p.datatype]
-    if not p.required and p.allowed is None and p.minimum is None:
+    if not p.required and p.allowed is None and p.minimum is None and p.maximum is None:
         return coerce  # most properties: the type is the whole check
-    required, allowed, minimum = p.required, p.allowed, p.minimum
+    required, allowed, minimum, maximum = p.required, p.allowed, p.minimum, p.maximum
     allowed_set = frozenset(allowed or ())
 
     def check(raw: Any) -> Any:
@@ -194,13 +209,15 @@ def property_check(p: Property) -> Check:
             raise ValueError(f"Input should be {_choices(allowed)} (got {value!r})")
         if minimum is not None and value < minimum:
             raise ValueError(f"Input should be greater than or equal to {_number(minimum)} (got {value!r})")
+        if maximum is not None and value > maximum:
+            raise ValueError(f"Input should be less than or equal to {_number(maximum)} (got {value!r})")
         return value
 
     return check
 
 
 def record_builder(typed: NodeType | Relation, getters: Mapping[str, Callable[[Any], Any]],
-                   keys: tuple[str, ...] = ()) -> Callable[[Any], dict[str, Any]]:
+                   keys: tuple[str, ...] = (), columns: Mapping[str, str] | None = None) -> Callable[[Any], dict[str, Any]]:
     """Compile the validation of one node type's (or relation's) record, given how to get each mapped property.
 
     Args:
@@ -209,32 +226,36 @@ def record_builder(typed: NodeType | Relation, getters: Mapping[str, Callable[[A
             getter is None, or an error on every row when the schema requires it.
         keys: Further entries the caller fills in (key, edge ends, lineage), None until then: made with the
             record, so it is allocated at its final size once (a dict that grows is copied, and larger).
+        columns: Property name -> the column (or template) its value comes from, named in error messages
+            beside the property when the two differ (`employees (column NumberOfEmployees): ...`).
 
     Returns:
         A function of the row giving every property of `typed` (typed values, None where empty).
         It raises `RecordError` naming each property that does not fit; an error a getter raises (a value
         its `map` does not list, a date that does not match its `format`) passes through as it is.
     """
-    fields: list[tuple[str, Callable[[Any], Any], Check]] = []
+    fields: list[tuple[str, str, Callable[[Any], Any], Check]] = []
     for p in typed.properties:
         get = getters.get(p.name)
+        column = (columns or {}).get(p.name, p.name)
+        label = p.name if column == p.name else f"{p.name} (column {column})"
         if get is not None:
-            fields.append((p.name, get, property_check(p)))
+            fields.append((p.name, label, get, property_check(p)))
         elif p.required:
-            fields.append((p.name, _no_value, _unmapped))
+            fields.append((p.name, p.name, _no_value, _unmapped))
     names = typed.property_names + keys
 
     def build(row: Any) -> dict[str, Any]:
         record = dict.fromkeys(names)  # unmapped optional properties stay None; schema order, as stores list them
         errors = None
-        for name, get, check in fields:
+        for name, label, get, check in fields:
             raw = get(row)
             try:
                 record[name] = check(raw)
             except ValueError as e:
                 if errors is None:
                     errors = []
-                errors.append(field_error(name, e, raw))
+                errors.append(field_error(label, e, raw))
         if errors:
             raise RecordError("; ".join(errors))
         return record

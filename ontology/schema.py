@@ -58,6 +58,7 @@ class Property:
     current_value_only: bool = False
     allowed: tuple[str, ...] | None = None
     minimum: float | None = None
+    maximum: float | None = None
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,9 @@ def _shape_constraints(shapes: Graph) -> dict[tuple[str, str], dict]:
             minimum = shapes.value(prop, SH.minInclusive)
             if minimum is not None:
                 facets["minimum"] = float(minimum)
+            maximum = shapes.value(prop, SH.maxInclusive)
+            if maximum is not None:
+                facets["maximum"] = float(maximum)
             out[(_local(target), _local(path))] = facets
     return out
 
@@ -186,6 +190,7 @@ def _properties_of(g: Graph, cls: URIRef, shape_facets: dict, skip: set[str]) ->
                 current_value_only=_flag(g, iri, DG.currentValueOnly),
                 allowed=facets.get("allowed"),
                 minimum=facets.get("minimum"),
+                maximum=facets.get("maximum"),
             )
         )
     return tuple(props)

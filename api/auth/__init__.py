@@ -5,11 +5,13 @@ is what `dealgraph keys` manages; `api.graphql.visibility` decides what a
 principal may see.
 """
 
-from api.auth.authenticator import AuthError, Authenticator
+from api.auth.authenticator import AuthError, Authenticator, TooManyFailures
 from api.auth.keys import KeyRecord, KeyStore
 from api.auth.principal import Principal, Role
+from api.auth.throttle import FailureThrottle
 from api.auth.tokens import TokenVerifier, mint_token
 
 __all__ = [
-    "AuthError", "Authenticator", "KeyRecord", "KeyStore", "Principal", "Role", "TokenVerifier", "mint_token",
+    "AuthError", "Authenticator", "FailureThrottle", "KeyRecord", "KeyStore", "Principal", "Role", "TokenVerifier",
+    "TooManyFailures", "mint_token",
 ]

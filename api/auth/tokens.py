@@ -1,7 +1,8 @@
 """JWT bearer tokens from an identity provider (or `dealgraph keys token`): HS256 and RS256, with expiry.
 
 Claims read: `sub` (who), `role` (`rep`, `revops`, `admin`), `rep_id` (the Rep
-a rep token acts for), optional `scope: "team"`, and `exp`, which is required.
+a rep token acts for), optional `scope: "team"`, and `exp`, which is required
+and at most `max_lifetime_s` after `iat` (or after now, without `iat`).
 `iss` and `aud` are checked when the settings name them. The algorithm comes
 from the key the server holds, never from the token alone: a token whose
 header names an algorithm the server has no key for is refused.
@@ -15,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,8 @@ from api.auth.principal import Principal, Role
 
 #: Clock skew tolerated between the token issuer and this server.
 LEEWAY_S = 30
+#: The longest a token may live unless the settings say otherwise (DEALGRAPH_JWT_MAX_LIFETIME_S).
+DEFAULT_MAX_LIFETIME_S = 86400
 
 
 class TokenError(Exception):
@@ -51,8 +55,10 @@ class TokenVerifier:
         rs256_public_key: str | None = None,
         issuer: str | None = None,
         audience: str | None = None,
+        max_lifetime_s: int = DEFAULT_MAX_LIFETIME_S,
     ) -> None:
         self._keys: dict[str, Any] = {}
+        self.max_lifetime_s = max_lifetime_s
         if hs256_secret:
             self._keys["HS256"] = hs256_secret
         if rs256_public_key:
@@ -89,6 +95,9 @@ class TokenVerifier:
             raise TokenError("bearer token expired") from None
         except jwt.InvalidTokenError as e:
             raise TokenError(f"bearer token rejected: {e}") from None
+        except (OverflowError, ValueError, TypeError):  # e.g. `"exp": 1e400`, which PyJWT's int() cannot hold
+            raise TokenError("bearer token rejected: its `exp`, `nbf` or `iat` is not a usable time") from None
+        self._check_lifetime(claims)
         try:
             role = Role(claims.get("role"))
         except ValueError:
@@ -99,6 +108,20 @@ class TokenVerifier:
         return Principal(role, subject=f"jwt:{claims['sub']}", method="jwt",
                          rep_id=rep_id if role is Role.REP else None,
                          team_scope=role is Role.REP and claims.get("scope") == "team")
+
+
+    def _check_lifetime(self, claims: dict[str, Any]) -> None:
+        """Refuse a token that lives longer than `max_lifetime_s` (from `iat`, or from now without one)."""
+        try:  # PyJWT has checked both are numbers (or numeric strings)
+            exp = float(claims["exp"])
+            iat = float(claims["iat"]) if claims.get("iat") is not None else None
+        except (TypeError, ValueError, OverflowError):
+            raise TokenError("bearer token rejected: its `exp` or `iat` is not a number") from None
+        since, lifetime = ("iat", exp - iat) if iat is not None else ("now", exp - time.time() - LEEWAY_S)
+        if lifetime > self.max_lifetime_s:
+            raise TokenError(f"bearer token lives too long: exp - {since} is {lifetime:.0f} s, over the "
+                             f"{self.max_lifetime_s} s this server accepts (DEALGRAPH_JWT_MAX_LIFETIME_S); "
+                             "ask the identity provider for a shorter-lived token")
 
 
 def mint_token(

@@ -22,6 +22,8 @@ from api.auth import Principal
 from api.graphql.deal_query import DealQuery, open_deals_page
 from api.graphql.store_reads import OPEN_DEALS_BATCH, StoreReads, StoreTimer
 from api.graphql.visibility import BookCache, Visibility
+from api.owners_desk import OwnersDesk
+from api.owners_health import HealthCache
 from gnn.registry import ModelCard
 from graph.explanation import Explanation
 from graph.store import DealPage, Direction, GraphStore, Neighbour, ScoreRecord
@@ -44,6 +46,10 @@ class Loaders:
     @property
     def principal(self) -> Principal:
         return self._vis.principal
+
+    async def visible_owners(self) -> frozenset[str] | None:
+        """The reps whose deals the principal sees (None: every rep's), e.g. to scope a forecast."""
+        return (await self._vis.book()).owners if self._vis.restricted else None
 
     def nodes(self, label: str) -> DataLoader[str, dict[str, Any] | None]:
         """Nodes of `label` by id: None for an unknown id and for one the caller may not see."""
@@ -117,6 +123,7 @@ class GraphContext(BaseContext):
         model_card: returns the serving model's card (cached by the app), or None before training.
         timer: called with (store method, seconds) after every store call.
         books: the app's cache of reps' books (default: none, every request reads its own).
+        health: the app's cache of the serving model's health (`modelHealth`; default: none).
     """
 
     def __init__(
@@ -126,6 +133,7 @@ class GraphContext(BaseContext):
         model_card: Callable[[], ModelCard | None],
         timer: StoreTimer | None = None,
         books: BookCache | None = None,
+        health: HealthCache | None = None,
     ) -> None:
         super().__init__()
         reads = StoreReads(store, timer) if timer else StoreReads(store)
@@ -133,3 +141,5 @@ class GraphContext(BaseContext):
         self.score_reads = reads.score_reads  # what `api.response_cache` needs to know of the reads
         self.loaders = Loaders(reads, Visibility(principal, reads, books))
         self.model_card = model_card
+        # The owners' loop (api.owners_desk), with the same visibility; it reads scores beside the loaders.
+        self.owners = OwnersDesk(store, self.loaders, health, self.score_reads)

@@ -102,6 +102,35 @@ class RecordOperation(SchemaExtension):
         yield
 
 
+class OneOperation(SchemaExtension):
+    """Says which operation of the document runs, as the GraphQL spec does (GetOperation), before anything runs.
+
+    Strawberry picks the document's first operation when the request names none, even when there are several,
+    and answers an unknown `operationName` with a plain-text 400; here both are GraphQL errors that say what
+    the document holds.
+    """
+
+    def on_parse(self) -> Iterator[None]:
+        yield
+        ctx = self.execution_context
+        if ctx.graphql_document is None:  # a syntax error: already reported
+            return
+        names = [d.name.value if d.name else None for d in ctx.graphql_document.definitions
+                 if isinstance(d, OperationDefinitionNode)]
+        # Strawberry's `operation_name` falls back to the first operation's; only the request's own counts here.
+        wanted = getattr(ctx, "_provided_operation_name", None)
+        listed = ", ".join(n or "(anonymous)" for n in names)
+        if not names:
+            message = "the document defines no operation (only fragments): add a query"
+        elif wanted is None and len(names) > 1:
+            message = f"the document defines {len(names)} operations ({listed}): name the one to run in `operationName`"
+        elif wanted is not None and wanted not in names:
+            message = f"`operationName` {wanted[:100]!r} names no operation in the document (it defines: {listed})"
+        else:
+            return
+        raise GraphQLError(message, extensions={"code": "OPERATION_RESOLUTION_FAILURE"})
+
+
 def expanded_fields(document: DocumentNode) -> int:
     """Field selections in `document` with every fragment spread expanded where it is used.
 
@@ -175,6 +204,7 @@ def schema_extensions(limits: Limits) -> list[Callable[[], SchemaExtension] | ty
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         lambda: AddValidationRules(rules),
         lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
+        OneOperation,
         guarded_validation(limits.max_fields),
         RecordOperation,
     ]

@@ -26,6 +26,8 @@ from api.graphql.nodes import Deal
 #: The largest page a client may ask for: keeps one request's work bounded.
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
+#: Longer than any cursor this API issues (base64 of a score and a deal id of up to ~700 characters).
+MAX_CURSOR_CHARS = 1024
 
 
 def encode_cursor(rank: float, deal_id: str) -> str:
@@ -35,16 +37,20 @@ def encode_cursor(rank: float, deal_id: str) -> str:
 
 def decode_cursor(cursor: str) -> tuple[float, str]:
     """The keyset pair in a cursor; `UserInputError` if it is not one this API issued."""
+    shown = repr(cursor[:40])
     try:
+        if len(cursor) > MAX_CURSOR_CHARS:  # before decoding: what is inside could nest deep enough to crash a parser
+            raise ValueError("too long")
         padded = cursor + "=" * (-len(cursor) % 4)
         rank, deal_id = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-    except (ValueError, TypeError, binascii.Error, UnicodeError):
+        deal_id.encode("utf-8")  # a lone surrogate ("\ud800") is no id, and no database can look it up
+    except (ValueError, TypeError, binascii.Error, UnicodeError, RecursionError, AttributeError):
         raise UserInputError(
-            f"invalid cursor {cursor[:40]!r}: pass an `endCursor` or edge `cursor` from a previous page, unchanged"
+            f"invalid cursor {shown}: pass an `endCursor` or edge `cursor` from a previous page, unchanged"
         ) from None
     rank_ok = isinstance(rank, (int, float)) and not isinstance(rank, bool) and math.isfinite(rank)
     if not rank_ok or not isinstance(deal_id, str):
-        raise UserInputError(f"invalid cursor {cursor[:40]!r}: it does not hold a (score, id) position")
+        raise UserInputError(f"invalid cursor {shown}: it does not hold a (score, id) position")
     return float(rank), deal_id
 
 
@@ -60,6 +66,7 @@ class ScoreBand(Enum):
     HIGH = "high"
     MEDIUM = "medium"
     LOW = "low"
+    NO_SKILL = "no_skill"  # the model did not pass the serving gate: the base rate, not a judgement
     UNSCORED = "unscored"
 
 

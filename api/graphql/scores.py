@@ -17,24 +17,53 @@ from graph.store import ScoreRecord
 from graph.timefmt import to_utc
 
 
+@strawberry.type(description="How good the model behind a score is, on its held-out test period.")
+class ModelQuality:
+    auroc: float | None = strawberry.field(description="Test AUROC: 0.5 ranks nothing, 1.0 ranks perfectly.")
+    auroc_band: str = strawberry.field(description="weak (< 0.6), fair, good (>= 0.7), strong (>= 0.8) or unknown.")
+    ece: float | None = strawberry.field(description="Expected calibration error on the test period.")
+    n: int | None = strawberry.field(description="Test examples the figures come from.")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> "ModelQuality | None":
+        if not data:
+            return None
+        n = data.get("n")
+        return cls(auroc=_optional_float(data.get("auroc")), auroc_band=str(data.get("auroc_band", "unknown")),
+                   ece=_optional_float(data.get("ece")), n=int(n) if n is not None else None)
+
+
+def _optional_float(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]
+
+
 @strawberry.type(description="A deal's latest win probability and the model that produced it.")
 class Score:
     probability: float
-    band: str = strawberry.field(description="high, medium or low.")
+    band: str = strawberry.field(description="high, medium or low relative to the base rate, or no_skill.")
     model_version: str
     scored_at: datetime
     previous_probability: float | None = strawberry.field(description="The score before this one, for trends.")
     model_kind: str | None = strawberry.field(description="e.g. graphsage, or the baseline's kind.")
+    state: str | None = strawberry.field(description=(
+        "skill: the model passed the serving gate; no_skill: it did not (or had too little history), and the "
+        "probability is the base win rate, not a judgement of this deal. Null for scores from before the gate."))
+    base_rate: float | None = strawberry.field(description="The base win rate the band is relative to.")
+    quality: ModelQuality | None = strawberry.field(description="The model's test AUROC and calibration.")
 
     @classmethod
     def from_record(cls, record: ScoreRecord) -> "Score":
+        meta = record.metadata or {}
         return cls(
             probability=record.probability,
             band=record.band,
             model_version=record.model_version,
             scored_at=to_utc(record.scored_at),
             previous_probability=record.previous_probability,
-            model_kind=(record.metadata or {}).get("model_kind"),
+            model_kind=meta.get("model_kind"),
+            state=meta.get("state"),
+            base_rate=_optional_float(meta.get("base_rate")),
+            quality=ModelQuality.from_dict(meta.get("quality")),
         )
 
 
@@ -117,6 +146,7 @@ class ModelMetric:
     auroc: float | None
     auprc: float | None
     brier: float | None
+    ece: float | None = None
 
 
 @strawberry.type(description="The model that serves scores now.")
@@ -127,6 +157,9 @@ class ModelInfo:
     schema_fingerprint: str
     snapshot_id: str
     metrics: list[ModelMetric]
+    state: str = strawberry.field(default="skill", description=(
+        "skill: passed the serving gate (beats the prior and the flat baseline, calibrated); no_skill: did not, "
+        "and its scores are the base rate."))
 
     @classmethod
     def from_card(cls, card: ModelCard) -> "ModelInfo":
@@ -136,8 +169,10 @@ class ModelInfo:
             trained_at=to_utc(card.trained_at),
             schema_fingerprint=card.schema_fingerprint,
             snapshot_id=card.snapshot_id,
+            state=card.state,
             metrics=[
-                ModelMetric(model=name, auroc=m.get("auroc"), auprc=m.get("auprc"), brier=m.get("brier"))
+                ModelMetric(model=name, auroc=m.get("auroc"), auprc=m.get("auprc"), brier=m.get("brier"),
+                            ece=m.get("ece"))
                 for name, m in card.metrics.items()
             ],
         )

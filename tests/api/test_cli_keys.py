@@ -60,7 +60,13 @@ def test_bad_input_exits_1_and_writes_nothing(workdir: Path, capsys: pytest.Capt
         (("keys", "create", "--role", "rep"), "needs --rep"),
         (("keys", "create", "--role", "rep", "--rep", "005-typo"), "no Rep '005-typo'"),
         (("keys", "create", "--role", "admin", "--rep", RITA), "rep keys only"),
-        (("keys", "create", "--role", "admin", "--expires-in-days", "-1"), "not in the future"),
+        (("keys", "create", "--role", "admin", "--expires-in-days", "0"), "must be more than 0"),
+        (("keys", "create", "--role", "admin", "--expires-in-days", "-1"), "more than 0 and at most 3650 (got -1)"),
+        (("keys", "create", "--role", "admin", "--expires-in-days", "-0.5"), "must be more than 0"),
+        (("keys", "create", "--role", "admin", "--expires-in-days", "nan"), "must be more than 0"),
+        (("keys", "create", "--role", "admin", "--expires-in-days", "inf"), "must be more than 0"),
+        (("keys", "create", "--role", "admin", "--expires-in-days", "1e9"), "at most 3650"),
+        (("keys", "create", "--role", "rep", "--rep", "005-typo", "--expires-in-days", "0"), "must be more than 0"),
         (("keys", "revoke", "0123456789ab"), "no API key with id"),
         (("keys", "token", "--role", "admin"), "DEALGRAPH_JWT_SECRET is not set"),
     ]
@@ -68,6 +74,28 @@ def test_bad_input_exits_1_and_writes_nothing(workdir: Path, capsys: pytest.Capt
         code, _, err = run(capsys, *args)
         assert code == EXIT_BAD_INPUT and message in err, (args, err)
     assert KeyStore(workdir / "home" / "api-keys.db").list() == []
+
+
+def test_token_ttl_must_be_within_the_servers_jwt_lifetime(workdir: Path, capsys: pytest.CaptureFixture,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEALGRAPH_JWT_SECRET", SECRET)
+    monkeypatch.setenv("DEALGRAPH_JWT_MAX_LIFETIME_S", "600")
+    for ttl in ("0", "-5", "601", str(10**12)):
+        code, out, err = run(capsys, "keys", "token", "--role", "admin", "--ttl", ttl)
+        assert code == EXIT_BAD_INPUT and "--ttl must be more than 0 and at most 600" in err and not out, (ttl, err)
+    code, out, _ = run(capsys, "keys", "token", "--role", "admin", "--ttl", "600")
+    assert code == EXIT_OK and out.count(".") == 2
+
+
+def test_serve_banner_says_whether_the_widget_may_be_framed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from api.cli_keys import widget_banner
+    from api.settings import Settings
+
+    monkeypatch.delenv("DEALGRAPH_WIDGET_FRAME_ANCESTORS", raising=False)
+    assert "no page may frame it yet" in widget_banner(Settings())
+    assert "DEALGRAPH_WIDGET_FRAME_ANCESTORS" in widget_banner(Settings())
+    crm = Settings(widget_frame_ancestors=["https://acme.lightning.force.com"])
+    assert widget_banner(crm).endswith("may be framed by https://acme.lightning.force.com")
 
 
 def test_token_mints_a_jwt_for_the_configured_secret(workdir: Path, capsys: pytest.CaptureFixture,

@@ -50,10 +50,10 @@ def send(client: httpx.Client, query: str) -> dict:
     response = client.post("/graphql", json={"query": query}, timeout=TIMEOUT_S)
     assert response.status_code < 500, (query, response.status_code, response.text)
     assert response.status_code in (200, 400), (query, response.status_code, response.text)
-    if response.status_code == 400:  # e.g. an operation type this endpoint refuses: a plain-text reason
-        assert response.text
+    body = response.json()  # every answer is JSON, refusals too (api/request_guard.py, api/router.py)
+    if response.status_code == 400:  # e.g. an operation type this endpoint refuses
+        assert body["errors"][0]["message"] and body["errors"][0]["extensions"]["code"] == "BAD_REQUEST", body
         return {}
-    body = response.json()
     assert set(body) <= {"data", "errors", "extensions"} and ("data" in body or "errors" in body), body
     codes = {(e.get("extensions") or {}).get("code") for e in body.get("errors", [])}
     assert "INTERNAL_SERVER_ERROR" not in codes, (query, body)

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
+from api.cli import EXIT_BAD_INPUT, EXIT_OK, main
 from api.review import build_review
 from gnn.registry import ModelRegistry
+from graph import open_store, sqlite_url
+from tests.api.book_data import RITA, build_book
 from tests.helpers.browser import run_browser
 
 
@@ -42,3 +47,19 @@ def test_review_prefilters_by_account(trained):
     account = re.findall(r'data-account="([^"]+)"', html)[0]
     only = build_review(trained.store, None, account=account)
     assert set(re.findall(r'data-account="([^"]+)"', only)) == {account}
+
+
+@pytest.mark.parametrize("flag, value, says", [("--rep", "UNKNOWN", "no rep 'UNKNOWN'"),
+                                               ("--account", "001-nope", "no account '001-nope'"),
+                                               ("--rep", "", "no rep ''")])
+def test_review_of_an_unknown_rep_or_account_exits_1_and_writes_nothing(tmp_path, monkeypatch, capsys, flag, value,
+                                                                         says):
+    store = open_store(sqlite_url(tmp_path / "graph.db"))
+    build_book(store)
+    store.close()
+    monkeypatch.setenv("DEALGRAPH_STORE", sqlite_url(tmp_path / "graph.db"))
+    monkeypatch.setenv("DEALGRAPH_HOME", str(tmp_path / "home"))
+    out = tmp_path / "review.html"
+    assert main(["review", "--out", str(out), flag, value]) == EXIT_BAD_INPUT
+    assert says in capsys.readouterr().err and not out.exists()
+    assert main(["review", "--out", str(out), "--rep", RITA]) == EXIT_OK and out.exists()  # a known rep still works

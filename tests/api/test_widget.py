@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from urllib.parse import quote
@@ -17,7 +18,8 @@ from api.widget import ASSETS_DIR, QUERY
 from tests.api.graph_data import SUB
 from tests.api.queries import gql
 from tests.helpers.colours import AA_TEXT, contrast
-from tests.helpers.server import serve
+from graph import open_store, sqlite_url
+from tests.helpers.server import serve, serve_command
 
 #: (text, background) variable pairs of widget.css that appear together on the page.
 TEXT_ON = [
@@ -25,6 +27,7 @@ TEXT_ON = [
     ("focus", "card"), ("raises", "card"), ("lowers", "card"), ("high-ink", "high-bg"),
     ("medium-ink", "medium-bg"), ("low-ink", "low-bg"), ("role-ink", "role-bg"), ("hint-ink", "hint-bg"),
 ]
+REPO = Path(__file__).resolve().parents[2]
 #: WCAG AA for graphics (the probability bar against its track).
 AA_GRAPHICS = 3.0
 
@@ -40,7 +43,8 @@ def test_widget_page_is_a_shell_with_strict_headers(api_url):
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
     csp = response.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "connect-src 'self'" in csp and "default-src 'none'" in csp
-    assert "unsafe" not in csp and "frame-ancestors *" in csp  # the documented default
+    assert "unsafe" not in csp and csp.endswith("frame-ancestors 'none'")  # the documented default: no framing
+    assert response.headers["x-frame-options"] == "DENY"  # the same for browsers without frame-ancestors
     assert response.headers["x-content-type-options"] == "nosniff"
     config = page_config(response.text)
     assert config["accountId"] == SUB and config["endpoint"] == "/graphql" and config["query"] == QUERY
@@ -71,8 +75,17 @@ def test_the_widget_query_runs_within_the_default_limits(api_url):
 def test_frame_ancestors_come_from_the_settings(crm_store, crm_home):
     settings = Settings(widget_frame_ancestors=["https://acme.lightning.force.com", "https://*.hubspot.com"])
     with serve(create_app(crm_store, crm_home, settings=settings)) as base_url:
-        csp = httpx.get(f"{base_url}/widget/account/{SUB}").headers["content-security-policy"]
+        response = httpx.get(f"{base_url}/widget/account/{SUB}")
+    csp = response.headers["content-security-policy"]
     assert csp.endswith("frame-ancestors https://acme.lightning.force.com https://*.hubspot.com")
+    assert "x-frame-options" not in response.headers  # DENY would override the listed origins in old browsers
+
+
+def test_frame_ancestors_default_to_none_until_origins_are_listed(monkeypatch):
+    monkeypatch.delenv("DEALGRAPH_WIDGET_FRAME_ANCESTORS", raising=False)
+    assert Settings().widget_frame_ancestors == ["'none'"]
+    monkeypatch.setenv("DEALGRAPH_WIDGET_FRAME_ANCESTORS", '["https://acme.lightning.force.com"]')
+    assert Settings().widget_frame_ancestors == ["https://acme.lightning.force.com"]
 
 
 @pytest.mark.parametrize("sources", [["https://a.example; script-src *"], [], ["'none'", "https://a.example"]])
@@ -96,3 +109,17 @@ def test_colours_meet_wcag_aa():
         assert contrast(path_style.INK, fill) >= AA_TEXT and contrast(path_style.MUTED, fill) >= AA_TEXT, fill
     for colour in [*path_style.DIRECTION_COLOURS.values(), path_style.NEUTRAL]:
         assert contrast(colour, "#ffffff") >= AA_TEXT, colour
+
+
+def test_serve_says_the_widget_may_not_be_framed_until_origins_are_listed(tmp_path):
+    open_store(sqlite_url(tmp_path / "graph.db")).close()
+    env = {k: v for k, v in os.environ.items() if k != "DEALGRAPH_WIDGET_FRAME_ANCESTORS"}
+    env.update(PYTHONPATH=str(REPO), DEALGRAPH_STORE=sqlite_url(tmp_path / "graph.db"),
+               DEALGRAPH_HOME=str(tmp_path / "home"), DEALGRAPH_WORKERS="1")
+    with serve_command(tmp_path, env) as (base, process):
+        response = httpx.get(f"{base}/widget/account/{SUB}")
+    banner = process.stdout.read()
+    assert "CRM widget (/widget/account/ID): no page may frame it yet" in banner, banner
+    assert "DEALGRAPH_WIDGET_FRAME_ANCESTORS=" in banner
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["content-security-policy"].endswith("frame-ancestors 'none'")

@@ -87,7 +87,8 @@ def site(trained, tmp_path_factory) -> Iterator[Site]:
         store.write_scores([dataclasses.replace(s, probability=max(0.0, s.probability - EARLIER_BY),
                                                 scored_at=s.scored_at - timedelta(days=7)) for s in latest.values()])
         store.write_scores(list(latest.values()))
-        settings = Settings(keys_file=root / "api-keys.db")
+        # The CRM pages below are other ports of 127.0.0.1: listed, as a deployment lists its CRM's origins.
+        settings = Settings(keys_file=root / "api-keys.db", widget_frame_ancestors=["http://127.0.0.1:*"])
         keys = KeyStore(root / "api-keys.db")
         rep_key = keys.create(Role.REP, rep_id=rep, name="widget test")[1]
         with serve(create_app(store, trained.home, settings=settings)) as base_url:

@@ -15,6 +15,7 @@ from rdflib import RDF, BNode, Graph, Namespace
 
 from api.cli import main
 from graph import GraphStore, ScoreRecord, open_store, sqlite_url
+from graph.explanation import Explanation
 from loaders import load_export, load_mapping
 from loaders.sample import generate_sample
 from ontology import shapes_graph
@@ -34,8 +35,8 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Path:
         load_export(store, root / "export", load_mapping("salesforce", store.schema), root / "quarantine")
         open_ids = [d["id"] for d in store.open_deals_page(first=1000).deals]
         assert open_ids
-        store.write_scores([ScoreRecord(d, 0.25, "v1", T, "low", {"paths": []}, metadata={"run": 1}) for d in open_ids])
-        store.write_scores([ScoreRecord(d, 0.75, "v2", T + timedelta(hours=1), "high", {"paths": [d]}, metadata={"run": 2})
+        store.write_scores([ScoreRecord(d, 0.25, "v1", T, "low", Explanation("m1"), metadata={"run": 1}) for d in open_ids])
+        store.write_scores([ScoreRecord(d, 0.75, "v2", T + timedelta(hours=1), "high", Explanation(d), metadata={"run": 2})
                             for d in open_ids])
     return root / "graph.db"
 

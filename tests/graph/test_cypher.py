@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 
 from graph import cypher
+from graph import cypher_books as books
 from graph.cypher_books import all_queries as books_queries
 from ontology import load_schema
 
@@ -181,3 +182,14 @@ def test_full_reads_are_in_a_stable_order():
     # `read_tables` twice on an unchanged graph gives equal lists (the idempotence test compares them).
     assert cypher.all_nodes(SCHEMA.nodes["Deal"]).endswith("ORDER BY n.`id`")
     assert cypher.all_edges(SCHEMA, SCHEMA.relations["INVOLVES"]).endswith("ORDER BY src, dst, r.`key`")
+
+
+def test_a_merge_closes_a_job_only_while_it_is_open_and_undo_empties_named_properties_only():
+    works = SCHEMA.relations["WORKS_AT"]
+    close = books.close_edge(SCHEMA, works)
+    assert "WHERE r.`until` IS NULL" in close and "SET r.`until` = $at" in close
+    assert "_load_id" not in close  # the job keeps its own lineage: undo gives it back exactly
+    empty = books.empty_edge_properties(SCHEMA, works, ("since", "until"))
+    assert empty.endswith("SET r.`since` = null, r.`until` = null")
+    with pytest.raises(ValueError):
+        books.empty_edge_properties(SCHEMA, works, ("since` = 1 //",))

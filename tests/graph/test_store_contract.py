@@ -17,8 +17,16 @@ import pytest
 
 from graph import GraphStore, InvalidInput, ScoreRecord, StoreError
 from graph.explanation import Explanation
-from graph.lineage import LoadRecord, MergeRecord, Provenance, Redirect
+from graph.lineage import Close, LoadRecord, MergeRecord, Provenance, Redirect, SetAside
 from tests.graph.backends import BACKENDS, open_test_store
+from tests.loaders.test_identity import (
+    MOVED,
+    check_ann_moved,
+    jobs,
+    load_movers,
+    mover_only,
+    write_mover_export,
+)
 
 T = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -473,6 +481,71 @@ def test_merging_an_id_that_lives_in_the_graph_moves_its_edges(store):
     store.undo_merge(m.merge_id)
     assert store.node_ids("Account") == {"keep", "dup"}
     assert [n.node["id"] for n in store.neighbours("Deal", ["d1"], "FOR_ACCOUNT")["d1"]] == ["dup"]
+
+
+def test_a_merge_fills_job_times_closes_open_stored_jobs_and_undo_empties_them(store):
+    begin(store)
+    move = date(2024, 9, 15)
+    add_accounts(store, "old", "older", "new", created=T - timedelta(days=1000))
+    store.upsert_nodes("Contact", [{"id": "c1", "name": "Ann Lee", "created_at": T - timedelta(days=600)}])
+    store.upsert_edges("WORKS_AT", [{"src": "c1", "dst": "old"},
+                                    {"src": "c1", "dst": "older", "until": date(2023, 1, 1)}])
+    # What a load gives when c2 (the same person, created at the move) merges into the stored c1.
+    merge = MergeRecord(
+        label="Contact", kept_id="c1", merged_id="c2", rule="same_email", score=1.0, load_id="L1",
+        merged_row={"id": "c2", "name": "Ann Lee", "created_at": "2024-09-15T08:00:00Z"},
+        redirects=(Redirect("WORKS_AT", "c1", "new", "", "src"), Redirect("WORKS_AT", "c1", "new", "", None, ("since",))),
+        closes=(Close("WORKS_AT", "c1", "old", "", move), Close("WORKS_AT", "c1", "older", "", move)),
+    )
+    [m] = store.record_merges([merge])
+    store.upsert_edges("WORKS_AT", [{"src": "c1", "dst": "new", "since": move}], load_id="L1")
+    assert jobs(store, "c1") == {("old", None, "2024-09-15"), ("older", None, "2023-01-01"), ("new", "2024-09-15", None)}
+    # Only the job that was open is closed, and only that one is recorded for undo.
+    assert Redirect("WORKS_AT", "c1", "old", "", None, ("until",)) in m.redirects
+    assert not [r for r in m.redirects if r.dst == "older"]
+    for day, employer in (("2024-06-01", "old"), ("2024-12-01", "new")):
+        t = datetime.fromisoformat(day).replace(tzinfo=UTC)
+        assert ids(store.neighbours("Contact", ["c1"], "WORKS_AT", as_of=t)["c1"]) == {employer}
+    [again] = store.record_merges([merge])  # a later load with the same decision: nothing closes twice
+    assert again.redirects == m.redirects
+    store.undo_merge(m.merge_id)
+    assert jobs(store, "c1") == {("old", None, None), ("older", None, "2023-01-01")}
+    assert jobs(store, "c2") == {("new", None, None)}
+
+
+def test_a_relation_set_aside_by_a_merge_comes_back_on_undo(store):
+    begin(store)
+    add_accounts(store, "keep", "p1", "p2")
+    store.upsert_edges("SUBSIDIARY_OF", [{"src": "keep", "dst": "p1"}])
+    parent = SetAside("SUBSIDIARY_OF", {"src": "dup", "dst": "p2", "key": "", "_load_id": "L1",
+                                        "_source_file": "Account.csv", "_source_line": 4})
+    merge = MergeRecord(label="Account", kept_id="keep", merged_id="dup", rule="same_website", score=1.0,
+                        load_id="L1", merged_row={"id": "dup", "name": "Keep Inc"}, set_aside=(parent,))
+    [m] = store.record_merges([merge])
+    [again] = store.record_merges([merge])
+    assert m.set_aside == again.set_aside == (parent,)
+    assert ids(store.neighbours("Account", ["keep"], "SUBSIDIARY_OF")["keep"]) == {"p1"}
+    store.undo_merge(m.merge_id)
+    assert ids(store.neighbours("Account", ["dup"], "SUBSIDIARY_OF")["dup"]) == {"p2"}
+    assert ids(store.neighbours("Account", ["keep"], "SUBSIDIARY_OF")["keep"]) == {"p1"}
+    [out] = [e for e in store.lineage("dup")[0].edges if e.direction == "out"]
+    assert out.provenance == Provenance("L1", "Account.csv", 4)
+
+
+@pytest.mark.parametrize("how", ["one load", "delta load of the second record"])
+def test_a_contact_who_changed_jobs_keeps_both_employments(store, tmp_path, how):
+    if how == "one load":
+        load_movers(store, write_mover_export(tmp_path / "export"))
+    else:
+        load_movers(store, write_mover_export(tmp_path / "one", mover_only("003A", "003C")))
+        load_movers(store, write_mover_export(tmp_path / "two", mover_only("003B")), mode="delta")
+    check_ann_moved(store)
+    [merge] = store.merges("Contact")
+    store.undo_merge(merge.merge_id)
+    assert store.node_ids("Contact") == {"003A", "003B", "003C"}
+    assert jobs(store, "003A") == {("001OLD", None, None)} and jobs(store, "003B") == {("001NEW", None, None)}
+    assert ids(store.neighbours("Deal", ["006N"], "INVOLVES")["006N"]) == {"003B"}
+    assert MOVED not in str(store.read_tables()[1]["WORKS_AT"])  # no time the merge made up is left
 
 
 def test_integrity_check_finds_edges_without_ends(store):

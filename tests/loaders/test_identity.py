@@ -17,6 +17,7 @@ from loaders import load_export, load_mapping
 from loaders.identity import DEFAULT_RULES, Decision, IdentityRules, load_identity_rules, resolve
 from loaders.normalise import company_name, email, website
 from loaders.sample import generate_sample
+from tests.loaders.graph_dump import canonical
 
 
 @pytest.mark.parametrize("variant", [
@@ -191,3 +192,254 @@ def test_merges_list_and_undo_through_the_cli(sample_load, capsys):
     assert first["merged_id"] in store.node_ids("Account")  # a later load keeps the pair apart
     assert again.merges == {"Account.same_website": len(store.merges("Account", "active"))}
     assert main(["merges", "undo", str(first["merge_id"]), "--store", url]) == 1  # already undone
+
+
+# ---- a merge keeps both records' facts: a contact who changed jobs (issue 23)
+
+# A Salesforce org without "Contacts to Multiple Accounts" records a move as a second Contact with the same
+# email at the new account; employment then comes from Contact.AccountId (no job history of its own).
+MOVER_MAPPING = """
+name: salesforce-contact-employment
+sources:
+  - file: Account.csv
+    node: Account
+    key: Id
+    properties: {name: Name, country: BillingCountry, website: Website, created_at: CreatedDate}
+  - file: Contact.csv
+    node: Contact
+    key: Id
+    properties:
+      name: {template: "{FirstName} {LastName}"}
+      first_name: FirstName
+      last_name: LastName
+      email: Email
+      title: Title
+      created_at: CreatedDate
+    relations:
+      - {relation: WORKS_AT, target: AccountId, properties: {title: Title}}
+  - file: Opportunity.csv
+    node: Deal
+    key: Id
+    properties: {name: Name, stage: StageName, amount: Amount, close_date: CloseDate, created_at: CreatedDate}
+    relations:
+      - {relation: FOR_ACCOUNT, target: AccountId}
+  - file: OpportunityContactRole.csv
+    key: Id
+    relation: INVOLVES
+    source: OpportunityId
+    target: ContactId
+    properties:
+      role: {column: Role, map: {Champion: champion}, default: other}
+      created_at: CreatedDate
+"""
+MOVER_HEADERS = {
+    "Account.csv": ["Id", "Name", "BillingCountry", "Website", "CreatedDate"],
+    "Contact.csv": ["Id", "AccountId", "FirstName", "LastName", "Email", "Title", "CreatedDate"],
+    "Opportunity.csv": ["Id", "Name", "AccountId", "StageName", "Amount", "CloseDate", "CreatedDate"],
+    "OpportunityContactRole.csv": ["Id", "OpportunityId", "ContactId", "Role", "CreatedDate"],
+}
+MOVED = "2024-09-15"  # the day the second Contact record was created: Ann's move
+MOVER_ROWS = {
+    "Account.csv": [["001OLD", "Oldco", "DE", "oldco.de", "2022-01-01T00:00:00.000Z"],
+                    ["001NEW", "Newco", "DE", "newco.de", "2022-01-01T00:00:00.000Z"]],
+    "Contact.csv": [  # the later record first: file order decides nothing
+        ["003B", "001NEW", "Ann", "Lee", "ANN.LEE@mail.com", "VP Sales", f"{MOVED}T08:00:00.000Z"],
+        ["003A", "001OLD", "Ann", "Lee", "ann.lee@mail.com", "VP Sales", "2023-03-01T10:00:00.000Z"],
+        ["003C", "001OLD", "Bob", "Ray", "bob@oldco.de", "CFO", "2023-03-01T10:00:00.000Z"],
+    ],
+    "Opportunity.csv": [["006N", "Newco deal", "001NEW", "Prospecting", "1000", "2025-06-01", "2024-10-01T00:00:00.000Z"]],
+    "OpportunityContactRole.csv": [["00KA", "006N", "003B", "Champion", "2024-10-02T00:00:00.000Z"]],
+}
+
+
+def write_mover_export(folder: Path, rows: dict[str, list[list[str]]] = MOVER_ROWS) -> Path:
+    """A Salesforce-shaped export (Account, Contact, Opportunity, OpportunityContactRole) and its mapping."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, header in MOVER_HEADERS.items():
+        with (folder / name).open("w", encoding="utf-8-sig", newline="") as fh:
+            out = csv.writer(fh, lineterminator="\r\n")
+            out.writerow(header)
+            out.writerows(rows.get(name, []))
+    (folder / "mapping.yaml").write_text(MOVER_MAPPING, "utf-8")
+    return folder
+
+
+def mover_only(*contacts: str) -> dict[str, list[list[str]]]:
+    """The export with only these contacts (and the roles naming them)."""
+    return {**MOVER_ROWS, "Contact.csv": [r for r in MOVER_ROWS["Contact.csv"] if r[0] in contacts],
+            "OpportunityContactRole.csv": [r for r in MOVER_ROWS["OpportunityContactRole.csv"] if r[2] in contacts]}
+
+
+def jobs(store, contact: str) -> set[tuple[str, str | None, str | None]]:
+    """(account, since, until) of a contact's WORKS_AT edges."""
+    rows = store.neighbours("Contact", [contact], "WORKS_AT").get(contact, [])
+    return {(n.node["id"], *(str(n.edge[p]) if n.edge[p] is not None else None for p in ("since", "until")))
+            for n in rows}
+
+
+def load_movers(store, folder: Path, **options):
+    return load_export(store, folder, load_mapping(str(folder / "mapping.yaml"), store.schema), folder.parent / "q",
+                       **options)
+
+
+def check_ann_moved(store) -> None:
+    """One Ann, both employments ordered by her records' times, her deal role on the survivor."""
+    from datetime import UTC, datetime
+
+    assert store.node_ids("Contact") == {"003A", "003C"}
+    assert jobs(store, "003A") == {("001OLD", None, MOVED), ("001NEW", MOVED, None)}
+    assert jobs(store, "003C") == {("001OLD", None, None)}  # nobody else's job moves
+    for day, employer in (("2024-06-01", "001OLD"), ("2024-12-01", "001NEW")):
+        t = datetime.fromisoformat(day).replace(tzinfo=UTC)
+        works = store.snapshot().as_of(t).edges["WORKS_AT"]
+        assert set(works[works["src"] == "003A"]["dst"]) == {employer}
+        assert {n.node["id"] for n in store.neighbours("Contact", ["003A"], "WORKS_AT", as_of=t)["003A"]} == {employer}
+    assert [n.node["id"] for n in store.neighbours("Deal", ["006N"], "INVOLVES")["006N"]] == ["003A"]
+    assert store.check_integrity() == []
+
+
+def check_undone(store, folder: Path, tmp_path: Path) -> None:
+    """Undo gives both records and their own relations back exactly: the graph of a load that merged nothing."""
+    [merge] = store.merges("Contact")
+    store.undo_merge(merge.merge_id)
+    assert store.node_ids("Contact") == {"003A", "003B", "003C"}
+    assert jobs(store, "003A") == {("001OLD", None, None)} and jobs(store, "003B") == {("001NEW", None, None)}
+    assert [n.node["id"] for n in store.neighbours("Deal", ["006N"], "INVOLVES")["006N"]] == ["003B"]
+    with open_store(sqlite_url(tmp_path / "unmerged.db")) as plain:
+        load_movers(plain, folder, identity=None)
+        assert canonical(store) == canonical(plain)
+        for contact in ("003A", "003B"):  # lineage too: each job names its own record's row again
+            assert where_from(store, contact) == where_from(plain, contact)
+
+
+def where_from(store, node_id: str) -> list[tuple]:
+    """The source file and line of a node and of each edge touching it (load ids differ between stores)."""
+    [lineage] = store.lineage(node_id)
+    return [(lineage.provenance.source_file, lineage.provenance.source_line),
+            *sorted((e.relation, e.src, e.dst, e.provenance.source_file, e.provenance.source_line) for e in lineage.edges)]
+
+
+def test_a_contact_who_changed_jobs_keeps_both_employments(tmp_path):
+    folder = write_mover_export(tmp_path / "export")
+    with open_store(sqlite_url(tmp_path / "g.db")) as store:
+        summary = load_movers(store, folder)
+        check_ann_moved(store)
+        [merge] = store.merges("Contact")
+        assert (merge.kept_id, merge.merged_id, merge.rule) == ("003A", "003B", "same_email")
+        assert summary.merges == {"Contact.same_email": 1}
+        assert summary.merge_carried == {"WORKS_AT": 1}  # the move; the deal role is someone else's reference
+        contacts = next(f for f in summary.files if f.file == "Contact.csv")
+        assert (contacts.read, contacts.loaded, contacts.merged, contacts.quarantined) == (3, 2, 1, 0)
+        assert summary.reconciles
+        # The merged record's lineage comes back with it; its job's lineage is its own row's.
+        assert merge.merged_row["_source_line"] == 2
+        check_undone(store, folder, tmp_path)
+
+
+def test_loading_the_merged_export_again_changes_nothing(tmp_path):
+    folder = write_mover_export(tmp_path / "export")
+    with open_store(sqlite_url(tmp_path / "g.db")) as store:
+        load_movers(store, folder)
+        first = store.read_tables()
+        again = load_movers(store, folder)
+        assert store.read_tables() == first and again.reconciles
+        [merge] = store.merges("Contact")
+        # Recorded once: her new job re-pointed and its start filled in, her old job's end, her deal role.
+        assert sorted((r.relation, r.dst, r.end or "", r.filled) for r in merge.redirects) == [
+            ("INVOLVES", "003A", "dst", ()), ("WORKS_AT", "001NEW", "", ("since",)),
+            ("WORKS_AT", "001NEW", "src", ()), ("WORKS_AT", "001OLD", "", ("until",))]
+        check_undone(store, folder, tmp_path)
+
+
+def test_a_delta_load_of_the_second_record_merges_the_same_way(tmp_path):
+    first = write_mover_export(tmp_path / "one", mover_only("003A", "003C"))
+    second = write_mover_export(tmp_path / "two", mover_only("003B"))
+    with open_store(sqlite_url(tmp_path / "g.db")) as store:
+        load_movers(store, first)
+        assert jobs(store, "003A") == {("001OLD", None, None)}
+        summary = load_movers(store, second, mode="delta")
+        check_ann_moved(store)  # the stored job was ended when the new record's began
+        assert summary.merge_carried == {"WORKS_AT": 1} and summary.reconciles
+        [merge] = store.merges("Contact")
+        store.undo_merge(merge.merge_id)
+        assert jobs(store, "003A") == {("001OLD", None, None)} and jobs(store, "003B") == {("001NEW", None, None)}
+        assert [n.node["id"] for n in store.neighbours("Deal", ["006N"], "INVOLVES")["006N"]] == ["003B"]
+
+
+def test_a_merged_row_whose_relation_dangles_is_quarantined(tmp_path):
+    rows = {**MOVER_ROWS, "Contact.csv": [["003B", "001GONE", *MOVER_ROWS["Contact.csv"][0][2:]],
+                                          *MOVER_ROWS["Contact.csv"][1:]]}
+    folder = write_mover_export(tmp_path / "export", rows)
+    with open_store(sqlite_url(tmp_path / "g.db")) as store:
+        summary = load_movers(store, folder)
+        contacts = next(f for f in summary.files if f.file == "Contact.csv")
+        assert (contacts.loaded, contacts.merged, contacts.quarantined) == (2, 0, 1) and summary.reconciles
+        assert summary.merge_carried == {}
+        assert jobs(store, "003A") == {("001OLD", None, None)}  # no move is made up from a bad row
+        [bad] = [json.loads(line) for line in Path(summary.quarantine_file).read_text().splitlines()]
+        assert bad["line"] == 2 and "001GONE" in bad["reason"]
+
+
+def test_the_export_s_own_job_times_win(tmp_path):
+    """Times the export gives are kept: an explicit start of the new job, and an old job that never ended."""
+    mapping = MOVER_MAPPING.replace("properties: {title: Title}", "properties: {title: Title, since: Since, until: Until}")
+    rows = {**MOVER_ROWS, "Contact.csv": [[*r, since, until] for r, since, until in zip(
+        MOVER_ROWS["Contact.csv"], ["2024-10-01", "", ""], ["", "2030-01-01", ""])]}
+    headers = {**MOVER_HEADERS, "Contact.csv": [*MOVER_HEADERS["Contact.csv"], "Since", "Until"]}
+    folder = tmp_path / "export"
+    folder.mkdir()
+    for name, header in headers.items():
+        with (folder / name).open("w", encoding="utf-8", newline="") as fh:
+            csv.writer(fh).writerows([header, *rows[name]])
+    (folder / "mapping.yaml").write_text(mapping, "utf-8")
+    with open_store(sqlite_url(tmp_path / "g.db")) as store:
+        load_movers(store, folder)
+        assert jobs(store, "003A") == {("001OLD", None, "2030-01-01"), ("001NEW", "2024-10-01", None)}
+
+
+PARENT_MAPPING = """
+name: salesforce-accounts
+sources:
+  - file: Account.csv
+    node: Account
+    key: Id
+    properties: {name: Name, country: BillingCountry, website: Website, created_at: CreatedDate}
+    relations:
+      - {relation: SUBSIDIARY_OF, target: ParentId}
+"""
+
+
+def test_a_merged_account_s_parent_is_carried_or_set_aside_and_undo_gives_it_back(tmp_path):
+    """One parent per account: a duplicate's parent is carried when the kept account has none, kept with
+    the merge when it has its own (or when the duplicate was the kept one's subsidiary), and comes back on undo."""
+    folder = tmp_path / "export"
+    folder.mkdir()
+    rows = [["Id", "Name", "ParentId", "BillingCountry", "Website", "CreatedDate"],
+            ["001P1", "Holdco", "", "DE", "holdco.com", "2019-01-01T00:00:00Z"],
+            ["001P2", "Bigco", "", "DE", "bigco.com", "2019-01-01T00:00:00Z"],
+            ["001A1", "Acme", "001P1", "DE", "acme.com", "2020-01-01T00:00:00Z"],
+            ["001A2", "ACME Inc", "001P2", "DE", "www.acme.com", "2021-01-01T00:00:00Z"],  # a second parent
+            ["001B1", "Beta", "", "DE", "beta.com", "2020-01-01T00:00:00Z"],
+            ["001B2", "Beta AG", "001P1", "DE", "beta.com/", "2021-01-01T00:00:00Z"],  # the only parent
+            ["001C1", "Gamma", "", "DE", "gamma.com", "2020-01-01T00:00:00Z"],
+            ["001C2", "Gamma GmbH", "001C1", "DE", "gamma.com", "2021-01-01T00:00:00Z"]]  # its own duplicate's child
+    with (folder / "Account.csv").open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    (folder / "mapping.yaml").write_text(PARENT_MAPPING, "utf-8")
+    parents = lambda s: {(e["src"], e["dst"]) for e in s.read_tables()[1]["SUBSIDIARY_OF"]}  # noqa: E731
+    with open_store(sqlite_url(tmp_path / "g.db")) as store:
+        summary = load_movers(store, folder)
+        assert store.node_ids("Account") == {"001P1", "001P2", "001A1", "001B1", "001C1"}
+        assert parents(store) == {("001A1", "001P1"), ("001B1", "001P1")}
+        assert summary.merge_carried == {"SUBSIDIARY_OF": 1} and summary.reconciles
+        aside = {m.merged_id: [(a.relation, a.edge["src"], a.edge["dst"]) for a in m.set_aside]
+                 for m in store.merges("Account")}
+        assert aside == {"001A2": [("SUBSIDIARY_OF", "001A2", "001P2")], "001B2": [],
+                         "001C2": [("SUBSIDIARY_OF", "001C2", "001C1")]}
+        for m in store.merges("Account"):
+            store.undo_merge(m.merge_id)
+        assert parents(store) == {("001A1", "001P1"), ("001A2", "001P2"), ("001B2", "001P1"), ("001C2", "001C1")}
+        with open_store(sqlite_url(tmp_path / "unmerged.db")) as plain:
+            load_movers(plain, folder, identity=None)
+            assert canonical(store) == canonical(plain)
+            assert where_from(store, "001A2") == where_from(plain, "001A2")

@@ -142,10 +142,11 @@ def test_loading_twice_leaves_the_same_graph(loaded):
 def test_missing_column_stops_the_load_before_writing(tmp_path):
     schema = load_schema()
     export = write_export(tmp_path / "export")
-    text = (export / "Opportunity.csv").read_text("utf-8-sig").replace('"StageName"', '"Stage"')
+    # IsWon says won or lost: required (an optional column such as StageName may be missing)
+    text = (export / "Opportunity.csv").read_text("utf-8-sig").replace('"IsWon"', '"Won"')
     (export / "Opportunity.csv").write_text(text, "utf-8")
     store = open_store(sqlite_url(tmp_path / "g.db"), schema)
-    with pytest.raises(InvalidInput, match="StageName"):
+    with pytest.raises(InvalidInput, match="IsWon"):
         load_export(store, export, load_mapping("salesforce", schema), tmp_path / "q")
     assert sum(store.counts().values()) == 0
 

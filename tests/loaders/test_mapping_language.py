@@ -220,7 +220,7 @@ def test_mapping_mistakes_are_named(tmp_path, yaml_text, message):
 
 
 def test_unknown_mapping_name_lists_the_shipped_ones():
-    with pytest.raises(InvalidInput, match="generic, hubspot, salesforce"):
+    with pytest.raises(InvalidInput, match="dynamics, generic, hubspot, salesforce"):
         load_mapping("pipedrive", load_schema())
 
 
@@ -240,4 +240,4 @@ def test_numbers_written_for_people_and_templates_over_any_column_name(tmp_path)
                               "a2,Globex,Bern,\"12,5\",\"1.5\",y\n"})
     acme = store.get_node("Account", "a1")
     assert (acme["name"], acme["annual_revenue"], acme["employees"]) == ("Acme (Berlin)", 1234567.5, 5000)
-    assert reasons[("accounts.csv", 3)] == "employees: '1.5' is not a whole number"
+    assert reasons[("accounts.csv", 3)] == "employees (column Staff): '1.5' is not a whole number"

@@ -181,8 +181,26 @@
       `${up ? "+" : "−"}${Math.abs(delta)} pts since last score`);
   }
 
+  /** The model's held-out quality in words: shown wherever a score is. */
+  function qualityNote(score) {
+    const q = score.quality;
+    if (!q || q.auroc === null || q.auroc === undefined) return null;
+    const ece = q.ece === null || q.ece === undefined ? "" : `, calibration error ${finePts(q.ece)}`;
+    return el("p", { class: "meta quality" },
+      `Model quality on its test period: ranking ${q.aurocBand} (AUROC ${q.auroc.toFixed(2)})${ece}.`);
+  }
+
   function scoreBlock(score) {
     if (!score) return el("p", { class: "score unscored" }, "Not scored yet.");
+    if (score.state === "no_skill") {
+      // No band: a model that did not beat the base rate must not look like a judgement of the deal.
+      return el("div", { class: "score no-skill" },
+        el("span", { class: "pct" }, `${pts(score.probability)}%`, hidden(" base win rate")),
+        el("span", { class: "band band-no-skill" }, "no skill"),
+        el("p", { class: "meta caveat" },
+          "This is the base win rate, not a judgement of this deal: the model did not beat the baseline on " +
+          "its test period."));
+    }
     const fill = el("span", { class: "fill" });
     fill.style.width = pts(score.probability) + "%"; // CSSOM, allowed by the page's strict style-src
     return el("div", { class: "score" },
@@ -303,6 +321,7 @@
       facts ? el("p", { class: "meta" }, facts) : null,
       scoreBlock(score),
       score ? el("p", { class: "meta scored" }, `Scored ${day(score.scoredAt)}${stale}`) : null,
+      score ? qualityNote(score) : null,
       paths.length
         ? el("section", { class: "why", "aria-label": "Why: " + (deal.name || deal.id) },
           el("h4", {}, "Why"), el("ol", { class: "paths" }, paths.map(pathItem)),

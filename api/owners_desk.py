@@ -1,0 +1,129 @@
+"""The owners' loop for one principal: feedback, the audit log, the forecast and model health, visibility applied.
+
+Both faces use it: the GraphQL context (`GraphContext.owners`) and the CLI
+(`dealgraph feedback` / `audit`, `desk_for`). It holds the store privately
+(resolvers never reach it) and asks the request's `Loaders` whether the
+principal may see a deal: a rep's feedback on a deal they cannot see is
+refused exactly like feedback on a deal that does not exist, and what comes
+back to them carries the explanation as `Visibility.redact` leaves it.
+The audit log is readable by revops and admin only; the forecast covers the
+deals the principal sees; model health (figures about the model, no deal) is
+for every role.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from api.auth import Principal, Role
+from api.graphql.store_reads import ScoreReads
+from graph.store import DealgraphError, GraphStore, InvalidInput
+from gnn.owners.audit import Actor, AuditEvent, read_events
+from gnn.owners.feedback import record_feedback
+from gnn.owners.forecast import Forecast, forecast
+from gnn.owners.monitor import Health
+from gnn.owners.trends import TrendRow, trends
+
+if TYPE_CHECKING:
+    from api.graphql.context import Loaders
+    from api.owners_health import HealthCache
+
+
+class Forbidden(DealgraphError):
+    """The principal's role may not do this (GraphQL code FORBIDDEN)."""
+
+
+def actor_of(principal: Principal) -> Actor:
+    return Actor(subject=principal.subject, role=principal.role.value, rep_id=principal.rep_id)
+
+
+@dataclass
+class OwnersDesk:
+    """The loop for `loaders.principal`, through `loaders` (the request's, or the CLI's own)."""
+
+    store: GraphStore
+    loaders: "Loaders"
+    health_cache: "HealthCache | None" = None
+    score_reads: ScoreReads | None = None  # the request's, for the response cache: what it read of scores
+
+    @property
+    def principal(self) -> Principal:
+        return self.loaders.principal
+
+    async def give_feedback(self, deal_id: str, target: str, text: str, override: float | None = None,
+                            path: int | None = None) -> AuditEvent:
+        """Record feedback on a deal the principal may see; returns the event as they may see it.
+
+        Raises:
+            InvalidInput: no deal they may see by that id, no score yet, or a bad argument.
+        """
+        if await self.loaders.nodes("Deal").load(deal_id) is None:
+            raise InvalidInput(f"no deal {deal_id!r}")  # the same words whether it is missing or not theirs
+        event = await asyncio.to_thread(record_feedback, self.store, actor_of(self.principal), deal_id, target, text,
+                                        override, path)
+        return await self.as_seen(event)
+
+    async def as_seen(self, event: AuditEvent) -> AuditEvent:
+        """The event with the path texts the principal may read: a rep gets them from the deal's explanation as
+        `Visibility.redact` leaves it (the event was just taken from that explanation), never the stored text."""
+        if self.principal.sees_everything or event.deal_id is None:
+            return event
+        explanation = await self.loaders.explanations.load(event.deal_id)
+        return replace(event, paths=tuple(p.text for p in explanation.paths) if explanation else ())
+
+    async def forecast(self) -> Forecast:
+        """The forecast of the deals the principal sees: a rep's (or team's) own, everyone's for revops/admin."""
+        owners = await self.loaders.visible_owners()
+        self._read_every_score()
+        return await asyncio.to_thread(forecast, self.store, rep_ids=owners)
+
+    async def trends(self) -> list[TrendRow]:
+        """Win rate, cycle time and won amount per close quarter, over the deals the principal sees."""
+        owners = await self.loaders.visible_owners()
+        return await asyncio.to_thread(trends, self.store, owners)
+
+    async def health(self) -> Health | None:
+        """The serving model's health (no deal in it: every role may read it); None before training."""
+        self._read_every_score()
+        return await self.health_cache.aget() if self.health_cache is not None else None
+
+    def _read_every_score(self) -> None:
+        # Any score written can change a forecast or the health figures: a kept answer must be dropped then.
+        if self.score_reads is not None:
+            self.score_reads.every = True
+
+    def audit(self, deal_id: str | None = None, action: str | None = None, after: int = 0,
+              limit: int | None = None) -> list[AuditEvent]:
+        """Audit events, oldest first: revops and admin only.
+
+        Raises:
+            Forbidden: a rep asked.
+        """
+        if not self.principal.sees_everything:
+            raise Forbidden("the audit log is readable by revops and admin only")
+        return read_events(self.store, deal_id=deal_id, action=action, after=after, limit=limit)
+
+
+def desk_for(store: GraphStore, principal: Principal) -> OwnersDesk:
+    """A desk outside any HTTP request (the CLI): its own reads, scoped to `principal`."""
+    from api.graphql.context import Loaders  # the context builds desks too: import when called
+    from api.graphql.store_reads import StoreReads
+    from api.graphql.visibility import Visibility
+
+    reads = StoreReads(store)
+    return OwnersDesk(store, Loaders(reads, Visibility(principal, reads)))
+
+
+def cli_principal(role: str, by: str, rep_id: str | None) -> Principal:
+    """The principal the CLI acts as (`--role`, `--rep`, `--by`); a bad combination is `InvalidInput`."""
+    try:
+        return Principal(Role(role), subject=f"cli:{by}", method="cli", rep_id=rep_id if role == "rep" else None)
+    except ValueError as e:
+        raise InvalidInput(f"{e} (pass --rep REP_ID with --role rep)") from e
+
+
+def run(coro: Any) -> Any:
+    """Run one desk call from synchronous code."""
+    return asyncio.run(coro)

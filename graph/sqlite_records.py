@@ -1,0 +1,57 @@
+"""The SQLite store's record log (`graph.records`): one append-only table.
+
+A mixin of `SQLiteStore` (its `_transaction()` and `_select()`). An append is a
+graph write for `changes_since`, so cached API answers that read records are
+dropped when one is added.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime
+from typing import Any, Mapping, Sequence
+
+from graph.records import Record, check_names
+from graph.store import StoreError
+from graph.timefmt import parse_iso, to_iso
+
+RECORDS_DDL = [
+    """CREATE TABLE IF NOT EXISTS records (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, key TEXT NOT NULL, at TEXT NOT NULL,
+        body TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS records_kind_key ON records (kind, key, seq)",
+]
+
+
+class RecordLog:
+    """`append_records` / `read_records` on the SQLite store's connection."""
+
+    def append_records(self, kind: str, entries: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Record]:
+        for key, _ in entries:
+            check_names(kind, key)
+        at = datetime.now(UTC).replace(microsecond=0)
+        out = []
+        try:
+            with self._transaction() as conn:  # type: ignore[attr-defined]
+                for key, body in entries:
+                    text = json.dumps(dict(body), sort_keys=True, default=str)
+                    cur = conn.execute("INSERT INTO records (kind, key, at, body) VALUES (?, ?, ?, ?)",
+                                       (kind, key, to_iso(at), text))
+                    out.append(Record(int(cur.lastrowid), kind, key, at, json.loads(text)))
+        except sqlite3.Error as e:
+            raise StoreError(f"appending {kind} records: {e}") from e
+        return out
+
+    def read_records(self, kind: str, key: str | None = None, after: int = 0, limit: int | None = None) -> list[Record]:
+        sql = "SELECT seq, kind, key, at, body FROM records WHERE kind = ? AND seq > ?"
+        params: list[Any] = [kind, after]
+        if key is not None:
+            sql += " AND key = ?"
+            params.append(key)
+        sql += " ORDER BY seq"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        rows = self._select(sql, params)  # type: ignore[attr-defined]
+        return [Record(r["seq"], r["kind"], r["key"], parse_iso(r["at"]), json.loads(r["body"])) for r in rows]
