@@ -91,7 +91,8 @@ def _deal_html(deal: dict, score: ScoreRecord, account: dict | None, owner: dict
     if explanation.get("note"):
         paths += f'<p class="meta">{escape(explanation["note"])}</p>'
     suggestions = "".join(
-        f"<li>{escape(s['text'])} <span class='meta'>(from path {s['path'] + 1})</span></li>"
+        f"<li>{escape(s['text'])}"
+        + (f" <span class='meta'>(from path {s['path'] + 1})</span>" if s.get("path") is not None else "") + "</li>"
         for s in explanation.get("suggestions", [])
     )
     if suggestions:

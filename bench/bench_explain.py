@@ -4,24 +4,32 @@
     python bench/bench_explain.py --store sqlite:///dealgraph.db --home .dealgraph --truth .dealgraph/sample/truth.csv
 
 Over every open deal it reports:
-- fidelity+ of the top-3 paths (probability change when their edges are removed) against random evidence
-  paths of the same lengths from the same neighbourhood, and fidelity- (change when only the top paths remain);
+- fidelity+ of the top-3 paths (probability change when their edges are put back to the reference, a typical
+  neighbour), together and each alone, against random evidence paths of the same lengths from the same
+  neighbourhood, and fidelity- (change when only the top paths remain): p10 / p50 / p90, and the ratio on the
+  median deal;
+- contradictions: path sentences whose words contradict their sign, by the rule-based check
+  (`gnn.explain.contradictions`), and the strong paths withheld because their words would have;
+- suggestions by kind, with the model's expected change in probability where it was computed;
 - planted-cause recovery: among deals whose truth says one cause dominates (`main_cause` with |effect| >= 0.5),
   the share whose top paths pass through that cause (the key contact; the deal's account; its parent account;
   its owner);
 - the cost of explaining, per deal;
-- with `--compare N`, the same fidelity figures and cost for PyG's GNNExplainer (100 epochs) on the first N
-  open deals, beside integrated gradients on the same deals: the method comparison behind the choice.
+- with `--compare N`, the same figures and cost for PyG's GNNExplainer (100 epochs) and for integrated
+  gradients from the empty graph (how explanations were made before) on the first N open deals, beside
+  integrated gradients against a typical deal on the same deals: the method comparison behind the choice.
 Figures, not assertions: run it on a quiet machine and compare the columns of one run.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -31,13 +39,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from graph.explanation import Explanation, PathStep  # noqa: E402  (after the path insert)
 
 
-def _prepare(root: Path, accounts: int) -> tuple[str, Path, Path]:
+def _prepare(root: Path, accounts: int, seed: int) -> tuple[str, Path, Path]:
     from gnn.train import train
     from graph import open_store, sqlite_url
     from loaders import load_export, load_mapping
     from loaders.sample import generate_sample
 
-    generate_sample(root / "sample", accounts=accounts, seed=7)
+    generate_sample(root / "sample", accounts=accounts, seed=seed)
     url = sqlite_url(root / "graph.db")
     with open_store(url) as store:
         load_export(store, root / "sample", load_mapping("salesforce", store.schema), root / "q")
@@ -49,18 +57,55 @@ def _through(paths: list[tuple[PathStep, ...]], node_ids: set[str]) -> bool:
     return any(step.id in node_ids for steps in paths for step in steps[1:])
 
 
+def _quantiles(xs: list[float]) -> tuple[float, float, float]:
+    """p10, p50, p90 (NaN when there are too few values)."""
+    if len(xs) < 2:
+        return (float("nan"),) * 3
+    deciles = statistics.quantiles(xs, n=10, method="inclusive")
+    return deciles[0], statistics.median(xs), deciles[8]
+
+
 def _fidelity_table(title: str, explanations: list[Explanation]) -> None:
-    """Median and quartiles of fidelity+ (top-3 and random paths) and fidelity-."""
-    plus = [e.fidelity for e in explanations if e.fidelity is not None]
-    rand = [e.random_fidelity for e in explanations if e.random_fidelity is not None]
-    minus = [e.fidelity_minus for e in explanations if e.fidelity_minus is not None]
-    q = lambda xs: statistics.quantiles(xs, n=4) if len(xs) > 1 else [float("nan")] * 3  # noqa: E731
-    print(f"\n{title}\n{'':24} {'median':>8} {'q1':>8} {'q3':>8}")
-    for name, xs in (("fidelity+ top-3 paths", plus), ("fidelity+ random paths", rand), ("fidelity- top-3 paths", minus)):
-        lo, mid, hi = q(xs)
-        print(f"{name:24} {mid:>8.4f} {lo:>8.4f} {hi:>8.4f}")
-    if rand and statistics.median(rand) > 0:
-        print(f"median ratio top / random: {statistics.median(plus) / statistics.median(rand):.1f}x")
+    """p10 / p50 / p90 of fidelity+ (top-3 and random paths, taken away together and each alone) and fidelity-."""
+    rows = (
+        ("fidelity+ top-3 together", "fidelity"), ("fidelity+ random together", "random_fidelity"),
+        ("fidelity+ top-3, each", "fidelity_each"), ("fidelity+ random, each", "random_fidelity_each"),
+        ("fidelity- top-3", "fidelity_minus"),
+    )
+    values = {field: [getattr(e, field) for e in explanations if getattr(e, field) is not None] for _, field in rows}
+    print(f"\n{title}\n{'':27} {'p10':>8} {'p50':>8} {'p90':>8}")
+    for name, field in rows:
+        lo, mid, hi = _quantiles(values[field])
+        print(f"{name:27} {lo:>8.4f} {mid:>8.4f} {hi:>8.4f}")
+    pairs = (("together", "fidelity", "random_fidelity"), ("each", "fidelity_each", "random_fidelity_each"))
+    for label, top, rand in pairs:
+        if values[rand] and statistics.median(values[rand]) > 0:
+            ratio = statistics.median(values[top]) / statistics.median(values[rand])
+            per_deal = [getattr(e, top) / getattr(e, rand) for e in explanations if getattr(e, rand)]
+            lo, mid, hi = _quantiles(per_deal)
+            print(f"top / random ({label}): {ratio:.1f}x on the median deal; per deal p10 {lo:.1f}x, p50 {mid:.1f}x, "
+                  f"p90 {hi:.1f}x")
+
+
+def _sentences_table(title: str, explanations: list[Explanation]) -> None:
+    """Contradictions (rule-based, on the words), paths withheld for them, suggestions by kind."""
+    from gnn.explain import contradictions
+
+    found = contradictions(explanations)
+    withheld = sum(int(e.extra.get("withheld", 0)) for e in explanations)
+    shown = sum(len(e.paths) for e in explanations)
+    kinds = Counter(s.kind for e in explanations for s in e.suggestions)
+    effects = [s.effect for e in explanations for s in e.suggestions if s.effect is not None]
+    print(f"\n{title}\npaths shown: {shown}; contradicting their sign (rule-based check): {len(found)}; "
+          f"strong paths withheld because their words would have: {withheld}")
+    for why, text in found[:5]:
+        print(f"  {why}: {text}")
+    print(f"suggestions: {dict(kinds)}; deals with one: "
+          f"{sum(bool(e.suggestions) for e in explanations)} of {len(explanations)}")
+    if effects:
+        lo, mid, hi = _quantiles(effects)
+        print(f"model's expected change where computed: p10 {100 * lo:+.1f}, p50 {100 * mid:+.1f}, "
+              f"p90 {100 * hi:+.1f} pts")
 
 
 def _recovery_table(title: str, ids: list[str], explanations: list[Explanation], truth: pd.DataFrame,
@@ -93,8 +138,10 @@ def main() -> None:
     parser.add_argument("--home", type=Path)
     parser.add_argument("--truth", type=Path)
     parser.add_argument("--accounts", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=7, help="sample seed (when the bench builds its own)")
+    parser.add_argument("--limit", type=int, default=0, metavar="N", help="explain only the first N open deals")
     parser.add_argument("--compare", type=int, default=0, metavar="N",
-                        help="also explain the first N open deals with GNNExplainer and compare")
+                        help="also explain the first N open deals with GNNExplainer and against the empty graph")
     args = parser.parse_args()
 
     from gnn.explain import PathExplainer
@@ -102,13 +149,17 @@ def main() -> None:
     from graph import open_store
 
     with tempfile.TemporaryDirectory() as tmp:
-        url, home, truth_path = (args.store, args.home, args.truth) if args.store else _prepare(Path(tmp), args.accounts)
+        given = (args.store, args.home, args.truth)
+        url, home, truth_path = given if args.store else _prepare(Path(tmp), args.accounts, args.seed)
         with open_store(url) as store:
             loaded = load_model(home)
             snap = store.snapshot()
             opened = open_examples(snap, loaded.spec)  # what `dealgraph score` explains
             data, ids, positions = opened.data, opened.deal_ids, opened.index.tolist()
-            explainer = PathExplainer(loaded.model, data, snap, hops=loaded.model.config.layers)
+            if args.limit:
+                ids, positions = ids[: args.limit], positions[: args.limit]
+            hops = loaded.model.config.layers
+            explainer = PathExplainer(loaded.model, data, snap, hops=hops, platt=loaded.platt)
             started = time.perf_counter()
             explanations = explainer.explain_many(positions, top=3)
             seconds = time.perf_counter() - started
@@ -116,29 +167,38 @@ def main() -> None:
                 from torch_geometric.explain.algorithm import GNNExplainer
 
                 subset = positions[: args.compare]
-                other = PathExplainer(loaded.model, data, snap, hops=loaded.model.config.layers,
-                                      algorithm=GNNExplainer(epochs=100))
-                started = time.perf_counter()
-                compared = other.explain_many(subset, top=3)
-                compared_seconds = time.perf_counter() - started
+                others = {}
+                for name, kwargs in (("GNNExplainer", {"algorithm": GNNExplainer(epochs=100)}),
+                                     ("integrated gradients from the empty graph", {"reference": None})):
+                    # A copy: GNNExplainer leaves its masks registered as parameters on the model, and PyG then
+                    # wraps any later mask in a new parameter, cutting it off from integrated gradients.
+                    other = PathExplainer(copy.deepcopy(loaded.model), data, snap, hops=hops, platt=loaded.platt,
+                                          **kwargs)
+                    started = time.perf_counter()
+                    others[name] = (other.explain_many(subset, top=3), time.perf_counter() - started)
             accounts = snap.edges["FOR_ACCOUNT"].set_index("src")["dst"].to_dict()
             parents = snap.edges["SUBSIDIARY_OF"].set_index("src")["dst"].to_dict()
             owners = snap.edges["OWNED_BY"].set_index("src")["dst"].to_dict()
         truth = pd.read_csv(truth_path, dtype=str).set_index("OpportunityId")
 
-    print(f"open deals explained: {len(explanations)} in {seconds:.1f} s ({1000 * seconds / max(len(ids), 1):.0f} ms per deal)")
-    _fidelity_table("integrated gradients, all open deals", explanations)
+    per_deal = 1000 * seconds / max(len(ids), 1)
+    print(f"open deals explained: {len(explanations)} in {seconds:.1f} s ({per_deal:.0f} ms per deal)")
+    which = f"the first {len(ids)} open deals" if args.limit else "all open deals"
+    title = f"integrated gradients against a typical deal, {which}"
+    _fidelity_table(title, explanations)
+    _sentences_table(title, explanations)
     if args.compare:
-        n = len(compared)
+        n = len(positions[: args.compare])
         print(f"\nmethod comparison on the first {n} open deals (same deals, same path search, same fidelity):")
-        _fidelity_table(f"integrated gradients ({1000 * seconds / max(len(ids), 1):.0f} ms/deal)", explanations[:n])
-        _fidelity_table(f"GNNExplainer ({1000 * compared_seconds / max(n, 1):.0f} ms/deal)", compared)
+        _fidelity_table(f"against a typical deal ({per_deal:.0f} ms/deal)", explanations[:n])
+        for name, (compared, compared_seconds) in others.items():
+            _fidelity_table(f"{name} ({1000 * compared_seconds / max(n, 1):.0f} ms/deal)", compared)
+            _sentences_table(name, compared)
 
     links = {"account": accounts, "parent": parents, "owner": owners}
-    _recovery_table("integrated gradients, all open deals", ids, explanations, truth, links)
-    if args.compare:
-        _recovery_table(f"integrated gradients, first {n}", ids[:n], explanations[:n], truth, links)
-        _recovery_table(f"GNNExplainer, first {n}", ids[:n], compared, truth, links)
+    _recovery_table(title, ids, explanations, truth, links)
+    for name, (compared, _) in (others.items() if args.compare else ()):
+        _recovery_table(f"{name}, first {n}", ids[:n], compared, truth, links)
 
 
 if __name__ == "__main__":

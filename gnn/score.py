@@ -99,7 +99,7 @@ def score_open_deals(
     probs = predict_examples(loaded, [opened]) if state == SKILL else np.full(len(deal_ids), loaded.prior)
     explainer = None
     if explain and state == SKILL:
-        explainer = PathExplainer(loaded.model, data, full, hops=loaded.model.config.layers)
+        explainer = PathExplainer(loaded.model, data, full, hops=loaded.model.config.layers, platt=loaded.platt)
     metadata = {"model_kind": loaded.card.kind, "as_of": opened.cutoff.isoformat(),
                 "schema": loaded.card.schema_fingerprint, "state": state, "base_rate": round(loaded.prior, 4),
                 "quality": loaded.card.params.get("quality")}

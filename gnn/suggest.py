@@ -1,19 +1,30 @@
-"""Suggested next steps, derived from a deal's explanation paths — labelled as suggestions.
+"""Next steps a rep can act on, each derived from a deal fact or one of its paths — labelled as suggestions.
 
-Every suggestion names the path it comes from (`path`: its index in the
-explanation), so a reviewer can see why it was made, and every node it names
-is a reference (`gnn.explanation.Phrase`), so a reader who may not see that
-node never gets the suggestion:
+Three kinds, each an edit of the deal's world a rep can make, never the
+reason restated:
 
-- a contact path that raises the score, for a person who won more earlier deals than they lost -> keep them involved;
-- a contact path that lowers it -> involve a colleague at the account with a better record, if there is one,
-  else check that contact's role;
-- an account, parent, product or owner path that lowers it -> a risk to watch.
+- `involve`: a contact at the deal's account, not on the deal, whose record is
+  above typical -> involve them (in the role they usually hold);
+- `economic_buyer`: no one on the deal holds that role -> add one, naming the
+  colleague at the account best placed for it where there is one;
+- `ask_rep`: another rep won deals for this deal's product at accounts of this
+  industry -> ask them.
+
+Where the edit is a change of the graph (`Edit`: a contact joins the deal in
+a role), the model scores the edited graph (`gnn.explain`) and the suggestion
+carries the expected change in probability (`effect`), states it, and is
+ranked by it; one the model expects to lower the score is not made. Asking a
+colleague is no graph edit, so it has no figure and comes after those that
+have one. Every node a suggestion names is a reference (`Phrase`), so a reader
+who may not see it — another rep, a contact outside their book — never gets
+the suggestion.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from graph.explanation import ExplainedPath, NodeRef, Phrase, Suggestion
 
@@ -21,57 +32,126 @@ if TYPE_CHECKING:
     from gnn.explain import Facts
 
 MAX_SUGGESTIONS = 3
+#: Colleagues tried per kind of edit: each is one more scoring of the deal's neighbourhood.
+CANDIDATES = 2
+#: Below one point the model sees no difference worth a rep's time (and "+0 pts" would read as noise).
+MIN_EFFECT = 0.01
+ECONOMIC_BUYER = "economic_buyer"
+#: What a suggestion's figure is relative to.
+AS_IT_STANDS = Phrase.of("this deal as it stands")
 
 
-def _record(facts: "Facts", node: NodeRef) -> tuple[int, int]:
-    return facts.record.get((node.label, node.id), (0, 0))
+@dataclass(frozen=True)
+class Edit:
+    """A change to the deal's graph a rep can make: `contact` joins the deal in `role`."""
+
+    contact: str
+    role: str
 
 
-def _best_colleague(facts: "Facts", deal_id: str) -> tuple[NodeRef, int, int] | None:
-    """The contact now at the deal's account, not on the deal, with the best won/lost record."""
-    account = facts.deal_account.get(deal_id)
+@dataclass(frozen=True)
+class Proposal:
+    """A suggestion before the model has scored its edit: `words` is completed with the figure."""
+
+    kind: str
+    path: int | None  # the path it comes from; None: from a fact of the deal
+    words: Phrase
+    contact: NodeRef | None = None
+    edit: Edit | None = None
+
+
+def _usual_role(facts: "Facts", contact: str) -> str:
+    """The role a contact has held most often on earlier deals ("other" if none)."""
+    roles = facts.contact_roles.get(contact)
+    return roles.most_common(1)[0][0] if roles else "other"
+
+
+def _colleagues(facts: "Facts", deal_id: str) -> list[NodeRef]:
+    """Contacts now at the deal's account and not on the deal, best record above typical first."""
     on_deal = facts.deal_contacts.get(deal_id, set())
-    best: tuple[NodeRef, int, int] | None = None
-    for contact in facts.employees.get(account, ()):
+    scored = []
+    for contact in facts.employees.get(facts.deal_account.get(deal_id), ()):
         if contact in on_deal:
             continue
-        ref = facts.ref_by_id("Contact", contact)
-        won, lost = _record(facts, ref)
-        if won > lost and (best is None or (won - lost) > (best[1] - best[2])):
-            best = (ref, won, lost)
-    return best
+        won, lost = facts.record.get(("Contact", contact), (0, 0))
+        scored.append((won - facts.typical * (won + lost), contact))
+    return [facts.ref_by_id("Contact", c) for margin, c in sorted(scored, key=lambda mc: (-mc[0], mc[1]))]
 
 
-def suggest(deal_id: str, paths: Sequence[ExplainedPath], facts: "Facts") -> tuple[Suggestion, ...]:
-    """Suggestions for one deal from its explanation paths."""
-    out: list[Suggestion] = []
-    for i, path in enumerate(paths):
-        first = path.steps[1].node
-        if first is None:
+def _path_to(paths: Sequence[ExplainedPath], node: NodeRef) -> int | None:
+    """The first shown path whose first step is `node`."""
+    return next((i for i, p in enumerate(paths) if len(p.steps) > 1 and p.steps[1].node == node), None)
+
+
+def proposals(deal_id: str, paths: Sequence[ExplainedPath], facts: "Facts") -> list[Proposal]:
+    """Every next step the facts support for one deal, before the model has scored them. Contacts come from the
+    deal's facts (who works at its account, who is on it); asking a rep names the path of the product it is about,
+    where one is shown."""
+    out: list[Proposal] = []
+    account = facts.deal_account_ref(deal_id)
+    colleagues = _colleagues(facts, deal_id)
+    for contact in colleagues[:CANDIDATES]:
+        won, lost = facts.record.get(("Contact", contact.id), (0, 0))
+        if won + lost and won / (won + lost) > facts.typical:
+            out.append(Proposal("involve", None, Phrase.of(
+                "Involve ", contact, facts.record_words(contact), " from ", account, " in this deal"),
+                contact, Edit(contact.id, _usual_role(facts, contact.id))))
+    on_deal = facts.deal_contacts.get(deal_id, set())
+    if account is not None and not any(facts.roles.get((deal_id, c)) == ECONOMIC_BUYER for c in on_deal):
+        # Who signed off before is the likeliest economic buyer; then the best record.
+        ranked = sorted(colleagues, key=lambda c: _usual_role(facts, c.id) != ECONOMIC_BUYER)
+        for contact in ranked[:CANDIDATES]:
+            out.append(Proposal("economic_buyer", None, Phrase.of(
+                "No one on this deal is its economic buyer: add ", contact, " from ", account, " in that role"),
+                contact, Edit(contact.id, ECONOMIC_BUYER)))
+        if not ranked:
+            out.append(Proposal("economic_buyer", None, Phrase.of(
+                "No one on this deal is its economic buyer: find who signs off at ", account)))
+    ask = _rep_to_ask(facts, deal_id)
+    if ask is not None:
+        rep, product, industry, wins = ask
+        out.append(Proposal("ask_rep", _path_to(paths, product), Phrase.of(
+            "Ask ", rep, f", who won {wins} deal{'s' if wins > 1 else ''} for ", product, f" at {industry} accounts"),
+        ))
+    return out
+
+
+def _rep_to_ask(facts: "Facts", deal_id: str) -> tuple[NodeRef, NodeRef, str, int] | None:
+    """Another rep with the most won deals for one of this deal's products at accounts of its industry."""
+    industry = facts.extra["Account"].get(facts.deal_account.get(deal_id))
+    owner = facts.deal_owner.get(deal_id)
+    best: tuple[int, str, str] | None = None
+    for product in facts.deal_products.get(deal_id, ()):
+        for rep, wins in facts.wins_by.get((product, industry), Counter()).items():
+            if rep != owner and (best is None or (wins, rep) > (best[0], best[1])):
+                best = (wins, rep, product)
+    if best is None or industry is None:
+        return None
+    wins, rep, product = best
+    return facts.ref_by_id("Rep", rep), facts.ref_by_id("Product", product), industry, wins
+
+
+def suggest(found: Sequence[Proposal], effects: Mapping[int, float]) -> tuple[Suggestion, ...]:
+    """Suggestions from the proposals and the model's expected change in probability of each scored edit
+    (`effects`, by proposal index): edits the model expects to lower the score, or to change it by less than
+    one point, are dropped; the rest ranked by that change, those without a figure after them."""
+    ranked: list[tuple[float, Suggestion]] = []
+    for i, proposal in enumerate(found):
+        effect = effects.get(i) if proposal.edit is not None else None
+        if proposal.edit is not None and (effect is None or effect < MIN_EFFECT):
             continue
-        raises = path.direction == "raises"
-        if first.label == "Contact" and raises:
-            # Attributions are relative to an empty graph, so a person with a poor record can still "raise" the
-            # score; advising to keep them involved is only sound when their record says so too.
-            won, lost = _record(facts, first)
-            if won > lost:
-                out.append(Suggestion("keep", i, Phrase.of(
-                    "Keep ", first, f" ({won} won, {lost} lost earlier deals) closely involved.")))
-        elif first.label == "Contact":
-            colleague = _best_colleague(facts, deal_id)
-            if colleague:
-                contact, won, lost = colleague
-                out.append(Suggestion("involve", i, Phrase.of(
-                    "Consider involving ", contact, f", at the account, with {won} won and {lost} lost earlier deals."),
-                    contact=contact))
-            else:
-                out.append(Suggestion("check", i, Phrase.of("Check ", first, "'s part: their history lowers the score.")))
-        elif not raises:
-            out.append(Suggestion("risk", i, Phrase.of("Watch: ", *path.phrase.parts, ".")))
-    seen: set[str] = set()
-    unique = []
-    for s in out:
-        if s.text not in seen:
-            seen.add(s.text)
-            unique.append(s)
-    return tuple(unique[:MAX_SUGGESTIONS])
+        figure = f" — the model expects +{100 * effect:.0f} pts" if effect is not None else ""
+        suggestion = Suggestion(proposal.kind, proposal.path, Phrase.of(*proposal.words.parts, figure, "."),
+                                proposal.contact, effect=None if effect is None else round(effect, 4),
+                                reference=AS_IT_STANDS if effect is not None else None)
+        ranked.append((-(effect if effect is not None else -1.0), suggestion))
+    ranked.sort(key=lambda rs: rs[0])
+    out: list[Suggestion] = []
+    contacts: set[str] = set()
+    for _, s in ranked:
+        if s.contact is not None:
+            if s.contact.id in contacts:
+                continue  # one step per person: the one the model rates higher
+            contacts.add(s.contact.id)
+        out.append(s)
+    return tuple(out[:MAX_SUGGESTIONS])

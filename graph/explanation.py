@@ -170,6 +170,8 @@ class ExplainedPath:
     weight: float
     phrase: Phrase
     steps: tuple[PathStep, ...]
+    # What the weight is relative to ("a typical deal: ..."); None in explanations stored before it was stated.
+    reference: Phrase | None = None
 
     @property
     def direction(self) -> str:
@@ -182,16 +184,27 @@ class ExplainedPath:
     def refs(self) -> Iterator[NodeRef]:
         yield from self.phrase.refs()
         yield from (s.node for s in self.steps if s.node is not None)
+        if self.reference is not None:
+            yield from self.reference.refs()
 
     def to_json(self) -> dict[str, Any]:
         return {"weight": self.weight, "direction": self.direction, "text": self.text,
-                "phrase": self.phrase.to_json(), "steps": [s.to_json() for s in self.steps]}
+                "phrase": self.phrase.to_json(), "steps": [s.to_json() for s in self.steps],
+                **_reference_json(self.reference)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "ExplainedPath":
         steps = tuple(PathStep.from_json(s) for s in data.get("steps", []))
         phrase = Phrase.from_json(data["phrase"]) if "phrase" in data else _chain(steps)
-        return cls(float(data["weight"]), phrase, steps)
+        return cls(float(data["weight"]), phrase, steps, _reference_of(data))
+
+
+def _reference_json(reference: Phrase | None) -> dict[str, Any]:
+    return {} if reference is None else {"reference": reference.text(), "reference_phrase": reference.to_json()}
+
+
+def _reference_of(data: Mapping[str, Any]) -> Phrase | None:
+    return Phrase.from_json(data["reference_phrase"]) if data.get("reference_phrase") is not None else None
 
 
 def _chain(steps: tuple[PathStep, ...]) -> Phrase:
@@ -206,10 +219,12 @@ def _chain(steps: tuple[PathStep, ...]) -> Phrase:
 class Suggestion:
     """A suggested next step (not a fact), derived from one of the explanation's paths."""
 
-    kind: str  # keep, involve, check or risk
-    path: int  # index of the path it comes from
+    kind: str  # involve, economic_buyer, ask_rep (keep, check, risk in explanations stored before)
+    path: int | None  # index of the path it comes from; None: it comes from a fact of the deal
     phrase: Phrase
-    contact: NodeRef | None = None  # the contact to involve, for `involve`
+    contact: NodeRef | None = None  # the contact to involve, for `involve` and `economic_buyer`
+    effect: float | None = None  # the model's expected change in probability if it is done
+    reference: Phrase | None = None  # what `effect` is relative to ("this deal as it stands")
 
     @property
     def text(self) -> str:
@@ -219,13 +234,17 @@ class Suggestion:
         yield from self.phrase.refs()
         if self.contact is not None:
             yield self.contact
+        if self.reference is not None:
+            yield from self.reference.refs()
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "path": self.path, "text": self.text,
-                               "phrase": self.phrase.to_json()}
+                               "phrase": self.phrase.to_json(), **_reference_json(self.reference)}
         if self.contact is not None:
             out["contact"] = self.contact.to_json()
             out["contact_id"] = self.contact.id
+        if self.effect is not None:
+            out["effect"] = self.effect
         return out
 
     @classmethod
@@ -233,7 +252,9 @@ class Suggestion:
         if "phrase" not in data:
             return None  # stored before sentences had parts: who it names cannot be checked
         contact = NodeRef.from_json(data["contact"]) if data.get("contact") else None
-        return cls(str(data["kind"]), int(data["path"]), Phrase.from_json(data["phrase"]), contact)
+        path = None if data.get("path") is None else int(data["path"])
+        return cls(str(data["kind"]), path, Phrase.from_json(data["phrase"]), contact,
+                   _float(data.get("effect")), _reference_of(data))
 
 
 @dataclass(frozen=True)
@@ -246,6 +267,8 @@ class Explanation:
     fidelity: float | None = None  # |probability change| without the top paths' edges
     fidelity_minus: float | None = None  # |change| with only their edges kept
     random_fidelity: float | None = None  # `fidelity` of random paths of the same lengths
+    fidelity_each: float | None = None  # mean |probability change| when each top path alone is taken away
+    random_fidelity_each: float | None = None  # `fidelity_each` of the random paths
     note: str | None = None  # why there are no paths, where there are none
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -267,6 +290,7 @@ class Explanation:
             return self
         paths = tuple(
             replace(p, phrase=p.phrase.visible_to(may_see),
+                    reference=p.reference.visible_to(may_see) if p.reference is not None else None,
                     steps=tuple(s if s.node is None or may_see(s.node) else replace(s, node=None) for s in p.steps))
             for p in self.paths
         )
@@ -275,17 +299,20 @@ class Explanation:
 
     def top(self, n: int) -> "Explanation":
         """The first `n` paths (stored strongest first) and the suggestions that come from them."""
-        return replace(self, paths=self.paths[:n], suggestions=tuple(s for s in self.suggestions if s.path < n))
+        return replace(self, paths=self.paths[:n],
+                       suggestions=tuple(s for s in self.suggestions if s.path is None or s.path < n))
 
     def to_json(self) -> dict[str, Any]:
         return {**self.extra, "method": self.method, "paths": [p.to_json() for p in self.paths],
                 "suggestions": [s.to_json() for s in self.suggestions], "fidelity": self.fidelity,
                 "fidelity_minus": self.fidelity_minus, "random_fidelity": self.random_fidelity,
+                **{k: v for k in ("fidelity_each", "random_fidelity_each") if (v := getattr(self, k)) is not None},
                 **({"note": self.note} if self.note else {})}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "Explanation":
-        known = {"method", "paths", "suggestions", "fidelity", "fidelity_minus", "random_fidelity", "note"}
+        known = {"method", "paths", "suggestions", "fidelity", "fidelity_minus", "random_fidelity", "note",
+                 "fidelity_each", "random_fidelity_each"}
         suggestions = (Suggestion.from_json(s) for s in data.get("suggestions", []))
         return cls(
             method=str(data.get("method", "unknown")),
@@ -293,6 +320,8 @@ class Explanation:
             suggestions=tuple(s for s in suggestions if s is not None),
             fidelity=_float(data.get("fidelity")), fidelity_minus=_float(data.get("fidelity_minus")),
             random_fidelity=_float(data.get("random_fidelity")), note=data.get("note"),
+            fidelity_each=_float(data.get("fidelity_each")),
+            random_fidelity_each=_float(data.get("random_fidelity_each")),
             extra={k: v for k, v in data.items() if k not in known},
         )
 

@@ -69,7 +69,7 @@ class Score:
 
 @strawberry.type(description="One node on a relationship path; the first step is the deal itself.")
 class PathStep:
-    label: str
+    label: str = strawberry.field(description="The node's class: Deal, Account, Contact, Product or Rep.")
     id: strawberry.ID | None = strawberry.field(description="Null when the node is outside what you may see.")
     name: str | None = strawberry.field(description="Null when the node is outside what you may see.")
     relation: str | None = strawberry.field(description="The relation walked to reach this step (null on the first).")
@@ -78,23 +78,35 @@ class PathStep:
 
 @strawberry.type(description="A relationship path that moved the score, with its signed weight.")
 class Path:
-    weight: float
-    direction: str = strawberry.field(description="raises or lowers.")
-    text: str
-    steps: list[PathStep]
+    weight: float = strawberry.field(
+        description="What the model credits to the path's evidence, in logit units, relative to `reference`.")
+    direction: str = strawberry.field(description="raises or lowers (compared with `reference`).")
+    text: str = strawberry.field(description="The path as one plain sentence, compared with typical where it "
+                                             "states a record.")
+    reference: str | None = strawberry.field(
+        description="What the weight is relative to, e.g. a typical deal (null in explanations stored before).")
+    steps: list[PathStep] = strawberry.field(description="The nodes from the deal to the evidence.")
 
 
-@strawberry.type(description="A suggested next step, derived from one of the explanation's paths.")
+@strawberry.type(description="A suggested next step, derived from a fact of the deal or one of its paths.")
 class Suggestion:
-    kind: str = strawberry.field(description="keep, involve, check or risk.")
-    text: str
-    path: int = strawberry.field(description="Index of the path (in `paths`, top first) it comes from.")
-    contact_id: strawberry.ID | None = strawberry.field(description="The contact to involve, for `involve`.")
+    kind: str = strawberry.field(description="involve, economic_buyer or ask_rep (keep, check or risk in "
+                                             "explanations stored before).")
+    text: str = strawberry.field(description="The step in plain words, with the model's expected change where "
+                                             "it was computed.")
+    path: int | None = strawberry.field(
+        description="Index of the path (in `paths`, top first) it comes from; null when it comes from a deal fact.")
+    contact_id: strawberry.ID | None = strawberry.field(
+        description="The contact to involve, for `involve` and `economic_buyer`.")
+    effect: float | None = strawberry.field(
+        description="The model's expected change in win probability if it is done (0..1), relative to "
+                    "`reference`; null where it cannot be computed (asking a colleague is no graph edit).")
+    reference: str | None = strawberry.field(description="What `effect` is relative to: this deal as it stands.")
 
 
 @strawberry.type(description="Why the model scored a deal as it did.")
 class Explanation:
-    method: str
+    method: str = strawberry.field(description="How edges were attributed, e.g. edge-integrated-gradients.")
     fidelity: float | None = strawberry.field(
         description="Fidelity+: how much the probability moves when the top paths' edges are removed (0..1).")
     fidelity_minus: float | None = strawberry.field(
@@ -113,13 +125,15 @@ class Explanation:
         shown = explanation.top(top)
         paths = [
             Path(weight=p.weight, direction=p.direction, text=p.text,
+                 reference=p.reference.text() if p.reference is not None else None,
                  steps=[PathStep(label=s.label, id=strawberry.ID(s.id) if s.id is not None else None, name=s.name,
                                  relation=s.relation, direction=s.direction) for s in p.steps])
             for p in shown.paths
         ]
         suggestions = [
             Suggestion(kind=x.kind, text=x.text, path=x.path,
-                       contact_id=strawberry.ID(x.contact.id) if x.contact is not None else None)
+                       contact_id=strawberry.ID(x.contact.id) if x.contact is not None else None,
+                       effect=x.effect, reference=x.reference.text() if x.reference is not None else None)
             for x in shown.suggestions
         ]
         return cls(method=shown.method, fidelity=shown.fidelity, fidelity_minus=shown.fidelity_minus,

@@ -292,7 +292,7 @@
       el("h4", {}, "Suggested next steps"),
       el("ul", {}, suggestions.map((s) => el("li", {},
         el("span", { class: "kind kind-" + cssName(s.kind) }, s.kind), " ", s.text,
-        el("span", { class: "from" }, ` (reason ${s.path + 1})`)))));
+        s.path == null ? null : el("span", { class: "from" }, ` (reason ${s.path + 1})`)))));
   }
 
   function fidelityNote(explanation) {
