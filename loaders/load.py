@@ -65,6 +65,7 @@ from loaders.lookup import translate
 from loaders.parse import ParsedRow, RowParser
 from loaders.read import ERROR, check_files, rows_at, source_rows
 from loaders.records import RecordError
+from loaders.stand_in import StandIn, count_stand_ins, fill_earliest_dates, placeholder_nodes
 from ontology import Schema
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,8 @@ class LoadSummary:
     absent: list[str] = field(default_factory=list)  # what the export left out and what that costs
     # Names matched under another spelling (`match: name`): "Product 'GTXPro' -> 'GTX Pro' (id)".
     spellings: list[str] = field(default_factory=list)
+    # Loaded rows whose empty account or created date a stand-in replaced (`loaders.stand_in`), per file.
+    stand_ins: list[StandIn] = field(default_factory=list)
 
     def totals(self) -> dict[str, int]:
         keys = ("read", "loaded", "quarantined", "merged")
@@ -189,13 +192,21 @@ class Loader:
             fs = FileSummary(src.file, src.node or src.relation or "")
             summary.files.append(fs)
             rows.extend(self._parse_file(src, source_dir, fs, quarantine))
-        if self.mode == "full":  # only a full load asks what the export lacks
+        if self.mode == "full":  # only a full load asks what the export lacks; a row rejected below is in it too
             self._seen.note_parsed(rows)
+            for label, recs in placeholder_nodes(rows).items():  # a placeholder in use is never retired
+                self._seen.nodes.setdefault(label, set()).update(rec["id"] for rec in recs)
+        rejected: list[tuple[ParsedRow, str]] = []
+        undated = fill_earliest_dates(rows, self.schema)  # needs every file parsed: the facts are in several
+        if undated:
+            for row, reason in undated:
+                _reject(row, reason, rejected)
+            dropped = {id(r) for r, _ in undated}
+            rows = [r for r in rows if id(r) not in dropped]
         identity = merge_duplicates(rows, self.store, self.identity, summary.load_id, self.mode == "delta")
         summary.merges, summary.merge_candidates_blocked = identity.by_rule, identity.blocked
         summary.merge_candidates_ambiguous = identity.ambiguous
         self._plan = plan_retired_nodes(self.store, self.mapping, self._seen, self.mode, self.max_retire_share)
-        rejected: list[tuple[ParsedRow, str]] = []
         carried = identity.origin.keys() | identity.origin_dst.keys()
         resolved = self._resolve(self._translate(identity.rows, rejected, summary), rejected)
         kept = self._keep_latest(self._acyclic(resolved, rejected, carried))
@@ -324,8 +335,10 @@ class Loader:
 
     # ---- phase 3
     def _write(self, rows: list[ParsedRow], summary: LoadSummary, carriers: set[int]) -> None:
-        nodes: dict[str, list[dict]] = {}
+        # Placeholders first: written like any node, but no row of their own, so no file counts them.
+        nodes: dict[str, list[dict]] = placeholder_nodes(rows)
         edges: dict[str, list[dict]] = {}
+        summary.stand_ins = count_stand_ins(rows)
         for row in rows:  # records carry their lineage (source file and line) from the parser
             if id(row) in carriers:  # a merged row: its node is the kept one, its relations are written
                 row.file.merged += 1

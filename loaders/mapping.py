@@ -68,6 +68,9 @@ class ValueSpec(BaseModel):
     number: NumberFormat | None = None
     # The column may be missing from the file (exports of chosen columns); its values are then empty.
     optional: bool = False
+    # For a required date of a node: an empty cell takes the earliest date this export records about the node
+    # (the nodes its own row makes, the edges from it) instead of rejecting the row (`loaders.stand_in`).
+    if_empty: Literal["earliest_fact"] | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> "ValueSpec":
@@ -166,6 +169,14 @@ def _value_specs(v: dict | None) -> dict:
     return {k: _value_spec(x) for k, x in (v or {}).items()}
 
 
+class Placeholder(BaseModel):
+    """The node an empty reference links to instead of rejecting the row: a real node, made once per load."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+
+
 class RelationSpec(BaseModel):
     """An edge from the row's node to the node its `target` names (one per value when `split`)."""
 
@@ -176,6 +187,9 @@ class RelationSpec(BaseModel):
     properties: dict[str, ValueSpec] = Field(default_factory=dict)
     # A fallback: the edge is made only when this (optional) file is absent from the export.
     only_without: str | None = None
+    # An empty target links to this node instead (a deal without an account is still scored); a target that
+    # names no node is still dangling.
+    if_empty: Placeholder | None = None
 
     _target = field_validator("target", mode="before")(_value_spec)
     _props = field_validator("properties", mode="before")(_value_specs)
@@ -292,6 +306,7 @@ class Mapping(BaseModel):
         for src in self.sources:
             if src.node:
                 problems += _check_props(schema, src.file, src.node, src.properties, node=True)
+                problems += _check_if_empty(schema, src.file, src.node, src.properties)
                 for rel in src.relations:
                     r = schema.relations.get(rel.relation)
                     if r is None or r.source != src.node:
@@ -321,6 +336,14 @@ def _check_props(schema: Schema, file: str, name: str, props: dict, node: bool) 
         return [f"{file}: unknown {'node type' if node else 'relation'} {name}"]
     unknown = set(props) - set(typed.property_names)
     return [f"{file}: {name} has no property {p}" for p in sorted(unknown)]
+
+
+def _check_if_empty(schema: Schema, file: str, node: str, props: dict[str, ValueSpec]) -> list[str]:
+    """`if_empty: earliest_fact` fills a date from other dates: only a date property can take it."""
+    typed = schema.nodes.get(node)
+    kinds = {p.name: p.datatype for p in typed.properties} if typed else {}
+    return [f"{file}: {name}: if_empty: earliest_fact is for a date or date-time property" for name, spec in props.items()
+            if spec.if_empty and kinds.get(name) not in ("date", "dateTime")]
 
 
 def _check_ref(schema: Schema, file: str, ref: RefSpec, node: str) -> list[str]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from graph.lineage import SOURCE_FILE, SOURCE_LINE
-from loaders.mapping import RefSpec, SourceSpec, ValueSpec
+from loaders.mapping import Placeholder, RefSpec, SourceSpec, ValueSpec
 from loaders.records import RecordError, record_builder
 from loaders.values import Row, compile_condition, compile_id, compile_refs, compile_value, where
 from ontology import NodeType, Relation, Schema
@@ -51,6 +51,12 @@ class ParsedRow:
     file: Any = None  # what the caller passed: the loader's FileSummary
     line: int = 0  # the line the row starts on (header = 1)
     same_key: list[ParsedRow] | None = None  # the loader's: every row of the file giving this row's key
+    # What stands in for an empty value (`loaders.stand_in`): (relation, target label, placeholder) for an
+    # empty reference linked to the placeholder; (property, column) for a date still to take from the
+    # earliest fact about the node (`if_empty: earliest_fact`), and the properties so filled.
+    placeholders: tuple[tuple[str, str, Placeholder], ...] = ()
+    unfilled: tuple[tuple[str, str], ...] = ()
+    filled: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +95,8 @@ class RowParser:
 
 def _builder(typed: NodeType | Relation, specs: dict[str, ValueSpec], keys: tuple[str, ...]) -> Callable[[Row], dict[str, Any]]:
     return record_builder(typed, {prop: compile_value(spec) for prop, spec in specs.items()}, keys,
-                          {prop: where(spec) for prop, spec in specs.items() if spec.value is None})
+                          {prop: where(spec) for prop, spec in specs.items() if spec.value is None},
+                          deferred=frozenset(prop for prop, spec in specs.items() if spec.if_empty))
 
 
 _NODE_KEYS = ("id", SOURCE_FILE, SOURCE_LINE)
@@ -105,10 +112,12 @@ def _node_parser(schema: Schema, src: SourceSpec) -> Callable[..., ParsedRow]:
         relations.append((
             compile_condition(rel.when) if rel.when else None, relation, compile_refs(rel.target),
             _builder(relation, rel.properties, ()) if rel.properties else None, _Ref.of(rel.target, relation.target),
+            rel.if_empty,
         ))
     references = [(compile_refs(ref), _Ref.of(ref, ref.node)) for ref in src.references]
     also = [(compile_condition(a.when) if a.when else None, a.node, compile_id(a.key, "key"),
              _builder(schema.nodes[a.node], a.properties, _NODE_KEYS), a.relation_from_parent) for a in src.also]
+    deferred = tuple((prop, where(spec)) for prop, spec in src.properties.items() if spec.if_empty)
 
     def parse(raw: Row, file: Any = None, line: int = 0) -> ParsedRow:
         node_id = key(raw)
@@ -118,10 +127,18 @@ def _node_parser(schema: Schema, src: SourceSpec) -> Callable[..., ParsedRow]:
         edges: list = []
         refs: list = []
         lookups: list = []
-        for when, relation, targets_of, build_props, ref in relations:
+        placeholders: list = []
+        for when, relation, targets_of, build_props, ref, placeholder in relations:
             if when is not None and not when(raw):
                 continue
             targets = targets_of(raw)
+            if not targets and placeholder is not None:
+                # The placeholder is made by the loader, once per load: no reference to resolve.
+                props = build_props(raw) if build_props is not None else {}
+                edges.append((relation.name, {**props, "src": node_id, "dst": placeholder.id,
+                                              SOURCE_FILE: file_name, SOURCE_LINE: line}))
+                placeholders.append((relation.name, relation.target, placeholder))
+                continue
             if not targets and relation.required:
                 raise RecordError(f"{ref.where}: required ({relation.name}) but empty")
             if len(targets) > 1 and relation.functional:
@@ -141,7 +158,9 @@ def _node_parser(schema: Schema, src: SourceSpec) -> Callable[..., ParsedRow]:
             also_record["id"], also_record[SOURCE_FILE], also_record[SOURCE_LINE] = also_id, file_name, line
             nodes.append((also_label, also_record))
             edges.append((relation_name, {"src": node_id, "dst": also_id, SOURCE_FILE: file_name, SOURCE_LINE: line}))
-        return ParsedRow(tuple(nodes), tuple(edges), tuple(refs), tuple(lookups), file, line)
+        unfilled = tuple((prop, column) for prop, column in deferred if record[prop] is None)
+        return ParsedRow(tuple(nodes), tuple(edges), tuple(refs), tuple(lookups), file, line,
+                         placeholders=tuple(placeholders), unfilled=unfilled)
 
     return parse
 

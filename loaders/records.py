@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -217,7 +218,8 @@ def property_check(p: Property) -> Check:
 
 
 def record_builder(typed: NodeType | Relation, getters: Mapping[str, Callable[[Any], Any]],
-                   keys: tuple[str, ...] = (), columns: Mapping[str, str] | None = None) -> Callable[[Any], dict[str, Any]]:
+                   keys: tuple[str, ...] = (), columns: Mapping[str, str] | None = None,
+                   deferred: frozenset[str] = frozenset()) -> Callable[[Any], dict[str, Any]]:
     """Compile the validation of one node type's (or relation's) record, given how to get each mapped property.
 
     Args:
@@ -228,6 +230,8 @@ def record_builder(typed: NodeType | Relation, getters: Mapping[str, Callable[[A
             record, so it is allocated at its final size once (a dict that grows is copied, and larger).
         columns: Property name -> the column (or template) its value comes from, named in error messages
             beside the property when the two differ (`employees (column NumberOfEmployees): ...`).
+        deferred: Required properties that may be empty here: the loader fills them later or rejects the row
+            (`if_empty: earliest_fact`, `loaders.stand_in`).
 
     Returns:
         A function of the row giving every property of `typed` (typed values, None where empty).
@@ -240,7 +244,7 @@ def record_builder(typed: NodeType | Relation, getters: Mapping[str, Callable[[A
         column = (columns or {}).get(p.name, p.name)
         label = p.name if column == p.name else f"{p.name} (column {column})"
         if get is not None:
-            fields.append((p.name, label, get, property_check(p)))
+            fields.append((p.name, label, get, property_check(replace(p, required=False) if p.name in deferred else p)))
         elif p.required:
             fields.append((p.name, p.name, _no_value, _unmapped))
     names = typed.property_names + keys

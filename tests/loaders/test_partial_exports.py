@@ -159,12 +159,14 @@ def test_dynamics_365_export_loads_and_reconciles(tmp_path):
     assert summary.reconciles
     assert {f.file: (f.read, f.loaded, f.quarantined) for f in summary.files} == {
         "systemuser.csv": (3, 3, 0), "product.csv": (3, 3, 0), "account.csv": (4, 4, 0), "contact.csv": (5, 5, 0),
-        "opportunity.csv": (8, 7, 1), "opportunityproduct.csv": (5, 5, 0), "connection.csv": (4, 3, 1),
+        "opportunity.csv": (8, 8, 0), "opportunityproduct.csv": (5, 5, 0), "connection.csv": (4, 3, 1),
     }
     reasons = {(q["file"], q["line"]): q["reason"] for q in read_quarantine(Path(summary.quarantine_file))}
-    assert "parentaccountid: required (FOR_ACCOUNT) but empty" in reasons[("opportunity.csv", 8)]  # a contact's deal
     assert "names no Deal" in reasons[("connection.csv", 3)]  # the connection's reverse record
     nodes, rels = store.read_tables()
+    # a contact's deal (no parentaccountid) is linked to the mapping's placeholder account, and said so
+    assert {e["src"][-1]: e["dst"] for e in rels["FOR_ACCOUNT"]}["7"] == "dealgraph:no-account"
+    assert [(s.file, s.what, s.rows, s.open) for s in summary.stand_ins] == [("opportunity.csv", "FOR_ACCOUNT", 1, 1)]
     # statecode as numbers and as labels; statuscode is the reason
     outcomes = {o["id"].split(":")[0][-1]: (o["result"], o.get("reason")) for o in nodes["Outcome"]}
     assert outcomes == {"1": ("won", "Won"), "2": ("lost", "Out-Sold"), "3": ("won", "Won"), "4": ("lost", "Canceled")}
