@@ -55,6 +55,7 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     from loaders import load_export, load_mapping
     from loaders.absent import load_note_lines
     from loaders.read import column_warnings
+    from loaders.stand_in import stand_in_lines
 
     with _store(settings) as store:
         mapping = load_mapping(args.mapping, store.schema)
@@ -72,6 +73,7 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
         lines.append(f"rejected rows, with line and reason: {summary.quarantine_file}")
     lines += load_note_lines(summary.absent)
     lines += [f"matched by name under another spelling: {s}" for s in summary.spellings]
+    lines += [f"loaded with a stand-in: {s}" for s in stand_in_lines(summary.stand_ins)]
     lines += load_report(summary)
     lines += [f"for training: {note}" for note in ready]
     out(args, {**summary.to_json(), "readiness": ready}, "\n".join(lines))
