@@ -24,6 +24,7 @@ from loaders.parse import ParsedRow, RowParser
 from loaders.values import compile_id, compile_value
 from loaders.read import ERROR, check_files, column_warnings, source_rows
 from loaders.records import RecordError
+from loaders.stand_in import fill_earliest_dates
 from ontology import Schema
 
 #: Rows per file whose values are checked; keys are collected from every row.
@@ -74,7 +75,20 @@ def check_mapping(name_or_path: str, schema: Schema, source_dir: Path, sample: i
     readable = [src for src in mapping.sources if src.file not in bad_files]
     parsed = _check_rows(schema, readable, source_dir, sample or None, report)
     _check_references(schema, readable, source_dir, parsed, store, report)
+    if not sample or all(n < sample for n in report.rows_checked.values()):  # a sample may miss the dating facts
+        _check_undated(schema, parsed, report)
     return report
+
+
+def _check_undated(schema: Schema, parsed: list[tuple[str, int, ParsedRow]], report: CheckReport) -> None:
+    """Rows whose empty `if_empty: earliest_fact` date no fact of the export can fill: the load quarantines them."""
+    where = {id(row): (file, line) for file, line, row in parsed}
+    failures: dict[str, list[tuple[int, str]]] = {}
+    for row, reason in fill_earliest_dates([row for _, _, row in parsed], schema):
+        file, line = where[id(row)]
+        failures.setdefault(file, []).append((line, reason))
+    for file, fails in failures.items():
+        report.problems.append(_summary(file, report.rows_checked[file], fails, "would be quarantined"))
 
 
 def _check_rows(schema: Schema, sources: list[SourceSpec], source_dir: Path, sample: int | None,

@@ -123,6 +123,12 @@ class RefSpec(ValueSpec):
     # Several references in one cell ("123;456"), one edge each.
     split: str | None = Field(None, min_length=1)
 
+    @model_validator(mode="after")
+    def _no_earliest_fact(self) -> "RefSpec":
+        if self.if_empty:  # a reference stands in with a placeholder node, given on its relation entry
+            raise ValueError("if_empty: earliest_fact is for a date property; an empty reference takes `if_empty: {id, name}` on its relation")
+        return self
+
 
 class WhenSpec(ValueSpec):
     """A condition on a row's value (after `map`); text is compared trimmed and case-insensitively."""
@@ -304,9 +310,9 @@ class Mapping(BaseModel):
         """Problems with ontology terms the mapping names (empty when it fits the schema)."""
         problems = []
         for src in self.sources:
+            problems += _check_if_empty(schema, src)
             if src.node:
                 problems += _check_props(schema, src.file, src.node, src.properties, node=True)
-                problems += _check_if_empty(schema, src.file, src.node, src.properties)
                 for rel in src.relations:
                     r = schema.relations.get(rel.relation)
                     if r is None or r.source != src.node:
@@ -338,12 +344,19 @@ def _check_props(schema: Schema, file: str, name: str, props: dict, node: bool) 
     return [f"{file}: {name} has no property {p}" for p in sorted(unknown)]
 
 
-def _check_if_empty(schema: Schema, file: str, node: str, props: dict[str, ValueSpec]) -> list[str]:
-    """`if_empty: earliest_fact` fills a date from other dates: only a date property can take it."""
-    typed = schema.nodes.get(node)
+def _check_if_empty(schema: Schema, src: SourceSpec) -> list[str]:
+    """`if_empty: earliest_fact` fills a date of a node source's own node from the dates linked to it (the loader
+    looks nowhere else): not a property of an edge, an `also` node or a relation, and only a date."""
+    typed = schema.nodes.get(src.node or "")
     kinds = {p.name: p.datatype for p in typed.properties} if typed else {}
-    return [f"{file}: {name}: if_empty: earliest_fact is for a date or date-time property" for name, spec in props.items()
-            if spec.if_empty and kinds.get(name) not in ("date", "dateTime")]
+    own = src.properties if src.node else {}
+    problems = [f"{src.file}: {name}: if_empty: earliest_fact is for a date or date-time property"
+                for name, spec in own.items() if spec.if_empty and kinds.get(name) not in ("date", "dateTime")]
+    elsewhere = [*(src.properties.values() if src.relation else ()), *(v for r in src.relations for v in r.properties.values()),
+                 *(v for a in src.also for v in a.properties.values())]
+    if any(spec.if_empty for spec in elsewhere):
+        problems.append(f"{src.file}: if_empty: earliest_fact is only for a property of the source's own node")
+    return problems
 
 
 def _check_ref(schema: Schema, file: str, ref: RefSpec, node: str) -> list[str]:

@@ -20,6 +20,7 @@ from gnn.score import open_deal_ids
 from graph import InvalidInput, open_store, sqlite_url
 from graph.rdf import to_rdf
 from loaders import load_export, load_mapping
+from loaders.check import check_mapping
 from loaders.mapping import MAPPINGS_DIR, parse_mapping
 from loaders.quarantine import read_quarantine
 from ontology import load_schema, shapes_graph
@@ -145,3 +146,32 @@ def test_a_copy_of_the_export_with_no_dated_facts_quarantines_every_undated_deal
     assert sum("no dated fact" in r for r in reasons) == 3  # deals 5, 7 and 9; deal 6 still has its close
     assert {(s.what, s.rows) for s in summary.stand_ins} == {("FOR_ACCOUNT", 3), ("created_at", 1)}
     store.close()
+
+
+@pytest.mark.parametrize("old, new", [
+    ("      closed_at: CloseDate\n", "      closed_at: {column: CloseDate, if_empty: earliest_fact}\n"),  # an also node's
+    ("      created_at: {column: CreatedDate, optional: true}\n\n  - file: OpportunityLineItem.csv",  # an edge's
+     "      created_at: {column: CreatedDate, optional: true, if_empty: earliest_fact}\n\n  - file: OpportunityLineItem.csv"),
+])
+def test_earliest_fact_only_fills_the_sources_own_node(tmp_path, old, new):
+    text = (MAPPINGS_DIR / "salesforce.yaml").read_text("utf-8")
+    assert text.count(old) == 1
+    mine = tmp_path / "bad.yaml"
+    mine.write_text(text.replace(old, new), "utf-8")
+    with pytest.raises(InvalidInput, match="only for a property of the source's own node"):
+        load_mapping(str(mine), load_schema())
+
+
+def test_a_reference_takes_a_placeholder_not_a_date(tmp_path):
+    text = (MAPPINGS_DIR / "salesforce.yaml").read_text("utf-8")
+    mine = tmp_path / "bad.yaml"
+    mine.write_text(text.replace("        target: OwnerId\n", "        target: {column: OwnerId, if_empty: earliest_fact}\n"), "utf-8")
+    with pytest.raises(InvalidInput, match="takes `if_empty: {id, name}` on its relation"):
+        load_mapping(str(mine), load_schema())
+
+
+def test_mapping_check_names_the_deal_no_fact_can_date(tmp_path):
+    report = check_mapping("salesforce", load_schema(), GAPS)
+    undated = [p for p in report.problems if "no dated fact" in p]
+    assert len(undated) == 1 and "line 8" in undated[0]  # deal 7; deals 5, 6 and 9 are dated by their facts
+    assert not any("FOR_ACCOUNT" in p for p in report.problems)  # an empty AccountId is no problem now
