@@ -10,6 +10,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pytest
+
+from gnn.leakage import LeakageError
 from gnn.score import score_open_deals
 from gnn.train import train
 from graph import open_store, sqlite_url
@@ -18,12 +21,23 @@ from loaders.sample import generate_sample
 from ontology import load_schema
 
 
+def read(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        return list(reader.fieldnames or ()), list(reader)
+
+
+def write(path: Path, fields: list[str], rows: list[dict[str, str]]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fields)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def blank(export: Path) -> tuple[set[str], set[str]]:
     """Empty AccountId on every 6th open opportunity and CreatedDate on another 6th with a contact role."""
     path = export / "Opportunity.csv"
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh)
-        fields, rows = list(reader.fieldnames or ()), list(reader)
+    fields, rows = read(path)
     with (export / "OpportunityContactRole.csv").open(encoding="utf-8-sig", newline="") as fh:
         with_roles = {r["OpportunityId"] for r in csv.DictReader(fh)}
     open_rows = [r for r in rows if r["IsClosed"] == "false"]
@@ -32,10 +46,7 @@ def blank(export: Path) -> tuple[set[str], set[str]]:
     for row in rows:
         row["AccountId"] = "" if row["Id"] in no_account else row["AccountId"]
         row["CreatedDate"] = "" if row["Id"] in no_date else row["CreatedDate"]
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fields)
-        writer.writeheader()
-        writer.writerows(rows)
+    write(path, fields, rows)
     return no_account, no_date
 
 
@@ -53,4 +64,21 @@ def test_open_deals_without_account_or_created_date_get_scores(tmp_path):
     scored = {r.deal_id: r.probability for r in score_open_deals(store, tmp_path / "home", explain=False)}
     assert no_account | no_date <= set(scored)
     assert all(0.0 < scored[d] < 1.0 for d in no_account | no_date)
+    store.close()
+
+
+def test_a_placeholder_that_only_lost_deals_reach_is_named_by_the_leak_guard(tmp_path):
+    # A CRM that fills the account only as a deal advances: "no account" then says "lost early".
+    generate_sample(tmp_path / "export", accounts=150, seed=5)
+    path = tmp_path / "export" / "Opportunity.csv"
+    fields, rows = read(path)
+    for row in [r for r in rows if r["IsClosed"] == "true" and r["IsWon"] == "false"][:120]:
+        row["AccountId"] = ""
+    write(path, fields, rows)
+    schema = load_schema()
+    store = open_store(sqlite_url(tmp_path / "g.db"), schema)
+    load_export(store, tmp_path / "export", load_mapping("salesforce", schema), tmp_path / "q")
+    with pytest.raises(LeakageError) as refused:
+        train(store, tmp_path / "home")
+    assert "Account dealgraph:no-account via FOR_ACCOUNT" in [leak.input for leak in refused.value.leaks]
     store.close()
