@@ -13,16 +13,16 @@ from api.app import create_app
 from api.cli import main
 from api.review import build_review
 from api.widget import QUERY as WIDGET_QUERY
-from gnn.dataset import build_examples, temporal_split
 from gnn.gate import NO_SKILL, SKILL, band, judge
 from gnn.metrics import metrics
 from gnn.registry import ModelRegistry
-from gnn.score import load_model, score_open_deals
+from gnn.score import score_open_deals
 from gnn.train import _promotion_gate, train
 from graph import open_store, sqlite_url
 from loaders import load_export, load_mapping
 from tests.api.queries import as_admin, gql
 from tests.gnn.funnel import write_funnel
+from tests.gnn.test_trust import promotion_inputs
 from tests.helpers.server import serve
 
 
@@ -112,11 +112,7 @@ def test_the_sample_passes_the_gate_and_shows_its_quality(trained):
 
 
 def test_a_retrain_that_fails_the_gate_never_replaces_one_that_passed(trained):
-    registry = ModelRegistry(trained.home)
-    full = trained.store.snapshot()
-    split = temporal_split(full, 30)
-    test = build_examples(full, load_model(trained.home).spec, split, only="test")["test"]
-    y = np.concatenate([e.labels.numpy() for e in test])
+    registry, full, split, y = promotion_inputs(trained)
     served, why = _promotion_gate(registry, full, split, y, new_auroc=0.99, skill=False)
     assert served is False and "failed the serving gate" in why
 

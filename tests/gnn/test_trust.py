@@ -99,12 +99,17 @@ def test_promote_and_rollback_walk_the_served_stack(tmp_path):
     assert registry.current_version() == "a"
 
 
-def test_a_retrain_much_worse_than_the_serving_model_is_kept_but_not_served(trained):
+def promotion_inputs(trained) -> tuple:
+    """What `_promotion_gate` weighs a retrain with: the registry, snapshot, split and test labels of `trained`."""
     registry = ModelRegistry(trained.home)
     full = trained.store.snapshot()
     split = temporal_split(full, 30)
     test = build_examples(full, load_model(trained.home).spec, split, only="test")["test"]
-    y = np.concatenate([e.labels.numpy() for e in test])
+    return registry, full, split, np.concatenate([e.labels.numpy() for e in test])
+
+
+def test_a_retrain_much_worse_than_the_serving_model_is_kept_but_not_served(trained):
+    registry, full, split, y = promotion_inputs(trained)
     served, why = _promotion_gate(registry, full, split, y, new_auroc=0.05)
     assert served is False and "kept, not served" in why
     served, why = _promotion_gate(registry, full, split, y, new_auroc=0.99)
