@@ -72,6 +72,17 @@ def test_too_little_history_falls_back_to_the_prior_and_says_so(tiny):
     assert all(not r.explanation.paths and "base win rate" in r.explanation.note for r in records)
 
 
+def test_a_handful_of_deals_falls_back_to_the_prior_instead_of_a_chance_leak_refusal(tmp_path):
+    """12 accounts, seed 7: the 3 won deals share one billing country, which alone scores AUROC 0.94 — chance,
+    not a leak. The class prior reads no input, so the guard is not asked and the promised fallback is served."""
+    generate_sample(tmp_path / "sample", accounts=12, seed=7)
+    with open_store(sqlite_url(tmp_path / "graph.db")) as store:
+        load_export(store, tmp_path / "sample", load_mapping("salesforce", store.schema), tmp_path / "q")
+        result = train(store, tmp_path / "home")
+    assert result.card.kind == "prior"
+    assert any("serving the class prior" in n for n in result.notes)
+
+
 def _card(version: str) -> ModelCard:
     from datetime import UTC, datetime
 
