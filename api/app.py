@@ -27,15 +27,22 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.requests import HTTPConnection
 
 from api.auth import (
-    AuthError, Authenticator, FailureThrottle, KeyStore, Principal, Role, TokenVerifier, TooManyFailures,
+    Authenticator,
+    AuthError,
+    FailureThrottle,
+    KeyStore,
+    Principal,
+    Role,
+    TokenVerifier,
+    TooManyFailures,
 )
 from api.graphiql import ASSETS_DIR, ASSETS_ROUTE
 from api.graphql.context import GraphContext
-from api.owners_alerts import thresholds_from
-from api.owners_health import HealthCache, health_gauges
 from api.graphql.extensions import Limits
 from api.graphql.visibility import BookCache
 from api.ops import Metrics, RequestMiddleware
+from api.owners_alerts import thresholds_from
+from api.owners_health import HealthCache, health_gauges
 from api.request_guard import RequestGuard
 from api.request_info import RequestInfo
 from api.response_cache import ResponseCache

@@ -13,8 +13,9 @@ import importlib
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from api.settings import Settings
 from graph import DealgraphError, GraphStore, InvalidInput, open_store

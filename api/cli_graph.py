@@ -39,9 +39,9 @@ SCORED = "Deal"
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from api.cli import EXIT_OK, out
-    from graph.rdf import JSONLD_CONTEXT, to_rdf
     from gnn.owners.audit import read_events
     from gnn.owners.prov import add_audit
+    from graph.rdf import JSONLD_CONTEXT, to_rdf
 
     if args.json and not args.out:
         raise InvalidInput("--json prints a summary of the file written: give --out FILE too")

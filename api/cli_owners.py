@@ -88,7 +88,7 @@ def cmd_forecast(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def health_lines(h: "Health") -> list[str]:
+def health_lines(h: Health) -> list[str]:
     r = h.realised
     lines = [f"model {h.model_version}, trained on data up to {h.data_end}"]
     if r.get("n"):

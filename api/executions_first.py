@@ -18,8 +18,8 @@ for the measurements.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
 
 #: The longest a cached answer waits for executions in flight.
 MAX_WAIT_S = 0.05

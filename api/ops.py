@@ -23,8 +23,9 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
-from typing import Any, Awaitable, Callable, MutableMapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
 from prometheus_client.exposition import generate_latest

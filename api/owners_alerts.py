@@ -15,10 +15,10 @@ from pathlib import Path
 from api.auth import Principal, Role
 from api.owners_desk import desk_for, run
 from api.settings import Settings
-from graph.store import GraphStore
 from gnn.owners.alerts import ScoreDrop, alert_event, deliver, record_alerts, score_drops
 from gnn.owners.audit import AuditEvent
 from gnn.owners.monitor import Health, Thresholds, model_health
+from graph.store import GraphStore
 
 
 def thresholds_from(settings: Settings) -> Thresholds:

@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 from api.auth import Principal, Role
 from api.graphql.store_reads import ScoreReads
-from graph.store import DealgraphError, GraphStore, InvalidInput
 from gnn.owners.audit import Actor, AuditEvent, read_events
 from gnn.owners.feedback import record_feedback
 from gnn.owners.forecast import Forecast, forecast
 from gnn.owners.monitor import Health
 from gnn.owners.trends import TrendRow, trends
+from graph.store import DealgraphError, GraphStore, InvalidInput
 
 if TYPE_CHECKING:
     from api.graphql.context import Loaders
@@ -44,8 +44,8 @@ class OwnersDesk:
     """The loop for `loaders.principal`, through `loaders` (the request's, or the CLI's own)."""
 
     store: GraphStore
-    loaders: "Loaders"
-    health_cache: "HealthCache | None" = None
+    loaders: Loaders
+    health_cache: HealthCache | None = None
     score_reads: ScoreReads | None = None  # the request's, for the response cache: what it read of scores
 
     @property

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
-from graph.store import DealgraphError, GraphStore
 from gnn.owners.monitor import Health, Thresholds, model_health
+from graph.store import DealgraphError, GraphStore
 
 log = logging.getLogger(__name__)
 

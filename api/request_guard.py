@@ -28,7 +28,8 @@ before it is parsed (`api.http_protocol`).
 from __future__ import annotations
 
 import json
-from typing import Any, Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 
 from starlette.datastructures import QueryParams
 

@@ -6,9 +6,10 @@ operation, the caller and the error codes.
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, MutableMapping
+from typing import Any
 
 SCOPE_KEY = "dealgraph.request"
 #: The id of the request being served, for log records made anywhere while serving it.
@@ -25,5 +26,5 @@ class RequestInfo:
     error_codes: list[str] = field(default_factory=list)
 
     @staticmethod
-    def of(scope: MutableMapping[str, Any]) -> "RequestInfo | None":
+    def of(scope: MutableMapping[str, Any]) -> RequestInfo | None:
         return scope.get(SCOPE_KEY)

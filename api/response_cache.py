@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Any, Hashable
+from typing import Any
 
 from api.graphql.store_reads import ScoreReads
 from graph.store import ChangeMark, GraphStore

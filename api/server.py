@@ -18,9 +18,9 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from api.ops import METRICS_DIR_ENV, configure_logging
 from api.settings import Settings

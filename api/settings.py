@@ -129,7 +129,7 @@ class Settings(BaseSettings):
     monitor_max_quarantine_rate: float = Field(0.05, ge=0, le=1, description="Quarantined share of recent loads")
 
     @model_validator(mode="after")
-    def _webhook_needs_a_secret(self) -> "Settings":
+    def _webhook_needs_a_secret(self) -> Settings:
         if self.alert_webhook_url and not self.alert_webhook_secret:
             raise ValueError("DEALGRAPH_ALERT_WEBHOOK_URL needs DEALGRAPH_ALERT_WEBHOOK_SECRET: alerts are signed")
         if self.alert_webhook_url and not self.alert_webhook_url.startswith(("https://", "http://")):
@@ -148,7 +148,7 @@ class Settings(BaseSettings):
         return sources
 
     @model_validator(mode="after")
-    def _refuse_unsafe_outside_development(self) -> "Settings":
+    def _refuse_unsafe_outside_development(self) -> Settings:
         """Placeholder secrets and switched-off authentication are for a developer's laptop only."""
         secret = self.jwt_secret.get_secret_value() if self.jwt_secret else None
         problems = []

@@ -372,7 +372,6 @@ def run_wrk(base: str, mix: list[tuple[str, str]], concurrency: int, duration: f
 def cache_counts(base: str) -> dict[str, float]:
     """The server's response cache counters (`/metrics`): hits and misses."""
     import httpx
-
     from prometheus_client.parser import text_string_to_metric_families
 
     counts = {"hit": 0.0, "miss": 0.0}

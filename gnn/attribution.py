@@ -34,8 +34,8 @@ per deal here, far too slow for every open deal at scoring time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import Tensor
@@ -67,7 +67,7 @@ class Reference:
     x: dict[str, Tensor]  # one feature row per node type
 
     @classmethod
-    def mean_of(cls, x_dict: dict[str, Tensor]) -> "Reference":
+    def mean_of(cls, x_dict: dict[str, Tensor]) -> Reference:
         """The average node of each type: scaled numbers, category shares, the share of deals won and lost."""
         return cls({t: v.mean(0) if v.shape[0] else v.new_zeros(v.shape[1]) for t, v in x_dict.items()})
 

@@ -15,7 +15,8 @@ Example:
 from __future__ import annotations
 
 import textwrap
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
@@ -66,7 +67,7 @@ def explanation_graph(explanation: Explanation | Mapping[str, Any]) -> nx.DiGrap
     return g
 
 
-def draw_explanation(explanation: Explanation | Mapping[str, Any], ax: "Axes | None" = None, title: str | None = None) -> "Axes":
+def draw_explanation(explanation: Explanation | Mapping[str, Any], ax: Axes | None = None, title: str | None = None) -> Axes:
     """Draw an explanation: the scored deal circled in bold, the evidence around it, edges green
     where they raise the score and red where they lower it, thicker for more weight.
 

@@ -51,7 +51,7 @@ class FeatureSpec:
     base_rate: float = 0.5
 
     @classmethod
-    def fit(cls, schema: Schema, snapshot: Snapshot) -> "FeatureSpec":
+    def fit(cls, schema: Schema, snapshot: Snapshot) -> FeatureSpec:
         spec = cls()
         for label, node in schema.nodes.items():
             if label == FOLDED:
@@ -81,7 +81,7 @@ class FeatureSpec:
                                               "base_rate")}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "FeatureSpec":
+    def from_dict(cls, data: dict) -> FeatureSpec:
         data = dict(data)
         data["split_relations"] = {k: tuple(v) for k, v in data.get("split_relations", {}).items()}
         return cls(**data)

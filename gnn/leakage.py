@@ -25,8 +25,8 @@ with the mapping column it came from when the caller says (`provenance`).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 from sklearn.metrics import roc_auc_score

@@ -64,7 +64,7 @@ class ModelCard:
         return out
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "ModelCard":
+    def from_json(cls, data: dict[str, Any]) -> ModelCard:
         return cls(**{**data, "trained_at": datetime.fromisoformat(data["trained_at"])})
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import io
 import logging
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import pandas as pd

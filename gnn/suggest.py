@@ -23,8 +23,9 @@ the suggestion.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from graph.explanation import ExplainedPath, NodeRef, Phrase, Suggestion
 
@@ -60,13 +61,13 @@ class Proposal:
     edit: Edit | None = None
 
 
-def _usual_role(facts: "Facts", contact: str) -> str:
+def _usual_role(facts: Facts, contact: str) -> str:
     """The role a contact has held most often on earlier deals ("other" if none)."""
     roles = facts.contact_roles.get(contact)
     return roles.most_common(1)[0][0] if roles else "other"
 
 
-def _colleagues(facts: "Facts", deal_id: str) -> list[NodeRef]:
+def _colleagues(facts: Facts, deal_id: str) -> list[NodeRef]:
     """Contacts now at the deal's account and not on the deal, best record above typical first."""
     on_deal = facts.deal_contacts.get(deal_id, set())
     scored = []
@@ -83,7 +84,7 @@ def _path_to(paths: Sequence[ExplainedPath], node: NodeRef) -> int | None:
     return next((i for i, p in enumerate(paths) if len(p.steps) > 1 and p.steps[1].node == node), None)
 
 
-def proposals(deal_id: str, paths: Sequence[ExplainedPath], facts: "Facts") -> list[Proposal]:
+def proposals(deal_id: str, paths: Sequence[ExplainedPath], facts: Facts) -> list[Proposal]:
     """Every next step the facts support for one deal, before the model has scored them. Contacts come from the
     deal's facts (who works at its account, who is on it); asking a rep names the path of the product it is about,
     where one is shown."""
@@ -116,7 +117,7 @@ def proposals(deal_id: str, paths: Sequence[ExplainedPath], facts: "Facts") -> l
     return out
 
 
-def _rep_to_ask(facts: "Facts", deal_id: str) -> tuple[NodeRef, NodeRef, str, int] | None:
+def _rep_to_ask(facts: Facts, deal_id: str) -> tuple[NodeRef, NodeRef, str, int] | None:
     """Another rep with the most won deals for one of this deal's products at accounts of its industry."""
     industry = facts.extra["Account"].get(facts.deal_account.get(deal_id))
     owner = facts.deal_owner.get(deal_id)

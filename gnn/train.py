@@ -23,10 +23,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import torch

@@ -53,7 +53,7 @@ class WideSpec:
     relations: dict[str, EdgeType]
 
     @classmethod
-    def from_features(cls, spec: FeatureSpec, edge_types: list[EdgeType], target: str = "Deal") -> "WideSpec":
+    def from_features(cls, spec: FeatureSpec, edge_types: list[EdgeType], target: str = "Deal") -> WideSpec:
         into_target: dict[str, list[EdgeType]] = {}
         for edge in edge_types:
             if edge[2] == target and edge[0] != target:
@@ -66,7 +66,7 @@ class WideSpec:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "WideSpec":
+    def from_dict(cls, data: dict) -> WideSpec:
         relations = {label: tuple(edge) for label, edge in data["relations"].items()}
         return cls(data["target"], data["in_dim"], data["blocks"], relations)
 

@@ -9,7 +9,7 @@ the retired record's properties plus its own `tombstone_*` ones.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from graph.cypher import LOAD_LABEL, MERGE_LABEL, TOMBSTONE_LABEL, quote
 from graph.lineage import LOAD_ID, SOURCE_FILE, SOURCE_LINE

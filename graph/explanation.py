@@ -27,14 +27,15 @@ Example:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any, Callable, Iterable, Iterator, Mapping, Union
+from typing import Any, Union
 
 MaySee = Callable[["NodeRef"], bool]
 
 
-def _everyone(_: "NodeRef") -> bool:
+def _everyone(_: NodeRef) -> bool:
     return True
 
 
@@ -54,7 +55,7 @@ class NodeRef:
         return {"label": self.label, "id": self.id, "name": self.name}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "NodeRef":
+    def from_json(cls, data: Mapping[str, Any]) -> NodeRef:
         return cls(str(data["label"]), str(data["id"]), str(data.get("name") or data["id"]))
 
 
@@ -76,7 +77,7 @@ class Phrase:
     parts: tuple[Segment, ...]
 
     @classmethod
-    def of(cls, *parts: Segment) -> "Phrase":
+    def of(cls, *parts: Segment) -> Phrase:
         return cls(tuple(p for p in parts if p != ""))
 
     def refs(self) -> Iterator[NodeRef]:
@@ -98,7 +99,7 @@ class Phrase:
                 words.append(part)
         return "".join(words)
 
-    def visible_to(self, may_see: MaySee) -> "Phrase":
+    def visible_to(self, may_see: MaySee) -> Phrase:
         """The same sentence with every hidden node and its details replaced by plain words."""
         if all(may_see(r) for r in self.refs()):
             return self
@@ -124,7 +125,7 @@ class Phrase:
         return out
 
     @classmethod
-    def from_json(cls, data: Iterable[Any]) -> "Phrase":
+    def from_json(cls, data: Iterable[Any]) -> Phrase:
         parts: list[Segment] = []
         for part in data:
             if isinstance(part, str):
@@ -158,7 +159,7 @@ class PathStep:
                 "direction": self.direction}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "PathStep":
+    def from_json(cls, data: Mapping[str, Any]) -> PathStep:
         node = NodeRef.from_json(data) if data.get("id") is not None else None
         return cls(str(data["label"]), node, data.get("relation"), data.get("direction"))
 
@@ -193,7 +194,7 @@ class ExplainedPath:
                 **_reference_json(self.reference)}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "ExplainedPath":
+    def from_json(cls, data: Mapping[str, Any]) -> ExplainedPath:
         steps = tuple(PathStep.from_json(s) for s in data.get("steps", []))
         phrase = Phrase.from_json(data["phrase"]) if "phrase" in data else _chain(steps)
         return cls(float(data["weight"]), phrase, steps, _reference_of(data))
@@ -248,7 +249,7 @@ class Suggestion:
         return out
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "Suggestion | None":
+    def from_json(cls, data: Mapping[str, Any]) -> Suggestion | None:
         if "phrase" not in data:
             return None  # stored before sentences had parts: who it names cannot be checked
         contact = NodeRef.from_json(data["contact"]) if data.get("contact") else None
@@ -279,7 +280,7 @@ class Explanation:
         for suggestion in self.suggestions:
             yield from suggestion.refs()
 
-    def visible_to(self, may_see: MaySee) -> "Explanation":
+    def visible_to(self, may_see: MaySee) -> Explanation:
         """What a reader who may see only some nodes gets: the one rule for every string it carries.
 
         Paths keep their weight and shape; hidden steps lose id and name, and sentences speak of
@@ -297,7 +298,7 @@ class Explanation:
         suggestions = tuple(s for s in self.suggestions if all(may_see(r) for r in s.refs()))
         return replace(self, paths=paths, suggestions=suggestions)
 
-    def top(self, n: int) -> "Explanation":
+    def top(self, n: int) -> Explanation:
         """The first `n` paths (stored strongest first) and the suggestions that come from them."""
         return replace(self, paths=self.paths[:n],
                        suggestions=tuple(s for s in self.suggestions if s.path is None or s.path < n))
@@ -310,7 +311,7 @@ class Explanation:
                 **({"note": self.note} if self.note else {})}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "Explanation":
+    def from_json(cls, data: Mapping[str, Any]) -> Explanation:
         known = {"method", "paths", "suggestions", "fidelity", "fidelity_minus", "random_fidelity", "note",
                  "fidelity_each", "random_fidelity_each"}
         suggestions = (Suggestion.from_json(s) for s in data.get("suggestions", []))

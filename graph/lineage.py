@@ -17,9 +17,10 @@ loader decide about it?":
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Literal
 
 #: Bookkeeping columns on every node and edge; never part of the ontology's properties.
 LOAD_ID, SOURCE_FILE, SOURCE_LINE = "_load_id", "_source_file", "_source_line"
@@ -59,7 +60,7 @@ class Provenance:
     source_line: int | None
 
     @classmethod
-    def of(cls, row: Any) -> "Provenance":
+    def of(cls, row: Any) -> Provenance:
         """From a row holding the `LINEAGE_COLUMNS` (a dict, or a database row that converts to one)."""
         data = row if isinstance(row, Mapping) else dict(row)
         return cls(data.get(LOAD_ID), data.get(SOURCE_FILE), data.get(SOURCE_LINE))

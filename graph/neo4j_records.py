@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from graph import cypher_records as cypher
 from graph.records import Record, check_names

@@ -8,9 +8,10 @@ the log says was true when it was written stays readable as it was.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 #: Longest a record's kind or key may be (they are indexed; the body carries the rest).
 MAX_NAME = 200

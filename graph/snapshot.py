@@ -13,9 +13,10 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 import numpy as np
@@ -46,7 +47,7 @@ class Snapshot:
     as_of_time: datetime | None = None
 
     @classmethod
-    def from_rows(cls, schema: Schema, nodes: Mapping[str, list[dict]], edges: Mapping[str, list[dict]]) -> "Snapshot":
+    def from_rows(cls, schema: Schema, nodes: Mapping[str, list[dict]], edges: Mapping[str, list[dict]]) -> Snapshot:
         node_frames = {}
         for label, node_type in schema.nodes.items():
             columns = [node_type.key, *node_type.property_names]
@@ -62,7 +63,7 @@ class Snapshot:
             edge_frames[name] = frame[src_ok & dst_ok].sort_values(["src", "dst"], ignore_index=True)
         return cls(schema, node_frames, edge_frames)
 
-    def as_of(self, t: datetime) -> "Snapshot":
+    def as_of(self, t: datetime) -> Snapshot:
         """The graph as known strictly before `t` (see `graph.store` for the rule)."""
         t = pd.Timestamp(to_utc(t))
         nodes = {}
@@ -93,7 +94,7 @@ class Snapshot:
         dst = self.node_index(rel.target).get_indexer(frame["dst"])
         return np.vstack([src, dst]).astype(np.int64)
 
-    def to_pyg(self) -> "HeteroData":
+    def to_pyg(self) -> HeteroData:
         """Structure as PyG `HeteroData`: `num_nodes` and `node_id` per type, `edge_index` per relation.
 
         Features are the model's business (`gnn.features`); this export carries

@@ -15,10 +15,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from graph.explanation import dump_explanation, load_explanation
 from graph.lineage import LINEAGE_COLUMNS, LOAD_ID
@@ -185,7 +186,7 @@ class SQLiteStore(LoadBooks, RecordLog, GraphStore):
                 self._all_conns.append(conn)
         return conn
 
-    def _transaction(self, graph_write: bool = True) -> "_Transaction":
+    def _transaction(self, graph_write: bool = True) -> _Transaction:
         return _Transaction(self._connection(), self._committed, graph_write)
 
     def _committed(self) -> None:

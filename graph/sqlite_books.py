@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from graph.lineage import (
     LINEAGE_COLUMNS,
@@ -357,7 +358,7 @@ class LoadBooks:
         return problems
 
     # ---- plumbing (`_transaction` and `_select` are SQLiteStore's)
-    def _write(self, what: str) -> "_Write":
+    def _write(self, what: str) -> _Write:
         return _Write(self._transaction(), what)  # type: ignore[attr-defined]
 
 

@@ -21,9 +21,10 @@ return ontology properties only; the bookkeeping has its own methods.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Iterable, Literal, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 from graph.explanation import Explanation
 from graph.lineage import LoadRecord, LoadState, MergeRecord, MergeState, NodeLineage, Tombstone
@@ -162,7 +163,7 @@ class GraphStore(ABC):
             raise ValueError(f"{relation} does not go {direction} of {label}")
         return rel, self.schema.nodes[rel.target if direction == "out" else rel.source]
 
-    def snapshot(self, as_of: datetime | None = None) -> "Snapshot":
+    def snapshot(self, as_of: datetime | None = None) -> Snapshot:
         """The graph as it stood before `as_of` (everything when None)."""
         from graph.snapshot import Snapshot
 
@@ -293,7 +294,7 @@ class GraphStore(ABC):
     def close(self) -> None:
         """Release connections."""
 
-    def __enter__(self) -> "GraphStore":
+    def __enter__(self) -> GraphStore:
         return self
 
     def __exit__(self, *exc: object) -> None:

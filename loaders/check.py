@@ -11,20 +11,21 @@ left to the load to find.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from graph.store import GraphStore, InvalidInput
 from loaders.absent import fit_to_export
 from loaders.lookup import NaturalKeys
 from loaders.mapping import SourceSpec, mapping_path, parse_mapping
 from loaders.parse import ParsedRow, RowParser
-from loaders.values import compile_id, compile_value
 from loaders.read import ERROR, check_files, column_warnings, source_rows
 from loaders.records import RecordError
 from loaders.stand_in import fill_earliest_dates
+from loaders.values import compile_id, compile_value
 from ontology import Schema
 
 #: Rows per file whose values are checked; keys are collected from every row.

@@ -404,7 +404,7 @@ class _Writer:
                         and c.date_format is None and any(w in fold(c.name) for w in words)), None)
             if col is None:
                 if entity == "Account":  # every deal needs one
-                    out += [f"      - node: Account  # UNDECIDED: no account column: each deal is its own account",
+                    out += ["      - node: Account  # UNDECIDED: no account column: each deal is its own account",
                             f"        key: {flow(template='{' + (t.key or '') + '}:account')}",
                             "        relation_from_parent: FOR_ACCOUNT",
                             f"        properties: {{name: {flow(template='{' + (t.key or '') + '}')}}}"]

@@ -26,14 +26,15 @@ incomplete than a mass deletion.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Iterable
+from typing import Any
 
 from graph.store import GraphStore, InvalidInput
 from loaders.mapping import Mapping, SourceSpec
-from loaders.values import required_id
 from loaders.records import RecordError
+from loaders.values import required_id
 
 MODES = ("delta", "full")
 #: Refuse a full load that would retire more than this share of a type's records (and at least MIN_GUARDED).

@@ -38,15 +38,16 @@ from __future__ import annotations
 import gc
 import logging
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from graph.lineage import LoadRecord
 from graph.store import GraphStore, InvalidInput, StoreError
 from loaders.absent import fit_to_export
+from loaders.hierarchy import cycle_closers
 from loaders.identity import DEFAULT_RULES, IdentityRules
 from loaders.incremental import (
     MAX_RETIRE_SHARE,
@@ -57,12 +58,11 @@ from loaders.incremental import (
     plan_retired_edges,
     plan_retired_nodes,
 )
-from loaders.hierarchy import cycle_closers
-from loaders.merging import merge_duplicates, settle_carried
-from loaders.mapping import Mapping, SourceSpec
-from loaders.quarantine import Quarantine
 from loaders.lookup import translate
+from loaders.mapping import Mapping, SourceSpec
+from loaders.merging import merge_duplicates, settle_carried
 from loaders.parse import ParsedRow, RowParser
+from loaders.quarantine import Quarantine
 from loaders.read import ERROR, check_files, rows_at, source_rows
 from loaders.records import RecordError
 from loaders.stand_in import StandIn, count_stand_ins, fill_earliest_dates, placeholder_nodes

@@ -44,7 +44,7 @@ class NumberFormat(BaseModel):
     symbols: str = ""  # characters dropped wherever they are: currency signs, "%"
 
     @model_validator(mode="after")
-    def _distinct(self) -> "NumberFormat":
+    def _distinct(self) -> NumberFormat:
         if self.thousands and self.thousands == self.decimal:
             raise ValueError("thousands and decimal separators must differ")
         return self
@@ -73,7 +73,7 @@ class ValueSpec(BaseModel):
     if_empty: Literal["earliest_fact"] | None = None
 
     @model_validator(mode="after")
-    def _one_source(self) -> "ValueSpec":
+    def _one_source(self) -> ValueSpec:
         given = [x for x in (self.column, self.template, self.value) if x is not None]
         if len(given) != 1:
             raise ValueError("give exactly one of column, template, value")
@@ -124,7 +124,7 @@ class RefSpec(ValueSpec):
     split: str | None = Field(None, min_length=1)
 
     @model_validator(mode="after")
-    def _no_earliest_fact(self) -> "RefSpec":
+    def _no_earliest_fact(self) -> RefSpec:
         if self.if_empty:  # a reference stands in with a placeholder node, given on its relation entry
             raise ValueError("if_empty: earliest_fact is for a date property; an empty reference takes `if_empty: {id, name}` on its relation")
         return self
@@ -138,7 +138,7 @@ class WhenSpec(ValueSpec):
     not_empty: bool = False
 
     @model_validator(mode="after")
-    def _one_test(self) -> "WhenSpec":
+    def _one_test(self) -> WhenSpec:
         if sum((self.equals is not None, self.in_ is not None, self.not_empty)) != 1:
             raise ValueError("a when gives exactly one of equals, in, not_empty")
         return self
@@ -249,7 +249,7 @@ class SourceSpec(BaseModel):
     _delimiter = field_validator("delimiter")(_one_character)
 
     @model_validator(mode="after")
-    def _node_or_edge(self) -> "SourceSpec":
+    def _node_or_edge(self) -> SourceSpec:
         if bool(self.node) == bool(self.relation):
             raise ValueError(f"{self.file}: give exactly one of node or relation")
         if self.node and self.key is None:
@@ -299,7 +299,7 @@ class Mapping(BaseModel):
     _delimiter = field_validator("delimiter")(_one_character)
 
     @model_validator(mode="after")
-    def _source_defaults(self) -> "Mapping":
+    def _source_defaults(self) -> Mapping:
         for src in self.sources:
             src.encoding = src.encoding or self.encoding
             src.delimiter = src.delimiter or self.delimiter

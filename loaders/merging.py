@@ -25,9 +25,10 @@ force; undone ones are never made again.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any, Iterable, Protocol, Sequence
+from typing import Any, Protocol
 
 from graph.lineage import LOAD_ID, SOURCE_FILE, SOURCE_LINE, Close, MergeRecord, Redirect, SetAside
 from graph.store import GraphStore

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Callable
+from collections.abc import Callable
 
 # Legal-form designators, as tokens after dots are dropped and the rest of the punctuation
 # is turned into spaces ("S.A. de C.V." -> "sa de cv"). Longer forms are tried first.

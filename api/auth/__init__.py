@@ -5,7 +5,7 @@ is what `dealgraph keys` manages; `api.graphql.visibility` decides what a
 principal may see.
 """
 
-from api.auth.authenticator import AuthError, Authenticator, TooManyFailures
+from api.auth.authenticator import Authenticator, AuthError, TooManyFailures
 from api.auth.keys import KeyRecord, KeyStore
 from api.auth.principal import Principal, Role
 from api.auth.throttle import FailureThrottle

@@ -18,9 +18,10 @@ sibling lists costs the same few store calls.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Mapping
+from typing import Any
 
 from api.graphql.store_reads import StoreReads
 from api.graphql.values import as_date

@@ -8,9 +8,10 @@ the traceback, see `api.schema.DealgraphSchema`, which applies it).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from graphql import (
     DocumentNode,

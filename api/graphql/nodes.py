@@ -7,8 +7,9 @@ their owners, contacts or products in one call each.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated, Any, Mapping
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
@@ -32,7 +33,7 @@ class Account:
     website: str | None
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> "Account":
+    def from_row(cls, row: Mapping[str, Any]) -> Account:
         return cls(
             id=strawberry.ID(row["id"]), name=row.get("name"), industry=row.get("industry"),
             country=row.get("country"), employees=as_int(row.get("employees")), website=row.get("website"),
@@ -62,10 +63,10 @@ class Account:
     async def deals(
         self,
         info: Info,
-        filter: Annotated["DealFilter", strawberry.lazy("api.graphql.pagination")] | None = None,  # noqa: A002
+        filter: Annotated[DealFilter, strawberry.lazy("api.graphql.pagination")] | None = None,  # noqa: A002
         first: int | None = 20,
         after: str | None = None,
-    ) -> Annotated["DealConnection", strawberry.lazy("api.graphql.pagination")]:
+    ) -> Annotated[DealConnection, strawberry.lazy("api.graphql.pagination")]:
         from api.graphql.pagination import deals_connection, to_query
 
         return await deals_connection(info.context, to_query(filter, self.id), first, after)
@@ -79,7 +80,7 @@ class Contact:
     title: str | None
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any], job_title: str | None = None) -> "Contact":
+    def from_row(cls, row: Mapping[str, Any], job_title: str | None = None) -> Contact:
         name = row.get("name") or " ".join(p for p in (row.get("first_name"), row.get("last_name")) if p) or None
         # The contact's own title wins; the employment's title fills in when the CRM left it empty.
         return cls(id=strawberry.ID(row["id"]), name=name, email=row.get("email"), title=row.get("title") or job_title)
@@ -132,7 +133,7 @@ class Deal:
     close_date: date | None = strawberry.field(description="Expected close while open, actual close once closed.")
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> "Deal":
+    def from_row(cls, row: Mapping[str, Any]) -> Deal:
         return cls(
             id=strawberry.ID(row["id"]), name=row.get("name"), amount=as_float(row.get("amount")),
             stage=row.get("stage"), created_at=as_datetime(row.get("created_at")),

@@ -16,8 +16,8 @@ import strawberry
 from graphql import GraphQLError
 
 from api.graphql.errors import UserInputError
-from graph.store import DealgraphError, InvalidInput
 from gnn.owners.audit import AuditEvent as Event
+from graph.store import DealgraphError, InvalidInput
 
 MAX_EVENTS = 1000
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class AuditEvent:
     text: str = strawberry.field(description="The free text: the reason given, or what the alert says.")
 
     @classmethod
-    def of(cls, e: Event) -> "AuditEvent":
+    def of(cls, e: Event) -> AuditEvent:
         return cls(seq=e.seq, at=e.at, action=e.action, actor=e.actor.subject, role=e.actor.role,
                    deal_id=strawberry.ID(e.deal_id) if e.deal_id else None, model_version=e.model_version,
                    probability=e.probability, paths=list(e.paths), target=e.target, path=e.path,

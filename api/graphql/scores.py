@@ -6,7 +6,9 @@ resolver here reads the store.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 import strawberry
 
@@ -25,7 +27,7 @@ class ModelQuality:
     n: int | None = strawberry.field(description="Test examples the figures come from.")
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> "ModelQuality | None":
+    def from_dict(cls, data: Mapping[str, Any] | None) -> ModelQuality | None:
         if not data:
             return None
         n = data.get("n")
@@ -52,7 +54,7 @@ class Score:
     quality: ModelQuality | None = strawberry.field(description="The model's test AUROC and calibration.")
 
     @classmethod
-    def from_record(cls, record: ScoreRecord) -> "Score":
+    def from_record(cls, record: ScoreRecord) -> Score:
         meta = record.metadata or {}
         return cls(
             probability=record.probability,
@@ -118,7 +120,7 @@ class Explanation:
         description="Suggestions (not facts) for the rep, each naming the path it comes from.")
 
     @classmethod
-    def of(cls, explanation: StoredExplanation, top: int) -> "Explanation":
+    def of(cls, explanation: StoredExplanation, top: int) -> Explanation:
         """The explanation (already as its reader may see it) with its first `top` paths."""
         if top < 0:
             raise UserInputError(f"`top` must be 0 or more (got {top})")
@@ -162,7 +164,7 @@ class ModelInfo:
         "and its scores are the base rate."))
 
     @classmethod
-    def from_card(cls, card: ModelCard) -> "ModelInfo":
+    def from_card(cls, card: ModelCard) -> ModelInfo:
         return cls(
             version=card.version,
             kind=card.kind,

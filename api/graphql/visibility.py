@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Iterable
 
 from api.auth import Principal
 from api.graphql.store_reads import StoreReads
@@ -113,7 +113,7 @@ class Visibility:
         self._contacts: dict[str, bool] = {}
 
     # ---- whose deals
-    def book(self) -> "asyncio.Future[Book]":
+    def book(self) -> asyncio.Future[Book]:
         """The principal's book (restricted principals only), once per request."""
         if self._book is None:
             self._book = asyncio.ensure_future(self._books.get(self.principal, self._build_book))

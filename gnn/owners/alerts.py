@@ -18,14 +18,15 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import httpx
 
-from graph.store import GraphStore
 from gnn.owners.audit import Actor, AuditEvent, read_events, record_events
 from gnn.owners.forecast import open_pipeline
+from graph.store import GraphStore
 
 SIGNATURE_HEADER = "X-Dealgraph-Signature"
 SYSTEM = Actor(subject="dealgraph:alerts", role="system")

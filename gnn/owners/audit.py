@@ -9,9 +9,10 @@ revops and admin.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from graph.records import Record
 from graph.store import GraphStore, ScoreRecord
@@ -57,7 +58,7 @@ class AuditEvent:
         return out
 
     @classmethod
-    def from_record(cls, record: Record) -> "AuditEvent":
+    def from_record(cls, record: Record) -> AuditEvent:
         body = dict(record.body)
         body["actor"] = Actor(**body["actor"])
         body["paths"] = tuple(body.get("paths") or ())

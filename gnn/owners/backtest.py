@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gnn.owners.forecast import DRAWS, LEVEL, SEED, interval_of, won_draws
 from gnn.registry import ModelRegistry, RegistryError
 from graph.store import GraphStore, InvalidInput
-from gnn.owners.forecast import DRAWS, LEVEL, SEED, interval_of, won_draws
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 
-from graph.store import GraphStore, InvalidInput
 from gnn.owners.audit import Actor, AuditEvent, read_events, record_events, score_state
+from graph.store import GraphStore, InvalidInput
 
 TARGETS = ("score", "reason")
 MAX_TEXT = 2000

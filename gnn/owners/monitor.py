@@ -30,11 +30,11 @@ import numpy as np
 import pandas as pd
 
 from gnn.outcomes import deal_outcomes
+from gnn.owners.backtest import training_split
+from gnn.owners.feedback import override_scorecard
 from gnn.registry import ModelRegistry
 from graph.snapshot import Snapshot
 from graph.store import GraphStore, InvalidInput, ScoreRecord
-from gnn.owners.backtest import training_split
-from gnn.owners.feedback import override_scorecard
 
 OUTCOME_RELATION = "HAS_OUTCOME"
 MAX_CATEGORIES = 30  # more distinct values than this: an identifier or free text, not a category

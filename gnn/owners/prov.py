@@ -10,15 +10,15 @@ kept as `prov:value` of a `prov:Entity` the activity generated.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Iterable
 from urllib.parse import quote
 
 from rdflib import PROV, RDF, RDFS, XSD, Graph, Literal, URIRef
 
+from gnn.owners.audit import AuditEvent
 from graph.rdf import ID, model_run_iri, node_iri
 from graph.timefmt import to_utc
-from gnn.owners.audit import AuditEvent
 
 DEAL = "Deal"
 

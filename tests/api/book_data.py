@@ -13,10 +13,10 @@ Bobco and Bo (not visible to her).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator
 
 from api.auth import Role
 from graph import open_store, sqlite_url

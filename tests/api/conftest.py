@@ -9,8 +9,8 @@ fixtures here are `Endpoint`s that carry an admin API key, so `gql` sends it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 

@@ -39,7 +39,7 @@ class Endpoint(str):
 
     token: str | None
 
-    def __new__(cls, base_url: str, token: str | None = None) -> "Endpoint":
+    def __new__(cls, base_url: str, token: str | None = None) -> Endpoint:
         endpoint = super().__new__(cls, base_url)
         endpoint.token = token
         return endpoint

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from api.app import create_app
+from api.auth import Role
 from api.graphql.store_reads import OPEN_DEALS_BATCH
 from graph.sqlite import SQLiteStore
 from ontology import load_schema
 from tests.api.graph_data import add_deals, add_people_and_products, score
-from api.auth import Role
 from tests.api.queries import ACCOUNT_QUERY, as_admin, create_key, gql
 from tests.helpers.server import serve
 

@@ -10,8 +10,9 @@ worked out here from the graph's edges, not by the visibility code under test.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 

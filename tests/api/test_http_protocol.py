@@ -7,8 +7,8 @@ import json
 import os
 import select
 import socket
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import urlsplit
 
 import httpx

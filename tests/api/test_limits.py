@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from graphql import parse
@@ -120,10 +121,9 @@ def test_faults_come_back_without_details_but_with_the_request_id(tmp_path: Path
     store = BrokenStore(tmp_path / "graph.db", load_schema())
     store.upsert_nodes("Account", [{"id": "001-a", "name": "A"}])
     try:
-        with serve(create_app(store, tmp_path), ready_path=None) as url:
-            with caplog.at_level("ERROR"):
-                response = post(as_admin(url, tmp_path), '{ account(id: "001-a") { name parent { id } } }',
-                                headers={"X-Request-ID": "req-42"})
+        with serve(create_app(store, tmp_path), ready_path=None) as url, caplog.at_level("ERROR"):
+            response = post(as_admin(url, tmp_path), '{ account(id: "001-a") { name parent { id } } }',
+                            headers={"X-Request-ID": "req-42"})
         assert response.status_code == 200 and response.headers["x-request-id"] == "req-42"
         body = response.json()
         assert body["data"] == {"account": {"name": "A", "parent": None}}

@@ -7,20 +7,20 @@ that is another SQLite connection than the server's, as a scoring run or a load 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
 
 from api.app import create_app
 from api.auth import KeyStore, Role
+from api.graphql.store_reads import ScoreReads
 from api.response_cache import ResponseCache
 from api.router import CACHE_HEADER
 from api.settings import Settings
-from api.graphql.store_reads import ScoreReads
 from graph import GraphStore, open_store, sqlite_url
 from tests.api.book_data import ACME, CLEO, RITA, BookServer, build_book
 from tests.api.queries import post

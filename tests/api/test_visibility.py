@@ -13,7 +13,17 @@ import pytest
 
 from api.auth import Role
 from tests.api.book_data import (
-    ACME, ACME_GROUP, ACME_LABS, BOB, BOBCO, CLEO, CLEOCO, OPEN, RITA, SHARED, BookServer,
+    ACME,
+    ACME_GROUP,
+    ACME_LABS,
+    BOB,
+    BOBCO,
+    CLEO,
+    CLEOCO,
+    OPEN,
+    RITA,
+    SHARED,
+    BookServer,
 )
 from tests.api.queries import Endpoint, create_key, gql
 

@@ -11,14 +11,14 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from gnn import path_style
 from api.app import create_app
 from api.settings import Settings
 from api.widget import ASSETS_DIR, QUERY
+from gnn import path_style
+from graph import open_store, sqlite_url
 from tests.api.graph_data import SUB
 from tests.api.queries import gql
 from tests.helpers.colours import AA_TEXT, contrast
-from graph import open_store, sqlite_url
 from tests.helpers.server import serve, serve_command
 
 #: (text, background) variable pairs of widget.css that appear together on the page.

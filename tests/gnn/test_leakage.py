@@ -8,8 +8,8 @@ import sqlite3
 import pandas as pd
 import pytest
 
-from gnn.outcomes import outcome_times
 from gnn.features import FeatureSpec
+from gnn.outcomes import outcome_times
 from gnn.score import load_model, score_snapshot
 from graph import open_store, sqlite_url
 

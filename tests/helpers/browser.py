@@ -10,8 +10,9 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -43,7 +44,7 @@ def run_browser(url: str, *args: str, budget_ms: int = 8000) -> subprocess.Compl
 
 
 @contextmanager
-def playwright_browser() -> Iterator["Browser"]:
+def playwright_browser() -> Iterator[Browser]:
     """Playwright's Chromium driver on the Debian browser `browser_path()` finds.
 
     Playwright's own browser builds are never downloaded (`playwright install` needs a host this

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Callable
 
 import pytest
 from pyshacl import validate
@@ -26,7 +26,7 @@ LINE = BNode("line-1")
 
 
 def dt(*args: int) -> Literal:
-    return Literal(datetime(*args, tzinfo=timezone.utc), datatype=XSD.dateTime)
+    return Literal(datetime(*args, tzinfo=UTC), datatype=XSD.dateTime)
 
 
 def dec(text: str) -> Literal:

@@ -5,16 +5,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from api.cli import main
 from api.owners_alerts import check_alerts
 from api.settings import Settings
-from graph import GraphStore, ScoreRecord, open_store, sqlite_url
 from gnn.owners.audit import read_events
+from graph import GraphStore, ScoreRecord, open_store, sqlite_url
 from tests.api.book_data import RITA, SCORED_AT, build_book, explanation
 from tests.gnn.owners.receiver import receiver
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -143,8 +143,8 @@ def test_cli_feedback_and_audit_json_lines(site: Site, capsys: pytest.CaptureFix
     # ...and as PROV in the RDF export.
     from rdflib import PROV, RDF, RDFS, Graph
 
-    from graph.rdf import model_run_iri, node_iri
     from gnn.owners.prov import agent_iri
+    from graph.rdf import model_run_iri, node_iri
 
     turtle = site.home / "graph.ttl"
     assert main(["export", "--audit", "--out", str(turtle), *common]) == 0

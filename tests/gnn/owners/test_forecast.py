@@ -12,9 +12,9 @@ import pytest
 from api.app import create_app
 from api.auth import Role
 from api.cli import main
-from graph import ScoreRecord, open_store, sqlite_url
 from gnn.owners.backtest import BacktestRow, accuracy, backtest
 from gnn.owners.forecast import forecast, interval_of, won_draws
+from graph import ScoreRecord, open_store, sqlite_url
 from tests.api.book_data import BOB, DEALS, RITA, SCORED_AT, build_book
 from tests.api.queries import Endpoint, create_key, gql
 from tests.helpers.server import serve

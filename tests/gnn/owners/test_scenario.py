@@ -16,13 +16,13 @@ from api.app import create_app
 from api.auth import Role
 from api.owners_alerts import check_alerts
 from api.settings import Settings
+from gnn.owners.audit import read_events
 from gnn.registry import ModelRegistry
 from graph import open_store, sqlite_url
 from loaders import load_export, load_mapping
-from gnn.owners.audit import read_events
 from tests.api.queries import Endpoint, create_key, gql
-from tests.helpers.server import serve
 from tests.gnn.owners.receiver import receiver
+from tests.helpers.server import serve
 
 SECRET = "scenario-webhook-secret-0123456789abcdef"
 HEALTH = """{ modelHealth { modelVersion closedDeals auroc brier ece newDeals drift { family psi }
