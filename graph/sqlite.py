@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,12 @@ LINEAGE_DDL = '"_load_id" TEXT, "_source_file" TEXT, "_source_line" INTEGER'
 SQL_TYPES = {"string": "TEXT", "integer": "INTEGER", "decimal": "REAL", "boolean": "INTEGER", "date": "TEXT", "dateTime": "TEXT"}
 # SQLite allows 32766 host parameters; stay well below for IN (...) lists.
 MAX_PARAMS = 900
+# Rows per multi-row INSERT of a batch write, within SQLite's host-parameter limit (32766 since 3.32; kept far below).
+ROWS_PER_INSERT = 200
+MAX_HOST_PARAMS = 8000
+# Page cache per connection, KiB (negative: a size, not pages): SQLite's default 2 MB thrashes once a table's key
+# indexes outgrow it, and every insert then reads its index pages back from the OS (measured: a 1M-row load).
+CACHE_KIB = 64 * 1024
 
 
 def node_table(label: str) -> str:
@@ -181,6 +188,7 @@ class SQLiteStore(LoadBooks, RecordLog, GraphStore):
             # Checkpoint every ~40 MB of WAL rather than SQLite's 4 MB: each checkpoint syncs the file, which
             # took half the commit time of a load; what a crash keeps is the same (committed batches).
             conn.execute("PRAGMA wal_autocheckpoint=10000")
+            conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             self._local.conn = conn
             with self._conns_lock:
                 self._all_conns.append(conn)
@@ -212,10 +220,8 @@ class SQLiteStore(LoadBooks, RecordLog, GraphStore):
         quoted = ", ".join(f'"{c}"' for c in columns)
         updates = ", ".join(f'"{c}"=excluded."{c}"' for c in columns if c not in key) or None
         conflict = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
-        sql = (
-            f"INSERT INTO {table} ({quoted}) VALUES ({', '.join('?' * len(columns))}) "
-            f"ON CONFLICT({', '.join(key)}) {conflict}"
-        )
+        row_marks = f"({', '.join('?' * len(columns))})"
+        sql = f"INSERT INTO {table} ({quoted}) VALUES {row_marks} ON CONFLICT({', '.join(key)}) {conflict}"
         # Column by column: one pass per column is much cheaper than a generator per row (the load's hot path),
         # and a column whose values are all plain (most: text, numbers) skips the conversion pass altogether.
         by_column = []
@@ -229,15 +235,26 @@ class SQLiteStore(LoadBooks, RecordLog, GraphStore):
             if not set(map(type, column)) <= _PLAIN:
                 column = [v if v.__class__ in _PLAIN else _to_sql(v) for v in column]
             by_column.append(column)
-        values = list(zip(*by_column))
+        count = len(rows)
+        # Many rows per statement: the sqlite3 module's cost is per statement executed (reset, bind setup, step),
+        # so a statement of `per` rows pays it once for all of them. SQLite applies the rows of one VALUES list in
+        # order, so a key given twice in a batch still ends as its last row, as one statement per row did.
+        per = max(1, min(ROWS_PER_INSERT, MAX_HOST_PARAMS // len(columns)))
+        whole = count - count % per
+        many = sql.replace(f"VALUES {row_marks}", f"VALUES {', '.join([row_marks] * per)}", 1)
+        flat = list(chain.from_iterable(zip(*by_column, strict=True)))
+        width = per * len(columns)
         try:
             with self._transaction() as conn:
-                conn.executemany(sql, values)
+                if whole:
+                    conn.executemany(many, (flat[i : i + width] for i in range(0, whole * len(columns), width)))
+                if whole < count:
+                    conn.executemany(sql, list(zip(*(column[whole:] for column in by_column), strict=True)))
                 if load_id is not None:
-                    self._count_batch(conn, load_id, len(values))  # commits with the batch, or not at all
+                    self._count_batch(conn, load_id, count)  # commits with the batch, or not at all
         except sqlite3.Error as e:
             raise StoreError(f"writing {table}: {e}") from e
-        return len(values)
+        return count
 
     def upsert_nodes(self, label: str, rows: Sequence[Mapping[str, Any]], load_id: str | None = None) -> int:
         node = self.schema.nodes[label]

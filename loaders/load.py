@@ -277,21 +277,30 @@ class Loader:
             for label, rec in row.nodes:
                 known[label].add(rec["id"])
         dead = {id(r) for r, _ in rejected}
-        alive = rows
-        while True:
-            dangling = [(r, miss) for r in alive if (miss := _missing(r, known))]
-            if not dangling:
-                return alive
+        dangling = [(r, miss) for r in rows if (miss := _missing(r, known))]
+        # Only a row naming a node that went can dangle in a later round: they are looked up by the node, not
+        # found by checking every row again (a 1M-row load ran four full rounds). Rejected in row order per round.
+        dependents: dict[tuple[str, str], list[int]] | None = None
+        dropped: set[int] = set()
+        while dangling:
             for row, (column, label, ref) in dangling:
                 _reject(row, f"{column}: {ref!r} names no {label} (missing or quarantined)", rejected)
                 dead.add(id(row))
+                dropped.add(id(row))
             gone = [(label, rec["id"]) for row, _ in dangling for label, rec in row.nodes
                     if not _made_by_another(row, label, rec["id"], dead)]
+            if not gone:  # the rows rejected made no node: nothing else can dangle now
+                break
             for label, node_id in gone:
                 known[label].discard(node_id)
-            alive = [r for r in alive if id(r) not in dead]
-            if not gone:  # the rows rejected made no node: nothing else can dangle now
-                return alive
+            if dependents is None:
+                dependents = {}
+                for i, row in enumerate(rows):
+                    for _, label, ref in row.refs:
+                        dependents.setdefault((label, ref), []).append(i)
+            suspects = sorted({i for node in gone for i in dependents.get(node, ())})
+            dangling = [(r, miss) for i in suspects if id(r := rows[i]) not in dead and (miss := _missing(r, known))]
+        return [r for r in rows if id(r) not in dropped] if dropped else rows
 
     def _acyclic(self, rows: list[ParsedRow], rejected: list[tuple[ParsedRow, str]],
                  carried: Collection[int]) -> list[ParsedRow]:
