@@ -69,7 +69,7 @@ from loaders.stand_in import StandIn, count_stand_ins, fill_earliest_dates, plac
 from ontology import Schema
 
 log = logging.getLogger(__name__)
-BATCH_SIZE = 5000
+BATCH_SIZE = 50000
 
 
 @dataclass
