@@ -16,6 +16,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime
 from functools import lru_cache
 from itertools import chain
@@ -36,9 +37,11 @@ SQL_TYPES = {"string": "TEXT", "integer": "INTEGER", "decimal": "REAL", "boolean
 MAX_PARAMS = 900
 # Rows per multi-row INSERT of a batch write, within SQLite's host-parameter limit (32766 since 3.32; kept far below).
 ROWS_PER_INSERT = 200
+# Rows one writer-thread step inserts while the caller prepares the next (`SQLiteStore._upsert`).
+PIPELINE_ROWS = 5000
 MAX_HOST_PARAMS = 8000
 # Page cache per connection, KiB (negative: a size, not pages): SQLite's default 2 MB thrashes once a table's key
-# indexes outgrow it, and every insert then reads its index pages back from the OS (measured: a 1M-row load).
+# indexes outgrow it, and every insert then reads its index pages back from the OS.
 CACHE_KIB = 64 * 1024
 
 
@@ -144,6 +147,36 @@ def _add_lineage_columns(conn: sqlite3.Connection, table: str) -> None:
             conn.execute(f'ALTER TABLE {table} ADD COLUMN "{column}" {sql_type}')
 
 
+def _bound_values(rows: Sequence[Mapping[str, Any]], columns: list[str], load_id: str | None,
+                  empty_as_text: str | None) -> tuple[list[Any], int]:
+    """The rows' values as SQLite binds them, row after row in one flat list; and how many rows."""
+    # Column by column: one pass per column is much cheaper than a generator per row (the load's hot path),
+    # and a column whose values are all plain (most: text, numbers) skips the conversion pass altogether.
+    by_column = []
+    for c in columns:
+        if c == LOAD_ID and load_id is not None:
+            column = [load_id] * len(rows)
+        elif c == empty_as_text:
+            column = [r.get(c) or "" for r in rows]
+        else:
+            column = [r.get(c) for r in rows]
+        if not set(map(type, column)) <= _PLAIN:
+            column = [v if v.__class__ in _PLAIN else _to_sql(v) for v in column]
+        by_column.append(column)
+    return list(chain.from_iterable(zip(*by_column, strict=True))), len(rows)
+
+
+def _insert(conn: sqlite3.Connection, one: str, many: str, per: int, width: int, values: tuple[list[Any], int]) -> None:
+    """Insert flat row values: `per` rows a statement (`many`), the rest one by one (`one`)."""
+    flat, count = values
+    whole = (count - count % per) * width
+    step = per * width
+    if whole:
+        conn.executemany(many, (flat[i : i + step] for i in range(0, whole, step)))
+    if whole < len(flat):
+        conn.executemany(one, (flat[i : i + width] for i in range(whole, len(flat), width)))
+
+
 class SQLiteStore(LoadBooks, RecordLog, GraphStore):
     """`GraphStore` on a SQLite file. Example: `SQLiteStore(Path("graph.db"), load_schema())`."""
 
@@ -222,39 +255,33 @@ class SQLiteStore(LoadBooks, RecordLog, GraphStore):
         conflict = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
         row_marks = f"({', '.join('?' * len(columns))})"
         sql = f"INSERT INTO {table} ({quoted}) VALUES {row_marks} ON CONFLICT({', '.join(key)}) {conflict}"
-        # Column by column: one pass per column is much cheaper than a generator per row (the load's hot path),
-        # and a column whose values are all plain (most: text, numbers) skips the conversion pass altogether.
-        by_column = []
-        for c in columns:
-            if c == LOAD_ID and load_id is not None:
-                column = [load_id] * len(rows)
-            elif c == empty_as_text:
-                column = [r.get(c) or "" for r in rows]
-            else:
-                column = [r.get(c) for r in rows]
-            if not set(map(type, column)) <= _PLAIN:
-                column = [v if v.__class__ in _PLAIN else _to_sql(v) for v in column]
-            by_column.append(column)
-        count = len(rows)
         # Many rows per statement: the sqlite3 module's cost is per statement executed (reset, bind setup, step),
         # so a statement of `per` rows pays it once for all of them. SQLite applies the rows of one VALUES list in
         # order, so a key given twice in a batch still ends as its last row, as one statement per row did.
         per = max(1, min(ROWS_PER_INSERT, MAX_HOST_PARAMS // len(columns)))
-        whole = count - count % per
         many = sql.replace(f"VALUES {row_marks}", f"VALUES {', '.join([row_marks] * per)}", 1)
-        flat = list(chain.from_iterable(zip(*by_column, strict=True)))
-        width = per * len(columns)
+        # Overlapped: while a writer thread inserts one slice of the batch (sqlite3 releases the GIL while SQLite
+        # works), this thread turns the next slice into parameters. The connection is used by one thread at a
+        # time: the writer between submit and result, this one for BEGIN, the batch count and COMMIT.
+        pending: Future[None] | None = None
         try:
-            with self._transaction() as conn:
-                if whole:
-                    conn.executemany(many, (flat[i : i + width] for i in range(0, whole * len(columns), width)))
-                if whole < count:
-                    conn.executemany(sql, list(zip(*(column[whole:] for column in by_column), strict=True)))
+            with self._transaction() as conn, ThreadPoolExecutor(1, thread_name_prefix="sqlite-write") as writer:
+                try:
+                    for start in range(0, len(rows), PIPELINE_ROWS):
+                        values = _bound_values(rows[start : start + PIPELINE_ROWS], columns, load_id, empty_as_text)
+                        if pending is not None:
+                            pending.result()
+                        pending = writer.submit(_insert, conn, sql, many, per, len(columns), values)
+                    if pending is not None:
+                        pending.result()
+                finally:
+                    if pending is not None:
+                        wait([pending])  # an error here must not roll back under the writer's feet
                 if load_id is not None:
-                    self._count_batch(conn, load_id, count)  # commits with the batch, or not at all
+                    self._count_batch(conn, load_id, len(rows))  # commits with the batch, or not at all
         except sqlite3.Error as e:
             raise StoreError(f"writing {table}: {e}") from e
-        return count
+        return len(rows)
 
     def upsert_nodes(self, label: str, rows: Sequence[Mapping[str, Any]], load_id: str | None = None) -> int:
         node = self.schema.nodes[label]
