@@ -19,6 +19,7 @@ from typing import Any
 
 from api.settings import Settings
 from graph import DealgraphError, GraphStore, InvalidInput, open_store
+from graph.ledger import Ledger
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_FAILURE = 0, 1, 2
 COMMAND_MODULES: list[str] = [
@@ -117,7 +118,7 @@ def _leak_provenance(store: GraphStore, mapping: str | None) -> dict[str, str]:
     """Ontology term -> "mapping: file column C", from `--mapping` or the last load's mapping; {} if unknown."""
     from loaders import load_mapping
 
-    name = mapping or next((r.mapping for r in sorted(store.loads(), key=lambda r: r.started, reverse=True)), None)
+    name = mapping or next((r.mapping for r in sorted(Ledger(store).loads(), key=lambda r: r.started, reverse=True)), None)
     if name is None:
         return {}
     try:

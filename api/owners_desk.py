@@ -24,7 +24,8 @@ from gnn.owners.feedback import record_feedback
 from gnn.owners.forecast import Forecast, forecast
 from gnn.owners.monitor import Health
 from gnn.owners.trends import TrendRow, trends
-from graph.store import DealgraphError, GraphStore, InvalidInput
+from graph.errors import DealgraphError, InvalidInput
+from graph.store import GraphStore
 
 if TYPE_CHECKING:
     from api.graphql.context import Loaders

@@ -33,7 +33,7 @@ from sklearn.metrics import roc_auc_score
 
 from gnn.dataset import CutoffExamples
 from gnn.features import HISTORY_PREFIX, FeatureSpec
-from graph.store import DealgraphError
+from graph.errors import DealgraphError
 
 # The strongest honest single inputs measured: 0.70 on the default sample (a record at opening), 0.75 on the
 # lead-funnel fixture (a deal's age); a days-to-close column mapped as a deal field scored exactly 0.95 there,

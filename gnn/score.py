@@ -27,9 +27,9 @@ from gnn.features import FeatureSpec, encode, latest_event_time
 from gnn.fit import calibrate, logits_of
 from gnn.gate import NO_SKILL, NO_SKILL_BAND, SKILL, band
 from gnn.model import HeteroSAGE, ModelConfig
-from gnn.outcomes import outcome_flags
 from gnn.registry import ModelCard, ModelRegistry, RegistryError
 from gnn.wide import WideLinear, WideSpec
+from graph.deals import DealShape
 from graph.explanation import Explanation
 from graph.snapshot import Snapshot
 from graph.store import GraphStore, ScoreRecord
@@ -66,9 +66,10 @@ def load_model(home: Path, version: str | None = None) -> LoadedModel:
 
 
 def open_deal_ids(snapshot: Snapshot) -> list[str]:
-    """Deals with no outcome in the snapshot."""
-    closed = set(outcome_flags(snapshot).index)
-    return [d for d in snapshot.nodes["Deal"]["id"] if d not in closed]
+    """Deals open in the snapshot (`graph.deals`: no outcome edge)."""
+    shape = DealShape.of(snapshot.schema)
+    return shape.open_ids(list(snapshot.nodes[shape.deal.name][shape.deal.key]),
+                          set(snapshot.edges[shape.outcome.name]["src"]))
 
 
 def deals_as_examples(spec: FeatureSpec, snapshot: Snapshot, now: pd.Timestamp, deal_ids: list[str]) -> CutoffExamples:

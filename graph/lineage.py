@@ -26,6 +26,9 @@ from typing import Any, Literal
 LOAD_ID, SOURCE_FILE, SOURCE_LINE = "_load_id", "_source_file", "_source_line"
 LINEAGE_COLUMNS = (LOAD_ID, SOURCE_FILE, SOURCE_LINE)
 
+#: Record kinds (`graph.records`) the ledger (`graph.ledger`) keeps its books in: one record per event.
+LOAD_KIND, MERGE_KIND, TOMBSTONE_KIND = "ledger.load", "ledger.merge", "ledger.tombstone"
+
 LoadState = Literal["running", "finished", "failed", "interrupted"]
 MergeState = Literal["active", "undone"]
 
@@ -182,3 +185,9 @@ def set_aside_to_json(edges: Sequence[SetAside]) -> str:
 
 def set_aside_from_json(text: str | None) -> list[SetAside]:
     return [SetAside(relation, edge) for relation, edge in json.loads(text or "[]")]
+
+
+def progress_entry(load_id: str, rows: int) -> tuple[str, dict[str, Any]]:
+    """The record (key, body) of `LOAD_KIND` a store appends with each batch written for a load, in the
+    batch's own transaction: `graph.ledger` counts them into `LoadRecord.batches` / `rows_written`."""
+    return load_id, {"event": "batch", "rows": rows}

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from graph.ledger import Ledger
 from graph.store import GraphStore, InvalidInput
 from loaders.mapping import Mapping, SourceSpec
 from loaders.records import RecordError
@@ -138,7 +139,7 @@ def plan_retired_edges(store: GraphStore, mapping: Mapping, seen: SeenKeys, writ
         if file in bad_files:
             plan.skipped.append(f"{rel}: {file} has rows whose key is unreadable")
             continue
-        stored_edges = store.edge_keys(rel)
+        stored_edges = Ledger(store).edge_keys(rel)
         keys, made_rel = seen.edge_keys.get(rel, set()), made.get(rel, set())
         made_keys = {k for _, _, k in made_rel}
         gone = sorted(e for e in stored_edges if e[2] not in keys or (e[2] in made_keys and e not in made_rel))
@@ -149,7 +150,7 @@ def plan_retired_edges(store: GraphStore, mapping: Mapping, seen: SeenKeys, writ
     for rel in sorted({r for rels in row_relations.values() for r in rels}):
         sources = parents.get(rel, set())
         made_rel = made.get(rel, set())
-        gone = sorted(e for e in store.edge_keys(rel) if e[0] in sources and e not in made_rel)
+        gone = sorted(e for e in Ledger(store).edge_keys(rel) if e[0] in sources and e not in made_rel)
         if gone:
             plan.retire_edges[rel] = gone
     return plan
@@ -157,9 +158,9 @@ def plan_retired_edges(store: GraphStore, mapping: Mapping, seen: SeenKeys, writ
 
 def apply_changes(store: GraphStore, plan: ChangePlan, load_id: str, export_date: date) -> dict[str, dict[str, int]]:
     """Close and retire what `plan` says, each step one transaction; counts of what changed."""
-    ended = {rel: store.end_edges(rel, keys, export_date, load_id, "missing from the export: ended")
+    ended = {rel: Ledger(store).end_edges(rel, keys, export_date, load_id, "missing from the export: ended")
              for rel, keys in plan.end_edges.items()}
-    retired = store.retire(load_id, plan.retire_nodes, plan.retire_edges, "missing from the export") \
+    retired = Ledger(store).retire(load_id, plan.retire_nodes, plan.retire_edges, "missing from the export") \
         if plan.retire_nodes or plan.retire_edges else {}
     return {"ended": {k: v for k, v in ended.items() if v}, "retired": retired}
 

@@ -44,6 +44,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from graph.ledger import Ledger
 from graph.lineage import LoadRecord
 from graph.store import GraphStore, InvalidInput, StoreError
 from loaders.absent import fit_to_export
@@ -165,7 +166,7 @@ class Loader:
         quarantine = Quarantine(self.quarantine_dir / f"{load_id}.jsonl")
         summary = LoadSummary(load_id, str(source_dir), self.mapping.name, str(quarantine.path), mode=self.mode,
                               absent=absent)
-        self.store.begin_load(LoadRecord(load_id, str(source_dir), self.mapping.name, started, mode=self.mode))
+        Ledger(self.store).begin_load(LoadRecord(load_id, str(source_dir), self.mapping.name, started, mode=self.mode))
         collecting = gc.isenabled()
         # Millions of long-lived row objects make every full collection walk them all (a quarter of the CPU time
         # at 275k rows, measured); a load makes no cycles worth collecting before it ends.
@@ -174,7 +175,7 @@ class Loader:
             self._run(source_dir, summary, quarantine)
         except BaseException as e:  # a SIGKILL never gets here: that load stays `running`
             try:
-                self.store.finish_load(load_id, "failed", error=f"{type(e).__name__}: {e}")
+                Ledger(self.store).finish_load(load_id, "failed", error=f"{type(e).__name__}: {e}")
             except StoreError:  # the store itself failed: the original error is the one to report
                 log.exception("could not mark load %s failed", load_id)
             raise
@@ -183,7 +184,7 @@ class Loader:
             if collecting:
                 gc.enable()
         summary.seconds = round((datetime.now(UTC) - started).total_seconds(), 3)
-        self.store.finish_load(load_id, "finished", summary.to_json())
+        Ledger(self.store).finish_load(load_id, "finished", summary.to_json())
         return summary
 
     def _run(self, source_dir: Path, summary: LoadSummary, quarantine: Quarantine) -> None:
@@ -215,7 +216,7 @@ class Loader:
         plan = plan_retired_edges(self.store, self.mapping, self._seen, kept, self._plan, self.mode, self.max_retire_share)
         summary.deletions_skipped = plan.skipped
         if identity.merges:
-            self.store.record_merges(identity.merges)  # before the rows that rely on them
+            Ledger(self.store).record_merges(identity.merges)  # before the rows that rely on them
         self._write(kept, summary, identity.carriers)
         changed = apply_changes(self.store, plan, summary.load_id, self.export_date or datetime.now(UTC).date())
         summary.ended, summary.retired = changed["ended"], changed["retired"]

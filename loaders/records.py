@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from graph.errors import DealgraphError
 from loaders.limits import INT64_MAX, date_in_range, datetime_in_range, integer_in_range
 from ontology import NodeType, Property, Relation
 
@@ -291,5 +292,5 @@ def _number(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
-class RecordError(ValueError):
+class RecordError(DealgraphError, ValueError):
     """A row's values do not fit the schema."""

@@ -24,6 +24,7 @@ from typing import Any
 import jwt
 
 from api.auth.principal import Principal, Role
+from graph.errors import DealgraphError
 
 #: Clock skew tolerated between the token issuer and this server.
 LEEWAY_S = 30
@@ -31,7 +32,7 @@ LEEWAY_S = 30
 DEFAULT_MAX_LIFETIME_S = 86400
 
 
-class TokenError(Exception):
+class TokenError(DealgraphError):
     """A bearer token that cannot be accepted; the message says why (it goes back to the caller)."""
 
 

@@ -42,13 +42,11 @@ def _no_timer(name: str, seconds: float) -> None:
 
 
 def runs_inline(store: GraphStore) -> bool:
-    """True for the embedded SQLite store: its reads take tens of microseconds and never wait on a writer
-    (WAL), so handing each to a worker thread costs more than the read, and under load the hand-back waits
-    for the GIL (up to its 5 ms switch interval) behind other requests. A networked store (Neo4j) waits on
-    the network, so its calls go to worker threads."""
-    from graph.sqlite import SQLiteStore
-
-    return isinstance(store, SQLiteStore)
+    """True for a store that says its reads are quick enough to run inline (`GraphStore.reads_inline`: the
+    embedded SQLite store's take tens of microseconds and never wait on a writer, so handing each to a worker
+    thread costs more than the read, and under load the hand-back waits for the GIL behind other requests).
+    A networked store (Neo4j) waits on the network, so its calls go to worker threads."""
+    return store.reads_inline
 
 
 class StoreReads:

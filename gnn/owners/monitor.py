@@ -33,6 +33,7 @@ from gnn.outcomes import deal_outcomes
 from gnn.owners.backtest import training_split
 from gnn.owners.feedback import override_scorecard
 from gnn.registry import ModelRegistry
+from graph.ledger import Ledger
 from graph.snapshot import Snapshot
 from graph.store import GraphStore, InvalidInput, ScoreRecord
 
@@ -185,7 +186,7 @@ def model_health(store: GraphStore, home: Path, thresholds: Thresholds | None = 
     if current:
         health.score_psi = psi(_score_reference(store, home, version, snap, split), np.array(current, float))
 
-    loads = [l for l in store.loads() if l.state == "finished" and l.finished is not None][:RECENT_LOADS]
+    loads = [l for l in Ledger(store).loads() if l.state == "finished" and l.finished is not None][:RECENT_LOADS]
     if loads:
         health.hours_since_load = round(((now or datetime.now(UTC)) - loads[0].finished).total_seconds() / 3600, 2)
         read = sum((l.summary or {}).get("totals", {}).get("read", 0) for l in loads)

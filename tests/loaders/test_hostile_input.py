@@ -21,6 +21,7 @@ import pytest
 
 from api.cli import EXIT_BAD_INPUT, EXIT_OK, main
 from graph import GraphStore, open_store, sqlite_url
+from graph.ledger import Ledger
 from loaders.mapping import MAPPINGS_DIR
 from ontology import load_schema
 from tests.loaders.test_bad_input import (
@@ -395,7 +396,7 @@ def assert_acyclic(tmp_path: Path) -> None:
 
 def assert_no_parent_cycle(store: GraphStore) -> None:
     """No account is its own parent or ancestor in the stored hierarchy."""
-    parent = {s: d for s, d, _ in store.edge_keys("SUBSIDIARY_OF")}
+    parent = {s: d for s, d, _ in Ledger(store).edge_keys("SUBSIDIARY_OF")}
     for start in parent:
         seen, node = set(), start
         while node in parent:

@@ -13,6 +13,7 @@ import pytest
 import loaders.identity as identity
 from api.cli import main
 from graph import open_store, sqlite_url
+from graph.ledger import Ledger
 from loaders import load_export, load_mapping
 from loaders.identity import DEFAULT_RULES, Decision, IdentityRules, load_identity_rules, resolve
 from loaders.normalise import company_name, email, website
@@ -156,12 +157,12 @@ def test_every_planted_duplicate_account_is_found_and_nothing_else(sample_load):
     # The generator's knowledge: duplicates get the highest ids and are listed last; each shares its source's
     # website, which is unique per real company.
     duplicates = {r["Id"] for r in rows[-planted:]}
-    merges = store.merges("Account")
+    merges = Ledger(store).merges("Account")
     assert {m.merged_id for m in merges} == duplicates
     for m in merges:  # no false merge: each duplicate joined the company it copies
         assert website(by_id[m.kept_id]["Website"]) == website(by_id[m.merged_id]["Website"])
         assert m.kept_id not in duplicates and m.rule == "same_website" and m.score == 1.0
-    assert store.merges("Contact") == []  # the generator plants no duplicate contacts
+    assert Ledger(store).merges("Contact") == []  # the generator plants no duplicate contacts
     assert load.merges == {"Account.same_website": planted}
     files = {f.file: f for f in load.files}
     assert files["Account.csv"].merged == planted and load.reconciles
@@ -169,12 +170,12 @@ def test_every_planted_duplicate_account_is_found_and_nothing_else(sample_load):
 
 def test_references_to_duplicates_are_redirected(sample_load):
     root, sample, store, load = sample_load
-    duplicates = {m.merged_id for m in store.merges("Account")}
+    duplicates = {m.merged_id for m in Ledger(store).merges("Account")}
     assert not duplicates & store.node_ids("Account")
     nodes, edges = store.read_tables()
     assert not {e["dst"] for e in edges["FOR_ACCOUNT"]} & duplicates
     assert not {e["dst"] for e in edges["WORKS_AT"]} & duplicates
-    redirected = sum(len(m.redirects) for m in store.merges("Account"))
+    redirected = sum(len(m.redirects) for m in Ledger(store).merges("Account"))
     # Every deal and contact planted on a duplicate is now on its company (some have other dirt, hence >=).
     planted = sample.dirt["opportunities_on_duplicate_accounts"] + sample.dirt["contacts_on_duplicate_accounts"]
     assert redirected >= planted * 0.9
@@ -190,7 +191,7 @@ def test_merges_list_and_undo_through_the_cli(sample_load, capsys):
     assert first["merged_id"] in store.node_ids("Account")
     again = load_export(store, root / "export", load_mapping("salesforce", store.schema), root / "q")
     assert first["merged_id"] in store.node_ids("Account")  # a later load keeps the pair apart
-    assert again.merges == {"Account.same_website": len(store.merges("Account", "active"))}
+    assert again.merges == {"Account.same_website": len(Ledger(store).merges("Account", "active"))}
     assert main(["merges", "undo", str(first["merge_id"]), "--store", url]) == 1  # already undone
 
 
@@ -300,8 +301,8 @@ def check_ann_moved(store) -> None:
 
 def check_undone(store, folder: Path, tmp_path: Path) -> None:
     """Undo gives both records and their own relations back exactly: the graph of a load that merged nothing."""
-    [merge] = store.merges("Contact")
-    store.undo_merge(merge.merge_id)
+    [merge] = Ledger(store).merges("Contact")
+    Ledger(store).undo_merge(merge.merge_id)
     assert store.node_ids("Contact") == {"003A", "003B", "003C"}
     assert jobs(store, "003A") == {("001OLD", None, None)} and jobs(store, "003B") == {("001NEW", None, None)}
     assert [n.node["id"] for n in store.neighbours("Deal", ["006N"], "INVOLVES")["006N"]] == ["003B"]
@@ -314,7 +315,7 @@ def check_undone(store, folder: Path, tmp_path: Path) -> None:
 
 def where_from(store, node_id: str) -> list[tuple]:
     """The source file and line of a node and of each edge touching it (load ids differ between stores)."""
-    [lineage] = store.lineage(node_id)
+    [lineage] = Ledger(store).lineage(node_id)
     return [(lineage.provenance.source_file, lineage.provenance.source_line),
             *sorted((e.relation, e.src, e.dst, e.provenance.source_file, e.provenance.source_line) for e in lineage.edges)]
 
@@ -324,7 +325,7 @@ def test_a_contact_who_changed_jobs_keeps_both_employments(tmp_path):
     with open_store(sqlite_url(tmp_path / "g.db")) as store:
         summary = load_movers(store, folder)
         check_ann_moved(store)
-        [merge] = store.merges("Contact")
+        [merge] = Ledger(store).merges("Contact")
         assert (merge.kept_id, merge.merged_id, merge.rule) == ("003A", "003B", "same_email")
         assert summary.merges == {"Contact.same_email": 1}
         assert summary.merge_carried == {"WORKS_AT": 1}  # the move; the deal role is someone else's reference
@@ -343,7 +344,7 @@ def test_loading_the_merged_export_again_changes_nothing(tmp_path):
         first = store.read_tables()
         again = load_movers(store, folder)
         assert store.read_tables() == first and again.reconciles
-        [merge] = store.merges("Contact")
+        [merge] = Ledger(store).merges("Contact")
         # Recorded once: her new job re-pointed and its start filled in, her old job's end, her deal role.
         assert sorted((r.relation, r.dst, r.end or "", r.filled) for r in merge.redirects) == [
             ("INVOLVES", "003A", "dst", ()), ("WORKS_AT", "001NEW", "", ("since",)),
@@ -360,8 +361,8 @@ def test_a_delta_load_of_the_second_record_merges_the_same_way(tmp_path):
         summary = load_movers(store, second, mode="delta")
         check_ann_moved(store)  # the stored job was ended when the new record's began
         assert summary.merge_carried == {"WORKS_AT": 1} and summary.reconciles
-        [merge] = store.merges("Contact")
-        store.undo_merge(merge.merge_id)
+        [merge] = Ledger(store).merges("Contact")
+        Ledger(store).undo_merge(merge.merge_id)
         assert jobs(store, "003A") == {("001OLD", None, None)} and jobs(store, "003B") == {("001NEW", None, None)}
         assert [n.node["id"] for n in store.neighbours("Deal", ["006N"], "INVOLVES")["006N"]] == ["003B"]
 
@@ -433,11 +434,11 @@ def test_a_merged_account_s_parent_is_carried_or_set_aside_and_undo_gives_it_bac
         assert parents(store) == {("001A1", "001P1"), ("001B1", "001P1")}
         assert summary.merge_carried == {"SUBSIDIARY_OF": 1} and summary.reconciles
         aside = {m.merged_id: [(a.relation, a.edge["src"], a.edge["dst"]) for a in m.set_aside]
-                 for m in store.merges("Account")}
+                 for m in Ledger(store).merges("Account")}
         assert aside == {"001A2": [("SUBSIDIARY_OF", "001A2", "001P2")], "001B2": [],
                          "001C2": [("SUBSIDIARY_OF", "001C2", "001C1")]}
-        for m in store.merges("Account"):
-            store.undo_merge(m.merge_id)
+        for m in Ledger(store).merges("Account"):
+            Ledger(store).undo_merge(m.merge_id)
         assert parents(store) == {("001A1", "001P1"), ("001A2", "001P2"), ("001B2", "001P1"), ("001C2", "001C1")}
         with open_store(sqlite_url(tmp_path / "unmerged.db")) as plain:
             load_movers(plain, folder, identity=None)
