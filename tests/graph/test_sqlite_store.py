@@ -103,8 +103,8 @@ def test_a_store_from_before_the_ledger_opens_with_its_books(tmp_path):
     with sqlite3.connect(db) as conn:
         conn.executescript("""
             CREATE TABLE loads (load_id TEXT PRIMARY KEY, source TEXT NOT NULL, mapping TEXT NOT NULL,
-                mode TEXT NOT NULL, started TEXT NOT NULL, finished TEXT, state TEXT NOT NULL, batches INTEGER NOT NULL DEFAULT 0,
-                rows_written INTEGER NOT NULL DEFAULT 0, summary TEXT, error TEXT);
+                mode TEXT NOT NULL, started TEXT NOT NULL, finished TEXT, state TEXT NOT NULL,
+                batches INTEGER NOT NULL DEFAULT 0, rows_written INTEGER NOT NULL DEFAULT 0, summary TEXT, error TEXT);
             CREATE TABLE merges (merge_id INTEGER PRIMARY KEY AUTOINCREMENT, label TEXT NOT NULL, kept_id TEXT NOT NULL,
                 merged_id TEXT NOT NULL, rule TEXT NOT NULL, score REAL NOT NULL, detail TEXT NOT NULL DEFAULT '',
                 load_id TEXT NOT NULL, merged_row TEXT, redirects TEXT NOT NULL DEFAULT '[]',
@@ -114,7 +114,8 @@ def test_a_store_from_before_the_ledger_opens_with_its_books(tmp_path):
             INSERT INTO loads VALUES ('L1', '/x', 'salesforce', 'full', '2025-01-01T00:00:00Z', '2025-01-01T00:01:00Z',
                 'finished', 4, 40, '{"totals": {"read": 40}}', NULL);
             INSERT INTO merges (merge_id, label, kept_id, merged_id, rule, score, load_id, merged_row, state,
-                created_at, undone_at) VALUES (7, 'Account', 'a1', 'a9', 'same_website', 1.0, 'L1', '{"id": "a9"}', 'undone',
+                created_at, undone_at)
+                VALUES (7, 'Account', 'a1', 'a9', 'same_website', 1.0, 'L1', '{"id": "a9"}', 'undone',
                 '2025-01-01T00:00:30Z', '2025-01-02T00:00:00Z');
             INSERT INTO tombstones VALUES ('node', 'Deal', '["d1"]', 'L1', 'missing from the export', '{"id": "d1"}',
                 '2025-01-01T00:00:59Z');
