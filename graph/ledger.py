@@ -50,6 +50,9 @@ from graph.lineage import (
 from graph.store import ChangeSet, EdgeKey, GraphStore
 from graph.timefmt import parse_iso, to_iso
 
+#: Edges looked up by identity at a time (each names its src and dst: two lists of this length).
+LOOKUP_BATCH = 400
+
 
 def _now() -> str:
     return to_iso(datetime.now(UTC))
@@ -95,16 +98,18 @@ class _Draft:
 
     def edge(self, relation: str, ident: EdgeKey) -> dict[str, Any] | None:
         if (relation, ident) not in self.edges:
-            self.seen(
-                relation,
-                [
-                    r
-                    for r in self.store.read_rows(relation, {"src": [ident[0]], "dst": [ident[1]]}, lineage=True)
-                    if _ident(r) == ident
-                ],
-            )
-            self.edges.setdefault((relation, ident), None)
+            self.prefetch(relation, [ident])
         return self.edges[(relation, ident)]
+
+    def prefetch(self, relation: str, idents: Sequence[EdgeKey]) -> None:
+        """Read these edges (or learn they are not stored) in one lookup, not one per edge."""
+        wanted = sorted({i for i in idents if (relation, i) not in self.edges})
+        for start in range(0, len(wanted), LOOKUP_BATCH):  # both ends are listed: keep each lookup small
+            some = set(wanted[start : start + LOOKUP_BATCH])
+            where = {"src": [i[0] for i in some], "dst": [i[1] for i in some]}
+            self.seen(relation, [r for r in self.store.read_rows(relation, where, lineage=True) if _ident(r) in some])
+        for i in wanted:
+            self.edges.setdefault((relation, i), None)
 
     def put(self, relation: str, row: Mapping[str, Any]) -> None:
         self.edge(relation, _ident(row))
@@ -237,8 +242,9 @@ class Ledger:
         until = self.schema.relations[relation].valid_to
         if not until:
             raise ValueError(f"{relation} has no end time to set")
-        draft = _Draft(self.store)
-        for row in [draft.edge(relation, k) for k in dict.fromkeys(keys)]:
+        draft, keys = _Draft(self.store), list(dict.fromkeys(keys))
+        draft.prefetch(relation, keys)
+        for row in [draft.edge(relation, k) for k in keys]:
             if row is not None and row.get(until) is None:
                 draft.put(relation, {**row, until: at, LOAD_ID: load_id, SOURCE_FILE: reason, SOURCE_LINE: None})
         ended = len(draft.dirty)
@@ -275,8 +281,10 @@ class Ledger:
             for row in self.store.read_rows(label, {node.key: ids}, lineage=True) if ids else []:
                 bury("node", label, row, (row[node.key],), reason)
                 draft.gone_nodes.setdefault(label, []).append(row[node.key])
-        for relation, keys in edges.items():
-            for found in [draft.edge(relation, k) for k in dict.fromkeys(keys)]:
+        for relation, named in edges.items():
+            keys = list(dict.fromkeys(named))
+            draft.prefetch(relation, keys)
+            for found in [draft.edge(relation, k) for k in keys]:
                 if found is not None:
                     bury("edge", relation, found, _ident(found), reason)
                     draft.delete(relation, _ident(found))
