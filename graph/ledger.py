@@ -64,9 +64,8 @@ def _time(text: str | None) -> datetime | None:
 
 def _plain(row: Mapping[str, Any]) -> dict[str, Any]:
     """A row as JSON keeps it: times as `graph.timefmt` text."""
-    return {
-        k: to_iso(v) if isinstance(v, datetime) else v.isoformat() if isinstance(v, date) else v for k, v in row.items()
-    }
+    return {k: to_iso(v) if isinstance(v, datetime) else v.isoformat() if isinstance(v, date) else v
+            for k, v in row.items()}
 
 
 def _ident(row: Mapping[str, Any]) -> EdgeKey:
@@ -129,9 +128,8 @@ class _Draft:
                 gone.setdefault(at[0], []).append(at[1])
             if self.edges[at] is not None:
                 put.setdefault(at[0], []).append(self.edges[at])  # type: ignore[arg-type]
-        return ChangeSet(
-            delete_edges=gone, delete_nodes=self.gone_nodes, put_nodes=self.nodes, put_edges=put, records=records
-        )
+        return ChangeSet(delete_edges=gone, delete_nodes=self.gone_nodes, put_nodes=self.nodes, put_edges=put,
+                         records=records)
 
 
 class Ledger:
@@ -143,42 +141,17 @@ class Ledger:
     # ---- loads
     def begin_load(self, record: LoadRecord) -> None:
         """Record a load as `running` before it writes anything."""
-        self.store.append_records(
-            LOAD_KIND,
-            [
-                (
-                    record.load_id,
-                    {
-                        "event": "begin",
-                        "source": record.source,
-                        "mapping": record.mapping,
-                        "mode": record.mode,
-                        "started": to_iso(record.started),
-                    },
-                )
-            ],
-        )
+        self.store.append_records(LOAD_KIND, [(record.load_id, {
+            "event": "begin", "source": record.source, "mapping": record.mapping, "mode": record.mode,
+            "started": to_iso(record.started)})])
 
-    def finish_load(
-        self, load_id: str, state: LoadState, summary: Mapping[str, Any] | None = None, error: str | None = None
-    ) -> None:
+    def finish_load(self, load_id: str, state: LoadState, summary: Mapping[str, Any] | None = None,
+                    error: str | None = None) -> None:
         """Mark a load `finished` or `failed`. A finished load makes the earlier `running` loads of the same
         source and mapping `interrupted`: it has replaced their work."""
-        self.store.append_records(
-            LOAD_KIND,
-            [
-                (
-                    load_id,
-                    {
-                        "event": "finish",
-                        "state": state,
-                        "finished": _now(),
-                        "error": error,
-                        "summary": json.loads(json.dumps(summary, default=str)) if summary is not None else None,
-                    },
-                )
-            ],
-        )
+        self.store.append_records(LOAD_KIND, [(load_id, {
+            "event": "finish", "state": state, "finished": _now(), "error": error,
+            "summary": json.loads(json.dumps(summary, default=str)) if summary is not None else None})])
 
     def loads(self, load_id: str | None = None) -> list[LoadRecord]:
         """Every load (or the one named), newest first."""
@@ -187,29 +160,19 @@ class Ledger:
         for r in self.store.read_records(LOAD_KIND):
             b, old = r.body, found.get(r.key)
             if b["event"] == "begin":
-                found[r.key] = LoadRecord(
-                    r.key, b["source"], b["mapping"], parse_iso(b["started"]), b.get("mode", "full")
-                )
+                found[r.key] = LoadRecord(r.key, b["source"], b["mapping"], parse_iso(b["started"]),
+                                          b.get("mode", "full"))
                 begun[r.key] = r.seq
             elif old is not None and b["event"] == "batch":  # a batch written outside a begun load counts nowhere
-                found[r.key] = replace(
-                    old, batches=old.batches + b.get("batches", 1), rows_written=old.rows_written + b["rows"]
-                )
+                found[r.key] = replace(old, batches=old.batches + b.get("batches", 1),
+                                       rows_written=old.rows_written + b["rows"])
             elif old is not None and b["event"] == "finish":
-                found[r.key] = replace(
-                    old, state=b["state"], finished=_time(b["finished"]), summary=b.get("summary"), error=b.get("error")
-                )
+                found[r.key] = replace(old, state=b["state"], finished=_time(b["finished"]), summary=b.get("summary"),
+                                       error=b.get("error"))
         done = [f for f in found.values() if f.state == "finished"]
-        out = [
-            replace(x, state="interrupted")
-            if x.state == "running"
-            and any(
-                f.load_id != x.load_id and (f.source, f.mapping) == (x.source, x.mapping) and x.started <= f.started
-                for f in done
-            )
-            else x
-            for x in found.values()
-        ]
+        out = [replace(x, state="interrupted") if x.state == "running" and any(
+            f.load_id != x.load_id and (f.source, f.mapping) == (x.source, x.mapping) and x.started <= f.started
+            for f in done) else x for x in found.values()]
         out.sort(key=lambda x: (x.started, begun[x.load_id]), reverse=True)
         return [x for x in out if load_id is None or x.load_id == load_id]
 
@@ -221,13 +184,11 @@ class Ledger:
             found = self.store.read_rows(label, {node.key: [node_id]}, lineage=True)
             if not found:
                 continue
-            edges = [
-                EdgeLineage(rel.name, direction, r["src"], r["dst"], r["key"], Provenance.of(r))  # type: ignore[arg-type]
-                for rel in self.schema.relations_touching(label)
-                for end, direction, end_label in (("src", "out", rel.source), ("dst", "in", rel.target))
-                if end_label == label
-                for r in self.store.read_rows(rel.name, {end: [node_id]}, lineage=True)
-            ]
+            edges = [EdgeLineage(rel.name, direction, r["src"], r["dst"], r["key"], Provenance.of(r))  # type: ignore[arg-type]
+                     for rel in self.schema.relations_touching(label)
+                     for end, direction, end_label in (("src", "out", rel.source), ("dst", "in", rel.target))
+                     if end_label == label
+                     for r in self.store.read_rows(rel.name, {end: [node_id]}, lineage=True)]
             out.append(NodeLineage(label, node_id, Provenance.of(found[0]), tuple(edges)))
         return out
 
@@ -252,9 +213,8 @@ class Ledger:
             self.store.apply(draft.changes((LOAD_KIND, *progress_entry(load_id, ended))))
         return ended
 
-    def retire(
-        self, load_id: str, nodes: Mapping[str, Iterable[str]], edges: Mapping[str, Iterable[EdgeKey]], reason: str
-    ) -> dict[str, int]:
+    def retire(self, load_id: str, nodes: Mapping[str, Iterable[str]], edges: Mapping[str, Iterable[EdgeKey]],
+               reason: str) -> dict[str, int]:
         """Move nodes (with every edge touching them) and edges out of the graph into tombstones, in one
         transaction; returns the number retired per label / relation."""
         draft, at = _Draft(self.store), _now()
@@ -262,13 +222,8 @@ class Ledger:
         counts: dict[str, int] = {}
 
         def bury(kind: str, name: str, row: Mapping[str, Any], ident: tuple[str, ...], why: str) -> None:
-            stones.append(
-                (
-                    TOMBSTONE_KIND,
-                    load_id,
-                    {"kind": kind, "name": name, "ident": list(ident), "reason": why, "row": _plain(row), "at": at},
-                )
-            )
+            stones.append((TOMBSTONE_KIND, load_id, {"kind": kind, "name": name, "ident": list(ident), "reason": why,
+                                                     "row": _plain(row), "at": at}))
             counts[name] = counts.get(name, 0) + 1
 
         for label, ids in nodes.items():
@@ -293,11 +248,8 @@ class Ledger:
 
     def tombstones(self, load_id: str | None = None) -> list[Tombstone]:
         """Retired records (of one load), oldest first."""
-        return [
-            Tombstone(b["kind"], b["name"], tuple(b["ident"]), r.key, b["reason"], b["row"], _time(b["at"]))
-            for r in self.store.read_records(TOMBSTONE_KIND, key=load_id)
-            for b in [r.body]
-        ]
+        return [Tombstone(b["kind"], b["name"], tuple(b["ident"]), r.key, b["reason"], b["row"], _time(b["at"]))
+                for r in self.store.read_records(TOMBSTONE_KIND, key=load_id) for b in [r.body]]
 
     # ---- merges
     def merges(self, label: str | None = None, state: MergeState | None = None) -> list[MergeRecord]:
@@ -308,28 +260,17 @@ class Ledger:
             if b["event"] == "merge":
                 merge_id = b.get("merge_id") or r.seq  # stores from before the ledger keep their merges' ids
                 by_id[merge_id] = MergeRecord(
-                    label=r.key,
-                    kept_id=b["kept_id"],
-                    merged_id=b["merged_id"],
-                    rule=b["rule"],
-                    score=b["score"],
-                    load_id=b["load_id"],
-                    detail=b.get("detail", ""),
-                    merged_row=b.get("merged_row"),
+                    label=r.key, kept_id=b["kept_id"], merged_id=b["merged_id"], rule=b["rule"], score=b["score"],
+                    load_id=b["load_id"], detail=b.get("detail", ""), merged_row=b.get("merged_row"),
                     redirects=tuple(redirects_from_json(json.dumps(b["redirects"]))),
-                    set_aside=tuple(set_aside_from_json(json.dumps(b["set_aside"]))),
-                    merge_id=merge_id,
-                    created_at=_time(b.get("created_at")),
-                )
+                    set_aside=tuple(set_aside_from_json(json.dumps(b["set_aside"]))), merge_id=merge_id,
+                    created_at=_time(b.get("created_at")))
             elif b["event"] == "update":
                 m = by_id[b["merge_id"]]
                 by_id[m.merge_id] = replace(  # type: ignore[index]
-                    m,
-                    kept_id=b["kept_id"],
-                    merged_row=m.merged_row or b.get("merged_row"),
+                    m, kept_id=b["kept_id"], merged_row=m.merged_row or b.get("merged_row"),
                     redirects=tuple(redirects_from_json(json.dumps(b["redirects"]))),
-                    set_aside=tuple(set_aside_from_json(json.dumps(b["set_aside"]))),
-                )
+                    set_aside=tuple(set_aside_from_json(json.dumps(b["set_aside"]))))
             elif b["event"] == "undo":
                 by_id[b["merge_id"]] = replace(by_id[b["merge_id"]], state="undone", undone_at=_time(b["undone_at"]))
         return [m for _, m in sorted(by_id.items()) if state is None or m.state == state]
@@ -353,36 +294,24 @@ class Ledger:
             row = _plain(m.merged_row) if m.merged_row is not None else moved_row
             old = active.get((m.label, m.merged_id))
             if old is None:
-                body = {
-                    "event": "merge",
-                    "kept_id": m.kept_id,
-                    "merged_id": m.merged_id,
-                    "rule": m.rule,
-                    "score": float(m.score),
-                    "detail": m.detail,
-                    "load_id": m.load_id,
-                    "merged_row": row,
-                    "created_at": _now(),
-                }
+                body = {"event": "merge", "kept_id": m.kept_id, "merged_id": m.merged_id, "rule": m.rule,
+                        "score": float(m.score), "detail": m.detail, "load_id": m.load_id, "merged_row": row,
+                        "created_at": _now()}
             else:  # already decided: keep the decision, add the edges this load re-pointed or set aside
                 redirects = [*old.redirects, *(r for r in redirects if r not in old.redirects)]
                 aside = [*old.set_aside, *(e for e in aside if e not in old.set_aside)]
                 body = {"event": "update", "merge_id": old.merge_id, "kept_id": m.kept_id, "merged_row": row}
-            body |= {
-                "redirects": json.loads(redirects_to_json(redirects)),
-                "set_aside": json.loads(set_aside_to_json(aside)),
-            }
+            body |= {"redirects": json.loads(redirects_to_json(redirects)),
+                     "set_aside": json.loads(set_aside_to_json(aside))}
             [record] = self.store.apply(draft.changes((MERGE_KIND, m.label, body)))
             ids.append(old.merge_id if old is not None else record.seq)
-            active[(m.label, m.merged_id)] = replace(
-                m, merge_id=ids[-1], redirects=tuple(redirects), set_aside=tuple(aside)
-            )
+            active[(m.label, m.merged_id)] = replace(m, merge_id=ids[-1], redirects=tuple(redirects),
+                                                     set_aside=tuple(aside))
         by_id = {m.merge_id: m for m in self.merges()} if ids else {}
         return [by_id[i] for i in ids]
 
-    def _move_node(
-        self, draft: _Draft, label: str, merged: str, kept: str
-    ) -> tuple[dict[str, Any] | None, list[Redirect], list[SetAside]]:
+    def _move_node(self, draft: _Draft, label: str, merged: str, kept: str
+                   ) -> tuple[dict[str, Any] | None, list[Redirect], list[SetAside]]:
         """A merged id that lives in the graph: its row, the edges moved to the kept id and those set aside."""
         key = self.schema.nodes[label].key
         found = self.store.read_rows(label, {key: [merged]}, lineage=True)
@@ -396,11 +325,8 @@ class Ledger:
                 for row in draft.seen(rel.name, self.store.read_rows(rel.name, {end: [merged]}, lineage=True)):
                     moved = {**row, end: kept}
                     draft.delete(rel.name, _ident(row))
-                    if (
-                        (rel.source == rel.target and moved[far] in (kept, merged))
-                        or draft.edge(rel.name, _ident(moved))
-                        or (rel.functional and end == "src" and held)
-                    ):
+                    loop = rel.source == rel.target and moved[far] in (kept, merged)
+                    if loop or draft.edge(rel.name, _ident(moved)) or (rel.functional and end == "src" and held):
                         aside.append(SetAside(rel.name, row))
                         continue
                     draft.put(rel.name, moved)
@@ -449,7 +375,6 @@ class Ledger:
                     draft.put(r.relation, back)
         for aside in m.set_aside:  # the merged record's own relations the kept one could not take
             draft.put(aside.relation, dict(aside.edge))
-        self.store.apply(
-            draft.changes((MERGE_KIND, m.label, {"event": "undo", "merge_id": merge_id, "undone_at": _now()}))
-        )
+        self.store.apply(draft.changes((MERGE_KIND, m.label, {"event": "undo", "merge_id": merge_id,
+                                                              "undone_at": _now()})))
         return next(x for x in self.merges(m.label) if x.merge_id == merge_id)
