@@ -37,6 +37,7 @@ from torch_geometric.explain.algorithm import ExplainerAlgorithm
 from gnn.attribution import EMPTY, TYPICAL, EdgeIntegratedGradients, Reference, make_explainer, masked_logits
 from gnn.outcomes import outcome_flags
 from gnn.suggest import Edit, Proposal, proposals, suggest
+from gnn.task import WIN, Task
 from graph.explanation import Detail, ExplainedPath, Explanation, NodeRef, PathStep, Phrase, Segment
 from graph.snapshot import Snapshot
 
@@ -56,21 +57,22 @@ NEAR_TYPICAL = 0.02
 
 
 class Facts:
-    """What the sentences and suggestions say about nodes, from the snapshot the model saw."""
+    """What the sentences and suggestions say about nodes, from the snapshot the model saw.
 
-    COUNTED = {"Contact": "INVOLVES", "Account": "FOR_ACCOUNT", "Product": "FOR_PRODUCT", "Rep": "OWNED_BY"}
+    Whose records are counted and what the typical rate is computed within come from the task's declaration
+    (`gnn.task.Task.evidence`, `.segment`)."""
 
-    def __init__(self, snapshot: Snapshot, data: HeteroData) -> None:
+    def __init__(self, snapshot: Snapshot, data: HeteroData, task: Task = WIN) -> None:
         self.ids = {t: data[t].node_id for t in data.node_types}
         self.positions = {t: {node_id: i for i, node_id in enumerate(ids)} for t, ids in self.ids.items()}
         self.names = {
             label: frame.set_index("id")[snapshot.schema.nodes[label].display].astype(str).to_dict()
             for label, frame in snapshot.nodes.items()
         }
-        self.extra = {
-            "Account": snapshot.nodes["Account"].set_index("id")["industry"].dropna().to_dict(),
-            "Product": snapshot.nodes["Product"].set_index("id")["family"].dropna().to_dict(),
-        }
+        self.segment_label, prop = task.segment or ("Account", "industry")
+        frame = snapshot.nodes[self.segment_label]
+        #: The segment (an account's industry) of each node of `segment_label` that has one.
+        self.segment = frame.set_index(snapshot.schema.nodes[self.segment_label].key)[prop].dropna().to_dict()
         flags = outcome_flags(snapshot)
         self.result = {d: ("won" if r.won else "lost") for d, r in flags.iterrows()}
         self.deal_account = snapshot.edges["FOR_ACCOUNT"].set_index("src")["dst"].to_dict()
@@ -87,7 +89,7 @@ class Facts:
         current = jobs[jobs["until"].isna()] if "until" in jobs else jobs
         self.employees = current.groupby("dst")["src"].agg(list).to_dict()
         self.record: dict[tuple[str, str], tuple[int, int]] = {}
-        for label, rel in self.COUNTED.items():
+        for label, rel in task.evidence.items():
             edges = snapshot.edges[rel].assign(result=lambda f: f["src"].map(self.result))
             counts = edges.groupby(["dst", "result"]).size().unstack(fill_value=0)
             for node_id, row in counts.iterrows():
@@ -96,13 +98,13 @@ class Facts:
         self.wins_by: dict[tuple[str, str | None], Counter[str]] = defaultdict(Counter)
         for deal, result in self.result.items():
             if result == "won" and deal in self.deal_owner:
-                industry = self.extra["Account"].get(self.deal_account.get(deal))
+                industry = self.segment.get(self.deal_account.get(deal))
                 for product in self.deal_products.get(deal, ()):
                     self.wins_by[(product, industry)][self.deal_owner[deal]] += 1
         # Typical: the share of closed deals won, overall and per industry of the deal's account.
         results = pd.Series(self.result, dtype=object)
         self.typical = float((results == "won").mean()) if len(results) else 0.5
-        industry = results.index.map(lambda d: self.extra["Account"].get(self.deal_account.get(d)))
+        industry = results.index.map(lambda d: self.segment.get(self.deal_account.get(d)))
         by_industry = (results == "won").groupby(industry.to_numpy()).agg(["mean", "size"])
         self.industry_rate = {k: float(r["mean"]) for k, r in by_industry.iterrows() if r["size"] >= 5}
 
@@ -121,9 +123,9 @@ class Facts:
 
     def typical_for(self, node: NodeRef) -> tuple[float, str]:
         """The win share a node's record is compared with, and the words for whose it is."""
-        industry = self.extra["Account"].get(node.id) if node.label == "Account" else None
+        industry = self.segment.get(node.id) if node.label == self.segment_label else None
         if industry in self.industry_rate:
-            return self.industry_rate[industry], f" for {industry} accounts"
+            return self.industry_rate[industry], f" for {industry} {self.segment_label.lower()}s"
         return self.typical, ""
 
     def judged_history(self, node: NodeRef, before: str) -> tuple[Detail, int]:

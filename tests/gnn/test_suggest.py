@@ -37,7 +37,7 @@ def facts(records: dict[str, tuple[int, int]], employees: list[str], on_deal: di
         roles=roles, contact_roles=contact_roles, record={("Contact", c): r for c, r in records.items()},
         typical=0.4, deal_account={DEAL: ACCOUNT},
         deal_contacts={DEAL: set(on_deal)}, employees={ACCOUNT: employees}, ref_by_id=ref,
-        deal_account_ref=lambda deal_id: ref("Account", ACCOUNT), extra={"Account": {ACCOUNT: "Finance"}},
+        deal_account_ref=lambda deal_id: ref("Account", ACCOUNT), segment={ACCOUNT: "Finance"}, segment_label="Account",
         record_words=lambda node: Detail(" (record)", node), deal_owner={DEAL: OWNER}, deal_products={DEAL: [PRODUCT]},
         wins_by={(PRODUCT, "Finance"): Counter({OWNER: 9, OTHER_REP: 3, "005-max": 1})},
     )
