@@ -334,8 +334,9 @@ def test_a_rep_flags_a_reason_as_off_with_their_reason_and_a_probability(site, b
     assert event.override_probability == pytest.approx(0.30)
     form.locator("select").select_option("score")
     form.locator("textarea").fill("Too high: no budget this year.")
-    form.locator("button").click()
-    page.wait_for_function("document.querySelector('.fb-status').textContent.includes('Thank you')")
+    with page.expect_response(lambda response: "/graphql" in response.url):
+        form.locator("button").click()  # the status loses "sent" at once and gets it back once recorded
+    page.wait_for_selector(".fb-status.sent", timeout=10_000)
     event = read_events(site.store, deal_id, "feedback")[-1]
     assert (event.target, event.path, event.override_probability) == ("score", None, None)
     page.close()
