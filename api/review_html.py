@@ -90,7 +90,8 @@ def _table(review: Review, today: date) -> str:
                + '<label>Search <input id="f-text" type="search" placeholder="account, deal, owner"></label>'
                + '<span id="count" class="meta"></span>')
     return (f'<section aria-labelledby="t-title"><h2 id="t-title">Open deals</h2><div class="filters">{filters}</div>'
-            f'<div class="table-box"><table id="deals"><thead><tr>{heads}</tr></thead><tbody>{"".join(_row(r, today) for r in rows)}</tbody>'
+            f'<div class="table-box"><table id="deals"><thead><tr>{heads}</tr></thead>'
+            f'<tbody>{"".join(_row(r, today) for r in rows)}</tbody>'
             '<tfoot><tr><td colspan="5" id="t-count"></td><td class="num" id="t-amount"></td><td></td><td></td>'
             '<td class="num" id="t-weighted"></td></tr></tfoot></table></div>'
             '<p class="meta">Click a heading to sort; weighted = amount × probability. Change: since the previous '
@@ -150,10 +151,12 @@ def _deal(r: Row) -> str:
     verdict = (f"win probability ({escape(r.score.band)})" if meta.get("state") != "no_skill" else
                "base win rate: <b>no skill</b>, the model did not beat the baseline on its test period, "
                "so this is not a judgement of this deal")
-    paths = "".join(
-        f'<div class="path"><p class="{_attr(p["direction"])}">{escape(p["direction"])} ({p["weight"]:+.3f}, compared '
-        f'with {escape(p.get("reference") or "a typical deal")}): {escape(p["text"])}</p>{path_chain(p)}</div>'
-        for p in explanation.get("paths", []))
+    shown = explanation.get("paths", [])
+    # The reference is the same for every path of a deal: said once, above them.
+    reference = next((p["reference"] for p in shown if p.get("reference")), "a typical deal")
+    paths = (f'<p class="meta">Reasons, compared with {escape(reference)}:</p>' if shown else "") + "".join(
+        f'<div class="path"><p class="{_attr(p["direction"])}">{escape(p["direction"])} ({p["weight"]:+.3f}): '
+        f'{escape(p["text"])}</p>{path_chain(p)}</div>' for p in shown)
     if explanation.get("note"):
         paths += f'<p class="meta">{escape(explanation["note"])}</p>'
     steps = "".join(f"<li>{escape(s['text'])}</li>" for s in explanation.get("suggestions", []))

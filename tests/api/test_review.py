@@ -123,6 +123,11 @@ def test_the_review_sorts_and_filters_offline_at_1400px(review_html, tmp_path):
         assert page.locator("h2", has_text="Per rep").bounding_box()["y"] < 900  # the totals on the first screen
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / "review-1400.png"))  # what RevOps sees first
+        drill = page.locator("article.deal").first
+        drill.scroll_into_view_if_needed()
+        box = drill.bounding_box()
+        assert box["x"] + box["width"] <= 1400  # path graphs wrap inside the page
+        drill.screenshot(path=str(SCREENSHOTS / "review-deal-1400.png"))  # one drill-down, its paths drawn
         page.close()
 
 
