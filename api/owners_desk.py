@@ -76,9 +76,13 @@ class OwnersDesk:
 
     async def forecast(self) -> Forecast:
         """The forecast of the deals the principal sees: a rep's (or team's) own, everyone's for revops/admin."""
+        from gnn.owners.backtest import cached_adjustment
+
         owners = await self.loaders.visible_owners()
         self._read_every_score()
-        return await asyncio.to_thread(forecast, self.store, rep_ids=owners)
+        # As `dealgraph forecast` computed it for the serving model (docs/owners.md); independent deals until then.
+        adjustment = cached_adjustment(self.health_cache.home) if self.health_cache is not None else None
+        return await asyncio.to_thread(forecast, self.store, rep_ids=owners, adjustment=adjustment)
 
     async def trends(self) -> list[TrendRow]:
         """Win rate, cycle time and won amount per close quarter, over the deals the principal sees."""

@@ -149,17 +149,34 @@ def fit_known(periods: list[Period], at: pd.Timestamp) -> Adjustment:
                np.concatenate([np.full(int(k.sum()), i) for i, _, k in keep]))
 
 
+def _adjustment_path(home: Path, version: str) -> Path:
+    return home / "owners" / f"forecast-adjustment-{version}.json"
+
+
+def cached_adjustment(home: Path) -> Adjustment | None:
+    """The serving model's adjustment if `current_adjustment` computed it already (the API only reads it:
+    computing takes seconds); None otherwise."""
+    version = ModelRegistry(home).current_version()
+    path = _adjustment_path(home, version) if version else None
+    if path is None or not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        return Adjustment(**{**data, "edges": tuple(data["edges"]), "shifts": tuple(data["shifts"])})
+    except (OSError, ValueError, TypeError, KeyError):
+        return None  # a damaged file: the forecast falls back to independent deals rather than fail
+
+
 def current_adjustment(store: GraphStore, home: Path) -> Adjustment:
     """The serving model's adjustment from every past period's closed deals: what the live forecast uses.
 
     Kept per model version under `HOME/owners/` (the periods take seconds to score on a large store).
     """
-    version = ModelRegistry(home).current_version()
-    path = home / "owners" / f"forecast-adjustment-{version}.json"
-    if version is not None and path.exists():
-        data = json.loads(path.read_text())
-        return Adjustment(**{**data, "edges": tuple(data["edges"]), "shifts": tuple(data["shifts"])})
-    _, _, periods = past_periods(store, home)
+    kept = cached_adjustment(home)
+    if kept is not None:
+        return kept
+    version, _, periods = past_periods(store, home)
+    path = _adjustment_path(home, version)
     adjustment = fit_known(periods, pd.Timestamp.now(tz="UTC"))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(adjustment.to_json()))
