@@ -80,10 +80,11 @@ def _closed_deal_counts(examples: list[CutoffExamples]) -> tuple[int, int]:
 
 
 def train(store: GraphStore, home: Path, truth: Path | None = None, config: TrainConfig | None = None,
-          provenance: Mapping[str, str] | None = None) -> TrainResult:
+          provenance: Mapping[str, str] | None = None, promote: bool = True) -> TrainResult:
     """Train, compare against the baselines, register, and serve it if it passes the gates.
 
     Args:
+        promote: False: register only, never serve; the caller decides (`gnn.owners.retrain`'s guard).
         provenance: ontology term ("Deal.amount", "OWNED_BY") -> the mapping column it was loaded from, so a
             leak refusal names what the user can change (built by the CLI from the load's mapping).
 
@@ -116,7 +117,8 @@ def train(store: GraphStore, home: Path, truth: Path | None = None, config: Trai
     notes: list[str] = []
     if fallback:
         kind, model, chosen, tried, wide_fit, platt = "prior", None, None, [], None, (1.0, 0.0)
-        notes.append(f"only {won} won and {lost} lost deals to learn from (need {MIN_WON} + {MIN_LOST}): serving the class prior")
+        notes.append(f"only {won} won and {lost} lost deals to learn from (need {MIN_WON} + {MIN_LOST}): "
+                     "serving the class prior")
     else:
         kind = "graphsage"
         model, chosen, tried, wide_fit = tune(examples, config.grid, spec if config.wide else None)
@@ -136,7 +138,10 @@ def train(store: GraphStore, home: Path, truth: Path | None = None, config: Trai
     registry = ModelRegistry(home)
     gate = judge(test, kind, positives=int(y["test"].sum()))
     notes.append(gate.summary())
-    promoted, why = _promotion_gate(registry, full, split, y["test"], test.get(kind, {}).get("auroc"), gate.passed)
+    if promote:
+        promoted, why = _promotion_gate(registry, full, split, y["test"], test.get(kind, {}).get("auroc"), gate.passed)
+    else:
+        promoted, why = False, "registered only: the caller decides whether it serves"
     notes.append(why)
     report = {
         "version": version,
@@ -165,7 +170,8 @@ def train(store: GraphStore, home: Path, truth: Path | None = None, config: Trai
                 "platt": list(platt), "prior": prior, "state": gate.state, "gate": gate.to_dict(),
                 "quality": quality(test, kind)},
     )
-    files = {"model.pt": _artifact(kind, model, spec, platt, prior), "report.json": json.dumps(report, indent=2).encode()}
+    files = {"model.pt": _artifact(kind, model, spec, platt, prior),
+             "report.json": json.dumps(report, indent=2).encode()}
     path = registry.save(card, files, promote=promoted)
     curves = {name: (y["test"], p) for name, p in probs.items() if name not in ("prior", "wide_only")}
     reliability_plot(curves, path / "reliability.png")
