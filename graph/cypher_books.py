@@ -92,13 +92,19 @@ def edge_keys(schema: Schema, rel: Relation) -> str:
 # ---- incremental loads
 
 
+def _valid_to(rel: Relation) -> str:
+    if rel.valid_to is None:
+        raise ValueError(f"{rel.name} has no end time (validTo) to close an edge at")
+    return rel.valid_to
+
+
 def end_edges(schema: Schema, rel: Relation) -> str:
     """Close the open `$rows` edges at `$at`, tagging them with the load and reason."""
     return (
         "UNWIND $rows AS row\n"
         + _edge_match(schema, rel) + "\n"
-        + f"WHERE r.{quote(rel.valid_to)} IS NULL\n"  # type: ignore[arg-type]
-        + f"SET r.{quote(rel.valid_to)} = $at, r.{quote(LOAD_ID)} = $load_id, "  # type: ignore[arg-type]
+        + f"WHERE r.{quote(_valid_to(rel))} IS NULL\n"
+        + f"SET r.{quote(_valid_to(rel))} = $at, r.{quote(LOAD_ID)} = $load_id, "
         + f"r.{quote(SOURCE_FILE)} = $reason, r.{quote(SOURCE_LINE)} = null\n"
         + "RETURN count(r) AS ended"
     )
@@ -200,7 +206,8 @@ def move_edges(schema: Schema, rel: Relation, end: str) -> str:
     old, new = ("(x)-[r:{t}]->(o)", "(y)-[n:{t}]->(o)") if end == "src" else ("(o)-[r:{t}]->(x)", "(o)-[n:{t}]->(y)")
     drop = "o = y" + (f" OR EXISTS {{ (y)-[:{t}]->() }}" if rel.functional and end == "src" else "")
     return (
-        f"MATCH (x:{quote(near.name)} {{{quote(near.key)}: $from}}), (y:{quote(near.name)} {{{quote(near.key)}: $to}})\n"
+        f"MATCH (x:{quote(near.name)} {{{quote(near.key)}: $from}}), "
+        f"(y:{quote(near.name)} {{{quote(near.key)}: $to}})\n"
         f"MATCH {old.format(t=t)} WHERE o:{quote(other.name)}\n"
         f"WITH y, r, o, ({drop}) AS dropped\n"
         f"FOREACH (_ IN CASE WHEN dropped THEN [] ELSE [1] END | CREATE {new.format(t=t)} SET n = properties(r))\n"
@@ -227,8 +234,8 @@ def close_edge(schema: Schema, rel: Relation) -> str:
     """End the edge (`$src`, `$dst`, `$key`) at `$at` if it is still open (a job a merge ordered); lineage stays."""
     return (
         _edge_match(schema, rel, "$src", "$dst", "$key") + "\n"
-        + f"WHERE r.{quote(rel.valid_to)} IS NULL\n"  # type: ignore[arg-type]
-        + f"SET r.{quote(rel.valid_to)} = $at\n"  # type: ignore[arg-type]
+        + f"WHERE r.{quote(_valid_to(rel))} IS NULL\n"
+        + f"SET r.{quote(_valid_to(rel))} = $at\n"
         + "RETURN count(r) AS ended"
     )
 

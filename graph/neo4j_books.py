@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from graph import cypher_books as cb
 from graph.lineage import (
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from neo4j import ManagedTransaction
 
 TOMBSTONE_PREFIX = "tombstone_"
+T = TypeVar("T")
 
 
 def _now() -> str:
@@ -74,12 +75,16 @@ class Neo4jBooks:
     schema: Any
     batch_size: int
 
+    if TYPE_CHECKING:  # Neo4jStore's, declared for the type checker only
+        def _run(self, write: bool, work: Callable[[ManagedTransaction], T], what: str) -> T: ...
+        def _read(self, query: str, what: str, **params: Any) -> list[dict[str, Any]]: ...
+
     # ---- loads
     def begin_load(self, record: LoadRecord) -> None:
         props = {"load_id": record.load_id, "source": record.source, "mapping": record.mapping, "mode": record.mode,
                  "started": to_iso(record.started), "state": "running", "batches": 0, "rows_written": 0,
                  "seq": time.time_ns()}  # orders loads started within one second
-        self._run(True, lambda tx: tx.run(cb.create_load(), props=props).consume(), "recording the load")  # type: ignore[attr-defined]
+        self._run(True, lambda tx: tx.run(cb.create_load(), props=props).consume(), "recording the load")
 
     def finish_load(self, load_id: str, state: LoadState, summary: Mapping[str, Any] | None = None,
                     error: str | None = None) -> None:
@@ -91,10 +96,10 @@ class Neo4jBooks:
             if state == "finished":
                 tx.run(cb.interrupt_earlier(), load_id=load_id, running="running", interrupted="interrupted").consume()
 
-        self._run(True, work, "recording the load")  # type: ignore[attr-defined]
+        self._run(True, work, "recording the load")
 
     def loads(self, load_id: str | None = None) -> list[LoadRecord]:
-        rows = self._read(cb.loads(load_id is not None), "reading loads", load_id=load_id)  # type: ignore[attr-defined]
+        rows = self._read(cb.loads(load_id is not None), "reading loads", load_id=load_id)
         return [_load(r["props"]) for r in rows]
 
     @staticmethod
@@ -112,20 +117,21 @@ class Neo4jBooks:
                     continue
                 edges = []
                 for rel in self.schema.relations_touching(label):
-                    for direction, end_label in (("out", rel.source), ("in", rel.target)):
+                    ends: tuple[tuple[Literal["out", "in"], str], ...] = (("out", rel.source), ("in", rel.target))
+                    for direction, end_label in ends:
                         if end_label != label:
                             continue
                         for r in tx.run(cb.edge_lineage(self.schema, rel, direction), id=node_id).data():
-                            edges.append(EdgeLineage(rel.name, direction, r["src"], r["dst"], r["key"] or "",  # type: ignore[arg-type]
+                            edges.append(EdgeLineage(rel.name, direction, r["src"], r["dst"], r["key"] or "",
                                                      Provenance.of(r)))
                 out.append(NodeLineage(label, node_id, Provenance.of(found[0]), tuple(edges)))
             return out
 
-        return self._run(False, work, "reading lineage")  # type: ignore[attr-defined]
+        return self._run(False, work, "reading lineage")
 
     def edge_keys(self, relation: str) -> set[tuple[str, str, str]]:
         rel = self.schema.relations[relation]
-        rows = self._read(cb.edge_keys(self.schema, rel), f"reading {relation} keys")  # type: ignore[attr-defined]
+        rows = self._read(cb.edge_keys(self.schema, rel), f"reading {relation} keys")
         return {(r["src"], r["dst"], r["key"] or "") for r in rows}
 
     # ---- incremental loads
@@ -146,12 +152,12 @@ class Neo4jBooks:
             self._count_batch(tx, load_id, ended)
             return ended
 
-        return self._run(True, work, f"ending {relation} edges")  # type: ignore[attr-defined]
+        return self._run(True, work, f"ending {relation} edges")
 
     def retire(self, load_id: str, nodes: Mapping[str, Iterable[str]],
                edges: Mapping[str, Iterable[tuple[str, str, str]]], reason: str) -> dict[str, int]:
         counts: dict[str, int] = {}
-        base = {"load_id": load_id, "at": _now(), "seq": time.time_ns()}
+        base: dict[str, Any] = {"load_id": load_id, "at": _now(), "seq": time.time_ns()}
 
         def add(name: str, n: int) -> None:
             if n:
@@ -174,16 +180,17 @@ class Neo4jBooks:
                 rows = [{"src": s, "dst": d, "key": k} for s, d, k in keys]
                 if rows:
                     add(relation, tx.run(cb.retire_edges(self.schema, self.schema.relations[relation]), rows=rows,
-                                         kind="edge", name=relation, reason=reason, **base).single(strict=True)["retired"])
+                                         kind="edge", name=relation, reason=reason,
+                                         **base).single(strict=True)["retired"])
             self._count_batch(tx, load_id, 0)
 
-        self._run(True, work, "retiring records")  # type: ignore[attr-defined]
+        self._run(True, work, "retiring records")
         return counts
 
     def tombstones(self, load_id: str | None = None) -> list[Tombstone]:
         from graph.neo4j import from_db  # graph.neo4j imports this module
 
-        rows = self._read(cb.tombstones(load_id is not None), "reading tombstones", load_id=load_id)  # type: ignore[attr-defined]
+        rows = self._read(cb.tombstones(load_id is not None), "reading tombstones", load_id=load_id)
         out = []
         for r in rows:
             props = r["props"]
@@ -209,10 +216,11 @@ class Neo4jBooks:
                     known = list(existing.redirects) + [r for r in redirects if r not in existing.redirects]
                     aside = set_aside_from_json(set_aside_to_json(m.set_aside))  # as stored: comparable
                     aside = list(existing.set_aside) + [e for e in aside if e not in existing.set_aside]
-                    props = {"kept_id": m.kept_id, "redirects": redirects_to_json(known),
+                    props: dict[str, Any] = {"kept_id": m.kept_id, "redirects": redirects_to_json(known),
                              "set_aside": set_aside_to_json(aside),
                              "merged_row": existing.merged_row and json.dumps(existing.merged_row) or row_json}
                     tx.run(cb.update_merge(), merge_id=existing.merge_id, props=props).consume()
+                    assert existing.merge_id is not None  # read back from the store, which numbers every merge
                     ids.append(existing.merge_id)
                     continue
                 last += 1
@@ -225,11 +233,13 @@ class Neo4jBooks:
                 ids.append(last)
             return ids
 
-        ids = self._run(True, work, "recording merges")  # type: ignore[attr-defined]
+        ids = self._run(True, work, "recording merges")
         by_id = {m.merge_id: m for m in self.merges()}
         return [by_id[i] for i in ids]
 
-    def _move_node(self, tx: ManagedTransaction, label: str, merged: str, kept: str) -> tuple[dict | None, list[Redirect]]:
+    def _move_node(
+        self, tx: ManagedTransaction, label: str, merged: str, kept: str
+    ) -> tuple[dict | None, list[Redirect]]:
         """A merged id that lives in the graph: remove it, re-pointing its edges to the kept id."""
         node = self.schema.nodes[label]
         found = tx.run(cb.get_node_props(node), id=merged).data()
@@ -237,13 +247,14 @@ class Neo4jBooks:
             return None, []
         redirects = []
         for rel in self.schema.relations_touching(label):
-            for end, end_label in (("src", rel.source), ("dst", rel.target)):
+            ends: tuple[tuple[Literal["src", "dst"], str], ...] = (("src", rel.source), ("dst", rel.target))
+            for end, end_label in ends:
                 if end_label != label:
                     continue
-                for r in tx.run(cb.move_edges(self.schema, rel, end), **{"from": merged, "to": kept}).data():
+                for r in tx.run(cb.move_edges(self.schema, rel, end), {"from": merged, "to": kept}).data():
                     if r["moved"]:
                         src, dst = (kept, r["far"]) if end == "src" else (r["far"], kept)
-                        redirects.append(Redirect(rel.name, src, dst, r["k"] or "", end))  # type: ignore[arg-type]
+                        redirects.append(Redirect(rel.name, src, dst, r["k"] or "", end))
         tx.run(cb.delete_node(node), id=merged).consume()
         props = found[0]["props"]
         return {k: (to_iso(v.to_native()) if hasattr(v, "to_native") else v) for k, v in props.items()}, redirects
@@ -260,7 +271,7 @@ class Neo4jBooks:
         return out
 
     def merges(self, label: str | None = None, state: MergeState | None = None) -> list[MergeRecord]:
-        rows = self._read(cb.merges(label is not None, state is not None), "reading merges",  # type: ignore[attr-defined]
+        rows = self._read(cb.merges(label is not None, state is not None), "reading merges",
                           label=label, state=state)
         return [_merge(r["props"]) for r in rows]
 
@@ -298,7 +309,7 @@ class Neo4jBooks:
                        props=props).consume()
             tx.run(cb.update_merge(), merge_id=merge_id, props={"state": "undone", "undone_at": _now()}).consume()
 
-        self._run(True, work, "undoing a merge")  # type: ignore[attr-defined]
+        self._run(True, work, "undoing a merge")
         return next(x for x in self.merges(m.label) if x.merge_id == merge_id)
 
     # ---- integrity

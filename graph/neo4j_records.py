@@ -40,7 +40,8 @@ class Neo4jRecordLog:
                  "body": json.dumps(dict(body), sort_keys=True, default=str)} for key, body in entries]
         query = cypher.append_records()
         seqs = self._run(True, lambda tx: [r["seq"] for r in tx.run(query, rows=rows)], f"appending {kind} records")
-        return [Record(int(s), kind, row["key"], at, json.loads(row["body"])) for s, row in zip(seqs, rows)]
+        return [Record(int(s), kind, row["key"], at, json.loads(row["body"]))
+                for s, row in zip(seqs, rows, strict=True)]
 
     def read_records(self, kind: str, key: str | None = None, after: int = 0, limit: int | None = None) -> list[Record]:
         self._records_schema()

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from graph.lineage import (
     LINEAGE_COLUMNS,
@@ -132,10 +133,12 @@ class LoadBooks:
                 continue
             edges = []
             for rel in self.schema.relations_touching(label):
-                for end, direction in (("src", "out"), ("dst", "in")):
+                for end in ("src", "dst"):
                     if (rel.source if end == "src" else rel.target) != label:
                         continue
-                    sql = f"SELECT src, dst, key, {lineage_cols} FROM {t.edge_table(rel.name)} WHERE {end} = ? ORDER BY src, dst, key"
+                    sql = (f"SELECT src, dst, key, {lineage_cols} FROM {t.edge_table(rel.name)} WHERE {end} = ? "
+                           "ORDER BY src, dst, key")
+                    direction: Literal["out", "in"] = "out" if end == "src" else "in"
                     edges += [EdgeLineage(rel.name, direction, r["src"], r["dst"], r["key"], Provenance.of(r))
                               for r in self._select(sql, [node_id])]
             out.append(NodeLineage(label, node_id, Provenance.of(found[0]), tuple(edges)))
@@ -216,7 +219,8 @@ class LoadBooks:
                 redirects = [*m.redirects, *moved, *self._close(conn, m)]
                 row = {k: t._to_sql(v) for k, v in m.merged_row.items()} if m.merged_row is not None else moved_row
                 existing = conn.execute(
-                    "SELECT merge_id, redirects, merged_row FROM merges WHERE label = ? AND merged_id = ? AND state = 'active'",
+                    "SELECT merge_id, redirects, merged_row FROM merges "
+                    "WHERE label = ? AND merged_id = ? AND state = 'active'",
                     (m.label, m.merged_id),
                 ).fetchone()
                 if existing is None:
@@ -224,8 +228,10 @@ class LoadBooks:
                         "INSERT INTO merges (label, kept_id, merged_id, rule, score, detail, load_id, merged_row, "
                         "redirects, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (m.label, m.kept_id, m.merged_id, m.rule, float(m.score), m.detail, m.load_id,
-                         json.dumps(row, default=str) if row is not None else None, redirects_to_json(redirects), _now()),
+                         json.dumps(row, default=str) if row is not None else None, redirects_to_json(redirects),
+                         _now()),
                     )
+                    assert cur.lastrowid is not None  # set by the INSERT
                     ids.append(cur.lastrowid)
                     self._set_aside(conn, cur.lastrowid, m.set_aside)
                     continue
@@ -233,7 +239,8 @@ class LoadBooks:
                 known = redirects_from_json(existing["redirects"])
                 known += [r for r in redirects if r not in known]
                 conn.execute(
-                    "UPDATE merges SET kept_id = ?, redirects = ?, merged_row = COALESCE(merged_row, ?) WHERE merge_id = ?",
+                    "UPDATE merges SET kept_id = ?, redirects = ?, merged_row = COALESCE(merged_row, ?) "
+                    "WHERE merge_id = ?",
                     (m.kept_id, redirects_to_json(known), json.dumps(row, default=str) if row is not None else None,
                      existing["merge_id"]),
                 )
@@ -242,7 +249,9 @@ class LoadBooks:
         by_id = {m.merge_id: m for m in self.merges()}
         return [by_id[i] for i in ids]
 
-    def _move_node(self, conn: sqlite3.Connection, label: str, merged: str, kept: str) -> tuple[dict | None, list[Redirect]]:
+    def _move_node(
+        self, conn: sqlite3.Connection, label: str, merged: str, kept: str
+    ) -> tuple[dict | None, list[Redirect]]:
         """A merged id that lives in the graph: remove it, re-pointing its edges to the kept id."""
         t = _tables()
         key = self.schema.nodes[label].key
@@ -261,7 +270,7 @@ class LoadBooks:
                 rows = conn.execute(f"SELECT src, dst, key FROM {table} WHERE {end} = ?", (merged,)).fetchall()
                 conn.execute(f"UPDATE OR REPLACE {table} SET {end} = ? WHERE {end} = ?", (kept, merged))
                 redirects += [
-                    Redirect(rel.name, kept if end == "src" else s, kept if end == "dst" else d, k, end)  # type: ignore[arg-type]
+                    Redirect(rel.name, kept if end == "src" else s, kept if end == "dst" else d, k, end)
                     for s, d, k in rows
                 ]
         conn.execute(f'DELETE FROM {t.node_table(label)} WHERE "{key}" = ?', (merged,))
@@ -315,27 +324,32 @@ class LoadBooks:
             if m.merged_row:
                 columns = list(m.merged_row)
                 conn.execute(
-                    f"INSERT OR REPLACE INTO {t.node_table(m.label)} ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in columns)}) "
+                    f"INSERT OR REPLACE INTO {t.node_table(m.label)} "
+                    f"({', '.join(f'{chr(34)}{c}{chr(34)}' for c in columns)}) "
                     f"VALUES ({', '.join('?' * len(columns))})",
                     [m.merged_row[c] for c in columns],
                 )
             # Times first, while every edge is still named as the merge left it: they were empty in the export.
             for r in m.redirects:
-                emptied = ", ".join(f'"{p}" = NULL' for p in r.filled if p in self.schema.relations[r.relation].property_names)
+                names = self.schema.relations[r.relation].property_names
+                emptied = ", ".join(f'"{p}" = NULL' for p in r.filled if p in names)
                 if emptied:
-                    conn.execute(f"UPDATE {t.edge_table(r.relation)} SET {emptied} WHERE src = ? AND dst = ? AND key = ?",
+                    conn.execute(f"UPDATE {t.edge_table(r.relation)} SET {emptied} "
+                                 "WHERE src = ? AND dst = ? AND key = ?",
                                  (r.src, r.dst, r.key))
             for r in m.redirects:
                 if r.end is not None:
                     conn.execute(
-                        f"UPDATE OR IGNORE {t.edge_table(r.relation)} SET {r.end} = ? WHERE src = ? AND dst = ? AND key = ?",
+                        f"UPDATE OR IGNORE {t.edge_table(r.relation)} SET {r.end} = ? "
+                        "WHERE src = ? AND dst = ? AND key = ?",
                         (m.merged_id, r.src, r.dst, r.key),
                     )
             for aside in m.set_aside:  # the merged record's own relations the kept one could not take
                 rel = self.schema.relations[aside.relation]
                 columns = [c for c in (*t.edge_columns(rel), *LINEAGE_COLUMNS) if c in aside.edge]
                 conn.execute(
-                    f"INSERT OR REPLACE INTO {t.edge_table(rel.name)} ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in columns)}) "
+                    f"INSERT OR REPLACE INTO {t.edge_table(rel.name)} "
+                    f"({', '.join(f'{chr(34)}{c}{chr(34)}' for c in columns)}) "
                     f"VALUES ({', '.join('?' * len(columns))})",
                     [t._to_sql(aside.edge[c]) for c in columns],
                 )
@@ -358,8 +372,12 @@ class LoadBooks:
         return problems
 
     # ---- plumbing (`_transaction` and `_select` are SQLiteStore's)
+    if TYPE_CHECKING:  # declared for the type checker only, so that SQLiteStore's own methods stay the ones called
+        def _transaction(self) -> AbstractContextManager[sqlite3.Connection]: ...
+        def _select(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]: ...
+
     def _write(self, what: str) -> _Write:
-        return _Write(self._transaction(), what)  # type: ignore[attr-defined]
+        return _Write(self._transaction(), what)
 
 
 class _Write:
