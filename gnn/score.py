@@ -81,7 +81,7 @@ def deals_as_examples(spec: FeatureSpec, snapshot: Snapshot, now: pd.Timestamp, 
 def score_snapshot(loaded: LoadedModel, snapshot: Snapshot, now: pd.Timestamp, deal_ids: list[str]) -> dict[str, float]:
     """Calibrated win probabilities of these deals, from the graph in `snapshot` as of `now`."""
     probs = predict_examples(loaded, [deals_as_examples(loaded.spec, snapshot, now, deal_ids)])
-    return dict(zip(deal_ids, probs.tolist()))
+    return dict(zip(deal_ids, probs.tolist(), strict=True))
 
 
 def score_open_deals(
@@ -98,7 +98,7 @@ def score_open_deals(
     # No skill: serve the base rate, said to be that, rather than a ranking the test period did not bear out.
     probs = predict_examples(loaded, [opened]) if state == SKILL else np.full(len(deal_ids), loaded.prior)
     explainer = None
-    if explain and state == SKILL:
+    if explain and state == SKILL and loaded.model is not None:  # a model has skill only where there is one
         explainer = PathExplainer(loaded.model, data, full, hops=loaded.model.config.layers, platt=loaded.platt)
     metadata = {"model_kind": loaded.card.kind, "as_of": opened.cutoff.isoformat(),
                 "schema": loaded.card.schema_fingerprint, "state": state, "base_rate": round(loaded.prior, 4),
@@ -114,10 +114,11 @@ def score_open_deals(
         explanations = [Explanation(method="class-prior", note=note)] * len(deal_ids)
     if explainer is not None:
         chunk = 16
-        for i in tqdm(range(0, len(deal_ids), chunk), desc="explaining", unit="batch", disable=not progress, file=sys.stderr):
+        for i in tqdm(range(0, len(deal_ids), chunk), desc="explaining", unit="batch", disable=not progress,
+                      file=sys.stderr):
             explanations[i : i + chunk] = explainer.explain_many([int(p) for p in positions[i : i + chunk]], top=top)
-    records = store_scores(store, loaded.card.version, dict(zip(deal_ids, probs)),
-                           explanations=dict(zip(deal_ids, explanations)), metadata=metadata,
+    records = store_scores(store, loaded.card.version, dict(zip(deal_ids, probs, strict=True)),
+                           explanations=dict(zip(deal_ids, explanations, strict=True)), metadata=metadata,
                            base_rate=loaded.prior)
     log.info("scored %d open deals with model %s", len(records), loaded.card.version)
     return records
