@@ -91,7 +91,7 @@ def exports(tmp_path_factory):
         jobs.setdefault(r["ContactId"], []).append(r)
     singles = [rows[0] for rows in jobs.values() if len(rows) == 1]
     accounts = [a["Id"] for a in e.files["Account.csv"]]
-    for n, (job, how) in enumerate(zip(singles[:2], ("ended", "dropped"))):
+    for n, (job, how) in enumerate(zip(singles[:2], ("ended", "dropped"), strict=True)):
         new_account = next(a for a in accounts if a != job["AccountId"])
         if how == "ended":
             job.update(EndDate=(MOVE_DAY.replace(day=MOVE_DAY.day - 1)).isoformat(), IsActive="false", IsDirect="false")
@@ -140,7 +140,8 @@ def test_a_move_ends_the_old_job_and_keeps_it(loaded):
         assert jobs == {(old, until), (new, None)}, how  # history kept: two jobs, the old one closed
         assert employers(store, contact, before) == {old} and employers(store, contact, after) == {new}
     assert two.ended == {"WORKS_AT": 1}  # the dropped row was closed by the rule, the other by the export
-    [edge] = [e for n in store.lineage(facts["mover_dropped"][0]) for e in n.edges if e.key == facts["mover_dropped"][3]]
+    [edge] = [e for n in store.lineage(facts["mover_dropped"][0]) for e in n.edges
+              if e.key == facts["mover_dropped"][3]]
     assert edge.provenance.load_id == two.load_id and "missing from the export" in edge.provenance.source_file
 
 
@@ -150,7 +151,8 @@ def test_a_deleted_record_is_tombstoned_never_silently_removed(loaded, capsys):
     assert store.get_node("Deal", deal) is None
     stones = store.tombstones(two.load_id)
     assert {t.ident for t in stones if t.kind == "node"} == {(deal,), (f"{deal}:outcome",)}
-    assert {t.name for t in stones if t.kind == "edge" and t.ident[0] == deal} >= {"FOR_ACCOUNT", "OWNED_BY", "INVOLVES"}
+    assert {t.name for t in stones if t.kind == "edge" and t.ident[0] == deal} >= {
+        "FOR_ACCOUNT", "OWNED_BY", "INVOLVES"}
     assert two.retired["Deal"] == 1 and store.check_integrity() == []
     assert main(["lineage", deal, "--store", sqlite_url(root / "g.db")]) == 0
     assert f"retired by load {two.load_id}" in capsys.readouterr().out
