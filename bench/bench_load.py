@@ -68,7 +68,8 @@ def timed(phase, fn):
             phases[phase] += time.perf_counter() - start
     return wrapper
 
-for name, phase in [("_parse_file", "parse"), ("_translate", "resolve"), ("_resolve", "resolve"), ("_keep_latest", "resolve"),
+for name, phase in [("_parse_file", "parse"), ("_translate", "resolve"), ("_resolve", "resolve"),
+                    ("_keep_latest", "resolve"),
                     ("_quarantine_rejected", "resolve"), ("_write", "write")]:
     setattr(L.Loader, name, timed(phase, getattr(L.Loader, name)))
 for name, phase in [("merge_duplicates", "identity"), ("plan_retired_nodes", "plan"), ("plan_retired_edges", "plan"),
