@@ -46,7 +46,8 @@ def cmd_sample(args: argparse.Namespace, settings: Settings) -> int:
 
     summary = generate_sample(Path(args.out), accounts=args.accounts, seed=args.seed)
     data = {"out": str(summary.out_dir), "rows": summary.rows, "total_rows": summary.total_rows, "dirt": summary.dirt}
-    out(args, data, f"wrote {summary.total_rows} rows to {summary.out_dir}: " + ", ".join(f"{k} {v}" for k, v in summary.rows.items()))
+    counts = ", ".join(f"{k} {v}" for k, v in summary.rows.items())
+    out(args, data, f"wrote {summary.total_rows} rows to {summary.out_dir}: " + counts)
     return EXIT_OK
 
 
@@ -96,8 +97,8 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
                 leaks = e.leaks if isinstance(e, LeakageError) else []
                 where = e.provenance if isinstance(e, LeakageError) else {}
                 print(json.dumps({"refused": True, "reason": str(e), "leaks": [
-                    {"input": l.input, "kind": l.kind, "source": l.source, "evidence": l.evidence,
-                     "mapping": where.get(l.source)} for l in leaks]}))
+                    {"input": leak.input, "kind": leak.kind, "source": leak.source, "evidence": leak.evidence,
+                     "mapping": where.get(leak.source)} for leak in leaks]}))
             raise
     rows = [f"{'model':<12} {'AUROC':>7} {'AUPRC':>7} {'Brier':>7} {'ECE':>7} {'n':>6}"]
     for name, m in result.report["test"].items():
@@ -242,7 +243,8 @@ def _store(settings: Settings) -> GraphStore:
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--store", help="graph store URL (default: $DEALGRAPH_STORE or sqlite:///dealgraph.db)")
-    common.add_argument("--home", help="folder for models and quarantine files (default: $DEALGRAPH_HOME or .dealgraph)")
+    common.add_argument("--home",
+                        help="folder for models and quarantine files (default: $DEALGRAPH_HOME or .dealgraph)")
     common.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     as_json = argparse.ArgumentParser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -256,7 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_sample)
     p = sub.add_parser("load", parents=[common, as_json], help="load an export through a mapping")
     p.add_argument("source", help="folder with the export's CSV files")
-    p.add_argument("--mapping", default="salesforce", help="shipped mapping (salesforce, hubspot, generic) or path to a YAML mapping; see docs/mappings.md")
+    p.add_argument("--mapping", default="salesforce",
+                   help="shipped mapping (salesforce, hubspot, generic) or path to a YAML mapping; "
+                        "see docs/mappings.md")
     p.add_argument("--mode", choices=("delta", "full"), default="delta",
                    help="delta (default): add and update records; full: the export is complete, so what it lacks is "
                         "retired to tombstones (see docs/loading.md)")
@@ -282,7 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("deal_id")
     p.add_argument("--top", type=int, default=3)
     p.set_defaults(fn=cmd_explain)
-    for name, fn, text in (("serve", cmd_serve, "serve the GraphQL API"), ("demo", cmd_demo, "sample, load, train, score and serve")):
+    for name, fn, text in (("serve", cmd_serve, "serve the GraphQL API"),
+                           ("demo", cmd_demo, "sample, load, train, score and serve")):
         p = sub.add_parser(name, parents=[common], help=text)
         p.add_argument("--host")
         p.add_argument("--port", type=int)
@@ -299,7 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
     overrides = {k: v for k, v in (("store", args.store), ("home", args.home)) if v}
     try:
         settings = Settings(**overrides)

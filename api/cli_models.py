@@ -49,7 +49,9 @@ def audit_model_change(settings: Settings, action: str, before: str | None, afte
         record_events(store, [event])
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser, as_json: argparse.ArgumentParser) -> None:
+def register(
+    sub: argparse._SubParsersAction, common: argparse.ArgumentParser, as_json: argparse.ArgumentParser
+) -> None:
     p = sub.add_parser("models", help="list, promote or roll back trained models")
     actions = p.add_subparsers(dest="action", required=True)
     actions.add_parser("list", parents=[common, as_json], help="every registered model; * marks the one serving")

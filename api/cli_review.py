@@ -31,7 +31,9 @@ def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser, as_json: argparse.ArgumentParser) -> None:
+def register(
+    sub: argparse._SubParsersAction, common: argparse.ArgumentParser, as_json: argparse.ArgumentParser
+) -> None:
     p = sub.add_parser("review", parents=[common, as_json], help="write the deal review HTML report")
     p.add_argument("--out", default="deal-review.html", help="file to write (default deal-review.html)")
     p.add_argument("--rep", help="only deals owned by this rep id")

@@ -10,8 +10,10 @@ in the page without a server; `#rep=ID` or `#account=ID` in the URL preselects o
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from html import escape
+from typing import Any
 
 from gnn.gate import auroc_band
 from gnn.path_style import DEFAULT_FILL, DIRECTION_COLOURS, MUTED, NEUTRAL, NODE_FILLS
@@ -49,7 +51,9 @@ function apply() {
   pick('count').textContent = shown + ' deals';
 }
 const wanted = new URLSearchParams(location.hash.slice(1));
-for (const key of ['rep', 'account']) { if (wanted.get(key)) pick(key).value = wanted.get(key); pick(key).onchange = apply; }
+for (const key of ['rep', 'account']) {
+  if (wanted.get(key)) pick(key).value = wanted.get(key); pick(key).onchange = apply;
+}
 apply();
 """
 
@@ -66,17 +70,20 @@ def path_svg(path: dict) -> str:
         if i:
             relation = escape(step.get("relation") or "")
             parts.append(f'<line x1="{x - gap + 10}" y1="38" x2="{x}" y2="38" stroke="{colour}" stroke-width="2"/>'
-                         f'<text x="{x - gap / 2 - 10}" y="26" font-size="9" text-anchor="middle" fill="{MUTED}">{relation}</text>')
+                         f'<text x="{x - gap / 2 - 10}" y="26" font-size="9" text-anchor="middle" fill="{MUTED}">'
+                         f'{relation}</text>')
         fill = NODE_FILLS.get(step["label"], DEFAULT_FILL)
         name = escape((step.get("name") or step["id"])[:19])
-        parts.append(f'<rect x="{x}" y="20" width="{box - gap + 30}" height="36" rx="6" fill="{fill}" stroke="{colour}"/>'
+        parts.append(f'<rect x="{x}" y="20" width="{box - gap + 30}" height="36" rx="6" fill="{fill}" '
+                     f'stroke="{colour}"/>'
                      f'<text x="{x + 6}" y="34" font-size="9" fill="{MUTED}">{escape(step["label"])}</text>'
                      f'<text x="{x + 6}" y="48" font-size="11">{name}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
 
-def _deal_html(deal: dict, score: ScoreRecord, account: dict | None, owner: dict | None) -> str:
+def _deal_html(deal: Mapping[str, Any], score: ScoreRecord, account: Mapping[str, Any] | None,
+               owner: Mapping[str, Any] | None) -> str:
     # The review is for RevOps (who see everything): the stored explanation as its JSON rendering.
     explanation = score.explanation.to_json() if score.explanation else {"paths": []}
     pct = round(100 * score.probability)
@@ -121,7 +128,8 @@ def _deal_html(deal: dict, score: ScoreRecord, account: dict | None, owner: dict
 
 
 def _options(label: str, pairs: dict[str, str]) -> str:
-    opts = "".join(f'<option value="{escape(k)}">{escape(v)}</option>' for k, v in sorted(pairs.items(), key=lambda kv: kv[1]))
+    opts = "".join(f'<option value="{escape(k)}">{escape(v)}</option>'
+                   for k, v in sorted(pairs.items(), key=lambda kv: kv[1]))
     return f'<label>{label} <select id="{label.lower()}"><option value="">all</option>{opts}</select></label>'
 
 
@@ -145,7 +153,8 @@ def build_review(store: GraphStore, card: ModelCard | None, rep: str | None = No
         if wanted is not None and store.get_node(label, wanted) is None:
             raise InvalidInput(f"no {label.lower()} {wanted!r} in the store: nothing written (ids are the CRM's, "
                                "e.g. from `dealgraph explain` or the review page's filters)")
-    deals, after = [], None
+    deals: list[Mapping[str, Any]] = []
+    after = None
     while True:
         page = store.open_deals_page(PAGE, after=after)
         deals += page.deals
