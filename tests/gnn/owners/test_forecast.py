@@ -27,8 +27,8 @@ def exact_quantiles(p: list[float], amounts: list[float], qs: list[float]) -> li
     """Quantiles of the won amount by enumerating every outcome (small n only)."""
     outcomes = []
     for won in itertools.product([0, 1], repeat=len(p)):
-        prob = float(np.prod([pi if w else 1 - pi for pi, w in zip(p, won)]))
-        outcomes.append((sum(a for a, w in zip(amounts, won) if w), prob))
+        prob = float(np.prod([pi if w else 1 - pi for pi, w in zip(p, won, strict=True)]))
+        outcomes.append((sum(a for a, w in zip(amounts, won, strict=True) if w), prob))
     outcomes.sort()
     values, cum = [v for v, _ in outcomes], np.cumsum([pr for _, pr in outcomes])
     return [values[int(np.searchsorted(cum, q))] for q in qs]

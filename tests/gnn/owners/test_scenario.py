@@ -52,7 +52,10 @@ def shifted_delta(store, end: pd.Timestamp, folder: Path, mapping) -> Path:
     owner = snap.edges["OWNED_BY"].set_index("src")["dst"]
     closed = set(snap.edges["HAS_OUTCOME"]["src"])
     open_ids = sorted(d for d in deals.index if d not in closed)[:40]
-    day = lambda n: (end + pd.Timedelta(days=n)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def day(n: int) -> str:
+        return (end + pd.Timedelta(days=n)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
     rows = []
     for i in range(40):
         src = deals.index[i]
