@@ -53,7 +53,10 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     graph = to_rdf(snapshot, scores)
     add_audit(graph, [e for e in events if as_of is None or (e.at is not None and e.at < as_of)])
     fmt = FORMATS[args.format]
-    text = graph.serialize(format=fmt, context=JSONLD_CONTEXT, indent=2) if fmt == "json-ld" else graph.serialize(format=fmt)
+    if fmt == "json-ld":
+        text = graph.serialize(format=fmt, context=JSONLD_CONTEXT, indent=2)
+    else:
+        text = graph.serialize(format=fmt)
     if not args.out:
         sys.stdout.write(text)
         return EXIT_OK
@@ -172,7 +175,9 @@ def cmd_copy(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK if report.ok else EXIT_FAILURE
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser, as_json: argparse.ArgumentParser) -> None:
+def register(
+    sub: argparse._SubParsersAction, common: argparse.ArgumentParser, as_json: argparse.ArgumentParser
+) -> None:
     p = sub.add_parser("export", parents=[common, as_json], help="write the loaded graph and its scores as RDF")
     p.add_argument("--format", choices=tuple(FORMATS), default="turtle", help="turtle (default) or jsonld")
     p.add_argument("--out", help="file to write (default: stdout)")

@@ -138,7 +138,8 @@ def cmd_loads(args: argparse.Namespace, settings: Settings) -> int:
         lines.append(f"{r.load_id:<26} {r.state:<12} {r.mode:<6} {r.started:%Y-%m-%d %H:%M:%S} "
                      f"{r.batches:>7} {r.rows_written:>9}  {r.source}")
     if any(r.state == "running" for r in records):
-        lines.append("running: still loading, or killed (a later finished load of the same source marks it interrupted)")
+        lines.append("running: still loading, or killed "
+                     "(a later finished load of the same source marks it interrupted)")
     out(args, {"loads": [asdict(r) for r in records]}, "\n".join(lines))
     return EXIT_OK
 
@@ -162,7 +163,9 @@ def cmd_merges(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser, as_json: argparse.ArgumentParser) -> None:
+def register(
+    sub: argparse._SubParsersAction, common: argparse.ArgumentParser, as_json: argparse.ArgumentParser
+) -> None:
     p = sub.add_parser("lineage", parents=[common, as_json], help="where a node and its edges came from")
     p.add_argument("node_id")
     p.set_defaults(fn=cmd_lineage)

@@ -9,7 +9,7 @@ import logging
 import os
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypedDict
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,6 +35,13 @@ def default_workers() -> int:
     `MAX_DEFAULT_WORKERS`. A container limited by a CPU quota rather than by CPUs should set
     DEALGRAPH_WORKERS to its quota."""
     return max(1, min(len(os.sched_getaffinity(0)), MAX_DEFAULT_WORKERS))
+
+
+class StoreCredentials(TypedDict):
+    """`graph.open_store`'s keyword arguments for the Neo4j login."""
+
+    user: str | None
+    password: str | None
 
 
 class Settings(BaseSettings):
@@ -175,7 +182,7 @@ class Settings(BaseSettings):
             log.warning("INSECURE (DEALGRAPH_ENV=development): %s", problem)
         return self
 
-    def store_credentials(self) -> dict[str, str | None]:
+    def store_credentials(self) -> StoreCredentials:
         """Keyword arguments of `graph.open_store` for the Neo4j login (SQLite ignores them)."""
         password = self.neo4j_password.get_secret_value() if self.neo4j_password else None
         return {"user": self.neo4j_user, "password": password}

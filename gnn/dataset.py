@@ -92,7 +92,8 @@ def temporal_split(full: Snapshot, cutoff_days: int = 30, horizon_days: int | No
         raise InvalidInput("--cutoff-every and --horizon are whole days, at least 1")
     closes = outcome_times(full)["closed_at"].dropna().sort_values()
     if len(closes) < MIN_CLOSED:
-        raise InvalidInput(f"only {len(closes)} closed deals: too few to train on (need {MIN_CLOSED} spread over time); "
+        raise InvalidInput(f"only {len(closes)} closed deals: too few to train on "
+                           f"(need {MIN_CLOSED} spread over time); "
                            "no model is trained, so open deals stay unscored until an export brings more history")
     t1, t2 = closes.quantile(0.6), closes.quantile(0.8)
     end = latest_event_time(full)
@@ -214,7 +215,8 @@ def missing_splits(split: TemporalSplit, examples: dict[str, list[CutoffExamples
             lacks = ("deals open or created in it whose outcome is known by "
                      f"{split.label_deadline(part):%Y-%m-%d}")
             if split.horizon_days is not None:
-                lacks += f" (with --horizon {split.horizon_days}, a cutoff needs {split.horizon_days} days seen after it)"
+                lacks += (f" (with --horizon {split.horizon_days}, "
+                          f"a cutoff needs {split.horizon_days} days seen after it)")
             problems.append(f"{where} has no {lacks}")
     if not problems:
         return None
@@ -233,7 +235,7 @@ def flat_features(data: HeteroData, index: torch.Tensor) -> np.ndarray:
     """
     own = getattr(data["Deal"], "table_columns", None)
     parts = [data["Deal"].x if own is None else data["Deal"].x[:, own]]
-    for (src, rel, dst), store in sorted(data.edge_items(), key=lambda kv: kv[0]):
+    for (src, _, dst), store in sorted(data.edge_items(), key=lambda kv: kv[0]):
         if dst != "Deal" or src == "Deal":
             continue
         x_src = data[src].x

@@ -63,9 +63,9 @@ class FeatureSpec:
                 p.name: _top_values(frame[p.name]) for p in usable if p.categorical and p.datatype == "string"
             }
         for name, rel in schema.relations.items():
-            closed = [p for p in rel.properties if p.allowed]
-            if closed:
-                spec.split_relations[name] = (closed[0].name, list(closed[0].allowed))
+            closed = next((p for p in rel.properties if p.allowed), None)
+            if closed is not None and closed.allowed:
+                spec.split_relations[name] = (closed.name, list(closed.allowed))
             if rel.source == "Deal" and FOLDED not in (rel.source, rel.target):
                 spec.history.append(name)
         spec.base_rate = base_win_rate(snapshot)
@@ -153,7 +153,8 @@ def node_features(spec: FeatureSpec, snapshot: Snapshot, label: str, now: pd.Tim
         parts.append(flags)
     for prop, values in spec.categories[label].items():
         col = frame[prop].astype("string")
-        onehot = np.stack([(col == v).fillna(False).to_numpy(bool) for v in values] + [~col.isin(values).fillna(False).to_numpy(bool)], axis=1)
+        onehot = np.stack([(col == v).fillna(False).to_numpy(bool) for v in values]
+                          + [~col.isin(values).fillna(False).to_numpy(bool)], axis=1)
         parts.append(onehot.astype(float))
     return np.concatenate(parts, axis=1).astype(np.float32)
 

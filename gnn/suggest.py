@@ -93,7 +93,7 @@ def proposals(deal_id: str, paths: Sequence[ExplainedPath], facts: Facts) -> lis
     colleagues = _colleagues(facts, deal_id)
     for contact in colleagues[:CANDIDATES]:
         won, lost = facts.record.get(("Contact", contact.id), (0, 0))
-        if won + lost and won / (won + lost) > facts.typical:
+        if account is not None and won + lost and won / (won + lost) > facts.typical:
             out.append(Proposal("involve", None, Phrase.of(
                 "Involve ", contact, facts.record_words(contact), " from ", account, " in this deal"),
                 contact, Edit(contact.id, _usual_role(facts, contact.id))))

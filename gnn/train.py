@@ -115,6 +115,7 @@ def train(store: GraphStore, home: Path, truth: Path | None = None, config: Trai
     probs = {"prior": np.full(len(y["test"]), prior), "flat_gbt": gbt.predict_proba(flat["test"])[:, 1]}
 
     notes: list[str] = []
+    tried: list[dict]
     if fallback:
         kind, model, chosen, tried, wide_fit, platt = "prior", None, None, [], None, (1.0, 0.0)
         notes.append(f"only {won} won and {lost} lost deals to learn from (need {MIN_WON} + {MIN_LOST}): "

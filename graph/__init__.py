@@ -21,7 +21,9 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{Path(path).resolve()}"
 
 
-def open_store(url: str, schema: Schema | None = None, *, user: str | None = None, password: str | None = None) -> GraphStore:
+def open_store(
+    url: str, schema: Schema | None = None, *, user: str | None = None, password: str | None = None
+) -> GraphStore:
     """Open the store a URL names.
 
     - `sqlite:///relative.db`, `sqlite:////absolute.db`: the embedded store;

@@ -76,10 +76,15 @@ def schema_statements(schema: Schema) -> list[str]:
         label = quote(node.name)
         out.append(f"CREATE CONSTRAINT {_name(node.name, node.key)} IF NOT EXISTS "
                    f"FOR (n:{label}) REQUIRE n.{quote(node.key)} IS UNIQUE")
-        out.append(f"CREATE INDEX {_name(node.name, node.time)} IF NOT EXISTS FOR (n:{label}) ON (n.{quote(node.time)})")
+        out.append(
+            f"CREATE INDEX {_name(node.name, node.time)} IF NOT EXISTS FOR (n:{label}) ON (n.{quote(node.time)})"
+        )
     out.append(f"CREATE CONSTRAINT {_name(SCORE_LABEL, 'deal_id')} IF NOT EXISTS "
                f"FOR (s:{quote(SCORE_LABEL)}) REQUIRE s.`deal_id` IS UNIQUE")
-    out.append(f"CREATE INDEX {_name(SCORE_LABEL, 'probability')} IF NOT EXISTS FOR (s:{quote(SCORE_LABEL)}) ON (s.`probability`)")
+    out.append(
+        f"CREATE INDEX {_name(SCORE_LABEL, 'probability')} IF NOT EXISTS "
+        f"FOR (s:{quote(SCORE_LABEL)}) ON (s.`probability`)"
+    )
     out.append(f"CREATE INDEX {_name(HISTORY_LABEL, 'deal_id')} IF NOT EXISTS "
                f"FOR (h:{quote(HISTORY_LABEL)}) ON (h.`deal_id`, h.`scored_at`)")
     return out

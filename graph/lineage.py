@@ -176,7 +176,8 @@ def redirects_to_json(redirects: Sequence[Redirect]) -> str:
 
 def redirects_from_json(text: str | None) -> list[Redirect]:
     """Redirects as `redirects_to_json` wrote them (records written before `filled` existed read the same)."""
-    return [Redirect(*r[:5], tuple(r[5]) if len(r) > 5 else ()) for r in json.loads(text or "[]")]
+    return [Redirect(relation, src, dst, key, end, tuple(rest[0]) if rest else ())
+            for relation, src, dst, key, end, *rest in json.loads(text or "[]")]
 
 
 def set_aside_to_json(edges: Sequence[SetAside]) -> str:

@@ -188,7 +188,9 @@ class DanglingEdges(StoreError):
 class Neo4jStore(Neo4jRecordLog, GraphStore):
     """`GraphStore` on a Neo4j database. Build it with `connect` (or inject a driver for tests)."""
 
-    def __init__(self, driver: Driver, schema: Schema, database: str | None = None, *, batch_size: int = BATCH_SIZE) -> None:
+    def __init__(
+        self, driver: Driver, schema: Schema, database: str | None = None, *, batch_size: int = BATCH_SIZE
+    ) -> None:
         clash = set(cypher.STORE_LABELS) & set(schema.nodes)
         if clash:
             raise ValueError(f"schema node types {sorted(clash)} clash with the store's own labels")
@@ -200,7 +202,8 @@ class Neo4jStore(Neo4jRecordLog, GraphStore):
 
     @classmethod
     def connect(
-        cls, url: str, schema: Schema, *, user: str | None = None, password: str | None = None, database: str | None = None
+        cls, url: str, schema: Schema, *, user: str | None = None, password: str | None = None,
+        database: str | None = None,
     ) -> Neo4jStore:
         """Open the database a `neo4j://` / `bolt://` URL names (credentials in the URL win over the arguments).
 
@@ -237,7 +240,9 @@ class Neo4jStore(Neo4jRecordLog, GraphStore):
     def _session(self):
         # One session per call (sessions are not thread-safe); the shared bookmark manager
         # gives causal consistency across them: a read after a write sees it, in a cluster too.
-        return self._driver.session(database=self.database, bookmark_manager=self._driver.execute_query_bookmark_manager)
+        return self._driver.session(
+            database=self.database, bookmark_manager=self._driver.execute_query_bookmark_manager
+        )
 
     def _run(self, write: bool, work: Callable[[ManagedTransaction], T], what: str) -> T:
         from neo4j.exceptions import DriverError, Neo4jError
@@ -306,7 +311,9 @@ class Neo4jStore(Neo4jRecordLog, GraphStore):
                 if written != len(chunk):
                     found = [(r["src"], r["dst"]) for r in tx.run(missing, rows=chunk)]
                     # Raising inside the transaction function rolls the whole call back.
-                    raise DanglingEdges(f"{relation}: {len(chunk) - written} edge(s) name a node that does not exist, e.g. {found}")
+                    raise DanglingEdges(
+                        f"{relation}: {len(chunk) - written} edge(s) name a node that does not exist, e.g. {found}"
+                    )
             self._count_batch(tx, load_id, len(payload))
 
         self._run(True, work, f"writing {relation}")
@@ -354,13 +361,16 @@ class Neo4jStore(Neo4jRecordLog, GraphStore):
         out: dict[str, list[Neighbour]] = {}
         for r in self._read(query, f"reading {relation} neighbours", **params):
             edge = {p: from_db(r["edge"].get(p)) for p in rel.property_names}
-            out.setdefault(r["near"], []).append(Neighbour(relation, direction, edge, other.name, self._node(other, r["node"])))
+            neighbour = Neighbour(relation, direction, edge, other.name, self._node(other, r["node"]))
+            out.setdefault(r["near"], []).append(neighbour)
         return out
 
     def counts(self) -> dict[str, int]:
         def work(tx: ManagedTransaction) -> dict[str, int]:
-            out = {label: tx.run(cypher.count_nodes(node)).single(strict=True)["n"] for label, node in self.schema.nodes.items()}
-            out.update({name: tx.run(cypher.count_edges(rel)).single(strict=True)["n"] for name, rel in self.schema.relations.items()})
+            out = {label: tx.run(cypher.count_nodes(node)).single(strict=True)["n"]
+                   for label, node in self.schema.nodes.items()}
+            out.update({name: tx.run(cypher.count_edges(rel)).single(strict=True)["n"]
+                        for name, rel in self.schema.relations.items()})
             return out
 
         return self._run(False, work, "counting")
@@ -370,7 +380,7 @@ class Neo4jStore(Neo4jRecordLog, GraphStore):
         if not scores:
             return 0
         seq = time.time_ns()
-        rows = []
+        rows: list[dict[str, Any]] = []
         for i, s in enumerate(scores):
             values = {
                 "probability": float(s.probability),
@@ -380,7 +390,8 @@ class Neo4jStore(Neo4jRecordLog, GraphStore):
                 "explanation": dump_explanation(s.explanation),
                 "metadata": json.dumps(dict(s.metadata)),
             }
-            rows.append({"deal_id": s.deal_id, "props": values, "history": {"deal_id": s.deal_id, "seq": seq + i, **values}})
+            rows.append({"deal_id": s.deal_id, "props": values,
+                         "history": {"deal_id": s.deal_id, "seq": seq + i, **values}})
         # A deal named twice in one call is written twice, in order: round k holds each deal's k-th score,
         # so one `UNWIND` statement never names a deal twice.
         rounds: list[list[dict]] = []

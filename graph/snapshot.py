@@ -65,7 +65,8 @@ class Snapshot:
 
     def as_of(self, t: datetime) -> Snapshot:
         """The graph as known strictly before `t` (see `graph.store` for the rule)."""
-        t = pd.Timestamp(to_utc(t))
+        at = to_utc(t)
+        t = pd.Timestamp(at)
         nodes = {}
         for label, frame in self.nodes.items():
             time = frame[self.schema.nodes[label].time]
@@ -80,7 +81,7 @@ class Snapshot:
             if rel.valid_to:
                 keep &= frame[rel.valid_to].isna() | (frame[rel.valid_to] > t)
             edges[name] = frame[keep].reset_index(drop=True)
-        return Snapshot(self.schema, nodes, edges, to_utc(t.to_pydatetime()))
+        return Snapshot(self.schema, nodes, edges, at)
 
     def node_index(self, label: str) -> pd.Index:
         """Position of each node id in this snapshot's tables (and in `to_pyg()`)."""
@@ -144,4 +145,5 @@ def _typed(frame: pd.DataFrame, properties: tuple) -> pd.DataFrame:
 
 def _clean(row: dict[str, Any]) -> dict[str, Any]:
     """Drop missing values so networkx attributes are only the known facts."""
-    return {k: v for k, v in row.items() if v is not None and not (isinstance(v, float) and np.isnan(v)) and v is not pd.NaT}
+    return {k: v for k, v in row.items()
+            if v is not None and not (isinstance(v, float) and np.isnan(v)) and v is not pd.NaT}

@@ -32,7 +32,8 @@ from graph.timefmt import to_iso
 from ontology import NodeType, Relation, Schema
 
 LINEAGE_DDL = '"_load_id" TEXT, "_source_file" TEXT, "_source_line" INTEGER'
-SQL_TYPES = {"string": "TEXT", "integer": "INTEGER", "decimal": "REAL", "boolean": "INTEGER", "date": "TEXT", "dateTime": "TEXT"}
+SQL_TYPES = {"string": "TEXT", "integer": "INTEGER", "decimal": "REAL", "boolean": "INTEGER", "date": "TEXT",
+             "dateTime": "TEXT"}
 # SQLite allows 32766 host parameters; stay well below for IN (...) lists.
 MAX_PARAMS = 900
 
@@ -58,7 +59,8 @@ def edge_ddl(rel: Relation) -> list[str]:
     key = "src" if rel.functional else "src, dst, key"
     table = edge_table(rel.name)
     return [
-        f"CREATE TABLE IF NOT EXISTS {table} (src TEXT NOT NULL, dst TEXT NOT NULL, key TEXT NOT NULL DEFAULT ''{cols}, "
+        f"CREATE TABLE IF NOT EXISTS {table} "
+        f"(src TEXT NOT NULL, dst TEXT NOT NULL, key TEXT NOT NULL DEFAULT ''{cols}, "
         f"{LINEAGE_DDL}, PRIMARY KEY ({key}))",
         f"CREATE INDEX IF NOT EXISTS {table}_dst ON {table} (dst)",
         f"CREATE INDEX IF NOT EXISTS {table}_src ON {table} (src)",
@@ -134,7 +136,7 @@ def _select_list(alias: str, columns: Sequence[str]) -> str:
 def _add_lineage_columns(conn: sqlite3.Connection, table: str) -> None:
     """Stores made before lineage existed get its columns (empty for the rows already there)."""
     have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
-    for column, sql_type in zip(LINEAGE_COLUMNS, ("TEXT", "TEXT", "INTEGER")):
+    for column, sql_type in zip(LINEAGE_COLUMNS, ("TEXT", "TEXT", "INTEGER"), strict=True):
         if column not in have:
             conn.execute(f'ALTER TABLE {table} ADD COLUMN "{column}" {sql_type}')
 
@@ -196,7 +198,7 @@ class SQLiteStore(ChangeSets, RecordLog, GraphStore):
     def _committed(self) -> None:
         self._commits += 1
 
-    def _row(self, kind: str, row: Mapping[str, Any]) -> dict[str, Any]:
+    def _row(self, kind: str, row: Mapping[str, Any] | sqlite3.Row) -> dict[str, Any]:
         out = dict(row)
         for name in self._booleans.get(kind, ()):
             if out.get(name) is not None:
@@ -224,6 +226,7 @@ class SQLiteStore(ChangeSets, RecordLog, GraphStore):
         # and a column whose values are all plain (most: text, numbers) skips the conversion pass altogether.
         by_column = []
         for c in columns:
+            column: list[Any]
             if c == LOAD_ID and load_id is not None:
                 column = [load_id] * len(rows)
             elif c == empty_as_text:
@@ -233,7 +236,7 @@ class SQLiteStore(ChangeSets, RecordLog, GraphStore):
             if not set(map(type, column)) <= _PLAIN:
                 column = [v if v.__class__ in _PLAIN else _to_sql(v) for v in column]
             by_column.append(column)
-        values = list(zip(*by_column))
+        values = list(zip(*by_column, strict=True))
         try:
             with self._transaction() as conn:
                 conn.executemany(sql, values)
@@ -322,8 +325,10 @@ class SQLiteStore(ChangeSets, RecordLog, GraphStore):
         for chunk in _chunks(ids):
             where = " AND ".join([f"e.{near} IN ({', '.join('?' * len(chunk))})", *conds])
             sql = (
-                f"SELECT e.{near} AS _near{', ' + edge_cols if edge_cols else ''}, {_select_list('n', node_columns(other))} "
-                f"FROM {edge_table(relation)} e {join_near}JOIN {node_table(other.name)} n ON n.\"{other.key}\" = e.{far} "
+                f"SELECT e.{near} AS _near{', ' + edge_cols if edge_cols else ''}, "
+                f"{_select_list('n', node_columns(other))} "
+                f"FROM {edge_table(relation)} e {join_near}JOIN {node_table(other.name)} n "
+                f"ON n.\"{other.key}\" = e.{far} "
                 f"WHERE {where} ORDER BY e.{near}, n.\"{other.key}\""
             )
             for row in self._select(sql, [*chunk, *params]):
@@ -339,7 +344,8 @@ class SQLiteStore(ChangeSets, RecordLog, GraphStore):
 
     def counts(self) -> dict[str, int]:
         out = {label: self._select(f"SELECT COUNT(*) FROM {node_table(label)}")[0][0] for label in self.schema.nodes}
-        out.update({rel: self._select(f"SELECT COUNT(*) FROM {edge_table(rel)}")[0][0] for rel in self.schema.relations})
+        out.update({rel: self._select(f"SELECT COUNT(*) FROM {edge_table(rel)}")[0][0]
+                    for rel in self.schema.relations})
         return out
 
     # ---- scores

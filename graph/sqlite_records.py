@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graph.records import Record, check_names
 from graph.store import StoreError
@@ -41,6 +42,10 @@ def append_in(conn: sqlite3.Connection, entries: Sequence[tuple[str, str, Mappin
 class RecordLog:
     """`append_records` / `read_records` on the SQLite store's connection."""
 
+    if TYPE_CHECKING:  # SQLiteStore's, declared for the type checker only
+        def _transaction(self) -> AbstractContextManager[sqlite3.Connection]: ...
+        def _select(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]: ...
+
     def append_records(self, kind: str, entries: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Record]:
         for key, _ in entries:
             check_names(kind, key)
@@ -60,5 +65,5 @@ class RecordLog:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        rows = self._select(sql, params)  # type: ignore[attr-defined]
+        rows = self._select(sql, params)
         return [Record(r["seq"], r["kind"], r["key"], parse_iso(r["at"]), json.loads(r["body"])) for r in rows]

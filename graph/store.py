@@ -75,7 +75,7 @@ class ScoreRecord:
 class DealPage:
     """One page of open deals ordered by score, and the cursor of the last one."""
 
-    deals: list[Mapping[str, Any]]
+    deals: Sequence[Mapping[str, Any]]
     has_next: bool
     total: int
 

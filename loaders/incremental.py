@@ -6,7 +6,8 @@ record that is *gone*. The rule (documented in docs/loading.md):
 
 - mode `delta` (the default): the export adds and changes records; nothing
   is retired, so a partial export (deals only, last week's changes) is safe.
-- mode `full`: the export holds every record of the types its mapping covers. A node whose id is in the store but in no row of the
+- mode `full`: the export holds every record of the types its mapping covers.
+  A node whose id is in the store but in no row of the
   export (not even a quarantined one) is retired: moved to the tombstones
   with the load id, with every edge touching it. An edge from a keyed
   relation file (AccountContactRelation, OpportunityContactRole, ...) whose
@@ -57,11 +58,13 @@ class SeenKeys:
             if "__error__" in raw:
                 raise RecordError(raw["__error__"])
             if src.node:
-                self.nodes.setdefault(src.node, set()).add(required_id(src.key, raw, "key"))  # type: ignore[arg-type]
+                label, key_spec = src.node_source()
+                self.nodes.setdefault(label, set()).add(required_id(key_spec, raw, "key"))
                 for also in src.also:  # closed or not is unknown: keep what may exist
                     self.nodes.setdefault(also.node, set()).add(required_id(also.key, raw, "key"))
             elif src.key:
-                self.edge_keys.setdefault(src.relation, set()).add(required_id(src.key, raw, "key"))  # type: ignore[arg-type]
+                relation = src.edge_source()[0]
+                self.edge_keys.setdefault(relation, set()).add(required_id(src.key, raw, "key"))
         except RecordError:
             self.unreadable[src.file] = self.unreadable.get(src.file, 0) + 1
 

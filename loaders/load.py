@@ -213,7 +213,8 @@ class Loader:
         kept = self._keep_latest(self._acyclic(resolved, rejected, carried))
         settle_carried(identity, kept, self.store)  # on the rows that stand: a rejected row moves nobody
         self._quarantine_rejected(rejected, source_dir, quarantine)
-        plan = plan_retired_edges(self.store, self.mapping, self._seen, kept, self._plan, self.mode, self.max_retire_share)
+        plan = plan_retired_edges(self.store, self.mapping, self._seen, kept, self._plan, self.mode,
+                                  self.max_retire_share)
         summary.deletions_skipped = plan.skipped
         if identity.merges:
             Ledger(self.store).record_merges(identity.merges)  # before the rows that rely on them
@@ -254,20 +255,23 @@ class Loader:
         """What makes two rows of `src` the same record: the node's key, or the edge (its key, else its two ends)."""
         if src.node:
             return lambda row: row.nodes[0][1]["id"]
-        if self.schema.relations[src.relation].functional:  # type: ignore[index]
+        if self.schema.relations[src.edge_source()[0]].functional:
             return lambda row: row.edges[0][1]["src"]
         return lambda row: (row.edges[0][1]["src"], row.edges[0][1]["dst"], row.edges[0][1]["key"])
 
     # ---- phase 2
-    def _translate(self, rows: list[ParsedRow], rejected: list[tuple[ParsedRow, str]], summary: LoadSummary) -> list[ParsedRow]:
+    def _translate(
+        self, rows: list[ParsedRow], rejected: list[tuple[ParsedRow, str]], summary: LoadSummary
+    ) -> list[ParsedRow]:
         """References by natural key (a company named by domain) -> node ids, so resolution sees ids only."""
         spellings: dict[tuple[str, str, str], str] = {}
         failed = translate(rows, self.store, spellings)
-        summary.spellings = [f"{label} {value!r} -> {own!r} ({node_id})" for (label, value, node_id), own in sorted(spellings.items())]
+        summary.spellings = [f"{label} {value!r} -> {own!r} ({node_id})"
+                             for (label, value, node_id), own in sorted(spellings.items())]
         if not failed:
             return rows
         for row, reason in failed:
-            _reject(row, reason, rejected)  # type: ignore[arg-type]
+            _reject(row, reason, rejected)
         dropped = {id(r) for r, _ in failed}
         return [r for r in rows if id(r) not in dropped]
 
@@ -324,13 +328,16 @@ class Loader:
             kept.append(row)
         return kept
 
-    def _quarantine_rejected(self, rejected: list[tuple[ParsedRow, str]], source_dir: Path, quarantine: Quarantine) -> None:
+    def _quarantine_rejected(
+        self, rejected: list[tuple[ParsedRow, str]], source_dir: Path, quarantine: Quarantine
+    ) -> None:
         """Quarantine the rows phase 2 rejected, in the order it did, with their text read again by line."""
         lines: dict[str, set[int]] = {}
         for row, _ in rejected:
             lines.setdefault(row.file.file, set()).add(row.line)
         sources = {src.file: src for src in self.mapping.sources}
-        text = {(name, line): raw for name, wanted in lines.items() for line, raw in rows_at(sources[name], source_dir, wanted)}
+        text = {(name, line): raw for name, wanted in lines.items()
+                for line, raw in rows_at(sources[name], source_dir, wanted)}
         for row, reason in rejected:
             quarantine.add(row.file.file, row.line, reason, text[(row.file.file, row.line)])
 
@@ -380,6 +387,8 @@ def _missing(row: ParsedRow, known: dict[str, set[str]]) -> tuple[str, str, str]
     return None
 
 
-def load_export(store: GraphStore, source_dir: Path, mapping: Mapping, quarantine_dir: Path, **options: Any) -> LoadSummary:
+def load_export(
+    store: GraphStore, source_dir: Path, mapping: Mapping, quarantine_dir: Path, **options: Any
+) -> LoadSummary:
     """Load `source_dir` through `mapping` into `store`; see the module docstring and `Loader` for `options`."""
     return Loader(store, mapping, quarantine_dir, **options).load(source_dir)

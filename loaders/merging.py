@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from graph.ledger import Ledger
 from graph.lineage import LOAD_ID, SOURCE_FILE, SOURCE_LINE, Close, MergeRecord, Redirect, SetAside
@@ -290,13 +290,14 @@ def _redirect(rows: list[Any], schema: Any, into: dict[str, dict[str, str]], ori
                 _repoint(rel, rec, "dst", dst_map, dst_label, out)
         for reference in row.refs:
             if reference[2] in merged_ids:
-                row.refs = tuple((column, label, into.get(label, none).get(ref, ref)) for column, label, ref in row.refs)
+                row.refs = tuple((column, label, into.get(label, none).get(ref, ref))
+                                 for column, label, ref in row.refs)
                 break
     return out
 
 
-def _repoint(rel: str, rec: dict[str, Any], end: str, mapping: dict[str, str], label: str,
+def _repoint(rel: str, rec: dict[str, Any], end: Literal["src", "dst"], mapping: dict[str, str], label: str,
              out: dict[tuple[str, str], list[Redirect]]) -> None:
     merged = rec[end]
     rec[end] = mapping[merged]
-    out.setdefault((label, merged), []).append(Redirect(rel, rec["src"], rec["dst"], rec.get("key") or "", end))  # type: ignore[arg-type]
+    out.setdefault((label, merged), []).append(Redirect(rel, rec["src"], rec["dst"], rec.get("key") or "", end))

@@ -92,7 +92,9 @@ def parse_date(v: Any) -> date | None:
     else:
         text = str(v).strip()
     if "T" in text:
-        return parse_datetime(text).date()  # type: ignore[union-attr]
+        parsed_time = parse_datetime(text)
+        assert parsed_time is not None  # text is not empty
+        return parsed_time.date()
     parsed = _date_only(text)
     return parsed if 1677 < parsed.year < 2262 else date_in_range(parsed, text)
 

@@ -66,7 +66,8 @@ def fill_earliest_dates(rows: list[ParsedRow], schema: Schema) -> list[tuple[Par
             if first is None:
                 failed.append((row, "; ".join(
                     f"{prop} (column {column}): required but empty, and this export records no dated fact about it "
-                    "(an outcome, a contact role or line item with a date) to take it from" for prop, column in row.unfilled)))
+                    "(an outcome, a contact role or line item with a date) to take it from"
+                    for prop, column in row.unfilled)))
                 continue
             record = row.nodes[0][1]
             for prop, _ in row.unfilled:

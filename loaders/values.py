@@ -29,7 +29,12 @@ def compile_value(spec: ValueSpec) -> Getter:
     if spec.value is not None:
         constant = spec.value
         return lambda row: constant
-    read = _template_reader(spec.template) if spec.template is not None else _column_reader(spec.column)  # type: ignore[arg-type]
+    if spec.template is not None:
+        read = _template_reader(spec.template)
+    elif spec.column is not None:
+        read = _column_reader(spec.column)
+    else:  # ValueSpec's own check makes this unreachable
+        raise ValueError("a value needs one of column, template, value")
     steps = [s for s in (_map_step(spec), _number_step(spec), _format_step(spec)) if s is not None]
     if not steps:
         return read
@@ -53,7 +58,7 @@ def _column_reader(column: str) -> Getter:
 def _template_reader(template: str) -> Getter:
     parts = TEMPLATE_FIELD.split(template)  # literal, column, literal, ..., literal
     literals, columns = parts[0::2], parts[1::2]
-    pieces = list(zip(columns, literals[1:]))
+    pieces = list(zip(columns, literals[1:], strict=True))
     first = literals[0]
 
     def read(row: Row) -> str:

@@ -26,6 +26,7 @@ from types import MappingProxyType
 
 from rdflib import OWL, RDF, RDFS, Graph, Literal, Namespace, URIRef
 from rdflib.collection import Collection
+from rdflib.term import Node
 
 HERE = Path(__file__).parent
 ONTOLOGY_PATH = HERE / "crm.ttl"
@@ -134,13 +135,20 @@ class Schema:
         return self.namespace + local_name
 
 
-def _local(iri: URIRef | str) -> str:
+def _local(iri: Node | str) -> str:
     return str(iri).rsplit("#", 1)[-1].rsplit("/", 1)[-1]
 
 
-def _flag(g: Graph, subject: URIRef, predicate: URIRef) -> bool:
+def _flag(g: Graph, subject: Node, predicate: URIRef) -> bool:
     value = g.value(subject, predicate)
-    return bool(value is not None and value.toPython() is True)
+    return bool(isinstance(value, Literal) and value.toPython() is True)
+
+
+def _required_value(g: Graph, subject: Node, predicate: URIRef) -> Node:
+    value = g.value(subject, predicate)
+    if value is None:
+        raise ValueError(f"{subject}: the ontology gives no {_local(predicate)}")
+    return value
 
 
 def _shape_constraints(shapes: Graph) -> dict[tuple[str, str], dict]:
@@ -156,23 +164,23 @@ def _shape_constraints(shapes: Graph) -> dict[tuple[str, str], dict]:
                 continue
             facets: dict = {}
             min_count = shapes.value(prop, SH.minCount)
-            facets["required"] = min_count is not None and int(min_count) >= 1
+            facets["required"] = min_count is not None and int(str(min_count)) >= 1
             in_list = shapes.value(prop, SH["in"])
             if in_list is not None:
                 facets["allowed"] = tuple(str(v) for v in Collection(shapes, in_list))
             minimum = shapes.value(prop, SH.minInclusive)
             if minimum is not None:
-                facets["minimum"] = float(minimum)
+                facets["minimum"] = float(str(minimum))
             maximum = shapes.value(prop, SH.maxInclusive)
             if maximum is not None:
-                facets["maximum"] = float(maximum)
+                facets["maximum"] = float(str(maximum))
             out[(_local(target), _local(path))] = facets
     return out
 
 
-def _properties_of(g: Graph, cls: URIRef, shape_facets: dict, skip: set[str]) -> tuple[Property, ...]:
+def _properties_of(g: Graph, cls: Node, shape_facets: dict, skip: set[str]) -> tuple[Property, ...]:
     props = []
-    for iri in sorted(g.subjects(SCHEMA_ORG.domainIncludes, cls)):
+    for iri in sorted(g.subjects(SCHEMA_ORG.domainIncludes, cls), key=str):
         if (iri, RDF.type, OWL.DatatypeProperty) not in g or _local(iri) in skip:
             continue
         rng = g.value(iri, RDFS.range)
@@ -202,7 +210,7 @@ def _read_schema(ontology_text: str, shapes_text: str) -> Schema:
     facets = _shape_constraints(shapes)
 
     nodes: dict[str, NodeType] = {}
-    for cls in sorted(g.subjects(RDF.type, OWL.Class)):
+    for cls in sorted(g.subjects(RDF.type, OWL.Class), key=str):
         graph_name = g.value(cls, DG.graphName)
         if graph_name is None:
             continue  # qualification and lineage classes are not node types
@@ -212,14 +220,14 @@ def _read_schema(ontology_text: str, shapes_text: str) -> Schema:
             name=str(graph_name),
             iri=str(cls),
             key=snake_case(key),
-            display=snake_case(_local(g.value(cls, DG.displayProperty))),
-            time=snake_case(_local(g.value(cls, DG.timeProperty))),
+            display=snake_case(_local(_required_value(g, cls, DG.displayProperty))),
+            time=snake_case(_local(_required_value(g, cls, DG.timeProperty))),
             properties=_properties_of(g, cls, facets, skip={key}),
         )
     by_iri = {n.iri: n.name for n in nodes.values()}
 
     relations: dict[str, Relation] = {}
-    for iri in sorted(g.subjects(RDF.type, OWL.ObjectProperty)):
+    for iri in sorted(g.subjects(RDF.type, OWL.ObjectProperty), key=str):
         graph_name = g.value(iri, DG.graphName)
         if graph_name is None:
             continue

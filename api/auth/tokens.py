@@ -83,8 +83,7 @@ class TokenVerifier:
             alg = jwt.get_unverified_header(token).get("alg")
         except jwt.InvalidTokenError as e:
             raise TokenError(f"malformed bearer token: {e}") from None
-        key = self._keys.get(alg) if isinstance(alg, str) else None
-        if key is None:
+        if not isinstance(alg, str) or (key := self._keys.get(alg)) is None:
             accepted = ", ".join(sorted(self._keys)) or "none configured"
             raise TokenError(f"token algorithm {alg!r} is not accepted here (accepted: {accepted})")
         try:
@@ -100,7 +99,7 @@ class TokenVerifier:
             raise TokenError("bearer token rejected: its `exp`, `nbf` or `iat` is not a usable time") from None
         self._check_lifetime(claims)
         try:
-            role = Role(claims.get("role"))
+            role = Role(claims.get("role") or "")  # no claim: no role, like any unknown value
         except ValueError:
             raise TokenError(f"bearer token has no valid role claim (got {claims.get('role')!r})") from None
         rep_id = claims.get("rep_id")

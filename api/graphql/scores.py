@@ -36,8 +36,8 @@ class ModelQuality:
                    ece=_optional_float(data.get("ece")), n=int(n) if n is not None else None)
 
 
-def _optional_float(value: object) -> float | None:
-    return None if value is None else float(value)  # type: ignore[arg-type]
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 @strawberry.type(description="A deal's latest win probability and the model that produced it.")

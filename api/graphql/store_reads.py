@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -135,7 +135,7 @@ class StoreReads:
                 return rows
             after = (page.deals[-1]["_rank"], page.deals[-1]["id"])
 
-    def prime_open_deals(self, rows: list[Mapping[str, Any]]) -> None:
+    def prime_open_deals(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Remember deals an open-deals read returned: their rows, and that they have no outcome yet."""
         clean = {r["id"]: {k: v for k, v in r.items() if k != "_rank"} for r in rows}
         self.nodes("Deal").prime_many(clean)

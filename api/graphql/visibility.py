@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from api.auth import Principal
@@ -152,7 +153,7 @@ class Visibility:
         return (await self.book()).open_deals
 
     # ---- decisions
-    async def visible(self, label: str, ids: Iterable[str]) -> set[str]:
+    async def visible(self, label: str, ids: Iterable[str]) -> AbstractSet[str]:
         """The ids among `ids` of `label` that the principal may see."""
         if not self.restricted or label not in GUARDED:
             return set(ids)
@@ -181,7 +182,7 @@ class Visibility:
         )
         self._contacts.update({
             i: any(n.node["id"] in book.accounts for n in w) or any(n.node["id"] in book.deals for n in d)
-            for i, w, d in zip(ids, works, involved)
+            for i, w, d in zip(ids, works, involved, strict=True)
         })
 
     # ---- explanations
@@ -195,7 +196,8 @@ class Visibility:
             for ref in explanation.refs() if explanation is not None else ():
                 wanted.setdefault(ref.label, set()).add(ref.id)
         labels = sorted(wanted)
-        allowed = dict(zip(labels, await asyncio.gather(*(self.visible(label, wanted[label]) for label in labels))))
+        allowed = dict(zip(labels, await asyncio.gather(*(self.visible(label, wanted[label]) for label in labels)),
+                           strict=True))
 
         def may_see(ref: NodeRef) -> bool:
             return ref.id in allowed.get(ref.label, ())

@@ -12,7 +12,7 @@ say so.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -96,7 +96,7 @@ def open_pipeline(store: GraphStore, batch: int = 500) -> pd.DataFrame:
 
     Read through the store's open-deal pages and batched look-ups, not a whole snapshot: the API asks this.
     """
-    deals: list[dict[str, Any]] = []
+    deals: list[Mapping[str, Any]] = []
     after = None
     while True:
         page = store.open_deals_page(batch, after)

@@ -120,7 +120,7 @@ def _users(w: World, lay: Layout) -> Columns:
     # Names made unique in the mail address the way admins do it (the second John Smith gets john.smith2@).
     seen: dict[str, int] = {}
     names, emails = [], []
-    for f, last in zip(w.rep_first[p].tolist(), w.rep_last[p].tolist()):
+    for f, last in zip(w.rep_first[p].tolist(), w.rep_last[p].tolist(), strict=True):
         first_name, last_name = V.FIRST_NAMES[f], V.LAST_NAMES[last]
         local = f"{V.slug(first_name).replace('-', '')}.{V.slug(last_name).replace('-', '')}"
         seen[local] = seen.get(local, 0) + 1

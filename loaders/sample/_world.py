@@ -159,7 +159,7 @@ def _account_names(
     Domains must be unique: the duplicate-account dirt is recognisable only through a shared website, so two
     genuinely different accounts must never share one.
     """
-    n = industry.shape[0]
+    n: int = industry.shape[0]
     heads = rng.integers(len(V.NAME_HEADS), size=n)
     tails = rng.integers(len(V.NAME_TAILS), size=n)
     words = rng.integers(7, size=n)
@@ -219,7 +219,7 @@ def _parents(rng: np.random.Generator, employees: np.ndarray) -> np.ndarray:
 
 def _account_latents(rng: np.random.Generator, parent: np.ndarray) -> np.ndarray:
     """Unit-variance account latents; a child's latent is 0.6 * parent latent + 0.8 * own noise."""
-    own = rng.standard_normal(parent.shape[0])
+    own = rng.standard_normal(len(parent))
     latent = own.copy()
     # Roots first, then level 1 (whose parents are roots), then level 2 (whose parents are level 1).
     level1 = (parent >= 0) & (parent[np.maximum(parent, 0)] < 0)
@@ -277,7 +277,8 @@ def build_world(n_accounts: int, seed: int, as_of_s: int) -> World:
     cores, suffixes, domains = _account_names(rng, industry, country)
     web_style = rng.random(n)
     website = [
-        ("https://www." if s < 0.2 else "www." if s < 0.9 else "") + d for s, d in zip(web_style.tolist(), domains)
+        ("https://www." if s < 0.2 else "www." if s < 0.9 else "") + d
+        for s, d in zip(web_style.tolist(), domains, strict=True)
     ]
     parent = _parents(rng, employees)
     acc_latent = _account_latents(rng, parent)
@@ -490,7 +491,7 @@ def build_world(n_accounts: int, seed: int, as_of_s: int) -> World:
     first_family = oli_family[li_start]
     opp_name = [
         f"{cores[a]} - {V.FAMILIES[f]} {V.OPP_NAME_KINDS[k]}"
-        for a, f, k in zip(opp_account.tolist(), first_family.tolist(), kinds.tolist())
+        for a, f, k in zip(opp_account.tolist(), first_family.tolist(), kinds.tolist(), strict=True)
     ]
 
     # --- Creation dates that respect dependencies -----------------------------------------------------------
@@ -513,14 +514,14 @@ def build_world(n_accounts: int, seed: int, as_of_s: int) -> World:
         "" if k == 0
         else V.ACR_ROLES[r0] if k == 1 or r0 == r1
         else ";".join(sorted((V.ACR_ROLES[r0], V.ACR_ROLES[r1])))
-        for k, r0, r1 in zip(role_n.tolist(), role_pick[:, 0].tolist(), role_pick[:, 1].tolist())
+        for k, r0, r1 in zip(role_n.tolist(), role_pick[:, 0].tolist(), role_pick[:, 1].tolist(), strict=True)
     ]
 
     first_fold = [V.ascii_fold(x).lower().replace(" ", "").replace("'", "") for x in V.FIRST_NAMES]
     last_fold = [V.ascii_fold(x).lower().replace(" ", "").replace("'", "") for x in V.LAST_NAMES]
     con_email = [
         f"{first_fold[f]}.{last_fold[ln]}@{domains[a]}"
-        for f, ln, a in zip(con_first.tolist(), con_last.tolist(), con_current.tolist())
+        for f, ln, a in zip(con_first.tolist(), con_last.tolist(), con_current.tolist(), strict=True)
     ]
 
     return World(

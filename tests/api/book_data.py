@@ -75,7 +75,8 @@ def explanation(deal_id: str) -> Explanation:
             ExplainedPath(0.3, Phrase.of(ana, " (champion on this deal) works at ", acme), (
                 PathStep("Deal", deal), PathStep("Contact", ana, "INVOLVES", "out"),
                 PathStep("Account", acme, "WORKS_AT", "out"))),
-            ExplainedPath(-0.2, Phrase.of(bo, " was on ", megadeal, " at ", bobco, Detail(", which was won", megadeal)), (
+            ExplainedPath(-0.2, Phrase.of(bo, " was on ", megadeal, " at ", bobco,
+                                          Detail(", which was won", megadeal)), (
                 PathStep("Deal", deal), PathStep("Product", core, "FOR_PRODUCT", "out"),
                 PathStep("Deal", megadeal, "FOR_PRODUCT", "in"), PathStep("Contact", bo, "INVOLVES", "out"),
                 PathStep("Account", bobco, "WORKS_AT", "out"))),

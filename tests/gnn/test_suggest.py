@@ -114,7 +114,7 @@ def test_the_expected_change_is_the_models_score_of_the_edited_graph(trained) ->
     explainer = PathExplainer(loaded.model, data, snap, hops=loaded.model.config.layers, platt=loaded.platt)
     deals = open_deal_ids(snap)
     positions = pd.Index(data["Deal"].node_id).get_indexer(deals[:24]).tolist()
-    edited = [(pos, e, s) for pos, e in zip(positions, explainer.explain_many(positions))
+    edited = [(pos, e, s) for pos, e in zip(positions, explainer.explain_many(positions), strict=True)
               for s in e.suggestions if s.effect is not None]
     assert edited, "no suggestion with a figure in the sample"
 

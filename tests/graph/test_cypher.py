@@ -57,7 +57,8 @@ def test_values_are_parameters_never_literals(name):
 
 def test_quote_accepts_only_plain_identifiers():
     assert cypher.quote("FOR_ACCOUNT") == "`FOR_ACCOUNT`"
-    for bad in ["Acc`ount", "Account) DETACH DELETE n //", "", "1abc", "a-b", "a b", "x`}) MATCH (n) DETACH DELETE n //"]:
+    for bad in ["Acc`ount", "Account) DETACH DELETE n //", "", "1abc", "a-b", "a b",
+                "x`}) MATCH (n) DETACH DELETE n //"]:
         with pytest.raises(ValueError, match="plain identifier"):
             cypher.quote(bad)
 

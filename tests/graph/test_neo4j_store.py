@@ -60,9 +60,11 @@ def test_redact_hides_the_password_only():
 
 def test_to_db_follows_the_schema_datatypes():
     plus_two = timezone(timedelta(hours=2))
-    assert to_db("dateTime", datetime(2025, 3, 4, 12, 15, 30, 999, tzinfo=plus_two)) == datetime(2025, 3, 4, 10, 15, 30, tzinfo=UTC)
+    assert to_db("dateTime", datetime(2025, 3, 4, 12, 15, 30, 999, tzinfo=plus_two)) == datetime(
+        2025, 3, 4, 10, 15, 30, tzinfo=UTC)
     assert to_db("dateTime", datetime(2025, 3, 4, 0, 30)) == datetime(2025, 3, 4, 0, 30, tzinfo=UTC)  # naive is UTC
-    assert to_db("dateTime", "2025-03-04T10:15:30Z") == datetime(2025, 3, 4, 10, 15, 30, tzinfo=UTC)  # as SQLite reads back
+    # as SQLite reads back
+    assert to_db("dateTime", "2025-03-04T10:15:30Z") == datetime(2025, 3, 4, 10, 15, 30, tzinfo=UTC)
     assert to_db("date", "2024-02-29") == date(2024, 2, 29)
     assert to_db("date", datetime(2024, 2, 29, 23, 0, tzinfo=timezone(timedelta(hours=-2)))) == date(2024, 3, 1)
     assert to_db("boolean", 1) is True  # SQLite hands booleans back as 0/1
@@ -190,14 +192,16 @@ def test_upsert_nodes_is_one_write_transaction_of_batches():
     assert store.upsert_nodes("Account", rows) == 6
     assert driver.transactions == ["write"]
     statements = [(q, p) for _, q, p in driver.log]
-    assert [q for q, _ in statements] == [cypher.merge_nodes(SCHEMA.nodes["Account"])] * 3  # 5 distinct ids, 2 per batch
+    # 5 distinct ids, 2 per batch
+    assert [q for q, _ in statements] == [cypher.merge_nodes(SCHEMA.nodes["Account"])] * 3
     sent = [row for _, p in statements for row in p["rows"]]
     assert [r["key"] for r in sent] == ["a1", "a2", "a3", "a4", "a0"]
     last = sent[-1]["props"]
     assert last["name"] == "last wins" and last["created_at"] is None  # every property sent: null removes it
     assert set(last) == set(SCHEMA.nodes["Account"].property_names)
     assert sent[0]["props"]["created_at"] == T
-    assert all(s["database"] == "crm" and s["bookmark_manager"] is driver.execute_query_bookmark_manager for s in driver.sessions)
+    assert all(s["database"] == "crm" and s["bookmark_manager"] is driver.execute_query_bookmark_manager
+               for s in driver.sessions)
 
 
 def test_a_bad_value_fails_before_anything_is_sent():
@@ -219,7 +223,7 @@ def test_ids_stay_parameters():
     store.open_deals_page(5, after=(0.5, hostile), account_id=hostile)
     store.latest_scores([hostile])
     assert driver.log
-    for _, query, params in driver.log:
+    for _, query, _ in driver.log:
         assert hostile not in query
         assert "DETACH" not in query
     assert any(hostile in repr(params) for _, _, params in driver.log)
@@ -255,8 +259,10 @@ def test_dangling_edges_roll_the_call_back():
 def test_functional_edges_keep_the_last_row_per_source():
     driver = FakeDriver()
     store = fake_store(driver, batch_size=10)
-    store.upsert_edges("FOR_ACCOUNT", [{"src": "d1", "dst": "a1"}, {"src": "d1", "dst": "a2"}, {"src": "d2", "dst": "a1"}])
-    store.upsert_edges("INVOLVES", [{"src": "d1", "dst": "c1", "role": "user"}, {"src": "d1", "dst": "c1", "role": "champion"},
+    store.upsert_edges("FOR_ACCOUNT", [{"src": "d1", "dst": "a1"}, {"src": "d1", "dst": "a2"},
+                                       {"src": "d2", "dst": "a1"}])
+    store.upsert_edges("INVOLVES", [{"src": "d1", "dst": "c1", "role": "user"},
+                                    {"src": "d1", "dst": "c1", "role": "champion"},
                                     {"src": "d1", "dst": "c1", "key": "2", "role": "user"}])
     (_, _, functional), (_, _, keyed) = driver.log
     assert [(r["src"], r["dst"]) for r in functional["rows"]] == [("d1", "a2"), ("d2", "a1")]
@@ -264,7 +270,8 @@ def test_functional_edges_keep_the_last_row_per_source():
 
 
 def test_reads_run_in_read_transactions_and_come_back_as_contract_rows():
-    stored = {"id": "a1", "name": "Acme", "created_at": neo4j.time.DateTime(2025, 3, 4, 10, 15, 30, tzinfo=UTC), "extra": 1}
+    stored = {"id": "a1", "name": "Acme", "created_at": neo4j.time.DateTime(2025, 3, 4, 10, 15, 30, tzinfo=UTC),
+              "extra": 1}
 
     def respond(query: str, params: dict) -> list[dict]:
         return [{"props": stored}] if "RETURN properties(n) AS props" in query else []

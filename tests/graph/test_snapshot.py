@@ -84,7 +84,7 @@ def store_edges(store: GraphStore, rel: str, t: datetime, direction: str) -> set
 
 
 def snapshot_edges(snap, rel: str) -> set[tuple[str, str]]:
-    return set(zip(snap.edges[rel]["src"], snap.edges[rel]["dst"]))
+    return set(zip(snap.edges[rel]["src"], snap.edges[rel]["dst"], strict=True))
 
 
 @pytest.mark.parametrize("t", MOMENTS, ids=lambda t: t.strftime("%m-%dT%H"))

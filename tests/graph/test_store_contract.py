@@ -47,7 +47,9 @@ def add_accounts(store: GraphStore, *ids: str, created: datetime = T - timedelta
     store.upsert_nodes("Account", [{"id": i, "name": f"Account {i}", "created_at": created} for i in ids])
 
 
-def add_deals(store: GraphStore, *ids: str, account: str | None = None, created: datetime = T - timedelta(days=10)) -> None:
+def add_deals(
+    store: GraphStore, *ids: str, account: str | None = None, created: datetime = T - timedelta(days=10)
+) -> None:
     store.upsert_nodes("Deal", [{"id": i, "name": f"Deal {i}", "created_at": created} for i in ids])
     if account:
         store.upsert_edges("FOR_ACCOUNT", [{"src": i, "dst": account} for i in ids])
@@ -128,7 +130,8 @@ def test_get_nodes_skips_unknown_ids(store):
 
 
 def test_booleans_come_back_as_bool(store):
-    store.upsert_nodes("Product", [{"id": "p1", "name": "Core", "active": True}, {"id": "p2", "name": "Old", "active": False}])
+    store.upsert_nodes("Product", [{"id": "p1", "name": "Core", "active": True},
+                                   {"id": "p2", "name": "Old", "active": False}])
     got = store.get_nodes("Product", ["p1", "p2"])
     assert got["p1"]["active"] is True
     assert got["p2"]["active"] is False
@@ -257,7 +260,8 @@ def test_as_of_works_at_interval(store):
 
 def score(deal: str, p: float, version: str = "v1", when: datetime = T) -> ScoreRecord:
     return ScoreRecord(deal_id=deal, probability=p, model_version=version, scored_at=when,
-                       band="high" if p >= 0.5 else "low", explanation=Explanation(method=deal), metadata={"run": version})
+                       band="high" if p >= 0.5 else "low", explanation=Explanation(method=deal),
+                       metadata={"run": version})
 
 
 def test_rescoring_keeps_previous_probability(store):
@@ -400,7 +404,8 @@ def test_a_finished_load_marks_earlier_running_loads_of_its_source_interrupted(s
 def test_lineage_names_file_line_and_load_of_a_node_and_its_edges(store):
     begin(store)
     store.upsert_nodes("Account", [{"id": "a1", "name": "A", "_source_file": "Account.csv", "_source_line": 2},
-                                   {"id": "a2", "name": "P", "_source_file": "Account.csv", "_source_line": 3}], load_id="L1")
+                                   {"id": "a2", "name": "P", "_source_file": "Account.csv", "_source_line": 3}],
+                                   load_id="L1")
     store.upsert_edges("SUBSIDIARY_OF", [{"src": "a1", "dst": "a2", "_source_file": "Account.csv", "_source_line": 2}],
                        load_id="L1")
     add_deals(store, "d1", account="a1")  # written outside a load
@@ -495,12 +500,14 @@ def test_a_merge_fills_job_times_closes_open_stored_jobs_and_undo_empties_them(s
     merge = MergeRecord(
         label="Contact", kept_id="c1", merged_id="c2", rule="same_email", score=1.0, load_id="L1",
         merged_row={"id": "c2", "name": "Ann Lee", "created_at": "2024-09-15T08:00:00Z"},
-        redirects=(Redirect("WORKS_AT", "c1", "new", "", "src"), Redirect("WORKS_AT", "c1", "new", "", None, ("since",))),
+        redirects=(Redirect("WORKS_AT", "c1", "new", "", "src"),
+                   Redirect("WORKS_AT", "c1", "new", "", None, ("since",))),
         closes=(Close("WORKS_AT", "c1", "old", "", move), Close("WORKS_AT", "c1", "older", "", move)),
     )
     [m] = Ledger(store).record_merges([merge])
     store.upsert_edges("WORKS_AT", [{"src": "c1", "dst": "new", "since": move}], load_id="L1")
-    assert jobs(store, "c1") == {("old", None, "2024-09-15"), ("older", None, "2023-01-01"), ("new", "2024-09-15", None)}
+    assert jobs(store, "c1") == {("old", None, "2024-09-15"), ("older", None, "2023-01-01"),
+                                 ("new", "2024-09-15", None)}
     # Only the job that was open is closed, and only that one is recorded for undo.
     assert Redirect("WORKS_AT", "c1", "old", "", None, ("until",)) in m.redirects
     assert not [r for r in m.redirects if r.dst == "older"]

@@ -28,7 +28,6 @@ from tests.loaders.test_bad_input import (
     GENERIC,
     GOOD_ACCOUNTS,
     append_account_rows,
-    export,  # noqa: F401  (the fixture)
     file_summary,
     quarantined,
     run_load,
@@ -262,7 +261,7 @@ def test_subfolder_that_links_outside_is_refused(tmp_path, export, capsys):
 # ---- mapping files that hung or crashed the YAML reader
 
 LAUGHS = "name: x\na: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
-    f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi")) + "sources: *i\n"
+    f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)) + "sources: *i\n"
 
 
 @pytest.mark.parametrize(("text", "message"), [

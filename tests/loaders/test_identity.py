@@ -37,7 +37,8 @@ def test_company_name_keeps_what_is_not_a_legal_form():
     assert company_name("") == company_name(None) == ""
 
 
-@pytest.mark.parametrize("url", ["acme.com", "www.acme.com", "https://www.acme.com/", "HTTP://Acme.com//", "acme.com?ref=x"])
+@pytest.mark.parametrize("url", ["acme.com", "www.acme.com", "https://www.acme.com/", "HTTP://Acme.com//",
+                                 "acme.com?ref=x"])
 def test_websites_lose_scheme_www_and_trailing_slash(url):
     assert website(url) == "acme.com"
 
@@ -118,7 +119,8 @@ def test_fuzzy_matching_compares_candidates_not_all_pairs(monkeypatch):
 
 def test_rules_are_tunable_from_yaml(tmp_path):
     path = tmp_path / "rules.yaml"
-    path.write_text("entities:\n  Account:\n    rules:\n      - {name: name_2_edits, field: name, normalise: company_name,"
+    path.write_text("entities:\n  Account:\n    rules:\n"
+                    "      - {name: name_2_edits, field: name, normalise: company_name,"
                     " max_edits: 2}\n", "utf-8")
     rules = load_identity_rules(path)
     result = resolve("Account", [account("a", "Quintaro"), account("b", "Quintrao")], rules)
@@ -248,7 +250,8 @@ MOVER_ROWS = {
         ["003A", "001OLD", "Ann", "Lee", "ann.lee@mail.com", "VP Sales", "2023-03-01T10:00:00.000Z"],
         ["003C", "001OLD", "Bob", "Ray", "bob@oldco.de", "CFO", "2023-03-01T10:00:00.000Z"],
     ],
-    "Opportunity.csv": [["006N", "Newco deal", "001NEW", "Prospecting", "1000", "2025-06-01", "2024-10-01T00:00:00.000Z"]],
+    "Opportunity.csv": [
+        ["006N", "Newco deal", "001NEW", "Prospecting", "1000", "2025-06-01", "2024-10-01T00:00:00.000Z"]],
     "OpportunityContactRole.csv": [["00KA", "006N", "003B", "Champion", "2024-10-02T00:00:00.000Z"]],
 }
 
@@ -317,7 +320,8 @@ def where_from(store, node_id: str) -> list[tuple]:
     """The source file and line of a node and of each edge touching it (load ids differ between stores)."""
     [lineage] = Ledger(store).lineage(node_id)
     return [(lineage.provenance.source_file, lineage.provenance.source_line),
-            *sorted((e.relation, e.src, e.dst, e.provenance.source_file, e.provenance.source_line) for e in lineage.edges)]
+            *sorted((e.relation, e.src, e.dst, e.provenance.source_file, e.provenance.source_line)
+                    for e in lineage.edges)]
 
 
 def test_a_contact_who_changed_jobs_keeps_both_employments(tmp_path):
@@ -383,9 +387,10 @@ def test_a_merged_row_whose_relation_dangles_is_quarantined(tmp_path):
 
 def test_the_export_s_own_job_times_win(tmp_path):
     """Times the export gives are kept: an explicit start of the new job, and an old job that never ended."""
-    mapping = MOVER_MAPPING.replace("properties: {title: Title}", "properties: {title: Title, since: Since, until: Until}")
+    mapping = MOVER_MAPPING.replace("properties: {title: Title}",
+                                    "properties: {title: Title, since: Since, until: Until}")
     rows = {**MOVER_ROWS, "Contact.csv": [[*r, since, until] for r, since, until in zip(
-        MOVER_ROWS["Contact.csv"], ["2024-10-01", "", ""], ["", "2030-01-01", ""])]}
+        MOVER_ROWS["Contact.csv"], ["2024-10-01", "", ""], ["", "2030-01-01", ""], strict=True)]}
     headers = {**MOVER_HEADERS, "Contact.csv": [*MOVER_HEADERS["Contact.csv"], "Since", "Until"]}
     folder = tmp_path / "export"
     folder.mkdir()

@@ -92,7 +92,7 @@ def exports(tmp_path_factory):
         jobs.setdefault(r["ContactId"], []).append(r)
     singles = [rows[0] for rows in jobs.values() if len(rows) == 1]
     accounts = [a["Id"] for a in e.files["Account.csv"]]
-    for n, (job, how) in enumerate(zip(singles[:2], ("ended", "dropped"))):
+    for n, (job, how) in enumerate(zip(singles[:2], ("ended", "dropped"), strict=True)):
         new_account = next(a for a in accounts if a != job["AccountId"])
         if how == "ended":
             job.update(EndDate=(MOVE_DAY.replace(day=MOVE_DAY.day - 1)).isoformat(), IsActive="false", IsDirect="false")
@@ -151,7 +151,8 @@ def test_a_deleted_record_is_tombstoned_never_silently_removed(loaded, capsys):
     assert store.get_node("Deal", deal) is None
     stones = Ledger(store).tombstones(two.load_id)
     assert {t.ident for t in stones if t.kind == "node"} == {(deal,), (f"{deal}:outcome",)}
-    assert {t.name for t in stones if t.kind == "edge" and t.ident[0] == deal} >= {"FOR_ACCOUNT", "OWNED_BY", "INVOLVES"}
+    assert {t.name for t in stones if t.kind == "edge" and t.ident[0] == deal} >= {
+        "FOR_ACCOUNT", "OWNED_BY", "INVOLVES"}
     assert two.retired["Deal"] == 1 and store.check_integrity() == []
     assert main(["lineage", deal, "--store", sqlite_url(root / "g.db")]) == 0
     assert f"retired by load {two.load_id}" in capsys.readouterr().out

@@ -17,7 +17,8 @@ from tests.loaders.test_load import ROWS, write_export
 @pytest.fixture
 def loaded(tmp_path):
     store = open_store(sqlite_url(tmp_path / "g.db"))
-    summary = load_export(store, write_export(tmp_path / "export"), load_mapping("salesforce", store.schema), tmp_path / "q")
+    summary = load_export(store, write_export(tmp_path / "export"), load_mapping("salesforce", store.schema),
+                          tmp_path / "q")
     yield store, summary, tmp_path
     store.close()
 
