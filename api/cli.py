@@ -85,7 +85,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from gnn.leakage import LeakageError
     from gnn.train import TrainConfig, train
 
-    config = TrainConfig(cutoff_days=args.cutoff_every, horizon_days=args.horizon)
+    config = TrainConfig(cutoff_days=args.cutoff_every, horizon_days=args.horizon, compare_families=True)
     with _store(settings) as store:
         try:
             result = train(store, settings.home, truth=Path(args.truth) if args.truth else None, config=config,
