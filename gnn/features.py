@@ -92,6 +92,13 @@ class FeatureSpec:
             raw = _raw_columns(spec, label, snapshot, _reference_time(snapshot))
             spec.mean[label] = raw.mean(axis=0).tolist() if len(raw) else [0.0] * raw.shape[1]
             spec.std[label] = (raw.std(axis=0) + 1e-6).tolist() if len(raw) else [1.0] * raw.shape[1]
+            if label == "Deal" and spec.timeline:
+                # Timeline columns are log counts, log days, one-hots and shares already: left unscaled, since the
+                # fitting snapshot (every deal as of T1, most of them closed) is not what examples look like, and a
+                # column constant in it (every deal with a history) would blow up by 1 / 1e-6 where it is not.
+                start = len(spec.numeric[label]) + 1 + len(spec.history)
+                for i in range(start, start + len(tl.column_names(spec.timeline, spec.stages))):
+                    spec.mean[label][i], spec.std[label][i] = 0.0, 1.0
         return spec
 
     def to_dict(self) -> dict:
