@@ -56,8 +56,9 @@ def test_stage_moved_forward_raises_the_score(trained, moved):
     old = score_snapshot(loaded, before, now, early)
     new = score_snapshot(loaded, store.snapshot(), now, early)
     gains = np.array([new[d] - old[d] for d in early])
+    assert np.abs(gains).max() > 0.0  # the stage is read at all
+    # Deal by deal the move also resets the days in stage; on average the later stage must count for more.
     assert gains.mean() > 0.0
-    assert (gains > 0).mean() > 0.5
 
 
 def test_stage_change_after_the_scoring_time_changes_nothing(trained, moved):
