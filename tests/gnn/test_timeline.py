@@ -34,7 +34,8 @@ def store(tmp_path):
     s.upsert_nodes("DealChange", [{"id": i, "changed_at": day(d), "stage": st, "amount": a, "close_date": cd}
                                   for i, d, st, a, cd in changes])
     s.upsert_edges("CHANGE_OF", [{"src": i, "dst": "d1"} for i, *_ in changes])
-    acts = [("e1", "email", "outbound", 5, "jo"), ("e2", "email", "inbound", 6, "jo"), ("m1", "meeting", None, 33, None)]
+    acts = [("e1", "email", "outbound", 5, "jo"), ("e2", "email", "inbound", 6, "jo"),
+            ("m1", "meeting", None, 33, None)]
     s.upsert_nodes("Activity", [{"id": i, "kind": k, "direction": w, "occurred_at": day(d)} for i, k, w, d, _ in acts])
     s.upsert_edges("REGARDS", [{"src": i, "dst": "d1"} for i, *_ in acts])
     s.upsert_edges("WITH_CONTACT", [{"src": i, "dst": c} for i, *_, c in acts if c])
