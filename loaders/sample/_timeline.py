@@ -78,9 +78,9 @@ def build_timeline(rng: np.random.Generator, response: np.ndarray, centred_logit
     """
     n_opp = opp_created.size
     duration = np.maximum(opp_close - opp_created, DAY)
-    m_stage = centred_logit + rng.standard_normal(n_opp)
+    m_stage = centred_logit + 0.7 * rng.standard_normal(n_opp)
     m_push = centred_logit + rng.standard_normal(n_opp)
-    m_act = centred_logit + 1.2 * rng.standard_normal(n_opp)
+    m_act = centred_logit + 0.8 * rng.standard_normal(n_opp)
     top = np.clip(np.round(2.6 + 1.1 * m_stage + 0.5 * rng.standard_normal(n_opp)), 0, N_OPEN - 1).astype(int)
     regress = (top >= 1) & (rng.random(n_opp) < 0.35 / (1 + np.exp(m_stage)))
     optimism = np.exp(-0.35 + 0.25 * m_push + 0.25 * rng.standard_normal(n_opp))  # expected / true duration
@@ -150,7 +150,7 @@ def _activities(rng: np.random.Generator, o: int, created: int, dur: int, limit:
                 out: list[tuple[int, int, int, int, bool, bool, int]]) -> None:
     """One deal's e-mails, calls, meetings and tasks: more, and later in its life, the likelier it is won."""
     weeks = dur / (7 * DAY)
-    n = min(int(rng.poisson(0.5 * np.exp(0.3 * momentum) * weeks)), 30)
+    n = min(int(rng.poisson(0.45 * np.exp(0.5 * momentum) * weeks)), 30)
     # A share u of the life raised to a power: above 1 the activity bunches early and the deal goes quiet.
     shares = rng.random(n) ** np.exp(-0.35 * momentum)
     p_meeting = 0.08 + 0.14 / (1 + np.exp(-momentum))
