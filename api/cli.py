@@ -99,9 +99,11 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
                     {"input": l.input, "kind": l.kind, "source": l.source, "evidence": l.evidence,
                      "mapping": where.get(l.source)} for l in leaks]}))
             raise
-    rows = [f"{'model':<12} {'AUROC':>7} {'AUPRC':>7} {'Brier':>7} {'ECE':>7} {'n':>6}"]
+    width = max(12, *(len(name) for name in result.report["test"]))
+    rows = [f"{'model':<{width}} {'AUROC':>7} {'AUPRC':>7} {'Brier':>7} {'ECE':>7} {'n':>6}"]
     for name, m in result.report["test"].items():
-        rows.append(f"{name:<12} {m['auroc']:>7.4f} {m['auprc']:>7.4f} {m['brier']:>7.4f} {m['ece']:>7.4f} {m['n']:>6}")
+        rows.append(f"{name:<{width}} {m['auroc']:>7.4f} {m['auprc']:>7.4f} {m['brier']:>7.4f} {m['ece']:>7.4f} "
+                    f"{m['n']:>6}")
     cov = result.report["coverage"]
     text = "\n".join([
         f"model {result.card.version} ({result.card.kind}), test period from {result.report['split']['t2'][:10]}",
