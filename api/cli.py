@@ -87,7 +87,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from gnn.leakage import LeakageError
     from gnn.train import TrainConfig, train
 
-    config = TrainConfig(cutoff_days=args.cutoff_every, horizon_days=args.horizon)
+    config = TrainConfig(cutoff_days=args.cutoff_every, horizon_days=args.horizon, compare_families=True)
     with _store(settings) as store:
         try:
             result = train(store, settings.home, truth=Path(args.truth) if args.truth else None, config=config,
@@ -102,9 +102,11 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
                      "mapping": where.get(leak.source)} for leak in leaks]}))
             raise
     _audit_training(settings, result)
-    rows = [f"{'model':<12} {'AUROC':>7} {'AUPRC':>7} {'Brier':>7} {'ECE':>7} {'n':>6}"]
+    width = max(12, *(len(name) for name in result.report["test"]))
+    rows = [f"{'model':<{width}} {'AUROC':>7} {'AUPRC':>7} {'Brier':>7} {'ECE':>7} {'n':>6}"]
     for name, m in result.report["test"].items():
-        rows.append(f"{name:<12} {m['auroc']:>7.4f} {m['auprc']:>7.4f} {m['brier']:>7.4f} {m['ece']:>7.4f} {m['n']:>6}")
+        rows.append(f"{name:<{width}} {m['auroc']:>7.4f} {m['auprc']:>7.4f} {m['brier']:>7.4f} {m['ece']:>7.4f} "
+                    f"{m['n']:>6}")
     cov = result.report["coverage"]
     text = "\n".join([
         f"model {result.card.version} ({result.card.kind}), test period from {result.report['split']['t2'][:10]}",

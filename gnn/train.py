@@ -33,6 +33,7 @@ import torch
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from gnn.dataset import CutoffExamples, TemporalSplit, coverage, flat_table, leak_safe_examples, missing_splits
+from gnn.families import WITHOUT, family_report, without_families
 from gnn.features import FeatureSpec, latest_event_time
 from gnn.fit import DEFAULT_GRID, FitConfig, calibrate, concat, fit_platt, logits_of, oracle_probabilities, tune
 from gnn.gate import NO_SKILL, SKILL, judge, quality
@@ -57,6 +58,9 @@ class TrainConfig:
     seed: int = 0
     # The linear term on the deal's row and its crosses with its neighbours (`gnn.wide`); off = GraphSAGE alone.
     wide: bool = True
+    # Also train the chosen configuration without the history and activity families, to report what they add
+    # (`gnn.families`; `dealgraph train` does, tests that only need a model do not).
+    compare_families: bool = False
 
 
 @dataclass
@@ -128,6 +132,10 @@ def train(store: GraphStore, home: Path, truth: Path | None = None, config: Trai
         if model.wide is not None:  # the linear term alone, calibrated the same way: what the GraphSAGE part adds
             wide_platt = fit_platt(logits_of(model.wide, examples["val"]), y["val"])
             probs["wide_only"] = calibrate(logits_of(model.wide, examples["test"]), wide_platt)
+        if config.compare_families and spec.timeline:
+            probs[WITHOUT] = without_families(full, split, chosen, config.wide)
+    signals, absent = family_report(spec)
+    notes += absent
     test = {name: metrics(y["test"], p) for name, p in probs.items()}
     if truth is not None:
         oracle = oracle_probabilities(truth, examples["test"])
@@ -153,6 +161,7 @@ def train(store: GraphStore, home: Path, truth: Path | None = None, config: Trai
         "examples": {s: int(len(y[s])) for s in y},
         "won_share": {s: round(float(y[s].mean()), 4) for s in y},
         "train_deals": {"won": won, "lost": lost},
+        "signals": signals,
         "tuning": tried,
         "wide": wide_fit,
         "chosen": chosen.to_dict() if chosen else None,
@@ -174,7 +183,7 @@ def train(store: GraphStore, home: Path, truth: Path | None = None, config: Trai
     files = {"model.pt": _artifact(kind, model, spec, platt, prior),
              "report.json": json.dumps(report, indent=2).encode()}
     path = registry.save(card, files, promote=promoted)
-    curves = {name: (y["test"], p) for name, p in probs.items() if name not in ("prior", "wide_only")}
+    curves = {name: (y["test"], p) for name, p in probs.items() if name not in ("prior", "wide_only", WITHOUT)}
     reliability_plot(curves, path / "reliability.png")
     return TrainResult(card, report, path, promoted, notes)
 

@@ -141,11 +141,15 @@ class WhenSpec(ValueSpec):
     equals: str | None = None
     in_: list[str] | None = Field(None, alias="in")
     not_empty: bool = False
+    # A prefix: Salesforce's polymorphic references (Task.WhatId) say the record's kind by their first three
+    # characters (006 an opportunity, 001 an account).
+    starts_with: str | None = Field(None, min_length=1)
 
     @model_validator(mode="after")
     def _one_test(self) -> WhenSpec:
-        if sum((self.equals is not None, self.in_ is not None, self.not_empty)) != 1:
-            raise ValueError("a when gives exactly one of equals, in, not_empty")
+        tests = (self.equals is not None, self.in_ is not None, self.not_empty, self.starts_with is not None)
+        if sum(tests) != 1:
+            raise ValueError("a when gives exactly one of equals, in, not_empty, starts_with")
         return self
 
 

@@ -142,11 +142,15 @@ def compile_refs(ref: RefSpec) -> Callable[[Row], list[str]]:
 def compile_condition(when: WhenSpec) -> Callable[[Row], bool]:
     """A `when:` as a function of a row; text is compared trimmed and case-insensitively."""
     get = compile_value(when)
-    options = None if when.not_empty or when.equals is not None else {x.strip().casefold() for x in when.in_ or ()}
+    options = None if when.in_ is None else {x.strip().casefold() for x in when.in_}
     equals = when.equals.strip().casefold() if when.equals is not None else None
+    prefix = when.starts_with.strip().casefold() if when.starts_with is not None else None
 
     def holds(row: Row) -> bool:
-        value = str(get(row)).strip().casefold()
+        raw = get(row)
+        value = "" if raw is None else str(raw).strip().casefold()
+        if prefix is not None:
+            return value.startswith(prefix)
         if options is not None:
             return value in options
         return value == equals if equals is not None else value != ""

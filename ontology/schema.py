@@ -57,6 +57,9 @@ class Property:
     categorical: bool = False
     # Only the latest value is exported: never a feature as of an earlier time.
     current_value_only: bool = False
+    # The node type holding this property's dated values (`dg:historyClass`), where the ontology keeps them:
+    # as of t the value is the last one recorded before t (`graph.dated_values`), so it is time-correct.
+    history: str | None = None
     allowed: tuple[str, ...] | None = None
     minimum: float | None = None
     maximum: float | None = None
@@ -134,6 +137,19 @@ class Schema:
     def iri(self, local_name: str) -> str:
         return self.namespace + local_name
 
+    def history_of(self, node_type: str) -> tuple[str, str] | None:
+        """(history node type, relation from it to `node_type`) where `node_type` has dated properties."""
+        for p in self.nodes[node_type].properties:
+            if p.history:
+                for r in self.relations_from(p.history):
+                    if r.target == node_type:
+                        return p.history, r.name
+        return None
+
+    def dated_properties(self, node_type: str) -> tuple[Property, ...]:
+        """The properties of `node_type` whose values are kept with their times."""
+        return tuple(p for p in self.nodes[node_type].properties if p.history)
+
 
 def _local(iri: Node | str) -> str:
     return str(iri).rsplit("#", 1)[-1].rsplit("/", 1)[-1]
@@ -178,7 +194,21 @@ def _shape_constraints(shapes: Graph) -> dict[tuple[str, str], dict]:
     return out
 
 
+def _histories(g: Graph) -> dict[str, str]:
+    """Class IRI -> the graph name of the class keeping its dated values (linked to it by a relation)."""
+    out: dict[str, str] = {}
+    for history in set(g.objects(None, DG.historyClass)):
+        for rel in g.subjects(RDFS.domain, history):
+            target = g.value(rel, RDFS.range)
+            if (rel, RDF.type, OWL.ObjectProperty) in g and target is not None:
+                out[str(target)] = str(g.value(history, DG.graphName))
+    return out
+
+
 def _properties_of(g: Graph, cls: Node, shape_facets: dict, skip: set[str]) -> tuple[Property, ...]:
+    histories = _histories(g)
+    # On the history class itself each value is a dated one, not "the current value only".
+    history_classes = {str(h) for h in g.objects(None, DG.historyClass)}
     props = []
     for iri in sorted(g.subjects(SCHEMA_ORG.domainIncludes, cls), key=str):
         if (iri, RDF.type, OWL.DatatypeProperty) not in g or _local(iri) in skip:
@@ -195,7 +225,8 @@ def _properties_of(g: Graph, cls: Node, shape_facets: dict, skip: set[str]) -> t
                 datatype=datatype,
                 required=facets.get("required", False),
                 categorical=_flag(g, iri, DG.categorical),
-                current_value_only=_flag(g, iri, DG.currentValueOnly),
+                current_value_only=_flag(g, iri, DG.currentValueOnly) and str(cls) not in history_classes,
+                history=histories.get(str(cls)) if (iri, DG.historyClass, None) in g else None,
                 allowed=facets.get("allowed"),
                 minimum=facets.get("minimum"),
                 maximum=facets.get("maximum"),

@@ -75,7 +75,9 @@ def test_loading_the_same_export_again_changes_nothing(pipeline):
 
 def test_train_reports_every_model_and_the_oracle(pipeline):
     _, _, _, train, _ = pipeline
-    assert set(train["test"]) == {"prior", "flat_gbt", "graphsage", "wide_only", "oracle"}
+    # The sample has stage history and activities: the report also shows the model without them.
+    assert set(train["test"]) == {"prior", "flat_gbt", "graphsage", "wide_only", "without_history_activity", "oracle"}
+    assert train["signals"] == {"history": True, "activity": True}
     assert train["examples"]["train"] > 0 and train["examples"]["test"] > 0
     assert Path(train["path"], "model.pt").exists()
 

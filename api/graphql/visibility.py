@@ -8,7 +8,8 @@ revops and admin see everything. A rep sees:
   hierarchy: a parent or subsidiary is visible only through a deal of its own;
 - contacts who work or worked at a visible account, or are on a visible deal;
 - the reps whose book it is (themselves, or their team with team scope);
-- what hangs off a visible deal: its owner, products, outcome, score.
+- what hangs off a visible deal: its owner, products, outcome, score, activities;
+- an activity about no deal, with its account.
 
 Anything else is treated as missing: null by id, absent from lists, zero in
 counts, and anonymised in explanations: every string an explanation carries
@@ -35,9 +36,10 @@ from api.graphql.store_reads import StoreReads
 from graph.explanation import Explanation, NodeRef
 
 #: Node labels whose visibility depends on ownership. Products and outcomes are not guarded.
-GUARDED = frozenset({"Deal", "Account", "Contact", "Rep"})
+GUARDED = frozenset({"Deal", "Account", "Contact", "Rep", "Activity"})
 #: Walks whose far end is visible whenever the near end is ("what hangs off" a visible node).
-IMPLIED = frozenset({("Deal", "FOR_ACCOUNT", "out"), ("Deal", "INVOLVES", "out"), ("Account", "WORKS_AT", "in")})
+IMPLIED = frozenset({("Deal", "FOR_ACCOUNT", "out"), ("Deal", "INVOLVES", "out"), ("Account", "WORKS_AT", "in"),
+                     ("Deal", "REGARDS", "in")})
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,8 @@ class Visibility:
             return (await self.book()).accounts.intersection(ids)
         if label == "Rep":
             return (await self.book()).owners.intersection(ids)
+        if label == "Activity":
+            return await self._visible_activities(list(dict.fromkeys(ids)))
         ids = list(dict.fromkeys(ids))
         unknown = [i for i in ids if i not in self._contacts]
         if unknown:
@@ -172,6 +176,17 @@ class Visibility:
     def implied(self, label: str, relation: str, direction: str) -> bool:
         """True when walking this relation from a visible node can only reach visible nodes."""
         return not self.restricted or (label, relation, direction) in IMPLIED
+
+    async def _visible_activities(self, ids: list[str]) -> set[str]:
+        """An activity about a deal goes with the deal; one about no deal, with its account."""
+        book = await self.book()
+        deals, accounts = await asyncio.gather(
+            self._reads.neighbours("Activity", "REGARDS", "out").load_many(ids),
+            self._reads.neighbours("Activity", "AT_ACCOUNT", "out").load_many(ids),
+        )
+        return {i for i, about, at in zip(ids, deals, accounts, strict=True)
+                if (any(n.node["id"] in book.deals for n in about) if about
+                    else any(n.node["id"] in book.accounts for n in at))}
 
     async def _check_contacts(self, ids: list[str]) -> None:
         """A contact is visible when they work or worked at a visible account, or are on a visible deal."""

@@ -22,9 +22,9 @@ import pytest
 from neo4j.exceptions import ServiceUnavailable
 
 from graph import InvalidInput, ScoreRecord, StoreError, cypher, cypher_records
-from graph.store import ChangeSet
 from graph.explanation import Explanation
 from graph.neo4j import DanglingEdges, Neo4jStore, from_db, parse_url, redact, to_db
+from graph.store import ChangeSet
 from ontology import load_schema
 from tests.graph.backends import needs_neo4j, open_test_store
 

@@ -79,12 +79,17 @@ def exports(tmp_path_factory):
     e.files["OpportunityLineItem.csv"].append({**item, "Id": "00k5g00000zzNEW001", "OpportunityId": new_deal["Id"],
                                                "CreatedDate": "2026-11-12T11:00:00.000Z"})
     facts["new_deal"] = new_deal["Id"]
-    # A deleted deal: Salesforce deletes its roles and line items with it.
+    # A deleted deal: Salesforce deletes its roles, line items, history and activities with it.
     gone = next(o for o in opps if o["Id"] not in facts.values() and o["IsClosed"] == "true")
     opps.remove(gone)
-    for name in ("OpportunityContactRole.csv", "OpportunityLineItem.csv"):
+    timeline = {r["Id"] for r in e.files["OpportunityHistory.csv"] if r["OpportunityId"] == gone["Id"]}
+    timeline |= {r["Id"] for name in ("Task.csv", "Event.csv") for r in e.files[name] if r["WhatId"] == gone["Id"]}
+    for name in ("OpportunityContactRole.csv", "OpportunityLineItem.csv", "OpportunityHistory.csv"):
         e.files[name] = [r for r in e.files[name] if r["OpportunityId"] != gone["Id"]]
+    for name in ("Task.csv", "Event.csv"):
+        e.files[name] = [r for r in e.files[name] if r["WhatId"] != gone["Id"]]
     facts["deleted"] = gone["Id"]
+    facts["deleted_timeline"] = timeline
     # Two movers, each with one job so far: one recorded as Salesforce does (old row ended, new row), one whose
     # old row is simply missing from the export.
     jobs: dict[str, list[dict]] = {}
@@ -150,9 +155,10 @@ def test_a_deleted_record_is_tombstoned_never_silently_removed(loaded, capsys):
     deal = facts["deleted"]
     assert store.get_node("Deal", deal) is None
     stones = Ledger(store).tombstones(two.load_id)
-    assert {t.ident for t in stones if t.kind == "node"} == {(deal,), (f"{deal}:outcome",)}
-    assert {t.name for t in stones if t.kind == "edge" and t.ident[0] == deal} >= {
-        "FOR_ACCOUNT", "OWNED_BY", "INVOLVES"}
+    # The deal, its outcome, and its history rows and activities, deleted with it.
+    expected = {(deal,), (f"{deal}:outcome",), *((i,) for i in facts["deleted_timeline"])}
+    assert {t.ident for t in stones if t.kind == "node"} == expected
+    assert {t.name for t in stones if t.kind == "edge" and t.ident[0] == deal} >= {"FOR_ACCOUNT", "OWNED_BY", "INVOLVES"}
     assert two.retired["Deal"] == 1 and store.check_integrity() == []
     assert main(["lineage", deal, "--store", sqlite_url(root / "g.db")]) == 0
     assert f"retired by load {two.load_id}" in capsys.readouterr().out
