@@ -37,7 +37,6 @@ from graph.snapshot import Snapshot
 from graph.timefmt import to_utc
 from ontology import Schema
 
-FOLDED = OUTCOME  # node type folded into Deal features
 # Node types the model never sees as nodes: outcomes are folded into Deal flags, deal changes into the
 # deal's timeline features; activities are nodes only while the activity family is on.
 NOT_NODES = (OUTCOME, "DealChange")
