@@ -19,7 +19,10 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/dealgraph demo $(ARGS)
 
+# Lint and types first: seconds, so a finding fails the run before the long pytest suite starts.
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	@tests/helpers/ensure-browser.sh
 	$(BIN)/python -m pytest $(ARGS)
 

@@ -13,7 +13,6 @@ development; what it may read is decided below the resolvers
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 from pathlib import Path
@@ -21,53 +20,38 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from starlette.requests import HTTPConnection
 
 from api.auth import (
     Authenticator,
     AuthError,
     FailureThrottle,
     KeyStore,
-    Principal,
-    Role,
     TokenVerifier,
     TooManyFailures,
 )
 from api.graphiql import ASSETS_DIR, ASSETS_ROUTE
-from api.graphql.context import GraphContext
 from api.graphql.extensions import Limits
 from api.graphql.visibility import BookCache
 from api.ops import Metrics, RequestMiddleware
 from api.owners_alerts import thresholds_from
-from api.owners_health import HealthCache, health_gauges
+from api.owners_health import HealthCache
+from api.probes import probes_router
 from api.request_guard import RequestGuard
 from api.request_info import RequestInfo
 from api.response_cache import ResponseCache
-from api.router import DealgraphRouter
+from api.router import DealgraphRouter, graphql_context
 from api.schema import build_schema
+from api.served import Served
 from api.settings import Settings
 from api.widget import mount_widget
 from gnn.registry import ModelCard, ModelRegistry
 from graph.store import GraphStore
 
 GRAPHQL_PATH = "/graphql"
-#: A health probe that takes longer than this reports the store as unavailable.
-HEALTH_TIMEOUT_S = 5.0
-# A key no CRM issues: the probe is a primary-key look-up that finds nothing.
-_PROBE_ID = "__dealgraph_healthz__"
-#: The context of a request that executes nothing (the GraphiQL page): it could see nothing if it tried.
-NOBODY = Principal(Role.REP, subject="nobody", method="none", rep_id="\x00nobody")
 
 log = logging.getLogger(__name__)
-
-
-def _probe(store: GraphStore) -> None:
-    """One trivial read: proves the store opens, has its tables and answers."""
-    label = next(iter(store.schema.nodes))
-    store.get_nodes(label, [_PROBE_ID])
 
 
 class CurrentModel:
@@ -117,7 +101,7 @@ def _auth_error(request: Request, error: Exception) -> JSONResponse:
         info.error_codes.append(code)
     reason = error.reason if isinstance(error, AuthError) else "authentication failed"
     body = {"data": None, "errors": [{"message": reason, "extensions": {"code": code}}]}
-    if limited:
+    if isinstance(error, TooManyFailures):
         return JSONResponse(body, status_code=429, headers={"Retry-After": str(error.retry_after_s)})
     challenge = 'Bearer realm="dealgraph"' + (', error="invalid_token"' if "authorization" in request.headers else "")
     return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": challenge})
@@ -142,19 +126,6 @@ def create_app(store: GraphStore, home: Path, *, graphiql: bool = True, settings
         log.warning("AUTHENTICATION IS OFF (DEALGRAPH_AUTH=off, development): every request reads everything as "
                     "an anonymous admin. Never expose this server.")
 
-    async def context(request: HTTPConnection) -> GraphContext:
-        # One context per request: its DataLoader caches must not outlive the request or serve another caller.
-        executes = request.scope["type"] == "http" and (request.scope["method"] != "GET"
-                                                         or "query" in request.query_params)
-        # The client's address (a proxy's X-Forwarded-For when uvicorn trusts it) bounds its failed credentials.
-        client = request.client.host if request.client else None
-        authorization = request.headers.get("authorization")
-        principal = await authenticator.authenticate(authorization, client) if executes else NOBODY
-        info = RequestInfo.of(request.scope)
-        if info is not None and executes:
-            info.subject, info.role = principal.subject, principal.role.value
-        return GraphContext(store, principal, model_card, timer=metrics.observe_store, books=books, health=health)
-
     schema = build_schema(limits_from(settings))
     cache = ResponseCache(store, settings.response_cache_entries, has_mutations=schema.mutation is not None)
     # Swagger UI and ReDoc load from CDNs like stock GraphiQL does, and there is nothing REST to document.
@@ -162,6 +133,8 @@ def create_app(store: GraphStore, home: Path, *, graphiql: bool = True, settings
         title="dealgraph", summary="Deal scores and their explanations over GraphQL", docs_url=None, redoc_url=None,
         openapi_url=None,
     )
+    # What the routes read, through `api.served.AppServed`.
+    app.state.served = Served(store, home, model_card, authenticator, metrics, books, health)
     app.state.store = store
     app.state.metrics = metrics
     app.state.authenticator = authenticator
@@ -181,7 +154,7 @@ def create_app(store: GraphStore, home: Path, *, graphiql: bool = True, settings
     app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
 
     router = DealgraphRouter(
-        schema, context_getter=context, graphql_ide="graphiql" if graphiql else None, subscription_protocols=(),
+        schema, context_getter=graphql_context, graphql_ide="graphiql" if graphiql else None, subscription_protocols=(),
         cache=cache, metrics=metrics, cache_wait_s=settings.cache_wait_ms / 1000,
     )
     app.include_router(router, prefix=GRAPHQL_PATH)
@@ -190,48 +163,6 @@ def create_app(store: GraphStore, home: Path, *, graphiql: bool = True, settings
     # The CRM widget's page for reps (/widget/account/{id}); its data comes from /graphql with the rep's token.
     mount_widget(app, settings, GRAPHQL_PATH)
 
-    @app.get("/", include_in_schema=False)
-    async def root(request: Request) -> RedirectResponse:
-        return RedirectResponse(request.scope.get("root_path", "") + GRAPHQL_PATH)
-
-    async def store_problem() -> str | None:
-        try:
-            await asyncio.wait_for(asyncio.to_thread(_probe, store), timeout=HEALTH_TIMEOUT_S)
-        except TimeoutError:
-            return f"store did not answer within {HEALTH_TIMEOUT_S:g}s"
-        except Exception as e:  # noqa: BLE001 - any failure means "not healthy"; the reason goes to the prober
-            return f"{type(e).__name__}: {e}"
-        return None
-
-    @app.get("/healthz")
-    async def healthz() -> JSONResponse:
-        """200 when the store answers a trivial read, 503 with the reason otherwise."""
-        problem = await store_problem()
-        if problem:
-            return JSONResponse({"status": "unavailable", "reason": problem}, 503)
-        return JSONResponse({"status": "ok"})
-
-    @app.get("/readyz")
-    async def readyz() -> JSONResponse:
-        """200 when the store answers and a model serves scores; 503 with every reason otherwise."""
-        reasons = []
-        problem = await store_problem()
-        if problem:
-            reasons.append(f"store: {problem}")
-        try:
-            card = await asyncio.to_thread(model_card)
-        except Exception as e:  # noqa: BLE001 - a broken registry is a reason to report, not a crash
-            card, reasons = None, [*reasons, f"model: {type(e).__name__}: {e}"]
-        else:
-            if card is None:
-                reasons.append(f"model: none trained yet under {home}/models (run `dealgraph train`)")
-        if reasons:
-            return JSONResponse({"status": "not ready", "reasons": reasons}, 503)
-        return JSONResponse({"status": "ready", "model": card.version if card else None})
-
-    @app.get("/metrics")
-    async def prometheus() -> Response:
-        """Prometheus text exposition of this process's metrics."""
-        return Response(metrics.render() + await health_gauges(health), media_type=CONTENT_TYPE_LATEST)
+    app.include_router(probes_router(GRAPHQL_PATH))  # /, /healthz, /readyz, /metrics
 
     return app

@@ -19,11 +19,12 @@ from typing import Any
 
 from api.settings import Settings
 from graph import DealgraphError, GraphStore, InvalidInput, open_store
+from graph.ledger import Ledger
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_FAILURE = 0, 1, 2
 COMMAND_MODULES: list[str] = [
     "api.cli_models", "api.cli_graph", "api.cli_keys", "api.cli_review", "api.cli_mapping", "api.cli_lineage",
-    "api.cli_owners",
+    "api.cli_owners", "api.cli_retrain",
 ]
 EXAMPLE_QUERY = """{
   deals(first: 3) {
@@ -46,7 +47,8 @@ def cmd_sample(args: argparse.Namespace, settings: Settings) -> int:
 
     summary = generate_sample(Path(args.out), accounts=args.accounts, seed=args.seed)
     data = {"out": str(summary.out_dir), "rows": summary.rows, "total_rows": summary.total_rows, "dirt": summary.dirt}
-    out(args, data, f"wrote {summary.total_rows} rows to {summary.out_dir}: " + ", ".join(f"{k} {v}" for k, v in summary.rows.items()))
+    out(args, data, f"wrote {summary.total_rows} rows to {summary.out_dir}: "
+        + ", ".join(f"{k} {v}" for k, v in summary.rows.items()))
     return EXIT_OK
 
 
@@ -85,7 +87,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from gnn.leakage import LeakageError
     from gnn.train import TrainConfig, train
 
-    config = TrainConfig(cutoff_days=args.cutoff_every, horizon_days=args.horizon)
+    config = TrainConfig(cutoff_days=args.cutoff_every, horizon_days=args.horizon, compare_families=True)
     with _store(settings) as store:
         try:
             result = train(store, settings.home, truth=Path(args.truth) if args.truth else None, config=config,
@@ -96,12 +98,15 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
                 leaks = e.leaks if isinstance(e, LeakageError) else []
                 where = e.provenance if isinstance(e, LeakageError) else {}
                 print(json.dumps({"refused": True, "reason": str(e), "leaks": [
-                    {"input": l.input, "kind": l.kind, "source": l.source, "evidence": l.evidence,
-                     "mapping": where.get(l.source)} for l in leaks]}))
+                    {"input": leak.input, "kind": leak.kind, "source": leak.source, "evidence": leak.evidence,
+                     "mapping": where.get(leak.source)} for leak in leaks]}))
             raise
-    rows = [f"{'model':<12} {'AUROC':>7} {'AUPRC':>7} {'Brier':>7} {'ECE':>7} {'n':>6}"]
+    _audit_training(settings, result)
+    width = max(12, *(len(name) for name in result.report["test"]))
+    rows = [f"{'model':<{width}} {'AUROC':>7} {'AUPRC':>7} {'Brier':>7} {'ECE':>7} {'n':>6}"]
     for name, m in result.report["test"].items():
-        rows.append(f"{name:<12} {m['auroc']:>7.4f} {m['auprc']:>7.4f} {m['brier']:>7.4f} {m['ece']:>7.4f} {m['n']:>6}")
+        rows.append(f"{name:<{width}} {m['auroc']:>7.4f} {m['auprc']:>7.4f} {m['brier']:>7.4f} {m['ece']:>7.4f} "
+                    f"{m['n']:>6}")
     cov = result.report["coverage"]
     text = "\n".join([
         f"model {result.card.version} ({result.card.kind}), test period from {result.report['split']['t2'][:10]}",
@@ -113,11 +118,27 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _audit_training(settings: Settings, result: Any) -> None:
+    """`dealgraph train` promotes on its own gate (`gnn.train`): the audit log says whether and why."""
+    import getpass
+
+    from gnn.owners.audit import Actor, AuditEvent, record_events
+
+    kind = result.card.kind
+    event = AuditEvent(action="train", actor=Actor(subject=f"cli:{getpass.getuser()}", role="admin"),
+                       model_version=result.card.version,
+                       text=("promoted: " if result.promoted else "registered, not served: ") + result.notes[-1],
+                       detail={"promoted": result.promoted, "kind": kind, "test": result.report["test"].get(kind),
+                               "gate": result.report["gate"]["state"], "notes": result.notes})
+    with _store(settings) as store:
+        record_events(store, [event])
+
+
 def _leak_provenance(store: GraphStore, mapping: str | None) -> dict[str, str]:
     """Ontology term -> "mapping: file column C", from `--mapping` or the last load's mapping; {} if unknown."""
     from loaders import load_mapping
 
-    name = mapping or next((r.mapping for r in sorted(store.loads(), key=lambda r: r.started, reverse=True)), None)
+    name = mapping or next((r.mapping for r in sorted(Ledger(store).loads(), key=lambda r: r.started, reverse=True)), None)
     if name is None:
         return {}
     try:
@@ -150,19 +171,24 @@ def _leak_provenance(store: GraphStore, mapping: str | None) -> dict[str, str]:
 
 
 def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
-    from gnn.score import score_open_deals
+    from api.cli_retrain import review_policy
+    from gnn.owners.retrain import rescore
 
     with _store(settings) as store:
-        records = score_open_deals(store, settings.home, top=args.top, progress=not args.json)
+        # Through the review gate: high-risk changes are held for a person (`dealgraph pending`).
+        records, held = rescore(store, settings.home, review_policy(settings), top=args.top,
+                                progress=not args.json)
     version = records[0].model_version if records else None
     bands: dict[str, int] = {}
     for r in records:
         bands[r.band] = bands.get(r.band, 0) + 1
-    if not records:  # a history of closed deals only: say so rather than "scored 0 with model None"
+    if held:
+        print(f"{held} high-risk score change(s) held for review: `dealgraph pending list`", file=sys.stderr)
+    if not records and not held:  # a history of closed deals only: say so rather than "scored 0 with model None"
         out(args, {"scored": 0, "model_version": None, "bands": {}},
             "no open deals to score: every deal in the store is closed; load an export with open deals, then score")
         return EXIT_OK
-    out(args, {"scored": len(records), "model_version": version, "bands": bands},
+    out(args, {"scored": len(records), "held": held, "model_version": version, "bands": bands},
         f"scored {len(records)} open deals with model {version}: {bands}")
     return EXIT_OK
 
@@ -242,7 +268,8 @@ def _store(settings: Settings) -> GraphStore:
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--store", help="graph store URL (default: $DEALGRAPH_STORE or sqlite:///dealgraph.db)")
-    common.add_argument("--home", help="folder for models and quarantine files (default: $DEALGRAPH_HOME or .dealgraph)")
+    common.add_argument("--home",
+                        help="folder for models and quarantine files (default: $DEALGRAPH_HOME or .dealgraph)")
     common.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     as_json = argparse.ArgumentParser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -256,7 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_sample)
     p = sub.add_parser("load", parents=[common, as_json], help="load an export through a mapping")
     p.add_argument("source", help="folder with the export's CSV files")
-    p.add_argument("--mapping", default="salesforce", help="shipped mapping (salesforce, hubspot, generic) or path to a YAML mapping; see docs/mappings.md")
+    p.add_argument("--mapping", default="salesforce",
+                   help="shipped mapping (salesforce, hubspot, generic) or path to a YAML mapping; "
+                        "see docs/mappings.md")
     p.add_argument("--mode", choices=("delta", "full"), default="delta",
                    help="delta (default): add and update records; full: the export is complete, so what it lacks is "
                         "retired to tombstones (see docs/loading.md)")
@@ -282,7 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("deal_id")
     p.add_argument("--top", type=int, default=3)
     p.set_defaults(fn=cmd_explain)
-    for name, fn, text in (("serve", cmd_serve, "serve the GraphQL API"), ("demo", cmd_demo, "sample, load, train, score and serve")):
+    for name, fn, text in (("serve", cmd_serve, "serve the GraphQL API"),
+                           ("demo", cmd_demo, "sample, load, train, score and serve")):
         p = sub.add_parser(name, parents=[common], help=text)
         p.add_argument("--host")
         p.add_argument("--port", type=int)
@@ -299,7 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
     overrides = {k: v for k, v in (("store", args.store), ("home", args.home)) if v}
     try:
         settings = Settings(**overrides)

@@ -13,19 +13,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from tqdm import tqdm
 
 from api.settings import Settings
-from graph import GraphStore, InvalidInput, ScoreRecord, open_store
-from graph.neo4j import SCHEMES as NEO4J_SCHEMES
-from graph.neo4j import redact
+from graph import GraphStore, InvalidInput, ScoreRecord, open_store, redact_url, store_identity
 from graph.timefmt import parse_iso, to_utc
 
 FORMATS = {"turtle": "turtle", "jsonld": "json-ld"}
@@ -56,7 +53,10 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     graph = to_rdf(snapshot, scores)
     add_audit(graph, [e for e in events if as_of is None or (e.at is not None and e.at < as_of)])
     fmt = FORMATS[args.format]
-    text = graph.serialize(format=fmt, context=JSONLD_CONTEXT, indent=2) if fmt == "json-ld" else graph.serialize(format=fmt)
+    if fmt == "json-ld":
+        text = graph.serialize(format=fmt, context=JSONLD_CONTEXT, indent=2)
+    else:
+        text = graph.serialize(format=fmt)
     if not args.out:
         sys.stdout.write(text)
         return EXIT_OK
@@ -102,18 +102,8 @@ class CopyReport:
         return not self.differences
 
 
-def _history_reader(store: GraphStore) -> Callable[[], list[ScoreRecord]] | None:
-    # Listing the score history is not in the store contract: Neo4jStore has it, SQLiteStore not (yet).
-    reader = getattr(store, "score_history", None)
-    return reader if callable(reader) else None
-
-
 def _score_counts(store: GraphStore) -> dict[str, int]:
-    counts = {"scores": len(store.latest_scores(store.node_ids(SCORED)))}
-    history = _history_reader(store)
-    if history is not None:
-        counts["score_history"] = len(history())
-    return counts
+    return {"scores": len(store.read_scores()), "score_history": len(store.read_scores(history=True))}
 
 
 def _batches(rows: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
@@ -121,13 +111,16 @@ def _batches(rows: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
         yield rows[i : i + size]
 
 
+def _score_identity(score: ScoreRecord) -> tuple:
+    return score.deal_id, to_utc(score.scored_at), score.model_version, score.probability
+
+
 def copy_graph(source: GraphStore, target: GraphStore, batch: int = COPY_BATCH, progress: bool = False) -> CopyReport:
     """Upsert every node, edge and score of `source` into `target`, then count both.
 
-    Scores: when the source can list its score history, every score is
-    replayed in order, so the target's latest scores, their
-    `previous_probability` and its history match; otherwise each deal's latest
-    score is copied (the target's history then starts with it).
+    Scores: every score of the source's history the target does not hold yet
+    is replayed in order, so the target's latest scores, their
+    `previous_probability` and its history match.
     """
     report = CopyReport()
     nodes, edges = source.read_tables()
@@ -141,36 +134,22 @@ def copy_graph(source: GraphStore, target: GraphStore, batch: int = COPY_BATCH, 
             for chunk in _batches(edges.get(relation, []), batch):
                 report.written[relation] = report.written.get(relation, 0) + target.upsert_edges(relation, chunk)
                 bar.update(len(chunk))
-    history = _history_reader(source)
-    scores = history() if history is not None else list(source.latest_scores(source.node_ids(SCORED)).values())
-    report.history = history is not None
-    for chunk in _batches(scores, batch):
+    report.history = True
+    held = {_score_identity(s) for s in target.read_scores(history=True)}  # copying again adds nothing
+    missing = [s for s in source.read_scores(history=True) if _score_identity(s) not in held]
+    for chunk in _batches(missing, batch):
         report.scores_written += target.write_scores(chunk)
     report.source_counts = {**source.counts(), **_score_counts(source)}
     report.target_counts = {**target.counts(), **_score_counts(target)}
-    if not (report.history and _history_reader(target) is not None):
-        # Only one side can list its history: the other side's count means nothing here.
-        report.source_counts.pop("score_history", None)
-        report.target_counts.pop("score_history", None)
     return report
-
-
-def _identity(url: str) -> tuple:
-    """What makes two store URLs the same store (so copying onto itself is refused)."""
-    parts = urlsplit(url)
-    if parts.scheme == "sqlite":
-        return ("sqlite", str(Path(url[len("sqlite:///"):]).resolve()))
-    if parts.scheme in NEO4J_SCHEMES:
-        return ("neo4j", parts.hostname, parts.port or 7687, parts.path.strip("/") or None)
-    return (url,)
 
 
 def cmd_copy(args: argparse.Namespace, settings: Settings) -> int:
     from api.cli import EXIT_FAILURE, EXIT_OK, out
 
     source_url = args.source or settings.store
-    if _identity(source_url) == _identity(args.target):
-        raise InvalidInput(f"--from and --to name the same store ({redact(args.target)})")
+    if store_identity(source_url) == store_identity(args.target):
+        raise InvalidInput(f"--from and --to name the same store ({redact_url(args.target)})")
     if args.batch < 1:
         raise InvalidInput("--batch must be at least 1")
     credentials = settings.store_credentials()
@@ -187,7 +166,7 @@ def cmd_copy(args: argparse.Namespace, settings: Settings) -> int:
     lines.append("counts match" if report.ok else
                  "counts DIFFER: the target held other data, or some rows could not be written (see above)")
     data = {
-        "from": redact(source_url), "to": redact(args.target), "written": report.written,
+        "from": redact_url(source_url), "to": redact_url(args.target), "written": report.written,
         "scores_written": report.scores_written, "history_copied": report.history,
         "counts": {k: [n, report.target_counts.get(k, 0)] for k, n in report.source_counts.items()},
         "differences": {k: list(v) for k, v in report.differences.items()}, "ok": report.ok,
@@ -196,7 +175,9 @@ def cmd_copy(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK if report.ok else EXIT_FAILURE
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser, as_json: argparse.ArgumentParser) -> None:
+def register(
+    sub: argparse._SubParsersAction, common: argparse.ArgumentParser, as_json: argparse.ArgumentParser
+) -> None:
     p = sub.add_parser("export", parents=[common, as_json], help="write the loaded graph and its scores as RDF")
     p.add_argument("--format", choices=tuple(FORMATS), default="turtle", help="turtle (default) or jsonld")
     p.add_argument("--out", help="file to write (default: stdout)")

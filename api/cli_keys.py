@@ -57,7 +57,8 @@ def create_key(
 def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
     record, key = create_key(settings, Role(args.role), rep_id=args.rep, name=args.name or "", team_scope=args.team,
                              expires_in_days=args.expires_in_days)
-    scope = f", bound to Rep {record['rep_id']}{' and their team' if record['team_scope'] else ''}" if record["rep_id"] else ""
+    team = " and their team" if record["team_scope"] else ""
+    scope = f", bound to Rep {record['rep_id']}{team}" if record["rep_id"] else ""
     text = "\n".join([
         f"created {record['role']} key {record['id']} ({record['name']}){scope}",
         f"expires: {record['expires_at'] or 'never'}",
@@ -77,7 +78,8 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     lines = [f"{'id':<13} {'role':<7} {'state':<8} {'rep':<20} {'expires':<26} name"]
     for r in records:
         rep = (r["rep_id"] or "-") + (" +team" if r["team_scope"] else "")
-        lines.append(f"{r['id']:<13} {r['role']:<7} {r['state']:<8} {rep:<20} {r['expires_at'] or 'never':<26} {r['name']}")
+        lines.append(f"{r['id']:<13} {r['role']:<7} {r['state']:<8} {rep:<20} {r['expires_at'] or 'never':<26} "
+                     f"{r['name']}")
     if not records:
         lines.append("(no keys yet: dealgraph keys create --role admin)")
     _print(args, {"keys": records}, "\n".join(lines))
@@ -86,7 +88,8 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_revoke(args: argparse.Namespace, settings: Settings) -> int:
     record = KeyStore(settings.keys_path()).revoke(args.key_id).public()
-    _print(args, record, f"revoked {record['role']} key {record['id']} ({record['name']}); servers refuse it within a second")
+    _print(args, record,
+           f"revoked {record['role']} key {record['id']} ({record['name']}); servers refuse it within a second")
     return EXIT_OK
 
 
@@ -108,7 +111,9 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser, as_json: argparse.ArgumentParser) -> None:
+def register(
+    sub: argparse._SubParsersAction, common: argparse.ArgumentParser, as_json: argparse.ArgumentParser
+) -> None:
     keys = sub.add_parser("keys", parents=[common], help="create, list and revoke API keys")
     actions = keys.add_subparsers(dest="keys_command", required=True)
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from api.settings import Settings
 from graph import InvalidInput
+from graph.ledger import Ledger
 from graph.lineage import LoadRecord, MergeRecord, NodeLineage, Provenance
 
 
@@ -98,17 +99,17 @@ def cmd_lineage(args: argparse.Namespace, settings: Settings) -> int:
     from api.cli import EXIT_OK, _store, out
 
     with _store(settings) as store:
-        found = store.lineage(args.node_id)
-        merges = [m for m in store.merges() if args.node_id in (m.kept_id, m.merged_id)]
+        found = Ledger(store).lineage(args.node_id)
+        merges = [m for m in Ledger(store).merges() if args.node_id in (m.kept_id, m.merged_id)]
         if not found and not merges:
-            gone = [t for t in store.tombstones() if t.kind == "node" and t.ident == (args.node_id,)]
+            gone = [t for t in Ledger(store).tombstones() if t.kind == "node" and t.ident == (args.node_id,)]
             if not gone:
                 raise InvalidInput(f"no node {args.node_id!r} in the store, merged or retired")
             last = gone[-1]
             out(args, {"nodes": [], "merges": [], "retired": asdict(last)},
                 f"{last.name} {args.node_id} was retired by load {last.load_id}: {last.reason}")
             return EXIT_OK
-        loads = {r.load_id: r for r in store.loads()}
+        loads = {r.load_id: r for r in Ledger(store).loads()}
     lines = []
     for n in found:
         lines.append(f"{n.label} {n.node_id}: {_where(n.provenance)}")
@@ -131,13 +132,14 @@ def cmd_loads(args: argparse.Namespace, settings: Settings) -> int:
     from api.cli import EXIT_OK, _store, out
 
     with _store(settings) as store:
-        records = store.loads()
+        records = Ledger(store).loads()
     lines = [f"{'load':<26} {'state':<12} {'mode':<6} {'started':<20} {'batches':>7} {'rows':>9}  source"]
     for r in records:
         lines.append(f"{r.load_id:<26} {r.state:<12} {r.mode:<6} {r.started:%Y-%m-%d %H:%M:%S} "
                      f"{r.batches:>7} {r.rows_written:>9}  {r.source}")
     if any(r.state == "running" for r in records):
-        lines.append("running: still loading, or killed (a later finished load of the same source marks it interrupted)")
+        lines.append("running: still loading, or killed "
+                     "(a later finished load of the same source marks it interrupted)")
     out(args, {"loads": [asdict(r) for r in records]}, "\n".join(lines))
     return EXIT_OK
 
@@ -147,12 +149,12 @@ def cmd_merges(args: argparse.Namespace, settings: Settings) -> int:
 
     with _store(settings) as store:
         if args.action == "undo":
-            m = store.undo_merge(args.merge_id)
+            m = Ledger(store).undo_merge(args.merge_id)
             out(args, _merge_json(m), f"undid merge {m.merge_id}: {m.label} {m.merged_id} is back, "
                 f"{sum(r.end is not None for r in m.redirects)} edge(s) point at it again; "
                 "later loads keep the two apart")
             return EXIT_OK
-        records = store.merges(args.label, args.state)
+        records = Ledger(store).merges(args.label, args.state)
     lines = [f"{'id':>5} {'state':<7} {'label':<8} {'kept':<20} {'merged':<20} {'rule':<14} {'score':>6}  detail"]
     for m in records:
         lines.append(f"{m.merge_id:>5} {m.state:<7} {m.label:<8} {m.kept_id:<20} {m.merged_id:<20} {m.rule:<14} "
@@ -161,7 +163,9 @@ def cmd_merges(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser, as_json: argparse.ArgumentParser) -> None:
+def register(
+    sub: argparse._SubParsersAction, common: argparse.ArgumentParser, as_json: argparse.ArgumentParser
+) -> None:
     p = sub.add_parser("lineage", parents=[common, as_json], help="where a node and its edges came from")
     p.add_argument("node_id")
     p.set_defaults(fn=cmd_lineage)

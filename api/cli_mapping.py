@@ -67,14 +67,19 @@ def cmd_mapping_draft(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser, as_json: argparse.ArgumentParser) -> None:
+def register(
+    sub: argparse._SubParsersAction, common: argparse.ArgumentParser, as_json: argparse.ArgumentParser
+) -> None:
     group = sub.add_parser("mapping", help="check a mapping against an export, list shipped mappings")
     commands = group.add_subparsers(dest="mapping_command", required=True)
-    p = commands.add_parser("check", parents=[common, as_json], help="report what a load would stop on or quarantine; writes nothing")
+    p = commands.add_parser("check", parents=[common, as_json],
+                            help="report what a load would stop on or quarantine; writes nothing")
     p.add_argument("mapping", help="shipped mapping name (salesforce, hubspot, generic) or path to a YAML mapping")
     p.add_argument("--source", required=True, help="folder with the export's CSV files")
-    p.add_argument("--rows", type=int, default=1000, help="rows per file whose values are checked (0: all; default 1000)")
-    p.add_argument("--with-store", action="store_true", help="also accept references to nodes already in the store (read only)")
+    p.add_argument("--rows", type=int, default=1000,
+                   help="rows per file whose values are checked (0: all; default 1000)")
+    p.add_argument("--with-store", action="store_true",
+                   help="also accept references to nodes already in the store (read only)")
     p.set_defaults(fn=cmd_mapping_check)
     p = commands.add_parser("draft", parents=[common, as_json],
                             help="write a commented first mapping for an unknown export, from its headers and values")

@@ -59,13 +59,16 @@ def cmd_forecast(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
     from api.cli import EXIT_OK, _store, out
-    from gnn.owners.backtest import backtest
+    from gnn.owners.backtest import backtest, current_adjustment
     from gnn.owners.forecast import forecast
     from gnn.owners.forecast_text import backtest_table, forecast_html, forecast_table
     from gnn.owners.trends import trends
+    from gnn.registry import ModelRegistry
 
     with _store(settings) as store:
-        f = forecast(store, level=args.level)
+        # Recalibrated by amount band, with the common shock, as the backtest checks it (docs/owners.md).
+        adjustment = current_adjustment(store, settings.home) if ModelRegistry(settings.home).current() else None
+        f = forecast(store, level=args.level, adjustment=adjustment)
         kpis = trends(store) if args.trends else []
         b = backtest(store, settings.home, every_days=args.every, level=args.level) if args.backtest else None
     lines = forecast_table(f, reps=args.reps)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 #: The longest a cached answer waits for executions in flight.
 MAX_WAIT_S = 0.05
@@ -54,9 +54,7 @@ class ExecutionsFirst:
         idle = self._idle
         if not self._running or idle is None or self._max_wait_s <= 0:
             return False
-        try:
-            # shielded: a waiter that times out must not cancel the future the others wait on
+        # shielded: a waiter that times out must not cancel the future the others wait on
+        with suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(idle), self._max_wait_s)
-        except TimeoutError:
-            pass
         return True

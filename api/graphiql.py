@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 from pathlib import Path
+from typing import TypeVar
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -85,7 +86,8 @@ def asset_path(request: Request, name: str) -> str:
 
 def graphiql_page(request: Request) -> str:
     """The GraphiQL HTML for the GraphQL endpoint at `request`'s path."""
-    config = json.dumps({"endpoint": request.url.path, "defaultQuery": DEFAULT_QUERY, "defaultHeaders": DEFAULT_HEADERS})
+    config = json.dumps({"endpoint": request.url.path, "defaultQuery": DEFAULT_QUERY,
+                         "defaultHeaders": DEFAULT_HEADERS})
     # JSON inside <script>: "<" escaped so no value can close the element early.
     config = config.replace("<", "\\u003c")
     links = "\n".join(
@@ -95,7 +97,11 @@ def graphiql_page(request: Request) -> str:
     return PAGE.format(stylesheets=links, scripts=scripts, config=config)
 
 
-class OfflineGraphQLRouter(GraphQLRouter):
+ContextT = TypeVar("ContextT")
+RootValueT = TypeVar("RootValueT")
+
+
+class OfflineGraphQLRouter(GraphQLRouter[ContextT, RootValueT]):
     """Strawberry's FastAPI router with GraphiQL served from local assets."""
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:

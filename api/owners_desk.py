@@ -23,8 +23,10 @@ from gnn.owners.audit import Actor, AuditEvent, read_events
 from gnn.owners.feedback import record_feedback
 from gnn.owners.forecast import Forecast, forecast
 from gnn.owners.monitor import Health
+from gnn.owners.review import Pending, decide, pending
 from gnn.owners.trends import TrendRow, trends
-from graph.store import DealgraphError, GraphStore, InvalidInput
+from graph.errors import DealgraphError, InvalidInput
+from graph.store import GraphStore
 
 if TYPE_CHECKING:
     from api.graphql.context import Loaders
@@ -75,9 +77,13 @@ class OwnersDesk:
 
     async def forecast(self) -> Forecast:
         """The forecast of the deals the principal sees: a rep's (or team's) own, everyone's for revops/admin."""
+        from gnn.owners.backtest import cached_adjustment
+
         owners = await self.loaders.visible_owners()
         self._read_every_score()
-        return await asyncio.to_thread(forecast, self.store, rep_ids=owners)
+        # As `dealgraph forecast` computed it for the serving model (docs/owners.md); independent deals until then.
+        adjustment = cached_adjustment(self.health_cache.home) if self.health_cache is not None else None
+        return await asyncio.to_thread(forecast, self.store, rep_ids=owners, adjustment=adjustment)
 
     async def trends(self) -> list[TrendRow]:
         """Win rate, cycle time and won amount per close quarter, over the deals the principal sees."""
@@ -93,6 +99,33 @@ class OwnersDesk:
         # Any score written can change a forecast or the health figures: a kept answer must be dropped then.
         if self.score_reads is not None:
             self.score_reads.every = True
+
+    async def pending_review(self, deal_id: str) -> Pending | None:
+        """The change held for review of a deal the principal sees (they asked through its score), if any."""
+        held = await asyncio.to_thread(pending, self.store, deal_id)
+        return held[-1] if held else None
+
+    async def pending_reviews(self) -> list[Pending]:
+        """Every held change: revops and admin only (they decide).
+
+        Raises:
+            Forbidden: a rep asked.
+        """
+        self._may_decide()
+        return await asyncio.to_thread(pending, self.store)
+
+    async def decide_review(self, hold_seq: int, accept: bool, note: str = "") -> AuditEvent:
+        """Accept or reject a held change, audited: revops and admin only.
+
+        Raises:
+            Forbidden: a rep asked. InvalidInput: nothing pending by that id.
+        """
+        self._may_decide()
+        return await asyncio.to_thread(decide, self.store, actor_of(self.principal), hold_seq, accept, note)
+
+    def _may_decide(self) -> None:
+        if not self.principal.sees_everything:
+            raise Forbidden("held score changes are reviewed by revops and admin only")
 
     def audit(self, deal_id: str | None = None, action: str | None = None, after: int = 0,
               limit: int | None = None) -> list[AuditEvent]:

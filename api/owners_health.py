@@ -26,6 +26,7 @@ class HealthCache:
 
     def __init__(self, store: GraphStore, home: Path, thresholds: Thresholds, ttl_s: float = 300.0) -> None:
         self._store, self._home, self._thresholds, self._ttl = store, home, thresholds, ttl_s
+        self.home = home  # the forecast reads the serving model's adjustment from it
         self._lock = threading.Lock()
         self._value: tuple[float, str | None, Health | None] | None = None
         self.registry = CollectorRegistry()

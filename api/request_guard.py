@@ -34,6 +34,7 @@ from typing import Any
 from starlette.datastructures import QueryParams
 
 from api.request_info import RequestInfo
+from graph.errors import DealgraphError
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -50,7 +51,7 @@ _MEMBERS: dict[str, tuple[type, ...]] = {
 _EXAMPLE = '{"query": "query($id: ID!) { deal(id: $id) { name } }", "variables": {"id": "…"}}'
 
 
-class RequestError(Exception):
+class RequestError(DealgraphError):
     """A request refused before it reaches GraphQL: HTTP `status`, a message for the caller, an `extensions.code`."""
 
     def __init__(self, status: int, message: str, code: str = "BAD_REQUEST", headers: dict[str, str] | None = None):

@@ -7,8 +7,11 @@ from typing import Any
 
 from cross_web import HTTPException  # what Strawberry's views raise (strawberry.fastapi imports it so)
 from fastapi.responses import Response
-from graphql import ExecutionResult, GraphQLError, OperationDefinitionNode, OperationType, parse
+from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
+from starlette.requests import HTTPConnection
+from strawberry.types.execution import ExecutionResult
 
+from api.auth import Principal, Role
 from api.executions_first import MAX_WAIT_S, ExecutionsFirst
 from api.graphiql import OfflineGraphQLRouter
 from api.graphql.context import GraphContext
@@ -16,10 +19,29 @@ from api.ops import Metrics
 from api.request_guard import error_body
 from api.request_info import RequestInfo
 from api.response_cache import ResponseCache, request_key
+from api.served import AppServed
 from graph.store import StoreError
 
 #: Response header saying whether the answer came from the cache: `hit` or `miss` (absent: not cacheable).
 CACHE_HEADER = "X-Dealgraph-Cache"
+#: The context of a request that executes nothing (the GraphiQL page): it could see nothing if it tried.
+NOBODY = Principal(Role.REP, subject="nobody", method="none", rep_id="\x00nobody")
+
+
+async def graphql_context(request: HTTPConnection, served: AppServed) -> GraphContext:
+    """The router's `context_getter`: who asks (authenticated here) and what they may read, for one request."""
+    # One context per request: its DataLoader caches must not outlive the request or serve another caller.
+    executes = request.scope["type"] == "http" and (request.scope["method"] != "GET"
+                                                     or "query" in request.query_params)
+    # The client's address (a proxy's X-Forwarded-For when uvicorn trusts it) bounds its failed credentials.
+    client = request.client.host if request.client else None
+    authorization = request.headers.get("authorization")
+    principal = await served.authenticator.authenticate(authorization, client) if executes else NOBODY
+    info = RequestInfo.of(request.scope)
+    if info is not None and executes:
+        info.subject, info.role = principal.subject, principal.role.value
+    return GraphContext(served.store, principal, served.model_card, timer=served.metrics.observe_store,
+                        books=served.books, health=served.health)
 
 
 def is_mutation(query: str | None) -> bool:
@@ -34,7 +56,7 @@ def is_mutation(query: str | None) -> bool:
                for d in document.definitions)
 
 
-class DealgraphRouter(OfflineGraphQLRouter):
+class DealgraphRouter(OfflineGraphQLRouter[GraphContext, None]):
     """Executes each GraphQL request, or answers it from `cache` when nothing it read has been written since."""
 
     def __init__(self, *args: Any, cache: ResponseCache, metrics: Metrics, cache_wait_s: float = MAX_WAIT_S,

@@ -21,6 +21,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from api.ops import METRICS_DIR_ENV, configure_logging
 from api.settings import Settings
@@ -84,7 +85,7 @@ def run(settings: Settings, host: str, port: int) -> None:
 
     configure_logging(settings.log_format)
     # httptools, with each request's head bounded before it is parsed (api/http_protocol.py)
-    common = {"host": host, "port": port, "log_level": "warning", "access_log": False, "loop": "auto",
+    common: dict[str, Any] = {"host": host, "port": port, "log_level": "warning", "access_log": False, "loop": "auto",
               "http": HTTP_PROTOCOL, "timeout_graceful_shutdown": 10}
     if settings.workers == 1:
         uvicorn.run(build_app(settings), **common)

@@ -9,7 +9,7 @@ import logging
 import os
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypedDict
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,7 +19,8 @@ from api.executions_first import MAX_WAIT_S
 log = logging.getLogger(__name__)
 
 #: Secrets copied from examples: refused outside development (the JWT secret must also be 32+ bytes there).
-PLACEHOLDER_SECRETS = frozenset({"changethis", "change-me", "changeme", "secret", "dev", "development", "test", "example"})
+PLACEHOLDER_SECRETS = frozenset({"changethis", "change-me", "changeme", "secret", "dev", "development", "test",
+                                 "example"})
 #: The frame-ancestors source that refuses every frame: the widget's default.
 FRAME_NONE = "'none'"
 #: `serve`'s worker processes when DEALGRAPH_WORKERS is not set: one per CPU, up to this many.
@@ -34,6 +35,13 @@ def default_workers() -> int:
     `MAX_DEFAULT_WORKERS`. A container limited by a CPU quota rather than by CPUs should set
     DEALGRAPH_WORKERS to its quota."""
     return max(1, min(len(os.sched_getaffinity(0)), MAX_DEFAULT_WORKERS))
+
+
+class StoreCredentials(TypedDict):
+    """`graph.open_store`'s keyword arguments for the Neo4j login."""
+
+    user: str | None
+    password: str | None
 
 
 class Settings(BaseSettings):
@@ -127,6 +135,15 @@ class Settings(BaseSettings):
     monitor_max_psi: float = Field(0.25, gt=0, description="Input drift or score shift (PSI) above this alerts")
     monitor_max_stale_hours: float = Field(48.0, gt=0, description="Hours since the last load above this alerts")
     monitor_max_quarantine_rate: float = Field(0.05, ge=0, le=1, description="Quarantined share of recent loads")
+    retrain_min_share: float = Field(0.95, gt=0, le=2, description=(
+        "`dealgraph retrain` promotes only at this share of the serving model's AUROC and 1 - ECE"))
+    review_min_amount: float | None = Field(250_000.0, ge=0, description=(
+        "A score change on a deal worth this much or more is held for review (unset: no amount rule)"))
+    review_drop_points: float | None = Field(0.2, gt=0, le=1, description=(
+        "A score drop larger than this (0.2 = 20 points) is held for review (unset: no drop rule)"))
+    review_new_model: bool = Field(True, description="A newly promoted model's first score of a deal is held")
+    review_min_move_points: float = Field(0.05, ge=0, le=1, description=(
+        "The amount and new-model rules ignore moves smaller than this (rescoring noise)"))
 
     @model_validator(mode="after")
     def _webhook_needs_a_secret(self) -> Settings:
@@ -165,7 +182,7 @@ class Settings(BaseSettings):
             log.warning("INSECURE (DEALGRAPH_ENV=development): %s", problem)
         return self
 
-    def store_credentials(self) -> dict[str, str | None]:
+    def store_credentials(self) -> StoreCredentials:
         """Keyword arguments of `graph.open_store` for the Neo4j login (SQLite ignores them)."""
         password = self.neo4j_password.get_secret_value() if self.neo4j_password else None
         return {"user": self.neo4j_user, "password": password}

@@ -310,7 +310,8 @@ end
 
 def _lua_string(text: str) -> str:
     """`text` as a Lua string literal (every byte outside plain ASCII letters and digits escaped)."""
-    return '"' + "".join(chr(b) if chr(b).isalnum() or chr(b) in " _:,{}()$!" else f"\\{b:03d}"  # always 3 digits: a digit may follow
+    # always 3 digits: a digit may follow
+    return '"' + "".join(chr(b) if chr(b).isalnum() or chr(b) in " _:,{}()$!" else f"\\{b:03d}"
                          for b in text.encode()) + '"'
 
 

@@ -56,7 +56,8 @@ def main() -> None:
     open_ece = ece_against_truth(p, t)
     print(f"model {card.version if card else '-'} ({card.kind if card else '-'}, state {card.state if card else '-'})")
     print(f"test period ECE          {test_ece}")
-    print(f"open deals ECE vs truth  {open_ece:.4f}  (n {len(known)}; mean score {p.mean():.4f}, mean truth {t.mean():.4f})")
+    print(f"open deals ECE vs truth  {open_ece:.4f}  "
+          f"(n {len(known)}; mean score {p.mean():.4f}, mean truth {t.mean():.4f})")
     if test_ece is not None:
         print(f"difference               {abs(open_ece - test_ece):.4f}")
 

@@ -71,6 +71,8 @@ def timed(phase, fn):
             phases[phase] += time.perf_counter() - start
     return wrapper
 
+from graph.ledger import Ledger
+Ledger.record_merges = timed("write", Ledger.record_merges)
 for name, phase in [("_parse_file", "parse"), ("_translate", "resolve"), ("_resolve", "resolve"), ("_keep_latest", "resolve"),
                     ("_quarantine_rejected", "resolve"), ("_write", "write")]:
     setattr(L.Loader, name, timed(phase, getattr(L.Loader, name)))
@@ -79,7 +81,6 @@ for name, phase in [("merge_duplicates", "identity"), ("plan_retired_nodes", "pl
     setattr(L, name, timed(phase, getattr(L, name)))
 with tempfile.TemporaryDirectory() as tmp:
     store = open_store(sqlite_url(Path(tmp) / "g.db"))
-    store.record_merges = timed("write", store.record_merges)
     mapping = load_mapping("salesforce", store.schema)
     profiler = cProfile.Profile() if profile else None
     start, cpu_start = time.perf_counter(), time.process_time()

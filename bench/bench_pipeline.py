@@ -72,10 +72,12 @@ def main() -> None:
         runs = []
         for _ in range(args.repeat):
             cmd = [sys.executable, __file__, "--child", str(accounts)] + (["--no-explain"] if args.no_explain else [])
-            runs.append(json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.splitlines()[-1]))
+            last_line = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.splitlines()[-1]
+            runs.append(json.loads(last_line))
         med = {k: statistics.median(r[k] for r in runs) for k in ("load_s", "train_s", "score_s", "peak_rss_mib")}
         r = runs[0]
-        auroc = " / ".join(f"{r['auroc'].get(k, float('nan')):.3f}" for k in ("prior", "flat_gbt", "graphsage", "wide_only", "oracle"))
+        auroc = " / ".join(f"{r['auroc'].get(k, float('nan')):.3f}"
+                           for k in ("prior", "flat_gbt", "graphsage", "wide_only", "oracle"))
         per_deal = 1000 * med["score_s"] / max(r["open_deals"], 1)
         total = med["train_s"] + med["score_s"]
         print(f"{accounts:>8} {r['rows']:>9} {med['load_s']:>8.1f} {med['train_s']:>8.1f} {med['score_s']:>8.1f} "

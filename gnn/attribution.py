@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
@@ -43,6 +44,9 @@ from torch_geometric.explain import Explainer, HeteroExplanation
 from torch_geometric.explain.algorithm import ExplainerAlgorithm
 from torch_geometric.explain.algorithm.utils import clear_masks, set_hetero_masks
 from torch_geometric.explain.config import MaskType, ModelMode, ModelReturnType
+
+if TYPE_CHECKING:
+    from gnn.model import HeteroSAGE
 
 EdgeType = tuple[str, str, str]
 #: From per-real-edge weights m (leading dimensions: copies; 1 keeps the edge, 0 puts its reference in its place)
@@ -148,7 +152,7 @@ class EdgeIntegratedGradients(ExplainerAlgorithm):
         finally:
             clear_masks(model)
         edge_mask = {}
-        for (e, ei), g in zip(edge_index.items(), grads):
+        for (e, ei), g in zip(edge_index.items(), grads, strict=True):
             edge_mask[e] = torch.zeros(ei.shape[1]) if g is None else g.detach().mean(0)
         explanation = HeteroExplanation()
         explanation.set_value_dict("edge_mask", edge_mask)
@@ -169,7 +173,7 @@ def make_explainer(model: torch.nn.Module, algorithm: ExplainerAlgorithm | None 
     )
 
 
-def masked_logits(model: torch.nn.Module, x: dict, edge_index: dict, index: Tensor, drop: dict[tuple, Tensor],
+def masked_logits(model: HeteroSAGE, x: dict, edge_index: dict, index: Tensor, drop: dict[tuple, Tensor],
                   reference: Reference | None = None) -> Tensor:
     """The target nodes' logits with some edges put back to their reference (removed, without one): for fidelity."""
     x_run, ei_run, to_masks = with_reference(x, edge_index, reference, model.edge_types)

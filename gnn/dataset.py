@@ -38,8 +38,9 @@ import torch
 from torch_geometric.data import HeteroData
 
 from gnn.features import FeatureSpec, encode, latest_event_time
-from gnn.outcomes import OUTCOME, outcome_times
+from gnn.outcomes import OUTCOME, outcome_times, task_outcomes
 from gnn.readiness import MIN_CLOSED
+from gnn.task import WIN, Task
 from graph.snapshot import Snapshot
 from graph.store import InvalidInput
 
@@ -91,7 +92,8 @@ def temporal_split(full: Snapshot, cutoff_days: int = 30, horizon_days: int | No
         raise InvalidInput("--cutoff-every and --horizon are whole days, at least 1")
     closes = outcome_times(full)["closed_at"].dropna().sort_values()
     if len(closes) < MIN_CLOSED:
-        raise InvalidInput(f"only {len(closes)} closed deals: too few to train on (need {MIN_CLOSED} spread over time); "
+        raise InvalidInput(f"only {len(closes)} closed deals: too few to train on "
+                           f"(need {MIN_CLOSED} spread over time); "
                            "no model is trained, so open deals stay unscored until an export brings more history")
     t1, t2 = closes.quantile(0.6), closes.quantile(0.8)
     end = latest_event_time(full)
@@ -130,30 +132,33 @@ def _mute(data: HeteroData, positions: np.ndarray) -> None:
             data[edge_type].edge_index = ei[:, ~mute[ei[0]]]
 
 
-def labelled(full: Snapshot, split: TemporalSplit, cutoff: pd.Timestamp) -> pd.DataFrame:
-    """The examples of the bucket starting at `cutoff`: per deal id, its own cutoff `at`, `label`, `newborn`."""
+def labelled(full: Snapshot, split: TemporalSplit, cutoff: pd.Timestamp, task: Task = WIN) -> pd.DataFrame:
+    """The examples of the bucket starting at `cutoff`: per deal id, its own cutoff `at`, `label` (by `task`),
+    `newborn`."""
     name = split.split_of(cutoff)
-    deals = full.nodes["Deal"].set_index("id")
-    ends = outcome_times(full).reindex(deals.index)
-    created, closed = deals["created_at"], ends["closed_at"]
+    target = full.schema.nodes[task.target]
+    deals = full.nodes[target.name].set_index(target.key)
+    ends = task_outcomes(full, task).reindex(deals.index)
+    created, closed = deals[target.time], ends["closed_at"]
     standing = (created < cutoff) & (closed.isna() | (closed >= cutoff))
     newborn = (created >= cutoff) & (created < split.next_cutoff(cutoff))
     at = created.where(newborn, cutoff)
     deadline = split.label_deadline(name)
     if split.horizon_days is None:
-        label = ends["won"]
+        label = ends["positive"]
         known = closed < deadline
     else:
         horizon = pd.Timedelta(days=split.horizon_days)
-        label = ((ends["won"] == 1.0) & (closed < at + horizon)).astype(float)
+        label = ((ends["positive"] == 1.0) & (closed < at + horizon)).astype(float)
         known = at + horizon <= deadline  # the whole window seen: no outcome preferred by when it resolved
     keep = (standing | newborn) & known.fillna(False).astype(bool)
     return pd.DataFrame({"at": at[keep], "label": label[keep].astype(float), "newborn": newborn[keep]})
 
 
-def examples_at(full: Snapshot, spec: FeatureSpec, split: TemporalSplit, cutoff: pd.Timestamp) -> CutoffExamples | None:
+def examples_at(full: Snapshot, spec: FeatureSpec, split: TemporalSplit, cutoff: pd.Timestamp,
+                task: Task = WIN) -> CutoffExamples | None:
     """The labelled examples of the bucket starting at `cutoff`, or None when there are none."""
-    chosen = labelled(full, split, cutoff)
+    chosen = labelled(full, split, cutoff, task)
     if chosen.empty:
         return None
     deals = full.nodes["Deal"]
@@ -176,14 +181,14 @@ def weigh_by_deal(examples: list[CutoffExamples]) -> None:
 
 
 def build_examples(
-    full: Snapshot, spec: FeatureSpec, split: TemporalSplit, only: str | None = None
+    full: Snapshot, spec: FeatureSpec, split: TemporalSplit, only: str | None = None, task: Task = WIN
 ) -> dict[str, list[CutoffExamples]]:
-    """Examples of every bucket, by split (or only those of split `only`), weighted by deal."""
+    """Examples of every bucket, by split (or only those of split `only`), labelled by `task`, weighted by deal."""
     out: dict[str, list[CutoffExamples]] = {s: [] for s in SPLITS}
     for cutoff in split.cutoffs:
         if only is not None and split.split_of(cutoff) != only:
             continue
-        ex = examples_at(full, spec, split, cutoff)
+        ex = examples_at(full, spec, split, cutoff, task)
         if ex is not None:
             out[ex.split].append(ex)
     for part in out.values():
@@ -210,7 +215,8 @@ def missing_splits(split: TemporalSplit, examples: dict[str, list[CutoffExamples
             lacks = ("deals open or created in it whose outcome is known by "
                      f"{split.label_deadline(part):%Y-%m-%d}")
             if split.horizon_days is not None:
-                lacks += f" (with --horizon {split.horizon_days}, a cutoff needs {split.horizon_days} days seen after it)"
+                lacks += (f" (with --horizon {split.horizon_days}, "
+                          f"a cutoff needs {split.horizon_days} days seen after it)")
             problems.append(f"{where} has no {lacks}")
     if not problems:
         return None
@@ -229,7 +235,7 @@ def flat_features(data: HeteroData, index: torch.Tensor) -> np.ndarray:
     """
     own = getattr(data["Deal"], "table_columns", None)
     parts = [data["Deal"].x if own is None else data["Deal"].x[:, own]]
-    for (src, rel, dst), store in sorted(data.edge_items(), key=lambda kv: kv[0]):
+    for (src, _, dst), store in sorted(data.edge_items(), key=lambda kv: kv[0]):
         if dst != "Deal" or src == "Deal":
             continue
         x_src = data[src].x
@@ -241,7 +247,7 @@ def flat_features(data: HeteroData, index: torch.Tensor) -> np.ndarray:
 
 
 def leak_safe_examples(
-    full: Snapshot, cutoff_days: int = 30, horizon_days: int | None = None
+    full: Snapshot, cutoff_days: int = 30, horizon_days: int | None = None, task: Task = WIN
 ) -> tuple[TemporalSplit, FeatureSpec, dict[str, list[CutoffExamples]]]:
     """The temporal split, the feature spec fitted on the training period, and every split's examples.
 
@@ -251,7 +257,9 @@ def leak_safe_examples(
     Args:
         full: the whole graph (`store.snapshot()`); each cutoff sees only its past.
         cutoff_days: days between the buckets' start cutoffs (deals also get one at their creation).
-        horizon_days: label "won within this many days of the cutoff"; None: the eventual outcome.
+        horizon_days: label "won within this many days of the cutoff"; None: the task's own (`gnn.task`; the
+            eventual outcome for `WIN`).
+        task: what is predicted and how an example is labelled (`gnn.task.WIN` unless said).
 
     Returns:
         `(split, spec, examples)`, examples keyed "train", "val", "test".
@@ -263,10 +271,10 @@ def leak_safe_examples(
         >>> split, spec, examples = leak_safe_examples(store.snapshot())
         >>> x_train, y_train = flat_table(examples["train"])
     """
-    split = temporal_split(full, cutoff_days, horizon_days)
+    split = temporal_split(full, cutoff_days, horizon_days if horizon_days is not None else task.horizon_days)
     # Scaling and category lists come from the training period only: later data must not shape the inputs.
     spec = FeatureSpec.fit(full.schema, full.as_of(split.t1.to_pydatetime()))
-    return split, spec, build_examples(full, spec, split)
+    return split, spec, build_examples(full, spec, split, task=task)
 
 
 def flat_table(examples: list[CutoffExamples]) -> tuple[np.ndarray, np.ndarray]:

@@ -52,7 +52,7 @@ def explanation_graph(explanation: Explanation | Mapping[str, Any]) -> nx.DiGrap
                 g.nodes[node]["hops"] = min(g.nodes[node]["hops"], hops)
             else:
                 g.add_node(node, label=step["label"], name=step["name"], hops=hops)
-        for prev, step in zip(steps, steps[1:]):
+        for prev, step in zip(steps, steps[1:], strict=False):
             a, b = (prev["label"], prev["id"]), (step["label"], step["id"])
             # "out": the relation runs from the previous step to this one; "in": the other way.
             u, v = (a, b) if step["direction"] == "out" else (b, a)
@@ -67,7 +67,9 @@ def explanation_graph(explanation: Explanation | Mapping[str, Any]) -> nx.DiGrap
     return g
 
 
-def draw_explanation(explanation: Explanation | Mapping[str, Any], ax: Axes | None = None, title: str | None = None) -> Axes:
+def draw_explanation(
+    explanation: Explanation | Mapping[str, Any], ax: Axes | None = None, title: str | None = None
+) -> Axes:
     """Draw an explanation: the scored deal circled in bold, the evidence around it, edges green
     where they raise the score and red where they lower it, thicker for more weight.
 

@@ -35,8 +35,10 @@ from torch_geometric.data import HeteroData
 from torch_geometric.explain.algorithm import ExplainerAlgorithm
 
 from gnn.attribution import EMPTY, TYPICAL, EdgeIntegratedGradients, Reference, make_explainer, masked_logits
+from gnn.model import HeteroSAGE
 from gnn.outcomes import outcome_flags
 from gnn.suggest import Edit, Proposal, proposals, suggest
+from gnn.task import WIN, Task
 from graph.explanation import Detail, ExplainedPath, Explanation, NodeRef, PathStep, Phrase, Segment
 from graph.snapshot import Snapshot
 
@@ -56,21 +58,22 @@ NEAR_TYPICAL = 0.02
 
 
 class Facts:
-    """What the sentences and suggestions say about nodes, from the snapshot the model saw."""
+    """What the sentences and suggestions say about nodes, from the snapshot the model saw.
 
-    COUNTED = {"Contact": "INVOLVES", "Account": "FOR_ACCOUNT", "Product": "FOR_PRODUCT", "Rep": "OWNED_BY"}
+    Whose records are counted and what the typical rate is computed within come from the task's declaration
+    (`gnn.task.Task.evidence`, `.segment`)."""
 
-    def __init__(self, snapshot: Snapshot, data: HeteroData) -> None:
+    def __init__(self, snapshot: Snapshot, data: HeteroData, task: Task = WIN) -> None:
         self.ids = {t: data[t].node_id for t in data.node_types}
         self.positions = {t: {node_id: i for i, node_id in enumerate(ids)} for t, ids in self.ids.items()}
         self.names = {
             label: frame.set_index("id")[snapshot.schema.nodes[label].display].astype(str).to_dict()
             for label, frame in snapshot.nodes.items()
         }
-        self.extra = {
-            "Account": snapshot.nodes["Account"].set_index("id")["industry"].dropna().to_dict(),
-            "Product": snapshot.nodes["Product"].set_index("id")["family"].dropna().to_dict(),
-        }
+        self.segment_label, prop = task.segment or ("Account", "industry")
+        frame = snapshot.nodes[self.segment_label]
+        #: The segment (an account's industry) of each node of `segment_label` that has one.
+        self.segment = frame.set_index(snapshot.schema.nodes[self.segment_label].key)[prop].dropna().to_dict()
         flags = outcome_flags(snapshot)
         self.result = {d: ("won" if r.won else "lost") for d, r in flags.iterrows()}
         self.deal_account = snapshot.edges["FOR_ACCOUNT"].set_index("src")["dst"].to_dict()
@@ -78,7 +81,7 @@ class Facts:
         self.deal_products = snapshot.edges["FOR_PRODUCT"].groupby("src")["dst"].agg(list).to_dict()
         involves = snapshot.edges["INVOLVES"]
         self.deal_contacts = involves.groupby("src")["dst"].agg(set).to_dict()
-        self.roles = dict(zip(zip(involves["src"], involves["dst"]), involves["role"]))
+        self.roles = dict(zip(zip(involves["src"], involves["dst"], strict=True), involves["role"], strict=True))
         self.contact_roles: dict[str, Counter[str]] = defaultdict(Counter)
         for (_, contact), role in self.roles.items():
             if isinstance(role, str):
@@ -87,7 +90,7 @@ class Facts:
         current = jobs[jobs["until"].isna()] if "until" in jobs else jobs
         self.employees = current.groupby("dst")["src"].agg(list).to_dict()
         self.record: dict[tuple[str, str], tuple[int, int]] = {}
-        for label, rel in self.COUNTED.items():
+        for label, rel in task.evidence.items():
             edges = snapshot.edges[rel].assign(result=lambda f: f["src"].map(self.result))
             counts = edges.groupby(["dst", "result"]).size().unstack(fill_value=0)
             for node_id, row in counts.iterrows():
@@ -96,13 +99,13 @@ class Facts:
         self.wins_by: dict[tuple[str, str | None], Counter[str]] = defaultdict(Counter)
         for deal, result in self.result.items():
             if result == "won" and deal in self.deal_owner:
-                industry = self.extra["Account"].get(self.deal_account.get(deal))
+                industry = self.segment.get(self.deal_account.get(deal))
                 for product in self.deal_products.get(deal, ()):
                     self.wins_by[(product, industry)][self.deal_owner[deal]] += 1
         # Typical: the share of closed deals won, overall and per industry of the deal's account.
         results = pd.Series(self.result, dtype=object)
         self.typical = float((results == "won").mean()) if len(results) else 0.5
-        industry = results.index.map(lambda d: self.extra["Account"].get(self.deal_account.get(d)))
+        industry = results.index.map(lambda d: self.segment.get(self.deal_account.get(d)))
         by_industry = (results == "won").groupby(industry.to_numpy()).agg(["mean", "size"])
         self.industry_rate = {k: float(r["mean"]) for k, r in by_industry.iterrows() if r["size"] >= 5}
 
@@ -121,9 +124,9 @@ class Facts:
 
     def typical_for(self, node: NodeRef) -> tuple[float, str]:
         """The win share a node's record is compared with, and the words for whose it is."""
-        industry = self.extra["Account"].get(node.id) if node.label == "Account" else None
+        industry = self.segment.get(node.id) if node.label == self.segment_label else None
         if industry in self.industry_rate:
-            return self.industry_rate[industry], f" for {industry} accounts"
+            return self.industry_rate[industry], f" for {industry} {self.segment_label.lower()}s"
         return self.typical, ""
 
     def judged_history(self, node: NodeRef, before: str) -> tuple[Detail, int]:
@@ -176,7 +179,8 @@ def computation_subgraph(index: IncomingIndex, deal_pos: int, hops: int,
         for edge_type in index.by_type:
             receivers = frontier.get(edge_type[2])
             if receivers:
-                nxt[edge_type[0]].update(u for u in index.senders(edge_type, receivers).tolist() if u not in dist[edge_type[0]])
+                seen = dist[edge_type[0]]
+                nxt[edge_type[0]].update(u for u in index.senders(edge_type, receivers).tolist() if u not in seen)
         for t, nodes in nxt.items():
             for u in nodes:
                 dist[t][u] = hop
@@ -189,7 +193,7 @@ def computation_subgraph(index: IncomingIndex, deal_pos: int, hops: int,
 def prune_to_messages(sub: HeteroData, distance: dict[str, torch.Tensor], hops: int) -> HeteroData:
     """Drop edges into the outermost ring: their messages cannot reach the deal within `hops`
     layers, so the deal's score is exactly the same without them, at a fraction of the cost."""
-    for (src, rel, dst), store in sub.edge_items():
+    for (_, _, dst), store in sub.edge_items():
         ei = store.edge_index
         store.edge_index = ei[:, distance[dst][ei[1]] < hops]
     return sub
@@ -237,8 +241,10 @@ def _paths(sub: HeteroData, node_map: dict[str, torch.Tensor], target: int, mask
     return out
 
 
-def _relation(edge_type: EdgeType) -> tuple[str, str, str | None]:
+def _relation(edge_type: EdgeType | None) -> tuple[str, str, str | None]:
     """(relation, direction along the path, role) of the message edge that a path step follows."""
+    if edge_type is None:
+        raise ValueError("a path's first step (the deal itself) follows no edge")
     name = edge_type[1]
     forward = not name.startswith("rev_")
     base = name.removeprefix("rev_")
@@ -379,7 +385,7 @@ class PathExplainer:
 
     METHOD = "edge-integrated-gradients"
 
-    def __init__(self, model: torch.nn.Module, data: HeteroData, snapshot: Snapshot, hops: int,
+    def __init__(self, model: HeteroSAGE, data: HeteroData, snapshot: Snapshot, hops: int,
                  algorithm: ExplainerAlgorithm | None = None, reference: Reference | None | str = "typical",
                  platt: tuple[float, float] | None = None) -> None:
         """`algorithm`: the edge attribution (default: integrated gradients; bench_explain compares GNNExplainer).
@@ -390,7 +396,9 @@ class PathExplainer:
         self.hops = hops
         self.facts = Facts(snapshot, data)
         self.incoming = IncomingIndex(data)
-        self.reference = Reference.mean_of(data.x_dict) if reference == "typical" else reference
+        if isinstance(reference, str) and reference != "typical":
+            raise ValueError(f"reference: 'typical', a Reference or None, not {reference!r}")
+        self.reference = Reference.mean_of(data.x_dict) if isinstance(reference, str) else reference
         words = TYPICAL if self.reference is not None else EMPTY
         # Another algorithm's masks (GNNExplainer's) are learned importances, relative to nothing stated.
         self.reference_words = Phrase.of(words if algorithm is None else f"none: {type(algorithm).__name__} masks")
@@ -502,9 +510,9 @@ class PathExplainer:
         contact_map, contact_dist = computation_subgraph(self.incoming, contact, self.hops - 1, "Contact")
         node_map, distance = {}, {}
         for t in deal_map:
-            dist = dict(zip(deal_map[t].tolist(), deal_dist[t].tolist()))
+            dist = dict(zip(deal_map[t].tolist(), deal_dist[t].tolist(), strict=True))
             for u, d in zip(contact_map.get(t, torch.zeros(0, dtype=torch.long)).tolist(),
-                            contact_dist.get(t, torch.zeros(0, dtype=torch.long)).tolist()):
+                            contact_dist.get(t, torch.zeros(0, dtype=torch.long)).tolist(), strict=True):
                 dist[u] = min(dist.get(u, self.hops), d + 1)  # the contact is one step from the deal now
             node_map[t] = torch.tensor(sorted(dist), dtype=torch.long)
             distance[t] = torch.tensor([dist[u] for u in node_map[t].tolist()], dtype=torch.long)
@@ -530,7 +538,9 @@ class PathExplainer:
         each, random_each: the mean |change| when each of those paths alone is taken away. Taking paths away
                 together lets a raising and a lowering one cancel; a rep reads each reason on its own.
         """
-        top, rand, others = defaultdict(list), defaultdict(list), defaultdict(list)
+        top: defaultdict[EdgeType, list[int]] = defaultdict(list)
+        rand: defaultdict[EdgeType, list[int]] = defaultdict(list)
+        others: defaultdict[EdgeType, list[int]] = defaultdict(list)
         for piece, chosen, random_paths in zip(pieces, chosen_all, randoms, strict=True):
             kept = _edge_positions(piece, chosen, top)
             _edge_positions(piece, random_paths, rand)

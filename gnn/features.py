@@ -4,8 +4,12 @@ Which properties become features is read from the ontology, not listed here:
 numbers (xsd:decimal / xsd:integer) become log-scaled standardised columns,
 `dg:categorical` strings become one-hot columns over the values seen in
 training, and anything marked `dg:currentValueOnly` (a deal's stage, its
-expected close date) is never used, because only today's value is exported
-and using it as of an earlier time would leak the future.
+expected close date) is never used from the deal's row, because only today's
+value is exported and using it as of an earlier time would leak the future.
+Where the export keeps their history (`DealChange` nodes), the stage, days in
+it, close-date pushes and amount changes as of the cutoff are deal features,
+and so is the deal's activity (`gnn.timeline`); activities are also nodes the
+messages pass through (who was met, how recently).
 
 Outcomes are folded into their deal as two flags (won, lost), visible only
 once the outcome exists in the snapshot. That keeps "the contact's past deals
@@ -26,13 +30,16 @@ import pandas as pd
 import torch
 from torch_geometric.data import HeteroData
 
+from gnn import timeline as tl
 from gnn.history import base_win_rate, records_at_open
 from gnn.outcomes import OUTCOME, outcome_flags
 from graph.snapshot import Snapshot
 from graph.timefmt import to_utc
 from ontology import Schema
 
-FOLDED = OUTCOME  # node type folded into Deal features
+# Node types the model never sees as nodes: outcomes are folded into Deal flags, deal changes into the
+# deal's timeline features; activities are nodes only while the activity family is on.
+NOT_NODES = (OUTCOME, "DealChange")
 MAX_CATEGORIES = 20
 
 
@@ -49,12 +56,22 @@ class FeatureSpec:
     # and the training period's win rate those records are measured against. Empty in models saved before.
     history: list[str] = field(default_factory=list)
     base_rate: float = 0.5
+    # Signal families of `gnn.timeline` this model reads ("history", "activity"), and the stages one-hot
+    # encoded. Empty in models saved before, and where the training data had none.
+    timeline: list[str] = field(default_factory=list)
+    stages: list[str] = field(default_factory=list)
 
     @classmethod
-    def fit(cls, schema: Schema, snapshot: Snapshot) -> FeatureSpec:
+    def fit(cls, schema: Schema, snapshot: Snapshot, families: tuple[str, ...] = (tl.HISTORY, tl.ACTIVITY)
+            ) -> FeatureSpec:
+        """Fit on the training period's snapshot; `families` limits the timeline families to those named
+        (a family the snapshot has no data for is left out whatever is asked)."""
         spec = cls()
+        spec.timeline = [f for f in families if _has_family(snapshot, f)]
+        if tl.HISTORY in spec.timeline:
+            spec.stages = tl.stage_values(snapshot)
         for label, node in schema.nodes.items():
-            if label == FOLDED:
+            if label in NOT_NODES or (label == ACTIVITY_NODE and tl.ACTIVITY not in spec.timeline):
                 continue
             frame = snapshot.nodes[label]
             usable = [p for p in node.properties if not p.current_value_only]
@@ -63,10 +80,10 @@ class FeatureSpec:
                 p.name: _top_values(frame[p.name]) for p in usable if p.categorical and p.datatype == "string"
             }
         for name, rel in schema.relations.items():
-            closed = [p for p in rel.properties if p.allowed]
-            if closed:
-                spec.split_relations[name] = (closed[0].name, list(closed[0].allowed))
-            if rel.source == "Deal" and FOLDED not in (rel.source, rel.target):
+            closed = next((p for p in rel.properties if p.allowed), None)
+            if closed is not None and closed.allowed:
+                spec.split_relations[name] = (closed.name, list(closed.allowed))
+            if rel.source == "Deal" and rel.target not in NOT_NODES:
                 spec.history.append(name)
         spec.base_rate = base_win_rate(snapshot)
         # Scaling comes from the raw columns of the fitting snapshot (the training period).
@@ -74,11 +91,18 @@ class FeatureSpec:
             raw = _raw_columns(spec, label, snapshot, _reference_time(snapshot))
             spec.mean[label] = raw.mean(axis=0).tolist() if len(raw) else [0.0] * raw.shape[1]
             spec.std[label] = (raw.std(axis=0) + 1e-6).tolist() if len(raw) else [1.0] * raw.shape[1]
+            if label == "Deal" and spec.timeline:
+                # Timeline columns are log counts, log days, one-hots and shares already: left unscaled, since the
+                # fitting snapshot (every deal as of T1, most of them closed) is not what examples look like, and a
+                # column constant in it (every deal with a history) would blow up by 1 / 1e-6 where it is not.
+                start = len(spec.numeric[label]) + 1 + len(spec.history)
+                for i in range(start, start + len(tl.column_names(spec.timeline, spec.stages))):
+                    spec.mean[label][i], spec.std[label][i] = 0.0, 1.0
         return spec
 
     def to_dict(self) -> dict:
         return {k: getattr(self, k) for k in ("numeric", "categories", "mean", "std", "split_relations", "history",
-                                              "base_rate")}
+                                              "base_rate", "timeline", "stages")}
 
     @classmethod
     def from_dict(cls, data: dict) -> FeatureSpec:
@@ -89,7 +113,10 @@ class FeatureSpec:
     def column_names(self, label: str) -> list[str]:
         names = ["bias", *self.numeric[label]]
         if label == "Deal":
-            names += ["age_days", *(f"{HISTORY_PREFIX}{r}" for r in self.history), "won", "lost"]
+            names += ["age_days", *(f"{HISTORY_PREFIX}{r}" for r in self.history),
+                      *tl.column_names(self.timeline, self.stages), "won", "lost"]
+        if label == ACTIVITY_NODE:
+            names.append("age_days")
         for prop, values in self.categories[label].items():
             names += [f"{prop}={v}" for v in values] + [f"{prop}=other"]
         return names
@@ -104,6 +131,13 @@ class FeatureSpec:
 
 
 HISTORY_PREFIX = "record_at_open:"
+ACTIVITY_NODE = "Activity"
+
+
+def _has_family(snapshot: Snapshot, family: str) -> bool:
+    """Whether the snapshot holds any data of a timeline family (the export had the files)."""
+    label = "DealChange" if family == tl.HISTORY else ACTIVITY_NODE
+    return label in snapshot.nodes and not snapshot.nodes[label].empty
 
 
 def table_columns(spec: FeatureSpec, label: str) -> list[int]:
@@ -140,6 +174,11 @@ def _raw_columns(spec: FeatureSpec, label: str, snapshot: Snapshot, now: pd.Time
         age = (now - frame["created_at"]).dt.total_seconds().fillna(0).to_numpy(float) / 86400.0
         cols.append(np.log1p(np.clip(age, 0, None)))
         cols += [records_at_open(snapshot, relation, spec.base_rate) for relation in spec.history]
+        if spec.timeline:
+            cols += list(tl.timeline_columns(snapshot, now, spec.timeline, spec.stages).T)
+    if label == ACTIVITY_NODE:
+        age = (now - frame[snapshot.schema.nodes[label].time]).dt.total_seconds().fillna(0).to_numpy(float) / 86400.0
+        cols.append(np.log1p(np.clip(age, 0, None)))
     return np.stack(cols, axis=1) if cols else np.zeros((len(frame), 0))
 
 
@@ -153,7 +192,8 @@ def node_features(spec: FeatureSpec, snapshot: Snapshot, label: str, now: pd.Tim
         parts.append(flags)
     for prop, values in spec.categories[label].items():
         col = frame[prop].astype("string")
-        onehot = np.stack([(col == v).fillna(False).to_numpy(bool) for v in values] + [~col.isin(values).fillna(False).to_numpy(bool)], axis=1)
+        onehot = np.stack([(col == v).fillna(False).to_numpy(bool) for v in values]
+                          + [~col.isin(values).fillna(False).to_numpy(bool)], axis=1)
         parts.append(onehot.astype(float))
     return np.concatenate(parts, axis=1).astype(np.float32)
 
@@ -173,8 +213,8 @@ def encode(spec: FeatureSpec, snapshot: Snapshot, now: datetime | pd.Timestamp |
         data[label].node_id = snapshot.nodes[label]["id"].tolist()
         data[label].table_columns = table_columns(spec, label)
     for name, rel in schema.relations.items():
-        if FOLDED in (rel.source, rel.target):
-            continue
+        if rel.source not in spec.numeric or rel.target not in spec.numeric:
+            continue  # folded into deal features, or a family this model does not read
         index = snapshot.edge_index(name)
         frame = snapshot.edges[name]
         if name in spec.split_relations:

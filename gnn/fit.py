@@ -114,6 +114,8 @@ def tune(
         log.info("config %s: validation AUROC %.4f", config.to_dict(), val_auroc)
         if best is None or val_auroc > best[2]:
             best = (model, config, val_auroc)
+    if best is None:
+        raise ValueError("no model configuration to try: the grid is empty")
     return best[0], best[1], tried, wide_report
 
 

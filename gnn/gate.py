@@ -82,7 +82,8 @@ def judge(test: dict[str, dict[str, float]], kind: str, positives: int | None = 
     if auroc is None or math.isnan(auroc):
         return Gate(NO_SKILL, [GateCheck("auroc", False, "the test period has one outcome only: skill unmeasurable")])
     need = 0.5 + AUROC_OVER_PRIOR
-    checks.append(GateCheck("auroc_vs_prior", auroc >= need, f"test AUROC {auroc:.4f} vs prior 0.5 + {AUROC_OVER_PRIOR} = {need:.4f}"))
+    checks.append(GateCheck("auroc_vs_prior", auroc >= need,
+                            f"test AUROC {auroc:.4f} vs prior 0.5 + {AUROC_OVER_PRIOR} = {need:.4f}"))
     if positives is not None:
         low = auroc - Z_ONE_SIDED * auroc_standard_error(auroc, positives, int(m["n"]) - positives)
         checks.append(GateCheck("auroc_beyond_noise", low > 0.5,
@@ -95,7 +96,8 @@ def judge(test: dict[str, dict[str, float]], kind: str, positives: int | None = 
     checks.append(GateCheck("brier_vs_prior", m["brier"] <= prior["brier"],
                             f"Brier {m['brier']:.4f} vs prior {prior['brier']:.4f}"))
     limit = ece_limit(int(m["n"]))
-    checks.append(GateCheck("ece", m["ece"] <= limit, f"ECE {m['ece']:.4f} vs limit {ECE_LIMIT} + 1/sqrt({int(m['n'])}) = {limit:.4f}"))
+    checks.append(GateCheck("ece", m["ece"] <= limit,
+                            f"ECE {m['ece']:.4f} vs limit {ECE_LIMIT} + 1/sqrt({int(m['n'])}) = {limit:.4f}"))
     return Gate(SKILL if all(c.passed for c in checks) else NO_SKILL, checks)
 
 

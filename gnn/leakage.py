@@ -33,7 +33,7 @@ from sklearn.metrics import roc_auc_score
 
 from gnn.dataset import CutoffExamples
 from gnn.features import HISTORY_PREFIX, FeatureSpec
-from graph.store import DealgraphError
+from graph.errors import DealgraphError
 
 # The strongest honest single inputs measured: 0.70 on the default sample (a record at opening), 0.75 on the
 # lead-funnel fixture (a deal's age); a days-to-close column mapped as a deal field scored exactly 0.95 there,
@@ -126,15 +126,15 @@ def _node_leaks(examples: list[CutoffExamples], y_all: np.ndarray) -> list[Leak]
     deal_label: dict[str, float] = {}
     linked: dict[tuple[str, str, str], set[str]] = defaultdict(set)  # (type, id, relation) -> deal ids
     for e in examples:
-        pos_to_deal = dict(zip(e.index.tolist(), e.deal_ids))
-        for d, yv in zip(e.deal_ids, e.labels.tolist()):
+        pos_to_deal = dict(zip(e.index.tolist(), e.deal_ids, strict=True))
+        for d, yv in zip(e.deal_ids, e.labels.tolist(), strict=True):
             deal_label[d] = max(deal_label.get(d, 0.0), yv)
         for (src, rel, dst) in e.data.edge_types:
             if dst != "Deal" or src == "Deal":
                 continue
             ei = e.data[src, rel, dst].edge_index.numpy()
             ids = e.data[src].node_id
-            for s, t in zip(ei[0].tolist(), ei[1].tolist()):
+            for s, t in zip(ei[0].tolist(), ei[1].tolist(), strict=True):
                 if t in pos_to_deal:
                     linked[(src, ids[s], _relation(rel))].add(pos_to_deal[t])
     leaks = []
@@ -173,17 +173,20 @@ def find_leaks(spec: FeatureSpec, examples: list[CutoffExamples]) -> list[Leak]:
 
 def suspicious_columns(spec: FeatureSpec, examples: list[CutoffExamples]) -> dict[str, float]:
     """Deal feature columns whose own AUROC on the examples is beyond the guard, with that AUROC."""
-    return {l.input: round(l.auroc, 4) for l in find_leaks(spec, examples) if l.kind == "own column" and l.auroc}
+    return {leak.input: round(leak.auroc, 4) for leak in find_leaks(spec, examples)
+            if leak.kind == "own column" and leak.auroc}
 
 
-def refuse_leaks(spec: FeatureSpec, examples: list[CutoffExamples], provenance: Mapping[str, str] | None = None) -> None:
+def refuse_leaks(
+    spec: FeatureSpec, examples: list[CutoffExamples], provenance: Mapping[str, str] | None = None
+) -> None:
     """Raise `LeakageError` naming every input that alone separates won from lost, and where it came from.
 
     `provenance` maps an ontology term ("Deal.amount", "OWNED_BY") to the mapping column that fills it
     ("salesforce: Opportunity.csv column Amount"), so the advice points at what the user can change."""
     leaks = find_leaks(spec, examples)
     if leaks:
-        listed = "; ".join(l.describe(provenance) for l in leaks)
+        listed = "; ".join(leak.describe(provenance) for leak in leaks)
         raise LeakageError(
             f"refusing to train: {len(leaks)} input(s) alone predict the outcome: {listed}. "
             "Each is filled in at or after a deal's close in this export, or only for one outcome. "

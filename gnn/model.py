@@ -11,6 +11,7 @@ Needs neither torch-sparse nor pyg-lib: full-batch message passing only.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -51,7 +52,7 @@ class HeteroSAGE(nn.Module):
         self.wide = wide
         self.config = config
         self.in_dims = dict(in_dims)
-        self.edge_types = [tuple(e) for e in edge_types]
+        self.edge_types: list[EdgeType] = [(e[0], e[1], e[2]) for e in edge_types]
         self.project = nn.ModuleDict({t: nn.Linear(d, config.hidden) for t, d in in_dims.items()})
         self.convs = nn.ModuleList(
             HeteroConv({e: SAGEConv(config.hidden, config.hidden) for e in self.edge_types}, aggr="sum")
@@ -65,9 +66,11 @@ class HeteroSAGE(nn.Module):
 
     def forward(self, x_dict: dict[str, Tensor], edge_index_dict: dict[EdgeType, Tensor]) -> Tensor:
         drop_in = nn.functional.dropout
-        h = {t: torch.relu(self.project[t](drop_in(x, self.config.input_dropout, self.training))) for t, x in x_dict.items()}
+        h = {t: torch.relu(self.project[t](drop_in(x, self.config.input_dropout, self.training)))
+             for t, x in x_dict.items()}
         edges = {e: ei for e, ei in edge_index_dict.items() if e in self.edge_types}
-        for conv, norms in zip(self.convs, self.norms):
+        for conv, layer_norms in zip(self.convs, self.norms, strict=True):
+            norms = cast(nn.ModuleDict, layer_norms)  # a ModuleList yields plain Modules to the type checker
             messages = conv(h, edges)
             h = {t: norms[t](v + self.dropout(torch.relu(messages[t]))) if t in messages else v for t, v in h.items()}
         logit = self.head(h[self.config.target]).squeeze(-1)

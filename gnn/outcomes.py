@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from gnn.task import Task
 from graph.snapshot import Snapshot
 
 OUTCOME = "Outcome"  # node type folded into Deal features (`gnn.features`)
@@ -28,3 +29,14 @@ def outcome_times(snapshot: Snapshot) -> pd.DataFrame:
     """Per deal id: closed_at and won (1.0 / 0.0) for every closed deal."""
     outcomes = deal_outcomes(snapshot)
     return pd.DataFrame({"closed_at": outcomes["closed_at"], "won": (outcomes["result"] == "won").astype(float)})
+
+
+def task_outcomes(snapshot: Snapshot, task: Task) -> pd.DataFrame:
+    """Per `task.target` id resolved in the snapshot: when (`closed_at`, the outcome node's time) and
+    `positive` (1.0 / 0.0 by the task's label rule)."""
+    rel = snapshot.schema.relations[task.outcome]
+    node = snapshot.schema.nodes[rel.target]
+    edges = snapshot.edges[task.outcome]
+    frame = snapshot.nodes[node.name].set_index(node.key).reindex(edges["dst"].to_numpy())
+    frame.index = pd.Index(edges["src"].to_numpy(), name=task.target)
+    return pd.DataFrame({"closed_at": frame[node.time], "positive": task.positive(frame)})

@@ -28,3 +28,27 @@ def palette() -> dict[str, object]:
     return {"direction": DIRECTION_COLOURS, "neutral": NEUTRAL, "fills": NODE_FILLS, "defaultFill": DEFAULT_FILL,
             "ink": INK, "muted": MUTED}
 
+
+
+#: The words a person uses for a relation, by the direction it was walked from the deal outwards
+#: ("out": as the relation runs, "in": against it). Every view shows these, never the relation's
+#: name (FOR_ACCOUNT, INVOLVES); a relation missing here is shown as its name in lower case.
+RELATION_WORDS = {
+    "FOR_ACCOUNT": {"out": "is a deal with", "in": "has the deal"},
+    "INVOLVES": {"out": "involves", "in": "is involved in"},
+    "OWNED_BY": {"out": "is owned by", "in": "owns"},
+    "FOR_PRODUCT": {"out": "sells", "in": "is sold in"},
+    "WORKS_AT": {"out": "works at", "in": "employs"},
+    "SUBSIDIARY_OF": {"out": "is part of", "in": "is the parent of"},
+    "HAS_OUTCOME": {"out": "ended as", "in": "is the outcome of"},
+}
+
+
+def relation_words(relation: str | None, direction: str | None) -> str:
+    """What a person reads on the arrow for `relation` walked in `direction` ("out" or "in")."""
+    if not relation:
+        return ""
+    words = RELATION_WORDS.get(relation)
+    if words is None:
+        return relation.lower().replace("_", " ")
+    return words["in" if direction == "in" else "out"]

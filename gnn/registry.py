@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from graph.store import DealgraphError
+from graph.errors import DealgraphError
 
 
 class RegistryError(DealgraphError):

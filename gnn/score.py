@@ -27,9 +27,9 @@ from gnn.features import FeatureSpec, encode, latest_event_time
 from gnn.fit import calibrate, logits_of
 from gnn.gate import NO_SKILL, NO_SKILL_BAND, SKILL, band
 from gnn.model import HeteroSAGE, ModelConfig
-from gnn.outcomes import outcome_flags
 from gnn.registry import ModelCard, ModelRegistry, RegistryError
 from gnn.wide import WideLinear, WideSpec
+from graph.deals import DealShape
 from graph.explanation import Explanation
 from graph.snapshot import Snapshot
 from graph.store import GraphStore, ScoreRecord
@@ -66,9 +66,10 @@ def load_model(home: Path, version: str | None = None) -> LoadedModel:
 
 
 def open_deal_ids(snapshot: Snapshot) -> list[str]:
-    """Deals with no outcome in the snapshot."""
-    closed = set(outcome_flags(snapshot).index)
-    return [d for d in snapshot.nodes["Deal"]["id"] if d not in closed]
+    """Deals open in the snapshot (`graph.deals`: no outcome edge)."""
+    shape = DealShape.of(snapshot.schema)
+    return shape.open_ids(list(snapshot.nodes[shape.deal.name][shape.deal.key]),
+                          set(snapshot.edges[shape.outcome.name]["src"]))
 
 
 def deals_as_examples(spec: FeatureSpec, snapshot: Snapshot, now: pd.Timestamp, deal_ids: list[str]) -> CutoffExamples:
@@ -81,13 +82,17 @@ def deals_as_examples(spec: FeatureSpec, snapshot: Snapshot, now: pd.Timestamp, 
 def score_snapshot(loaded: LoadedModel, snapshot: Snapshot, now: pd.Timestamp, deal_ids: list[str]) -> dict[str, float]:
     """Calibrated win probabilities of these deals, from the graph in `snapshot` as of `now`."""
     probs = predict_examples(loaded, [deals_as_examples(loaded.spec, snapshot, now, deal_ids)])
-    return dict(zip(deal_ids, probs.tolist()))
+    return dict(zip(deal_ids, probs.tolist(), strict=True))
 
 
 def score_open_deals(
-    store: GraphStore, home: Path, top: int = 3, explain: bool = True, progress: bool = False
+    store: GraphStore, home: Path, top: int = 3, explain: bool = True, progress: bool = False, write: bool = True
 ) -> list[ScoreRecord]:
-    """Score, explain and store every open deal; returns the records written."""
+    """Score, explain and store every open deal; returns the records written.
+
+    With `write=False` nothing is stored: the records are returned for the caller to serve or hold
+    (`gnn.owners.review` holds high-risk changes for a person to accept first).
+    """
     loaded = load_model(home)
     full = store.snapshot()
     opened = open_examples(full, loaded.spec)
@@ -98,7 +103,7 @@ def score_open_deals(
     # No skill: serve the base rate, said to be that, rather than a ranking the test period did not bear out.
     probs = predict_examples(loaded, [opened]) if state == SKILL else np.full(len(deal_ids), loaded.prior)
     explainer = None
-    if explain and state == SKILL:
+    if explain and state == SKILL and loaded.model is not None:  # a model has skill only where there is one
         explainer = PathExplainer(loaded.model, data, full, hops=loaded.model.config.layers, platt=loaded.platt)
     metadata = {"model_kind": loaded.card.kind, "as_of": opened.cutoff.isoformat(),
                 "schema": loaded.card.schema_fingerprint, "state": state, "base_rate": round(loaded.prior, 4),
@@ -114,11 +119,14 @@ def score_open_deals(
         explanations = [Explanation(method="class-prior", note=note)] * len(deal_ids)
     if explainer is not None:
         chunk = 16
-        for i in tqdm(range(0, len(deal_ids), chunk), desc="explaining", unit="batch", disable=not progress, file=sys.stderr):
+        for i in tqdm(range(0, len(deal_ids), chunk), desc="explaining", unit="batch", disable=not progress,
+                      file=sys.stderr):
             explanations[i : i + chunk] = explainer.explain_many([int(p) for p in positions[i : i + chunk]], top=top)
-    records = store_scores(store, loaded.card.version, dict(zip(deal_ids, probs)),
-                           explanations=dict(zip(deal_ids, explanations)), metadata=metadata,
-                           base_rate=loaded.prior)
+    records = score_records(loaded.card.version, dict(zip(deal_ids, probs, strict=True)),
+                            explanations=dict(zip(deal_ids, explanations, strict=True)), metadata=metadata,
+                            base_rate=loaded.prior)
+    if write:
+        store.write_scores(records)
     log.info("scored %d open deals with model %s", len(records), loaded.card.version)
     return records
 
@@ -184,6 +192,19 @@ def store_scores(
         >>> store_scores(store, "20260101T120000Z-my-logreg-1a2b", {"006A1": 0.42},
         ...              metadata={"model_kind": "logreg"})
     """
+    records = score_records(model_version, probabilities, explanations, metadata, base_rate)
+    store.write_scores(records)
+    return records
+
+
+def score_records(
+    model_version: str,
+    probabilities: Mapping[str, float],
+    explanations: Mapping[str, Explanation | None] | None = None,
+    metadata: Mapping[str, object] | None = None,
+    base_rate: float = 0.5,
+) -> list[ScoreRecord]:
+    """The `ScoreRecord`s `store_scores` writes (rounding, band, time), not yet written."""
     scored_at = datetime.now(UTC)
     explanations = explanations or {}
     no_skill = (metadata or {}).get("state") == NO_SKILL
@@ -199,7 +220,6 @@ def store_scores(
         )
         for deal_id, p in probabilities.items()
     ]
-    store.write_scores(records)
     return records
 
 

@@ -93,7 +93,7 @@ def proposals(deal_id: str, paths: Sequence[ExplainedPath], facts: Facts) -> lis
     colleagues = _colleagues(facts, deal_id)
     for contact in colleagues[:CANDIDATES]:
         won, lost = facts.record.get(("Contact", contact.id), (0, 0))
-        if won + lost and won / (won + lost) > facts.typical:
+        if account is not None and won + lost and won / (won + lost) > facts.typical:
             out.append(Proposal("involve", None, Phrase.of(
                 "Involve ", contact, facts.record_words(contact), " from ", account, " in this deal"),
                 contact, Edit(contact.id, _usual_role(facts, contact.id))))
@@ -119,7 +119,7 @@ def proposals(deal_id: str, paths: Sequence[ExplainedPath], facts: Facts) -> lis
 
 def _rep_to_ask(facts: Facts, deal_id: str) -> tuple[NodeRef, NodeRef, str, int] | None:
     """Another rep with the most won deals for one of this deal's products at accounts of its industry."""
-    industry = facts.extra["Account"].get(facts.deal_account.get(deal_id))
+    industry = facts.segment.get(facts.deal_account.get(deal_id))
     owner = facts.deal_owner.get(deal_id)
     best: tuple[int, str, str] | None = None
     for product in facts.deal_products.get(deal_id, ()):

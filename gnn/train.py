@@ -33,6 +33,7 @@ import torch
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from gnn.dataset import CutoffExamples, TemporalSplit, coverage, flat_table, leak_safe_examples, missing_splits
+from gnn.families import WITHOUT, family_report, without_families
 from gnn.features import FeatureSpec, latest_event_time
 from gnn.fit import DEFAULT_GRID, FitConfig, calibrate, concat, fit_platt, logits_of, oracle_probabilities, tune
 from gnn.gate import NO_SKILL, SKILL, judge, quality
@@ -57,6 +58,9 @@ class TrainConfig:
     seed: int = 0
     # The linear term on the deal's row and its crosses with its neighbours (`gnn.wide`); off = GraphSAGE alone.
     wide: bool = True
+    # Also train the chosen configuration without the history and activity families, to report what they add
+    # (`gnn.families`; `dealgraph train` does, tests that only need a model do not).
+    compare_families: bool = False
 
 
 @dataclass
@@ -80,10 +84,11 @@ def _closed_deal_counts(examples: list[CutoffExamples]) -> tuple[int, int]:
 
 
 def train(store: GraphStore, home: Path, truth: Path | None = None, config: TrainConfig | None = None,
-          provenance: Mapping[str, str] | None = None) -> TrainResult:
+          provenance: Mapping[str, str] | None = None, promote: bool = True) -> TrainResult:
     """Train, compare against the baselines, register, and serve it if it passes the gates.
 
     Args:
+        promote: False: register only, never serve; the caller decides (`gnn.owners.retrain`'s guard).
         provenance: ontology term ("Deal.amount", "OWNED_BY") -> the mapping column it was loaded from, so a
             leak refusal names what the user can change (built by the CLI from the load's mapping).
 
@@ -114,9 +119,11 @@ def train(store: GraphStore, home: Path, truth: Path | None = None, config: Trai
     probs = {"prior": np.full(len(y["test"]), prior), "flat_gbt": gbt.predict_proba(flat["test"])[:, 1]}
 
     notes: list[str] = []
+    tried: list[dict]
     if fallback:
         kind, model, chosen, tried, wide_fit, platt = "prior", None, None, [], None, (1.0, 0.0)
-        notes.append(f"only {won} won and {lost} lost deals to learn from (need {MIN_WON} + {MIN_LOST}): serving the class prior")
+        notes.append(f"only {won} won and {lost} lost deals to learn from (need {MIN_WON} + {MIN_LOST}): "
+                     "serving the class prior")
     else:
         kind = "graphsage"
         model, chosen, tried, wide_fit = tune(examples, config.grid, spec if config.wide else None)
@@ -125,6 +132,10 @@ def train(store: GraphStore, home: Path, truth: Path | None = None, config: Trai
         if model.wide is not None:  # the linear term alone, calibrated the same way: what the GraphSAGE part adds
             wide_platt = fit_platt(logits_of(model.wide, examples["val"]), y["val"])
             probs["wide_only"] = calibrate(logits_of(model.wide, examples["test"]), wide_platt)
+        if config.compare_families and spec.timeline:
+            probs[WITHOUT] = without_families(full, split, chosen, config.wide)
+    signals, absent = family_report(spec)
+    notes += absent
     test = {name: metrics(y["test"], p) for name, p in probs.items()}
     if truth is not None:
         oracle = oracle_probabilities(truth, examples["test"])
@@ -136,7 +147,10 @@ def train(store: GraphStore, home: Path, truth: Path | None = None, config: Trai
     registry = ModelRegistry(home)
     gate = judge(test, kind, positives=int(y["test"].sum()))
     notes.append(gate.summary())
-    promoted, why = _promotion_gate(registry, full, split, y["test"], test.get(kind, {}).get("auroc"), gate.passed)
+    if promote:
+        promoted, why = _promotion_gate(registry, full, split, y["test"], test.get(kind, {}).get("auroc"), gate.passed)
+    else:
+        promoted, why = False, "registered only: the caller decides whether it serves"
     notes.append(why)
     report = {
         "version": version,
@@ -147,6 +161,7 @@ def train(store: GraphStore, home: Path, truth: Path | None = None, config: Trai
         "examples": {s: int(len(y[s])) for s in y},
         "won_share": {s: round(float(y[s].mean()), 4) for s in y},
         "train_deals": {"won": won, "lost": lost},
+        "signals": signals,
         "tuning": tried,
         "wide": wide_fit,
         "chosen": chosen.to_dict() if chosen else None,
@@ -165,9 +180,10 @@ def train(store: GraphStore, home: Path, truth: Path | None = None, config: Trai
                 "platt": list(platt), "prior": prior, "state": gate.state, "gate": gate.to_dict(),
                 "quality": quality(test, kind)},
     )
-    files = {"model.pt": _artifact(kind, model, spec, platt, prior), "report.json": json.dumps(report, indent=2).encode()}
+    files = {"model.pt": _artifact(kind, model, spec, platt, prior),
+             "report.json": json.dumps(report, indent=2).encode()}
     path = registry.save(card, files, promote=promoted)
-    curves = {name: (y["test"], p) for name, p in probs.items() if name not in ("prior", "wide_only")}
+    curves = {name: (y["test"], p) for name, p in probs.items() if name not in ("prior", "wide_only", WITHOUT)}
     reliability_plot(curves, path / "reliability.png")
     return TrainResult(card, report, path, promoted, notes)
 

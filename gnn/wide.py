@@ -57,7 +57,7 @@ class WideSpec:
         into_target: dict[str, list[EdgeType]] = {}
         for edge in edge_types:
             if edge[2] == target and edge[0] != target:
-                into_target.setdefault(edge[0], []).append(tuple(edge))
+                into_target.setdefault(edge[0], []).append((edge[0], edge[1], edge[2]))
         relations = {label: edges[0] for label, edges in sorted(into_target.items()) if len(edges) == 1}
         blocks = {label: list(spec.category_columns(label).values()) for label in [target, *relations]}
         return cls(target, len(spec.column_names(target)), blocks, relations)
@@ -161,6 +161,7 @@ def fit_wide(spec: WideSpec, train: list, val: list) -> tuple[WideLinear, dict]:
         tried[c] = roc_auc_score(y_val, fitted.decision_function(x_val)) if len(np.unique(y_val)) > 1 else 0.0
         if best is None or tried[c] > tried[best[0]]:
             best = (c, fitted)
+    assert best is not None  # C_GRID is not empty
     with torch.no_grad():
         wide.linear.weight.copy_(torch.from_numpy(best[1].coef_).float())
         wide.linear.bias.copy_(torch.from_numpy(best[1].intercept_).float())

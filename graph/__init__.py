@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit
 
+from graph.errors import DealgraphError, InvalidInput, StoreError
 from graph.snapshot import Snapshot, pyg_edge_type
-from graph.store import (
-    DealgraphError,
-    DealPage,
-    GraphStore,
-    InvalidInput,
-    Neighbour,
-    ScoreRecord,
-    StoreError,
-)
+from graph.store import DealPage, GraphStore, Neighbour, ScoreRecord
 from ontology import Schema, load_schema
 
 __all__ = [
     "DealgraphError", "DealPage", "GraphStore", "InvalidInput", "Neighbour", "ScoreRecord",
-    "Snapshot", "StoreError", "open_store", "pyg_edge_type", "sqlite_url",
+    "Snapshot", "StoreError", "open_store", "pyg_edge_type", "redact_url", "sqlite_url", "store_identity",
 ]
 
 
@@ -28,7 +21,9 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{Path(path).resolve()}"
 
 
-def open_store(url: str, schema: Schema | None = None, *, user: str | None = None, password: str | None = None) -> GraphStore:
+def open_store(
+    url: str, schema: Schema | None = None, *, user: str | None = None, password: str | None = None
+) -> GraphStore:
     """Open the store a URL names.
 
     - `sqlite:///relative.db`, `sqlite:////absolute.db`: the embedded store;
@@ -57,3 +52,22 @@ def open_store(url: str, schema: Schema | None = None, *, user: str | None = Non
         f"unsupported store URL {redact(url)!r}: this build knows sqlite:///PATH and neo4j://HOST[:PORT][/DATABASE] "
         "(or neo4j+s://, bolt://, bolt+s://)"
     )
+
+
+def redact_url(url: str) -> str:
+    """A store URL without its password, for messages."""
+    from graph.neo4j import redact
+
+    return redact(url)
+
+
+def store_identity(url: str) -> tuple:
+    """What makes two store URLs name the same store (e.g. so copying one onto itself is refused)."""
+    from graph.neo4j import SCHEMES
+
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        return ("sqlite", str(Path(url[len("sqlite:///"):]).resolve()))
+    if parts.scheme in SCHEMES:
+        return ("neo4j", parts.hostname, parts.port or 7687, parts.path.strip("/") or None)
+    return (url,)

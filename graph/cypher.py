@@ -19,16 +19,13 @@ from __future__ import annotations
 
 import re
 
+from graph.deals import DealShape
 from ontology import NodeType, Relation, Schema
 
 SCORE_LABEL = "DealScore"
 HISTORY_LABEL = "DealScoreHistory"
-#: Load bookkeeping (`graph.lineage`, Cypher in `graph.cypher_books`).
-LOAD_LABEL, MERGE_LABEL, TOMBSTONE_LABEL = "DealgraphLoad", "DealgraphMerge", "DealgraphTombstone"
-#: Labels the store writes besides the schema's node types.
-STORE_LABELS = (SCORE_LABEL, HISTORY_LABEL, LOAD_LABEL, MERGE_LABEL, TOMBSTONE_LABEL)
-#: The relations `open_deals` needs: a deal is open while it has no outcome.
-OUTCOME_RELATION, ACCOUNT_RELATION = "HAS_OUTCOME", "FOR_ACCOUNT"
+#: Labels the store writes besides the schema's node types (the ledger's books are records: `graph.cypher_records`).
+STORE_LABELS = (SCORE_LABEL, HISTORY_LABEL, "DealgraphRecord", "DealgraphRecordSeq")
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -79,18 +76,17 @@ def schema_statements(schema: Schema) -> list[str]:
         label = quote(node.name)
         out.append(f"CREATE CONSTRAINT {_name(node.name, node.key)} IF NOT EXISTS "
                    f"FOR (n:{label}) REQUIRE n.{quote(node.key)} IS UNIQUE")
-        out.append(f"CREATE INDEX {_name(node.name, node.time)} IF NOT EXISTS FOR (n:{label}) ON (n.{quote(node.time)})")
+        out.append(
+            f"CREATE INDEX {_name(node.name, node.time)} IF NOT EXISTS FOR (n:{label}) ON (n.{quote(node.time)})"
+        )
     out.append(f"CREATE CONSTRAINT {_name(SCORE_LABEL, 'deal_id')} IF NOT EXISTS "
                f"FOR (s:{quote(SCORE_LABEL)}) REQUIRE s.`deal_id` IS UNIQUE")
-    out.append(f"CREATE INDEX {_name(SCORE_LABEL, 'probability')} IF NOT EXISTS FOR (s:{quote(SCORE_LABEL)}) ON (s.`probability`)")
+    out.append(
+        f"CREATE INDEX {_name(SCORE_LABEL, 'probability')} IF NOT EXISTS "
+        f"FOR (s:{quote(SCORE_LABEL)}) ON (s.`probability`)"
+    )
     out.append(f"CREATE INDEX {_name(HISTORY_LABEL, 'deal_id')} IF NOT EXISTS "
                f"FOR (h:{quote(HISTORY_LABEL)}) ON (h.`deal_id`, h.`scored_at`)")
-    out.append(f"CREATE CONSTRAINT {_name(LOAD_LABEL, 'load_id')} IF NOT EXISTS "
-               f"FOR (l:{quote(LOAD_LABEL)}) REQUIRE l.`load_id` IS UNIQUE")
-    out.append(f"CREATE CONSTRAINT {_name(MERGE_LABEL, 'merge_id')} IF NOT EXISTS "
-               f"FOR (m:{quote(MERGE_LABEL)}) REQUIRE m.`merge_id` IS UNIQUE")
-    out.append(f"CREATE INDEX {_name(TOMBSTONE_LABEL, 'load_id')} IF NOT EXISTS "
-               f"FOR (t:{quote(TOMBSTONE_LABEL)}) ON (t.`tombstone_load_id`)")
     return out
 
 
@@ -169,26 +165,8 @@ def write_scores() -> str:
 # ---- reads
 
 
-def get_nodes(node: NodeType) -> str:
-    return f"MATCH (n:{quote(node.name)}) WHERE n.{quote(node.key)} IN $ids RETURN properties(n) AS props"
-
-
 def node_ids(node: NodeType) -> str:
     return f"MATCH (n:{quote(node.name)}) RETURN n.{quote(node.key)} AS id"
-
-
-def all_nodes(node: NodeType) -> str:
-    """Every node of the type, in key order (so two reads of an unchanged graph are equal)."""
-    return f"MATCH (n:{quote(node.name)}) RETURN properties(n) AS props ORDER BY n.{quote(node.key)}"
-
-
-def all_edges(schema: Schema, rel: Relation) -> str:
-    src, dst = schema.nodes[rel.source], schema.nodes[rel.target]
-    return (
-        f"MATCH {_pattern(rel, 'out', 's', 'r', 'd')} "
-        f"RETURN s.{quote(src.key)} AS src, d.{quote(dst.key)} AS dst, properties(r) AS props "
-        "ORDER BY src, dst, r.`key`"
-    )
 
 
 def count_nodes(node: NodeType) -> str:
@@ -224,13 +202,12 @@ def neighbours(schema: Schema, rel: Relation, direction: str, as_of: bool) -> st
 
 
 def _open_deals_match(schema: Schema, by_account: bool) -> str:
-    deal = schema.nodes[schema.relations[OUTCOME_RELATION].source]
-    match = f"MATCH (d:{quote(deal.name)})"
+    shape = DealShape.of(schema)  # open: no edge of the closing relation (`graph.deals`)
+    match = f"MATCH (d:{quote(shape.deal.name)})"
     if by_account:
-        account_rel = schema.relations[ACCOUNT_RELATION]
-        account = schema.nodes[account_rel.target]
-        match += f"-[:{quote(account_rel.name)}]->(:{quote(account.name)} {{{quote(account.key)}: $account_id}})"
-    return match + f"\nWHERE NOT EXISTS {{ (d)-[:{quote(OUTCOME_RELATION)}]->() }}\n"
+        account = schema.nodes[shape.account.target]
+        match += f"-[:{quote(shape.account.name)}]->(:{quote(account.name)} {{{quote(account.key)}: $account_id}})"
+    return match + f"\nWHERE NOT EXISTS {{ (d)-[:{quote(shape.outcome.name)}]->() }}\n"
 
 
 def count_open_deals(schema: Schema, by_account: bool) -> str:
@@ -242,8 +219,7 @@ def open_deals_page(schema: Schema, by_account: bool) -> str:
 
     `$after_rank` / `$after_id` are the last row of the previous page (nulls for the first).
     """
-    deal = schema.nodes[schema.relations[OUTCOME_RELATION].source]
-    key = f"d.{quote(deal.key)}"
+    key = f"d.{quote(DealShape.of(schema).deal.key)}"
     return (
         _open_deals_match(schema, by_account)
         + f"OPTIONAL MATCH (s:{quote(SCORE_LABEL)} {{`deal_id`: {key}}})\n"
@@ -255,13 +231,37 @@ def open_deals_page(schema: Schema, by_account: bool) -> str:
     )
 
 
-def latest_scores() -> str:
-    return f"MATCH (s:{quote(SCORE_LABEL)}) WHERE s.`deal_id` IN $ids RETURN properties(s) AS props"
+def read_scores(history: bool, all_deals: bool) -> str:
+    """The latest scores (or with `history` every score, in the order written) of the deals `$ids` (or all)."""
+    where = "" if all_deals else " WHERE s.`deal_id` IN $ids"
+    order = "s.`seq`" if history else "s.`deal_id`"
+    return f"MATCH (s:{quote(HISTORY_LABEL if history else SCORE_LABEL)}){where} RETURN properties(s) AS props ORDER BY {order}"
 
 
-def score_history(all_deals: bool) -> str:
-    where = "" if all_deals else " WHERE h.`deal_id` IN $ids"
+def read_rows(schema: Schema, name: str, by: tuple[str, ...] = ()) -> str:
+    """Rows of a node type or relation, in identity order; `by` names the columns filtered by `$<column>` lists
+    (a node type's key, or an edge's `src` / `dst`)."""
+    if name in schema.nodes:
+        node = schema.nodes[name]
+        where = f" WHERE n.{quote(node.key)} IN ${node.key}" if by else ""
+        return f"MATCH (n:{quote(node.name)}){where} RETURN properties(n) AS props ORDER BY n.{quote(node.key)}"
+    rel = schema.relations[name]
+    ends = {"src": schema.nodes[rel.source], "dst": schema.nodes[rel.target]}
+    conds = [f"{c[0]}.{quote(ends[c].key)} IN ${c}" for c in by]
     return (
-        f"MATCH (h:{quote(HISTORY_LABEL)}){where} RETURN properties(h) AS props "
-        "ORDER BY h.`scored_at`, h.`seq`"
+        f"MATCH {_pattern(rel, 'out', 's', 'r', 'd')}" + (f" WHERE {' AND '.join(conds)}" if conds else "")
+        + f" RETURN s.{quote(ends['src'].key)} AS src, d.{quote(ends['dst'].key)} AS dst, properties(r) AS props"
+        " ORDER BY src, dst, r.`key`"
     )
+
+
+def delete_edges(schema: Schema, rel: Relation) -> str:
+    """Delete the `$rows` edges ({src, dst, key})."""
+    s, d = schema.nodes[rel.source], schema.nodes[rel.target]
+    return (f"UNWIND $rows AS row\nMATCH (s:{quote(s.name)} {{{quote(s.key)}: row.src}})-[r:{quote(rel.name)}]->"
+            f"(d:{quote(d.name)} {{{quote(d.key)}: row.dst}})\nWHERE r.`key` = row.key\nDELETE r")
+
+
+def delete_nodes(node: NodeType) -> str:
+    """Delete the nodes `$ids` (the ledger deletes their edges first, naming each)."""
+    return f"UNWIND $ids AS id\nMATCH (n:{quote(node.name)} {{{quote(node.key)}: id}})\nDETACH DELETE n"

@@ -30,7 +30,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any, Union
+from typing import Any
 
 MaySee = Callable[["NodeRef"], bool]
 
@@ -67,7 +67,7 @@ class Detail:
     about: NodeRef
 
 
-Segment = Union[str, NodeRef, Detail]
+Segment = str | NodeRef | Detail
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,9 @@ from typing import Any, Literal
 LOAD_ID, SOURCE_FILE, SOURCE_LINE = "_load_id", "_source_file", "_source_line"
 LINEAGE_COLUMNS = (LOAD_ID, SOURCE_FILE, SOURCE_LINE)
 
+#: Record kinds (`graph.records`) the ledger (`graph.ledger`) keeps its books in: one record per event.
+LOAD_KIND, MERGE_KIND, TOMBSTONE_KIND = "ledger.load", "ledger.merge", "ledger.tombstone"
+
 LoadState = Literal["running", "finished", "failed", "interrupted"]
 MergeState = Literal["active", "undone"]
 
@@ -173,7 +176,8 @@ def redirects_to_json(redirects: Sequence[Redirect]) -> str:
 
 def redirects_from_json(text: str | None) -> list[Redirect]:
     """Redirects as `redirects_to_json` wrote them (records written before `filled` existed read the same)."""
-    return [Redirect(*r[:5], tuple(r[5]) if len(r) > 5 else ()) for r in json.loads(text or "[]")]
+    return [Redirect(relation, src, dst, key, end, tuple(rest[0]) if rest else ())
+            for relation, src, dst, key, end, *rest in json.loads(text or "[]")]
 
 
 def set_aside_to_json(edges: Sequence[SetAside]) -> str:
@@ -182,3 +186,9 @@ def set_aside_to_json(edges: Sequence[SetAside]) -> str:
 
 def set_aside_from_json(text: str | None) -> list[SetAside]:
     return [SetAside(relation, edge) for relation, edge in json.loads(text or "[]")]
+
+
+def progress_entry(load_id: str, rows: int) -> tuple[str, dict[str, Any]]:
+    """The record (key, body) of `LOAD_KIND` a store appends with each batch written for a load, in the
+    batch's own transaction: `graph.ledger` counts them into `LoadRecord.batches` / `rows_written`."""
+    return load_id, {"event": "batch", "rows": rows}

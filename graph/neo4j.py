@@ -20,8 +20,8 @@ the same ISO text the SQLite store returns, so callers see one contract.
 
 Lineage: a write made for a load (`load_id`) sets `_load_id`, `_source_file`
 and `_source_line` on each node and relationship, and advances the load's
-progress in the same transaction; loads, merges and tombstones live in
-`graph.neo4j_books`.
+progress record in the same transaction; the ledger's books are records
+(`graph.ledger`, `graph.neo4j_records`).
 
 Example:
     >>> store = Neo4jStore.connect("neo4j://localhost:7687", load_schema(), user="neo4j", password="...")
@@ -40,11 +40,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from graph import cypher
+from graph.deals import DealShape
 from graph.explanation import dump_explanation, load_explanation
-from graph.lineage import LOAD_ID, SOURCE_FILE, SOURCE_LINE
-from graph.neo4j_books import Neo4jBooks
+from graph.lineage import LINEAGE_COLUMNS, LOAD_ID, LOAD_KIND, SOURCE_FILE, SOURCE_LINE, progress_entry
 from graph.neo4j_records import Neo4jRecordLog
-from graph.store import DealPage, Direction, GraphStore, InvalidInput, Neighbour, ScoreRecord, StoreError
+from graph.records import Record
+from graph.store import ChangeSet, DealPage, Direction, GraphStore, InvalidInput, Neighbour, ScoreRecord, StoreError
 from graph.timefmt import parse_iso, to_iso, to_utc
 from ontology import NodeType, Relation, Schema
 
@@ -184,10 +185,12 @@ class DanglingEdges(StoreError):
     """Edges whose source or target node does not exist (Neo4j cannot hold them)."""
 
 
-class Neo4jStore(Neo4jBooks, Neo4jRecordLog, GraphStore):
+class Neo4jStore(Neo4jRecordLog, GraphStore):
     """`GraphStore` on a Neo4j database. Build it with `connect` (or inject a driver for tests)."""
 
-    def __init__(self, driver: Driver, schema: Schema, database: str | None = None, *, batch_size: int = BATCH_SIZE) -> None:
+    def __init__(
+        self, driver: Driver, schema: Schema, database: str | None = None, *, batch_size: int = BATCH_SIZE
+    ) -> None:
         clash = set(cypher.STORE_LABELS) & set(schema.nodes)
         if clash:
             raise ValueError(f"schema node types {sorted(clash)} clash with the store's own labels")
@@ -199,7 +202,8 @@ class Neo4jStore(Neo4jBooks, Neo4jRecordLog, GraphStore):
 
     @classmethod
     def connect(
-        cls, url: str, schema: Schema, *, user: str | None = None, password: str | None = None, database: str | None = None
+        cls, url: str, schema: Schema, *, user: str | None = None, password: str | None = None,
+        database: str | None = None,
     ) -> Neo4jStore:
         """Open the database a `neo4j://` / `bolt://` URL names (credentials in the URL win over the arguments).
 
@@ -236,7 +240,9 @@ class Neo4jStore(Neo4jBooks, Neo4jRecordLog, GraphStore):
     def _session(self):
         # One session per call (sessions are not thread-safe); the shared bookmark manager
         # gives causal consistency across them: a read after a write sees it, in a cluster too.
-        return self._driver.session(database=self.database, bookmark_manager=self._driver.execute_query_bookmark_manager)
+        return self._driver.session(
+            database=self.database, bookmark_manager=self._driver.execute_query_bookmark_manager
+        )
 
     def _run(self, write: bool, work: Callable[[ManagedTransaction], T], what: str) -> T:
         from neo4j.exceptions import DriverError, Neo4jError
@@ -274,6 +280,8 @@ class Neo4jStore(Neo4jBooks, Neo4jRecordLog, GraphStore):
         payload = [{"key": r[node.key], "props": {**_props(node, r), **_lineage(r, load_id)}}
                    for r in _last_per(rows, lambda r: r[node.key])]
         query = cypher.merge_nodes(node)
+        if load_id is not None:
+            self._records_schema()
 
         def work(tx: ManagedTransaction) -> None:
             for chunk in _chunks(payload, self.batch_size):
@@ -294,6 +302,8 @@ class Neo4jStore(Neo4jBooks, Neo4jRecordLog, GraphStore):
             for r in _last_per(rows, identity)
         ]
         query, missing = cypher.merge_edges(self.schema, rel), cypher.missing_ends(self.schema, rel)
+        if load_id is not None:
+            self._records_schema()
 
         def work(tx: ManagedTransaction) -> None:
             for chunk in _chunks(payload, self.batch_size):
@@ -301,20 +311,32 @@ class Neo4jStore(Neo4jBooks, Neo4jRecordLog, GraphStore):
                 if written != len(chunk):
                     found = [(r["src"], r["dst"]) for r in tx.run(missing, rows=chunk)]
                     # Raising inside the transaction function rolls the whole call back.
-                    raise DanglingEdges(f"{relation}: {len(chunk) - written} edge(s) name a node that does not exist, e.g. {found}")
+                    raise DanglingEdges(
+                        f"{relation}: {len(chunk) - written} edge(s) name a node that does not exist, e.g. {found}"
+                    )
             self._count_batch(tx, load_id, len(payload))
 
         self._run(True, work, f"writing {relation}")
         return len(rows)
 
     # ---- reads
-    def get_nodes(self, label: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-        node = self.schema.nodes[label]
-        wanted = list(dict.fromkeys(ids))
-        if not wanted:
-            return {}
-        rows = self._read(cypher.get_nodes(node), f"reading {label}", ids=wanted)
-        return {r["props"][node.key]: self._node(node, r["props"]) for r in rows}
+    def read_rows(self, name: str, where: Mapping[str, Iterable[str]] | None = None, *,
+                  lineage: bool = False) -> list[dict[str, Any]]:
+        params = {c: list(dict.fromkeys(v)) for c, v in (where or {}).items()}
+        node = self.schema.nodes.get(name)
+        allowed = [node.key] if node else ["src", "dst"]
+        if set(params) - set(allowed):
+            raise ValueError(f"{name} rows are looked up by {allowed}, not {sorted(set(params) - set(allowed))}")
+        if any(not v for v in params.values()):
+            return []
+        extra = LINEAGE_COLUMNS if lineage else ()
+        rows = self._read(cypher.read_rows(self.schema, name, tuple(params)), f"reading {name}", **params)
+        if node is not None:
+            return [{**self._node(node, r["props"]), **{c: r["props"].get(c) for c in extra}} for r in rows]
+        rel = self.schema.relations[name]
+        return [{"src": r["src"], "dst": r["dst"], "key": r["props"].get("key") or "",
+                 **{p: from_db(r["props"].get(p)) for p in rel.property_names}, **{c: r["props"].get(c) for c in extra}}
+                for r in rows]
 
     def node_ids(self, label: str) -> set[str]:
         node = self.schema.nodes[label]
@@ -339,30 +361,16 @@ class Neo4jStore(Neo4jBooks, Neo4jRecordLog, GraphStore):
         out: dict[str, list[Neighbour]] = {}
         for r in self._read(query, f"reading {relation} neighbours", **params):
             edge = {p: from_db(r["edge"].get(p)) for p in rel.property_names}
-            out.setdefault(r["near"], []).append(Neighbour(relation, direction, edge, other.name, self._node(other, r["node"])))
+            neighbour = Neighbour(relation, direction, edge, other.name, self._node(other, r["node"]))
+            out.setdefault(r["near"], []).append(neighbour)
         return out
-
-    def read_tables(self) -> tuple[dict[str, list[dict]], dict[str, list[dict]]]:
-        def work(tx: ManagedTransaction) -> tuple[dict, dict]:
-            nodes = {
-                label: [self._node(node, r["props"]) for r in tx.run(cypher.all_nodes(node))]
-                for label, node in self.schema.nodes.items()
-            }
-            edges = {}
-            for name, rel in self.schema.relations.items():
-                edges[name] = [
-                    {"src": r["src"], "dst": r["dst"], "key": r["props"].get("key", ""),
-                     **{p: from_db(r["props"].get(p)) for p in rel.property_names}}
-                    for r in tx.run(cypher.all_edges(self.schema, rel))
-                ]
-            return nodes, edges
-
-        return self._run(False, work, "reading the graph")
 
     def counts(self) -> dict[str, int]:
         def work(tx: ManagedTransaction) -> dict[str, int]:
-            out = {label: tx.run(cypher.count_nodes(node)).single(strict=True)["n"] for label, node in self.schema.nodes.items()}
-            out.update({name: tx.run(cypher.count_edges(rel)).single(strict=True)["n"] for name, rel in self.schema.relations.items()})
+            out = {label: tx.run(cypher.count_nodes(node)).single(strict=True)["n"]
+                   for label, node in self.schema.nodes.items()}
+            out.update({name: tx.run(cypher.count_edges(rel)).single(strict=True)["n"]
+                        for name, rel in self.schema.relations.items()})
             return out
 
         return self._run(False, work, "counting")
@@ -372,7 +380,7 @@ class Neo4jStore(Neo4jBooks, Neo4jRecordLog, GraphStore):
         if not scores:
             return 0
         seq = time.time_ns()
-        rows = []
+        rows: list[dict[str, Any]] = []
         for i, s in enumerate(scores):
             values = {
                 "probability": float(s.probability),
@@ -382,7 +390,8 @@ class Neo4jStore(Neo4jBooks, Neo4jRecordLog, GraphStore):
                 "explanation": dump_explanation(s.explanation),
                 "metadata": json.dumps(dict(s.metadata)),
             }
-            rows.append({"deal_id": s.deal_id, "props": values, "history": {"deal_id": s.deal_id, "seq": seq + i, **values}})
+            rows.append({"deal_id": s.deal_id, "props": values,
+                         "history": {"deal_id": s.deal_id, "seq": seq + i, **values}})
         # A deal named twice in one call is written twice, in order: round k holds each deal's k-th score,
         # so one `UNWIND` statement never names a deal twice.
         rounds: list[list[dict]] = []
@@ -416,19 +425,11 @@ class Neo4jStore(Neo4jBooks, Neo4jRecordLog, GraphStore):
             metadata=json.loads(props.get("metadata") or "{}"),
         )
 
-    def latest_scores(self, deal_ids: Iterable[str]) -> dict[str, ScoreRecord]:
-        ids = list(dict.fromkeys(deal_ids))
-        if not ids:
-            return {}
-        rows = self._read(cypher.latest_scores(), "reading scores", ids=ids)
-        return {r["props"]["deal_id"]: self._score(r["props"]) for r in rows}
-
-    def score_history(self, deal_ids: Iterable[str] | None = None) -> list[ScoreRecord]:
-        """Every score written (of these deals), oldest first. Not part of the store contract (yet)."""
-        if deal_ids is None:
-            rows = self._read(cypher.score_history(all_deals=True), "reading score history")
-        else:
-            rows = self._read(cypher.score_history(all_deals=False), "reading score history", ids=list(dict.fromkeys(deal_ids)))
+    def read_scores(self, deal_ids: Iterable[str] | None = None, *, history: bool = False) -> list[ScoreRecord]:
+        ids = None if deal_ids is None else list(dict.fromkeys(deal_ids))
+        if ids == []:
+            return []
+        rows = self._read(cypher.read_scores(history, ids is None), "reading scores", ids=ids)
         return [self._score(r["props"]) for r in rows]
 
     def open_deals_page(
@@ -437,7 +438,7 @@ class Neo4jStore(Neo4jBooks, Neo4jRecordLog, GraphStore):
         after: tuple[float, str] | None = None,
         account_id: str | None = None,
     ) -> DealPage:
-        deal = self.schema.nodes[self.schema.relations[cypher.OUTCOME_RELATION].source]
+        deal = DealShape.of(self.schema).deal
         by_account = account_id is not None
         total_query = cypher.count_open_deals(self.schema, by_account)
         page_query = cypher.open_deals_page(self.schema, by_account)
@@ -454,6 +455,36 @@ class Neo4jStore(Neo4jBooks, Neo4jRecordLog, GraphStore):
         total, rows = self._run(False, work, "reading open deals")
         deals = [{**self._node(deal, r["props"]), "_rank": r["rank"]} for r in rows[:first]]
         return DealPage(deals=deals, has_next=len(rows) > first, total=total)
+
+    # ---- the ledger's writes (`graph.ledger`)
+    def _count_batch(self, tx: ManagedTransaction, load_id: str | None, rows: int) -> None:
+        if load_id is not None:
+            self._append_in(tx, [(LOAD_KIND, *progress_entry(load_id, rows))])
+
+    def apply(self, changes: ChangeSet) -> list[Record]:
+        self._records_schema()
+
+        def work(tx: ManagedTransaction) -> list[Record]:
+            for name, keys in changes.delete_edges.items():
+                gone = [{"src": s, "dst": d, "key": k} for s, d, k in keys]
+                tx.run(cypher.delete_edges(self.schema, self.schema.relations[name]), rows=gone).consume()
+            for label, ids in changes.delete_nodes.items():
+                tx.run(cypher.delete_nodes(self.schema.nodes[label]), ids=list(ids)).consume()
+            for label, node_rows in changes.put_nodes.items():
+                node = self.schema.nodes[label]
+                tx.run(cypher.merge_nodes(node), rows=[
+                    {"key": r[node.key], "props": {**_props(node, r), **{c: r.get(c) for c in LINEAGE_COLUMNS}}}
+                    for r in node_rows]).consume()
+            for name, edge_rows in changes.put_edges.items():
+                rel = self.schema.relations[name]
+                payload = [{"src": r["src"], "dst": r["dst"], "key": r.get("key") or "", "props": {
+                    "key": r.get("key") or "", **_props(rel, r), **{c: r.get(c) for c in LINEAGE_COLUMNS}}}
+                    for r in edge_rows]
+                if tx.run(cypher.merge_edges(self.schema, rel), rows=payload).single(strict=True)["written"] != len(payload):
+                    raise DanglingEdges(f"{name}: an edge names a node that does not exist")
+            return self._append_in(tx, list(changes.records))
+
+        return self._run(True, work, "applying a change to the graph")
 
     def close(self) -> None:
         self._driver.close()

@@ -35,12 +35,21 @@ class Neo4jRecordLog:
         if not entries:
             return []
         self._records_schema()
+        return self._run(True, lambda tx: self._append_in(tx, [(kind, k, b) for k, b in entries]),
+                         f"appending {kind} records")
+
+    @staticmethod
+    def _append_in(tx: Any, entries: Sequence[tuple[str, str, Mapping[str, Any]]]) -> list[Record]:
+        """Append (kind, key, body) records inside the caller's transaction (the record schema made before)."""
+        for kind, key, _ in entries:
+            check_names(kind, key)
+        if not entries:
+            return []
         at = datetime.now(UTC).replace(microsecond=0)
-        rows = [{"kind": kind, "key": key, "at": to_iso(at),
-                 "body": json.dumps(dict(body), sort_keys=True, default=str)} for key, body in entries]
-        query = cypher.append_records()
-        seqs = self._run(True, lambda tx: [r["seq"] for r in tx.run(query, rows=rows)], f"appending {kind} records")
-        return [Record(int(s), kind, row["key"], at, json.loads(row["body"])) for s, row in zip(seqs, rows)]
+        rows = [{"kind": kind, "key": key, "at": to_iso(at), "body": json.dumps(dict(body), sort_keys=True, default=str)}
+                for kind, key, body in entries]
+        seqs = [r["seq"] for r in tx.run(cypher.append_records(), rows=rows)]
+        return [Record(int(s), row["kind"], row["key"], at, json.loads(row["body"])) for s, row in zip(seqs, rows)]
 
     def read_records(self, kind: str, key: str | None = None, after: int = 0, limit: int | None = None) -> list[Record]:
         self._records_schema()

@@ -36,7 +36,8 @@ ID = Namespace("https://dealgraph.dev/id/")
 SCORED_LABEL = "Deal"
 #: The JSON-LD context of exports: the prefixes Turtle exports bind.
 JSONLD_CONTEXT = {"dg": str(DG), "id": str(ID), "prov": str(PROV), "xsd": str(XSD), "rdf": str(RDF)}
-XSD_TYPES = {"string": XSD.string, "integer": XSD.integer, "decimal": XSD.decimal, "boolean": XSD.boolean, "date": XSD.date, "dateTime": XSD.dateTime}
+XSD_TYPES = {"string": XSD.string, "integer": XSD.integer, "decimal": XSD.decimal, "boolean": XSD.boolean,
+             "date": XSD.date, "dateTime": XSD.dateTime}
 
 
 def node_iri(label: str, node_id: str) -> URIRef:
@@ -110,6 +111,8 @@ def to_rdf(snapshot: Snapshot, scores: Iterable[ScoreRecord] = ()) -> Graph:
             src, dst = node_iri(rel.source, row["src"]), node_iri(rel.target, row["dst"])
             g.add((src, URIRef(rel.iri), dst))
             if rel.qualified_by:
+                if rel.qualification_class is None or rel.qualified_target is None:
+                    raise ValueError(f"{rel.name}: qualified by {rel.qualified_by} without a class or a target")
                 qualified = BNode()
                 g.add((src, URIRef(rel.qualified_by), qualified))
                 g.add((qualified, RDF.type, URIRef(rel.qualification_class)))

@@ -22,6 +22,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from graph.dated_values import known_values
 from graph.timefmt import to_timestamps, to_utc
 from ontology import Schema
 
@@ -64,7 +65,12 @@ class Snapshot:
         return cls(schema, node_frames, edge_frames)
 
     def as_of(self, t: datetime) -> Snapshot:
-        """The graph as known strictly before `t` (see `graph.store` for the rule)."""
+        """The graph as known strictly before `t` (see `graph.store` for the rule).
+
+        A property with dated values (`dg:historyClass`: a deal's stage, amount, close date) takes the last
+        value recorded before `t`; without one it keeps today's only where the ontology says that is safe
+        (`graph.dated_values`).
+        """
         t = pd.Timestamp(to_utc(t))
         nodes = {}
         for label, frame in self.nodes.items():
@@ -80,6 +86,8 @@ class Snapshot:
             if rel.valid_to:
                 keep &= frame[rel.valid_to].isna() | (frame[rel.valid_to] > t)
             edges[name] = frame[keep].reset_index(drop=True)
+        for label in self.schema.nodes:
+            nodes[label] = known_values(self.schema, nodes, edges, label)
         return Snapshot(self.schema, nodes, edges, to_utc(t.to_pydatetime()))
 
     def node_index(self, label: str) -> pd.Index:
@@ -144,4 +152,5 @@ def _typed(frame: pd.DataFrame, properties: tuple) -> pd.DataFrame:
 
 def _clean(row: dict[str, Any]) -> dict[str, Any]:
     """Drop missing values so networkx attributes are only the known facts."""
-    return {k: v for k, v in row.items() if v is not None and not (isinstance(v, float) and np.isnan(v)) and v is not pd.NaT}
+    return {k: v for k, v in row.items()
+            if v is not None and not (isinstance(v, float) and np.isnan(v)) and v is not pd.NaT}

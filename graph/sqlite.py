@@ -6,8 +6,9 @@ properties), with indexes on keys and both endpoints. Every table also has
 the bookkeeping columns of `graph.lineage.LINEAGE_COLUMNS` (load id, source
 file and line); reads of the graph leave them out. WAL lets the API read
 while a load writes; every batch is one transaction, so a crash loses only
-the batch in flight. Each thread gets its own connection. The load, merge
-and tombstone tables live in `graph.sqlite_books`.
+the batch in flight. Each thread gets its own connection. `apply` (the
+ledger's writes) lives in `graph.sqlite_changes`, the record log in
+`graph.sqlite_records`.
 """
 
 from __future__ import annotations
@@ -23,16 +24,18 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
+from graph.deals import DealShape
 from graph.explanation import dump_explanation, load_explanation
 from graph.lineage import LINEAGE_COLUMNS, LOAD_ID
-from graph.sqlite_books import BOOKS_DDL, LoadBooks
+from graph.sqlite_changes import ChangeSets, migrate_books
 from graph.sqlite_records import RECORDS_DDL, RecordLog
 from graph.store import ChangeMark, Changes, DealPage, Direction, GraphStore, Neighbour, ScoreRecord, StoreError
 from graph.timefmt import to_iso
 from ontology import NodeType, Relation, Schema
 
 LINEAGE_DDL = '"_load_id" TEXT, "_source_file" TEXT, "_source_line" INTEGER'
-SQL_TYPES = {"string": "TEXT", "integer": "INTEGER", "decimal": "REAL", "boolean": "INTEGER", "date": "TEXT", "dateTime": "TEXT"}
+SQL_TYPES = {"string": "TEXT", "integer": "INTEGER", "decimal": "REAL", "boolean": "INTEGER", "date": "TEXT",
+             "dateTime": "TEXT"}
 # SQLite allows 32766 host parameters; stay well below for IN (...) lists.
 MAX_PARAMS = 900
 # Rows per multi-row INSERT of a batch write, within SQLite's host-parameter limit (32766 since 3.32; kept far below).
@@ -66,7 +69,8 @@ def edge_ddl(rel: Relation) -> list[str]:
     key = "src" if rel.functional else "src, dst, key"
     table = edge_table(rel.name)
     return [
-        f"CREATE TABLE IF NOT EXISTS {table} (src TEXT NOT NULL, dst TEXT NOT NULL, key TEXT NOT NULL DEFAULT ''{cols}, "
+        f"CREATE TABLE IF NOT EXISTS {table} "
+        f"(src TEXT NOT NULL, dst TEXT NOT NULL, key TEXT NOT NULL DEFAULT ''{cols}, "
         f"{LINEAGE_DDL}, PRIMARY KEY ({key}))",
         f"CREATE INDEX IF NOT EXISTS {table}_dst ON {table} (dst)",
         f"CREATE INDEX IF NOT EXISTS {table}_src ON {table} (src)",
@@ -142,7 +146,7 @@ def _select_list(alias: str, columns: Sequence[str]) -> str:
 def _add_lineage_columns(conn: sqlite3.Connection, table: str) -> None:
     """Stores made before lineage existed get its columns (empty for the rows already there)."""
     have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
-    for column, sql_type in zip(LINEAGE_COLUMNS, ("TEXT", "TEXT", "INTEGER")):
+    for column, sql_type in zip(LINEAGE_COLUMNS, ("TEXT", "TEXT", "INTEGER"), strict=True):
         if column not in have:
             conn.execute(f'ALTER TABLE {table} ADD COLUMN "{column}" {sql_type}')
 
@@ -154,6 +158,7 @@ def _bound_values(rows: Sequence[Mapping[str, Any]], columns: list[str], load_id
     # and a column whose values are all plain (most: text, numbers) skips the conversion pass altogether.
     by_column = []
     for c in columns:
+        column: list[Any]
         if c == LOAD_ID and load_id is not None:
             column = [load_id] * len(rows)
         elif c == empty_as_text:
@@ -177,10 +182,11 @@ def _insert(conn: sqlite3.Connection, one: str, many: str, per: int, width: int,
         conn.executemany(one, (flat[i : i + width] for i in range(whole, len(flat), width)))
 
 
-class SQLiteStore(LoadBooks, RecordLog, GraphStore):
+class SQLiteStore(ChangeSets, RecordLog, GraphStore):
     """`GraphStore` on a SQLite file. Example: `SQLiteStore(Path("graph.db"), load_schema())`."""
 
     tracks_changes = True
+    reads_inline = True
 
     def __init__(self, path: Path, schema: Schema) -> None:
         self.path = Path(path)
@@ -205,8 +211,9 @@ class SQLiteStore(LoadBooks, RecordLog, GraphStore):
                     for stmt in edge_ddl(rel):
                         conn.execute(stmt)
                     _add_lineage_columns(conn, edge_table(rel.name))
-                for stmt in [*SCORE_DDL, *BOOKS_DDL, *RECORDS_DDL, *CHANGES_DDL]:
+                for stmt in [*SCORE_DDL, *RECORDS_DDL, *CHANGES_DDL]:
                     conn.execute(stmt)
+                migrate_books(conn)
         except sqlite3.Error as e:
             raise StoreError(f"cannot open SQLite store at {self.path}: {e}") from e
 
@@ -233,7 +240,7 @@ class SQLiteStore(LoadBooks, RecordLog, GraphStore):
     def _committed(self) -> None:
         self._commits += 1
 
-    def _row(self, kind: str, row: Mapping[str, Any]) -> dict[str, Any]:
+    def _row(self, kind: str, row: Mapping[str, Any] | sqlite3.Row) -> dict[str, Any]:
         out = dict(row)
         for name in self._booleans.get(kind, ()):
             if out.get(name) is not None:
@@ -299,13 +306,32 @@ class SQLiteStore(LoadBooks, RecordLog, GraphStore):
         except sqlite3.Error as e:
             raise StoreError(f"reading {self.path}: {e}") from e
 
-    def get_nodes(self, label: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-        key = self.schema.nodes[label].key
-        out: dict[str, dict[str, Any]] = {}
-        for chunk in _chunks(list(dict.fromkeys(ids))):
-            sql = f'SELECT {_select_list("n", node_columns(self.schema.nodes[label]))} FROM {node_table(label)} n WHERE n."{key}" IN ({", ".join("?" * len(chunk))})'
-            for row in self._select(sql, chunk):
-                out[row[key]] = self._row(label, row)
+    def read_rows(self, name: str, where: Mapping[str, Iterable[str]] | None = None, *,
+                  lineage: bool = False) -> list[dict[str, Any]]:
+        node = self.schema.nodes.get(name)
+        if node is not None:
+            table, columns, order, keys = node_table(name), node_columns(node), f'"{node.key}"', [node.key]
+        else:
+            rel = self.schema.relations[name]
+            table, columns, order, keys = edge_table(name), edge_columns(rel), "src, dst, key", ["src", "dst"]
+        select = _select_list("t", [*columns, *(LINEAGE_COLUMNS if lineage else ())])
+        filters = {c: list(dict.fromkeys(v)) for c, v in (where or {}).items()}
+        for column in filters:
+            if column not in keys:
+                raise ValueError(f"{name} rows are looked up by {keys}, not {column!r}")
+        if any(not v for v in filters.values()):
+            return []
+        # Chunk the longest list (the others stay whole: lookups name few values of the second column).
+        longest = max(filters, key=lambda c: len(filters[c]), default=None)
+        out: list[dict[str, Any]] = []
+        for chunk in _chunks(filters[longest]) if longest else [[]]:
+            conds, params = [], []
+            for column, values in filters.items():
+                values = chunk if column == longest else values
+                conds.append(f't."{column}" IN ({", ".join("?" * len(values))})')
+                params += values
+            where_sql = f" WHERE {' AND '.join(conds)}" if conds else ""
+            out += [self._row(name, r) for r in self._select(f"SELECT {select} FROM {table} t{where_sql} ORDER BY {order}", params)]
         return out
 
     def node_ids(self, label: str) -> set[str]:
@@ -343,8 +369,10 @@ class SQLiteStore(LoadBooks, RecordLog, GraphStore):
         for chunk in _chunks(ids):
             where = " AND ".join([f"e.{near} IN ({', '.join('?' * len(chunk))})", *conds])
             sql = (
-                f"SELECT e.{near} AS _near{', ' + edge_cols if edge_cols else ''}, {_select_list('n', node_columns(other))} "
-                f"FROM {edge_table(relation)} e {join_near}JOIN {node_table(other.name)} n ON n.\"{other.key}\" = e.{far} "
+                f"SELECT e.{near} AS _near{', ' + edge_cols if edge_cols else ''}, "
+                f"{_select_list('n', node_columns(other))} "
+                f"FROM {edge_table(relation)} e {join_near}JOIN {node_table(other.name)} n "
+                f"ON n.\"{other.key}\" = e.{far} "
                 f"WHERE {where} ORDER BY e.{near}, n.\"{other.key}\""
             )
             for row in self._select(sql, [*chunk, *params]):
@@ -358,20 +386,10 @@ class SQLiteStore(LoadBooks, RecordLog, GraphStore):
                 out.setdefault(near_id, []).append(Neighbour(relation, direction, edge, other.name, node))
         return out
 
-    def read_tables(self) -> tuple[dict[str, list[dict]], dict[str, list[dict]]]:
-        nodes = {
-            label: [dict(r) for r in self._select(f"SELECT {_select_list('n', node_columns(node))} FROM {node_table(label)} n")]
-            for label, node in self.schema.nodes.items()
-        }
-        edges = {
-            name: [dict(r) for r in self._select(f"SELECT {_select_list('e', edge_columns(rel))} FROM {edge_table(name)} e")]
-            for name, rel in self.schema.relations.items()
-        }
-        return nodes, edges
-
     def counts(self) -> dict[str, int]:
         out = {label: self._select(f"SELECT COUNT(*) FROM {node_table(label)}")[0][0] for label in self.schema.nodes}
-        out.update({rel: self._select(f"SELECT COUNT(*) FROM {edge_table(rel)}")[0][0] for rel in self.schema.relations})
+        out.update({rel: self._select(f"SELECT COUNT(*) FROM {edge_table(rel)}")[0][0]
+                    for rel in self.schema.relations})
         return out
 
     # ---- scores
@@ -411,16 +429,19 @@ class SQLiteStore(LoadBooks, RecordLog, GraphStore):
             scored_at=datetime.fromisoformat(row["scored_at"]),
             band=row["band"],
             explanation=load_explanation(row["explanation"]),
-            previous_probability=row["previous_probability"],
+            previous_probability=row["previous_probability"] if "previous_probability" in row.keys() else None,
             metadata=_parsed(row["metadata"] or "{}"),
         )
 
-    def latest_scores(self, deal_ids: Iterable[str]) -> dict[str, ScoreRecord]:
-        out: dict[str, ScoreRecord] = {}
-        for chunk in _chunks(list(dict.fromkeys(deal_ids))):
-            sql = f"SELECT * FROM scores WHERE deal_id IN ({', '.join('?' * len(chunk))})"
-            out.update({r["deal_id"]: self._score(r) for r in self._select(sql, chunk)})
-        return out
+    def read_scores(self, deal_ids: Iterable[str] | None = None, *, history: bool = False) -> list[ScoreRecord]:
+        select = "SELECT rowid AS _seq, * FROM " + ("score_history" if history else "scores")
+        if deal_ids is None:
+            rows = self._select(select)
+        else:
+            rows = []
+            for chunk in _chunks(list(dict.fromkeys(deal_ids))):
+                rows += self._select(f"{select} WHERE deal_id IN ({', '.join('?' * len(chunk))})", chunk)
+        return [self._score(r) for r in sorted(rows, key=lambda r: r["_seq"])]  # history: in the order written
 
     def open_deals_page(
         self,
@@ -428,24 +449,26 @@ class SQLiteStore(LoadBooks, RecordLog, GraphStore):
         after: tuple[float, str] | None = None,
         account_id: str | None = None,
     ) -> DealPage:
-        base = (
-            "FROM n_deal d LEFT JOIN e_has_outcome o ON o.src = d.id "
-            "LEFT JOIN scores s ON s.deal_id = d.id "
-            + ("JOIN e_for_account a ON a.src = d.id AND a.dst = ? " if account_id else "")
+        deal = DealShape.of(self.schema)
+        key = f'd."{deal.deal.key}"'
+        base = (  # open: no edge of the closing relation (`graph.deals`)
+            f"FROM {node_table(deal.deal.name)} d LEFT JOIN {edge_table(deal.outcome.name)} o ON o.src = {key} "
+            f"LEFT JOIN scores s ON s.deal_id = {key} "
+            + (f"JOIN {edge_table(deal.account.name)} a ON a.src = {key} AND a.dst = ? " if account_id else "")
             + "WHERE o.src IS NULL"
         )
         params: list[Any] = [account_id] if account_id else []
         total = self._select(f"SELECT COUNT(*) {base}", params)[0][0]
         # Unscored deals rank last (-1); ties break on id, so the order is total and stable.
         rank = "COALESCE(s.probability, -1.0)"
-        page_sql = f"SELECT {_select_list('d', node_columns(self.schema.nodes['Deal']))}, {rank} AS _rank {base}"
+        page_sql = f"SELECT {_select_list('d', node_columns(deal.deal))}, {rank} AS _rank {base}"
         page_params = list(params)
         if after is not None:
-            page_sql += f" AND ({rank} < ? OR ({rank} = ? AND d.id > ?))"
+            page_sql += f" AND ({rank} < ? OR ({rank} = ? AND {key} > ?))"
             page_params += [after[0], after[0], after[1]]
-        page_sql += f" ORDER BY {rank} DESC, d.id ASC LIMIT ?"
+        page_sql += f" ORDER BY {rank} DESC, {key} ASC LIMIT ?"
         rows = self._select(page_sql, [*page_params, first + 1])
-        deals = [self._row("Deal", r) for r in rows[:first]]
+        deals = [self._row(deal.deal.name, r) for r in rows[:first]]
         return DealPage(deals=deals, has_next=len(rows) > first, total=total)
 
     # ---- change tracking (for caches of what the API read)

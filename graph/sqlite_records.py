@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graph.records import Record, check_names
 from graph.store import StoreError
@@ -25,24 +26,34 @@ RECORDS_DDL = [
 ]
 
 
+def append_in(conn: sqlite3.Connection, entries: Sequence[tuple[str, str, Mapping[str, Any]]]) -> list[Record]:
+    """Append (kind, key, body) records inside the caller's transaction."""
+    for kind, key, _ in entries:
+        check_names(kind, key)
+    at = datetime.now(UTC).replace(microsecond=0)
+    out = []
+    for kind, key, body in entries:
+        text = json.dumps(dict(body), sort_keys=True, default=str)
+        cur = conn.execute("INSERT INTO records (kind, key, at, body) VALUES (?, ?, ?, ?)", (kind, key, to_iso(at), text))
+        out.append(Record(int(cur.lastrowid or 0), kind, key, at, json.loads(text)))
+    return out
+
+
 class RecordLog:
     """`append_records` / `read_records` on the SQLite store's connection."""
+
+    if TYPE_CHECKING:  # SQLiteStore's, declared for the type checker only
+        def _transaction(self) -> AbstractContextManager[sqlite3.Connection]: ...
+        def _select(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]: ...
 
     def append_records(self, kind: str, entries: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Record]:
         for key, _ in entries:
             check_names(kind, key)
-        at = datetime.now(UTC).replace(microsecond=0)
-        out = []
         try:
             with self._transaction() as conn:  # type: ignore[attr-defined]
-                for key, body in entries:
-                    text = json.dumps(dict(body), sort_keys=True, default=str)
-                    cur = conn.execute("INSERT INTO records (kind, key, at, body) VALUES (?, ?, ?, ?)",
-                                       (kind, key, to_iso(at), text))
-                    out.append(Record(int(cur.lastrowid), kind, key, at, json.loads(text)))
+                return append_in(conn, [(kind, key, body) for key, body in entries])
         except sqlite3.Error as e:
             raise StoreError(f"appending {kind} records: {e}") from e
-        return out
 
     def read_records(self, kind: str, key: str | None = None, after: int = 0, limit: int | None = None) -> list[Record]:
         sql = "SELECT seq, kind, key, at, body FROM records WHERE kind = ? AND seq > ?"
@@ -54,5 +65,5 @@ class RecordLog:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        rows = self._select(sql, params)  # type: ignore[attr-defined]
+        rows = self._select(sql, params)
         return [Record(r["seq"], r["kind"], r["key"], parse_iso(r["at"]), json.loads(r["body"])) for r in rows]

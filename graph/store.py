@@ -11,11 +11,13 @@ an edge is visible when both ends are, its `valid_from` is empty or earlier
 than t, and its `valid_to` is empty or later than t. "Earlier" is strict: a
 score at t sees only what was known before t.
 
-Load bookkeeping (`graph.lineage`): every write a load makes names its load
-id, and its rows may carry `_source_file` / `_source_line`; a batch and the
-load's progress counter commit together, so a crash leaves whole batches
-only. Reads of the graph (`get_nodes`, `neighbours`, `read_tables`, ...)
-return ontology properties only; the bookkeeping has its own methods.
+Load bookkeeping (loads, lineage, merges, tombstones) is not the store's: it is
+written once above the contract (`graph.ledger`), from `read_rows`, `apply`
+and the record log. A write made for a load names its load id: its rows are
+tagged with it (and their `_source_file` / `_source_line`), and the load's
+progress record is appended in the same transaction, so a crash leaves whole
+batches only. Reads of the graph (`get_nodes`, `neighbours`, `read_tables`)
+return ontology properties only; `read_rows(..., lineage=True)` adds the tags.
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from graph.errors import DealgraphError, InvalidInput, StoreError
 from graph.explanation import Explanation
-from graph.lineage import LoadRecord, LoadState, MergeRecord, MergeState, NodeLineage, Tombstone
 from graph.records import Record
 from ontology import Schema
 
@@ -37,16 +39,11 @@ if TYPE_CHECKING:
 Direction = Literal["out", "in"]
 
 
-class DealgraphError(Exception):
-    """Root of every error dealgraph raises on purpose."""
+__all__ = ["ChangeMark", "ChangeSet", "Changes", "DealPage", "DealgraphError", "Direction", "EdgeKey", "GraphStore",
+           "InvalidInput", "Neighbour", "ScoreRecord", "StoreError"]
 
-
-class StoreError(DealgraphError):
-    """The store could not be opened, read or written."""
-
-
-class InvalidInput(DealgraphError):
-    """Input that cannot be used as given (CLI exit code 1)."""
+#: An edge's identity: (src, dst, key).
+EdgeKey = tuple[str, str, str]
 
 
 @dataclass(frozen=True)
@@ -78,7 +75,7 @@ class ScoreRecord:
 class DealPage:
     """One page of open deals ordered by score, and the cursor of the last one."""
 
-    deals: list[Mapping[str, Any]]
+    deals: Sequence[Mapping[str, Any]]
     has_next: bool
     total: int
 
@@ -100,6 +97,26 @@ class Changes:
     scored: frozenset[str]  # deals whose scores were written (meaningful when the graph did not change)
 
 
+@dataclass(frozen=True)
+class ChangeSet:
+    """Writes `GraphStore.apply` makes in one transaction, in this order: edges deleted, nodes deleted,
+    nodes put, edges put, records appended.
+
+    A put replaces the whole stored row by its identity (a missing property is emptied), bookkeeping
+    columns (`graph.lineage.LINEAGE_COLUMNS`) included as given: what the ledger read, changed and writes
+    back. Deleting a node does not delete its edges: name them too (the ledger tombstones each).
+    """
+
+    delete_edges: Mapping[str, Sequence[EdgeKey]] = field(default_factory=dict)
+    delete_nodes: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    put_nodes: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
+    put_edges: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
+    records: Sequence[tuple[str, str, Mapping[str, Any]]] = ()  # (kind, key, body), as `append_records`
+
+    def __bool__(self) -> bool:
+        return any(v for v in (self.delete_edges, self.delete_nodes, self.put_nodes, self.put_edges, self.records))
+
+
 class GraphStore(ABC):
     """A property-graph store shaped by the ontology's `Schema`.
 
@@ -111,6 +128,8 @@ class GraphStore(ABC):
     schema: Schema
     #: Whether `changes_since` reports writes (else it returns None).
     tracks_changes: bool = False
+    #: Whether reads are quick and never wait (embedded, WAL): callers may run them inline rather than in a thread.
+    reads_inline: bool = False
 
     @abstractmethod
     def upsert_nodes(self, label: str, rows: Sequence[Mapping[str, Any]], load_id: str | None = None) -> int:
@@ -131,15 +150,14 @@ class GraphStore(ABC):
         """
 
     @abstractmethod
-    def get_nodes(self, label: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """The nodes of `label` with these ids that exist, by id."""
+    def read_rows(self, name: str, where: Mapping[str, Iterable[str]] | None = None, *,
+                  lineage: bool = False) -> list[dict[str, Any]]:
+        """Stored rows of a node type or relation `name`: lookup by key and the snapshot's raw rows.
 
-    def get_node(self, label: str, node_id: str) -> dict[str, Any] | None:
-        return self.get_nodes(label, [node_id]).get(node_id)
-
-    @abstractmethod
-    def node_ids(self, label: str) -> set[str]:
-        """Every id of `label` (the loader checks references against it)."""
+        `where` keeps the rows whose column is one of the values given, for each column named: a node
+        type's key, or an edge's `src` / `dst`. A node row is its key and properties; an edge row its
+        `src`, `dst`, `key` and properties; `lineage` adds the bookkeeping columns. Order: by identity.
+        """
 
     @abstractmethod
     def neighbours(
@@ -151,10 +169,6 @@ class GraphStore(ABC):
         as_of: datetime | None = None,
     ) -> dict[str, list[Neighbour]]:
         """Neighbours of several nodes over one relation, by node id (batched for DataLoaders)."""
-
-    @abstractmethod
-    def read_tables(self) -> tuple[dict[str, list[dict]], dict[str, list[dict]]]:
-        """Every node row by label and every edge row by relation: the raw snapshot."""
 
     def _walk(self, label: str, relation: str, direction: Direction) -> tuple[Any, Any]:
         """`relation` and the node type at its other end, walked `direction` from `label` (checked)."""
@@ -171,18 +185,15 @@ class GraphStore(ABC):
         snap = Snapshot.from_rows(self.schema, nodes, edges)
         return snap if as_of is None else snap.as_of(as_of)
 
-    @abstractmethod
-    def counts(self) -> dict[str, int]:
-        """Number of nodes per label and edges per relation."""
-
     # ---- scores
     @abstractmethod
     def write_scores(self, scores: Sequence[ScoreRecord]) -> int:
         """Store scores as the latest per deal and append them to the history."""
 
     @abstractmethod
-    def latest_scores(self, deal_ids: Iterable[str]) -> dict[str, ScoreRecord]:
-        """The latest score of each deal that has one."""
+    def read_scores(self, deal_ids: Iterable[str] | None = None, *, history: bool = False) -> list[ScoreRecord]:
+        """The latest score of each deal that has one (of these deals; all when None), or with `history`
+        every score written, oldest first."""
 
     @abstractmethod
     def open_deals_page(
@@ -193,79 +204,14 @@ class GraphStore(ABC):
     ) -> DealPage:
         """Open deals ordered by score (highest first, then id), keyset-paginated."""
 
-    # ---- load bookkeeping (graph.lineage)
+    # ---- one atomic change (the ledger's writes)
     @abstractmethod
-    def begin_load(self, record: LoadRecord) -> None:
-        """Record a load as `running` before it writes anything."""
-
-    @abstractmethod
-    def finish_load(self, load_id: str, state: LoadState, summary: Mapping[str, Any] | None = None,
-                    error: str | None = None) -> None:
-        """Mark a load `finished` or `failed`. A finished load marks the earlier `running`
-        loads of the same source and mapping `interrupted`: it has replaced their work."""
-
-    @abstractmethod
-    def loads(self, load_id: str | None = None) -> list[LoadRecord]:
-        """Every load (or the one named), newest first."""
-
-    @abstractmethod
-    def lineage(self, node_id: str) -> list[NodeLineage]:
-        """Provenance of each node with this id (one per label holding it) and of its edges."""
-
-    @abstractmethod
-    def edge_keys(self, relation: str) -> set[tuple[str, str, str]]:
-        """Every (src, dst, key) of `relation` (incremental loads compare exports against it)."""
-
-    @abstractmethod
-    def end_edges(self, relation: str, keys: Iterable[tuple[str, str, str]], at: date, load_id: str,
-                  reason: str) -> int:
-        """Set the relation's `valid_to` to `at` on those edges still open, in one transaction.
-
-        History is kept: the edge stays, now closed, tagged with `load_id` and `reason`
-        (stored as its source file). Returns the number closed.
-        """
-
-    @abstractmethod
-    def retire(self, load_id: str, nodes: Mapping[str, Iterable[str]],
-               edges: Mapping[str, Iterable[tuple[str, str, str]]], reason: str) -> dict[str, int]:
-        """Move nodes (with every edge touching them) and edges out of the graph into tombstones.
-
-        One transaction; returns the number retired per label / relation.
-        """
-
-    @abstractmethod
-    def tombstones(self, load_id: str | None = None) -> list[Tombstone]:
-        """Retired records (of one load), oldest first."""
-
-    @abstractmethod
-    def record_merges(self, merges: Sequence[MergeRecord]) -> list[MergeRecord]:
-        """Store identity decisions in one transaction; returns them with their `merge_id`.
-
-        A decision already active for the same (label, merged id) is kept as it is. A
-        merged id that lives in the graph is moved: its row is saved in the record,
-        its edges re-pointed to the kept id (saved as redirects), the node removed.
-        Each of `closes` (a stored job of the kept record) is ended if still open and
-        saved as a redirect that filled its end time; its lineage is left as it was.
-        """
-
-    @abstractmethod
-    def merges(self, label: str | None = None, state: MergeState | None = None) -> list[MergeRecord]:
-        """Recorded identity decisions, oldest first."""
-
-    @abstractmethod
-    def undo_merge(self, merge_id: int) -> MergeRecord:
-        """Restore the merged node, empty the times the merge filled in and point its redirected edges
-        back, in one transaction.
-
-        The record stays, marked `undone`, and later loads never merge the pair again.
+    def apply(self, changes: ChangeSet) -> list[Record]:
+        """Make the `changes` in one transaction, all or none; returns the records appended.
 
         Raises:
-            InvalidInput: no such merge, or it is already undone.
+            StoreError: the change could not be written (nothing of it was).
         """
-
-    @abstractmethod
-    def check_integrity(self) -> list[str]:
-        """Problems with the stored graph (corruption, edges whose ends are missing); empty when sound."""
 
     # ---- the record log (graph.records): owners' bookkeeping, written once above the backends
     @abstractmethod
@@ -281,6 +227,47 @@ class GraphStore(ABC):
     @abstractmethod
     def read_records(self, kind: str, key: str | None = None, after: int = 0, limit: int | None = None) -> list[Record]:
         """Records of `kind` (of one `key`) with `seq` above `after`, oldest first, at most `limit`."""
+
+    # ---- derived from the contract (a backend may answer faster, with the same result)
+    def get_nodes(self, label: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The nodes of `label` with these ids that exist, by id."""
+        key = self.schema.nodes[label].key
+        wanted = list(dict.fromkeys(ids))
+        return {r[key]: r for r in self.read_rows(label, {key: wanted})} if wanted else {}
+
+    def get_node(self, label: str, node_id: str) -> dict[str, Any] | None:
+        return self.get_nodes(label, [node_id]).get(node_id)
+
+    def node_ids(self, label: str) -> set[str]:
+        """Every id of `label` (the loader checks references against it)."""
+        key = self.schema.nodes[label].key
+        return {r[key] for r in self.read_rows(label)}
+
+    def read_tables(self) -> tuple[dict[str, list[dict]], dict[str, list[dict]]]:
+        """Every node row by label and every edge row by relation: the raw snapshot."""
+        return ({label: self.read_rows(label) for label in self.schema.nodes},
+                {name: self.read_rows(name) for name in self.schema.relations})
+
+    def counts(self) -> dict[str, int]:
+        """Number of nodes per label and edges per relation."""
+        return {name: len(self.read_rows(name)) for name in [*self.schema.nodes, *self.schema.relations]}
+
+    def latest_scores(self, deal_ids: Iterable[str]) -> dict[str, ScoreRecord]:
+        """The latest score of each deal that has one."""
+        wanted = list(dict.fromkeys(deal_ids))
+        return {s.deal_id: s for s in self.read_scores(wanted)} if wanted else {}
+
+    def check_integrity(self) -> list[str]:
+        """Problems with the stored graph (edges whose ends are missing); empty when sound."""
+        problems = []
+        for rel in self.schema.relations.values():
+            rows = self.read_rows(rel.name)
+            for end, label in (("src", rel.source), ("dst", rel.target)):
+                missing = {r[end] for r in rows} - self.node_ids(label)
+                n = sum(1 for r in rows if r[end] in missing)
+                if n:
+                    problems.append(f"{rel.name}: {n} edge(s) whose {end} names no {label}")
+        return problems
 
     def changes_since(self, mark: ChangeMark | None) -> Changes | None:
         """What was written since `mark` (None: since ever, so `graph_changed`), for caches of what was read.

@@ -78,7 +78,7 @@ def fit_to_export(mapping: Mapping, source_dir: Path, schema: Schema) -> tuple[M
 
 
 def _types(schema: Schema, src: SourceSpec, missing: set[str]) -> str:
-    rel = schema.relations[src.relation]  # type: ignore[index]
+    rel = schema.relations[src.edge_source()[0]]
     return " and ".join(sorted({rel.source, rel.target} & missing))
 
 

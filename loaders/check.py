@@ -135,19 +135,23 @@ def _unresolved(row: ParsedRow, keys: NaturalKeys, known: dict[str, set[str]], s
     for lk in row.lookups:
         ids = keys.ids(lk)
         if len(ids) != 1:
-            return f"{lk.column}: {lk.value!r} " + ("names no" if not ids else f"is ambiguous ({len(ids)})") + f" {lk.label} by {lk.by}"
+            how = "names no" if not ids else f"is ambiguous ({len(ids)})"
+            return f"{lk.column}: {lk.value!r} {how} {lk.label} by {lk.by}"
     for column, label, ref in row.refs:
         if ref not in known[label] and (store is None or not store.get_nodes(label, [ref])):
             return f"{column}: {ref!r} names no {label}"
     return None
 
 
-def _node_keys(sources: list[SourceSpec], source_dir: Path, wanted: set[tuple[str, str, str]]) -> Iterator[tuple[str, dict[str, Any]]]:
+def _node_keys(
+    sources: list[SourceSpec], source_dir: Path, wanted: set[tuple[str, str, str]]
+) -> Iterator[tuple[str, dict[str, Any]]]:
     """(label, {id, looked-up properties}) of every row of every node file: cheap, no validation."""
     for src in sources:
         if not src.node:
             continue
-        records = [_light_record(src.node, src.key, src.properties, wanted)]  # type: ignore[arg-type]
+        label, key_spec = src.node_source()
+        records = [_light_record(label, key_spec, src.properties, wanted)]
         records += [_light_record(also.node, also.key, also.properties, wanted) for also in src.also]
         for _, raw in source_rows(src, source_dir):
             try:

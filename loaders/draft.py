@@ -42,7 +42,8 @@ ENTITY_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 CLOSED_WORDS = ("closed", "won", "converted", "conversion")
 #: The relation from a deal (or contact, or account) to a node it names.
 RELATION_TO = {("Deal", "Account"): "FOR_ACCOUNT", ("Deal", "Rep"): "OWNED_BY", ("Deal", "Product"): "FOR_PRODUCT",
-               ("Deal", "Contact"): "INVOLVES", ("Contact", "Account"): "WORKS_AT", ("Account", "Account"): "SUBSIDIARY_OF"}
+               ("Deal", "Contact"): "INVOLVES", ("Contact", "Account"): "WORKS_AT",
+               ("Account", "Account"): "SUBSIDIARY_OF"}
 #: Header words of a node's properties (folded), per node type.
 PROPERTY_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
     "Account": {"industry": ("industry", "sector", "vertical"), "country": ("country", "officelocation", "region"),
@@ -138,7 +139,9 @@ def _classify(profiles: list[FileProfile]) -> list[Table]:
         stem = fold(Path(t.profile.file).stem)
         if any(w in stem for w in CLOSED_WORDS):
             # a closed-deals file refers to the deals of another file by their key
-            t.closed_of = next((d for d in deals if d is not t and d.key and _refers(t.profile, d, by_name=False)[0]), None)
+            t.closed_of = next(
+                (d for d in deals if d is not t and d.key and _refers(t.profile, d, by_name=False)[0]), None
+            )
     return tables
 
 
@@ -173,11 +176,14 @@ def _name_of(t: Table) -> str | None:
     return t.key
 
 
-def _refers(profile: FileProfile, target: Table, by_name: bool, skip: frozenset = frozenset()) -> tuple[str | None, str]:
+def _refers(
+    profile: FileProfile, target: Table, by_name: bool, skip: frozenset = frozenset()
+) -> tuple[str | None, str]:
     """The column of `profile` (not in `skip`) whose values name `target`'s nodes (by id, or by name), and how."""
-    if target.key is None:
+    named_by = target.name if by_name else target.key
+    if target.key is None or named_by is None:
         return None, ""
-    target_col = target.profile.columns[target.name if by_name else target.key]
+    target_col = target.profile.columns[named_by]
     known = {normalize(v, "name") for v in target_col.values} if by_name else set(target_col.values)
     for col in profile.columns.values():
         if col.name in skip or not col.values or (col.unique and profile is target.profile):
@@ -282,14 +288,16 @@ class _Writer:
         self.lines.append(f"      name: {q(t.name)}")
         used = {t.key, t.name}
         for prop, words in PROPERTY_WORDS.get(entity, {}).items():
-            col = next((c for c in p.columns.values() if c.name not in used and any(w in fold(c.name) for w in words)), None)
+            col = next((c for c in p.columns.values() if c.name not in used and any(w in fold(c.name) for w in words)),
+                       None)
             if col is not None:
                 used.add(col.name)
                 self.guess(f"      {prop}: {self.value(col)}", f"by the header {col.name!r}")
         created = self._date_column(p, CREATED_WORDS, used)
         if created is not None:
             used.add(created.name)
-            self.guess(f"      created_at: {self.value(created)}", f"the first date column by its header ({created.name!r})")
+            self.guess(f"      created_at: {self.value(created)}",
+                       f"the first date column by its header ({created.name!r})")
         relations = self._references(t, used)
         if relations:
             self.lines.append("    relations:")
@@ -312,7 +320,8 @@ class _Writer:
                     target = flow(column=column, by="name" if by_name else None, match="name" if by_name else None,
                                   optional=True if relation != "FOR_ACCOUNT" else None)
                     out.append(f"      - relation: {relation}  # GUESS: {column!r} names {other.profile.file}'s "
-                               + ("records by name (compared as identity resolution compares names)" if by_name else "ids"))
+                               + ("records by name (compared as identity resolution compares names)"
+                                  if by_name else "ids"))
                     self.guesses += 1
                     out.append(f"        target: {target}")
                     if relation == "INVOLVES":
@@ -436,7 +445,8 @@ class _Writer:
         if closed is not None:
             self.lines.append(f"          closed_at: {self.value(closed)}")
         else:
-            self.decide_later(f"          closed_at: {flow(value=self.today)}", "no close date: closed the day of the draft")
+            self.decide_later(f"          closed_at: {flow(value=self.today)}",
+                              "no close date: closed the day of the draft")
         if amount is not None:
             self.lines.append(f"          amount: {self.value(amount)}")
 

@@ -72,7 +72,7 @@ def profile_file(path: Path) -> FileProfile:
     with path.open(encoding=encoding, newline="") as fh:
         reader = csv.reader(fh, delimiter=delimiter)
         header = [h.strip() for h in next(reader, [])]
-        rows = [r for _, r in zip(range(SAMPLE_ROWS), reader) if any(v.strip() for v in r)]
+        rows = [r for _, r in zip(range(SAMPLE_ROWS), reader, strict=False) if any(v.strip() for v in r)]
     columns = {}
     for i, name in enumerate(header):
         cells = [r[i].strip() if i < len(r) else "" for r in rows]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 
+from graph.ledger import Ledger
 from graph.store import GraphStore
 from loaders.parse import ParsedRow
 from ontology import Relation, Schema
@@ -54,7 +55,7 @@ def cycle_closers(rows: list[ParsedRow], store: GraphStore, full: bool = False,
         if not new:
             continue
         given = {rec["id"] for row in rows for label, rec in row.nodes if label == rel.source} if full else set()
-        parent = {src: dst for src, dst, _ in store.edge_keys(rel.name) if src not in given}
+        parent = {src: dst for src, dst, _ in Ledger(store).edge_keys(rel.name) if src not in given}
         parent.update((src, dst) for src, (dst, _) in new.items())
         for cycle in _cycles(parent, new):
             made = [c for c in cycle if c in new]

@@ -111,7 +111,8 @@ def load_identity_rules(path: Path) -> IdentityRules:
         raise InvalidInput(f"identity rules {path}: {e}") from e
     unknown = {r.normalise for e in rules.entities.values() for r in e.rules} - set(NORMALISERS)
     if unknown:
-        raise InvalidInput(f"identity rules {path}: unknown normal form(s) {sorted(unknown)} (known: {sorted(NORMALISERS)})")
+        raise InvalidInput(f"identity rules {path}: unknown normal form(s) {sorted(unknown)} "
+                           f"(known: {sorted(NORMALISERS)})")
     return rules
 
 
@@ -277,7 +278,7 @@ def resolve(
             if join(i, j, rule.name, score, detail, [*entity.must_agree, *rule.must_agree]) == "blocked":
                 result.blocked[rule.name] = result.blocked.get(rule.name, 0) + 1
 
-    for root, ids in members.items():
+    for ids in members.values():
         if len(ids) < 2:
             continue
         kept = min(ids, key=lambda x: (time_key(records[position[x]].get(time_property)), x))

@@ -6,7 +6,8 @@ record that is *gone*. The rule (documented in docs/loading.md):
 
 - mode `delta` (the default): the export adds and changes records; nothing
   is retired, so a partial export (deals only, last week's changes) is safe.
-- mode `full`: the export holds every record of the types its mapping covers. A node whose id is in the store but in no row of the
+- mode `full`: the export holds every record of the types its mapping covers.
+  A node whose id is in the store but in no row of the
   export (not even a quarantined one) is retired: moved to the tombstones
   with the load id, with every edge touching it. An edge from a keyed
   relation file (AccountContactRelation, OpportunityContactRole, ...) whose
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from graph.ledger import Ledger
 from graph.store import GraphStore, InvalidInput
 from loaders.mapping import Mapping, SourceSpec
 from loaders.records import RecordError
@@ -56,11 +58,13 @@ class SeenKeys:
             if "__error__" in raw:
                 raise RecordError(raw["__error__"])
             if src.node:
-                self.nodes.setdefault(src.node, set()).add(required_id(src.key, raw, "key"))  # type: ignore[arg-type]
+                label, key_spec = src.node_source()
+                self.nodes.setdefault(label, set()).add(required_id(key_spec, raw, "key"))
                 for also in src.also:  # closed or not is unknown: keep what may exist
                     self.nodes.setdefault(also.node, set()).add(required_id(also.key, raw, "key"))
             elif src.key:
-                self.edge_keys.setdefault(src.relation, set()).add(required_id(src.key, raw, "key"))  # type: ignore[arg-type]
+                relation = src.edge_source()[0]
+                self.edge_keys.setdefault(relation, set()).add(required_id(src.key, raw, "key"))
         except RecordError:
             self.unreadable[src.file] = self.unreadable.get(src.file, 0) + 1
 
@@ -138,7 +142,7 @@ def plan_retired_edges(store: GraphStore, mapping: Mapping, seen: SeenKeys, writ
         if file in bad_files:
             plan.skipped.append(f"{rel}: {file} has rows whose key is unreadable")
             continue
-        stored_edges = store.edge_keys(rel)
+        stored_edges = Ledger(store).edge_keys(rel)
         keys, made_rel = seen.edge_keys.get(rel, set()), made.get(rel, set())
         made_keys = {k for _, _, k in made_rel}
         gone = sorted(e for e in stored_edges if e[2] not in keys or (e[2] in made_keys and e not in made_rel))
@@ -149,7 +153,7 @@ def plan_retired_edges(store: GraphStore, mapping: Mapping, seen: SeenKeys, writ
     for rel in sorted({r for rels in row_relations.values() for r in rels}):
         sources = parents.get(rel, set())
         made_rel = made.get(rel, set())
-        gone = sorted(e for e in store.edge_keys(rel) if e[0] in sources and e not in made_rel)
+        gone = sorted(e for e in Ledger(store).edge_keys(rel) if e[0] in sources and e not in made_rel)
         if gone:
             plan.retire_edges[rel] = gone
     return plan
@@ -157,9 +161,9 @@ def plan_retired_edges(store: GraphStore, mapping: Mapping, seen: SeenKeys, writ
 
 def apply_changes(store: GraphStore, plan: ChangePlan, load_id: str, export_date: date) -> dict[str, dict[str, int]]:
     """Close and retire what `plan` says, each step one transaction; counts of what changed."""
-    ended = {rel: store.end_edges(rel, keys, export_date, load_id, "missing from the export: ended")
+    ended = {rel: Ledger(store).end_edges(rel, keys, export_date, load_id, "missing from the export: ended")
              for rel, keys in plan.end_edges.items()}
-    retired = store.retire(load_id, plan.retire_nodes, plan.retire_edges, "missing from the export") \
+    retired = Ledger(store).retire(load_id, plan.retire_nodes, plan.retire_edges, "missing from the export") \
         if plan.retire_nodes or plan.retire_edges else {}
     return {"ended": {k: v for k, v in ended.items() if v}, "retired": retired}
 

@@ -44,6 +44,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from graph.ledger import Ledger
 from graph.lineage import LoadRecord
 from graph.store import GraphStore, InvalidInput, StoreError
 from loaders.absent import fit_to_export
@@ -165,7 +166,7 @@ class Loader:
         quarantine = Quarantine(self.quarantine_dir / f"{load_id}.jsonl")
         summary = LoadSummary(load_id, str(source_dir), self.mapping.name, str(quarantine.path), mode=self.mode,
                               absent=absent)
-        self.store.begin_load(LoadRecord(load_id, str(source_dir), self.mapping.name, started, mode=self.mode))
+        Ledger(self.store).begin_load(LoadRecord(load_id, str(source_dir), self.mapping.name, started, mode=self.mode))
         collecting = gc.isenabled()
         # Millions of long-lived row objects make every full collection walk them all (a quarter of the CPU time
         # at 275k rows, measured); a load makes no cycles worth collecting before it ends.
@@ -174,7 +175,7 @@ class Loader:
             self._run(source_dir, summary, quarantine)
         except BaseException as e:  # a SIGKILL never gets here: that load stays `running`
             try:
-                self.store.finish_load(load_id, "failed", error=f"{type(e).__name__}: {e}")
+                Ledger(self.store).finish_load(load_id, "failed", error=f"{type(e).__name__}: {e}")
             except StoreError:  # the store itself failed: the original error is the one to report
                 log.exception("could not mark load %s failed", load_id)
             raise
@@ -183,7 +184,7 @@ class Loader:
             if collecting:
                 gc.enable()
         summary.seconds = round((datetime.now(UTC) - started).total_seconds(), 3)
-        self.store.finish_load(load_id, "finished", summary.to_json())
+        Ledger(self.store).finish_load(load_id, "finished", summary.to_json())
         return summary
 
     def _run(self, source_dir: Path, summary: LoadSummary, quarantine: Quarantine) -> None:
@@ -212,10 +213,11 @@ class Loader:
         kept = self._keep_latest(self._acyclic(resolved, rejected, carried))
         settle_carried(identity, kept, self.store)  # on the rows that stand: a rejected row moves nobody
         self._quarantine_rejected(rejected, source_dir, quarantine)
-        plan = plan_retired_edges(self.store, self.mapping, self._seen, kept, self._plan, self.mode, self.max_retire_share)
+        plan = plan_retired_edges(self.store, self.mapping, self._seen, kept, self._plan, self.mode,
+                                  self.max_retire_share)
         summary.deletions_skipped = plan.skipped
         if identity.merges:
-            self.store.record_merges(identity.merges)  # before the rows that rely on them
+            Ledger(self.store).record_merges(identity.merges)  # before the rows that rely on them
         self._write(kept, summary, identity.carriers)
         changed = apply_changes(self.store, plan, summary.load_id, self.export_date or datetime.now(UTC).date())
         summary.ended, summary.retired = changed["ended"], changed["retired"]
@@ -253,20 +255,23 @@ class Loader:
         """What makes two rows of `src` the same record: the node's key, or the edge (its key, else its two ends)."""
         if src.node:
             return lambda row: row.nodes[0][1]["id"]
-        if self.schema.relations[src.relation].functional:  # type: ignore[index]
+        if self.schema.relations[src.edge_source()[0]].functional:
             return lambda row: row.edges[0][1]["src"]
         return lambda row: (row.edges[0][1]["src"], row.edges[0][1]["dst"], row.edges[0][1]["key"])
 
     # ---- phase 2
-    def _translate(self, rows: list[ParsedRow], rejected: list[tuple[ParsedRow, str]], summary: LoadSummary) -> list[ParsedRow]:
+    def _translate(
+        self, rows: list[ParsedRow], rejected: list[tuple[ParsedRow, str]], summary: LoadSummary
+    ) -> list[ParsedRow]:
         """References by natural key (a company named by domain) -> node ids, so resolution sees ids only."""
         spellings: dict[tuple[str, str, str], str] = {}
         failed = translate(rows, self.store, spellings)
-        summary.spellings = [f"{label} {value!r} -> {own!r} ({node_id})" for (label, value, node_id), own in sorted(spellings.items())]
+        summary.spellings = [f"{label} {value!r} -> {own!r} ({node_id})"
+                             for (label, value, node_id), own in sorted(spellings.items())]
         if not failed:
             return rows
         for row, reason in failed:
-            _reject(row, reason, rejected)  # type: ignore[arg-type]
+            _reject(row, reason, rejected)
         dropped = {id(r) for r, _ in failed}
         return [r for r in rows if id(r) not in dropped]
 
@@ -332,13 +337,16 @@ class Loader:
             kept.append(row)
         return kept
 
-    def _quarantine_rejected(self, rejected: list[tuple[ParsedRow, str]], source_dir: Path, quarantine: Quarantine) -> None:
+    def _quarantine_rejected(
+        self, rejected: list[tuple[ParsedRow, str]], source_dir: Path, quarantine: Quarantine
+    ) -> None:
         """Quarantine the rows phase 2 rejected, in the order it did, with their text read again by line."""
         lines: dict[str, set[int]] = {}
         for row, _ in rejected:
             lines.setdefault(row.file.file, set()).add(row.line)
         sources = {src.file: src for src in self.mapping.sources}
-        text = {(name, line): raw for name, wanted in lines.items() for line, raw in rows_at(sources[name], source_dir, wanted)}
+        text = {(name, line): raw for name, wanted in lines.items()
+                for line, raw in rows_at(sources[name], source_dir, wanted)}
         for row, reason in rejected:
             quarantine.add(row.file.file, row.line, reason, text[(row.file.file, row.line)])
 
@@ -388,6 +396,8 @@ def _missing(row: ParsedRow, known: dict[str, set[str]]) -> tuple[str, str, str]
     return None
 
 
-def load_export(store: GraphStore, source_dir: Path, mapping: Mapping, quarantine_dir: Path, **options: Any) -> LoadSummary:
+def load_export(
+    store: GraphStore, source_dir: Path, mapping: Mapping, quarantine_dir: Path, **options: Any
+) -> LoadSummary:
     """Load `source_dir` through `mapping` into `store`; see the module docstring and `Loader` for `options`."""
     return Loader(store, mapping, quarantine_dir, **options).load(source_dir)

@@ -9,7 +9,7 @@ fail with a reason saying which.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from graph.store import GraphStore
 from loaders.normalise import company_name, text, website
@@ -19,10 +19,15 @@ Index = tuple[str, str, str]  # (node type, property, match)
 
 
 class _HasLookups(Protocol):
-    nodes: Sequence[tuple[str, dict[str, Any]]]
-    edges: Sequence[tuple[str, dict[str, Any]]]
+    @property  # read only here: their records are changed in place, the tuples are not replaced
+    def nodes(self) -> Sequence[tuple[str, dict[str, Any]]]: ...
+    @property
+    def edges(self) -> Sequence[tuple[str, dict[str, Any]]]: ...
     refs: tuple[tuple[str, str, str], ...]
     lookups: tuple[Lookup, ...]
+
+
+Row = TypeVar("Row", bound=_HasLookups)
 
 
 def normalize(value: Any, match: str) -> str:
@@ -39,7 +44,9 @@ def normalize(value: Any, match: str) -> str:
 class NaturalKeys:
     """Node ids by a property's normalised value, for the (node type, property, match) triples a mapping looks up by."""
 
-    def __init__(self, nodes: Iterable[tuple[str, dict[str, Any]]], wanted: set[Index], store: GraphStore | None = None) -> None:
+    def __init__(
+        self, nodes: Iterable[tuple[str, dict[str, Any]]], wanted: set[Index], store: GraphStore | None = None
+    ) -> None:
         self._index: dict[Index, dict[str, set[str]]] = {w: {} for w in wanted}
         self.values: dict[Index, dict[str, Any]] = {w: {} for w in wanted}  # id -> the value it was indexed by
         self._loaded: dict[str, set[str]] = {}
@@ -71,8 +78,8 @@ class NaturalKeys:
         return self._index[index].get(normalize(lookup.value, lookup.match), set())
 
 
-def translate(rows: Sequence[_HasLookups], store: GraphStore | None = None,
-              spellings: dict[tuple[str, str, str], str] | None = None) -> list[tuple[_HasLookups, str]]:
+def translate(rows: Sequence[Row], store: GraphStore | None = None,
+              spellings: dict[tuple[str, str, str], str] | None = None) -> list[tuple[Row, str]]:
     """Replace each row's lookups by node ids (as edge ends and references); the rows that fail, with the reason.
 
     `spellings`, when given, collects each value that matched a node under another spelling (by `match: name`):

@@ -83,14 +83,18 @@ class ValueSpec(BaseModel):
             try:
                 zoneinfo.ZoneInfo(self.timezone)
             except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-                raise ValueError(f"unknown timezone {self.timezone!r} (use an IANA name such as Europe/Berlin)") from None
+                raise ValueError(
+                    f"unknown timezone {self.timezone!r} (use an IANA name such as Europe/Berlin)"
+                ) from None
         return self
 
     @field_validator("map", mode="before")
     @classmethod
     def _text_keys(cls, v: Any) -> Any:
         # YAML reads unquoted true/1 as bool/int; cells are text, so keys are too.
-        return {("true" if k is True else "false" if k is False else str(k)): x for k, x in v.items()} if isinstance(v, dict) else v
+        if not isinstance(v, dict):
+            return v
+        return {("true" if k is True else "false" if k is False else str(k)): x for k, x in v.items()}
 
     @cached_property
     def folded_map(self) -> dict[str, Any]:
@@ -126,7 +130,8 @@ class RefSpec(ValueSpec):
     @model_validator(mode="after")
     def _no_earliest_fact(self) -> RefSpec:
         if self.if_empty:  # a reference stands in with a placeholder node, given on its relation entry
-            raise ValueError("if_empty: earliest_fact is for a date property; an empty reference takes `if_empty: {id, name}` on its relation")
+            raise ValueError("if_empty: earliest_fact is for a date property; "
+                             "an empty reference takes `if_empty: {id, name}` on its relation")
         return self
 
 
@@ -136,11 +141,15 @@ class WhenSpec(ValueSpec):
     equals: str | None = None
     in_: list[str] | None = Field(None, alias="in")
     not_empty: bool = False
+    # A prefix: Salesforce's polymorphic references (Task.WhatId) say the record's kind by their first three
+    # characters (006 an opportunity, 001 an account).
+    starts_with: str | None = Field(None, min_length=1)
 
     @model_validator(mode="after")
     def _one_test(self) -> WhenSpec:
-        if sum((self.equals is not None, self.in_ is not None, self.not_empty)) != 1:
-            raise ValueError("a when gives exactly one of equals, in, not_empty")
+        tests = (self.equals is not None, self.in_ is not None, self.not_empty, self.starts_with is not None)
+        if sum(tests) != 1:
+            raise ValueError("a when gives exactly one of equals, in, not_empty, starts_with")
         return self
 
 
@@ -261,6 +270,18 @@ class SourceSpec(BaseModel):
         # For an edge source, `key` (optional) names the record, so parallel edges stay apart.
         return self
 
+    def node_source(self) -> tuple[str, ValueSpec]:
+        """(node type, key) of a node source: `_node_or_edge` made sure both are set."""
+        if not self.node or self.key is None:
+            raise ValueError(f"{self.file} is an edge source, not a node source")
+        return self.node, self.key
+
+    def edge_source(self) -> tuple[str, RefSpec, RefSpec]:
+        """(relation, source, target) of an edge source: `_node_or_edge` made sure all three are set."""
+        if not self.relation or self.source is None or self.target is None:
+            raise ValueError(f"{self.file} is a node source, not an edge source")
+        return self.relation, self.source, self.target
+
     def value_specs(self) -> Iterator[ValueSpec]:
         """Every value this source evaluates, conditions included."""
         yield from (s for s in (self.key, self.source, self.target) if s is not None)
@@ -326,13 +347,16 @@ class Mapping(BaseModel):
                     problems += _check_props(schema, src.file, also.node, also.properties, node=True)
                     r = schema.relations.get(also.relation_from_parent)
                     if r is None or (r.source, r.target) != (src.node, also.node):
-                        problems.append(f"{src.file}: {also.relation_from_parent} does not link {src.node} to {also.node}")
+                        problems.append(
+                            f"{src.file}: {also.relation_from_parent} does not link {src.node} to {also.node}"
+                        )
             else:
-                problems += _check_props(schema, src.file, src.relation, src.properties, node=False)
-                r = schema.relations.get(src.relation)  # type: ignore[arg-type]
+                relation, source, target = src.edge_source()
+                problems += _check_props(schema, src.file, relation, src.properties, node=False)
+                r = schema.relations.get(relation)
                 if r is not None:
-                    problems += _check_ref(schema, src.file, src.source, r.source)  # type: ignore[arg-type]
-                    problems += _check_ref(schema, src.file, src.target, r.target)  # type: ignore[arg-type]
+                    problems += _check_ref(schema, src.file, source, r.source)
+                    problems += _check_ref(schema, src.file, target, r.target)
         return problems
 
 
@@ -352,7 +376,8 @@ def _check_if_empty(schema: Schema, src: SourceSpec) -> list[str]:
     own = src.properties if src.node else {}
     problems = [f"{src.file}: {name}: if_empty: earliest_fact is for a date or date-time property"
                 for name, spec in own.items() if spec.if_empty and kinds.get(name) not in ("date", "dateTime")]
-    elsewhere = [*(src.properties.values() if src.relation else ()), *(v for r in src.relations for v in r.properties.values()),
+    elsewhere = [*(src.properties.values() if src.relation else ()),
+                 *(v for r in src.relations for v in r.properties.values()),
                  *(v for a in src.also for v in a.properties.values())]
     if any(spec.if_empty for spec in elsewhere):
         problems.append(f"{src.file}: if_empty: earliest_fact is only for a property of the source's own node")

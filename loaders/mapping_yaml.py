@@ -50,6 +50,11 @@ def read_yaml(path: Path, what: str = "mapping") -> Any:
     return yaml.safe_load(text)
 
 
+def _line(event: yaml.Event) -> int | str:
+    """The line an event starts on, counted from 1 (the parser marks every event; its stubs allow none)."""
+    return event.start_mark.line + 1 if event.start_mark is not None else "?"
+
+
 def _check_bounds(text: str, name: str) -> None:
     """Refuse a document nested deeper than MAX_DEPTH or expanding to more than MAX_VALUES values.
 
@@ -63,7 +68,7 @@ def _check_bounds(text: str, name: str) -> None:
         if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
             if len(open_counts) > MAX_DEPTH:
                 raise InvalidInput(f"{name}: nested more than {MAX_DEPTH} levels deep "
-                                   f"(line {event.start_mark.line + 1}); a mapping needs a handful")
+                                   f"(line {_line(event)}); a mapping needs a handful")
             open_counts.append(1)
             open_anchors.append(event.anchor)
             continue
@@ -77,12 +82,13 @@ def _check_bounds(text: str, name: str) -> None:
                 closed[event.anchor] = 1
         elif isinstance(event, yaml.AliasEvent):
             if event.anchor in open_anchors:
-                raise InvalidInput(f"{name}: the alias *{event.anchor} (line {event.start_mark.line + 1}) "
+                raise InvalidInput(f"{name}: the alias *{event.anchor} (line {_line(event)}) "
                                    "is inside the value it names, which would make it endless")
-            size = closed.get(event.anchor, 1)  # an undefined alias: the YAML loader names it below
+            # an undefined alias: the YAML loader names it below
+            size = closed.get(event.anchor, 1) if event.anchor is not None else 1
         else:
             continue
         open_counts[-1] += size
         if open_counts[-1] > MAX_VALUES:
             raise InvalidInput(f"{name}: expands to more than {MAX_VALUES} values through its aliases "
-                               f"(line {event.start_mark.line + 1}); a mapping needs a few thousand")
+                               f"(line {_line(event)}); a mapping needs a few thousand")

@@ -28,8 +28,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
+from graph.ledger import Ledger
 from graph.lineage import LOAD_ID, SOURCE_FILE, SOURCE_LINE, Close, MergeRecord, Redirect, SetAside
 from graph.store import GraphStore
 from graph.timefmt import parse_iso, to_utc
@@ -92,7 +93,7 @@ def merge_duplicates(rows: list[Any], store: GraphStore, rules: IdentityRules | 
             records += list(store.get_nodes(label, stored_ids).values())
             stored |= {(label, i) for i in stored_ids}
         times |= {(label, r["id"]): r.get(time) for r in records}
-        earlier = store.merges(label)
+        earlier = Ledger(store).merges(label)
         active = [Decision(m.kept_id, m.merged_id, m.rule, m.score, m.detail) for m in earlier if m.state == "active"]
         apart = [(m.kept_id, m.merged_id) for m in earlier if m.state == "undone"]
         result = resolve(label, records, rules, must_link=active, cannot_link=apart, time_property=time)
@@ -224,7 +225,7 @@ def _order(rel: Relation, rows: list[Any], store: GraphStore, outcome: IdentityO
     stored_jobs: dict[str, list[tuple[str, str]]] = {}
     if any((label, kept) in outcome.stored for kept in groups):
         written = {(r["src"], r["dst"], r.get("key") or "") for recs in jobs.values() for r in recs}
-        for s, d, k in sorted(store.edge_keys(rel.name)):
+        for s, d, k in sorted(Ledger(store).edge_keys(rel.name)):
             if s in groups and (label, s) in outcome.stored and (s, d, k) not in written:
                 stored_jobs.setdefault(s, []).append((d, k))
     for kept, members in groups.items():
@@ -289,13 +290,14 @@ def _redirect(rows: list[Any], schema: Any, into: dict[str, dict[str, str]], ori
                 _repoint(rel, rec, "dst", dst_map, dst_label, out)
         for reference in row.refs:
             if reference[2] in merged_ids:
-                row.refs = tuple((column, label, into.get(label, none).get(ref, ref)) for column, label, ref in row.refs)
+                row.refs = tuple((column, label, into.get(label, none).get(ref, ref))
+                                 for column, label, ref in row.refs)
                 break
     return out
 
 
-def _repoint(rel: str, rec: dict[str, Any], end: str, mapping: dict[str, str], label: str,
+def _repoint(rel: str, rec: dict[str, Any], end: Literal["src", "dst"], mapping: dict[str, str], label: str,
              out: dict[tuple[str, str], list[Redirect]]) -> None:
     merged = rec[end]
     rec[end] = mapping[merged]
-    out.setdefault((label, merged), []).append(Redirect(rel, rec["src"], rec["dst"], rec.get("key") or "", end))  # type: ignore[arg-type]
+    out.setdefault((label, merged), []).append(Redirect(rel, rec["src"], rec["dst"], rec.get("key") or "", end))

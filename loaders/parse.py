@@ -93,7 +93,9 @@ class RowParser:
         self.parse: Callable[..., ParsedRow] = _edge_parser(schema, src) if src.relation else _node_parser(schema, src)
 
 
-def _builder(typed: NodeType | Relation, specs: dict[str, ValueSpec], keys: tuple[str, ...]) -> Callable[[Row], dict[str, Any]]:
+def _builder(
+    typed: NodeType | Relation, specs: dict[str, ValueSpec], keys: tuple[str, ...]
+) -> Callable[[Row], dict[str, Any]]:
     return record_builder(typed, {prop: compile_value(spec) for prop, spec in specs.items()}, keys,
                           {prop: where(spec) for prop, spec in specs.items() if spec.value is None},
                           deferred=frozenset(prop for prop, spec in specs.items() if spec.if_empty))
@@ -104,8 +106,9 @@ _EDGE_KEYS = ("src", "dst", "key", SOURCE_FILE, SOURCE_LINE)
 
 
 def _node_parser(schema: Schema, src: SourceSpec) -> Callable[..., ParsedRow]:
-    label, key, file_name = src.node, compile_id(src.key, "key"), src.file  # type: ignore[arg-type]
-    build = _builder(schema.nodes[label], src.properties, _NODE_KEYS)  # type: ignore[index]
+    label, key_spec = src.node_source()
+    key, file_name = compile_id(key_spec, "key"), src.file
+    build = _builder(schema.nodes[label], src.properties, _NODE_KEYS)
     relations = []
     for rel in src.relations:
         relation = schema.relations[rel.relation]
@@ -166,18 +169,20 @@ def _node_parser(schema: Schema, src: SourceSpec) -> Callable[..., ParsedRow]:
 
 
 def _edge_parser(schema: Schema, src: SourceSpec) -> Callable[..., ParsedRow]:
-    rel = schema.relations[src.relation]  # type: ignore[index]
-    source, target = compile_id(src.source, "source"), compile_id(src.target, "target")  # type: ignore[arg-type]
+    relation_name, source_spec, target_spec = src.edge_source()
+    rel = schema.relations[relation_name]
+    source, target = compile_id(source_spec, "source"), compile_id(target_spec, "target")
     key = compile_id(src.key, "key") if src.key else None
     build, relation, file_name = _builder(rel, src.properties, _EDGE_KEYS), rel.name, src.file
-    source_ref, target_ref = _Ref.of(src.source, rel.source), _Ref.of(src.target, rel.target)  # type: ignore[arg-type]
+    source_ref, target_ref = _Ref.of(source_spec, rel.source), _Ref.of(target_spec, rel.target)
     by_id = source_ref.by is None and target_ref.by is None
 
     def parse(raw: Row, file: Any = None, line: int = 0) -> ParsedRow:
         s, d = source(raw), target(raw)
         edge_key = key(raw) if key is not None else ""
         record = build(raw)
-        record["src"], record["dst"], record["key"], record[SOURCE_FILE], record[SOURCE_LINE] = s, d, edge_key, file_name, line
+        record["src"], record["dst"], record["key"] = s, d, edge_key
+        record[SOURCE_FILE], record[SOURCE_LINE] = file_name, line
         if by_id:  # the usual case: both ends named by id, nothing to look up
             refs = ((source_ref.where, source_ref.label, s), (target_ref.where, target_ref.label, d))
             return ParsedRow((), ((relation, record),), refs, (), file, line)

@@ -30,7 +30,8 @@ RAW_TEXT_LIMIT = 2000
 HEADER_LIMIT = 1 << 20
 # More NUL characters than this share of a file's first 8 KB make it binary (or UTF-16 without its BOM), not text.
 BINARY_NUL_SHARE = 0.01
-_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
 
 def encoding_of(path: Path, declared: str = "utf-8") -> str:
@@ -80,7 +81,8 @@ def _nul_bytes_problem(head: bytes) -> str:
     """
     codec = _utf16_without_bom(head)
     if codec:
-        return f"UTF-16 text without a byte-order mark: set `encoding: {codec}` for this file in the mapping, or re-export as UTF-8"
+        return (f"UTF-16 text without a byte-order mark: set `encoding: {codec}` for this file in the mapping, "
+                "or re-export as UTF-8")
     return "binary data (NUL bytes), not CSV text"
 
 
@@ -134,7 +136,9 @@ def _bounded_lines(fh: IO[str], path: Path) -> Iterator[str]:
     while line := fh.readline(HEADER_LIMIT - used + 1):
         used += len(line)
         if used > HEADER_LIMIT:
-            raise InvalidInput(f"{path.name}: no header row within the first {HEADER_LIMIT} characters (not a CSV export?)")
+            raise InvalidInput(
+                f"{path.name}: no header row within the first {HEADER_LIMIT} characters (not a CSV export?)"
+            )
         yield line
 
 
@@ -212,18 +216,21 @@ def read_rows(path: Path, encoding: str = "utf-8", delimiter: str = ",") -> Iter
                     continue
                 if not (values and (values[0].strip() or "".join(values).strip())):
                     continue  # a blank line, or one of empty fields
-                if nul and (held := [h for h, v in zip(header, values) if "\x00" in v]):
+                if nul and (held := [h for h, v in zip(header, values, strict=False) if "\x00" in v]):
                     # Quarantined, not stripped: a NUL in a CSV cell is corruption, and the text around it is
                     # suspect too; the row is kept whole in the quarantine for a person to mend.
-                    yield line, {ERROR: f"{', '.join(held)}: holds a NUL byte (U+0000): corrupted or binary data in the cell",
+                    yield line, {ERROR: f"{', '.join(held)}: holds a NUL byte (U+0000): "
+                                        "corrupted or binary data in the cell",
                                  RAW: cursor.text(line, reader.line_num)}
                 elif len(values) == width:
-                    yield line, dict(zip(header, values))
+                    yield line, dict(zip(header, values, strict=True))
                 else:
                     yield line, {ERROR: f"row has {len(values)} fields, header has {width}",
                                  RAW: cursor.text(line, reader.line_num)}
     except UnicodeDecodeError as e:
-        raise InvalidInput(f"{path.name} is not {encoding} text ({e.reason} at byte {e.start}); re-export as UTF-8") from e
+        raise InvalidInput(
+            f"{path.name} is not {encoding} text ({e.reason} at byte {e.start}); re-export as UTF-8"
+        ) from e
     finally:
         cursor.close()
 
@@ -240,7 +247,7 @@ def rows_at(src: SourceSpec, source_dir: Path, lines: Iterable[int]) -> Iterator
     try:
         for line in sorted(set(lines)):
             values = next(csv.reader(cursor.lines_from(line), delimiter=src.delimiter or ",", strict=True))
-            yield line, dict(zip(header, values))
+            yield line, dict(zip(header, values, strict=False))  # a quarantined row may have the wrong width
     finally:
         cursor.close()
 
@@ -250,7 +257,8 @@ def _csv_reason(e: csv.Error) -> str:
     if "end of data" in text:
         return "row is cut off: a quoted field is not closed before the end of the file (truncated export?)"
     if "field limit" in text:
-        return f"a field is longer than the CSV reader's limit of {csv.field_size_limit()} characters (mis-quoted row, or a huge text field)"
+        return (f"a field is longer than the CSV reader's limit of {csv.field_size_limit()} characters "
+                "(mis-quoted row, or a huge text field)")
     return f"not readable as CSV: {text}"
 
 
@@ -263,12 +271,12 @@ def check_files(mapping: Mapping, source_dir: Path) -> list[str]:
             problems.append(f"{src.file}: {problem}")
             continue
         path = source_dir / src.file
-        problem = file_problem(path, src.encoding)  # type: ignore[arg-type]
+        problem = file_problem(path, src.encoding or "utf-8")
         if problem:
             problems.append(f"{src.file}: {problem}")
             continue
         try:
-            header = header_of(path, src.encoding, src.delimiter)  # type: ignore[arg-type]
+            header = header_of(path, src.encoding or "utf-8", src.delimiter or ",")
         except InvalidInput as e:
             problems.append(str(e))
             continue
@@ -297,7 +305,7 @@ def column_warnings(mapping: Mapping, source_dir: Path) -> list[str]:
         if export_file_problem(source_dir, src.file):
             continue  # check_files reports it; it is never opened
         try:
-            header = set(header_of(source_dir / src.file, src.encoding, src.delimiter))  # type: ignore[arg-type]
+            header = set(header_of(source_dir / src.file, src.encoding or "utf-8", src.delimiter or ","))
         except (OSError, UnicodeError, InvalidInput):
             continue  # check_files reports the file itself
         unused = header - src.columns() - set(src.ignore_columns)

@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from graph.errors import DealgraphError
 from loaders.limits import INT64_MAX, date_in_range, datetime_in_range, integer_in_range
 from ontology import NodeType, Property, Relation
 
@@ -91,7 +92,9 @@ def parse_date(v: Any) -> date | None:
     else:
         text = str(v).strip()
     if "T" in text:
-        return parse_datetime(text).date()  # type: ignore[union-attr]
+        parsed_time = parse_datetime(text)
+        assert parsed_time is not None  # text is not empty
+        return parsed_time.date()
     parsed = _date_only(text)
     return parsed if 1677 < parsed.year < 2262 else date_in_range(parsed, text)
 
@@ -291,5 +294,5 @@ def _number(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
-class RecordError(ValueError):
+class RecordError(DealgraphError, ValueError):
     """A row's values do not fit the schema."""

@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from graph.deals import OUTCOME_RELATION
 from graph.lineage import SOURCE_FILE, SOURCE_LINE
 from loaders.parse import ParsedRow
 from ontology import Schema
 
-#: A row that makes a node by this relation describes a closed deal; the rest are open (the model scores those).
-OUTCOME_RELATION = "HAS_OUTCOME"
+# A row that makes a node by the outcome relation describes a closed deal; the rest are open (`graph.deals`).
 _DATE_TYPES = ("date", "dateTime")
 
 
@@ -66,7 +66,8 @@ def fill_earliest_dates(rows: list[ParsedRow], schema: Schema) -> list[tuple[Par
             if first is None:
                 failed.append((row, "; ".join(
                     f"{prop} (column {column}): required but empty, and this export records no dated fact about it "
-                    "(an outcome, a contact role or line item with a date) to take it from" for prop, column in row.unfilled)))
+                    "(an outcome, a contact role or line item with a date) to take it from"
+                    for prop, column in row.unfilled)))
                 continue
             record = row.nodes[0][1]
             for prop, _ in row.unfilled:

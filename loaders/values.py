@@ -29,7 +29,12 @@ def compile_value(spec: ValueSpec) -> Getter:
     if spec.value is not None:
         constant = spec.value
         return lambda row: constant
-    read = _template_reader(spec.template) if spec.template is not None else _column_reader(spec.column)  # type: ignore[arg-type]
+    if spec.template is not None:
+        read = _template_reader(spec.template)
+    elif spec.column is not None:
+        read = _column_reader(spec.column)
+    else:  # ValueSpec's own check makes this unreachable
+        raise ValueError("a value needs one of column, template, value")
     steps = [s for s in (_map_step(spec), _number_step(spec), _format_step(spec)) if s is not None]
     if not steps:
         return read
@@ -53,7 +58,7 @@ def _column_reader(column: str) -> Getter:
 def _template_reader(template: str) -> Getter:
     parts = TEMPLATE_FIELD.split(template)  # literal, column, literal, ..., literal
     literals, columns = parts[0::2], parts[1::2]
-    pieces = list(zip(columns, literals[1:]))
+    pieces = list(zip(columns, literals[1:], strict=True))
     first = literals[0]
 
     def read(row: Row) -> str:
@@ -137,11 +142,15 @@ def compile_refs(ref: RefSpec) -> Callable[[Row], list[str]]:
 def compile_condition(when: WhenSpec) -> Callable[[Row], bool]:
     """A `when:` as a function of a row; text is compared trimmed and case-insensitively."""
     get = compile_value(when)
-    options = None if when.not_empty or when.equals is not None else {x.strip().casefold() for x in when.in_ or ()}
+    options = None if when.in_ is None else {x.strip().casefold() for x in when.in_}
     equals = when.equals.strip().casefold() if when.equals is not None else None
+    prefix = when.starts_with.strip().casefold() if when.starts_with is not None else None
 
     def holds(row: Row) -> bool:
-        value = str(get(row)).strip().casefold()
+        raw = get(row)
+        value = "" if raw is None else str(raw).strip().casefold()
+        if prefix is not None:
+            return value.startswith(prefix)
         if options is not None:
             return value in options
         return value == equals if equals is not None else value != ""

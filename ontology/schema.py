@@ -26,6 +26,7 @@ from types import MappingProxyType
 
 from rdflib import OWL, RDF, RDFS, Graph, Literal, Namespace, URIRef
 from rdflib.collection import Collection
+from rdflib.term import Node
 
 HERE = Path(__file__).parent
 ONTOLOGY_PATH = HERE / "crm.ttl"
@@ -56,6 +57,9 @@ class Property:
     categorical: bool = False
     # Only the latest value is exported: never a feature as of an earlier time.
     current_value_only: bool = False
+    # The node type holding this property's dated values (`dg:historyClass`), where the ontology keeps them:
+    # as of t the value is the last one recorded before t (`graph.dated_values`), so it is time-correct.
+    history: str | None = None
     allowed: tuple[str, ...] | None = None
     minimum: float | None = None
     maximum: float | None = None
@@ -133,14 +137,34 @@ class Schema:
     def iri(self, local_name: str) -> str:
         return self.namespace + local_name
 
+    def history_of(self, node_type: str) -> tuple[str, str] | None:
+        """(history node type, relation from it to `node_type`) where `node_type` has dated properties."""
+        for p in self.nodes[node_type].properties:
+            if p.history:
+                for r in self.relations_from(p.history):
+                    if r.target == node_type:
+                        return p.history, r.name
+        return None
 
-def _local(iri: URIRef | str) -> str:
+    def dated_properties(self, node_type: str) -> tuple[Property, ...]:
+        """The properties of `node_type` whose values are kept with their times."""
+        return tuple(p for p in self.nodes[node_type].properties if p.history)
+
+
+def _local(iri: Node | str) -> str:
     return str(iri).rsplit("#", 1)[-1].rsplit("/", 1)[-1]
 
 
-def _flag(g: Graph, subject: URIRef, predicate: URIRef) -> bool:
+def _flag(g: Graph, subject: Node, predicate: URIRef) -> bool:
     value = g.value(subject, predicate)
-    return bool(value is not None and value.toPython() is True)
+    return bool(isinstance(value, Literal) and value.toPython() is True)
+
+
+def _required_value(g: Graph, subject: Node, predicate: URIRef) -> Node:
+    value = g.value(subject, predicate)
+    if value is None:
+        raise ValueError(f"{subject}: the ontology gives no {_local(predicate)}")
+    return value
 
 
 def _shape_constraints(shapes: Graph) -> dict[tuple[str, str], dict]:
@@ -156,23 +180,37 @@ def _shape_constraints(shapes: Graph) -> dict[tuple[str, str], dict]:
                 continue
             facets: dict = {}
             min_count = shapes.value(prop, SH.minCount)
-            facets["required"] = min_count is not None and int(min_count) >= 1
+            facets["required"] = min_count is not None and int(str(min_count)) >= 1
             in_list = shapes.value(prop, SH["in"])
             if in_list is not None:
                 facets["allowed"] = tuple(str(v) for v in Collection(shapes, in_list))
             minimum = shapes.value(prop, SH.minInclusive)
             if minimum is not None:
-                facets["minimum"] = float(minimum)
+                facets["minimum"] = float(str(minimum))
             maximum = shapes.value(prop, SH.maxInclusive)
             if maximum is not None:
-                facets["maximum"] = float(maximum)
+                facets["maximum"] = float(str(maximum))
             out[(_local(target), _local(path))] = facets
     return out
 
 
-def _properties_of(g: Graph, cls: URIRef, shape_facets: dict, skip: set[str]) -> tuple[Property, ...]:
+def _histories(g: Graph) -> dict[str, str]:
+    """Class IRI -> the graph name of the class keeping its dated values (linked to it by a relation)."""
+    out: dict[str, str] = {}
+    for history in set(g.objects(None, DG.historyClass)):
+        for rel in g.subjects(RDFS.domain, history):
+            target = g.value(rel, RDFS.range)
+            if (rel, RDF.type, OWL.ObjectProperty) in g and target is not None:
+                out[str(target)] = str(g.value(history, DG.graphName))
+    return out
+
+
+def _properties_of(g: Graph, cls: Node, shape_facets: dict, skip: set[str]) -> tuple[Property, ...]:
+    histories = _histories(g)
+    # On the history class itself each value is a dated one, not "the current value only".
+    history_classes = {str(h) for h in g.objects(None, DG.historyClass)}
     props = []
-    for iri in sorted(g.subjects(SCHEMA_ORG.domainIncludes, cls)):
+    for iri in sorted(g.subjects(SCHEMA_ORG.domainIncludes, cls), key=str):
         if (iri, RDF.type, OWL.DatatypeProperty) not in g or _local(iri) in skip:
             continue
         rng = g.value(iri, RDFS.range)
@@ -187,7 +225,8 @@ def _properties_of(g: Graph, cls: URIRef, shape_facets: dict, skip: set[str]) ->
                 datatype=datatype,
                 required=facets.get("required", False),
                 categorical=_flag(g, iri, DG.categorical),
-                current_value_only=_flag(g, iri, DG.currentValueOnly),
+                current_value_only=_flag(g, iri, DG.currentValueOnly) and str(cls) not in history_classes,
+                history=histories.get(str(cls)) if (iri, DG.historyClass, None) in g else None,
                 allowed=facets.get("allowed"),
                 minimum=facets.get("minimum"),
                 maximum=facets.get("maximum"),
@@ -202,7 +241,7 @@ def _read_schema(ontology_text: str, shapes_text: str) -> Schema:
     facets = _shape_constraints(shapes)
 
     nodes: dict[str, NodeType] = {}
-    for cls in sorted(g.subjects(RDF.type, OWL.Class)):
+    for cls in sorted(g.subjects(RDF.type, OWL.Class), key=str):
         graph_name = g.value(cls, DG.graphName)
         if graph_name is None:
             continue  # qualification and lineage classes are not node types
@@ -212,14 +251,14 @@ def _read_schema(ontology_text: str, shapes_text: str) -> Schema:
             name=str(graph_name),
             iri=str(cls),
             key=snake_case(key),
-            display=snake_case(_local(g.value(cls, DG.displayProperty))),
-            time=snake_case(_local(g.value(cls, DG.timeProperty))),
+            display=snake_case(_local(_required_value(g, cls, DG.displayProperty))),
+            time=snake_case(_local(_required_value(g, cls, DG.timeProperty))),
             properties=_properties_of(g, cls, facets, skip={key}),
         )
     by_iri = {n.iri: n.name for n in nodes.values()}
 
     relations: dict[str, Relation] = {}
-    for iri in sorted(g.subjects(RDF.type, OWL.ObjectProperty)):
+    for iri in sorted(g.subjects(RDF.type, OWL.ObjectProperty), key=str):
         graph_name = g.value(iri, DG.graphName)
         if graph_name is None:
             continue

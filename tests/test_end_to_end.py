@@ -26,7 +26,9 @@ def store_env(workdir: Path) -> dict[str, str]:
 
 def cli(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO), "DEALGRAPH_HOME": str(workdir / "home"), **store_env(workdir)}
-    proc = subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=workdir, env=env, capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=workdir, env=env, capture_output=True,
+                          text=True,
+                          timeout=1800)
     if check and proc.returncode != 0:
         raise AssertionError(f"dealgraph {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -42,7 +44,8 @@ def pipeline(request, tmp_path_factory):
     if request.param == "neo4j":  # the same CLI runs on Neo4j: only the store URL and its login differ
         wipe_neo4j()
         url, user, password = neo4j_settings()
-        STORE_ENV[work] = {"DEALGRAPH_STORE": url, "DEALGRAPH_NEO4J_USER": user or "", "DEALGRAPH_NEO4J_PASSWORD": password or ""}
+        STORE_ENV[work] = {"DEALGRAPH_STORE": url, "DEALGRAPH_NEO4J_USER": user or "",
+                           "DEALGRAPH_NEO4J_PASSWORD": password or ""}
     sample = as_json(cli(work, "sample", "--out", str(work / "export"), "--accounts", "120", "--seed", "5", "--json"))
     load = as_json(cli(work, "load", str(work / "export"), "--mapping", "salesforce", "--json"))
     train = as_json(cli(work, "train", "--truth", str(work / "export" / "truth.csv"), "--json"))
@@ -72,7 +75,9 @@ def test_loading_the_same_export_again_changes_nothing(pipeline):
 
 def test_train_reports_every_model_and_the_oracle(pipeline):
     _, _, _, train, _ = pipeline
-    assert set(train["test"]) == {"prior", "flat_gbt", "graphsage", "wide_only", "oracle"}
+    # The sample has stage history and activities: the report also shows the model without them.
+    assert set(train["test"]) == {"prior", "flat_gbt", "graphsage", "wide_only", "without_history_activity", "oracle"}
+    assert train["signals"] == {"history": True, "activity": True}
     assert train["examples"]["train"] > 0 and train["examples"]["test"] > 0
     assert Path(train["path"], "model.pt").exists()
 
@@ -81,7 +86,8 @@ def test_explain_prints_paths_of_a_scored_deal(pipeline):
     work, _, _, train, score = pipeline
     assert score["scored"] > 0 and score["model_version"] == train["version"]
     env = store_env(work)
-    with open_store(env["DEALGRAPH_STORE"], user=env.get("DEALGRAPH_NEO4J_USER"), password=env.get("DEALGRAPH_NEO4J_PASSWORD")) as store:
+    with open_store(env["DEALGRAPH_STORE"], user=env.get("DEALGRAPH_NEO4J_USER"),
+                    password=env.get("DEALGRAPH_NEO4J_PASSWORD")) as store:
         deal_id = store.open_deals_page(first=1).deals[0]["id"]  # the highest score
     out = as_json(cli(work, "explain", deal_id, "--json"))
     assert out["deal_id"] == deal_id and out["model_version"] == train["version"]
@@ -112,7 +118,8 @@ def test_serve_answers_the_widget_query_over_http(pipeline):
         top = httpx.post(f"{base}/graphql", json=first_deal, headers=auth).json()
         deal = top["data"]["deals"]["edges"][0]["node"]
         query = """query($id: ID!) { account(id: $id) { name contacts { name }
-            openDeals { id score { probability band modelVersion } explanation(top: 2) { paths { text direction steps { label name } } } } } }"""
+            openDeals { id score { probability band modelVersion }
+                          explanation(top: 2) { paths { text direction steps { label name } } } } } }"""
         account = httpx.post(f"{base}/graphql", json={"query": query, "variables": {"id": deal["account"]["id"]}},
                              headers=auth).json()
         assert "errors" not in account, account

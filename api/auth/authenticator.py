@@ -27,6 +27,7 @@ from api.auth.keys import PREFIX, KeyStore
 from api.auth.principal import Principal, Role
 from api.auth.throttle import FailureThrottle
 from api.auth.tokens import TokenError, TokenVerifier
+from graph.errors import DealgraphError
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ SCRYPT_CONCURRENCY = 1
 ANONYMOUS_DEV = Principal(Role.ADMIN, subject="anonymous", method="anonymous")
 
 
-class AuthError(Exception):
+class AuthError(DealgraphError):
     """The request is not authenticated; `reason` is safe to show the caller."""
 
     def __init__(self, reason: str) -> None:

@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from api.auth.principal import Principal, Role
 from graph.store import InvalidInput, StoreError
@@ -70,7 +71,7 @@ class KeyRecord:
         return Principal(self.role, subject=f"key:{self.id}", method="api-key", rep_id=self.rep_id,
                          team_scope=self.team_scope)
 
-    def public(self) -> dict[str, object]:
+    def public(self) -> dict[str, Any]:
         """The fields `keys list --json` prints."""
         return {
             "id": self.id, "name": self.name, "role": self.role.value, "rep_id": self.rep_id,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     """`rep` sees the deals they own (or their team's) and what hangs off them; the others see everything."""
 
     REP = "rep"

@@ -24,6 +24,7 @@ from typing import Any
 import jwt
 
 from api.auth.principal import Principal, Role
+from graph.errors import DealgraphError
 
 #: Clock skew tolerated between the token issuer and this server.
 LEEWAY_S = 30
@@ -31,7 +32,7 @@ LEEWAY_S = 30
 DEFAULT_MAX_LIFETIME_S = 86400
 
 
-class TokenError(Exception):
+class TokenError(DealgraphError):
     """A bearer token that cannot be accepted; the message says why (it goes back to the caller)."""
 
 
@@ -82,8 +83,7 @@ class TokenVerifier:
             alg = jwt.get_unverified_header(token).get("alg")
         except jwt.InvalidTokenError as e:
             raise TokenError(f"malformed bearer token: {e}") from None
-        key = self._keys.get(alg) if isinstance(alg, str) else None
-        if key is None:
+        if not isinstance(alg, str) or (key := self._keys.get(alg)) is None:
             accepted = ", ".join(sorted(self._keys)) or "none configured"
             raise TokenError(f"token algorithm {alg!r} is not accepted here (accepted: {accepted})")
         try:
@@ -99,7 +99,7 @@ class TokenVerifier:
             raise TokenError("bearer token rejected: its `exp`, `nbf` or `iat` is not a usable time") from None
         self._check_lifetime(claims)
         try:
-            role = Role(claims.get("role"))
+            role = Role(claims.get("role") or "")  # no claim: no role, like any unknown value
         except ValueError:
             raise TokenError(f"bearer token has no valid role claim (got {claims.get('role')!r})") from None
         rep_id = claims.get("rep_id")

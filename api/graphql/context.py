@@ -60,8 +60,8 @@ class Loaders:
 
             async def load(ids: list[str]) -> list[dict[str, Any] | None]:
                 rows = await self._reads.nodes(label).load_many(ids)
-                ok = await self._vis.visible(label, [i for i, r in zip(ids, rows) if r is not None])
-                return [r if i in ok else None for i, r in zip(ids, rows)]
+                ok = await self._vis.visible(label, [i for i, r in zip(ids, rows, strict=True) if r is not None])
+                return [r if i in ok else None for i, r in zip(ids, rows, strict=True)]
 
             self._nodes[label] = DataLoader(load)
         return self._nodes[label]

@@ -26,7 +26,7 @@ from typing import Any
 from api.graphql.store_reads import StoreReads
 from api.graphql.values import as_date
 from api.graphql.visibility import Visibility
-from graph.store import DealPage
+from graph.store import DealPage, Direction
 
 UNSCORED_RANK = -1.0
 
@@ -69,8 +69,8 @@ def _matches(row: Mapping[str, Any], q: DealQuery) -> bool:
     return True
 
 
-async def _ids_of(reads: StoreReads, label: str, relation: str, direction: str, node_id: str) -> set[str]:
-    links = await reads.neighbours(label, relation, direction).load(node_id)  # type: ignore[arg-type]
+async def _ids_of(reads: StoreReads, label: str, relation: str, direction: Direction, node_id: str) -> set[str]:
+    links = await reads.neighbours(label, relation, direction).load(node_id)
     reads.nodes("Deal").prime_many({n.node["id"]: dict(n.node) for n in links})
     return {n.node["id"] for n in links}
 
@@ -93,10 +93,10 @@ async def _ranked(reads: StoreReads, ids: set[str]) -> list[tuple[float, str, st
     """(rank, id, band) of the open deals among `ids`: the order needs scores, not rows."""
     ordered = sorted(ids)
     outcomes = await reads.neighbours("Deal", "HAS_OUTCOME").load_many(ordered)
-    open_ids = [i for i, o in zip(ordered, outcomes) if not o]
+    open_ids = [i for i, o in zip(ordered, outcomes, strict=True) if not o]
     scores = await reads.scores.load_many(open_ids)
     return [(s.probability if s is not None else UNSCORED_RANK, i, s.band if s is not None else None)
-            for i, s in zip(open_ids, scores)]
+            for i, s in zip(open_ids, scores, strict=True)]
 
 
 def _after(rank: float, deal_id: str, position: tuple[float, str] | None) -> bool:
@@ -118,7 +118,7 @@ async def open_deals_page(
         bands: dict[str, str | None] = {}
         if q.band is not None:
             scores = await reads.scores.load_many([r["id"] for r in rows])
-            bands = {r["id"]: s.band if s is not None else None for r, s in zip(rows, scores)}
+            bands = {r["id"]: s.band if s is not None else None for r, s in zip(rows, scores, strict=True)}
         ranked = [(r["_rank"], r["id"], bands.get(r["id"])) for r in rows]
         by_id = {r["id"]: r for r in rows}
     else:

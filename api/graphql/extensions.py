@@ -157,7 +157,8 @@ def expanded_fields(document: DocumentNode) -> int:
                 total += memo[name]
         return total
 
-    return sum(count(d.selection_set, frozenset()) for d in document.definitions if isinstance(d, OperationDefinitionNode))
+    return sum(count(d.selection_set, frozenset())
+               for d in document.definitions if isinstance(d, OperationDefinitionNode))
 
 
 @lru_cache(maxsize=DOCUMENT_CACHE_SIZE)

@@ -18,6 +18,7 @@ from api.graphql.scores import Explanation, Score
 from api.graphql.values import as_date, as_datetime, as_float, as_int
 
 if TYPE_CHECKING:
+    from api.graphql.activity import ActivityConnection
     from api.graphql.pagination import DealConnection, DealFilter
 
 Info = strawberry.Info[GraphContext, None]
@@ -70,6 +71,15 @@ class Account:
         from api.graphql.pagination import deals_connection, to_query
 
         return await deals_connection(info.context, to_query(filter, self.id), first, after)
+
+    @strawberry.field(description="E-mails, calls, meetings and tasks at this account, newest first "
+                                  "(those about deals the caller does not see are left out).")
+    async def recent_activity(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> Annotated[ActivityConnection, strawberry.lazy("api.graphql.activity")]:
+        from api.graphql.activity import activity_connection
+
+        return await activity_connection(info.context, "Account", self.id, "AT_ACCOUNT", first, after)
 
 
 @strawberry.type(description="A person at an account.")
@@ -187,6 +197,14 @@ class Deal:
             result=row.get("result"), closed_at=as_datetime(row.get("closed_at")),
             amount=as_float(row.get("amount")), reason=row.get("reason"),
         )
+
+    @strawberry.field(description="E-mails, calls, meetings and tasks about this deal, newest first.")
+    async def recent_activity(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> Annotated[ActivityConnection, strawberry.lazy("api.graphql.activity")]:
+        from api.graphql.activity import activity_connection
+
+        return await activity_connection(info.context, "Deal", self.id, "REGARDS", first, after)
 
     @strawberry.field(description="The latest score; null before the deal is first scored.")
     async def score(self, info: Info) -> Score | None:

@@ -17,6 +17,7 @@ from graphql import GraphQLError
 
 from api.graphql.errors import UserInputError
 from gnn.owners.audit import AuditEvent as Event
+from gnn.owners.review import Pending
 from graph.store import DealgraphError, InvalidInput
 
 MAX_EVENTS = 1000
@@ -60,6 +61,25 @@ class AuditEvent:
                    override_probability=e.override_probability, text=e.text)
 
 
+@strawberry.type(description="A score change held for a person (`docs/owners.md#review`): the score served "
+                             "stays the previous one until RevOps accept the change.")
+class ScoreReview:
+    id: int = strawberry.field(description="The hold's audit seq: pass it to `decideReview`.")
+    state: str = strawberry.field(description="pending_review.")
+    deal_id: strawberry.ID
+    proposed_probability: float = strawberry.field(description="The held score: not served until accepted.")
+    proposed_model_version: str
+    served_probability: float = strawberry.field(description="The score served meanwhile.")
+    served_model_version: str
+    reasons: list[str] = strawberry.field(description="Which high-risk rules it met (amount, drop, new model).")
+    held_at: datetime | None
+
+    @classmethod
+    def of(cls, p: Pending) -> ScoreReview:
+        return cls(id=p.seq, state="pending_review", deal_id=strawberry.ID(p.deal_id),
+                   proposed_probability=p.proposed.probability, proposed_model_version=p.proposed.model_version,
+                   served_probability=p.served_probability, served_model_version=p.served_version,
+                   reasons=list(p.reasons), held_at=p.held_at)
 
 
 @strawberry.type(description="Expected won amount of one group of open deals, with its interval.")
@@ -187,6 +207,16 @@ class OwnersQuery:
             raise ForbiddenError(str(e)) from e
         return [AuditEvent.of(e) for e in events]
 
+    @strawberry.field(description="Score changes held for review, oldest first: revops and admin only.")
+    async def pending_reviews(self, info: strawberry.Info) -> list[ScoreReview]:
+        from api.owners_desk import Forbidden
+
+        try:
+            held = await info.context.owners.pending_reviews()
+        except Forbidden as e:
+            raise ForbiddenError(str(e)) from e
+        return [ScoreReview.of(p) for p in held]
+
 
 @strawberry.type
 class Mutation:
@@ -199,6 +229,20 @@ class Mutation:
         try:
             event = await info.context.owners.give_feedback(str(deal_id), target.value, reason,
                                                             override_probability, path)
+        except InvalidInput as e:
+            raise UserInputError(str(e)) from e
+        return AuditEvent.of(event)
+
+    @strawberry.mutation(description="Accept (serve the held score) or reject (keep the served one) a score change "
+                                     "held for review; revops and admin only; audited with your note.")
+    async def decide_review(self, info: strawberry.Info, id: int, accept: bool,
+                            note: str | None = None) -> AuditEvent:
+        from api.owners_desk import Forbidden
+
+        try:
+            event = await info.context.owners.decide_review(id, accept, note or "")
+        except Forbidden as e:
+            raise ForbiddenError(str(e)) from e
         except InvalidInput as e:
             raise UserInputError(str(e)) from e
         return AuditEvent.of(event)

@@ -115,7 +115,9 @@ class DealConnection:
     total_count: int = strawberry.field(description="Open deals matching the filter, over all pages.")
 
 
-async def deals_connection(context: GraphContext, query: DealQuery, first: int | None, after: str | None) -> DealConnection:
+async def deals_connection(
+    context: GraphContext, query: DealQuery, first: int | None, after: str | None
+) -> DealConnection:
     """One page of the open deals the caller may see that match `query`, after the `after` cursor."""
     first = DEFAULT_PAGE_SIZE if first is None else first  # an explicit `first: null` means the default page
     check_page_size(first)

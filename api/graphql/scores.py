@@ -13,6 +13,7 @@ from typing import Any
 import strawberry
 
 from api.graphql.errors import UserInputError
+from api.graphql.owners import ScoreReview
 from gnn.registry import ModelCard
 from graph.explanation import Explanation as StoredExplanation
 from graph.store import ScoreRecord
@@ -35,8 +36,8 @@ class ModelQuality:
                    ece=_optional_float(data.get("ece")), n=int(n) if n is not None else None)
 
 
-def _optional_float(value: object) -> float | None:
-    return None if value is None else float(value)  # type: ignore[arg-type]
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 @strawberry.type(description="A deal's latest win probability and the model that produced it.")
@@ -52,11 +53,20 @@ class Score:
         "probability is the base win rate, not a judgement of this deal. Null for scores from before the gate."))
     base_rate: float | None = strawberry.field(description="The base win rate the band is relative to.")
     quality: ModelQuality | None = strawberry.field(description="The model's test AUROC and calibration.")
+    deal_id: strawberry.Private[str]
+
+    @strawberry.field(description=(
+        "A newer score held for review (high risk: a large deal, a sharp drop, a new model's first score): this "
+        "score stays the one served until RevOps accept it; null when nothing is held."))
+    async def review(self, info: strawberry.Info) -> ScoreReview | None:
+        held = await info.context.owners.pending_review(self.deal_id)
+        return ScoreReview.of(held) if held is not None else None
 
     @classmethod
     def from_record(cls, record: ScoreRecord) -> Score:
         meta = record.metadata or {}
         return cls(
+            deal_id=record.deal_id,
             probability=record.probability,
             band=record.band,
             model_version=record.model_version,

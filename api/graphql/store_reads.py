@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -42,13 +42,11 @@ def _no_timer(name: str, seconds: float) -> None:
 
 
 def runs_inline(store: GraphStore) -> bool:
-    """True for the embedded SQLite store: its reads take tens of microseconds and never wait on a writer
-    (WAL), so handing each to a worker thread costs more than the read, and under load the hand-back waits
-    for the GIL (up to its 5 ms switch interval) behind other requests. A networked store (Neo4j) waits on
-    the network, so its calls go to worker threads."""
-    from graph.sqlite import SQLiteStore
-
-    return isinstance(store, SQLiteStore)
+    """True for a store that says its reads are quick enough to run inline (`GraphStore.reads_inline`: the
+    embedded SQLite store's take tens of microseconds and never wait on a writer, so handing each to a worker
+    thread costs more than the read, and under load the hand-back waits for the GIL behind other requests).
+    A networked store (Neo4j) waits on the network, so its calls go to worker threads."""
+    return store.reads_inline
 
 
 class StoreReads:
@@ -137,7 +135,7 @@ class StoreReads:
                 return rows
             after = (page.deals[-1]["_rank"], page.deals[-1]["id"])
 
-    def prime_open_deals(self, rows: list[Mapping[str, Any]]) -> None:
+    def prime_open_deals(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Remember deals an open-deals read returned: their rows, and that they have no outcome yet."""
         clean = {r["id"]: {k: v for k, v in r.items() if k != "_rank"} for r in rows}
         self.nodes("Deal").prime_many(clean)

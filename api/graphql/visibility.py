@@ -8,7 +8,8 @@ revops and admin see everything. A rep sees:
   hierarchy: a parent or subsidiary is visible only through a deal of its own;
 - contacts who work or worked at a visible account, or are on a visible deal;
 - the reps whose book it is (themselves, or their team with team scope);
-- what hangs off a visible deal: its owner, products, outcome, score.
+- what hangs off a visible deal: its owner, products, outcome, score, activities;
+- an activity about no deal, with its account.
 
 Anything else is treated as missing: null by id, absent from lists, zero in
 counts, and anonymised in explanations: every string an explanation carries
@@ -27,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from api.auth import Principal
@@ -34,9 +36,10 @@ from api.graphql.store_reads import StoreReads
 from graph.explanation import Explanation, NodeRef
 
 #: Node labels whose visibility depends on ownership. Products and outcomes are not guarded.
-GUARDED = frozenset({"Deal", "Account", "Contact", "Rep"})
+GUARDED = frozenset({"Deal", "Account", "Contact", "Rep", "Activity"})
 #: Walks whose far end is visible whenever the near end is ("what hangs off" a visible node).
-IMPLIED = frozenset({("Deal", "FOR_ACCOUNT", "out"), ("Deal", "INVOLVES", "out"), ("Account", "WORKS_AT", "in")})
+IMPLIED = frozenset({("Deal", "FOR_ACCOUNT", "out"), ("Deal", "INVOLVES", "out"), ("Account", "WORKS_AT", "in"),
+                     ("Deal", "REGARDS", "in")})
 
 
 @dataclass(frozen=True)
@@ -152,7 +155,7 @@ class Visibility:
         return (await self.book()).open_deals
 
     # ---- decisions
-    async def visible(self, label: str, ids: Iterable[str]) -> set[str]:
+    async def visible(self, label: str, ids: Iterable[str]) -> AbstractSet[str]:
         """The ids among `ids` of `label` that the principal may see."""
         if not self.restricted or label not in GUARDED:
             return set(ids)
@@ -162,6 +165,8 @@ class Visibility:
             return (await self.book()).accounts.intersection(ids)
         if label == "Rep":
             return (await self.book()).owners.intersection(ids)
+        if label == "Activity":
+            return await self._visible_activities(list(dict.fromkeys(ids)))
         ids = list(dict.fromkeys(ids))
         unknown = [i for i in ids if i not in self._contacts]
         if unknown:
@@ -172,6 +177,17 @@ class Visibility:
         """True when walking this relation from a visible node can only reach visible nodes."""
         return not self.restricted or (label, relation, direction) in IMPLIED
 
+    async def _visible_activities(self, ids: list[str]) -> set[str]:
+        """An activity about a deal goes with the deal; one about no deal, with its account."""
+        book = await self.book()
+        deals, accounts = await asyncio.gather(
+            self._reads.neighbours("Activity", "REGARDS", "out").load_many(ids),
+            self._reads.neighbours("Activity", "AT_ACCOUNT", "out").load_many(ids),
+        )
+        return {i for i, about, at in zip(ids, deals, accounts, strict=True)
+                if (any(n.node["id"] in book.deals for n in about) if about
+                    else any(n.node["id"] in book.accounts for n in at))}
+
     async def _check_contacts(self, ids: list[str]) -> None:
         """A contact is visible when they work or worked at a visible account, or are on a visible deal."""
         book = await self.book()
@@ -181,7 +197,7 @@ class Visibility:
         )
         self._contacts.update({
             i: any(n.node["id"] in book.accounts for n in w) or any(n.node["id"] in book.deals for n in d)
-            for i, w, d in zip(ids, works, involved)
+            for i, w, d in zip(ids, works, involved, strict=True)
         })
 
     # ---- explanations
@@ -195,7 +211,8 @@ class Visibility:
             for ref in explanation.refs() if explanation is not None else ():
                 wanted.setdefault(ref.label, set()).add(ref.id)
         labels = sorted(wanted)
-        allowed = dict(zip(labels, await asyncio.gather(*(self.visible(label, wanted[label]) for label in labels))))
+        allowed = dict(zip(labels, await asyncio.gather(*(self.visible(label, wanted[label]) for label in labels)),
+                           strict=True))
 
         def may_see(ref: NodeRef) -> bool:
             return ref.id in allowed.get(ref.label, ())

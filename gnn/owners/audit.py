@@ -19,8 +19,11 @@ from graph.store import GraphStore, ScoreRecord
 
 AUDIT_KIND = "audit"
 #: What an event records. `feedback` may carry an override probability; alerts and their delivery attempts
-#: come from `owners.alerts`; `promote` and `rollback` from `dealgraph models`.
-ACTIONS = ("feedback", "alert", "alert_delivery", "promote", "rollback")
+#: come from `owners.alerts`; `promote` and `rollback` from `dealgraph models`; `train` from `dealgraph train`;
+#: `load` and `retrain` (the guard's decision, with both models' figures) from `owners.retrain`; `review_*`
+#: (a high-risk score change held, accepted, rejected or withdrawn) from `owners.review`.
+ACTIONS = ("feedback", "alert", "alert_delivery", "promote", "rollback", "train", "load", "retrain", "review_hold",
+           "review_accept", "review_reject", "review_withdraw")
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gnn.owners.forecast import DRAWS, LEVEL, SEED, interval_of, won_draws
+from gnn.owners.adjust import Adjustment, fit
+from gnn.owners.adjust import draws as adjusted_draws
+from gnn.owners.forecast import DRAWS, LEVEL, SEED, interval_of
 from gnn.registry import ModelRegistry, RegistryError
 from graph.store import GraphStore, InvalidInput
 
@@ -40,6 +42,8 @@ class BacktestRow:
     low: float
     high: float
     actual: float
+    held_out: bool = True  # False: a validation period (the model was tuned and calibrated on its outcomes)
+    shock_sd: float = 0.0  # the common shock's spread this forecast mixed over (0: independent deals)
 
     @property
     def covered(self) -> bool:
@@ -56,10 +60,17 @@ class Backtest:
     level: float
     mape: float | None  # None: nothing was won in any period
     coverage: float | None  # None: no periods
+    adjusted: bool = True
+
+    def held_out(self) -> tuple[float | None, float | None]:
+        """(MAPE, coverage) over the held-out periods only."""
+        return accuracy([r for r in self.rows if r.held_out])
 
     def to_json(self) -> dict[str, Any]:
+        mape, coverage = self.held_out()
         return {"model_version": self.model_version, "level": self.level, "mape": self.mape,
-                "coverage": self.coverage, "periods": [r.to_json() for r in self.rows]}
+                "coverage": self.coverage, "held_out_mape": mape, "held_out_coverage": coverage,
+                "adjusted": self.adjusted, "periods": [r.to_json() for r in self.rows]}
 
 
 def training_split(registry: ModelRegistry, version: str) -> dict[str, Any]:
@@ -85,18 +96,28 @@ def accuracy(rows: list[BacktestRow]) -> tuple[float | None, float | None]:
     return mape, coverage
 
 
-def backtest(store: GraphStore, home: Path, every_days: int | None = None, level: float = LEVEL,
-             draws: int = DRAWS, seed: int = SEED) -> Backtest:
-    """Forecast each held-out period of the serving model as of its start, beside what was won.
+@dataclass(frozen=True)
+class Period:
+    """The deals open at one cutoff of the serving model's validation or held-out period, as it scored them."""
 
-    Args:
-        every_days: days between period starts (default: the model's own cutoff spacing).
+    cutoff: pd.Timestamp
+    deal_ids: list[str]
+    p: np.ndarray
+    amounts: np.ndarray
+    won: np.ndarray  # 1.0 / 0.0
+    closed_at: pd.DatetimeIndex  # when each deal closed (UTC)
+
+
+def past_periods(store: GraphStore, home: Path,
+                 every_days: int | None = None) -> tuple[str, pd.Timestamp, list[Period]]:
+    """(serving version, its `t2`, its periods from `t1` on, oldest first).
 
     Raises:
         InvalidInput: no model serves yet.
     """
     # torch and the model code load here, not on import: the API imports this module and must start light.
     from gnn.dataset import build_examples, temporal_split
+    from gnn.outcomes import deal_outcomes
     from gnn.score import load_model, predict_examples
 
     registry = ModelRegistry(home)
@@ -105,19 +126,86 @@ def backtest(store: GraphStore, home: Path, every_days: int | None = None, level
         raise InvalidInput(f"no model serves yet under {home}: run `dealgraph train` first")
     loaded = load_model(home, version)
     split_of_model = training_split(registry, version)
-    t2 = pd.Timestamp(split_of_model["t2"])
+    t1, t2 = pd.Timestamp(split_of_model["t1"]), pd.Timestamp(split_of_model["t2"])
     full = store.snapshot()
     split = temporal_split(full, every_days or int(split_of_model.get("cutoff_days", 30)))
     amounts = pd.to_numeric(full.nodes["Deal"].set_index("id")["amount"], errors="coerce").fillna(0.0).clip(lower=0.0)
+    closed_at = pd.to_datetime(deal_outcomes(full)["closed_at"], utc=True)
+    built = [ex for part in ("val", "test") for ex in build_examples(full, loaded.spec, split, only=part)[part]]
+    examples = sorted((ex for ex in built if ex.cutoff >= t1), key=lambda e: e.cutoff)
+    return version, t2, [Period(ex.cutoff, list(ex.deal_ids), predict_examples(loaded, [ex]),
+                                amounts.reindex(ex.deal_ids).fillna(0.0).to_numpy(float),
+                                ex.labels.numpy().astype(float), pd.DatetimeIndex(closed_at.reindex(ex.deal_ids)))
+                         for ex in examples]
+
+
+def fit_known(periods: list[Period], at: pd.Timestamp) -> Adjustment:
+    """The adjustment fitted on these periods' deals that had closed before `at` (what was known then)."""
+    keep = [(i, pr, np.asarray(pr.closed_at < at, bool)) for i, pr in enumerate(periods)]
+    if not keep:
+        return Adjustment()
+    return fit(np.concatenate([pr.p[k] for _, pr, k in keep]), np.concatenate([pr.amounts[k] for _, pr, k in keep]),
+               np.concatenate([pr.won[k] for _, pr, k in keep]),
+               np.concatenate([np.full(int(k.sum()), i) for i, _, k in keep]))
+
+
+def _adjustment_path(home: Path, version: str) -> Path:
+    return home / "owners" / f"forecast-adjustment-{version}.json"
+
+
+def cached_adjustment(home: Path) -> Adjustment | None:
+    """The serving model's adjustment if `current_adjustment` computed it already (the API only reads it:
+    computing takes seconds); None otherwise."""
+    version = ModelRegistry(home).current_version()
+    path = _adjustment_path(home, version) if version else None
+    if path is None or not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        return Adjustment(**{**data, "edges": tuple(data["edges"]), "shifts": tuple(data["shifts"])})
+    except (OSError, ValueError, TypeError, KeyError):
+        return None  # a damaged file: the forecast falls back to independent deals rather than fail
+
+
+def current_adjustment(store: GraphStore, home: Path) -> Adjustment:
+    """The serving model's adjustment from every past period's closed deals: what the live forecast uses.
+
+    Kept per model version under `HOME/owners/` (the periods take seconds to score on a large store).
+    """
+    kept = cached_adjustment(home)
+    if kept is not None:
+        return kept
+    version, _, periods = past_periods(store, home)
+    path = _adjustment_path(home, version)
+    adjustment = fit_known(periods, pd.Timestamp.now(tz="UTC"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(adjustment.to_json()))
+    return adjustment
+
+
+def backtest(store: GraphStore, home: Path, every_days: int | None = None, level: float = LEVEL,
+             draws: int = DRAWS, seed: int = SEED, adjust: bool = True) -> Backtest:
+    """Forecast each period of the serving model's validation and held-out periods as of its start, beside what
+    was won.
+
+    With `adjust` each period's forecast is recalibrated by amount band and mixes over a common shock
+    (`owners.adjust`), both fitted on the deals of earlier periods that had closed by the period's start:
+    nothing later is used.
+
+    Args:
+        every_days: days between period starts (default: the model's own cutoff spacing).
+
+    Raises:
+        InvalidInput: no model serves yet.
+    """
+    version, t2, periods = past_periods(store, home, every_days)
     rows = []
-    for ex in build_examples(full, loaded.spec, split, only="test")["test"]:
-        if ex.cutoff < t2:  # the model's own training or validation period
-            continue
-        p = predict_examples(loaded, [ex])
-        a = amounts.reindex(ex.deal_ids).fillna(0.0).to_numpy(float)
-        won = ex.labels.numpy().astype(bool)
-        ivl = interval_of(won_draws(p, seed, draws), p, a, level)
-        rows.append(BacktestRow(ex.cutoff.date().isoformat(), len(ex.deal_ids), float(a.sum()), ivl.expected,
-                                ivl.low, ivl.high, float(a[won].sum())))
+    for i, pr in enumerate(periods):
+        adjustment = fit_known(periods[:i], pr.cutoff) if adjust else Adjustment()
+        outcomes, mean_p = adjusted_draws(adjustment, pr.p, pr.amounts, seed, draws)
+        ivl = interval_of(outcomes, mean_p, pr.amounts, level)
+        rows.append(BacktestRow(pr.cutoff.date().isoformat(), len(pr.deal_ids), float(pr.amounts.sum()),
+                                ivl.expected, ivl.low, ivl.high, float(pr.amounts @ pr.won),
+                                held_out=bool(pr.cutoff >= t2), shock_sd=adjustment.shock_sd))
     mape, coverage = accuracy(rows)
-    return Backtest(version, rows, level, mape, coverage)
+    return Backtest(version, rows, level, mape, coverage, adjusted=adjust)

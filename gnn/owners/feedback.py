@@ -73,8 +73,9 @@ def override_scorecard(store: GraphStore) -> dict[str, float | int | None]:
               if d in results.index and results[d] in ("won", "lost")]
     if not closed:
         return {"n": 0, "human_brier": None, "model_brier": None, "human_closer": None}
-    human = [(e.override_probability - y) ** 2 for e, y in closed]  # type: ignore[operator]
-    model = [(e.probability - y) ** 2 for e, y in closed]  # type: ignore[operator]
+    # Both probabilities are set on every event kept in `latest`; the conditions repeat that for the type checker.
+    human = [(e.override_probability - y) ** 2 for e, y in closed if e.override_probability is not None]
+    model = [(e.probability - y) ** 2 for e, y in closed if e.probability is not None]
     return {"n": len(closed), "human_brier": round(sum(human) / len(closed), 4),
             "model_brier": round(sum(model) / len(closed), 4),
-            "human_closer": round(sum(h < m for h, m in zip(human, model)) / len(closed), 4)}
+            "human_closer": round(sum(h < m for h, m in zip(human, model, strict=True)) / len(closed), 4)}

@@ -12,13 +12,15 @@ say so.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from gnn.owners.adjust import Adjustment
+from gnn.owners.adjust import draws as adjusted_draws
 from graph.store import GraphStore, InvalidInput
 
 DRAWS = 5000
@@ -94,7 +96,7 @@ def open_pipeline(store: GraphStore, batch: int = 500) -> pd.DataFrame:
 
     Read through the store's open-deal pages and batched look-ups, not a whole snapshot: the API asks this.
     """
-    deals: list[dict[str, Any]] = []
+    deals: list[Mapping[str, Any]] = []
     after = None
     while True:
         page = store.open_deals_page(batch, after)
@@ -121,8 +123,12 @@ def open_pipeline(store: GraphStore, batch: int = 500) -> pd.DataFrame:
 
 
 def forecast(store: GraphStore, level: float = LEVEL, draws: int = DRAWS, seed: int = SEED,
-             rep_ids: Iterable[str] | None = None) -> Forecast:
-    """The forecast of the open pipeline (of these reps' deals when `rep_ids` is given)."""
+             rep_ids: Iterable[str] | None = None, adjustment: Adjustment | None = None) -> Forecast:
+    """The forecast of the open pipeline (of these reps' deals when `rep_ids` is given).
+
+    With an `adjustment` (`owners.backtest.current_adjustment`) the probabilities are recalibrated by amount
+    band and every draw shares one common shock (`owners.adjust`); without, deals are independent.
+    """
     if not 0 < level < 1:
         raise InvalidInput(f"the interval's level is a share between 0 and 1, e.g. 0.9 (got {level})")
     frame = open_pipeline(store)
@@ -130,7 +136,10 @@ def forecast(store: GraphStore, level: float = LEVEL, draws: int = DRAWS, seed: 
         frame = frame[frame["rep_id"].isin(set(rep_ids))].reset_index(drop=True)
     scored = frame[frame["p"].notna()].reset_index(drop=True)
     p, amounts = scored["p"].to_numpy(float), scored["amount"].to_numpy(float)
-    won = won_draws(p, seed, draws)
+    if adjustment is not None:
+        won, p = adjusted_draws(adjustment, p, amounts, seed, draws)
+    else:
+        won = won_draws(p, seed, draws)
     rows: list[ForecastRow] = []
 
     def add(grain: str, period: str, mask: np.ndarray, rep: str | None = None, team: str | None = None) -> None:

@@ -28,18 +28,26 @@ def forecast_table(f: Forecast, reps: bool = False) -> list[str]:
     return lines
 
 
+def _accuracy_line(what: str, mape: float | None, coverage: float | None, n: int, level: float) -> str:
+    m = f"{mape:.1%}" if mape is not None else "n/a"
+    c = f"{coverage:.0%}" if coverage is not None else "n/a"
+    return f"{what}: MAPE {m}; the {level:.0%} interval covered the actual in {c} of {n} periods"
+
+
 def backtest_table(b: Backtest) -> list[str]:
-    lines = [(f"backtest of model {b.model_version} on its held-out period: the pipeline open at each period's "
-              "start, forecast then, beside what of it was won"),
-             (f"{'period start':<12} {'deals':>5} {'pipeline':>14} {'expected':>14} {'low':>14} {'high':>14} "
-              f"{'actual won':>14} {'in interval':>11}")]
+    how = ("recalibrated by amount band, mixing over a common shock, both fitted on deals closed before each "
+           "period" if b.adjusted else "independent deals, the model's probabilities as they are")
+    lines = [(f"backtest of model {b.model_version}: the pipeline open at each period's start, forecast then ({how}), "
+              "beside what of it was won; val = a validation period (the model was calibrated on it)"),
+             (f"{'period start':<12} {'':>4} {'deals':>5} {'pipeline':>14} {'expected':>14} {'low':>14} {'high':>14} "
+              f"{'actual won':>14} {'in interval':>11} {'shock sd':>8}")]
     for r in b.rows:
-        lines.append(f"{r.period_start:<12} {r.deals:>5} {_money(r.pipeline):>14} {_money(r.expected):>14} "
-                     f"{_money(r.low):>14} {_money(r.high):>14} {_money(r.actual):>14} "
-                     f"{'yes' if r.covered else 'no':>11}")
-    mape = f"{b.mape:.1%}" if b.mape is not None else "n/a"
-    coverage = f"{b.coverage:.0%}" if b.coverage is not None else "n/a"
-    lines.append(f"MAPE {mape}; the {b.level:.0%} interval covered the actual in {coverage} of {len(b.rows)} periods")
+        lines.append(f"{r.period_start:<12} {'' if r.held_out else 'val':>4} {r.deals:>5} {_money(r.pipeline):>14} "
+                     f"{_money(r.expected):>14} {_money(r.low):>14} {_money(r.high):>14} {_money(r.actual):>14} "
+                     f"{'yes' if r.covered else 'no':>11} {r.shock_sd:>8.3f}")
+    held = [r for r in b.rows if r.held_out]
+    lines.append(_accuracy_line("all periods", b.mape, b.coverage, len(b.rows), b.level))
+    lines.append(_accuracy_line("held-out periods", *b.held_out(), len(held), b.level))
     return lines
 
 

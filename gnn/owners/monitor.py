@@ -33,6 +33,7 @@ from gnn.outcomes import deal_outcomes
 from gnn.owners.backtest import training_split
 from gnn.owners.feedback import override_scorecard
 from gnn.registry import ModelRegistry
+from graph.ledger import Ledger
 from graph.snapshot import Snapshot
 from graph.store import GraphStore, InvalidInput, ScoreRecord
 
@@ -120,7 +121,7 @@ def _realised(store: GraphStore, snap: Snapshot, end: pd.Timestamp, seed: int) -
     closed = outcomes[pd.to_datetime(outcomes["closed_at"], utc=True) > end]
     scores = store.latest_scores(closed.index.tolist())
     keep = np.array([d in scores and _seen_at(scores[d]) <= pd.Timestamp(c)
-                     for d, c in zip(closed.index, closed["closed_at"])], bool)
+                     for d, c in zip(closed.index, closed["closed_at"], strict=True)], bool)
     closed = closed[keep] if len(closed) else closed
     y = (closed["result"] == "won").to_numpy(float)
     p = np.array([scores[d].probability for d in closed.index], float)
@@ -185,11 +186,13 @@ def model_health(store: GraphStore, home: Path, thresholds: Thresholds | None = 
     if current:
         health.score_psi = psi(_score_reference(store, home, version, snap, split), np.array(current, float))
 
-    loads = [l for l in store.loads() if l.state == "finished" and l.finished is not None][:RECENT_LOADS]
+    loads = [l for l in Ledger(store).loads() if l.state == "finished" and l.finished is not None][:RECENT_LOADS]
     if loads:
-        health.hours_since_load = round(((now or datetime.now(UTC)) - loads[0].finished).total_seconds() / 3600, 2)
-        read = sum((l.summary or {}).get("totals", {}).get("read", 0) for l in loads)
-        quarantined = sum((l.summary or {}).get("totals", {}).get("quarantined", 0) for l in loads)
+        newest = loads[0].finished
+        assert newest is not None  # only finished loads are kept above
+        health.hours_since_load = round(((now or datetime.now(UTC)) - newest).total_seconds() / 3600, 2)
+        read = sum((ld.summary or {}).get("totals", {}).get("read", 0) for ld in loads)
+        quarantined = sum((ld.summary or {}).get("totals", {}).get("quarantined", 0) for ld in loads)
         health.quarantine_rate = round(quarantined / read, 4) if read else None
     health.overrides = override_scorecard(store)
     health.breaches = breaches(health, t)

@@ -18,6 +18,7 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from ._dirt import dirty_rows, plan_dirt
 from ._tables import Columns, build_table, make_layout
@@ -59,6 +60,7 @@ def _write(path: Path, name: str, cols: Columns) -> None:
     """Write one file atomically (temp file + rename) so a crash never leaves a half-written export."""
     header = HEADERS[name]
     tmp = path.with_name(f".{name}.tmp")
+    quoting: Literal[0, 1, 2, 3]  # a csv.QUOTE_* constant, the type csv.writer takes
     if name == "truth.csv":
         encoding, quoting, newline = "utf-8", csv.QUOTE_MINIMAL, "\n"
     else:
@@ -68,7 +70,7 @@ def _write(path: Path, name: str, cols: Columns) -> None:
     with open(tmp, "w", encoding=encoding, newline="") as fh:
         writer = csv.writer(fh, quoting=quoting, lineterminator=newline)
         writer.writerow(header)
-        writer.writerows(zip(*(cols[h] for h in header)))
+        writer.writerows(zip(*(cols[h] for h in header), strict=True))
     os.replace(tmp, path)
 
 

@@ -46,7 +46,7 @@ def _events(opp_created: np.ndarray, close_s: np.ndarray, closed: np.ndarray,
                   np.full(closing.size, _CLOSE)]
     index = np.r_[np.arange(opp_created.size), np.arange(ocr_created.size), closing]
     order = np.lexsort((index, kinds, times))
-    return list(zip(kinds[order].tolist(), index[order].tolist()))
+    return list(zip(kinds[order].tolist(), index[order].tolist(), strict=True))
 
 
 def play_forward(

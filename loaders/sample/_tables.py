@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _vocab as V
+from ._activity_tables import events, opportunity_history, tasks
 from ._format import DAY, fmt_bool, fmt_date, fmt_datetime, fmt_int, fmt_money, sf_ids
 from ._world import World
 
@@ -120,7 +121,7 @@ def _users(w: World, lay: Layout) -> Columns:
     # Names made unique in the mail address the way admins do it (the second John Smith gets john.smith2@).
     seen: dict[str, int] = {}
     names, emails = [], []
-    for f, last in zip(w.rep_first[p].tolist(), w.rep_last[p].tolist()):
+    for f, last in zip(w.rep_first[p].tolist(), w.rep_last[p].tolist(), strict=True):
         first_name, last_name = V.FIRST_NAMES[f], V.LAST_NAMES[last]
         local = f"{V.slug(first_name).replace('-', '')}.{V.slug(last_name).replace('-', '')}"
         seen[local] = seen.get(local, 0) + 1
@@ -271,7 +272,7 @@ def _truth(w: World, lay: Layout) -> Columns:
         "win_probability": [f"{x:.6f}" for x in (1.0 / (1.0 + np.exp(-logit))).tolist()],
         "logit": [f"{x:.6f}" for x in logit.tolist()],
     }
-    for k in ("contact", "account", "parent", "affinity", "rep", "amount"):
+    for k in ("contact", "account", "parent", "affinity", "rep", "amount", "response"):
         cols[f"{k}_effect"] = [f"{x:.6f}" for x in eff[k].tolist()]
     cols["key_contact_id"] = np.where(key >= 0, _ids("Contact", lay.con_pos[np.maximum(key, 0)]), "").tolist()
     cols["main_cause"] = [V.EFFECT_NAMES[i] for i in causes.tolist()]
@@ -303,6 +304,9 @@ def build_table(
         "Opportunity.csv": lambda: _opportunities(world, layout, refs),
         "OpportunityContactRole.csv": lambda: _contact_roles(world, layout, refs),
         "OpportunityLineItem.csv": lambda: _line_items(world, layout, refs),
+        "OpportunityHistory.csv": lambda: opportunity_history(world, layout),
+        "Task.csv": lambda: tasks(world, layout, refs),
+        "Event.csv": lambda: events(world, layout, refs),
         "truth.csv": lambda: _truth(world, layout),
     }
     return builders[name]()

@@ -30,9 +30,21 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "OpportunityLineItem.csv": (
         "Id", "OpportunityId", "Product2Id", "Quantity", "UnitPrice", "TotalPrice", "CreatedDate",
     ),
+    "OpportunityHistory.csv": (
+        "Id", "OpportunityId", "StageName", "Amount", "CloseDate", "Probability", "ForecastCategory", "CreatedById",
+        "CreatedDate",
+    ),
+    "Task.csv": (
+        "Id", "WhatId", "WhoId", "AccountId", "OwnerId", "Subject", "ActivityDate", "Status", "Priority",
+        "TaskSubtype", "Type", "CallType", "CreatedDate",
+    ),
+    "Event.csv": (
+        "Id", "WhatId", "WhoId", "AccountId", "OwnerId", "Subject", "StartDateTime", "EndDateTime",
+        "DurationInMinutes", "ShowAs", "Type", "CreatedDate",
+    ),
     "truth.csv": (
         "OpportunityId", "win_probability", "logit", "contact_effect", "account_effect", "parent_effect",
-        "affinity_effect", "rep_effect", "amount_effect", "key_contact_id", "main_cause",
+        "affinity_effect", "rep_effect", "amount_effect", "response_effect", "key_contact_id", "main_cause",
     ),
 }
 
@@ -49,6 +61,9 @@ KEY_PREFIX = {
     "OpportunityContactRole": "00K",
     "OpportunityLineItem": "00k",
     "AccountContactRelation": "07k",
+    "OpportunityHistory": "008",
+    "Task": "00T",
+    "Event": "00U",
 }
 
 # --- Accounts ----------------------------------------------------------------------------------------------------
@@ -228,7 +243,7 @@ ACR_ROLES = (
     "Executive Sponsor", "Influencer", "Technical Buyer", "Other",
 )
 
-EFFECT_NAMES = ("contact", "account", "parent", "affinity", "rep")
+EFFECT_NAMES = ("contact", "account", "parent", "affinity", "rep", "response")
 
 # --- Helpers -----------------------------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _history
+from . import _history, _timeline
 from . import _vocab as V
 from ._format import DAY
 
@@ -114,6 +114,9 @@ class World:
     oli_qty: np.ndarray
     oli_unit_cents: np.ndarray
     oli_created: np.ndarray
+    # Stage history and activities (`_timeline`), and each contact's responsiveness behind the replies.
+    con_response: np.ndarray
+    timeline: _timeline.Timeline
 
     @property
     def n_accounts(self) -> int:
@@ -159,7 +162,7 @@ def _account_names(
     Domains must be unique: the duplicate-account dirt is recognisable only through a shared website, so two
     genuinely different accounts must never share one.
     """
-    n = industry.shape[0]
+    n: int = industry.shape[0]
     heads = rng.integers(len(V.NAME_HEADS), size=n)
     tails = rng.integers(len(V.NAME_TAILS), size=n)
     words = rng.integers(7, size=n)
@@ -219,7 +222,7 @@ def _parents(rng: np.random.Generator, employees: np.ndarray) -> np.ndarray:
 
 def _account_latents(rng: np.random.Generator, parent: np.ndarray) -> np.ndarray:
     """Unit-variance account latents; a child's latent is 0.6 * parent latent + 0.8 * own noise."""
-    own = rng.standard_normal(parent.shape[0])
+    own = rng.standard_normal(len(parent))
     latent = own.copy()
     # Roots first, then level 1 (whose parents are roots), then level 2 (whose parents are level 1).
     level1 = (parent >= 0) & (parent[np.maximum(parent, 0)] < 0)
@@ -277,7 +280,8 @@ def build_world(n_accounts: int, seed: int, as_of_s: int) -> World:
     cores, suffixes, domains = _account_names(rng, industry, country)
     web_style = rng.random(n)
     website = [
-        ("https://www." if s < 0.2 else "www." if s < 0.9 else "") + d for s, d in zip(web_style.tolist(), domains)
+        ("https://www." if s < 0.2 else "www." if s < 0.9 else "") + d
+        for s, d in zip(web_style.tolist(), domains, strict=True)
     ]
     parent = _parents(rng, employees)
     acc_latent = _account_latents(rng, parent)
@@ -441,7 +445,10 @@ def build_world(n_accounts: int, seed: int, as_of_s: int) -> World:
     rep_effect = REP_STD * rep_latent[opp_owner]
     amount_effect = AMOUNT_SLOPE * (log_amount - np.log(AMOUNT_REF))
     latent_rows = CONTACT_STD * weight * con_z[ocr_contact] / w_sum[ocr_opp]
-    static = account_latent + parent_effect + affinity_effect + rep_effect + amount_effect
+    # Responsiveness: drawn from the timeline's own generator, so every draw above and below is as before.
+    timeline_rng, con_response = _timeline.responsiveness(seed, n_con)
+    response_effect = _timeline.response_effect(con_response, ocr_opp, ocr_contact, ocr_role, n_opp)
+    static = account_latent + parent_effect + affinity_effect + rep_effect + amount_effect + response_effect
     static = static + np.bincount(ocr_opp, weights=latent_rows, minlength=n_opp)
     draws = rng.random(n_opp)
 
@@ -469,7 +476,7 @@ def build_world(n_accounts: int, seed: int, as_of_s: int) -> World:
     key_contact[ocr_opp[key_rows]] = ocr_contact[key_rows]
     effects = {
         "contact": contact_effect, "account": account_effect, "parent": parent_effect,
-        "affinity": affinity_effect, "rep": rep_effect, "amount": amount_effect,
+        "affinity": affinity_effect, "rep": rep_effect, "amount": amount_effect, "response": response_effect,
     }
     rest = sum(effects.values())
     logit = base + rest
@@ -479,6 +486,10 @@ def build_world(n_accounts: int, seed: int, as_of_s: int) -> World:
     elapsed = (as_of_s - opp_created) / np.maximum(opp_close - opp_created, 1)
     open_stage = np.minimum((elapsed * len(V.OPEN_STAGES)).astype(np.int64), len(V.OPEN_STAGES) - 1)
     opp_stage = np.where(opp_closed, np.where(opp_won, 6, 7), open_stage)
+    timeline, now_stage = _timeline.build_timeline(
+        timeline_rng, con_response, logit - base, opp_created, opp_close, opp_closed, opp_won, amount_cents,
+        ocr_opp, ocr_contact, ocr_created, as_of_s)
+    opp_stage = np.where(opp_closed, opp_stage, now_stage)  # an open deal stands where its history left it
     by_time = np.lexsort((opp_created, opp_account))
     opp_new_customer = np.zeros(n_opp, dtype=bool)
     opp_new_customer[by_time[_group_starts(opp_account[by_time])]] = True
@@ -490,7 +501,7 @@ def build_world(n_accounts: int, seed: int, as_of_s: int) -> World:
     first_family = oli_family[li_start]
     opp_name = [
         f"{cores[a]} - {V.FAMILIES[f]} {V.OPP_NAME_KINDS[k]}"
-        for a, f, k in zip(opp_account.tolist(), first_family.tolist(), kinds.tolist())
+        for a, f, k in zip(opp_account.tolist(), first_family.tolist(), kinds.tolist(), strict=True)
     ]
 
     # --- Creation dates that respect dependencies -----------------------------------------------------------
@@ -513,14 +524,14 @@ def build_world(n_accounts: int, seed: int, as_of_s: int) -> World:
         "" if k == 0
         else V.ACR_ROLES[r0] if k == 1 or r0 == r1
         else ";".join(sorted((V.ACR_ROLES[r0], V.ACR_ROLES[r1])))
-        for k, r0, r1 in zip(role_n.tolist(), role_pick[:, 0].tolist(), role_pick[:, 1].tolist())
+        for k, r0, r1 in zip(role_n.tolist(), role_pick[:, 0].tolist(), role_pick[:, 1].tolist(), strict=True)
     ]
 
     first_fold = [V.ascii_fold(x).lower().replace(" ", "").replace("'", "") for x in V.FIRST_NAMES]
     last_fold = [V.ascii_fold(x).lower().replace(" ", "").replace("'", "") for x in V.LAST_NAMES]
     con_email = [
         f"{first_fold[f]}.{last_fold[ln]}@{domains[a]}"
-        for f, ln, a in zip(con_first.tolist(), con_last.tolist(), con_current.tolist())
+        for f, ln, a in zip(con_first.tolist(), con_last.tolist(), con_current.tolist(), strict=True)
     ]
 
     return World(
@@ -543,5 +554,5 @@ def build_world(n_accounts: int, seed: int, as_of_s: int) -> World:
         ocr_opp=ocr_opp, ocr_contact=ocr_contact, ocr_role=ocr_role, ocr_primary=ocr_primary,
         ocr_created=ocr_created,
         oli_opp=oli_opp, oli_product=oli_product, oli_qty=oli_qty, oli_unit_cents=oli_unit_cents,
-        oli_created=oli_created,
+        oli_created=oli_created, con_response=con_response, timeline=timeline,
     )

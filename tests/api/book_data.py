@@ -56,6 +56,15 @@ DEALS = [
     Deal("006-c1", CLEOCO, CLEO, "Proposal", "2025-04-30", 0.60),
 ]
 OPEN = {d.id for d in DEALS if not d.closed}
+# (id, deal or None, account, kind, direction, occurred at)
+ACTIVITIES = [
+    ("a-r1-1", "006-r1", ACME, "email", "outbound", "2025-02-01T09:00:00Z"),
+    ("a-r1-2", "006-r1", ACME, "email", "inbound", "2025-02-02T09:00:00Z"),
+    ("a-r1-3", "006-r1", ACME, "meeting", None, "2025-02-03T09:00:00Z"),
+    ("a-r4", "006-r4", SHARED, "call", "outbound", "2025-02-04T09:00:00Z"),
+    ("a-b2", "006-b2", SHARED, "email", "inbound", "2025-02-05T09:00:00Z"),
+    ("a-shared", None, SHARED, "task", None, "2025-02-06T09:00:00Z"),
+]
 
 
 def band(p: float) -> str:
@@ -75,7 +84,8 @@ def explanation(deal_id: str) -> Explanation:
             ExplainedPath(0.3, Phrase.of(ana, " (champion on this deal) works at ", acme), (
                 PathStep("Deal", deal), PathStep("Contact", ana, "INVOLVES", "out"),
                 PathStep("Account", acme, "WORKS_AT", "out"))),
-            ExplainedPath(-0.2, Phrase.of(bo, " was on ", megadeal, " at ", bobco, Detail(", which was won", megadeal)), (
+            ExplainedPath(-0.2, Phrase.of(bo, " was on ", megadeal, " at ", bobco,
+                                          Detail(", which was won", megadeal)), (
                 PathStep("Deal", deal), PathStep("Product", core, "FOR_PRODUCT", "out"),
                 PathStep("Deal", megadeal, "FOR_PRODUCT", "in"), PathStep("Contact", bo, "INVOLVES", "out"),
                 PathStep("Account", bobco, "WORKS_AT", "out"))),
@@ -131,6 +141,13 @@ def build_book(store: GraphStore) -> Book:
     store.upsert_edges("INVOLVES", [
         {"src": d.id, "dst": c, "role": "champion", "is_primary": True} for d in DEALS for c in d.contacts
     ])
+    # Activities: three on Rita's top deal (for paging), one on each side of Acme Shared, one on no deal there.
+    store.upsert_nodes("Activity", [{"id": aid, "kind": kind, "direction": way, "subject": aid, "occurred_at": at}
+                                    for aid, _, _, kind, way, at in ACTIVITIES])
+    store.upsert_edges("REGARDS", [{"src": aid, "dst": deal} for aid, deal, *_ in ACTIVITIES if deal])
+    store.upsert_edges("AT_ACCOUNT", [{"src": aid, "dst": acc} for aid, _, acc, *_ in ACTIVITIES])
+    store.upsert_edges("WITH_CONTACT", [{"src": "a-b2", "dst": "003-bo"},
+                                        {"src": "a-r1-3", "dst": "003-ana"}])
     closed = [d for d in DEALS if d.closed]
     store.upsert_nodes("Outcome", [{"id": f"o-{d.id}", "result": "won"} for d in closed])
     store.upsert_edges("HAS_OUTCOME", [{"src": d.id, "dst": f"o-{d.id}"} for d in closed])

@@ -63,7 +63,9 @@ def post(base_url: str, query: str, variables: dict[str, Any] | None = None, *, 
                       headers={**sent, **(headers or {})}, timeout=30)
 
 
-def gql(base_url: str, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None) -> dict[str, Any]:
+def gql(
+    base_url: str, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
+) -> dict[str, Any]:
     """POST a GraphQL query; asserts HTTP 200 and returns the whole body (`data` and maybe `errors`)."""
     response = post(base_url, query, variables, token=token)
     assert response.status_code == 200, response.text

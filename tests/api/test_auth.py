@@ -65,7 +65,8 @@ def refused(response: httpx.Response, reason: str) -> None:
 
 def token(**claims: object) -> str:
     now = datetime.now(UTC)
-    base = {"sub": "someone", "role": "revops", "iss": "idp.test", "aud": "dealgraph", "exp": now + timedelta(minutes=5)}
+    base = {"sub": "someone", "role": "revops", "iss": "idp.test", "aud": "dealgraph",
+            "exp": now + timedelta(minutes=5)}
     return jwt.encode({**base, **claims}, SECRET, algorithm="HS256")
 
 
@@ -153,7 +154,8 @@ def test_rs256_tokens_and_no_algorithm_confusion(server: str, rsa_keys: tuple[by
     private, public = rsa_keys
     claims = {"sub": "idp-user", "role": "admin", "iss": "idp.test", "aud": "dealgraph",
               "exp": datetime.now(UTC) + timedelta(minutes=5)}
-    assert gql(Endpoint(server, jwt.encode(claims, private, algorithm="RS256")), VIEWER)["data"]["viewer"]["role"] == "admin"
+    signed = jwt.encode(claims, private, algorithm="RS256")
+    assert gql(Endpoint(server, signed), VIEWER)["data"]["viewer"]["role"] == "admin"
     # The public key used as an HMAC secret (the classic confusion attack), and `alg: none`, are refused.
     def b64(data: bytes) -> str:
         return base64.urlsafe_b64encode(data).rstrip(b"=").decode()

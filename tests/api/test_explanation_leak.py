@@ -69,14 +69,14 @@ def graph(trained) -> Graph:
              for label in GUARDED + ("Product",)}
     edges = snap.edges
     works: dict[str, set[str]] = {}
-    for contact, account in zip(edges["WORKS_AT"]["src"], edges["WORKS_AT"]["dst"]):
+    for contact, account in zip(edges["WORKS_AT"]["src"], edges["WORKS_AT"]["dst"], strict=True):
         works.setdefault(account, set()).add(contact)
     involved: dict[str, set[str]] = {}
-    for deal, contact in zip(edges["INVOLVES"]["src"], edges["INVOLVES"]["dst"]):
+    for deal, contact in zip(edges["INVOLVES"]["src"], edges["INVOLVES"]["dst"], strict=True):
         involved.setdefault(deal, set()).add(contact)
     reps = snap.nodes["Rep"].set_index("id")
-    return Graph(names, dict(zip(edges["OWNED_BY"]["src"], edges["OWNED_BY"]["dst"])),
-                 dict(zip(edges["FOR_ACCOUNT"]["src"], edges["FOR_ACCOUNT"]["dst"])),
+    return Graph(names, dict(zip(edges["OWNED_BY"]["src"], edges["OWNED_BY"]["dst"], strict=True)),
+                 dict(zip(edges["FOR_ACCOUNT"]["src"], edges["FOR_ACCOUNT"]["dst"], strict=True)),
                  reps["team"].dropna().astype(str).to_dict() if "team" in reps else {}, works, involved)
 
 

@@ -130,7 +130,8 @@ def test_faults_come_back_without_details_but_with_the_request_id(tmp_path: Path
         (e,) = body["errors"]
         assert e["extensions"] == {"code": "INTERNAL_SERVER_ERROR", "requestId": "req-42"}
         assert e["path"] == ["account", "parent"]
-        assert "secret" not in response.text and "Traceback" not in response.text and "RuntimeError" not in response.text
+        assert "secret" not in response.text and "Traceback" not in response.text
+        assert "RuntimeError" not in response.text
         assert "on fire" in caplog.text  # the server log keeps the detail
     finally:
         store.close()
@@ -141,7 +142,8 @@ def test_bad_arguments_say_what_was_wrong(api_url: Endpoint) -> None:
     e = error(gql(api_url, window))
     assert e["extensions"]["code"] == "BAD_USER_INPUT" and "window is empty" in e["message"]
     bad_date = error(gql(api_url, '{ deals(filter: {closeAfter: "June"}) { totalCount } }'))
-    assert bad_date["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED" and "cannot represent a Date" in bad_date["message"]
+    assert bad_date["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert "cannot represent a Date" in bad_date["message"]
     bad_band = error(gql(api_url, "{ deals(filter: {scoreBand: SUPER}) { totalCount } }"))
     assert "ScoreBand" in bad_band["message"]
     unknown = error(gql(api_url, "{ deals { nope } }"))

@@ -68,7 +68,8 @@ def test_readyz_reports_an_unreadable_store(tmp_path: Path) -> None:
 def test_metrics_by_operation_errors_and_store_calls(api_url: Endpoint, crm: object) -> None:
     before = httpx.get(f"{api_url}/metrics").text
     for _ in range(3):
-        assert "errors" not in gql(api_url, 'query WidgetProbe { account(id: "001-sub") { name openDeals { id score { band } } } }')
+        probe = 'query WidgetProbe { account(id: "001-sub") { name openDeals { id score { band } } } }'
+        assert "errors" not in gql(api_url, probe)
     gql(api_url, "query PageProbe { deals(first: 1000) { totalCount } }")  # BAD_USER_INPUT
     post(api_url, "query Unauth { model { version } }", token="dgk_000000000000_nope")  # 401
     response = httpx.get(f"{api_url}/metrics")

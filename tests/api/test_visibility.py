@@ -151,7 +151,8 @@ def test_explanations_do_not_name_what_she_cannot_see(rita: Endpoint, bob: Endpo
     # The sentence is rendered from its node references: hidden ones unnamed, their facts ("which was won") left out.
     assert theirs["text"] == "a contact you cannot see was on a deal you cannot see at an account you cannot see"
     # Suggestions naming a hidden node (the risk of Bob's deal, involving Bob's contact) are not hers to act on.
-    assert explanation["suggestions"] == [{"kind": "keep", "text": "Keep Ana Silva closely involved.", "contactId": None}]
+    assert explanation["suggestions"] == [
+        {"kind": "keep", "text": "Keep Ana Silva closely involved.", "contactId": None}]
     # Bob reading his own deal's explanation sees the paths as stored (the same data, his book).
     bob_paths = gql(bob, """{ deal(id: "006-b1") { explanation { paths { steps { id } } } } }""")
     assert bob_paths["data"]["deal"]["explanation"]["paths"][1]["steps"][2]["id"] == "006-b5"
@@ -203,7 +204,8 @@ def test_resolvers_have_no_way_around_the_visibility_layer() -> None:
         names = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
         names |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
         imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
-        assert not {"store", "_store", "_reads", "StoreReads", "GraphStore", "open_deals_page"} & (names | imported), module
+        store_names = {"store", "_store", "_reads", "StoreReads", "GraphStore", "open_deals_page"}
+        assert not store_names & (names | imported), module
     assert "store" not in GraphContext.__init__.__code__.co_names  # kept only inside the loaders
 
 

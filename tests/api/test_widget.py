@@ -13,7 +13,7 @@ import pytest
 
 from api.app import create_app
 from api.settings import Settings
-from api.widget import ASSETS_DIR, QUERY
+from api.widget import ASSETS, ASSETS_DIR, DEAL_QUERY, QUERY
 from gnn import path_style
 from graph import open_store, sqlite_url
 from tests.api.graph_data import SUB
@@ -47,9 +47,11 @@ def test_widget_page_is_a_shell_with_strict_headers(api_url):
     assert response.headers["x-frame-options"] == "DENY"  # the same for browsers without frame-ancestors
     assert response.headers["x-content-type-options"] == "nosniff"
     config = page_config(response.text)
-    assert config["accountId"] == SUB and config["endpoint"] == "/graphql" and config["query"] == QUERY
+    assert (config["kind"], config["id"], config["endpoint"], config["query"]) == ("account", SUB, "/graphql", QUERY)
+    assert config["relations"] == path_style.RELATION_WORDS and config["currency"] is None
     assert not re.search(r"""(src|href)=["']?https?://""", response.text)  # nothing from outside
-    for name, kind in (("widget.js", "javascript"), ("widget.css", "text/css")):
+    for name in ASSETS:
+        kind = "text/css" if name.endswith(".css") else "javascript"
         asset = httpx.get(f"{api_url}/widget-assets/{name}")
         assert asset.status_code == 200 and kind in asset.headers["content-type"]
         assert not re.search(r"https?://(?!www\.w3\.org/2000/svg)", asset.text), name  # only the SVG namespace
@@ -60,7 +62,24 @@ def test_an_account_id_cannot_break_out_of_the_page(api_url):
     response = httpx.get(f"{api_url}/widget/account/{quote(evil, safe='')}")
     assert response.status_code == 200
     assert "<script>alert" not in response.text and "<!--" not in response.text
-    assert page_config(response.text)["accountId"] == evil
+    assert page_config(response.text)["id"] == evil
+
+
+@pytest.mark.parametrize("currency, shown", [("EUR", "EUR"), ("eur", None), ("E<R", None)])
+def test_the_deal_page_takes_the_crms_currency_when_it_is_an_iso_code(api_url, currency, shown):
+    response = httpx.get(f"{api_url}/widget/deal/D-1", params={"currency": currency})
+    assert response.status_code == 200 and response.headers["x-frame-options"] == "DENY"
+    config = page_config(response.text)
+    assert (config["kind"], config["id"], config["query"], config["currency"]) == ("deal", "D-1", DEAL_QUERY, shown)
+
+
+def test_the_deal_query_runs_within_the_default_limits(api_url):
+    deals = gql(api_url, QUERY, {"id": SUB})["data"]["account"]["openDeals"]
+    explained = next(d for d in deals if d["explanation"])
+    body = gql(api_url, DEAL_QUERY, {"id": explained["id"]})
+    assert "errors" not in body, body["errors"]
+    assert body["data"]["deal"]["explanation"]["paths"] == explained["explanation"]["paths"]
+    assert body["data"]["deal"]["account"]["name"]
 
 
 def test_the_widget_query_runs_within_the_default_limits(api_url):

@@ -2,7 +2,8 @@
 
 The server serves a copy of the `trained` store (sample loaded, trained and scored), in
 which one account's deals were scored twice so the trend shows. Screenshots at a side
-panel's 360 px and at 1280 px land in var/screenshots/ for a person to look at.
+panel's 360 px and at 800 px land in var/screenshots/ for a person to look at, or in the
+folder `DEALGRAPH_SCREENSHOTS` names (`docs/screenshots` refreshes the documentation's).
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
+import re
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +28,21 @@ from fastapi.responses import HTMLResponse
 from api.app import create_app
 from api.auth import KeyStore, Role
 from api.settings import Settings
-from api.widget import QUERY
+from api.widget import DEAL_QUERY, QUERY
+from gnn.owners.audit import read_events
 from graph import GraphStore, open_store, sqlite_url
 from tests.api.queries import gql
 from tests.helpers.browser import playwright_browser
 from tests.helpers.server import serve
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / os.environ.get("DEALGRAPH_SCREENSHOTS", "var/screenshots")
+#: Days past its close date the deal page's deal is set to.
+OVERDUE = 21
+#: A phone-sized side panel: what is inside it needs no scrolling.
+FOLD = 640
+#: Relation names as the graph spells them (FOR_ACCOUNT): a rep must never read one.
+RAW_RELATION = re.compile(r"\b[A-Z]+_[A-Z]+\b")
 #: How much lower the earlier of the two scores was, in probability.
 EARLIER_BY = 0.05
 READY = "#widget[data-state=ready]"
@@ -46,12 +57,17 @@ class Site:
     rep_key: str
     foreign_account: str  # an account of other reps' deals only: must look missing to this rep
     answer: dict[str, Any]  # the widget query's data for `account` with `rep_key`
+    deal: dict[str, Any]  # the deal query's data for a deal with reasons and a next step its owner may see
+    deal_key: str  # that deal's owner's key
     store: GraphStore
     home: Path
     keys_file: Path
 
     def url(self, account: str | None = None, token: str | None = None) -> str:
         return f"{self.base_url}/widget/account/{account or self.account}" + (f"#token={token}" if token else "")
+
+    def deal_url(self, query: str = "") -> str:
+        return f"{self.base_url}/widget/deal/{self.deal['id']}{query}#token={self.deal_key}"
 
 
 
@@ -77,6 +93,25 @@ def busiest_book(store: GraphStore) -> tuple[str, str, list[str]]:
     return account, rep, [d for d in scores if accounts.get(d) == account and owners.get(d) == rep]
 
 
+def rich_deal(store: GraphStore, base_url: str, keys: KeyStore) -> tuple[str, str]:
+    """(deal, its owner's key) for an open deal with the most to show its own rep: two reasons or more and a next step.
+
+    Next steps naming someone the rep may not see are withheld from them, so the API decides, deal by deal.
+    """
+    deals = [d["id"] for d in store.open_deals_page(1000).deals]
+    owners = {k: v[0].node["id"] for k, v in store.neighbours("Deal", deals, "OWNED_BY").items()}
+    scores = [s for s in store.latest_scores(deals).values() if s.explanation is not None and s.deal_id in owners]
+    scores.sort(key=lambda s: (len(s.explanation.paths) < 2, not s.explanation.suggestions, s.deal_id))
+    tokens: dict[str, str] = {}
+    for score in scores[:40]:
+        rep = owners[score.deal_id]
+        tokens.setdefault(rep, keys.create(Role.REP, rep_id=rep, name="widget test")[1])
+        seen = gql(base_url, DEAL_QUERY, {"id": score.deal_id}, token=tokens[rep])["data"]["deal"]["explanation"]
+        if len(seen["paths"]) >= 2 and seen["suggestions"]:
+            return score.deal_id, tokens[rep]
+    return scores[0].deal_id, tokens[owners[scores[0].deal_id]]
+
+
 @pytest.fixture(scope="module")
 def site(trained, tmp_path_factory) -> Iterator[Site]:
     root = tmp_path_factory.mktemp("widget")
@@ -99,7 +134,13 @@ def site(trained, tmp_path_factory) -> Iterator[Site]:
             # The API decides what the rep may see; the first account it hides from them is the foreign one.
             foreign = next(a for a in sorted(candidates)
                            if gql(base_url, QUERY, {"id": a}, token=rep_key)["data"]["account"] is None)
-            yield Site(base_url, account, rep_key, foreign, answer, store, trained.home, settings.keys_path())
+            best, deal_key = rich_deal(store, base_url, keys)
+            # Its close date three weeks gone: the page must flag it overdue.
+            node = dict(store.get_node("Deal", best) or {})
+            store.upsert_nodes("Deal", [{**node, "close_date": (date.today() - timedelta(days=OVERDUE)).isoformat()}])
+            deal = gql(base_url, DEAL_QUERY, {"id": best}, token=deal_key)["data"]["deal"]
+            yield Site(base_url, account, rep_key, foreign, answer, deal, deal_key, store, trained.home,
+                       settings.keys_path())
     finally:
         store.close()
 
@@ -110,8 +151,8 @@ def browser():
         yield browser
 
 
-def open_widget(browser, url: str, width: int, state: str = "ready"):
-    page = browser.new_page(viewport={"width": width, "height": 900})
+def open_widget(browser, url: str, width: int, state: str = "ready", height: int = 900):
+    page = browser.new_page(viewport={"width": width, "height": height})
     page.goto(url)
     page.wait_for_selector(f"#widget[data-state={state}]", timeout=10_000)
     return page
@@ -128,17 +169,42 @@ def report_load_time(page, label: str, capsys) -> None:
               f"(DOMContentLoaded {timing['domContentLoaded']} ms)")
 
 
-def shoot(page, name: str) -> Path:
+def shoot(page, name: str, full_page: bool = False) -> Path:
+    """A PNG of what the reader sees first (the viewport), or of the whole page."""
     page.mouse.move(0, 0)  # no hover underline where the last click was
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / name
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path
 
 
+def overflowing(page, width: int) -> list[str]:
+    """Elements whose right edge passes `width` (what would scroll sideways or be cut), by tag and class."""
+    return page.evaluate("""(width) => [...document.querySelectorAll('#widget *')]
+        .filter((e) => e.getClientRects().length && e.getBoundingClientRect().right > width + 0.5)
+        .map((e) => e.tagName + '.' + e.className)""", width)
+
+
+def visible_text(page) -> str:
+    return page.locator("#widget").inner_text()
+
+
+def check_reason_graph(page, reason, path: dict[str, Any]) -> None:
+    """Open a reason: its path is drawn with every name in full and arrows worded as a person would."""
+    reason.locator("summary").click()
+    assert reason.evaluate("d => d.open")
+    chain = reason.locator(".chain")
+    assert chain.is_visible()
+    names = chain.locator(".node .name").all_inner_texts()
+    assert names == [step["name"] or "not visible to you" for step in path["steps"]]  # never cut, no "…"
+    links = chain.locator(".link").all_inner_texts()
+    assert len(links) == len(path["steps"]) - 1 and all(link.strip() for link in links)
+    assert not any(RAW_RELATION.search(link) for link in links), links
+
+
 def test_a_rep_sees_deals_scores_trends_and_reasons(site, browser, capsys):
-    page = open_widget(browser, site.url(token=site.rep_key), 1280)
-    report_load_time(page, "1280 px", capsys)
+    page = open_widget(browser, site.url(token=site.rep_key), 800)
+    report_load_time(page, "800 px", capsys)
     assert page.evaluate("location.hash") == ""  # the token left the address bar at once
     account = site.answer["account"]
     assert page.locator("h1").inner_text() == account["name"]
@@ -152,43 +218,127 @@ def test_a_rep_sees_deals_scores_trends_and_reasons(site, browser, capsys):
         assert deal["score"]["band"] in card.locator(".band").inner_text().lower()
         assert "pts since last score" in text or "no change since last score" in text
         explanation = deal["explanation"] or {"paths": [], "suggestions": []}
-        for path in explanation["paths"]:
+        for path in explanation["paths"][:2]:  # the first two at once, the rest under "more"
             assert path["text"] in text
-        for suggestion in explanation["suggestions"]:
-            assert suggestion["text"] in text
+        everything = card.text_content()
+        for item in explanation["paths"] + explanation["suggestions"]:
+            assert item["text"] in everything
+        if explanation["suggestions"]:
+            assert explanation["suggestions"][0]["text"] in card.locator(".next-step").inner_text()
     assert site.answer["model"]["version"] in page.locator("footer").inner_text()
     contacts = page.locator(".contacts").inner_text()
     roles = {c["role"].replace("_", " ") for d in deals for c in d["contacts"] if c["role"]}  # economic_buyer
     assert roles and all(role in contacts for role in roles)
 
-    # Click a reason open: its graph has a node per step; the keyboard opens the next one.
-    first = page.locator("details.path").first
+    # Click a reason open: its path has a box per step; the keyboard opens the next one.
+    explained = next(d for d in deals if d["explanation"] and len(d["explanation"]["paths"]) > 1)
+    card = page.locator(f'article[data-deal-id="{explained["id"]}"]')
+    first = card.locator("details.path").first
     assert not first.evaluate("d => d.open")
-    first.locator("summary").click()
-    assert first.evaluate("d => d.open")
-    graph = first.locator("svg.graph-wide")
-    assert graph.is_visible() and not first.locator("svg.graph-narrow").is_visible()
-    explained = next(d for d in deals if d["explanation"] and d["explanation"]["paths"])
-    assert graph.locator("g.node").count() == len(explained["explanation"]["paths"][0]["steps"])
-    second = page.locator("details.path").nth(1)
+    check_reason_graph(page, first, explained["explanation"]["paths"][0])
+    second = card.locator("details.path").nth(1)
     second.locator("summary").focus()
     page.keyboard.press("Enter")
     assert second.evaluate("d => d.open")
-    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
-    shoot(page, "widget-1280.png")
+    assert overflowing(page, 800) == []
+    shoot(page, "widget-account-800.png")
     page.close()
 
 
-def test_the_widget_fits_a_360px_side_panel(site, browser, capsys):
-    page = open_widget(browser, site.url(token=site.rep_key), 360)
+def test_the_account_widget_fits_a_360px_side_panel(site, browser, capsys):
+    page = open_widget(browser, site.url(token=site.rep_key), 360, height=FOLD)
     report_load_time(page, "360 px", capsys)
     assert page.evaluate("document.documentElement.scrollWidth") <= 360  # nothing scrolls sideways
-    first = page.locator("details.path").first
-    first.locator("summary").click()
-    assert first.locator("svg.graph-narrow").is_visible() and not first.locator("svg.graph-wide").is_visible()
-    box = first.locator("svg.graph-narrow").bounding_box()
-    assert box["x"] >= 0 and box["x"] + box["width"] <= 360
-    shoot(page, "widget-360.png")
+    first_score = page.locator("article.deal .pct").first.bounding_box()
+    assert first_score["y"] + first_score["height"] <= FOLD  # deals before people: a score above the fold
+    page.locator("details.path").first.locator("summary").click()
+    assert overflowing(page, 360) == []
+    page.close()
+
+
+def test_at_360px_a_deals_score_and_first_reason_are_above_the_fold(site, browser):
+    deal = site.deal
+    paths, steps = deal["explanation"]["paths"], deal["explanation"]["suggestions"]
+    assert len(paths) >= 2
+    page = open_widget(browser, site.deal_url("?currency=EUR"), 360, height=FOLD)
+    pct = page.locator(".pct")
+    assert pct.inner_text().startswith(f'{js_round(100 * deal["score"]["probability"])}%')
+    box = pct.bounding_box()
+    assert box["y"] + box["height"] <= FOLD
+    assert page.locator(".verdict").inner_text().startswith(("A high", "An average", "A low"))  # in plain words
+    reasons = page.locator("ol.paths").first.locator(".sentence")
+    assert reasons.count() == 2
+    assert reasons.first.inner_text().startswith(paths[0]["text"])
+    assert reasons.nth(1).inner_text().startswith(paths[1]["text"])
+    assert reasons.first.bounding_box()["y"] < FOLD
+    text = visible_text(page)
+    assert "compared with a typical deal" in text.lower()
+    assert deal["stage"].replace("_", " ") in page.locator(".facts .stage").inner_text()
+    assert (date.fromisoformat(deal["closeDate"]) - date.today()).days == -OVERDUE
+    assert page.locator(".facts .flag").inner_text() == f"overdue by {OVERDUE} days"
+    assert page.locator("article.deal .flag").count() == 1
+    assert "€" in page.locator(".facts .amount").inner_text()
+    assert steps, "no open deal of the sample has a next step its own rep may see"
+    assert page.locator(".next-step li").count() == 1 and steps[0]["text"] in text
+    more = len(paths) - 2 + max(0, len(steps) - 1)
+    assert page.locator("details.more").count() == (1 if more else 0)
+    assert "fidelity" not in text.lower() and not RAW_RELATION.search(text)
+    sure = page.locator("details.sure")
+    sure.locator("summary").click()
+    assert "Hiding these reasons from the model moves this score" in sure.inner_text()
+    if more:
+        page.locator("details.more > summary").click()
+    for i, path in enumerate(paths):  # every reason's path, the ones under "more" too
+        check_reason_graph(page, page.locator(f'details.path[data-path="{i}"]'), path)
+    assert not RAW_RELATION.search(visible_text(page))
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    assert overflowing(page, 360) == []
+    page.close()
+    page = open_widget(browser, site.deal_url("?currency=EUR"), 360, height=FOLD)
+    shoot(page, "widget-deal-360.png")  # what the rep sees first, nothing opened
+    page.close()
+
+
+def test_at_800px_the_deal_reads_in_one_screen(site, browser):
+    page = open_widget(browser, site.deal_url(), 800, height=FOLD)
+    shown = [page.locator(".pct"), page.locator("ol.paths").first.locator(".sentence").nth(1)]
+    if site.deal["explanation"]["suggestions"]:
+        shown.append(page.locator(".next-step"))
+    for locator in shown:
+        box = locator.bounding_box()
+        assert box["y"] + box["height"] <= FOLD
+    assert overflowing(page, 800) == []
+    shoot(page, "widget-deal-800.png")
+    page.close()
+
+
+def test_a_rep_flags_a_reason_as_off_with_their_reason_and_a_probability(site, browser):
+    deal_id = site.deal["id"]
+    before = len(read_events(site.store, deal_id, "feedback"))
+    page = open_widget(browser, site.deal_url(), 360)
+    calls: list[str] = []
+    page.on("request", lambda request: calls.append(request.url) if "/graphql" in request.url else None)
+    page.locator("details.feedback > summary").click()
+    form = page.locator("form.feedback-form")
+    form.locator("button").click()  # no reason given: refused in the page, nothing sent
+    assert "Say why" in form.locator(".fb-status").inner_text() and calls == []
+    form.locator("select").select_option("1")
+    form.locator("textarea").fill("The champion left the company last week.")
+    form.locator("input").fill("30")
+    form.locator("button").click()
+    page.wait_for_selector(".fb-status.sent", timeout=10_000)
+    events = read_events(site.store, deal_id, "feedback")[before:]
+    assert len(events) == 1 and len(calls) == 1
+    event = events[0]
+    assert (event.target, event.path, event.text) == ("reason", 1, "The champion left the company last week.")
+    assert event.override_probability == pytest.approx(0.30)
+    form.locator("select").select_option("score")
+    form.locator("textarea").fill("Too high: no budget this year.")
+    with page.expect_response(lambda response: "/graphql" in response.url):
+        form.locator("button").click()  # the status loses "sent" at once and gets it back once recorded
+    page.wait_for_selector(".fb-status.sent", timeout=10_000)
+    event = read_events(site.store, deal_id, "feedback")[-1]
+    assert (event.target, event.path, event.override_probability) == ("score", None, None)
     page.close()
 
 

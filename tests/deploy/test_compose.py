@@ -243,21 +243,25 @@ def test_dockerignore_keeps_secrets_and_the_venv_out():
 
 
 def compose_cli() -> list[str] | None:
-    if shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True, check=False).returncode == 0:
+    plugin = ["docker", "compose", "version"]
+    if shutil.which("docker") and subprocess.run(plugin, capture_output=True, check=False).returncode == 0:
         return ["docker", "compose"]
     if shutil.which("docker-compose"):
         return ["docker-compose"]
     return None
 
 
-@pytest.mark.skipif(compose_cli() is None, reason="no compose CLI: `apt-get install docker-compose` (or the docker compose plugin) runs this check")
+@pytest.mark.skipif(compose_cli() is None, reason="no compose CLI: `apt-get install docker-compose` "
+                                                  "(or the docker compose plugin) runs this check")
 def test_compose_cli_accepts_the_file(tmp_path):
     shutil.copy(COMPOSE, tmp_path / "docker-compose.yml")
     (tmp_path / ".env").write_text("\n".join(f"{k}={v}" for k, v in dotenv().items()) + "\n", "utf-8")
     cli = compose_cli()
     for args in ([], ["--profile", "loader"]):
-        proc = subprocess.run([*cli, *args, "config", "-q"], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+        proc = subprocess.run([*cli, *args, "config", "-q"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                              check=False)
         assert proc.returncode == 0, proc.stderr
     (tmp_path / ".env").write_text("DEALGRAPH_NEO4J_PASSWORD=\n", "utf-8")
-    proc = subprocess.run([*cli, "config", "-q"], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run([*cli, "config", "-q"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          check=False)
     assert proc.returncode != 0 and "DEALGRAPH_NEO4J_PASSWORD" in proc.stdout + proc.stderr

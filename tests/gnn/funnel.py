@@ -86,7 +86,7 @@ def write_funnel(folder: Path, leads: int = 500, seed: int = 0, leak: str | None
     folder.mkdir(parents=True, exist_ok=True)
     end = START + timedelta(days=365)
     reps = [f"rep{i}" for i in range(5)]
-    rep_lift = {r: v for r, v in zip(reps, (0.6, 0.3, 0.0, -0.3, -0.6))}
+    rep_lift = {r: v for r, v in zip(reps, (0.6, 0.3, 0.0, -0.3, -0.6), strict=True)}
     rows, links, truth = [], [], []
     contacts = {f"c{i}": f"Contact {i}" for i in range(120)}
     for i in range(leads):

@@ -46,7 +46,7 @@ def test_each_deal_weighs_one_in_its_split(funnel):
     for part in examples.values():
         total: dict[str, float] = {}
         for e in part:
-            for d, w in zip(e.deal_ids, e.weight().tolist()):
+            for d, w in zip(e.deal_ids, e.weight().tolist(), strict=True):
                 total[d] = total.get(d, 0.0) + w
         assert total and np.allclose(list(total.values()), 1.0)
     long_lived = max((d for e in examples["train"] for d in e.deal_ids),

@@ -129,4 +129,5 @@ def _widget_shows_the_base_rate_with_its_caveat(base_url, account):
         assert cards.count() and page.locator("article.deal .score.no-skill").count() == cards.count()
         assert "base win rate" in page.locator("article.deal").first.inner_text()
         assert page.locator(".band-high, .band-medium, .band-low").count() == 0
-        assert "AUROC" in page.locator("article.deal .quality").first.inner_text()
+        quality = page.locator("article.deal .quality").first
+        assert "past deals" in quality.inner_text() and "AUROC" in quality.get_attribute("title")

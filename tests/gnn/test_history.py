@@ -26,7 +26,8 @@ def at(day: float) -> str:
 def store(tmp_path: Path) -> Iterator[GraphStore]:
     store = open_store(sqlite_url(tmp_path / "graph.db"))
     store.upsert_nodes("Account", [{"id": "acme", "name": "Acme", "created_at": at(-30)}])
-    store.upsert_nodes("Contact", [{"id": "ana", "name": "Ana Ruiz", "email": "ana@acme.example", "created_at": at(-30)}])
+    store.upsert_nodes("Contact", [{"id": "ana", "name": "Ana Ruiz", "email": "ana@acme.example",
+                                    "created_at": at(-30)}])
     store.upsert_nodes("Deal", [{"id": d, "name": f"Deal {d}", "amount": 1000.0, "stage": "proposal",
                                  "created_at": at(opened), "close_date": "2025-06-30"}
                                 for d, (opened, _, _) in DEALS.items()])
@@ -49,7 +50,7 @@ def close(store: GraphStore, outcomes: dict[str, tuple[str, float]]) -> None:
 def records(store: GraphStore, relation: str = "INVOLVES", base_rate: float = 0.5) -> dict[str, float]:
     snapshot = store.snapshot()
     values = records_at_open(snapshot, relation, base_rate)
-    return dict(zip(snapshot.nodes["Deal"]["id"], values.round(6)))
+    return dict(zip(snapshot.nodes["Deal"]["id"], values.round(6), strict=True))
 
 
 def test_a_record_counts_only_what_happened_before_the_deal_was_opened(store: GraphStore) -> None:

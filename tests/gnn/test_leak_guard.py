@@ -19,7 +19,8 @@ EXPECTED = {
     "rep": ("node existence", "Rep closer via OWNED_BY", "leads.csv column owner"),
     "product": ("edge existence", "number of FOR_PRODUCT edges", "leads.csv column product"),
     "contact": ("node existence", "Contact signer via INVOLVES", "lead_contacts.csv column contact_id"),
-    "account_attribute": ("neighbour attribute", "FOR_ACCOUNT -> Account.industry=Enriched", "leads.csv column industry"),
+    "account_attribute": ("neighbour attribute", "FOR_ACCOUNT -> Account.industry=Enriched",
+                          "leads.csv column industry"),
     "close_value": ("own column", "amount", "leads.csv column value"),
     "days_to_close": ("own column", "amount", "leads.csv column days_to_close"),
     "final_stage": ("own column", "deal_type=Closed Won", "leads.csv column final_stage"),
@@ -42,7 +43,7 @@ def test_each_planted_leak_is_refused_and_named_with_its_mapping_column(tmp_path
         provenance = _leak_provenance(store, str(mapping))
         with pytest.raises(LeakageError) as caught:
             refuse_leaks(spec, examples["train"], provenance)
-        found = [(l.kind, l.input) for l in caught.value.leaks]
+        found = [(leak.kind, leak.input) for leak in caught.value.leaks]
         assert (kind, name) in found or any(k == kind and name in i for k, i in found), found
         message = str(caught.value)
         assert column in message and "mapping" in message
@@ -68,5 +69,5 @@ def test_train_json_prints_the_refusal(tmp_path, capsys):
     assert code != 0
     answer = json.loads(capsys.readouterr().out)
     assert answer["refused"] is True and "refusing to train" in answer["reason"]
-    rep = next(l for l in answer["leaks"] if l["input"] == "Rep closer via OWNED_BY")
+    rep = next(leak for leak in answer["leaks"] if leak["input"] == "Rep closer via OWNED_BY")
     assert rep["kind"] == "node existence" and "leads.csv column owner" in rep["mapping"]

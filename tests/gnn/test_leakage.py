@@ -53,7 +53,8 @@ def test_score_ignores_own_outcome_and_everything_after_its_time(trained, copy_o
         deal_id, t = _closed_deal_and_cutoff(store.snapshot())
     before = _score(copy_of_store, trained.home, deal_id, t)
     # Flip the deal's own outcome and every outcome recorded at or after t.
-    flipped = _flip_outcomes(copy_of_store, "id = ? OR closed_at >= ?", (f"{deal_id}:outcome", t.strftime("%Y-%m-%dT%H:%M:%SZ")))
+    flipped = _flip_outcomes(copy_of_store, "id = ? OR closed_at >= ?",
+                             (f"{deal_id}:outcome", t.strftime("%Y-%m-%dT%H:%M:%SZ")))
     assert flipped > 1
     assert _score(copy_of_store, trained.home, deal_id, t) == pytest.approx(before, abs=1e-9)
 

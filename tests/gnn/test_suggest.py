@@ -37,7 +37,7 @@ def facts(records: dict[str, tuple[int, int]], employees: list[str], on_deal: di
         roles=roles, contact_roles=contact_roles, record={("Contact", c): r for c, r in records.items()},
         typical=0.4, deal_account={DEAL: ACCOUNT},
         deal_contacts={DEAL: set(on_deal)}, employees={ACCOUNT: employees}, ref_by_id=ref,
-        deal_account_ref=lambda deal_id: ref("Account", ACCOUNT), extra={"Account": {ACCOUNT: "Finance"}},
+        deal_account_ref=lambda deal_id: ref("Account", ACCOUNT), segment={ACCOUNT: "Finance"}, segment_label="Account",
         record_words=lambda node: Detail(" (record)", node), deal_owner={DEAL: OWNER}, deal_products={DEAL: [PRODUCT]},
         wins_by={(PRODUCT, "Finance"): Counter({OWNER: 9, OTHER_REP: 3, "005-max": 1})},
     )
@@ -114,7 +114,7 @@ def test_the_expected_change_is_the_models_score_of_the_edited_graph(trained) ->
     explainer = PathExplainer(loaded.model, data, snap, hops=loaded.model.config.layers, platt=loaded.platt)
     deals = open_deal_ids(snap)
     positions = pd.Index(data["Deal"].node_id).get_indexer(deals[:24]).tolist()
-    edited = [(pos, e, s) for pos, e in zip(positions, explainer.explain_many(positions))
+    edited = [(pos, e, s) for pos, e in zip(positions, explainer.explain_many(positions), strict=True)
               for s in e.suggestions if s.effect is not None]
     assert edited, "no suggestion with a figure in the sample"
 

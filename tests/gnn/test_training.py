@@ -47,7 +47,7 @@ def test_explanation_paths_follow_real_edges_from_the_deal(trained):
             assert steps[0].label == "Deal" and steps[0].id == deal_id
             assert path.direction == ("raises" if path.weight >= 0 else "lowers")
             assert path.text
-            for a, b in zip(steps, steps[1:]):
+            for a, b in zip(steps, steps[1:], strict=False):
                 hood = trained.store.neighbours(a.label, [a.id], b.relation, b.direction)
                 assert b.id in {n.node["id"] for n in hood.get(a.id, [])}, (a, b)
                 checked += 1

@@ -90,7 +90,8 @@ def test_explanations_credit_a_cross_to_the_edges_that_make_it(store: GraphStore
                 credit[(edge[1], data[edge[0]].node_id[src], data[edge[2]].node_id[dst])] = value
     # The cross is 2.0 x (Finance share of d's account: 1) x (Platform share of its products: 1/2), all of it
     # through the account edge and the Platform product's edge, half each; the Analytics product's edge gets none.
-    assert credit == pytest.approx({("rev_FOR_ACCOUNT", "acme", "d"): 0.5, ("rev_FOR_PRODUCT", "p1", "d"): 0.5}, abs=1e-3)
+    assert credit == pytest.approx({("rev_FOR_ACCOUNT", "acme", "d"): 0.5, ("rev_FOR_PRODUCT", "p1", "d"): 0.5},
+                                  abs=1e-3)
 
 
 def test_the_graphsage_part_trains_around_the_wide_part_without_moving_it(trained) -> None:

@@ -19,7 +19,9 @@ import pytest
 
 from graph import GraphStore, open_store, sqlite_url
 
-URI_VAR, USER_VAR, PASSWORD_VAR = "DEALGRAPH_TEST_NEO4J_URI", "DEALGRAPH_TEST_NEO4J_USER", "DEALGRAPH_TEST_NEO4J_PASSWORD"
+URI_VAR = "DEALGRAPH_TEST_NEO4J_URI"
+USER_VAR = "DEALGRAPH_TEST_NEO4J_USER"
+PASSWORD_VAR = "DEALGRAPH_TEST_NEO4J_PASSWORD"
 HOW_TO_RUN = (
     f"Neo4j backend not configured: run `docker compose up -d neo4j`, then set {URI_VAR}=neo4j://localhost:7687 "
     f"{USER_VAR}=neo4j {PASSWORD_VAR}=<DEALGRAPH_NEO4J_PASSWORD from .env> (see docs/neo4j.md)"

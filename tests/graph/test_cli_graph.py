@@ -35,8 +35,10 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Path:
         load_export(store, root / "export", load_mapping("salesforce", store.schema), root / "quarantine")
         open_ids = [d["id"] for d in store.open_deals_page(first=1000).deals]
         assert open_ids
-        store.write_scores([ScoreRecord(d, 0.25, "v1", T, "low", Explanation("m1"), metadata={"run": 1}) for d in open_ids])
-        store.write_scores([ScoreRecord(d, 0.75, "v2", T + timedelta(hours=1), "high", Explanation(d), metadata={"run": 2})
+        store.write_scores([ScoreRecord(d, 0.25, "v1", T, "low", Explanation("m1"), metadata={"run": 1})
+                            for d in open_ids])
+        store.write_scores([ScoreRecord(d, 0.75, "v2", T + timedelta(hours=1), "high", Explanation(d),
+                                        metadata={"run": 2})
                             for d in open_ids])
     return root / "graph.db"
 
@@ -59,7 +61,8 @@ def run(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
 
 def test_export_turtle_conforms_to_the_shapes_with_score_lineage(loaded, tmp_path, capsys):
     out = tmp_path / "graph.ttl"
-    code, stdout, _ = run(capsys, "export", "--store", sqlite_url(loaded), "--format", "turtle", "--out", str(out), "--json")
+    code, stdout, _ = run(capsys, "export", "--store", sqlite_url(loaded), "--format", "turtle", "--out", str(out),
+                          "--json")
     assert code == 0
     summary = json.loads(stdout)
     g = Graph().parse(out, format="turtle")
@@ -124,8 +127,11 @@ def same_content(a: GraphStore, b: GraphStore) -> None:
     for label, rows in a_nodes.items():
         key = a.schema.nodes[label].key
         assert sorted(rows, key=lambda r: r[key]) == sorted(b_nodes[label], key=lambda r: r[key]), label
+
+    def order(r: dict) -> tuple:
+        return (r["src"], r["dst"], r["key"])
+
     for rel, rows in a_edges.items():
-        order = lambda r: (r["src"], r["dst"], r["key"])
         assert sorted(rows, key=order) == sorted(b_edges[rel], key=order), rel
 
 
@@ -136,7 +142,7 @@ def test_copy_sqlite_to_sqlite_is_verified_by_counts(loaded, tmp_path, capsys):
     report = json.loads(stdout)
     assert report["ok"] is True and report["differences"] == {}
     assert report["counts"]["Deal"][0] == report["counts"]["Deal"][1] > 0
-    assert report["history_copied"] is False  # SQLiteStore cannot list its history: latest scores only
+    assert report["history_copied"] is True  # every store lists its score history (`read_scores`)
     with open_store(sqlite_url(loaded)) as source, open_store(target) as copy:
         same_content(source, copy)
         ids = source.node_ids("Deal")

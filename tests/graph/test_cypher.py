@@ -8,8 +8,6 @@ from dataclasses import replace
 import pytest
 
 from graph import cypher
-from graph import cypher_books as books
-from graph.cypher_books import all_queries as books_queries
 from ontology import load_schema
 
 SCHEMA = load_schema()
@@ -17,23 +15,22 @@ SCHEMA = load_schema()
 ALL_QUERIES = {
     **{f"schema[{i}]": q for i, q in enumerate(cypher.schema_statements(SCHEMA))},
     **{f"merge_nodes[{n}]": cypher.merge_nodes(t) for n, t in SCHEMA.nodes.items()},
-    **{f"get_nodes[{n}]": cypher.get_nodes(t) for n, t in SCHEMA.nodes.items()},
     **{f"node_ids[{n}]": cypher.node_ids(t) for n, t in SCHEMA.nodes.items()},
-    **{f"all_nodes[{n}]": cypher.all_nodes(t) for n, t in SCHEMA.nodes.items()},
     **{f"count_nodes[{n}]": cypher.count_nodes(t) for n, t in SCHEMA.nodes.items()},
     **{f"merge_edges[{r}]": cypher.merge_edges(SCHEMA, t) for r, t in SCHEMA.relations.items()},
     **{f"missing_ends[{r}]": cypher.missing_ends(SCHEMA, t) for r, t in SCHEMA.relations.items()},
-    **{f"all_edges[{r}]": cypher.all_edges(SCHEMA, t) for r, t in SCHEMA.relations.items()},
     **{f"count_edges[{r}]": cypher.count_edges(t) for r, t in SCHEMA.relations.items()},
     **{f"neighbours[{r},{d},{a}]": cypher.neighbours(SCHEMA, t, d, a)
        for r, t in SCHEMA.relations.items() for d in ("out", "in") for a in (False, True)},
     **{f"open_deals_page[{b}]": cypher.open_deals_page(SCHEMA, b) for b in (False, True)},
     **{f"count_open_deals[{b}]": cypher.count_open_deals(SCHEMA, b) for b in (False, True)},
     "write_scores": cypher.write_scores(),
-    "latest_scores": cypher.latest_scores(),
-    "score_history[all]": cypher.score_history(True),
-    "score_history[ids]": cypher.score_history(False),
-    **books_queries(SCHEMA),
+    **{f"read_scores[{h},{a}]": cypher.read_scores(h, a) for h in (False, True) for a in (False, True)},
+    **{f"read_rows[{n},{by}]": cypher.read_rows(SCHEMA, n, by) for n, t in SCHEMA.nodes.items() for by in ((), (t.key,))},
+    **{f"read_rows[{r},{by}]": cypher.read_rows(SCHEMA, r, by)
+       for r in SCHEMA.relations for by in ((), ("src",), ("dst",), ("src", "dst"))},
+    **{f"delete_edges[{r}]": cypher.delete_edges(SCHEMA, t) for r, t in SCHEMA.relations.items()},
+    **{f"delete_nodes[{n}]": cypher.delete_nodes(t) for n, t in SCHEMA.nodes.items()},
 }
 KNOWN_NAMES = {*SCHEMA.nodes, *SCHEMA.relations, *cypher.STORE_LABELS}
 
@@ -60,7 +57,8 @@ def test_values_are_parameters_never_literals(name):
 
 def test_quote_accepts_only_plain_identifiers():
     assert cypher.quote("FOR_ACCOUNT") == "`FOR_ACCOUNT`"
-    for bad in ["Acc`ount", "Account) DETACH DELETE n //", "", "1abc", "a-b", "a b", "x`}) MATCH (n) DETACH DELETE n //"]:
+    for bad in ["Acc`ount", "Account) DETACH DELETE n //", "", "1abc", "a-b", "a b",
+                "x`}) MATCH (n) DETACH DELETE n //"]:
         with pytest.raises(ValueError, match="plain identifier"):
             cypher.quote(bad)
 
@@ -180,16 +178,12 @@ def test_store_labels_do_not_clash_with_the_schema():
 
 def test_full_reads_are_in_a_stable_order():
     # `read_tables` twice on an unchanged graph gives equal lists (the idempotence test compares them).
-    assert cypher.all_nodes(SCHEMA.nodes["Deal"]).endswith("ORDER BY n.`id`")
-    assert cypher.all_edges(SCHEMA, SCHEMA.relations["INVOLVES"]).endswith("ORDER BY src, dst, r.`key`")
+    assert cypher.read_rows(SCHEMA, "Deal").endswith("ORDER BY n.`id`")
+    assert cypher.read_rows(SCHEMA, "INVOLVES").endswith("ORDER BY src, dst, r.`key`")
 
 
-def test_a_merge_closes_a_job_only_while_it_is_open_and_undo_empties_named_properties_only():
-    works = SCHEMA.relations["WORKS_AT"]
-    close = books.close_edge(SCHEMA, works)
-    assert "WHERE r.`until` IS NULL" in close and "SET r.`until` = $at" in close
-    assert "_load_id" not in close  # the job keeps its own lineage: undo gives it back exactly
-    empty = books.empty_edge_properties(SCHEMA, works, ("since", "until"))
-    assert empty.endswith("SET r.`since` = null, r.`until` = null")
-    with pytest.raises(ValueError):
-        books.empty_edge_properties(SCHEMA, works, ("since` = 1 //",))
+def test_rows_are_looked_up_by_parameter_lists_only():
+    assert cypher.read_rows(SCHEMA, "Deal", ("id",)) == (
+        "MATCH (n:`Deal`) WHERE n.`id` IN $id RETURN properties(n) AS props ORDER BY n.`id`")
+    query = cypher.read_rows(SCHEMA, "WORKS_AT", ("src", "dst"))
+    assert "WHERE s.`id` IN $src AND d.`id` IN $dst" in query and query.endswith("ORDER BY src, dst, r.`key`")

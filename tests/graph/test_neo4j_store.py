@@ -21,9 +21,10 @@ import neo4j.time
 import pytest
 from neo4j.exceptions import ServiceUnavailable
 
-from graph import InvalidInput, ScoreRecord, StoreError, cypher, cypher_books
+from graph import InvalidInput, ScoreRecord, StoreError, cypher, cypher_records
 from graph.explanation import Explanation
 from graph.neo4j import DanglingEdges, Neo4jStore, from_db, parse_url, redact, to_db
+from graph.store import ChangeSet
 from ontology import load_schema
 from tests.graph.backends import needs_neo4j, open_test_store
 
@@ -59,9 +60,11 @@ def test_redact_hides_the_password_only():
 
 def test_to_db_follows_the_schema_datatypes():
     plus_two = timezone(timedelta(hours=2))
-    assert to_db("dateTime", datetime(2025, 3, 4, 12, 15, 30, 999, tzinfo=plus_two)) == datetime(2025, 3, 4, 10, 15, 30, tzinfo=UTC)
+    assert to_db("dateTime", datetime(2025, 3, 4, 12, 15, 30, 999, tzinfo=plus_two)) == datetime(
+        2025, 3, 4, 10, 15, 30, tzinfo=UTC)
     assert to_db("dateTime", datetime(2025, 3, 4, 0, 30)) == datetime(2025, 3, 4, 0, 30, tzinfo=UTC)  # naive is UTC
-    assert to_db("dateTime", "2025-03-04T10:15:30Z") == datetime(2025, 3, 4, 10, 15, 30, tzinfo=UTC)  # as SQLite reads back
+    # as SQLite reads back
+    assert to_db("dateTime", "2025-03-04T10:15:30Z") == datetime(2025, 3, 4, 10, 15, 30, tzinfo=UTC)
     assert to_db("date", "2024-02-29") == date(2024, 2, 29)
     assert to_db("date", datetime(2024, 2, 29, 23, 0, tzinfo=timezone(timedelta(hours=-2)))) == date(2024, 3, 1)
     assert to_db("boolean", 1) is True  # SQLite hands booleans back as 0/1
@@ -169,7 +172,9 @@ class FakeDriver:
 
 def fake_store(driver: FakeDriver, batch_size: int = 2) -> Neo4jStore:
     store = Neo4jStore(driver, SCHEMA, database="crm", batch_size=batch_size)
+    store._records_schema()  # made on first use, in transactions of its own
     driver.log.clear()
+    driver.transactions.clear()
     return store
 
 
@@ -187,14 +192,16 @@ def test_upsert_nodes_is_one_write_transaction_of_batches():
     assert store.upsert_nodes("Account", rows) == 6
     assert driver.transactions == ["write"]
     statements = [(q, p) for _, q, p in driver.log]
-    assert [q for q, _ in statements] == [cypher.merge_nodes(SCHEMA.nodes["Account"])] * 3  # 5 distinct ids, 2 per batch
+    # 5 distinct ids, 2 per batch
+    assert [q for q, _ in statements] == [cypher.merge_nodes(SCHEMA.nodes["Account"])] * 3
     sent = [row for _, p in statements for row in p["rows"]]
     assert [r["key"] for r in sent] == ["a1", "a2", "a3", "a4", "a0"]
     last = sent[-1]["props"]
     assert last["name"] == "last wins" and last["created_at"] is None  # every property sent: null removes it
     assert set(last) == set(SCHEMA.nodes["Account"].property_names)
     assert sent[0]["props"]["created_at"] == T
-    assert all(s["database"] == "crm" and s["bookmark_manager"] is driver.execute_query_bookmark_manager for s in driver.sessions)
+    assert all(s["database"] == "crm" and s["bookmark_manager"] is driver.execute_query_bookmark_manager
+               for s in driver.sessions)
 
 
 def test_a_bad_value_fails_before_anything_is_sent():
@@ -216,7 +223,7 @@ def test_ids_stay_parameters():
     store.open_deals_page(5, after=(0.5, hostile), account_id=hostile)
     store.latest_scores([hostile])
     assert driver.log
-    for _, query, params in driver.log:
+    for _, query, _ in driver.log:
         assert hostile not in query
         assert "DETACH" not in query
     assert any(hostile in repr(params) for _, _, params in driver.log)
@@ -252,8 +259,10 @@ def test_dangling_edges_roll_the_call_back():
 def test_functional_edges_keep_the_last_row_per_source():
     driver = FakeDriver()
     store = fake_store(driver, batch_size=10)
-    store.upsert_edges("FOR_ACCOUNT", [{"src": "d1", "dst": "a1"}, {"src": "d1", "dst": "a2"}, {"src": "d2", "dst": "a1"}])
-    store.upsert_edges("INVOLVES", [{"src": "d1", "dst": "c1", "role": "user"}, {"src": "d1", "dst": "c1", "role": "champion"},
+    store.upsert_edges("FOR_ACCOUNT", [{"src": "d1", "dst": "a1"}, {"src": "d1", "dst": "a2"},
+                                       {"src": "d2", "dst": "a1"}])
+    store.upsert_edges("INVOLVES", [{"src": "d1", "dst": "c1", "role": "user"},
+                                    {"src": "d1", "dst": "c1", "role": "champion"},
                                     {"src": "d1", "dst": "c1", "key": "2", "role": "user"}])
     (_, _, functional), (_, _, keyed) = driver.log
     assert [(r["src"], r["dst"]) for r in functional["rows"]] == [("d1", "a2"), ("d2", "a1")]
@@ -261,7 +270,8 @@ def test_functional_edges_keep_the_last_row_per_source():
 
 
 def test_reads_run_in_read_transactions_and_come_back_as_contract_rows():
-    stored = {"id": "a1", "name": "Acme", "created_at": neo4j.time.DateTime(2025, 3, 4, 10, 15, 30, tzinfo=UTC), "extra": 1}
+    stored = {"id": "a1", "name": "Acme", "created_at": neo4j.time.DateTime(2025, 3, 4, 10, 15, 30, tzinfo=UTC),
+              "extra": 1}
 
     def respond(query: str, params: dict) -> list[dict]:
         return [{"props": stored}] if "RETURN properties(n) AS props" in query else []
@@ -271,7 +281,7 @@ def test_reads_run_in_read_transactions_and_come_back_as_contract_rows():
     got = store.get_nodes("Account", ["a1", "a1"])
     assert got == {"a1": {"id": "a1", **{p: None for p in SCHEMA.nodes["Account"].property_names},
                           "name": "Acme", "created_at": "2025-03-04T10:15:30Z"}}
-    assert driver.log[-1][2] == {"ids": ["a1"]}
+    assert driver.log[-1][2] == {"id": ["a1"]}
     assert driver.transactions == ["read"]
 
 
@@ -332,35 +342,37 @@ def test_a_load_batch_carries_lineage_and_its_progress_in_one_transaction():
     store.upsert_nodes("Account", rows, load_id="L1")
     assert driver.transactions == ["write"]
     (_, merge, params), (_, progress, counted) = driver.log
-    assert merge == cypher.merge_nodes(SCHEMA.nodes["Account"]) and progress == cypher_books.count_batch()
+    assert merge == cypher.merge_nodes(SCHEMA.nodes["Account"]) and progress == cypher_records.append_records()
     assert params["rows"][0]["props"].items() >= {"_load_id": "L1", "_source_file": "Account.csv", "_source_line": 2}.items()
-    assert counted == {"load_id": "L1", "rows": 1}
+    [counted] = counted["rows"]
+    assert (counted["kind"], counted["key"], counted["body"]) == ("ledger.load", "L1", '{"event": "batch", "rows": 1}')
     driver.log.clear()
     store.upsert_nodes("Account", rows)  # outside a load: no bookkeeping sent
     [(_, _, params)] = driver.log
     assert "_load_id" not in params["rows"][0]["props"]
 
 
-def test_bookkeeping_writes_are_single_write_transactions():
+def test_a_change_set_is_one_write_transaction_with_its_records():
     def respond(query: str, params: dict) -> list[dict]:
-        if "AS ended" in query:
-            return [{"ended": len(params["rows"])}]
-        if "AS retired" in query:
-            return [{"retired": 1}]
-        if "AS last" in query:
-            return [{"last": 4}]
+        if "AS written" in query:
+            return [{"written": len(params["rows"])}]
+        if "AS seq" in query:
+            return [{"seq": i + 1} for i in range(len(params["rows"]))]
         return []
 
     driver = FakeDriver(respond)
     store = fake_store(driver)
-    assert store.end_edges("WORKS_AT", [("c1", "a1", "r1")], date(2025, 6, 1), "L1", "gone") == 1
-    counts = store.retire("L1", {"Deal": ["d1"]}, {"INVOLVES": [("d2", "c1", "k")]}, "gone")
-    assert counts["Deal"] == 1 and counts["INVOLVES"] >= 1
-    store.record_merges([])
-    assert driver.transactions == ["write", "write", "write", "read"]  # the last: reading the recorded merges back
-    queries = [q for _, q, _ in driver.log]
-    assert cypher_books.end_edges(SCHEMA, SCHEMA.relations["WORKS_AT"]) in queries
-    assert cypher_books.retire_nodes(SCHEMA.nodes["Deal"]) in queries
+    driver.transactions.clear()
+    records = store.apply(ChangeSet(
+        delete_edges={"INVOLVES": [("d2", "c1", "k")]}, delete_nodes={"Deal": ["d1"]},
+        put_edges={"WORKS_AT": [{"src": "c1", "dst": "a1", "key": "r1", "until": date(2025, 6, 1), "_load_id": "L1"}]},
+        records=[("ledger.tombstone", "L1", {"kind": "node"})]))
+    assert driver.transactions == ["write"] and [r.seq for r in records] == [1]
+    queries = [q for kind, q, _ in driver.log if kind == "write"]
+    assert queries == [cypher.delete_edges(SCHEMA, SCHEMA.relations["INVOLVES"]), cypher.delete_nodes(SCHEMA.nodes["Deal"]),
+                       cypher.merge_edges(SCHEMA, SCHEMA.relations["WORKS_AT"]), cypher_records.append_records()]
+    put = [p for kind, q, p in driver.log if q == queries[2]][0]["rows"][0]["props"]
+    assert put["_load_id"] == "L1" and put["_source_file"] is None and put["until"] == date(2025, 6, 1)
     assert all("d1" not in q and "c1" not in q for q in queries)
 
 
@@ -414,6 +426,6 @@ def test_neo4j_refuses_dangling_edges_and_writes_none(live):
 def test_neo4j_score_history_in_order(live):
     live.upsert_nodes("Deal", [{"id": "d1", "name": "D1"}])
     live.write_scores([ScoreRecord("d1", 0.2, "v1", T, "low"), ScoreRecord("d1", 0.7, "v2", T + timedelta(days=1), "high")])
-    assert [(s.probability, s.model_version) for s in live.score_history()] == [(0.2, "v1"), (0.7, "v2")]
+    assert [(s.probability, s.model_version) for s in live.read_scores(history=True)] == [(0.2, "v1"), (0.7, "v2")]
     assert live.latest_scores(["d1"])["d1"].previous_probability == pytest.approx(0.2)
-    assert [s.probability for s in live.score_history(["nope"])] == []
+    assert [s.probability for s in live.read_scores(["nope"], history=True)] == []

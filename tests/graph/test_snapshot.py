@@ -84,7 +84,7 @@ def store_edges(store: GraphStore, rel: str, t: datetime, direction: str) -> set
 
 
 def snapshot_edges(snap, rel: str) -> set[tuple[str, str]]:
-    return set(zip(snap.edges[rel]["src"], snap.edges[rel]["dst"]))
+    return set(zip(snap.edges[rel]["src"], snap.edges[rel]["dst"], strict=True))
 
 
 @pytest.mark.parametrize("t", MOMENTS, ids=lambda t: t.strftime("%m-%dT%H"))
@@ -153,6 +153,11 @@ def test_to_pyg_structure(store):
         ("Deal", "FOR_PRODUCT", "Product"),
         ("Deal", "OWNED_BY", "Rep"),
         ("Deal", "HAS_OUTCOME", "Outcome"),
+        ("DealChange", "CHANGE_OF", "Deal"),
+        ("Activity", "REGARDS", "Deal"),
+        ("Activity", "WITH_CONTACT", "Contact"),
+        ("Activity", "AT_ACCOUNT", "Account"),
+        ("Activity", "PERFORMED_BY", "Rep"),
     }
     for label in NODES:
         assert data[label].num_nodes == len(visible_ids(label, day(16)))

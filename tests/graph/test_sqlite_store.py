@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from graph import GraphStore, InvalidInput, StoreError, open_store, sqlite_url
+from graph.ledger import Ledger
+from graph.lineage import MergeRecord
 from tests.graph.test_store_contract import DATETIMES_IN, DATETIMES_OUT, add_accounts
 
 T = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
@@ -90,6 +92,45 @@ def test_a_store_made_before_lineage_gets_its_columns(tmp_path):
     raw.commit()
     raw.close()
     with open_store(sqlite_url(path)) as s:
-        assert s.lineage("a1")[0].provenance.load_id is None
+        assert Ledger(s).lineage("a1")[0].provenance.load_id is None
         s.upsert_nodes("Account", [{"id": "a2", "name": "B", "_source_file": "x.csv", "_source_line": 2}], load_id="L")
-        assert s.lineage("a2")[0].provenance.source_file == "x.csv"
+        assert Ledger(s).lineage("a2")[0].provenance.source_file == "x.csv"
+
+
+def test_a_store_from_before_the_ledger_opens_with_its_books(tmp_path):
+    # The tables a store kept its books in before `graph.ledger`, with one load, one undone merge and a tombstone.
+    db = tmp_path / "old.db"
+    with sqlite3.connect(db) as conn:
+        conn.executescript("""
+            CREATE TABLE loads (load_id TEXT PRIMARY KEY, source TEXT NOT NULL, mapping TEXT NOT NULL,
+                mode TEXT NOT NULL, started TEXT NOT NULL, finished TEXT, state TEXT NOT NULL,
+                batches INTEGER NOT NULL DEFAULT 0, rows_written INTEGER NOT NULL DEFAULT 0, summary TEXT, error TEXT);
+            CREATE TABLE merges (merge_id INTEGER PRIMARY KEY AUTOINCREMENT, label TEXT NOT NULL, kept_id TEXT NOT NULL,
+                merged_id TEXT NOT NULL, rule TEXT NOT NULL, score REAL NOT NULL, detail TEXT NOT NULL DEFAULT '',
+                load_id TEXT NOT NULL, merged_row TEXT, redirects TEXT NOT NULL DEFAULT '[]',
+                state TEXT NOT NULL DEFAULT 'active', created_at TEXT NOT NULL, undone_at TEXT);
+            CREATE TABLE tombstones (kind TEXT NOT NULL, name TEXT NOT NULL, ident TEXT NOT NULL, load_id TEXT NOT NULL,
+                reason TEXT NOT NULL, row TEXT NOT NULL, at TEXT NOT NULL);
+            INSERT INTO loads VALUES ('L1', '/x', 'salesforce', 'full', '2025-01-01T00:00:00Z', '2025-01-01T00:01:00Z',
+                'finished', 4, 40, '{"totals": {"read": 40}}', NULL);
+            INSERT INTO merges (merge_id, label, kept_id, merged_id, rule, score, load_id, merged_row, state,
+                created_at, undone_at)
+                VALUES (7, 'Account', 'a1', 'a9', 'same_website', 1.0, 'L1', '{"id": "a9"}', 'undone',
+                '2025-01-01T00:00:30Z', '2025-01-02T00:00:00Z');
+            INSERT INTO tombstones VALUES ('node', 'Deal', '["d1"]', 'L1', 'missing from the export', '{"id": "d1"}',
+                '2025-01-01T00:00:59Z');
+        """)
+    with open_store(sqlite_url(db)) as old:
+        ledger = Ledger(old)
+        [load] = ledger.loads()
+        assert (load.load_id, load.state, load.batches, load.rows_written) == ("L1", "finished", 4, 40)
+        assert load.summary == {"totals": {"read": 40}}
+        [merge] = ledger.merges()
+        assert (merge.merge_id, merge.merged_id, merge.state, merge.merged_row) == (7, "a9", "undone", {"id": "a9"})
+        [stone] = ledger.tombstones("L1")
+        assert (stone.name, stone.ident, stone.reason) == ("Deal", ("d1",), "missing from the export")
+        add_accounts(old, "a1", "a2")
+        [new] = ledger.record_merges([MergeRecord("Account", "a1", "a2", "same_name", 1.0, "L2")])
+        assert new.merge_id > 7  # numbered above the old merges
+    with open_store(sqlite_url(db)) as again:  # carried over once
+        assert len(Ledger(again).loads()) == 1 and len(Ledger(again).merges()) == 2

@@ -17,6 +17,7 @@ import pytest
 
 from graph import GraphStore, InvalidInput, ScoreRecord, StoreError
 from graph.explanation import Explanation
+from graph.ledger import Ledger
 from graph.lineage import Close, LoadRecord, MergeRecord, Provenance, Redirect, SetAside
 from tests.graph.backends import BACKENDS, open_test_store
 from tests.loaders.test_identity import (
@@ -46,7 +47,9 @@ def add_accounts(store: GraphStore, *ids: str, created: datetime = T - timedelta
     store.upsert_nodes("Account", [{"id": i, "name": f"Account {i}", "created_at": created} for i in ids])
 
 
-def add_deals(store: GraphStore, *ids: str, account: str | None = None, created: datetime = T - timedelta(days=10)) -> None:
+def add_deals(
+    store: GraphStore, *ids: str, account: str | None = None, created: datetime = T - timedelta(days=10)
+) -> None:
     store.upsert_nodes("Deal", [{"id": i, "name": f"Deal {i}", "created_at": created} for i in ids])
     if account:
         store.upsert_edges("FOR_ACCOUNT", [{"src": i, "dst": account} for i in ids])
@@ -127,7 +130,8 @@ def test_get_nodes_skips_unknown_ids(store):
 
 
 def test_booleans_come_back_as_bool(store):
-    store.upsert_nodes("Product", [{"id": "p1", "name": "Core", "active": True}, {"id": "p2", "name": "Old", "active": False}])
+    store.upsert_nodes("Product", [{"id": "p1", "name": "Core", "active": True},
+                                   {"id": "p2", "name": "Old", "active": False}])
     got = store.get_nodes("Product", ["p1", "p2"])
     assert got["p1"]["active"] is True
     assert got["p2"]["active"] is False
@@ -256,7 +260,8 @@ def test_as_of_works_at_interval(store):
 
 def score(deal: str, p: float, version: str = "v1", when: datetime = T) -> ScoreRecord:
     return ScoreRecord(deal_id=deal, probability=p, model_version=version, scored_at=when,
-                       band="high" if p >= 0.5 else "low", explanation=Explanation(method=deal), metadata={"run": version})
+                       band="high" if p >= 0.5 else "low", explanation=Explanation(method=deal),
+                       metadata={"run": version})
 
 
 def test_rescoring_keeps_previous_probability(store):
@@ -372,7 +377,7 @@ def test_reader_sees_whole_batches_while_writer_writes(store):
 
 
 def begin(store: GraphStore, load_id: str = "L1", source: str = "/exports/crm") -> None:
-    store.begin_load(LoadRecord(load_id, source, "salesforce", T))
+    Ledger(store).begin_load(LoadRecord(load_id, source, "salesforce", T))
 
 
 def test_a_load_is_running_until_finished_and_counts_its_batches(store):
@@ -380,37 +385,38 @@ def test_a_load_is_running_until_finished_and_counts_its_batches(store):
     add_accounts(store, "a0")  # outside the load: not counted
     store.upsert_nodes("Account", [{"id": "a1", "name": "A"}, {"id": "a2", "name": "B"}], load_id="L1")
     store.upsert_edges("SUBSIDIARY_OF", [{"src": "a1", "dst": "a2"}], load_id="L1")
-    [running] = store.loads()
+    [running] = Ledger(store).loads()
     assert (running.state, running.batches, running.rows_written, running.finished) == ("running", 2, 3, None)
-    store.finish_load("L1", "finished", {"totals": {"read": 3}})
-    [done] = store.loads("L1")
+    Ledger(store).finish_load("L1", "finished", {"totals": {"read": 3}})
+    [done] = Ledger(store).loads("L1")
     assert done.state == "finished" and done.summary == {"totals": {"read": 3}} and done.finished is not None
 
 
 def test_a_finished_load_marks_earlier_running_loads_of_its_source_interrupted(store):
-    store.begin_load(LoadRecord("L1", "/x", "salesforce", T))
-    store.begin_load(LoadRecord("other", "/y", "salesforce", T))
-    store.begin_load(LoadRecord("L2", "/x", "salesforce", at(seconds=5)))
-    store.finish_load("L2", "finished")
-    assert {r.load_id: r.state for r in store.loads()} == {"L1": "interrupted", "other": "running", "L2": "finished"}
-    assert [r.load_id for r in store.loads()][0] == "L2"  # newest first
+    Ledger(store).begin_load(LoadRecord("L1", "/x", "salesforce", T))
+    Ledger(store).begin_load(LoadRecord("other", "/y", "salesforce", T))
+    Ledger(store).begin_load(LoadRecord("L2", "/x", "salesforce", at(seconds=5)))
+    Ledger(store).finish_load("L2", "finished")
+    assert {r.load_id: r.state for r in Ledger(store).loads()} == {"L1": "interrupted", "other": "running", "L2": "finished"}
+    assert [r.load_id for r in Ledger(store).loads()][0] == "L2"  # newest first
 
 
 def test_lineage_names_file_line_and_load_of_a_node_and_its_edges(store):
     begin(store)
     store.upsert_nodes("Account", [{"id": "a1", "name": "A", "_source_file": "Account.csv", "_source_line": 2},
-                                   {"id": "a2", "name": "P", "_source_file": "Account.csv", "_source_line": 3}], load_id="L1")
+                                   {"id": "a2", "name": "P", "_source_file": "Account.csv", "_source_line": 3}],
+                                   load_id="L1")
     store.upsert_edges("SUBSIDIARY_OF", [{"src": "a1", "dst": "a2", "_source_file": "Account.csv", "_source_line": 2}],
                        load_id="L1")
     add_deals(store, "d1", account="a1")  # written outside a load
-    [node] = store.lineage("a1")
+    [node] = Ledger(store).lineage("a1")
     assert (node.label, node.node_id) == ("Account", "a1")
     assert node.provenance == Provenance("L1", "Account.csv", 2)
     edges = {(e.relation, e.direction): e for e in node.edges}
     assert edges[("SUBSIDIARY_OF", "out")].provenance == Provenance("L1", "Account.csv", 2)
     assert edges[("FOR_ACCOUNT", "in")].src == "d1"
     assert edges[("FOR_ACCOUNT", "in")].provenance == Provenance(None, None, None)
-    assert store.lineage("nope") == []
+    assert Ledger(store).lineage("nope") == []
     # Lineage is bookkeeping, not graph: reads of the graph do not show it.
     assert "_load_id" not in store.get_node("Account", "a1")
     assert all("_source_file" not in r for r in store.read_tables()[0]["Account"])
@@ -422,11 +428,11 @@ def test_end_edges_closes_open_employment_and_keeps_it(store):
     add_accounts(store, "old", "new")
     store.upsert_edges("WORKS_AT", [{"src": "c1", "dst": "old", "key": "r1", "since": date(2024, 1, 1)},
                                     {"src": "c1", "dst": "new", "key": "r2", "since": date(2025, 1, 1)}])
-    assert store.end_edges("WORKS_AT", [("c1", "old", "r1")], date(2025, 6, 1), "L1", "missing from the export") == 1
-    assert store.end_edges("WORKS_AT", [("c1", "old", "r1")], date(2025, 7, 1), "L1", "again") == 0  # already closed
+    assert Ledger(store).end_edges("WORKS_AT", [("c1", "old", "r1")], date(2025, 6, 1), "L1", "missing from the export") == 1
+    assert Ledger(store).end_edges("WORKS_AT", [("c1", "old", "r1")], date(2025, 7, 1), "L1", "again") == 0  # already closed
     jobs = {n.node["id"]: n.edge for n in store.neighbours("Contact", ["c1"], "WORKS_AT")["c1"]}
     assert jobs["old"]["until"] == "2025-06-01" and jobs["new"]["until"] is None
-    assert store.edge_keys("WORKS_AT") == {("c1", "old", "r1"), ("c1", "new", "r2")}
+    assert Ledger(store).edge_keys("WORKS_AT") == {("c1", "old", "r1"), ("c1", "new", "r2")}
 
 
 def test_retire_moves_nodes_with_their_edges_to_tombstones(store):
@@ -434,14 +440,14 @@ def test_retire_moves_nodes_with_their_edges_to_tombstones(store):
     add_accounts(store, "a1", "a2")
     add_deals(store, "d1", "d2", account="a1")
     store.upsert_edges("SUBSIDIARY_OF", [{"src": "a2", "dst": "a1"}])
-    counts = store.retire("L1", {"Deal": ["d1"]}, {"SUBSIDIARY_OF": [("a2", "a1", "")]}, "missing from the export")
+    counts = Ledger(store).retire("L1", {"Deal": ["d1"]}, {"SUBSIDIARY_OF": [("a2", "a1", "")]}, "missing from the export")
     assert counts == {"Deal": 1, "FOR_ACCOUNT": 1, "SUBSIDIARY_OF": 1}
     assert store.node_ids("Deal") == {"d2"} and store.counts()["SUBSIDIARY_OF"] == 0
     assert store.check_integrity() == []
-    stones = {(t.kind, t.name, t.ident) for t in store.tombstones("L1")}
+    stones = {(t.kind, t.name, t.ident) for t in Ledger(store).tombstones("L1")}
     assert stones == {("node", "Deal", ("d1",)), ("edge", "FOR_ACCOUNT", ("d1", "a1", "")),
                       ("edge", "SUBSIDIARY_OF", ("a2", "a1", ""))}
-    [deal] = [t for t in store.tombstones() if t.kind == "node"]
+    [deal] = [t for t in Ledger(store).tombstones() if t.kind == "node"]
     assert deal.row["name"] == "Deal d1" and deal.reason == "missing from the export" and deal.load_id == "L1"
 
 
@@ -454,31 +460,31 @@ def test_merges_are_recorded_once_and_undo_restores_the_record(store):
                         merged_row={"id": "dup", "name": "ACME CORP.", "_load_id": "L1", "_source_file": "Account.csv",
                                     "_source_line": 9},
                         redirects=(Redirect("FOR_ACCOUNT", "d1", "keep", "", "dst"),))
-    [recorded] = store.record_merges([merge])
+    [recorded] = Ledger(store).record_merges([merge])
     assert recorded.merge_id is not None and recorded.state == "active"
-    [again] = store.record_merges([merge])  # the same decision in a later load: one record
-    assert again.merge_id == recorded.merge_id and len(store.merges()) == 1
-    undone = store.undo_merge(recorded.merge_id)
+    [again] = Ledger(store).record_merges([merge])  # the same decision in a later load: one record
+    assert again.merge_id == recorded.merge_id and len(Ledger(store).merges()) == 1
+    undone = Ledger(store).undo_merge(recorded.merge_id)
     assert undone.state == "undone" and undone.undone_at is not None
     assert store.get_node("Account", "dup")["name"] == "ACME CORP."
-    assert store.lineage("dup")[0].provenance == Provenance("L1", "Account.csv", 9)
+    assert Ledger(store).lineage("dup")[0].provenance == Provenance("L1", "Account.csv", 9)
     assert [n.node["id"] for n in store.neighbours("Deal", ["d1"], "FOR_ACCOUNT")["d1"]] == ["dup"]
     with pytest.raises(InvalidInput):
-        store.undo_merge(recorded.merge_id)
+        Ledger(store).undo_merge(recorded.merge_id)
     with pytest.raises(InvalidInput):
-        store.undo_merge(999)
-    assert store.merges("Account", "undone") == [undone]
+        Ledger(store).undo_merge(999)
+    assert Ledger(store).merges("Account", "undone") == [undone]
 
 
 def test_merging_an_id_that_lives_in_the_graph_moves_its_edges(store):
     begin(store)
     add_accounts(store, "keep", "dup")
     add_deals(store, "d1", account="dup")
-    [m] = store.record_merges([MergeRecord("Account", "keep", "dup", "same_name", 1.0, "L1")])
+    [m] = Ledger(store).record_merges([MergeRecord("Account", "keep", "dup", "same_name", 1.0, "L1")])
     assert store.node_ids("Account") == {"keep"}
     assert [n.node["id"] for n in store.neighbours("Deal", ["d1"], "FOR_ACCOUNT")["d1"]] == ["keep"]
     assert m.redirects == (Redirect("FOR_ACCOUNT", "d1", "keep", "", "dst"),)
-    store.undo_merge(m.merge_id)
+    Ledger(store).undo_merge(m.merge_id)
     assert store.node_ids("Account") == {"keep", "dup"}
     assert [n.node["id"] for n in store.neighbours("Deal", ["d1"], "FOR_ACCOUNT")["d1"]] == ["dup"]
 
@@ -494,21 +500,23 @@ def test_a_merge_fills_job_times_closes_open_stored_jobs_and_undo_empties_them(s
     merge = MergeRecord(
         label="Contact", kept_id="c1", merged_id="c2", rule="same_email", score=1.0, load_id="L1",
         merged_row={"id": "c2", "name": "Ann Lee", "created_at": "2024-09-15T08:00:00Z"},
-        redirects=(Redirect("WORKS_AT", "c1", "new", "", "src"), Redirect("WORKS_AT", "c1", "new", "", None, ("since",))),
+        redirects=(Redirect("WORKS_AT", "c1", "new", "", "src"),
+                   Redirect("WORKS_AT", "c1", "new", "", None, ("since",))),
         closes=(Close("WORKS_AT", "c1", "old", "", move), Close("WORKS_AT", "c1", "older", "", move)),
     )
-    [m] = store.record_merges([merge])
+    [m] = Ledger(store).record_merges([merge])
     store.upsert_edges("WORKS_AT", [{"src": "c1", "dst": "new", "since": move}], load_id="L1")
-    assert jobs(store, "c1") == {("old", None, "2024-09-15"), ("older", None, "2023-01-01"), ("new", "2024-09-15", None)}
+    assert jobs(store, "c1") == {("old", None, "2024-09-15"), ("older", None, "2023-01-01"),
+                                 ("new", "2024-09-15", None)}
     # Only the job that was open is closed, and only that one is recorded for undo.
     assert Redirect("WORKS_AT", "c1", "old", "", None, ("until",)) in m.redirects
     assert not [r for r in m.redirects if r.dst == "older"]
     for day, employer in (("2024-06-01", "old"), ("2024-12-01", "new")):
         t = datetime.fromisoformat(day).replace(tzinfo=UTC)
         assert ids(store.neighbours("Contact", ["c1"], "WORKS_AT", as_of=t)["c1"]) == {employer}
-    [again] = store.record_merges([merge])  # a later load with the same decision: nothing closes twice
+    [again] = Ledger(store).record_merges([merge])  # a later load with the same decision: nothing closes twice
     assert again.redirects == m.redirects
-    store.undo_merge(m.merge_id)
+    Ledger(store).undo_merge(m.merge_id)
     assert jobs(store, "c1") == {("old", None, None), ("older", None, "2023-01-01")}
     assert jobs(store, "c2") == {("new", None, None)}
 
@@ -521,14 +529,14 @@ def test_a_relation_set_aside_by_a_merge_comes_back_on_undo(store):
                                         "_source_file": "Account.csv", "_source_line": 4})
     merge = MergeRecord(label="Account", kept_id="keep", merged_id="dup", rule="same_website", score=1.0,
                         load_id="L1", merged_row={"id": "dup", "name": "Keep Inc"}, set_aside=(parent,))
-    [m] = store.record_merges([merge])
-    [again] = store.record_merges([merge])
+    [m] = Ledger(store).record_merges([merge])
+    [again] = Ledger(store).record_merges([merge])
     assert m.set_aside == again.set_aside == (parent,)
     assert ids(store.neighbours("Account", ["keep"], "SUBSIDIARY_OF")["keep"]) == {"p1"}
-    store.undo_merge(m.merge_id)
+    Ledger(store).undo_merge(m.merge_id)
     assert ids(store.neighbours("Account", ["dup"], "SUBSIDIARY_OF")["dup"]) == {"p2"}
     assert ids(store.neighbours("Account", ["keep"], "SUBSIDIARY_OF")["keep"]) == {"p1"}
-    [out] = [e for e in store.lineage("dup")[0].edges if e.direction == "out"]
+    [out] = [e for e in Ledger(store).lineage("dup")[0].edges if e.direction == "out"]
     assert out.provenance == Provenance("L1", "Account.csv", 4)
 
 
@@ -540,8 +548,8 @@ def test_a_contact_who_changed_jobs_keeps_both_employments(store, tmp_path, how)
         load_movers(store, write_mover_export(tmp_path / "one", mover_only("003A", "003C")))
         load_movers(store, write_mover_export(tmp_path / "two", mover_only("003B")), mode="delta")
     check_ann_moved(store)
-    [merge] = store.merges("Contact")
-    store.undo_merge(merge.merge_id)
+    [merge] = Ledger(store).merges("Contact")
+    Ledger(store).undo_merge(merge.merge_id)
     assert store.node_ids("Contact") == {"003A", "003B", "003C"}
     assert jobs(store, "003A") == {("001OLD", None, None)} and jobs(store, "003B") == {("001NEW", None, None)}
     assert ids(store.neighbours("Deal", ["006N"], "INVOLVES")["006N"]) == {"003B"}

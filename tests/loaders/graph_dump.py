@@ -32,6 +32,7 @@ def rows_tagged(db: Path, load_id: str) -> int:
     try:
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND "
                                              "(name LIKE 'n\\_%' ESCAPE '\\' OR name LIKE 'e\\_%' ESCAPE '\\')")]
-        return sum(conn.execute(f"SELECT COUNT(*) FROM {t} WHERE _load_id = ?", (load_id,)).fetchone()[0] for t in tables)
+        return sum(conn.execute(f"SELECT COUNT(*) FROM {t} WHERE _load_id = ?", (load_id,)).fetchone()[0]
+                   for t in tables)
     finally:
         conn.close()

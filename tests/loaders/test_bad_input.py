@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -22,11 +21,7 @@ from ontology import load_schema
 
 GENERIC = Path(__file__).parent / "fixtures" / "generic"
 GOOD_ACCOUNTS = 4  # a5 has a dangling parent even in the undamaged fixture
-
-
-@pytest.fixture
-def export(tmp_path) -> Path:
-    return Path(shutil.copytree(GENERIC, tmp_path / "export"))
+# `export`, a fresh copy of GENERIC for one test to damage, is tests/loaders/conftest.py's.
 
 
 def run_load(tmp_path: Path, export: Path, capsys) -> tuple[int, dict, str]:
@@ -59,12 +54,14 @@ def append_account_rows(export: Path, text: str) -> None:
 
 
 @pytest.mark.parametrize(("damage", "message"), [
-    (lambda p: p.write_bytes(p.read_text("utf-8").encode("latin-1")), "not UTF-8 text: byte 0xE9 on line 2 .*`encoding: cp1252`"),
+    (lambda p: p.write_bytes(p.read_text("utf-8").encode("latin-1")),
+     "not UTF-8 text: byte 0xE9 on line 2 .*`encoding: cp1252`"),
     (lambda p: p.write_bytes(b""), "empty file \\(0 bytes"),
     (lambda p: p.write_bytes(bytes(range(256)) * 40), "binary data|not UTF-8 text"),
     (lambda p: p.write_bytes(b"PK\x03\x04" + bytes(200)), "spreadsheet workbook"),
     (lambda p: p.write_bytes(p.read_text("utf-8").encode("utf-16-le")), "UTF-16 text without a byte-order mark"),
-    (lambda p: p.write_text(p.read_text("utf-8").replace("first_name", "given_name"), "utf-8"), "missing columns first_name"),
+    (lambda p: p.write_text(p.read_text("utf-8").replace("first_name", "given_name"), "utf-8"),
+     "missing columns first_name"),
     (lambda p: p.write_text('"id,first_name\n', "utf-8"), "the header row is not readable as CSV"),
 ])
 def test_unreadable_file_stops_the_load_before_writing(tmp_path, export, capsys, damage, message):

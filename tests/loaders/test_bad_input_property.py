@@ -19,7 +19,8 @@ from loaders.quarantine import read_quarantine
 from ontology import load_schema
 from tests.loaders.test_hostile_input import assert_no_parent_cycle
 
-HEADER = ["id", "name", "domain", "industry", "type", "country", "employees", "annual_revenue", "parent_id", "created_at"]
+HEADER = ["id", "name", "domain", "industry", "type", "country", "employees", "annual_revenue", "parent_id",
+          "created_at"]
 # Text with what breaks CSV and type coercion: separators, quotes, line breaks, non-ASCII, NUL.
 TEXT = st.text(alphabet=st.sampled_from(list('ab,"\n\r ;é–€1.-:T') + ["Z", "x", "\x00"]),
                max_size=12)

@@ -64,7 +64,8 @@ def test_leads_won_when_their_id_is_in_the_closed_deals_file(tmp_path):
     draft, summary, nodes, edges = draft_and_load(tmp_path, "funnel")
     assert summary.reconciles and summary.totals()["quarantined"] == 0
     won = {e["src"] for e in edges["HAS_OUTCOME"]}
-    assert won == {"5420aad7fec3549a85876ba1c529bd84", "8c18d1de7f67e60dbd64e3c07d7e9d5d", "b4bc852d233dfefc5131f593b538befa"}
+    assert won == {"5420aad7fec3549a85876ba1c529bd84", "8c18d1de7f67e60dbd64e3c07d7e9d5d",
+                   "b4bc852d233dfefc5131f593b538befa"}
     assert {o["result"] for o in nodes["Outcome"]} == {"won"}
     closed = {o["id"]: str(o["closed_at"]) for o in nodes["Outcome"]}
     assert closed["5420aad7fec3549a85876ba1c529bd84:won"] == "2018-02-26T19:08:45Z"
@@ -82,7 +83,8 @@ def test_flat_table_without_dates_says_a_time_column_is_needed(tmp_path):
     assert {o["id"].split(":")[0]: o["result"] for o in nodes["Outcome"]} == {
         "Q-1001": "won", "Q-1002": "lost", "Q-1004": "won", "Q-1006": "lost"}
     # customers, owners and products are names with no file of their own: one node per name
-    assert {a["name"] for a in nodes["Account"]} == {"Müller Maschinenbau GmbH", "Brandt & Söhne KG", "Nordlicht AG", "Rheinwerk SE"}
+    assert {a["name"] for a in nodes["Account"]} == {"Müller Maschinenbau GmbH", "Brandt & Söhne KG", "Nordlicht AG",
+                                                      "Rheinwerk SE"}
     assert len(nodes["Rep"]) == 2 and len(edges["FOR_PRODUCT"]) == 6
 
 

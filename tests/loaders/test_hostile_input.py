@@ -21,13 +21,13 @@ import pytest
 
 from api.cli import EXIT_BAD_INPUT, EXIT_OK, main
 from graph import GraphStore, open_store, sqlite_url
+from graph.ledger import Ledger
 from loaders.mapping import MAPPINGS_DIR
 from ontology import load_schema
 from tests.loaders.test_bad_input import (
     GENERIC,
     GOOD_ACCOUNTS,
     append_account_rows,
-    export,  # noqa: F401  (the fixture)
     file_summary,
     quarantined,
     run_load,
@@ -261,7 +261,7 @@ def test_subfolder_that_links_outside_is_refused(tmp_path, export, capsys):
 # ---- mapping files that hung or crashed the YAML reader
 
 LAUGHS = "name: x\na: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
-    f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi")) + "sources: *i\n"
+    f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)) + "sources: *i\n"
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -395,7 +395,7 @@ def assert_acyclic(tmp_path: Path) -> None:
 
 def assert_no_parent_cycle(store: GraphStore) -> None:
     """No account is its own parent or ancestor in the stored hierarchy."""
-    parent = {s: d for s, d, _ in store.edge_keys("SUBSIDIARY_OF")}
+    parent = {s: d for s, d, _ in Ledger(store).edge_keys("SUBSIDIARY_OF")}
     for start in parent:
         seen, node = set(), start
         while node in parent:

@@ -13,6 +13,7 @@ import pytest
 import loaders.identity as identity
 from api.cli import main
 from graph import open_store, sqlite_url
+from graph.ledger import Ledger
 from loaders import load_export, load_mapping
 from loaders.identity import DEFAULT_RULES, Decision, IdentityRules, load_identity_rules, resolve
 from loaders.normalise import company_name, email, website
@@ -36,7 +37,8 @@ def test_company_name_keeps_what_is_not_a_legal_form():
     assert company_name("") == company_name(None) == ""
 
 
-@pytest.mark.parametrize("url", ["acme.com", "www.acme.com", "https://www.acme.com/", "HTTP://Acme.com//", "acme.com?ref=x"])
+@pytest.mark.parametrize("url", ["acme.com", "www.acme.com", "https://www.acme.com/", "HTTP://Acme.com//",
+                                 "acme.com?ref=x"])
 def test_websites_lose_scheme_www_and_trailing_slash(url):
     assert website(url) == "acme.com"
 
@@ -117,7 +119,8 @@ def test_fuzzy_matching_compares_candidates_not_all_pairs(monkeypatch):
 
 def test_rules_are_tunable_from_yaml(tmp_path):
     path = tmp_path / "rules.yaml"
-    path.write_text("entities:\n  Account:\n    rules:\n      - {name: name_2_edits, field: name, normalise: company_name,"
+    path.write_text("entities:\n  Account:\n    rules:\n"
+                    "      - {name: name_2_edits, field: name, normalise: company_name,"
                     " max_edits: 2}\n", "utf-8")
     rules = load_identity_rules(path)
     result = resolve("Account", [account("a", "Quintaro"), account("b", "Quintrao")], rules)
@@ -156,12 +159,12 @@ def test_every_planted_duplicate_account_is_found_and_nothing_else(sample_load):
     # The generator's knowledge: duplicates get the highest ids and are listed last; each shares its source's
     # website, which is unique per real company.
     duplicates = {r["Id"] for r in rows[-planted:]}
-    merges = store.merges("Account")
+    merges = Ledger(store).merges("Account")
     assert {m.merged_id for m in merges} == duplicates
     for m in merges:  # no false merge: each duplicate joined the company it copies
         assert website(by_id[m.kept_id]["Website"]) == website(by_id[m.merged_id]["Website"])
         assert m.kept_id not in duplicates and m.rule == "same_website" and m.score == 1.0
-    assert store.merges("Contact") == []  # the generator plants no duplicate contacts
+    assert Ledger(store).merges("Contact") == []  # the generator plants no duplicate contacts
     assert load.merges == {"Account.same_website": planted}
     files = {f.file: f for f in load.files}
     assert files["Account.csv"].merged == planted and load.reconciles
@@ -169,12 +172,12 @@ def test_every_planted_duplicate_account_is_found_and_nothing_else(sample_load):
 
 def test_references_to_duplicates_are_redirected(sample_load):
     root, sample, store, load = sample_load
-    duplicates = {m.merged_id for m in store.merges("Account")}
+    duplicates = {m.merged_id for m in Ledger(store).merges("Account")}
     assert not duplicates & store.node_ids("Account")
     nodes, edges = store.read_tables()
     assert not {e["dst"] for e in edges["FOR_ACCOUNT"]} & duplicates
     assert not {e["dst"] for e in edges["WORKS_AT"]} & duplicates
-    redirected = sum(len(m.redirects) for m in store.merges("Account"))
+    redirected = sum(len(m.redirects) for m in Ledger(store).merges("Account"))
     # Every deal and contact planted on a duplicate is now on its company (some have other dirt, hence >=).
     planted = sample.dirt["opportunities_on_duplicate_accounts"] + sample.dirt["contacts_on_duplicate_accounts"]
     assert redirected >= planted * 0.9
@@ -190,7 +193,7 @@ def test_merges_list_and_undo_through_the_cli(sample_load, capsys):
     assert first["merged_id"] in store.node_ids("Account")
     again = load_export(store, root / "export", load_mapping("salesforce", store.schema), root / "q")
     assert first["merged_id"] in store.node_ids("Account")  # a later load keeps the pair apart
-    assert again.merges == {"Account.same_website": len(store.merges("Account", "active"))}
+    assert again.merges == {"Account.same_website": len(Ledger(store).merges("Account", "active"))}
     assert main(["merges", "undo", str(first["merge_id"]), "--store", url]) == 1  # already undone
 
 
@@ -247,7 +250,8 @@ MOVER_ROWS = {
         ["003A", "001OLD", "Ann", "Lee", "ann.lee@mail.com", "VP Sales", "2023-03-01T10:00:00.000Z"],
         ["003C", "001OLD", "Bob", "Ray", "bob@oldco.de", "CFO", "2023-03-01T10:00:00.000Z"],
     ],
-    "Opportunity.csv": [["006N", "Newco deal", "001NEW", "Prospecting", "1000", "2025-06-01", "2024-10-01T00:00:00.000Z"]],
+    "Opportunity.csv": [
+        ["006N", "Newco deal", "001NEW", "Prospecting", "1000", "2025-06-01", "2024-10-01T00:00:00.000Z"]],
     "OpportunityContactRole.csv": [["00KA", "006N", "003B", "Champion", "2024-10-02T00:00:00.000Z"]],
 }
 
@@ -300,8 +304,8 @@ def check_ann_moved(store) -> None:
 
 def check_undone(store, folder: Path, tmp_path: Path) -> None:
     """Undo gives both records and their own relations back exactly: the graph of a load that merged nothing."""
-    [merge] = store.merges("Contact")
-    store.undo_merge(merge.merge_id)
+    [merge] = Ledger(store).merges("Contact")
+    Ledger(store).undo_merge(merge.merge_id)
     assert store.node_ids("Contact") == {"003A", "003B", "003C"}
     assert jobs(store, "003A") == {("001OLD", None, None)} and jobs(store, "003B") == {("001NEW", None, None)}
     assert [n.node["id"] for n in store.neighbours("Deal", ["006N"], "INVOLVES")["006N"]] == ["003B"]
@@ -314,9 +318,10 @@ def check_undone(store, folder: Path, tmp_path: Path) -> None:
 
 def where_from(store, node_id: str) -> list[tuple]:
     """The source file and line of a node and of each edge touching it (load ids differ between stores)."""
-    [lineage] = store.lineage(node_id)
+    [lineage] = Ledger(store).lineage(node_id)
     return [(lineage.provenance.source_file, lineage.provenance.source_line),
-            *sorted((e.relation, e.src, e.dst, e.provenance.source_file, e.provenance.source_line) for e in lineage.edges)]
+            *sorted((e.relation, e.src, e.dst, e.provenance.source_file, e.provenance.source_line)
+                    for e in lineage.edges)]
 
 
 def test_a_contact_who_changed_jobs_keeps_both_employments(tmp_path):
@@ -324,7 +329,7 @@ def test_a_contact_who_changed_jobs_keeps_both_employments(tmp_path):
     with open_store(sqlite_url(tmp_path / "g.db")) as store:
         summary = load_movers(store, folder)
         check_ann_moved(store)
-        [merge] = store.merges("Contact")
+        [merge] = Ledger(store).merges("Contact")
         assert (merge.kept_id, merge.merged_id, merge.rule) == ("003A", "003B", "same_email")
         assert summary.merges == {"Contact.same_email": 1}
         assert summary.merge_carried == {"WORKS_AT": 1}  # the move; the deal role is someone else's reference
@@ -343,7 +348,7 @@ def test_loading_the_merged_export_again_changes_nothing(tmp_path):
         first = store.read_tables()
         again = load_movers(store, folder)
         assert store.read_tables() == first and again.reconciles
-        [merge] = store.merges("Contact")
+        [merge] = Ledger(store).merges("Contact")
         # Recorded once: her new job re-pointed and its start filled in, her old job's end, her deal role.
         assert sorted((r.relation, r.dst, r.end or "", r.filled) for r in merge.redirects) == [
             ("INVOLVES", "003A", "dst", ()), ("WORKS_AT", "001NEW", "", ("since",)),
@@ -360,8 +365,8 @@ def test_a_delta_load_of_the_second_record_merges_the_same_way(tmp_path):
         summary = load_movers(store, second, mode="delta")
         check_ann_moved(store)  # the stored job was ended when the new record's began
         assert summary.merge_carried == {"WORKS_AT": 1} and summary.reconciles
-        [merge] = store.merges("Contact")
-        store.undo_merge(merge.merge_id)
+        [merge] = Ledger(store).merges("Contact")
+        Ledger(store).undo_merge(merge.merge_id)
         assert jobs(store, "003A") == {("001OLD", None, None)} and jobs(store, "003B") == {("001NEW", None, None)}
         assert [n.node["id"] for n in store.neighbours("Deal", ["006N"], "INVOLVES")["006N"]] == ["003B"]
 
@@ -382,9 +387,10 @@ def test_a_merged_row_whose_relation_dangles_is_quarantined(tmp_path):
 
 def test_the_export_s_own_job_times_win(tmp_path):
     """Times the export gives are kept: an explicit start of the new job, and an old job that never ended."""
-    mapping = MOVER_MAPPING.replace("properties: {title: Title}", "properties: {title: Title, since: Since, until: Until}")
+    mapping = MOVER_MAPPING.replace("properties: {title: Title}",
+                                    "properties: {title: Title, since: Since, until: Until}")
     rows = {**MOVER_ROWS, "Contact.csv": [[*r, since, until] for r, since, until in zip(
-        MOVER_ROWS["Contact.csv"], ["2024-10-01", "", ""], ["", "2030-01-01", ""])]}
+        MOVER_ROWS["Contact.csv"], ["2024-10-01", "", ""], ["", "2030-01-01", ""], strict=True)]}
     headers = {**MOVER_HEADERS, "Contact.csv": [*MOVER_HEADERS["Contact.csv"], "Since", "Until"]}
     folder = tmp_path / "export"
     folder.mkdir()
@@ -433,11 +439,11 @@ def test_a_merged_account_s_parent_is_carried_or_set_aside_and_undo_gives_it_bac
         assert parents(store) == {("001A1", "001P1"), ("001B1", "001P1")}
         assert summary.merge_carried == {"SUBSIDIARY_OF": 1} and summary.reconciles
         aside = {m.merged_id: [(a.relation, a.edge["src"], a.edge["dst"]) for a in m.set_aside]
-                 for m in store.merges("Account")}
+                 for m in Ledger(store).merges("Account")}
         assert aside == {"001A2": [("SUBSIDIARY_OF", "001A2", "001P2")], "001B2": [],
                          "001C2": [("SUBSIDIARY_OF", "001C2", "001C1")]}
-        for m in store.merges("Account"):
-            store.undo_merge(m.merge_id)
+        for m in Ledger(store).merges("Account"):
+            Ledger(store).undo_merge(m.merge_id)
         assert parents(store) == {("001A1", "001P1"), ("001A2", "001P2"), ("001B2", "001P1"), ("001C2", "001C1")}
         with open_store(sqlite_url(tmp_path / "unmerged.db")) as plain:
             load_movers(plain, folder, identity=None)

@@ -17,6 +17,7 @@ import pytest
 
 from api.cli import main
 from graph import InvalidInput, open_store, sqlite_url
+from graph.ledger import Ledger
 from loaders import load_export, load_mapping
 from loaders.sample import generate_sample
 from tests.loaders.graph_dump import canonical
@@ -78,12 +79,17 @@ def exports(tmp_path_factory):
     e.files["OpportunityLineItem.csv"].append({**item, "Id": "00k5g00000zzNEW001", "OpportunityId": new_deal["Id"],
                                                "CreatedDate": "2026-11-12T11:00:00.000Z"})
     facts["new_deal"] = new_deal["Id"]
-    # A deleted deal: Salesforce deletes its roles and line items with it.
+    # A deleted deal: Salesforce deletes its roles, line items, history and activities with it.
     gone = next(o for o in opps if o["Id"] not in facts.values() and o["IsClosed"] == "true")
     opps.remove(gone)
-    for name in ("OpportunityContactRole.csv", "OpportunityLineItem.csv"):
+    timeline = {r["Id"] for r in e.files["OpportunityHistory.csv"] if r["OpportunityId"] == gone["Id"]}
+    timeline |= {r["Id"] for name in ("Task.csv", "Event.csv") for r in e.files[name] if r["WhatId"] == gone["Id"]}
+    for name in ("OpportunityContactRole.csv", "OpportunityLineItem.csv", "OpportunityHistory.csv"):
         e.files[name] = [r for r in e.files[name] if r["OpportunityId"] != gone["Id"]]
+    for name in ("Task.csv", "Event.csv"):
+        e.files[name] = [r for r in e.files[name] if r["WhatId"] != gone["Id"]]
     facts["deleted"] = gone["Id"]
+    facts["deleted_timeline"] = timeline
     # Two movers, each with one job so far: one recorded as Salesforce does (old row ended, new row), one whose
     # old row is simply missing from the export.
     jobs: dict[str, list[dict]] = {}
@@ -91,7 +97,7 @@ def exports(tmp_path_factory):
         jobs.setdefault(r["ContactId"], []).append(r)
     singles = [rows[0] for rows in jobs.values() if len(rows) == 1]
     accounts = [a["Id"] for a in e.files["Account.csv"]]
-    for n, (job, how) in enumerate(zip(singles[:2], ("ended", "dropped"))):
+    for n, (job, how) in enumerate(zip(singles[:2], ("ended", "dropped"), strict=True)):
         new_account = next(a for a in accounts if a != job["AccountId"])
         if how == "ended":
             job.update(EndDate=(MOVE_DAY.replace(day=MOVE_DAY.day - 1)).isoformat(), IsActive="false", IsDirect="false")
@@ -128,7 +134,7 @@ def test_new_changed_and_closed_deals_are_updated_in_place(loaded):
     assert store.get_node("Deal", facts["stage_moved"])["stage"] == "Negotiation/Review"
     [outcome] = store.neighbours("Deal", [facts["closed"]], "HAS_OUTCOME")[facts["closed"]]
     assert outcome.node["result"] == "won" and outcome.node["closed_at"].startswith(EXPORT_DATE.isoformat())
-    assert [r.state for r in store.loads()] == ["finished", "finished"] and two.reconciles
+    assert [r.state for r in Ledger(store).loads()] == ["finished", "finished"] and two.reconciles
 
 
 def test_a_move_ends_the_old_job_and_keeps_it(loaded):
@@ -140,7 +146,7 @@ def test_a_move_ends_the_old_job_and_keeps_it(loaded):
         assert jobs == {(old, until), (new, None)}, how  # history kept: two jobs, the old one closed
         assert employers(store, contact, before) == {old} and employers(store, contact, after) == {new}
     assert two.ended == {"WORKS_AT": 1}  # the dropped row was closed by the rule, the other by the export
-    [edge] = [e for n in store.lineage(facts["mover_dropped"][0]) for e in n.edges if e.key == facts["mover_dropped"][3]]
+    [edge] = [e for n in Ledger(store).lineage(facts["mover_dropped"][0]) for e in n.edges if e.key == facts["mover_dropped"][3]]
     assert edge.provenance.load_id == two.load_id and "missing from the export" in edge.provenance.source_file
 
 
@@ -148,8 +154,10 @@ def test_a_deleted_record_is_tombstoned_never_silently_removed(loaded, capsys):
     store, _, two, _, facts, root = loaded
     deal = facts["deleted"]
     assert store.get_node("Deal", deal) is None
-    stones = store.tombstones(two.load_id)
-    assert {t.ident for t in stones if t.kind == "node"} == {(deal,), (f"{deal}:outcome",)}
+    stones = Ledger(store).tombstones(two.load_id)
+    # The deal, its outcome, and its history rows and activities, deleted with it.
+    expected = {(deal,), (f"{deal}:outcome",), *((i,) for i in facts["deleted_timeline"])}
+    assert {t.ident for t in stones if t.kind == "node"} == expected
     assert {t.name for t in stones if t.kind == "edge" and t.ident[0] == deal} >= {"FOR_ACCOUNT", "OWNED_BY", "INVOLVES"}
     assert two.retired["Deal"] == 1 and store.check_integrity() == []
     assert main(["lineage", deal, "--store", sqlite_url(root / "g.db")]) == 0
@@ -184,7 +192,7 @@ def test_delta_mode_retires_nothing(exports, tmp_path):
         mapping = load_mapping("salesforce", store.schema)
         load_export(store, first, mapping, tmp_path / "q")
         summary = load_export(store, second, mapping, tmp_path / "q")
-        assert summary.mode == "delta" and summary.retired == {} and store.tombstones() == []
+        assert summary.mode == "delta" and summary.retired == {} and Ledger(store).tombstones() == []
         assert store.get_node("Deal", facts["deleted"]) is not None
 
 
@@ -200,4 +208,4 @@ def test_a_full_export_missing_most_records_is_refused_before_writing(exports, t
         with pytest.raises(InvalidInput, match="more likely incomplete"):
             load_export(store, partial, mapping, tmp_path / "q", mode="full")
         assert canonical(store) == before
-        assert store.loads()[0].state == "failed"
+        assert Ledger(store).loads()[0].state == "failed"

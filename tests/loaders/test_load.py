@@ -16,10 +16,13 @@ from ontology import load_schema
 HEADERS = {
     "User.csv": "Id,Name,Email,Title,Department,IsActive,CreatedDate",
     "Product2.csv": "Id,Name,ProductCode,Family,IsActive,CreatedDate",
-    "Account.csv": "Id,Name,ParentId,Industry,Type,BillingCountry,NumberOfEmployees,AnnualRevenue,Website,OwnerId,CreatedDate",
+    "Account.csv": "Id,Name,ParentId,Industry,Type,BillingCountry,NumberOfEmployees,AnnualRevenue,Website,OwnerId,"
+                   "CreatedDate",
     "Contact.csv": "Id,AccountId,FirstName,LastName,Email,Title,CreatedDate",
     "AccountContactRelation.csv": "Id,AccountId,ContactId,Roles,StartDate,EndDate,IsActive,IsDirect,CreatedDate",
-    "Opportunity.csv": "Id,Name,AccountId,OwnerId,StageName,Amount,Probability,CloseDate,IsClosed,IsWon,Type,LeadSource,ForecastCategoryName,Loss_Reason__c,CreatedDate",
+    "Opportunity.csv": "Id,Name,AccountId,OwnerId,StageName,Amount,Probability,CloseDate,IsClosed,IsWon,Type,"
+                       "LeadSource,"
+                       "ForecastCategoryName,Loss_Reason__c,CreatedDate",
     "OpportunityContactRole.csv": "Id,OpportunityId,ContactId,Role,IsPrimary,CreatedDate",
     "OpportunityLineItem.csv": "Id,OpportunityId,Product2Id,Quantity,UnitPrice,TotalPrice,CreatedDate",
 }
@@ -44,12 +47,18 @@ ROWS = {
         ["07kC", "001A", "003B", "", "2024-06-01", "", "true", "true", T],
     ],
     "Opportunity.csv": [
-        ["006W", "Acme won", "001A", "005A", "Closed Won", "1000", "100", "2025-03-01", "true", "true", "New", "Web", "Closed", "", "2025-01-10T00:00:00.000Z"],
-        ["006L", "Acme lost", "001A", "005A", "Closed Lost", "2000", "0", "2025-04-01", "true", "false", "New", "Web", "Omitted", "Price", "2025-01-11T00:00:00.000Z"],
-        ["006O", "Acme open", "001A", "005A", "Negotiation/Review", "3000", "90", "2026-12-01", "false", "false", "New", "Web", "Commit", "", "2025-06-01T00:00:00.000Z"],
-        ["006X", "Badco deal", "001B", "005A", "Prospecting", "10", "10", "2026-12-01", "false", "false", "New", "Web", "Pipeline", "", T],  # account quarantined
-        ["006D", "Bad date", "001A", "005A", "Prospecting", "10", "10", "2026-12-01", "false", "false", "New", "Web", "Pipeline", "", "2025-02-30"],
-        ["006N", "Negative", "001A", "005A", "Prospecting", "-5", "10", "2026-12-01", "false", "false", "New", "Web", "Pipeline", "", T],
+        ["006W", "Acme won", "001A", "005A", "Closed Won", "1000", "100", "2025-03-01", "true", "true", "New", "Web",
+         "Closed", "", "2025-01-10T00:00:00.000Z"],
+        ["006L", "Acme lost", "001A", "005A", "Closed Lost", "2000", "0", "2025-04-01", "true", "false", "New", "Web",
+         "Omitted", "Price", "2025-01-11T00:00:00.000Z"],
+        ["006O", "Acme open", "001A", "005A", "Negotiation/Review", "3000", "90", "2026-12-01", "false", "false", "New",
+         "Web", "Commit", "", "2025-06-01T00:00:00.000Z"],
+        ["006X", "Badco deal", "001B", "005A", "Prospecting", "10", "10", "2026-12-01", "false", "false", "New", "Web",
+         "Pipeline", "", T],  # account quarantined
+        ["006D", "Bad date", "001A", "005A", "Prospecting", "10", "10", "2026-12-01", "false", "false", "New", "Web",
+         "Pipeline", "", "2025-02-30"],
+        ["006N", "Negative", "001A", "005A", "Prospecting", "-5", "10", "2026-12-01", "false", "false", "New", "Web",
+         "Pipeline", "", T],
     ],
     "OpportunityContactRole.csv": [
         ["00KA", "006W", "003A", "Champion", "true", "2025-01-12T00:00:00.000Z"],
@@ -163,7 +172,8 @@ def test_non_utf8_file_is_a_clear_error(tmp_path):
 
 def test_mapping_naming_unknown_terms_is_rejected(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text(json.dumps({"name": "x", "sources": [{"file": "a.csv", "node": "Deal", "key": "Id", "properties": {"colour": "C"}}]}))
+    bad.write_text(json.dumps({"name": "x", "sources": [
+        {"file": "a.csv", "node": "Deal", "key": "Id", "properties": {"colour": "C"}}]}))
     with pytest.raises(InvalidInput, match="colour"):
         load_mapping(str(bad), load_schema())
 
@@ -175,7 +185,8 @@ def test_parallel_line_items_for_one_product_are_both_kept(tmp_path):
     ]}
     schema = load_schema()
     store = open_store(sqlite_url(tmp_path / "g.db"), schema)
-    summary = load_export(store, write_export(tmp_path / "export", rows), load_mapping("salesforce", schema), tmp_path / "q")
+    summary = load_export(store, write_export(tmp_path / "export", rows), load_mapping("salesforce", schema),
+                          tmp_path / "q")
     items = {f.file: f for f in summary.files}["OpportunityLineItem.csv"]
     assert (items.read, items.loaded, items.merged) == (2, 2, 0)
     amounts = sorted(n.edge["amount"] for n in store.neighbours("Deal", ["006W"], "FOR_PRODUCT")["006W"])
@@ -196,7 +207,8 @@ def test_a_rejected_duplicate_never_takes_the_valid_row_with_it(tmp_path, accoun
     schema = load_schema()
     store = open_store(sqlite_url(tmp_path / "g.db"), schema)
     rows = {**ROWS, "Account.csv": accounts}
-    summary = load_export(store, write_export(tmp_path / "export", rows), load_mapping("salesforce", schema), tmp_path / "q")
+    summary = load_export(store, write_export(tmp_path / "export", rows), load_mapping("salesforce", schema),
+                          tmp_path / "q")
     assert summary.reconciles
     account_file = {f.file: f for f in summary.files}["Account.csv"]
     assert (account_file.read, account_file.loaded, account_file.quarantined, account_file.merged) == (3, 2, 1, 0)

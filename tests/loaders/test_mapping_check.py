@@ -44,7 +44,8 @@ def test_dirty_fixture_reports_each_problem_with_line(tmp_path, capsys):
     code, report = check(tmp_path, capsys, "hubspot", FIXTURES / "hubspot")
     assert code == EXIT_BAD_INPUT
     problems = "\n".join(report["problems"])
-    assert "companies.csv: 1 of 8 rows checked would be quarantined [employees (column Number of Employees) (1)], e.g. line 9" in problems
+    assert ("companies.csv: 1 of 8 rows checked would be quarantined "
+            "[employees (column Number of Employees) (1)], e.g. line 9") in problems
     assert "deals.csv: 1 of 13 rows checked name nodes that do not exist [Deal owner (1)]" in problems
     assert "'Bruce Nobody' names no Rep by name" in problems
 
@@ -103,7 +104,9 @@ def test_load_takes_a_mapping_name_or_path(tmp_path, capsys):
     store = f"sqlite:///{tmp_path / 'g.db'}"
     shutil.copy(Path(__file__).parents[2] / "loaders" / "mappings" / "generic.yaml", tmp_path / "mine.yaml")
     for mapping in ("generic", str(tmp_path / "mine.yaml")):
-        code = main(["load", str(FIXTURES / "generic"), "--mapping", mapping, "--store", store, "--home", str(tmp_path), "--json"])
+        code = main(["load", str(FIXTURES / "generic"), "--mapping", mapping, "--store", store, "--home", str(tmp_path),
+                     "--json"])
         assert code == EXIT_OK and json.loads(capsys.readouterr().out)["reconciles"]
-    assert main(["load", str(FIXTURES / "generic"), "--mapping", "nosuch", "--store", store, "--home", str(tmp_path)]) == EXIT_BAD_INPUT
+    nosuch = ["load", str(FIXTURES / "generic"), "--mapping", "nosuch", "--store", store, "--home", str(tmp_path)]
+    assert main(nosuch) == EXIT_BAD_INPUT
     assert "shipped: dynamics, generic, hubspot, salesforce" in capsys.readouterr().err

@@ -25,7 +25,8 @@ def docs_mapping(tmp_path: Path, name: str) -> str:
 def test_worked_example_loads_the_pipedrive_fixture(tmp_path):
     schema = load_schema()
     store = open_store(sqlite_url(tmp_path / "g.db"), schema)
-    summary = load_export(store, ROOT / "tests/loaders/fixtures/pipedrive", load_mapping(docs_mapping(tmp_path, "pipedrive"), schema), tmp_path / "q")
+    mapping = load_mapping(docs_mapping(tmp_path, "pipedrive"), schema)
+    summary = load_export(store, ROOT / "tests/loaders/fixtures/pipedrive", mapping, tmp_path / "q")
     assert summary.reconciles
     reasons = {(q["file"], q["line"]): q["reason"] for q in read_quarantine(Path(summary.quarantine_file))}
     assert reasons == {("deals.csv", 6): "Organization: 'Hooli Inc' names no Account by name"}
@@ -33,7 +34,8 @@ def test_worked_example_loads_the_pipedrive_fixture(tmp_path):
     assert [n.node["name"] for n in store.neighbours("Deal", ["103"], "OWNED_BY")["103"]] == ["Rita Rep"]
     assert store.node_ids("Rep") == {"owner:Rita Rep", "owner:Sam Seller"}
     lost = store.get_node("Outcome", "102:outcome")
-    assert (lost["result"], lost["closed_at"], lost["reason"]) == ("lost", "2023-07-15T09:30:00Z", "Price")  # CEST -> UTC
+    # CEST -> UTC
+    assert (lost["result"], lost["closed_at"], lost["reason"]) == ("lost", "2023-07-15T09:30:00Z", "Price")
     assert store.get_node("Outcome", "103:outcome") is None
     assert [n.node["id"] for n in store.neighbours("Contact", ["11"], "WORKS_AT")["11"]] == ["1"]
     assert len(store.neighbours("Deal", ["103"], "FOR_PRODUCT")["103"]) == 2
@@ -44,7 +46,8 @@ def test_mapping_written_from_the_docs_loads_a_dynamics_export(tmp_path):
     schema = load_schema()
     store = open_store(sqlite_url(tmp_path / "g.db"), schema)
     fixtures = ROOT / "tests/loaders/fixtures"
-    summary = load_export(store, fixtures / "dynamics", load_mapping(str(fixtures / "dynamics.yaml"), schema), tmp_path / "q")
+    summary = load_export(store, fixtures / "dynamics", load_mapping(str(fixtures / "dynamics.yaml"), schema),
+                          tmp_path / "q")
     assert summary.reconciles and summary.totals()["quarantined"] == 1  # the deal of an account not exported
     fabrikam = store.get_node("Account", "a0000000-0000-4000-8000-000000000001")
     assert (fabrikam["employees"], fabrikam["annual_revenue"]) == (5000, 1e9)  # "5,000", "$1,000,000,000.00"

@@ -38,7 +38,8 @@ def mapping_file(tmp_path: Path, yaml_text: str) -> str:
 def load(tmp_path: Path, yaml_text: str, files: dict[str, str | bytes], store=None):
     schema = load_schema()
     store = store or open_store(sqlite_url(tmp_path / "g.db"), schema)
-    summary = load_export(store, write(tmp_path / "export", files), load_mapping(mapping_file(tmp_path, yaml_text), schema), tmp_path / "q")
+    mapping = load_mapping(mapping_file(tmp_path, yaml_text), schema)
+    summary = load_export(store, write(tmp_path / "export", files), mapping, tmp_path / "q")
     assert summary.reconciles
     reasons = {(q["file"], q["line"]): q["reason"] for q in read_quarantine(Path(summary.quarantine_file))}
     return store, summary, reasons
@@ -140,7 +141,8 @@ def test_reference_by_name_is_ambiguous_or_found_in_the_store(tmp_path):
     relations:
       - {relation: FOR_ACCOUNT, target: {column: company, by: name}}
 """
-    store, _, reasons = load(tmp_path, yaml_text, {"accounts.csv": ACCOUNTS, "deals.csv": "id,name,company\nd1,One,acme  CORP\nd2,Two,Twin\n"})
+    deals = "id,name,company\nd1,One,acme  CORP\nd2,Two,Twin\n"
+    store, _, reasons = load(tmp_path, yaml_text, {"accounts.csv": ACCOUNTS, "deals.csv": deals})
     assert [n.node["id"] for n in store.neighbours("Deal", ["d1"], "FOR_ACCOUNT")["d1"]] == ["a1"]
     assert reasons[("deals.csv", 3)] == "company: 'Twin' is ambiguous: 2 Account nodes have that name (a3, a4)"
     # A later export of deals alone still finds the accounts, now in the store.
@@ -178,7 +180,8 @@ def test_conditions_split_and_rows_that_become_several_nodes(tmp_path):
                    "d3,Three,a1|a2,Core,Platform,Open\n"})
     assert store.get_node("Product", "product:Core")["family"] == "Platform"
     assert store.get_node("Outcome", "d1:outcome")["result"] == "won"  # `in` ignores case
-    assert store.get_node("Outcome", "d2:outcome") is None and not store.neighbours("Deal", ["d2"], "FOR_PRODUCT").get("d2")
+    assert store.get_node("Outcome", "d2:outcome") is None
+    assert not store.neighbours("Deal", ["d2"], "FOR_PRODUCT").get("d2")
     assert reasons[("deals.csv", 4)] == "account_ids: FOR_ACCOUNT links one Account, got 2"
 
 
@@ -197,19 +200,23 @@ def test_optional_columns_dialect_and_shared_anchors(tmp_path):
               created_at: *created
         """, {"accounts.csv": "id;name;created\na1;Müller & Söhne;03.02.2024\n".encode("cp1252")})
     account = store.get_node("Account", "a1")
-    assert (account["name"], account["industry"], account["created_at"]) == ("Müller & Söhne", None, "2024-02-03T00:00:00Z")
+    assert (account["name"], account["industry"], account["created_at"]) == (
+        "Müller & Söhne", None, "2024-02-03T00:00:00Z")
 
 
 @pytest.mark.parametrize(("yaml_text", "message"), [
-    ("sources: [{file: a.csv, node: Deal, key: id, relations: [{relation: FOR_ACCOUNT, target: {column: x, by: colour}}]}]",
+    ("sources: [{file: a.csv, node: Deal, key: id, "
+     "relations: [{relation: FOR_ACCOUNT, target: {column: x, by: colour}}]}]",
      "Account has no property colour"),
     ("sources: [{file: a.csv, node: Deal, key: id, properties: {created_at: {column: c, timezone: Mars/Olympus}}}]",
      "unknown timezone 'Mars/Olympus'"),
-    ("sources: [{file: a.csv, node: Deal, key: id, also: [{node: Outcome, key: k, relation_from_parent: HAS_OUTCOME, when: {column: s, equals: a, not_empty: true}}]}]",
+    ("sources: [{file: a.csv, node: Deal, key: id, also: [{node: Outcome, key: k, relation_from_parent: HAS_OUTCOME, "
+     "when: {column: s, equals: a, not_empty: true}}]}]",
      "exactly one of equals, in, not_empty"),
     ("sources: [{file: a.csv, relation: INVOLVES, source: d, target: {column: c, split: ';'}}]",
      "no split"),
-    ("sources: [{file: a.csv, node: Deal, key: id, properties: {stage: {column: s, map: {a: b}, default: x, keep_unmapped: true}}}]",
+    ("sources: [{file: a.csv, node: Deal, key: id, "
+     "properties: {stage: {column: s, map: {a: b}, default: x, keep_unmapped: true}}}]",
      "default or keep_unmapped"),
     ("encoding: latin-99\nsources: []", "unknown encoding 'latin-99'"),
     ("sources: [{file: a.csv, node: Deal, key: id, delimiter: ';;'}]", "a delimiter is one character"),

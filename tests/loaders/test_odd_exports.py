@@ -51,7 +51,8 @@ def test_few_closed_deals_say_no_model_and_train_refuses_cleanly(tmp_path, capsy
 
 
 def test_no_lost_deals_and_no_dates_are_stated(tmp_path, capsys, common):
-    funnel = load_drafted(tmp_path, capsys, ["--store", sqlite_url(tmp_path / "f.db"), "--home", str(tmp_path)], "funnel")
+    funnel = load_drafted(tmp_path, capsys, ["--store", sqlite_url(tmp_path / "f.db"), "--home", str(tmp_path)],
+                          "funnel")
     assert any(n.startswith("no lost deals") for n in funnel["readiness"])
     flat = load_drafted(tmp_path, capsys, common, "flat")
     assert any("same start time" in n and "time-correct model" in n for n in flat["readiness"])

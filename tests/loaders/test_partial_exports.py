@@ -139,7 +139,8 @@ def test_a_reduced_hubspot_export_loads_with_the_shipped_mapping(tmp_path):
     export = Path(shutil.copytree(FIXTURES / "hubspot", tmp_path / "export"))
     for name in ("contacts.csv", "line_items.csv", "products.csv"):
         (export / name).unlink()
-    drop_columns(export / "companies.csv", {"Company Domain Name", "Industry", "Type", "Annual Revenue", "Parent Company ID"})
+    drop_columns(export / "companies.csv",
+                 {"Company Domain Name", "Industry", "Type", "Annual Revenue", "Parent Company ID"})
     drop_columns(export / "deals.csv", {"Amount", "Deal Type", "Closed Lost Reason", "Associated Contact IDs",
                                         "Associated Contact IDs (Champion)", "Associated Contact IDs (Decision Maker)"})
     drop_columns(export / "owners.csv", {"Email", "Primary Team", "Deactivated"})

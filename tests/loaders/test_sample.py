@@ -20,9 +20,12 @@ from loaders.sample import DEFAULT_AS_OF, HEADERS, SampleSummary, generate_sampl
 ACCOUNTS = 300
 SEED = 11
 SF_FILES = [name for name in HEADERS if name != "truth.csv"]
+TIMELINE_FILES = ("OpportunityHistory.csv", "Task.csv", "Event.csv")
+CORE_FILES = [name for name in SF_FILES if name not in TIMELINE_FILES]
 PREFIX = {
     "Account.csv": "001", "Contact.csv": "003", "User.csv": "005", "Opportunity.csv": "006", "Product2.csv": "01t",
     "OpportunityContactRole.csv": "00K", "OpportunityLineItem.csv": "00k", "AccountContactRelation.csv": "07k",
+    "OpportunityHistory.csv": "008", "Task.csv": "00T", "Event.csv": "00U",
 }
 OPEN_STAGES = {
     "Prospecting": ("10", "Pipeline"), "Qualification": ("10", "Pipeline"), "Needs Analysis": ("20", "Pipeline"),
@@ -33,7 +36,7 @@ ROLES = {
     "Champion", "Decision Maker", "Economic Buyer", "Influencer", "Business User", "Technical Buyer",
     "Executive Sponsor", "Evaluator", "Other",
 }
-EFFECTS = ("contact", "account", "parent", "affinity", "rep")
+EFFECTS = ("contact", "account", "parent", "affinity", "rep", "response")
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------
@@ -348,9 +351,12 @@ def test_sizes_scale_with_accounts(export: Export) -> None:
     assert len(export.users) == max(5, round(n / 40))
     assert 4 <= len(export.contacts) / n <= 6
     assert 3.5 <= len(export.opps) / n <= 5
-    salesforce_rows = sum(rows[name] for name in SF_FILES)
+    salesforce_rows = sum(rows[name] for name in CORE_FILES)
     # 30-35 Salesforce rows per account; >= 33.4 is what makes accounts=30000 reach a million rows.
     assert 33.4 <= salesforce_rows / n <= 37
+    # The timeline: a history row at creation and per change, a few activities per deal.
+    assert 3 <= rows["OpportunityHistory.csv"] / len(export.opps) <= 9
+    assert 2 <= (rows["Task.csv"] + rows["Event.csv"]) / len(export.opps) <= 10
 
 
 # --- truth and planted signal ----------------------------------------------------------------------------------
@@ -485,3 +491,42 @@ def test_rejects_bad_arguments(tmp_path: Path) -> None:
         generate_sample(tmp_path, accounts=5)
     with pytest.raises(ValueError):
         generate_sample(tmp_path, accounts=50, as_of=datetime(2026, 1, 1))
+
+
+# --- stage history and activity (`_timeline`) ------------------------------------------------------------------
+
+
+def test_history_ends_where_the_opportunity_stands(export: Export) -> None:
+    as_of = DEFAULT_AS_OF
+    last: dict[str, tuple[datetime, str]] = {}
+    for row in export.raw["OpportunityHistory.csv"]:
+        when = parse_dt(row["CreatedDate"])
+        assert when is not None and when < as_of  # nothing recorded after the export
+        opp = export.opps.get(row["OpportunityId"])
+        if opp is None:
+            continue  # an opportunity dirt removed
+        created = parse_dt(opp["CreatedDate"])
+        assert created is None or when >= created  # (None: a date dirt broke)
+        if row["OpportunityId"] not in last or when >= last[row["OpportunityId"]][0]:
+            last[row["OpportunityId"]] = (when, row["StageName"])
+    for opp_id, (_, stage) in last.items():
+        assert stage == export.opps[opp_id]["StageName"]  # open: its last stage; closed: Closed Won / Lost
+
+
+def test_economic_buyers_replies_carry_the_response_effect(export: Export) -> None:
+    # The planted two-hop effect: zero on deals without an economic buyer, and where there is one it goes with
+    # how often that person answers e-mails (on any of their deals).
+    buyers = defaultdict(set)
+    for row in export.ocr:
+        if row["Role"] == "Economic Buyer":
+            buyers[row["OpportunityId"]].add(row["ContactId"])
+    effect = {o: float(r["response_effect"]) for o, r in export.truth.items()}
+    assert all(v == 0.0 for o, v in effect.items() if o not in buyers)
+    sent, answered = defaultdict(int), defaultdict(int)
+    for row in export.raw["Task.csv"]:
+        if row["TaskSubtype"] == "Email" and row["WhoId"]:
+            (answered if row["CallType"] == "Inbound" else sent)[row["WhoId"]] += 1
+    pairs = [(effect[o], answered[c] / sent[c]) for o, cs in buyers.items() if o in effect and len(cs) == 1
+             for c in cs if sent[c] >= 3]
+    assert len(pairs) > 30
+    assert np.corrcoef(np.array(pairs).T)[0, 1] > 0.3

@@ -13,7 +13,7 @@ from ontology.schema import ONTOLOGY_PATH, SHAPES_PATH, _read_schema
 SCHEMA_ORG = Namespace("https://schema.org/")
 PROV = Namespace("http://www.w3.org/ns/prov#")
 
-NODE_TYPES = {"Account", "Contact", "Rep", "Product", "Deal", "Outcome"}
+NODE_TYPES = {"Account", "Contact", "Rep", "Product", "Deal", "Outcome", "Activity", "DealChange"}
 RELATIONS = {
     "WORKS_AT": ("Contact", "Account"),
     "SUBSIDIARY_OF": ("Account", "Account"),
@@ -22,6 +22,11 @@ RELATIONS = {
     "FOR_PRODUCT": ("Deal", "Product"),
     "OWNED_BY": ("Deal", "Rep"),
     "HAS_OUTCOME": ("Deal", "Outcome"),
+    "CHANGE_OF": ("DealChange", "Deal"),
+    "REGARDS": ("Activity", "Deal"),
+    "WITH_CONTACT": ("Activity", "Contact"),
+    "AT_ACCOUNT": ("Activity", "Account"),
+    "PERFORMED_BY": ("Activity", "Rep"),
 }
 ROLES = {"champion", "decision_maker", "economic_buyer", "influencer", "user", "other"}
 
@@ -89,9 +94,27 @@ def test_current_value_only_marks_stage_and_close_date(schema):
     assert not deal.prop("created_at").current_value_only
 
 
+def test_history_class_keeps_dated_deal_values(schema):
+    # Stage, amount and close date have dated values in DealChange nodes, linked to their deal by CHANGE_OF.
+    assert {p.name for p in schema.dated_properties("Deal")} == {"stage", "amount", "close_date"}
+    assert schema.history_of("Deal") == ("DealChange", "CHANGE_OF")
+    assert schema.history_of("Outcome") is None  # an outcome's amount is booked once
+    change = schema.nodes["DealChange"]
+    assert change.time == "changed_at" and change.prop("changed_at").required
+    assert not change.prop("stage").current_value_only  # each change is a dated value, not "today's"
+
+
+def test_activity_kinds_from_shapes(schema):
+    activity = schema.nodes["Activity"]
+    assert activity.time == "occurred_at" and activity.prop("occurred_at").required
+    assert set(activity.prop("kind").allowed) == {"email", "call", "meeting", "task", "other"}
+    assert set(activity.prop("direction").allowed) == {"inbound", "outbound"}
+
+
 def test_functional_relations(schema):
     functional = {name for name, r in schema.relations.items() if r.functional}
-    assert functional == {"SUBSIDIARY_OF", "FOR_ACCOUNT", "OWNED_BY", "HAS_OUTCOME"}
+    assert functional == {"SUBSIDIARY_OF", "FOR_ACCOUNT", "OWNED_BY", "HAS_OUTCOME", "CHANGE_OF", "REGARDS",
+                          "AT_ACCOUNT", "PERFORMED_BY"}
 
 
 def test_involves_carries_role(schema):
@@ -147,10 +170,10 @@ def test_fingerprint_follows_ontology_text():
     base = _read_schema(ttl, shapes)
     assert _read_schema(ttl, shapes).fingerprint == base.fingerprint
 
-    changed_ttl = ttl.replace('owl:versionInfo "1.0.0"', 'owl:versionInfo "1.0.1"')
+    changed_ttl = ttl.replace('owl:versionInfo "1.1.0"', 'owl:versionInfo "1.1.1"')
     assert changed_ttl != ttl
     changed = _read_schema(changed_ttl, shapes)
-    assert changed.version == "1.0.1"
+    assert changed.version == "1.1.1"
     assert changed.fingerprint != base.fingerprint
 
     changed_shapes = _read_schema(ttl, shapes + "\n# a comment\n")

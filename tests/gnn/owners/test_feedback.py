@@ -174,4 +174,5 @@ def test_promotions_and_rollbacks_are_audited_in_order(site: Site, capsys: pytes
     assert main(["audit", "--json", *common]) == 0
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(e["action"], e["text"]) for e in events] == [
-        ("feedback", "the champion left last week"), ("promote", "promote: v1 -> v2"), ("rollback", "rollback: v2 -> v1")]
+        ("feedback", "the champion left last week"), ("promote", "promote: v1 -> v2"),
+        ("rollback", "rollback: v2 -> v1")]

@@ -27,8 +27,8 @@ def exact_quantiles(p: list[float], amounts: list[float], qs: list[float]) -> li
     """Quantiles of the won amount by enumerating every outcome (small n only)."""
     outcomes = []
     for won in itertools.product([0, 1], repeat=len(p)):
-        prob = float(np.prod([pi if w else 1 - pi for pi, w in zip(p, won)]))
-        outcomes.append((sum(a for a, w in zip(amounts, won) if w), prob))
+        prob = float(np.prod([pi if w else 1 - pi for pi, w in zip(p, won, strict=True)]))
+        outcomes.append((sum(a for a, w in zip(amounts, won, strict=True) if w), prob))
     outcomes.sort()
     values, cum = [v for v, _ in outcomes], np.cumsum([pr for _, pr in outcomes])
     return [values[int(np.searchsorted(cum, q))] for q in qs]
@@ -94,10 +94,13 @@ def test_accuracy_is_mape_over_periods_with_wins_and_the_share_covered() -> None
     assert mape == pytest.approx((0.2 + 0.5) / 2) and coverage == pytest.approx(2 / 3)
 
 
-def test_backtest_on_the_models_held_out_periods(trained, capsys: pytest.CaptureFixture[str]) -> None:
+def test_backtest_on_the_models_validation_and_held_out_periods(trained, capsys: pytest.CaptureFixture[str]) -> None:
     b = backtest(trained.store, trained.home, every_days=14)
     report = json.loads((trained.home / "models" / b.model_version / "report.json").read_text())
-    assert b.rows and all(r.period_start >= report["split"]["t2"][:10] for r in b.rows)
+    assert b.rows and all(r.period_start >= report["split"]["t1"][:10] for r in b.rows)
+    held = [r.held_out for r in b.rows]
+    assert any(held) and held == sorted(held)  # validation periods first, then the held-out ones
+    assert all(r.period_start >= report["split"]["t2"][:10] for r in b.rows if r.held_out)
     for r in b.rows:
         assert 0 <= r.low <= r.expected <= r.high <= r.pipeline and 0 <= r.actual <= r.pipeline
     assert (b.mape, b.coverage) == accuracy(b.rows)

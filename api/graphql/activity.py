@@ -1,0 +1,79 @@
+"""Recent activity of a deal or an account: e-mails, calls, meetings and tasks, newest first, cursor-paged.
+
+Visibility is the deals' (`api.graphql.visibility`): an activity about a deal is seen by whoever sees the
+deal; one about no deal, by whoever sees its account. So an account's list leaves out what was done on a
+deal of that account the caller does not see.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+
+from api.graphql.pagination import DEFAULT_PAGE_SIZE, PageInfo, check_page_size, decode_cursor, encode_cursor
+from api.graphql.values import as_datetime
+
+if TYPE_CHECKING:
+    from api.graphql.context import GraphContext
+    from api.graphql.nodes import Contact
+
+
+@strawberry.type(description="An e-mail, call, meeting or task, as the CRM logged it.")
+class Activity:
+    id: strawberry.ID
+    kind: str | None = strawberry.field(description="email, call, meeting, task or other.")
+    direction: str | None = strawberry.field(description="inbound, outbound, or null where the CRM does not say.")
+    status: str | None
+    subject: str | None
+    occurred_at: datetime | None = strawberry.field(description="When the CRM learned of it.")
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Activity:
+        return cls(id=strawberry.ID(row["id"]), kind=row.get("kind"), direction=row.get("direction"),
+                   status=row.get("status"), subject=row.get("subject"),
+                   occurred_at=as_datetime(row.get("occurred_at")))
+
+    @strawberry.field(description="The buyer-side people it was with (those the caller may see).")
+    async def contacts(self, info: strawberry.Info) -> list[Annotated[Contact, strawberry.lazy("api.graphql.nodes")]]:
+        from api.graphql.nodes import Contact
+
+        links = await info.context.loaders.neighbours("Activity", "WITH_CONTACT", "out").load(self.id)
+        return [Contact.from_row(n.node) for n in links]
+
+
+@strawberry.type
+class ActivityEdge:
+    cursor: str
+    node: Activity
+
+
+@strawberry.type(description="A page of activities, newest first.")
+class ActivityConnection:
+    edges: list[ActivityEdge]
+    page_info: PageInfo
+    total_count: int = strawberry.field(description="Activities the caller may see, over all pages.")
+
+
+def _epoch(row: dict[str, Any]) -> float:
+    when = as_datetime(row.get("occurred_at"))
+    return when.timestamp() if when is not None else 0.0  # undated (none should be: the time is required) last
+
+
+async def activity_connection(context: GraphContext, label: str, node_id: str, relation: str,
+                              first: int | None, after: str | None) -> ActivityConnection:
+    """One page of the activities linked to `node_id` by `relation`, newest first (then by id)."""
+    first = DEFAULT_PAGE_SIZE if first is None else first
+    check_page_size(first)
+    links = await context.loaders.neighbours(label, relation, "in").load(node_id)
+    rows = sorted((dict(n.node) for n in links), key=lambda r: (-_epoch(r), r["id"]))
+    if after is not None:
+        rank, last_id = decode_cursor(after)
+        rows = [r for r in rows if (-_epoch(r), r["id"]) > (-rank, last_id)]
+    page = rows[:first]
+    edges = [ActivityEdge(cursor=encode_cursor(_epoch(r), r["id"]), node=Activity.from_row(r)) for r in page]
+    total = len(links)
+    return ActivityConnection(edges=edges, total_count=total,
+                              page_info=PageInfo(has_next_page=len(rows) > first,
+                                                 end_cursor=edges[-1].cursor if edges else None))

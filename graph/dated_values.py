@@ -1,0 +1,72 @@
+"""Dated values: a property's value as known at a time, from the nodes that keep its history.
+
+The ontology marks a property with `dg:historyClass` when its dated values are
+kept as nodes of their own (a deal's stage, amount and close date as
+`DealChange` nodes, from Salesforce `OpportunityHistory` or a generic
+`stage_history.csv`). As of t the value is the last one recorded strictly
+before t (the store's time rule). Where no change is recorded before t, the
+current value stands in only if the ontology says that is safe: a property
+marked `dg:currentValueOnly` (the stage, the close date) is then unknown,
+because today's value says nothing true about an earlier time.
+
+Example:
+    >>> changes = changes_of(snapshot, "Deal")          # id, changed_at, stage, amount, close_date
+    >>> deals = known_values(snapshot, "Deal", snapshot.nodes["Deal"])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+
+from ontology import Schema
+
+
+def changes_of(schema: Schema, nodes: Mapping[str, pd.DataFrame], edges: Mapping[str, pd.DataFrame],
+               label: str) -> pd.DataFrame:
+    """Every recorded change of `label`'s dated properties in these tables, oldest first.
+
+    Columns: `node` (the id of the changed node), the history node's time column and the dated properties.
+    Empty (with those columns) where the ontology keeps no history for `label`.
+    """
+    found = schema.history_of(label)
+    dated = [p.name for p in schema.dated_properties(label)]
+    if found is None:
+        return pd.DataFrame(columns=["node", "changed_at", *dated])
+    history, relation = found
+    time = schema.nodes[history].time
+    link = edges[relation][["src", "dst"]].rename(columns={"src": "change", "dst": "node"})
+    rows = nodes[history][[schema.nodes[history].key, time, *dated]].rename(
+        columns={schema.nodes[history].key: "change", time: "changed_at"})
+    merged = link.merge(rows, on="change", how="inner").drop(columns="change")
+    # Ties at one instant keep the file's order of ids: deterministic, whichever the store returned first.
+    return merged.sort_values(["node", "changed_at"], kind="stable", ignore_index=True)
+
+
+def known_values(schema: Schema, nodes: Mapping[str, pd.DataFrame], edges: Mapping[str, pd.DataFrame],
+                 label: str) -> pd.DataFrame:
+    """`nodes[label]` with each dated property replaced by its last recorded value in these tables.
+
+    The tables are meant to be a snapshot's as of a time, so "last recorded" is "known then". Without a
+    recorded value the current one stays, unless the property is current-value-only: then it is missing.
+    """
+    frame = nodes[label]
+    dated = schema.dated_properties(label)
+    if not dated:
+        return frame
+    key = schema.nodes[label].key
+    changes = changes_of(schema, nodes, edges, label)
+    frame = frame.copy()
+    ids = frame[key]
+    for prop in dated:
+        seen = changes.dropna(subset=[prop.name])
+        last = seen.groupby("node", sort=False)[prop.name].last()
+        has_value = ids.isin(last.index).to_numpy()
+        column = frame[prop.name].copy()
+        if prop.current_value_only:
+            column[~has_value] = None  # today's value says nothing true about an earlier time
+        if has_value.any():
+            column[has_value] = ids[has_value].map(last).to_numpy()
+        frame[prop.name] = column
+    return frame

@@ -1,0 +1,33 @@
+"""What an open deal is, said once: a deal with no edge of the relation that records its outcome.
+
+The SQLite and Cypher queries of `GraphStore.open_deals_page` and the model's scoring
+(`gnn.score`) all read this one definition, so "open" cannot mean two things.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ontology import NodeType, Relation, Schema
+
+#: The relation whose edge closes a deal, and the one that names its account.
+OUTCOME_RELATION, ACCOUNT_RELATION = "HAS_OUTCOME", "FOR_ACCOUNT"
+
+
+@dataclass(frozen=True)
+class DealShape:
+    """The deal node type with the relations that close it (`outcome`) and name its account (`account`)."""
+
+    deal: NodeType
+    outcome: Relation
+    account: Relation
+
+    @classmethod
+    def of(cls, schema: Schema) -> DealShape:
+        outcome = schema.relations[OUTCOME_RELATION]
+        return cls(schema.nodes[outcome.source], outcome, schema.relations[ACCOUNT_RELATION])
+
+    def open_ids(self, deal_ids: list[str], closed_ids: set[str]) -> list[str]:
+        """Of `deal_ids` (in their order), those that are open: no `outcome` edge leaves them (`closed_ids`:
+        the sources of the outcome edges)."""
+        return [d for d in deal_ids if d not in closed_ids]
