@@ -83,9 +83,12 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from gnn.leakage import LeakageError
-    from gnn.train import TrainConfig, train
+    from gnn.threads import size_thread_pools
+    from gnn.train import DEFAULT_FANOUT, TrainConfig, train
 
-    config = TrainConfig(cutoff_days=args.cutoff_every, horizon_days=args.horizon)
+    size_thread_pools()
+    fanout = None if getattr(args, "full_batch", False) else getattr(args, "fanout", None) or DEFAULT_FANOUT
+    config = TrainConfig(cutoff_days=args.cutoff_every, horizon_days=args.horizon, fanout=fanout)
     with _store(settings) as store:
         try:
             result = train(store, settings.home, truth=Path(args.truth) if args.truth else None, config=config,
@@ -151,7 +154,9 @@ def _leak_provenance(store: GraphStore, mapping: str | None) -> dict[str, str]:
 
 def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
     from gnn.score import score_open_deals
+    from gnn.threads import size_thread_pools
 
+    size_thread_pools()
     with _store(settings) as store:
         records = score_open_deals(store, settings.home, top=args.top, progress=not args.json)
     version = records[0].model_version if records else None
@@ -274,6 +279,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="label: won within DAYS of the cutoff, right-censored (default: the eventual outcome)")
     p.add_argument("--mapping", help="the mapping the export was loaded with, to name its columns in a leak "
                                      "refusal (default: the last load's mapping)")
+    p.add_argument("--fanout", type=int, metavar="N", help="neighbours each node hears from per relation, the most "
+                                                           "recent first (default 32); training and scoring sample")
+    p.add_argument("--full-batch", action="store_true", help="train on every cutoff's whole graph instead (slower "
+                                                             "on busy products; to compare with the sampled model)")
     p.set_defaults(fn=cmd_train)
     p = sub.add_parser("score", parents=[common, as_json], help="score and explain every open deal")
     p.add_argument("--top", type=int, default=3, help="paths stored per deal")

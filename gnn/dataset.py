@@ -30,7 +30,8 @@ T1 and T2 are the 60% and 80% quantiles of the close times.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -57,6 +58,8 @@ class CutoffExamples:
     labels: torch.Tensor
     deal_ids: list[str]
     weights: torch.Tensor | None = None  # 1 / the deal's examples in the split (`weigh_by_deal`); None: all 1
+    # Neighbour samplers of `data` by (fanout, hops), built once and reused every epoch (`gnn.minibatch`).
+    samplers: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def weight(self) -> torch.Tensor:
         return self.weights if self.weights is not None else torch.ones(len(self.deal_ids))
@@ -127,7 +130,10 @@ def _mute(data: HeteroData, positions: np.ndarray) -> None:
     for edge_type in data.edge_types:
         if edge_type[0] == "Deal":
             ei = data[edge_type].edge_index
-            data[edge_type].edge_index = ei[:, ~mute[ei[0]]]
+            kept = ~mute[ei[0]]
+            data[edge_type].edge_index = ei[:, kept]
+            if "time" in data[edge_type]:  # the edges' own times (`gnn.features.encode`) stay aligned
+                data[edge_type].time = data[edge_type].time[kept]
 
 
 def labelled(full: Snapshot, split: TemporalSplit, cutoff: pd.Timestamp) -> pd.DataFrame:

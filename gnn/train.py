@@ -24,7 +24,7 @@ import io
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -46,6 +46,8 @@ from graph.store import GraphStore, InvalidInput
 log = logging.getLogger(__name__)
 
 PROMOTE_FRACTION = 0.95
+#: Senders per node and edge type when sampling (docs/design.md, "Scale": AUROC beside full-batch).
+DEFAULT_FANOUT = 32
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,16 @@ class TrainConfig:
     seed: int = 0
     # The linear term on the deal's row and its crosses with its neighbours (`gnn.wide`); off = GraphSAGE alone.
     wide: bool = True
+    # Senders per node and edge type in each deal's sampled computation graph, the most recent first
+    # (`gnn.sampling`): training, scoring and explaining cost stays bounded however busy a product is.
+    # None: full-batch, the whole graph of every cutoff (slower on hubs; kept to compare with).
+    fanout: int | None = DEFAULT_FANOUT
+    batch_size: int = 1024  # target deals per training step when sampled
+
+    def fit_grid(self) -> tuple[FitConfig, ...]:
+        """The grid with this run's sampling settings."""
+        return tuple(replace(c, model=replace(c.model, fanout=self.fanout), batch_size=self.batch_size)
+                     for c in self.grid)
 
 
 @dataclass
@@ -119,7 +131,7 @@ def train(store: GraphStore, home: Path, truth: Path | None = None, config: Trai
         notes.append(f"only {won} won and {lost} lost deals to learn from (need {MIN_WON} + {MIN_LOST}): serving the class prior")
     else:
         kind = "graphsage"
-        model, chosen, tried, wide_fit = tune(examples, config.grid, spec if config.wide else None)
+        model, chosen, tried, wide_fit = tune(examples, config.fit_grid(), spec if config.wide else None)
         platt = fit_platt(logits_of(model, examples["val"]), y["val"])
         probs["graphsage"] = calibrate(logits_of(model, examples["test"]), platt)
         if model.wide is not None:  # the linear term alone, calibrated the same way: what the GraphSAGE part adds
