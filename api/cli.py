@@ -46,7 +46,8 @@ def cmd_sample(args: argparse.Namespace, settings: Settings) -> int:
 
     summary = generate_sample(Path(args.out), accounts=args.accounts, seed=args.seed)
     data = {"out": str(summary.out_dir), "rows": summary.rows, "total_rows": summary.total_rows, "dirt": summary.dirt}
-    out(args, data, f"wrote {summary.total_rows} rows to {summary.out_dir}: " + ", ".join(f"{k} {v}" for k, v in summary.rows.items()))
+    counts = ", ".join(f"{k} {v}" for k, v in summary.rows.items())
+    out(args, data, f"wrote {summary.total_rows} rows to {summary.out_dir}: {counts}")
     return EXIT_OK
 
 
@@ -99,8 +100,8 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
                 leaks = e.leaks if isinstance(e, LeakageError) else []
                 where = e.provenance if isinstance(e, LeakageError) else {}
                 print(json.dumps({"refused": True, "reason": str(e), "leaks": [
-                    {"input": l.input, "kind": l.kind, "source": l.source, "evidence": l.evidence,
-                     "mapping": where.get(l.source)} for l in leaks]}))
+                    {"input": leak.input, "kind": leak.kind, "source": leak.source, "evidence": leak.evidence,
+                     "mapping": where.get(leak.source)} for leak in leaks]}))
             raise
     rows = [f"{'model':<12} {'AUROC':>7} {'AUPRC':>7} {'Brier':>7} {'ECE':>7} {'n':>6}"]
     for name, m in result.report["test"].items():
@@ -158,11 +159,16 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
 
     size_thread_pools()
     with _store(settings) as store:
-        records = score_open_deals(store, settings.home, top=args.top, progress=not args.json)
+        records = score_open_deals(store, settings.home, top=args.top, progress=not args.json,
+                                   changed_only=getattr(args, "changed_only", False))
     version = records[0].model_version if records else None
     bands: dict[str, int] = {}
     for r in records:
         bands[r.band] = bands.get(r.band, 0) + 1
+    if not records and getattr(args, "changed_only", False):
+        out(args, {"scored": 0, "model_version": None, "bands": {}},
+            "nothing rescored: no open deal's computation graph changed since its latest score")
+        return EXIT_OK
     if not records:  # a history of closed deals only: say so rather than "scored 0 with model None"
         out(args, {"scored": 0, "model_version": None, "bands": {}},
             "no open deals to score: every deal in the store is closed; load an export with open deals, then score")
@@ -247,7 +253,8 @@ def _store(settings: Settings) -> GraphStore:
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--store", help="graph store URL (default: $DEALGRAPH_STORE or sqlite:///dealgraph.db)")
-    common.add_argument("--home", help="folder for models and quarantine files (default: $DEALGRAPH_HOME or .dealgraph)")
+    common.add_argument("--home",
+                        help="folder for models and quarantine files (default: $DEALGRAPH_HOME or .dealgraph)")
     common.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     as_json = argparse.ArgumentParser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -261,7 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_sample)
     p = sub.add_parser("load", parents=[common, as_json], help="load an export through a mapping")
     p.add_argument("source", help="folder with the export's CSV files")
-    p.add_argument("--mapping", default="salesforce", help="shipped mapping (salesforce, hubspot, generic) or path to a YAML mapping; see docs/mappings.md")
+    p.add_argument("--mapping", default="salesforce", help="shipped mapping (salesforce, hubspot, generic) or path "
+                                                           "to a YAML mapping; see docs/mappings.md")
     p.add_argument("--mode", choices=("delta", "full"), default="delta",
                    help="delta (default): add and update records; full: the export is complete, so what it lacks is "
                         "retired to tombstones (see docs/loading.md)")
@@ -286,12 +294,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_train)
     p = sub.add_parser("score", parents=[common, as_json], help="score and explain every open deal")
     p.add_argument("--top", type=int, default=3, help="paths stored per deal")
+    p.add_argument("--changed-only", action="store_true", help="rescore only deals whose computation graph changed "
+                                                              "since their latest score (after a delta load)")
     p.set_defaults(fn=cmd_score)
     p = sub.add_parser("explain", parents=[common, as_json], help="print a deal's score and explanation paths")
     p.add_argument("deal_id")
     p.add_argument("--top", type=int, default=3)
     p.set_defaults(fn=cmd_explain)
-    for name, fn, text in (("serve", cmd_serve, "serve the GraphQL API"), ("demo", cmd_demo, "sample, load, train, score and serve")):
+    for name, fn, text in (("serve", cmd_serve, "serve the GraphQL API"),
+                           ("demo", cmd_demo, "sample, load, train, score and serve")):
         p = sub.add_parser(name, parents=[common], help=text)
         p.add_argument("--host")
         p.add_argument("--port", type=int)
@@ -308,7 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
     overrides = {k: v for k, v in (("store", args.store), ("home", args.home)) if v}
     try:
         settings = Settings(**overrides)

@@ -18,7 +18,8 @@ from api.executions_first import MAX_WAIT_S
 log = logging.getLogger(__name__)
 
 #: Secrets copied from examples: refused outside development (the JWT secret must also be 32+ bytes there).
-PLACEHOLDER_SECRETS = frozenset({"changethis", "change-me", "changeme", "secret", "dev", "development", "test", "example"})
+PLACEHOLDER_SECRETS = frozenset({"changethis", "change-me", "changeme", "secret", "dev", "development", "test",
+                                 "example"})
 #: The frame-ancestors source that refuses every frame: the widget's default.
 FRAME_NONE = "'none'"
 #: `serve`'s worker processes when DEALGRAPH_WORKERS is not set: one per CPU, up to this many.

@@ -5,17 +5,16 @@
     python bench/bench_scale.py --accounts 30000          # ~1M rows (long)
 
 Per size, in a fresh subprocess (so peak RSS is that size's own): the sample is
-generated and 1% of its opportunities (with their line items and contact roles)
-held back; the rest is loaded, the sampled model (`TrainConfig.fanout`) trained,
-and every open deal scored and explained. Then the held-back rows are loaded as
-a delta and rescored incrementally (`score_open_deals(changed_only=True)`), and
-compared with a full rescore by the same model: `max |diff|` is over every open
-deal's latest score. With `--full-batch` the full-batch model is trained on the
-same store afterwards, for its AUROC and time (peak RSS is taken before it).
+generated and loaded, the sampled model (`TrainConfig.fanout`) trained, and
+every open deal scored and explained. Then a delta export is loaded: 1% of the
+opportunities with their amounts raised 10% (a day's edits; no new facts after
+the newest, so the scoring clock stays where it was — a deal's age is an input,
+and a moved clock changes every deal). Only deals whose sampled computation
+graph changed are rescored and explained (`score_open_deals(changed_only=True)`),
+then compared with a full rescore by the same model: `max diff` is over every
+open deal's latest score. With `--full-batch` the full-batch model is trained
+on the same store afterwards, for its AUROC and time (peak RSS is taken before).
 
-Held-back deals are chosen among those created and closed before the export's
-newest 10%, so the delta does not move the scoring clock (a deal's age is an
-input: a moved clock changes every deal, and every deal is rescored).
 Figures, not assertions: the machine is shared and noisy; compare within one run.
 """
 
@@ -34,36 +33,34 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-HELD_BACK = 0.01
+DELTA_SHARE = 0.01
 
 
-def split_export(sample: Path, base: Path, delta: Path, seed: int = 7) -> int:
-    """Copy the export to `base` without 1% of the opportunities (and their rows), which go to `delta`."""
-    base.mkdir()
+def delta_export(sample: Path, delta: Path, seed: int = 7) -> int:
+    """A delta export in `delta`: 1% of the opportunities, each with its amount raised by 10% (a day's edits
+    to deals), and every other file with its header only (the loader wants the export's required files)."""
     delta.mkdir()
-    with (sample / "Opportunity.csv").open(encoding="utf-8-sig", newline="") as f:
-        deals = list(csv.DictReader(f))
-    created = sorted(d["CreatedDate"] for d in deals)
-    late = created[int(0.9 * len(created))]
-    eligible = [d["Id"] for d in deals if d["CreatedDate"] < late and (d["CloseDate"] or "9") < late[:10]]
-    rng = np.random.default_rng(seed)
-    held = set(rng.choice(eligible, size=max(1, int(HELD_BACK * len(deals))), replace=False).tolist())
     for path in sample.glob("*.csv"):
         if path.name == "truth.csv":
             continue
         with path.open(encoding="utf-8-sig", newline="") as f:
             reader = csv.DictReader(f)
             rows, fields = list(reader), reader.fieldnames or []
-        key = "Id" if path.name == "Opportunity.csv" else "OpportunityId" if "OpportunityId" in fields else None
-        held_rows = [r for r in rows if key is not None and r[key] in held]
-        for target, chosen in ((base, [r for r in rows if key is None or r[key] not in held]), (delta, held_rows)):
-            if target is delta and not chosen:
-                continue
-            with (target / path.name).open("w", encoding="utf-8", newline="") as f:
-                writer = csv.DictWriter(f, fields, quoting=csv.QUOTE_ALL)
-                writer.writeheader()
-                writer.writerows(chosen)
-    return len(held)
+        chosen: list[dict[str, str]] = []
+        if path.name == "Opportunity.csv":
+            rng = np.random.default_rng(seed)
+            picked = rng.choice(len(rows), size=max(1, int(DELTA_SHARE * len(rows))), replace=False)
+            chosen = [rows[i] | {"Amount": f"{float(rows[i]['Amount'] or 0) * 1.1:.2f}"} for i in sorted(picked)]
+        with (delta / path.name).open("w", encoding="utf-8", newline="") as f:
+            writer = csv.DictWriter(f, fields, quoting=csv.QUOTE_ALL)
+            writer.writeheader()
+            writer.writerows(chosen)
+    return _count(delta / "Opportunity.csv")
+
+
+def _count(path: Path) -> int:
+    with path.open(encoding="utf-8", newline="") as f:
+        return sum(1 for _ in csv.DictReader(f))
 
 
 def one_run(accounts: int, full_batch: bool) -> dict:
@@ -81,11 +78,11 @@ def one_run(accounts: int, full_batch: bool) -> dict:
         root = Path(tmp)
         summary = generate_sample(root / "sample", accounts=accounts, seed=7)
         out["rows"] = summary.total_rows
-        out["held_back_deals"] = split_export(root / "sample", root / "base", root / "delta")
+        out["delta_deals"] = delta_export(root / "sample", root / "delta")
         store = open_store(sqlite_url(root / "graph.db"))
         mapping = load_mapping("salesforce", store.schema)
         t = time.perf_counter()
-        load_export(store, root / "base", mapping, root / "q")
+        load_export(store, root / "sample", mapping, root / "q")
         out["load_s"] = time.perf_counter() - t
         t = time.perf_counter()
         result = train(store, root / "sampled", truth=root / "sample" / "truth.csv")
@@ -145,7 +142,7 @@ def main() -> None:
               if "full_batch_train_s" in r else f"{'-':>18} {'-':>6}")
         print(f"{accounts:>8} {r['rows']:>9} {r['load_s']:>7.1f} {r['train_s']:>8.1f} {r['score_s']:>15.1f} "
               f"{r['open_deals']:>6} {r['peak_rss_mib']:>8.0f} {r['auroc'] or float('nan'):>6.3f} | "
-              f"{r['held_back_deals']:>11} {r['rescored']:>8} {r['rescore_s']:>9.1f} {r['full_rescore_s']:>6.1f} "
+              f"{r['delta_deals']:>11} {r['rescored']:>8} {r['rescore_s']:>9.1f} {r['full_rescore_s']:>6.1f} "
               f"{r['max_diff']:>8.1e} | {fb}", flush=True)
         print(f"         ({r['threads']} numeric threads; a second incremental pass rescored {r['second_pass']}, "
               f"{r['missing']} open deals without an incremental score)", flush=True)

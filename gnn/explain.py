@@ -79,7 +79,7 @@ class Facts:
         self.deal_products = snapshot.edges["FOR_PRODUCT"].groupby("src")["dst"].agg(list).to_dict()
         involves = snapshot.edges["INVOLVES"]
         self.deal_contacts = involves.groupby("src")["dst"].agg(set).to_dict()
-        self.roles = dict(zip(zip(involves["src"], involves["dst"]), involves["role"]))
+        self.roles = dict(zip(zip(involves["src"], involves["dst"], strict=True), involves["role"], strict=True))
         self.contact_roles: dict[str, Counter[str]] = defaultdict(Counter)
         for (_, contact), role in self.roles.items():
             if isinstance(role, str):
@@ -177,7 +177,8 @@ def computation_subgraph(index: IncomingIndex, deal_pos: int, hops: int,
         for edge_type in index.by_type:
             receivers = frontier.get(edge_type[2])
             if receivers:
-                nxt[edge_type[0]].update(u for u in index.senders(edge_type, receivers).tolist() if u not in dist[edge_type[0]])
+                seen = dist[edge_type[0]]
+                nxt[edge_type[0]].update(u for u in index.senders(edge_type, receivers).tolist() if u not in seen)
         for t, nodes in nxt.items():
             for u in nodes:
                 dist[t][u] = hop
@@ -190,7 +191,7 @@ def computation_subgraph(index: IncomingIndex, deal_pos: int, hops: int,
 def prune_to_messages(sub: HeteroData, distance: dict[str, torch.Tensor], hops: int) -> HeteroData:
     """Drop edges into the outermost ring: their messages cannot reach the deal within `hops`
     layers, so the deal's score is exactly the same without them, at a fraction of the cost."""
-    for (src, rel, dst), store in sub.edge_items():
+    for (_, _, dst), store in sub.edge_items():
         ei = store.edge_index
         store.edge_index = ei[:, distance[dst][ei[1]] < hops]
     return sub

@@ -154,7 +154,8 @@ def node_features(spec: FeatureSpec, snapshot: Snapshot, label: str, now: pd.Tim
         parts.append(flags)
     for prop, values in spec.categories[label].items():
         col = frame[prop].astype("string")
-        onehot = np.stack([(col == v).fillna(False).to_numpy(bool) for v in values] + [~col.isin(values).fillna(False).to_numpy(bool)], axis=1)
+        onehot = np.stack([(col == v).fillna(False).to_numpy(bool) for v in values]
+                          + [~col.isin(values).fillna(False).to_numpy(bool)], axis=1)
         parts.append(onehot.astype(float))
     return np.concatenate(parts, axis=1).astype(np.float32)
 

@@ -69,9 +69,10 @@ class HeteroSAGE(nn.Module):
 
     def forward(self, x_dict: dict[str, Tensor], edge_index_dict: dict[EdgeType, Tensor]) -> Tensor:
         drop_in = nn.functional.dropout
-        h = {t: torch.relu(self.project[t](drop_in(x, self.config.input_dropout, self.training))) for t, x in x_dict.items()}
+        h = {t: torch.relu(self.project[t](drop_in(x, self.config.input_dropout, self.training)))
+             for t, x in x_dict.items()}
         edges = {e: ei for e, ei in edge_index_dict.items() if e in self.edge_types}
-        for conv, norms in zip(self.convs, self.norms):
+        for conv, norms in zip(self.convs, self.norms, strict=True):
             messages = conv(h, edges)
             h = {t: norms[t](v + self.dropout(torch.relu(messages[t]))) if t in messages else v for t, v in h.items()}
         logit = self.head(h[self.config.target]).squeeze(-1)

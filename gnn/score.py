@@ -82,7 +82,7 @@ def deals_as_examples(spec: FeatureSpec, snapshot: Snapshot, now: pd.Timestamp, 
 def score_snapshot(loaded: LoadedModel, snapshot: Snapshot, now: pd.Timestamp, deal_ids: list[str]) -> dict[str, float]:
     """Calibrated win probabilities of these deals, from the graph in `snapshot` as of `now`."""
     probs = predict_examples(loaded, [deals_as_examples(loaded.spec, snapshot, now, deal_ids)])
-    return dict(zip(deal_ids, probs.tolist()))
+    return dict(zip(deal_ids, probs.tolist(), strict=True))
 
 
 def score_open_deals(
@@ -132,10 +132,12 @@ def score_open_deals(
         explanations = [Explanation(method="class-prior", note=note)] * len(deal_ids)
     if explainer is not None:
         chunk = 16
-        for i in tqdm(range(0, len(deal_ids), chunk), desc="explaining", unit="batch", disable=not progress, file=sys.stderr):
+        batches = tqdm(range(0, len(deal_ids), chunk), desc="explaining", unit="batch", disable=not progress,
+                       file=sys.stderr)
+        for i in batches:
             explanations[i : i + chunk] = explainer.explain_many([int(p) for p in positions[i : i + chunk]], top=top)
-    records = store_scores(store, loaded.card.version, dict(zip(deal_ids, probs)),
-                           explanations=dict(zip(deal_ids, explanations)), metadata=metadata,
+    records = store_scores(store, loaded.card.version, dict(zip(deal_ids, probs, strict=True)),
+                           explanations=dict(zip(deal_ids, explanations, strict=True)), metadata=metadata,
                            base_rate=loaded.prior, per_deal={d: {"graph": prints[d]} for d in deal_ids})
     log.info("scored %d open deals with model %s", len(records), loaded.card.version)
     return records

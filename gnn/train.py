@@ -128,7 +128,8 @@ def train(store: GraphStore, home: Path, truth: Path | None = None, config: Trai
     notes: list[str] = []
     if fallback:
         kind, model, chosen, tried, wide_fit, platt = "prior", None, None, [], None, (1.0, 0.0)
-        notes.append(f"only {won} won and {lost} lost deals to learn from (need {MIN_WON} + {MIN_LOST}): serving the class prior")
+        notes.append(f"only {won} won and {lost} lost deals to learn from (need {MIN_WON} + {MIN_LOST}): "
+                     "serving the class prior")
     else:
         kind = "graphsage"
         model, chosen, tried, wide_fit = tune(examples, config.fit_grid(), spec if config.wide else None)
@@ -177,7 +178,8 @@ def train(store: GraphStore, home: Path, truth: Path | None = None, config: Trai
                 "platt": list(platt), "prior": prior, "state": gate.state, "gate": gate.to_dict(),
                 "quality": quality(test, kind)},
     )
-    files = {"model.pt": _artifact(kind, model, spec, platt, prior), "report.json": json.dumps(report, indent=2).encode()}
+    files = {"model.pt": _artifact(kind, model, spec, platt, prior),
+             "report.json": json.dumps(report, indent=2).encode()}
     path = registry.save(card, files, promote=promoted)
     curves = {name: (y["test"], p) for name, p in probs.items() if name not in ("prior", "wide_only")}
     reliability_plot(curves, path / "reliability.png")

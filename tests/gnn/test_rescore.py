@@ -36,8 +36,8 @@ def test_a_delta_rescores_only_what_changed_and_equals_a_full_rescore(trained, c
     deal = opened[0]
     on_deal = set(involves.loc[involves["src"] == deal, "dst"])
     contact = next(c for c in involves["dst"] if c not in on_deal)
-    store.upsert_edges("INVOLVES", [{"src": deal, "dst": contact, "role": "decision_maker",
-                                     "created_at": snap.nodes["Deal"].set_index("id").at[deal, "created_at"].isoformat()}])
+    opened_at = snap.nodes["Deal"].set_index("id").at[deal, "created_at"].isoformat()
+    store.upsert_edges("INVOLVES", [{"src": deal, "dst": contact, "role": "decision_maker", "created_at": opened_at}])
 
     rescored = {r.deal_id: r for r in score_open_deals(store, trained.home, explain=False, changed_only=True)}
     assert deal in rescored and 0 < len(rescored) < len(opened)
