@@ -49,7 +49,6 @@ class Sample:
 
     nodes: dict[str, Tensor]  # global positions, per node type, in local order
     edge_index_dict: dict[EdgeType, Tensor]  # local positions
-    edge_ids: dict[EdgeType, Tensor]  # each sampled edge's position in the full graph's edges of its type
     x_dict: dict[str, Tensor]
     seeds: Tensor  # local rows of the target nodes, in the order asked
     target: str
@@ -65,31 +64,29 @@ class NeighbourSampler:
         >>> logits = model(s.x_dict, s.edge_index_dict)[s.seeds]
     """
 
-    def __init__(self, data: HeteroData, fanout: int | None, hops: int, times: dict[str, np.ndarray] | None = None,
-                 edge_types: list[EdgeType] | None = None) -> None:
-        """`fanout`: senders per node and edge type (None: all, the full computation graph).
-        `times`: epoch seconds per node type (default: `data[t].time` where encoded, else all equal)."""
+    def __init__(self, data: HeteroData, fanout: int | None, hops: int) -> None:
+        """`fanout`: senders per node and edge type (None: all, the full computation graph). Times are the
+        encoded `data[t].time` and edge `time` (`gnn.features.encode`); without them, all equal."""
         self.data = data
         self.fanout = fanout
         self.hops = hops
         self.num_nodes = {t: int(data[t].num_nodes) for t in data.node_types}
-        wanted = set(edge_types) if edge_types is not None else None
-        self.csr: dict[EdgeType, tuple[Tensor, Tensor, Tensor]] = {}
+        # Local row of each node in the sample being cut (-1: not in it); reset after each cut, so a cut costs
+        # its own size, not the graph's (explaining cuts one deal's graph at a time). Not for concurrent use.
+        self._local = {t: torch.full((n,), -1, dtype=torch.long) for t, n in self.num_nodes.items()}
+        self.csr: dict[EdgeType, tuple[Tensor, Tensor]] = {}
         for edge_type in data.edge_types:
-            if wanted is not None and edge_type not in wanted:
-                continue
             src_t, _, dst_t = edge_type
             ei = data[edge_type].edge_index
             src, dst = ei[0].numpy(), ei[1].numpy()
-            when = np.maximum(_times(data, src_t, times)[src], _times(data, dst_t, times)[dst])
+            when = np.maximum(_times(data, src_t)[src], _times(data, dst_t)[dst])
             if "time" in data[edge_type]:  # the edge's own time (a line item added later), when it has one
                 when = np.maximum(when, data[edge_type].time.numpy())
             # Receiver ascending, then newest first; ties by sender so the order never depends on the input's.
             order = np.lexsort((src, -when if len(when) else when, dst))
             counts = np.bincount(dst, minlength=self.num_nodes[dst_t])
             ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-            self.csr[edge_type] = (torch.from_numpy(ptr), torch.from_numpy(src[order].copy()),
-                                   torch.from_numpy(order.astype(np.int64)))
+            self.csr[edge_type] = (torch.from_numpy(ptr), torch.from_numpy(src[order].copy()))
 
     def sample(self, target: str, seeds: Tensor, hops: int | None = None,
                joining: dict[str, Tensor] | None = None) -> Sample:
@@ -97,10 +94,17 @@ class NeighbourSampler:
 
         `joining`: nodes treated as one step from the seeds (a contact a suggestion would add to the deal):
         they are sampled as the seeds' neighbours are; the edges that join them are the caller's to add."""
-        hops = self.hops if hops is None else hops
-        seeds = seeds.long()
-        local = {t: torch.full((n,), -1, dtype=torch.long) for t, n in self.num_nodes.items()}
         nodes: dict[str, list[Tensor]] = {t: [] for t in self.num_nodes}
+        try:
+            return self._cut(target, seeds.long(), self.hops if hops is None else hops, joining or {}, nodes)
+        finally:  # whatever happened, the next cut starts from a clean slate
+            for t, parts in nodes.items():
+                for pos in parts:
+                    self._local[t][pos] = -1
+
+    def _cut(self, target: str, seeds: Tensor, hops: int, joining: dict[str, Tensor],
+             nodes: dict[str, list[Tensor]]) -> Sample:
+        local = self._local
         count = dict.fromkeys(self.num_nodes, 0)
 
         def admit(t: str, positions: Tensor) -> Tensor:
@@ -112,20 +116,20 @@ class NeighbourSampler:
             return fresh
 
         unique_seeds = torch.unique(seeds)
+        nodes[target].append(unique_seeds)
         local[target][unique_seeds] = torch.arange(len(unique_seeds))
         count[target] = len(unique_seeds)
-        nodes[target].append(unique_seeds)
         frontier: dict[str, Tensor] = {target: unique_seeds}
-        edges: dict[EdgeType, list[tuple[Tensor, Tensor, Tensor]]] = {e: [] for e in self.csr}
+        edges: dict[EdgeType, list[tuple[Tensor, Tensor]]] = {e: [] for e in self.csr}
         for hop in range(hops):
             found: dict[str, list[Tensor]] = {}
-            for edge_type, (ptr, senders, edge_pos) in self.csr.items():
+            for edge_type, (ptr, senders) in self.csr.items():
                 receivers = frontier.get(edge_type[2])
                 if receivers is None or not len(receivers):
                     continue
                 rows = _capped_rows(ptr, receivers, self.fanout)
                 receiver_of = torch.repeat_interleave(receivers, _row_counts(ptr, receivers, self.fanout))
-                edges[edge_type].append((senders[rows], receiver_of, edge_pos[rows]))
+                edges[edge_type].append((senders[rows], receiver_of))
                 found.setdefault(edge_type[0], []).append(senders[rows])
             # New senders are admitted after every edge type of the hop, so the frontier is exactly the
             # nodes first reached at this distance.
@@ -135,16 +139,15 @@ class NeighbourSampler:
                     frontier[t] = torch.cat([frontier.get(t, torch.zeros(0, dtype=torch.long)),
                                              admit(t, positions.long())])
         node_pos = {t: torch.cat(parts) if parts else torch.zeros(0, dtype=torch.long) for t, parts in nodes.items()}
-        edge_index, edge_ids = {}, {}
+        edge_index = {}
         for edge_type, parts in edges.items():
             if not parts:
                 continue
             src = torch.cat([p[0] for p in parts])
             dst = torch.cat([p[1] for p in parts])
             edge_index[edge_type] = torch.stack([local[edge_type[0]][src], local[edge_type[2]][dst]])
-            edge_ids[edge_type] = torch.cat([p[2] for p in parts])
         x = {t: self.data[t].x[pos] for t, pos in node_pos.items() if "x" in self.data[t]}
-        return Sample(node_pos, edge_index, edge_ids, x, local[target][seeds], target, hops)
+        return Sample(node_pos, edge_index, x, local[target][seeds], target, hops)
 
     def digests(self, target: str, positions: Tensor) -> list[str]:
         """Per target node, a fingerprint of its sampled computation graph: every node's id and inputs and the
@@ -153,7 +156,7 @@ class NeighbourSampler:
         state = {t: _node_hashes(self.data, t) for t in self.num_nodes}
         own = dict(state)
         edges = {}
-        for edge_type, (ptr, senders, _) in self.csr.items():
+        for edge_type, (ptr, senders) in self.csr.items():
             receivers = torch.arange(self.num_nodes[edge_type[2]])
             rows = _capped_rows(ptr, receivers, self.fanout)
             receiver_of = torch.repeat_interleave(receivers, _row_counts(ptr, receivers, self.fanout))
@@ -199,9 +202,7 @@ def _capped_rows(ptr: Tensor, receivers: Tensor, fanout: int | None) -> Tensor:
     return starts + offsets
 
 
-def _times(data: HeteroData, node_type: str, times: dict[str, np.ndarray] | None) -> np.ndarray:
-    if times is not None and node_type in times:
-        return np.asarray(times[node_type], dtype=np.int64)
+def _times(data: HeteroData, node_type: str) -> np.ndarray:
     if "time" in data[node_type]:
         return data[node_type].time.numpy().astype(np.int64)
     return np.zeros(int(data[node_type].num_nodes), dtype=np.int64)
