@@ -521,11 +521,14 @@ class PathExplainer:
             node_map, sub = self._whole_with_contact(deal_pos, contact)
         d_local = int((node_map["Deal"] == deal_pos).nonzero()[0, 0])
         c_local = int((node_map["Contact"] == contact).nonzero()[0, 0])
+        fanout = self.sampler.fanout if self.sampler is not None else None
         for edge_type, pair in ((("Deal", "INVOLVES", "Contact"), [d_local, c_local]), (back, [c_local, d_local])):
-            if edge_type in sub.edge_types:
-                sub[edge_type].edge_index = torch.cat([sub[edge_type].edge_index, torch.tensor([pair]).t()], dim=1)
-            else:
-                sub[edge_type].edge_index = torch.tensor([pair]).t()
+            index = sub[edge_type].edge_index if edge_type in sub.edge_types else torch.zeros(2, 0, dtype=torch.long)
+            into = (index[1] == pair[1]).nonzero().flatten()
+            if fanout is not None and len(into) >= fanout:
+                # The new edge is the newest: the sampler would take it and leave the receiver's oldest sender.
+                index = index[:, torch.arange(index.shape[1]) != into[-1]]
+            sub[edge_type].edge_index = torch.cat([index, torch.tensor([pair]).t()], dim=1)
         return deal_pos, node_map, sub
 
     def _whole_with_contact(self, deal_pos: int, contact: int) -> tuple[dict[str, torch.Tensor], HeteroData]:
