@@ -88,7 +88,8 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from gnn.train import DEFAULT_FANOUT, TrainConfig, train
 
     size_thread_pools()
-    fanout = None if getattr(args, "full_batch", False) else getattr(args, "fanout", None) or DEFAULT_FANOUT
+    fanout = getattr(args, "fanout", None)
+    fanout = None if getattr(args, "full_batch", False) else DEFAULT_FANOUT if fanout is None else fanout
     config = TrainConfig(cutoff_days=args.cutoff_every, horizon_days=args.horizon, fanout=fanout)
     with _store(settings) as store:
         try:

@@ -100,10 +100,13 @@ def train(store: GraphStore, home: Path, truth: Path | None = None, config: Trai
             leak refusal names what the user can change (built by the CLI from the load's mapping).
 
     Raises:
-        InvalidInput: a split has no examples (the message says which window lacks what).
+        InvalidInput: a split has no examples (the message says which window lacks what), or a fanout below 1.
         LeakageError: an input alone predicts the outcome (`gnn.leakage`).
     """
     config = config or TrainConfig()
+    if config.fanout is not None and config.fanout < 1:
+        raise InvalidInput(f"--fanout is how many neighbours each node hears from per relation: at least 1 "
+                           f"(got {config.fanout}); --full-batch trains on whole graphs")
     started = datetime.now(UTC)
     full = store.snapshot()
     split, spec, examples = leak_safe_examples(full, config.cutoff_days, config.horizon_days)

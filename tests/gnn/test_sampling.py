@@ -125,3 +125,13 @@ def test_explanations_run_on_the_sampled_graph_the_score_came_from(trained) -> N
         assert calibrate(logit, loaded.platt) == pytest.approx(scores[i], abs=1e-5)
         for e, ei in sub.edge_index_dict.items():
             assert not len(ei[1]) or int(torch.bincount(ei[1]).max()) <= loaded.model.config.fanout, e
+
+
+@pytest.mark.parametrize("fanout", [0, -3])
+def test_a_fanout_below_one_is_refused_before_anything_is_read(trained, tmp_path, fanout: int) -> None:
+    from gnn.train import TrainConfig, train
+    from graph import InvalidInput
+
+    with pytest.raises(InvalidInput, match="--fanout"):
+        train(trained.store, tmp_path, config=TrainConfig(fanout=fanout))
+    assert not any(tmp_path.iterdir())  # nothing registered
