@@ -47,8 +47,8 @@ def cmd_sample(args: argparse.Namespace, settings: Settings) -> int:
 
     summary = generate_sample(Path(args.out), accounts=args.accounts, seed=args.seed)
     data = {"out": str(summary.out_dir), "rows": summary.rows, "total_rows": summary.total_rows, "dirt": summary.dirt}
-    out(args, data, f"wrote {summary.total_rows} rows to {summary.out_dir}: "
-        + ", ".join(f"{k} {v}" for k, v in summary.rows.items()))
+    counts = ", ".join(f"{k} {v}" for k, v in summary.rows.items())
+    out(args, data, f"wrote {summary.total_rows} rows to {summary.out_dir}: {counts}")
     return EXIT_OK
 
 
@@ -85,9 +85,14 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from gnn.leakage import LeakageError
-    from gnn.train import TrainConfig, train
+    from gnn.threads import size_thread_pools
+    from gnn.train import DEFAULT_FANOUT, TrainConfig, train
 
-    config = TrainConfig(cutoff_days=args.cutoff_every, horizon_days=args.horizon, compare_families=True)
+    size_thread_pools()
+    fanout = getattr(args, "fanout", None)
+    fanout = None if getattr(args, "full_batch", False) else DEFAULT_FANOUT if fanout is None else fanout
+    config = TrainConfig(cutoff_days=args.cutoff_every, horizon_days=args.horizon, fanout=fanout,
+                         compare_families=True)
     with _store(settings) as store:
         try:
             result = train(store, settings.home, truth=Path(args.truth) if args.truth else None, config=config,
@@ -173,10 +178,13 @@ def _leak_provenance(store: GraphStore, mapping: str | None) -> dict[str, str]:
 def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
     from api.cli_retrain import review_policy
     from gnn.owners.retrain import rescore
+    from gnn.threads import size_thread_pools
 
+    size_thread_pools()
     with _store(settings) as store:
         # Through the review gate: high-risk changes are held for a person (`dealgraph pending`).
         records, held = rescore(store, settings.home, review_policy(settings), top=args.top,
+                                changed_only=getattr(args, "changed_only", False),
                                 progress=not args.json)
     version = records[0].model_version if records else None
     bands: dict[str, int] = {}
@@ -184,6 +192,10 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
         bands[r.band] = bands.get(r.band, 0) + 1
     if held:
         print(f"{held} high-risk score change(s) held for review: `dealgraph pending list`", file=sys.stderr)
+    if not records and not held and getattr(args, "changed_only", False):
+        out(args, {"scored": 0, "model_version": None, "bands": {}},
+            "nothing rescored: no open deal's computation graph changed since its latest score")
+        return EXIT_OK
     if not records and not held:  # a history of closed deals only: say so rather than "scored 0 with model None"
         out(args, {"scored": 0, "model_version": None, "bands": {}},
             "no open deals to score: every deal in the store is closed; load an export with open deals, then score")
@@ -303,9 +315,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="label: won within DAYS of the cutoff, right-censored (default: the eventual outcome)")
     p.add_argument("--mapping", help="the mapping the export was loaded with, to name its columns in a leak "
                                      "refusal (default: the last load's mapping)")
+    p.add_argument("--fanout", type=int, metavar="N", help="neighbours each node hears from per relation, the most "
+                                                           "recent first (default 32); training and scoring sample")
+    p.add_argument("--full-batch", action="store_true", help="train on every cutoff's whole graph instead (slower "
+                                                             "on busy products; to compare with the sampled model)")
     p.set_defaults(fn=cmd_train)
     p = sub.add_parser("score", parents=[common, as_json], help="score and explain every open deal")
     p.add_argument("--top", type=int, default=3, help="paths stored per deal")
+    p.add_argument("--changed-only", action="store_true", help="rescore only deals whose computation graph changed "
+                                                              "since their latest score (after a delta load)")
     p.set_defaults(fn=cmd_score)
     p = sub.add_parser("explain", parents=[common, as_json], help="print a deal's score and explanation paths")
     p.add_argument("deal_id")

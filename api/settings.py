@@ -6,7 +6,6 @@ Inner packages take plain arguments; the CLI and the app get them from here.
 from __future__ import annotations
 
 import logging
-import os
 import re
 from pathlib import Path
 from typing import Literal, TypedDict
@@ -31,10 +30,11 @@ FRAME_SOURCE = re.compile(r"^('self'|\*|https?:|(https?://)?(\*\.)?[A-Za-z0-9-]+
 
 
 def default_workers() -> int:
-    """One uvicorn worker per CPU this process may run on (one event loop uses one core), at most
-    `MAX_DEFAULT_WORKERS`. A container limited by a CPU quota rather than by CPUs should set
-    DEALGRAPH_WORKERS to its quota."""
-    return max(1, min(len(os.sched_getaffinity(0)), MAX_DEFAULT_WORKERS))
+    """One uvicorn worker per CPU this process may run on (one event loop uses one core), capped by the
+    container's CPU quota (`gnn.threads.usable_cores`), at most `MAX_DEFAULT_WORKERS`."""
+    from gnn.threads import usable_cores  # torch-free; imported here so settings stay light to import
+
+    return max(1, min(usable_cores(), MAX_DEFAULT_WORKERS))
 
 
 class StoreCredentials(TypedDict):

@@ -37,6 +37,7 @@ from torch_geometric.explain.algorithm import ExplainerAlgorithm
 from gnn.attribution import EMPTY, TYPICAL, EdgeIntegratedGradients, Reference, make_explainer, masked_logits
 from gnn.model import HeteroSAGE
 from gnn.outcomes import outcome_flags
+from gnn.sampling import NeighbourSampler
 from gnn.suggest import Edit, Proposal, proposals, suggest
 from gnn.task import WIN, Task
 from graph.explanation import Detail, ExplainedPath, Explanation, NodeRef, PathStep, Phrase, Segment
@@ -398,6 +399,10 @@ class PathExplainer:
         self.incoming = IncomingIndex(data)
         if isinstance(reference, str) and reference != "typical":
             raise ValueError(f"reference: 'typical', a Reference or None, not {reference!r}")
+        # A sampled model (`ModelConfig.fanout`) is explained on the graph it scores from: each deal's sampled
+        # computation graph, whose size the fanout bounds however many deals share its product.
+        fanout = getattr(getattr(model, "config", None), "fanout", None)
+        self.sampler = NeighbourSampler(data, fanout, hops) if fanout is not None else None
         self.reference = Reference.mean_of(data.x_dict) if isinstance(reference, str) else reference
         words = TYPICAL if self.reference is not None else EMPTY
         # Another algorithm's masks (GNNExplainer's) are learned importances, relative to nothing stated.
@@ -426,10 +431,7 @@ class PathExplainer:
         return out
 
     def _explain_batch(self, deal_positions: list[int], top: int) -> list[Explanation]:
-        subs = []
-        for pos in deal_positions:
-            node_map, distance = computation_subgraph(self.incoming, pos, self.hops)
-            subs.append((pos, node_map, prune_to_messages(self.tensors.subgraph(node_map), distance, self.hops)))
+        subs = [(pos, *self._computation_graph(pos)) for pos in deal_positions]
         pieces, x, ei = _batch(subs)
         locals_ = torch.tensor([p.local for p in pieces])
         # Edge types with no edge in this batch are left out: the model skips them anyway, and some
@@ -473,6 +475,20 @@ class PathExplainer:
             ))
         return out
 
+    def _computation_graph(self, deal_pos: int,
+                           joining: int | None = None) -> tuple[dict[str, torch.Tensor], HeteroData]:
+        """The graph the model scores the deal from, as (node positions per type, subgraph): its sampled one for a
+        sampled model, else every node within the model's depth. `joining`: a contact treated as on the deal."""
+        if self.sampler is None:
+            node_map, distance = computation_subgraph(self.incoming, deal_pos, self.hops)
+            return node_map, prune_to_messages(self.tensors.subgraph(node_map), distance, self.hops)
+        extra = {"Contact": torch.tensor([joining])} if joining is not None else None
+        sample = self.sampler.sample("Deal", torch.tensor([deal_pos]), joining=extra)
+        sub = HeteroData({t: {"x": x} for t, x in sample.x_dict.items()})
+        for edge_type, index in sample.edge_index_dict.items():
+            sub[edge_type].edge_index = index
+        return sample.nodes, sub
+
     def _effects(self, pieces: list[_Piece], found: list[list[Proposal]], now: torch.Tensor) -> list[dict[int, float]]:
         """The model's expected change in each deal's probability for each proposed edit, all in one forward pass.
 
@@ -506,6 +522,24 @@ class PathExplainer:
         back = ("Contact", f"rev_INVOLVES:{role}", "Deal")
         if contact is None or back not in self.tensors.edge_types:
             return None
+        if self.sampler is not None:
+            node_map, sub = self._computation_graph(deal_pos, joining=contact)
+        else:
+            node_map, sub = self._whole_with_contact(deal_pos, contact)
+        d_local = int((node_map["Deal"] == deal_pos).nonzero()[0, 0])
+        c_local = int((node_map["Contact"] == contact).nonzero()[0, 0])
+        fanout = self.sampler.fanout if self.sampler is not None else None
+        for edge_type, pair in ((("Deal", "INVOLVES", "Contact"), [d_local, c_local]), (back, [c_local, d_local])):
+            index = sub[edge_type].edge_index if edge_type in sub.edge_types else torch.zeros(2, 0, dtype=torch.long)
+            into = (index[1] == pair[1]).nonzero().flatten()
+            if fanout is not None and len(into) >= fanout:
+                # The new edge is the newest: the sampler would take it and leave the receiver's oldest sender.
+                index = index[:, torch.arange(index.shape[1]) != into[-1]]
+            sub[edge_type].edge_index = torch.cat([index, torch.tensor([pair]).t()], dim=1)
+        return deal_pos, node_map, sub
+
+    def _whole_with_contact(self, deal_pos: int, contact: int) -> tuple[dict[str, torch.Tensor], HeteroData]:
+        """The deal's whole computation graph joined with the contact's, the contact one step from the deal."""
         deal_map, deal_dist = computation_subgraph(self.incoming, deal_pos, self.hops)
         contact_map, contact_dist = computation_subgraph(self.incoming, contact, self.hops - 1, "Contact")
         node_map, distance = {}, {}
@@ -516,15 +550,7 @@ class PathExplainer:
                 dist[u] = min(dist.get(u, self.hops), d + 1)  # the contact is one step from the deal now
             node_map[t] = torch.tensor(sorted(dist), dtype=torch.long)
             distance[t] = torch.tensor([dist[u] for u in node_map[t].tolist()], dtype=torch.long)
-        sub = prune_to_messages(self.tensors.subgraph(node_map), distance, self.hops)
-        d_local = int((node_map["Deal"] == deal_pos).nonzero()[0, 0])
-        c_local = int((node_map["Contact"] == contact).nonzero()[0, 0])
-        for edge_type, pair in ((("Deal", "INVOLVES", "Contact"), [d_local, c_local]), (back, [c_local, d_local])):
-            if edge_type in sub.edge_types:
-                sub[edge_type].edge_index = torch.cat([sub[edge_type].edge_index, torch.tensor([pair]).t()], dim=1)
-            else:
-                sub[edge_type].edge_index = torch.tensor([pair]).t()
-        return deal_pos, node_map, sub
+        return node_map, prune_to_messages(self.tensors.subgraph(node_map), distance, self.hops)
 
     def _fidelity(self, pieces: list[_Piece], chosen_all: list, randoms: list, x: dict, ei: dict,
                   locals_: torch.Tensor) -> tuple[torch.Tensor, list[dict]]:

@@ -33,6 +33,7 @@ from torch_geometric.data import HeteroData
 from gnn import timeline as tl
 from gnn.history import base_win_rate, records_at_open
 from gnn.outcomes import OUTCOME, outcome_flags
+from gnn.sampling import epoch_seconds
 from graph.snapshot import Snapshot
 from graph.timefmt import to_utc
 from ontology import Schema
@@ -203,7 +204,8 @@ def encode(spec: FeatureSpec, snapshot: Snapshot, now: datetime | pd.Timestamp |
 
     Reverse edges are named `rev_<RELATION>`; split relations split only their reverse edges,
     `rev_<RELATION>:<value>`.
-    Each node type keeps `node_id` (the store ids) in row order, and `table_columns` (`table_columns`).
+    Each node type keeps `node_id` (the store ids) in row order, `table_columns` (`table_columns`), and `time`
+    (epoch seconds it became known, for `gnn.sampling`).
     """
     schema = snapshot.schema
     now_ts = pd.Timestamp(to_utc(now)) if isinstance(now, datetime) else (now or _reference_time(snapshot))
@@ -212,6 +214,8 @@ def encode(spec: FeatureSpec, snapshot: Snapshot, now: datetime | pd.Timestamp |
         data[label].x = torch.from_numpy(node_features(spec, snapshot, label, now_ts))
         data[label].node_id = snapshot.nodes[label]["id"].tolist()
         data[label].table_columns = table_columns(spec, label)
+        # When each node became known: the neighbour sampler keeps a hub's most recent senders (`gnn.sampling`).
+        data[label].time = epoch_seconds(snapshot.nodes[label][schema.nodes[label].time])
     for name, rel in schema.relations.items():
         if rel.source not in spec.numeric or rel.target not in spec.numeric:
             continue  # folded into deal features, or a family this model does not read
@@ -226,6 +230,11 @@ def encode(spec: FeatureSpec, snapshot: Snapshot, now: datetime | pd.Timestamp |
         # Forward messages pool every edge (a contact's record counts all its deals, whatever the role);
         # the reverse ones are split, so a deal weighs its champion's record apart from a user's.
         data[rel.source, name, rel.target].edge_index = torch.from_numpy(index)
+        when = epoch_seconds(frame[rel.valid_from]) if rel.valid_from else None  # a line item's, a role's time
+        if when is not None:
+            data[rel.source, name, rel.target].time = when
         for edge_name, keep in groups:
             data[rel.target, f"rev_{edge_name}", rel.source].edge_index = torch.from_numpy(index[:, keep]).flip(0)
+            if when is not None:
+                data[rel.target, f"rev_{edge_name}", rel.source].time = when[torch.from_numpy(keep.copy())]
     return data

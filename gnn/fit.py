@@ -1,4 +1,5 @@
-"""Fitting the graph model: full-batch training, early stopping and tuning on validation, calibration.
+"""Fitting the graph model: full-batch or sampled mini-batch training, early stopping and tuning on validation,
+calibration.
 
 Validation decides everything here (epochs, the configuration, the calibration);
 the test period is never read in this module.
@@ -19,6 +20,7 @@ from sklearn.metrics import roc_auc_score
 
 from gnn.dataset import CutoffExamples
 from gnn.features import FeatureSpec
+from gnn.minibatch import batch_logits, is_sampled, sampled_logits, training_batches
 from gnn.model import HeteroSAGE, ModelConfig
 from gnn.wide import WideLinear, WideSpec, fit_wide
 
@@ -35,9 +37,12 @@ class FitConfig:
     epochs: int = 80
     patience: int = 12
     seed: int = 0
+    # Target deals per step when the model is sampled (`ModelConfig.fanout`); full-batch takes a cutoff a step.
+    batch_size: int = 1024
 
     def to_dict(self) -> dict:
-        return {"model": self.model.to_dict(), "lr": self.lr, "weight_decay": self.weight_decay}
+        out = {"model": self.model.to_dict(), "lr": self.lr, "weight_decay": self.weight_decay}
+        return out | ({"batch_size": self.batch_size} if self.model.fanout is not None else {})
 
 
 #: What tuning tries, chosen by validation AUROC. Two layers keep explanations cheap
@@ -57,12 +62,15 @@ def logits_of(model: torch.nn.Module, examples: list[CutoffExamples]) -> np.ndar
     """The logits of the target nodes, from `HeteroSAGE` or any part of it with the same inputs (its `wide`)."""
     model.eval()
     with torch.no_grad():
+        if is_sampled(model):
+            return concat(examples, lambda e: sampled_logits(model, e).numpy())  # type: ignore[arg-type]
         return concat(examples, lambda e: model(e.data.x_dict, e.data.edge_index_dict)[e.index].numpy())
 
 
 def fit_graph_model(examples: dict[str, list[CutoffExamples]], config: FitConfig,
                     wide: WideLinear | None = None) -> tuple[HeteroSAGE, float, int]:
-    """Full-batch training over the training cutoffs, early-stopped on validation AUROC.
+    """Training over the training cutoffs, early-stopped on validation AUROC: a step per cutoff on its whole graph
+    (full-batch), or with `config.model.fanout` a step per mini-batch of deals on their sampled graphs.
 
     A `wide` part (fitted and frozen) is added to the logit and stays as it is: the rest learns what it leaves."""
     torch.manual_seed(config.seed)
@@ -73,15 +81,21 @@ def fit_graph_model(examples: dict[str, list[CutoffExamples]], config: FitConfig
     y_val = concat(examples["val"], lambda e: e.labels.numpy())
     # Examples are weighted by deal (`gnn.dataset.weigh_by_deal`); dividing by the mean weight per bucket keeps
     # the loss on the scale the learning rate was tuned for.
-    scale = sum(float(e.weight().sum()) for e in examples["train"]) / max(len(examples["train"]), 1)
+    # With mini-batches the scale is the mean weight per step, as a step per cutoff has.
+    generator = torch.Generator().manual_seed(config.seed)
+    steps = sum(-(-len(e.index) // config.batch_size) for e in examples["train"]) if is_sampled(model) else None
+    scale = sum(float(e.weight().sum()) for e in examples["train"]) / max(steps or len(examples["train"]), 1)
     best, best_state, best_epoch, waited = -1.0, None, 0, 0
     for epoch in range(config.epochs):
         model.train()
-        for ex in examples["train"]:
+        for ex, rows in _steps(model, examples["train"], config.batch_size, generator):
             opt.zero_grad()
-            out = model(ex.data.x_dict, ex.data.edge_index_dict)[ex.index]
-            loss = (torch.nn.functional.binary_cross_entropy_with_logits(out, ex.labels, reduction="none")
-                    * ex.weight()).sum() / scale
+            if rows is None:
+                out, labels, weight = model(ex.data.x_dict, ex.data.edge_index_dict)[ex.index], ex.labels, ex.weight()
+            else:
+                out, labels, weight = batch_logits(model, ex, rows), ex.labels[rows], ex.weight()[rows]
+            loss = (torch.nn.functional.binary_cross_entropy_with_logits(out, labels, reduction="none")
+                    * weight).sum() / scale
             loss.backward()
             opt.step()
         score = roc_auc_score(y_val, logits_of(model, examples["val"])) if len(np.unique(y_val)) > 1 else 0.0
@@ -96,6 +110,14 @@ def fit_graph_model(examples: dict[str, list[CutoffExamples]], config: FitConfig
     if best_state is not None:
         model.load_state_dict(best_state)
     return model, best, best_epoch
+
+
+def _steps(model: HeteroSAGE, train: list[CutoffExamples], batch_size: int,
+           generator: torch.Generator) -> list[tuple[CutoffExamples, torch.Tensor | None]]:
+    """One epoch's steps: (cutoff, rows of its examples), rows None for the whole cutoff (full-batch)."""
+    if is_sampled(model):
+        return list(training_batches(train, batch_size, generator))
+    return [(ex, None) for ex in train]
 
 
 def tune(

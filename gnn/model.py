@@ -5,7 +5,8 @@ messages of all edge types into a node and adds them to its previous state
 (residual), so node types that receive no messages keep their embedding.
 An optional wide part (`gnn.wide`), fitted before and frozen, adds a linear term
 on the deal's own row and its crosses with its neighbours to the logit.
-Needs neither torch-sparse nor pyg-lib: full-batch message passing only.
+Needs neither torch-sparse nor pyg-lib: it runs on a whole graph or on sampled
+computation graphs cut by `gnn.sampling` (`ModelConfig.fanout`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ class ModelConfig:
     # otherwise overfits within a few epochs (docs/design.md, "Model choices").
     input_dropout: float = 0.0
     target: str = "Deal"
+    # Senders each node hears from per edge type, the most recent first (`gnn.sampling`); the model is fitted
+    # and scored on mini-batches of target deals' sampled computation graphs. None: full-batch, whole graph.
+    fanout: int | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -28,6 +28,7 @@ from gnn.fit import calibrate, logits_of
 from gnn.gate import NO_SKILL, NO_SKILL_BAND, SKILL, band
 from gnn.model import HeteroSAGE, ModelConfig
 from gnn.registry import ModelCard, ModelRegistry, RegistryError
+from gnn.sampling import NeighbourSampler
 from gnn.wide import WideLinear, WideSpec
 from graph.deals import DealShape
 from graph.explanation import Explanation
@@ -86,18 +87,31 @@ def score_snapshot(loaded: LoadedModel, snapshot: Snapshot, now: pd.Timestamp, d
 
 
 def score_open_deals(
-    store: GraphStore, home: Path, top: int = 3, explain: bool = True, progress: bool = False, write: bool = True
+    store: GraphStore, home: Path, top: int = 3, explain: bool = True, progress: bool = False,
+    changed_only: bool = False, write: bool = True,
 ) -> list[ScoreRecord]:
     """Score, explain and store every open deal; returns the records written.
 
     With `write=False` nothing is stored: the records are returned for the caller to serve or hold
     (`gnn.owners.review` holds high-risk changes for a person to accept first).
+
+    Every score records what it saw (`metadata`): the snapshot (`snapshot`, and the store's `graph_version`
+    where it keeps one) and a fingerprint of the deal's computation graph (`graph`, `gnn.sampling`).
+    `changed_only`: rescore only deals whose fingerprint moved since their latest score by this model (a new
+    neighbour among the sampled ones, a changed input, a moved clock) or that have none: the same scores as a
+    full rescore, since a deal's score depends on nothing else.
     """
     loaded = load_model(home)
     full = store.snapshot()
     opened = open_examples(full, loaded.spec)
     if opened is None:
         return []
+    prints = fingerprints(loaded, opened)
+    if changed_only:
+        opened = _stale(store, loaded, opened, prints)
+        if not opened.deal_ids:
+            log.info("no open deal's computation graph changed: nothing rescored")
+            return []
     deal_ids, positions, data = opened.deal_ids, opened.index, opened.data
     state = loaded.card.state if loaded.model is not None else NO_SKILL
     # No skill: serve the base rate, said to be that, rather than a ranking the test period did not bear out.
@@ -107,7 +121,10 @@ def score_open_deals(
         explainer = PathExplainer(loaded.model, data, full, hops=loaded.model.config.layers, platt=loaded.platt)
     metadata = {"model_kind": loaded.card.kind, "as_of": opened.cutoff.isoformat(),
                 "schema": loaded.card.schema_fingerprint, "state": state, "base_rate": round(loaded.prior, 4),
-                "quality": loaded.card.params.get("quality")}
+                "quality": loaded.card.params.get("quality"), "snapshot": _snapshot_id(full)}
+    changes = store.changes_since(None)
+    if changes is not None:
+        metadata["graph_version"] = changes.mark.graph
     explanations: list[Explanation | None] = [None] * len(deal_ids)
     if state == NO_SKILL:
         # Nothing about the deal is explained; say why instead of inventing paths.
@@ -119,16 +136,43 @@ def score_open_deals(
         explanations = [Explanation(method="class-prior", note=note)] * len(deal_ids)
     if explainer is not None:
         chunk = 16
-        for i in tqdm(range(0, len(deal_ids), chunk), desc="explaining", unit="batch", disable=not progress,
-                      file=sys.stderr):
+        batches = tqdm(range(0, len(deal_ids), chunk), desc="explaining", unit="batch", disable=not progress,
+                       file=sys.stderr)
+        for i in batches:
             explanations[i : i + chunk] = explainer.explain_many([int(p) for p in positions[i : i + chunk]], top=top)
     records = score_records(loaded.card.version, dict(zip(deal_ids, probs, strict=True)),
                             explanations=dict(zip(deal_ids, explanations, strict=True)), metadata=metadata,
-                            base_rate=loaded.prior)
+                            base_rate=loaded.prior, per_deal={d: {"graph": prints[d]} for d in deal_ids})
     if write:
         store.write_scores(records)
     log.info("scored %d open deals with model %s", len(records), loaded.card.version)
     return records
+
+
+def fingerprints(loaded: LoadedModel, opened: CutoffExamples) -> dict[str, str]:
+    """Per deal, the fingerprint of the computation graph the model scores it from (the class prior: none)."""
+    if loaded.model is None:
+        return dict.fromkeys(opened.deal_ids, "")
+    sampler = NeighbourSampler(opened.data, loaded.model.config.fanout, loaded.model.config.layers)
+    return dict(zip(opened.deal_ids, sampler.digests(loaded.model.config.target, opened.index), strict=True))
+
+
+def _stale(store: GraphStore, loaded: LoadedModel, opened: CutoffExamples, prints: dict[str, str]) -> CutoffExamples:
+    """The open deals whose latest score is not this model's on the same computation graph."""
+    latest = store.latest_scores(opened.deal_ids)
+    keep = [i for i, d in enumerate(opened.deal_ids)
+            if d not in latest or latest[d].model_version != loaded.card.version
+            or latest[d].metadata.get("graph") != prints[d]]
+    log.info("%d of %d open deals changed since their latest score", len(keep), len(opened.deal_ids))
+    rows = torch.tensor(keep, dtype=torch.long)
+    return CutoffExamples(opened.cutoff, opened.split, opened.data, opened.index[rows], opened.labels[rows],
+                          [opened.deal_ids[i] for i in keep])
+
+
+def _snapshot_id(full: Snapshot) -> str:
+    from gnn.train import snapshot_id  # training imports scoring: import here to avoid a cycle
+
+    return snapshot_id(full)
 
 
 def open_examples(snapshot: Snapshot, spec: FeatureSpec) -> CutoffExamples | None:
@@ -179,9 +223,11 @@ def store_scores(
     explanations: Mapping[str, Explanation | None] | None = None,
     metadata: Mapping[str, object] | None = None,
     base_rate: float = 0.5,
+    per_deal: Mapping[str, Mapping[str, object]] | None = None,
 ) -> list[ScoreRecord]:
     """Write win probabilities as each deal's latest score, under `model_version`; returns the records.
 
+    `per_deal`: metadata of single deals, over `metadata` (each deal's graph fingerprint).
     Bands are relative to `base_rate` (`gnn.gate.band`); with `metadata["state"] == "no_skill"` every
     band is "no_skill": the probability is the base rate, not a judgement of the deal.
     The one place scores become `ScoreRecord`s (rounding, band, time), for
@@ -192,7 +238,7 @@ def store_scores(
         >>> store_scores(store, "20260101T120000Z-my-logreg-1a2b", {"006A1": 0.42},
         ...              metadata={"model_kind": "logreg"})
     """
-    records = score_records(model_version, probabilities, explanations, metadata, base_rate)
+    records = score_records(model_version, probabilities, explanations, metadata, base_rate, per_deal)
     store.write_scores(records)
     return records
 
@@ -203,6 +249,7 @@ def score_records(
     explanations: Mapping[str, Explanation | None] | None = None,
     metadata: Mapping[str, object] | None = None,
     base_rate: float = 0.5,
+    per_deal: Mapping[str, Mapping[str, object]] | None = None,
 ) -> list[ScoreRecord]:
     """The `ScoreRecord`s `store_scores` writes (rounding, band, time), not yet written."""
     scored_at = datetime.now(UTC)
@@ -216,7 +263,7 @@ def score_records(
             scored_at=scored_at,
             band=NO_SKILL_BAND if no_skill else band(float(p), base_rate),
             explanation=explanations.get(deal_id),
-            metadata=dict(metadata or {}),
+            metadata={**(metadata or {}), **(per_deal or {}).get(deal_id, {})},
         )
         for deal_id, p in probabilities.items()
     ]

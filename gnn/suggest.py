@@ -141,9 +141,10 @@ def suggest(found: Sequence[Proposal], effects: Mapping[int, float]) -> tuple[Su
         effect = effects.get(i) if proposal.edit is not None else None
         if proposal.edit is not None and (effect is None or effect < MIN_EFFECT):
             continue
+        effect = None if effect is None else round(effect, 4)  # the words say the figure that is stored
         figure = f" — the model expects +{100 * effect:.0f} pts" if effect is not None else ""
         suggestion = Suggestion(proposal.kind, proposal.path, Phrase.of(*proposal.words.parts, figure, "."),
-                                proposal.contact, effect=None if effect is None else round(effect, 4),
+                                proposal.contact, effect=effect,
                                 reference=AS_IT_STANDS if effect is not None else None)
         ranked.append((-(effect if effect is not None else -1.0), suggestion))
     ranked.sort(key=lambda rs: rs[0])

@@ -24,7 +24,7 @@ import io
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -47,6 +47,8 @@ from graph.store import GraphStore, InvalidInput
 log = logging.getLogger(__name__)
 
 PROMOTE_FRACTION = 0.95
+#: Senders per node and edge type when sampling (docs/design.md, "Scale": AUROC beside full-batch).
+DEFAULT_FANOUT = 32
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,16 @@ class TrainConfig:
     # Also train the chosen configuration without the history and activity families, to report what they add
     # (`gnn.families`; `dealgraph train` does, tests that only need a model do not).
     compare_families: bool = False
+    # Senders per node and edge type in each deal's sampled computation graph, the most recent first
+    # (`gnn.sampling`): training, scoring and explaining cost stays bounded however busy a product is.
+    # None: full-batch, the whole graph of every cutoff (slower on hubs; kept to compare with).
+    fanout: int | None = DEFAULT_FANOUT
+    batch_size: int = 1024  # target deals per training step when sampled
+
+    def fit_grid(self) -> tuple[FitConfig, ...]:
+        """The grid with this run's sampling settings."""
+        return tuple(replace(c, model=replace(c.model, fanout=self.fanout), batch_size=self.batch_size)
+                     for c in self.grid)
 
 
 @dataclass
@@ -93,10 +105,13 @@ def train(store: GraphStore, home: Path, truth: Path | None = None, config: Trai
             leak refusal names what the user can change (built by the CLI from the load's mapping).
 
     Raises:
-        InvalidInput: a split has no examples (the message says which window lacks what).
+        InvalidInput: a split has no examples (the message says which window lacks what), or a fanout below 1.
         LeakageError: an input alone predicts the outcome (`gnn.leakage`).
     """
     config = config or TrainConfig()
+    if config.fanout is not None and config.fanout < 1:
+        raise InvalidInput(f"--fanout is how many neighbours each node hears from per relation: at least 1 "
+                           f"(got {config.fanout}); --full-batch trains on whole graphs")
     started = datetime.now(UTC)
     full = store.snapshot()
     split, spec, examples = leak_safe_examples(full, config.cutoff_days, config.horizon_days)
@@ -126,7 +141,7 @@ def train(store: GraphStore, home: Path, truth: Path | None = None, config: Trai
                      "serving the class prior")
     else:
         kind = "graphsage"
-        model, chosen, tried, wide_fit = tune(examples, config.grid, spec if config.wide else None)
+        model, chosen, tried, wide_fit = tune(examples, config.fit_grid(), spec if config.wide else None)
         platt = fit_platt(logits_of(model, examples["val"]), y["val"])
         probs["graphsage"] = calibrate(logits_of(model, examples["test"]), platt)
         if model.wide is not None:  # the linear term alone, calibrated the same way: what the GraphSAGE part adds

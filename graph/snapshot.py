@@ -90,6 +90,10 @@ class Snapshot:
             nodes[label] = known_values(self.schema, nodes, edges, label)
         return Snapshot(self.schema, nodes, edges, to_utc(t.to_pydatetime()))
 
+    def timeline(self) -> Timeline:
+        """`as_of` for many times at once: the time rule on positions computed once (`Timeline`)."""
+        return Timeline(self)
+
     def node_index(self, label: str) -> pd.Index:
         """Position of each node id in this snapshot's tables (and in `to_pyg()`)."""
         return pd.Index(self.nodes[label][self.schema.nodes[label].key])
@@ -136,6 +140,63 @@ class Snapshot:
                 src, dst = props.pop("src"), props.pop("dst")
                 g.add_edge((rel.source, src), (rel.target, dst), key=name, relation=name, **props)
         return g
+
+
+class Timeline:
+    """The snapshot as of any time, cut from times and edge ends computed once, not from ids per cut.
+
+    `Snapshot.as_of` matches every edge's ends against the surviving nodes' ids; training cuts the graph at
+    every cutoff, and those id lookups were a fifth of building its examples. Here each node table's times and
+    each edge's end positions are read once, so a cut is boolean masks on arrays. Same rule, same frames
+    (tested against `as_of`).
+    """
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        schema = snapshot.schema
+        self.node_time = {label: _nanos(frame[schema.nodes[label].time], missing=_EARLIEST)
+                          for label, frame in snapshot.nodes.items()}
+        self.ends: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.valid: dict[str, tuple[np.ndarray | None, np.ndarray | None]] = {}
+        for name, frame in snapshot.edges.items():
+            rel = schema.relations[name]
+            self.ends[name] = (snapshot.node_index(rel.source).get_indexer(frame["src"]),
+                               snapshot.node_index(rel.target).get_indexer(frame["dst"]))
+            self.valid[name] = (_nanos(frame[rel.valid_from], missing=_EARLIEST) if rel.valid_from else None,
+                                _nanos(frame[rel.valid_to], missing=_LATEST) if rel.valid_to else None)
+
+    def as_of(self, t: datetime) -> Snapshot:
+        """The same frames as `Snapshot.as_of(t)`."""
+        at = pd.Timestamp(to_utc(t))
+        cut = at.as_unit("ns").value
+        kept = {label: times < cut for label, times in self.node_time.items()}
+        nodes = {label: frame[kept[label]].reset_index(drop=True) for label, frame in self.snapshot.nodes.items()}
+        edges = {}
+        for name, frame in self.snapshot.edges.items():
+            rel = self.snapshot.schema.relations[name]
+            src, dst = self.ends[name]
+            keep = (src >= 0) & (dst >= 0)
+            keep[keep] &= kept[rel.source][src[keep]] & kept[rel.target][dst[keep]]
+            since, until = self.valid[name]
+            if since is not None:
+                keep &= since < cut
+            if until is not None:
+                keep &= until > cut
+            edges[name] = frame[keep].reset_index(drop=True)
+        return Snapshot(self.snapshot.schema, nodes, edges, to_utc(at.to_pydatetime()))
+
+
+_EARLIEST = np.iinfo(np.int64).min  # a missing time: known before any cut (as `as_of` keeps NaT)
+_LATEST = np.iinfo(np.int64).max  # a missing end: still valid
+
+
+def _nanos(times: pd.Series, missing: int) -> np.ndarray:
+    """Times as int64 nanoseconds since the epoch (UTC); a missing one as `missing`."""
+    values = pd.to_datetime(times, utc=True).dt.as_unit("ns")
+    out = np.full(len(values), missing, dtype=np.int64)
+    known = values.notna().to_numpy()
+    out[known] = values[known].astype("int64").to_numpy()
+    return out
 
 
 def _typed(frame: pd.DataFrame, properties: tuple) -> pd.DataFrame:

@@ -124,12 +124,14 @@ def shadow(store: GraphStore, home: Path, candidate: str, full: Snapshot) -> dic
             f"moved_{int(MOVE_POINTS * 100)}_points_or_more": int((np.abs(change) >= MOVE_POINTS).sum())}
 
 
-def rescore(store: GraphStore, home: Path, policy: ReviewPolicy, top: int = 3,
-            progress: bool = False) -> tuple[list[ScoreRecord], int]:
-    """Score the open pipeline with the serving model through the review gate; returns (served, held)."""
+def rescore(store: GraphStore, home: Path, policy: ReviewPolicy, top: int = 3, progress: bool = False,
+            changed_only: bool = False) -> tuple[list[ScoreRecord], int]:
+    """Score the open pipeline with the serving model through the review gate; returns (served, held).
+
+    `changed_only`: only deals whose sampled computation graph changed since their latest score (`gnn.score`)."""
     from gnn.score import score_open_deals
 
-    records = score_open_deals(store, home, top=top, progress=progress, write=False)
+    records = score_open_deals(store, home, top=top, progress=progress, write=False, changed_only=changed_only)
     nodes = store.get_nodes("Deal", [r.deal_id for r in records])
     amounts = {d: _amount(n.get("amount")) for d, n in nodes.items()}
     written, holds = serve_scores(store, records, policy, amounts)

@@ -1,0 +1,58 @@
+"""Mini-batches of target deals on sampled computation graphs (`gnn.sampling`), for fitting and scoring.
+
+A model whose `ModelConfig.fanout` is set is fitted and scored this way: the
+cost of a step is its batch's sampled neighbourhoods, not the cutoff's whole
+graph, and a hub (a product on 750 deals) costs `fanout` senders, not 750.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from gnn.dataset import CutoffExamples
+from gnn.model import HeteroSAGE
+from gnn.sampling import NeighbourSampler
+
+#: Target deals per forward pass when no gradient is kept (scoring, validation).
+EVAL_BATCH = 4096
+
+
+def is_sampled(model: torch.nn.Module) -> bool:
+    return isinstance(model, HeteroSAGE) and model.config.fanout is not None
+
+
+def sampler_of(examples: CutoffExamples, fanout: int | None, hops: int) -> NeighbourSampler:
+    """The sampler of one cutoff's graph, built on first use and kept with its examples."""
+    key = (fanout, hops)
+    if key not in examples.samplers:
+        examples.samplers[key] = NeighbourSampler(examples.data, fanout, hops)
+    return examples.samplers[key]
+
+
+def sampled_logits(model: HeteroSAGE, examples: CutoffExamples, batch_size: int = EVAL_BATCH) -> Tensor:
+    """The logits of the examples' deals, each from its sampled computation graph, in order."""
+    sampler = sampler_of(examples, model.config.fanout, model.config.layers)
+    out = torch.empty(len(examples.index))
+    for rows, sample in sampler.batches(model.config.target, examples.index, batch_size):
+        out[rows] = model(sample.x_dict, sample.edge_index_dict)[sample.seeds]
+    return out
+
+
+def training_batches(examples: list[CutoffExamples], batch_size: int,
+                     generator: torch.Generator) -> list[tuple[CutoffExamples, Tensor]]:
+    """One epoch: every training example once, in shuffled mini-batches of one cutoff each (a batch shares its
+    cutoff's graph), the batches of all cutoffs in shuffled order. Rows index the cutoff's examples."""
+    batches = []
+    for ex in examples:
+        order = torch.randperm(len(ex.index), generator=generator)
+        batches += [(ex, order[i : i + batch_size]) for i in range(0, len(order), batch_size)]
+    shuffled = torch.randperm(len(batches), generator=generator).tolist()
+    return [batches[i] for i in shuffled]
+
+
+def batch_logits(model: HeteroSAGE, examples: CutoffExamples, rows: Tensor) -> Tensor:
+    """Logits of `examples.index[rows]` from their sampled computation graphs (training: grads kept)."""
+    sampler = sampler_of(examples, model.config.fanout, model.config.layers)
+    sample = sampler.sample(model.config.target, examples.index[rows])
+    return model(sample.x_dict, sample.edge_index_dict)[sample.seeds]
