@@ -40,10 +40,11 @@ def test_report_carries_ece_and_a_reliability_plot(trained):
 
 
 def test_a_property_that_leaks_the_outcome_is_refused(trained, tmp_path):
-    # Pretend the ontology forgot that a deal's stage is only known as of today:
-    # then "Closed Won" / "Closed Lost" would hand the label to the model.
+    # Pretend the ontology forgot that a deal's stage is only known as of today and kept no history of it:
+    # then today's "Closed Won" / "Closed Lost" would hand the label to the model.
     text = ONTOLOGY_PATH.read_text("utf-8").replace(
-        'dg:stage a owl:DatatypeProperty ; rdfs:range xsd:string ; dg:currentValueOnly true ;',
+        'dg:stage a owl:DatatypeProperty ; rdfs:range xsd:string ; dg:currentValueOnly true ;\n'
+        '    dg:historyClass dg:DealChange ;',
         'dg:stage a owl:DatatypeProperty ; rdfs:range xsd:string ; dg:categorical true ;',
     )
     assert "dg:categorical true ;\n    rdfs:comment \"The deal's stage now" in text
