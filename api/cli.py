@@ -20,6 +20,7 @@ from typing import Any
 from api.settings import Settings
 from graph import DealgraphError, GraphStore, InvalidInput, open_store
 from graph.ledger import Ledger
+from ontology.names import Label
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_FAILURE = 0, 1, 2
 COMMAND_MODULES: list[str] = [
@@ -143,7 +144,8 @@ def _leak_provenance(store: GraphStore, mapping: str | None) -> dict[str, str]:
     """Ontology term -> "mapping: file column C", from `--mapping` or the last load's mapping; {} if unknown."""
     from loaders import load_mapping
 
-    name = mapping or next((r.mapping for r in sorted(Ledger(store).loads(), key=lambda r: r.started, reverse=True)), None)
+    newest_first = sorted(Ledger(store).loads(), key=lambda r: r.started, reverse=True)
+    name = mapping or next((r.mapping for r in newest_first), None)
     if name is None:
         return {}
     try:
@@ -183,9 +185,14 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
     size_thread_pools()
     with _store(settings) as store:
         # Through the review gate: high-risk changes are held for a person (`dealgraph pending`).
-        records, held = rescore(store, settings.home, review_policy(settings), top=args.top,
-                                changed_only=getattr(args, "changed_only", False),
-                                progress=not args.json)
+        records, held = rescore(
+            store,
+            settings.home,
+            review_policy(settings),
+            top=args.top,
+            changed_only=getattr(args, "changed_only", False),
+            progress=not args.json,
+        )
     version = records[0].model_version if records else None
     bands: dict[str, int] = {}
     for r in records:
@@ -193,22 +200,31 @@ def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
     if held:
         print(f"{held} high-risk score change(s) held for review: `dealgraph pending list`", file=sys.stderr)
     if not records and not held and getattr(args, "changed_only", False):
-        out(args, {"scored": 0, "model_version": None, "bands": {}},
-            "nothing rescored: no open deal's computation graph changed since its latest score")
+        out(
+            args,
+            {"scored": 0, "model_version": None, "bands": {}},
+            "nothing rescored: no open deal's computation graph changed since its latest score",
+        )
         return EXIT_OK
     if not records and not held:  # a history of closed deals only: say so rather than "scored 0 with model None"
-        out(args, {"scored": 0, "model_version": None, "bands": {}},
-            "no open deals to score: every deal in the store is closed; load an export with open deals, then score")
+        out(
+            args,
+            {"scored": 0, "model_version": None, "bands": {}},
+            "no open deals to score: every deal in the store is closed; load an export with open deals, then score",
+        )
         return EXIT_OK
-    out(args, {"scored": len(records), "held": held, "model_version": version, "bands": bands},
-        f"scored {len(records)} open deals with model {version}: {bands}")
+    out(
+        args,
+        {"scored": len(records), "held": held, "model_version": version, "bands": bands},
+        f"scored {len(records)} open deals with model {version}: {bands}",
+    )
     return EXIT_OK
 
 
 def cmd_explain(args: argparse.Namespace, settings: Settings) -> int:
     with _store(settings) as store:
         score = store.latest_scores([args.deal_id]).get(args.deal_id)
-        deal = store.get_node("Deal", args.deal_id)
+        deal = store.get_node(Label.DEAL, args.deal_id)
     if deal is None:
         raise InvalidInput(f"no deal {args.deal_id!r} in the store")
     if score is None or not score.explanation:
@@ -222,16 +238,26 @@ def cmd_explain(args: argparse.Namespace, settings: Settings) -> int:
         head = f"win probability {score.probability:.0%} ({score.band})"
     lines = [f"{deal['name']}: {head}, model {score.model_version}"]
     if quality.get("auroc") is not None:
-        lines.append(f"  model quality on its test period: AUROC {quality['auroc']:.2f} ({quality.get('auroc_band')}), "
-                     f"ECE {quality.get('ece')}, n {quality.get('n')}")
+        lines.append(
+            f"  model quality on its test period: AUROC {quality['auroc']:.2f} ({quality.get('auroc_band')}), "
+            f"ECE {quality.get('ece')}, n {quality.get('n')}"
+        )
     if shown.note:
         lines.append(f"  {shown.note}")
     for i, p in enumerate(shown.paths, 1):
         lines.append(f"  {i}. [{p.direction} {p.weight:+.3f}] {p.text}")
         lines.append("     " + " -> ".join(f"{s.label}:{s.name}" for s in p.steps))
-    data = {"deal_id": args.deal_id, "probability": score.probability, "band": score.band,
-            "state": meta.get("state"), "base_rate": meta.get("base_rate"), "quality": quality or None,
-            "model_version": score.model_version, "paths": shown.to_json()["paths"], "fidelity": shown.fidelity}
+    data = {
+        "deal_id": args.deal_id,
+        "probability": score.probability,
+        "band": score.band,
+        "state": meta.get("state"),
+        "base_rate": meta.get("base_rate"),
+        "quality": quality or None,
+        "model_version": score.model_version,
+        "paths": shown.to_json()["paths"],
+        "fidelity": shown.fidelity,
+    }
     out(args, data, "\n".join(lines))
     return EXIT_OK
 
@@ -242,9 +268,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     host, port = args.host or settings.host, args.port or settings.port
     open_store(settings.store, **settings.store_credentials()).close()  # a bad store URL fails here, before the banner
-    print(f"GraphQL API and GraphiQL: http://{host}:{port}/graphql\n{serve_banner(settings)}\n"
-          f"{widget_banner(settings)}\n"
-          f"Example query to paste into GraphiQL:\n{EXAMPLE_QUERY}", flush=True)
+    print(
+        f"GraphQL API and GraphiQL: http://{host}:{port}/graphql\n{serve_banner(settings)}\n"
+        f"{widget_banner(settings)}\n"
+        f"Example query to paste into GraphiQL:\n{EXAMPLE_QUERY}",
+        flush=True,
+    )
     run(settings, host, port)
     return EXIT_OK
 
@@ -255,8 +284,13 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     steps: list[tuple[str, Callable[[argparse.Namespace, Settings], int], argparse.Namespace]] = [
         ("sample", cmd_sample, argparse.Namespace(out=sample_dir, accounts=args.accounts, seed=args.seed, json=False)),
         ("load", cmd_load, argparse.Namespace(source=sample_dir, mapping="salesforce", json=False)),
-        ("train", cmd_train, argparse.Namespace(truth=sample_dir / "truth.csv", json=False, cutoff_every=30,
-                                                horizon=None, mapping="salesforce")),
+        (
+            "train",
+            cmd_train,
+            argparse.Namespace(
+                truth=sample_dir / "truth.csv", json=False, cutoff_every=30, horizon=None, mapping="salesforce"
+            ),
+        ),
         ("score", cmd_score, argparse.Namespace(top=3, json=False)),
     ]
     for name, fn, step_args in steps:
@@ -280,8 +314,9 @@ def _store(settings: Settings) -> GraphStore:
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--store", help="graph store URL (default: $DEALGRAPH_STORE or sqlite:///dealgraph.db)")
-    common.add_argument("--home",
-                        help="folder for models and quarantine files (default: $DEALGRAPH_HOME or .dealgraph)")
+    common.add_argument(
+        "--home", help="folder for models and quarantine files (default: $DEALGRAPH_HOME or .dealgraph)"
+    )
     common.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     as_json = argparse.ArgumentParser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -295,42 +330,77 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_sample)
     p = sub.add_parser("load", parents=[common, as_json], help="load an export through a mapping")
     p.add_argument("source", help="folder with the export's CSV files")
-    p.add_argument("--mapping", default="salesforce",
-                   help="shipped mapping (salesforce, hubspot, generic) or path to a YAML mapping; "
-                        "see docs/mappings.md")
-    p.add_argument("--mode", choices=("delta", "full"), default="delta",
-                   help="delta (default): add and update records; full: the export is complete, so what it lacks is "
-                        "retired to tombstones (see docs/loading.md)")
+    p.add_argument(
+        "--mapping",
+        default="salesforce",
+        help="shipped mapping (salesforce, hubspot, generic) or path to a YAML mapping; see docs/mappings.md",
+    )
+    p.add_argument(
+        "--mode",
+        choices=("delta", "full"),
+        default="delta",
+        help="delta (default): add and update records; full: the export is complete, so what it lacks is "
+        "retired to tombstones (see docs/loading.md)",
+    )
     p.add_argument("--identity", metavar="YAML", help="identity-resolution rules (default: the built-in ones)")
     p.add_argument("--no-identity", action="store_true", help="merge no duplicate records")
-    p.add_argument("--export-date", help="the day the export was taken (YYYY-MM-DD; default today): ends job "
-                                         "history rows a full export no longer holds")
+    p.add_argument(
+        "--export-date",
+        help="the day the export was taken (YYYY-MM-DD; default today): ends job "
+        "history rows a full export no longer holds",
+    )
     p.add_argument("--max-retire", type=float, help="largest share of a type a full load may retire (default 0.5)")
     p.set_defaults(fn=cmd_load)
     p = sub.add_parser("train", parents=[common, as_json], help="train the graph model beside its baselines")
     p.add_argument("--truth", help="the sample's truth.csv, to report the oracle AUROC")
-    p.add_argument("--cutoff-every", type=int, default=30, metavar="DAYS",
-                   help="days between the buckets' cutoffs (every deal also gets one at its creation; default 30)")
-    p.add_argument("--horizon", type=int, default=None, metavar="DAYS",
-                   help="label: won within DAYS of the cutoff, right-censored (default: the eventual outcome)")
-    p.add_argument("--mapping", help="the mapping the export was loaded with, to name its columns in a leak "
-                                     "refusal (default: the last load's mapping)")
-    p.add_argument("--fanout", type=int, metavar="N", help="neighbours each node hears from per relation, the most "
-                                                           "recent first (default 32); training and scoring sample")
-    p.add_argument("--full-batch", action="store_true", help="train on every cutoff's whole graph instead (slower "
-                                                             "on busy products; to compare with the sampled model)")
+    p.add_argument(
+        "--cutoff-every",
+        type=int,
+        default=30,
+        metavar="DAYS",
+        help="days between the buckets' cutoffs (every deal also gets one at its creation; default 30)",
+    )
+    p.add_argument(
+        "--horizon",
+        type=int,
+        default=None,
+        metavar="DAYS",
+        help="label: won within DAYS of the cutoff, right-censored (default: the eventual outcome)",
+    )
+    p.add_argument(
+        "--mapping",
+        help="the mapping the export was loaded with, to name its columns in a leak "
+        "refusal (default: the last load's mapping)",
+    )
+    p.add_argument(
+        "--fanout",
+        type=int,
+        metavar="N",
+        help="neighbours each node hears from per relation, the most "
+        "recent first (default 32); training and scoring sample",
+    )
+    p.add_argument(
+        "--full-batch",
+        action="store_true",
+        help="train on every cutoff's whole graph instead (slower on busy products; to compare with the sampled model)",
+    )
     p.set_defaults(fn=cmd_train)
     p = sub.add_parser("score", parents=[common, as_json], help="score and explain every open deal")
     p.add_argument("--top", type=int, default=3, help="paths stored per deal")
-    p.add_argument("--changed-only", action="store_true", help="rescore only deals whose computation graph changed "
-                                                              "since their latest score (after a delta load)")
+    p.add_argument(
+        "--changed-only",
+        action="store_true",
+        help="rescore only deals whose computation graph changed since their latest score (after a delta load)",
+    )
     p.set_defaults(fn=cmd_score)
     p = sub.add_parser("explain", parents=[common, as_json], help="print a deal's score and explanation paths")
     p.add_argument("deal_id")
     p.add_argument("--top", type=int, default=3)
     p.set_defaults(fn=cmd_explain)
-    for name, fn, text in (("serve", cmd_serve, "serve the GraphQL API"),
-                           ("demo", cmd_demo, "sample, load, train, score and serve")):
+    for name, fn, text in (
+        ("serve", cmd_serve, "serve the GraphQL API"),
+        ("demo", cmd_demo, "sample, load, train, score and serve"),
+    ):
         p = sub.add_parser(name, parents=[common], help=text)
         p.add_argument("--host")
         p.add_argument("--port", type=int)
@@ -347,8 +417,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     overrides = {k: v for k, v in (("store", args.store), ("home", args.home)) if v}
     try:
         settings = Settings(**overrides)

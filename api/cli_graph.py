@@ -24,11 +24,12 @@ from tqdm import tqdm
 from api.settings import Settings
 from graph import GraphStore, InvalidInput, ScoreRecord, open_store, redact_url, store_identity
 from graph.timefmt import parse_iso, to_utc
+from ontology.names import Label
 
 FORMATS = {"turtle": "turtle", "jsonld": "json-ld"}
 COPY_BATCH = 5000
 #: The node type scores belong to.
-SCORED = "Deal"
+SCORED = Label.DEAL
 
 
 # ---- export

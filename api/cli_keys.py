@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from api.auth import KeyStore, Role, mint_token
 from api.settings import FRAME_NONE, Settings
 from graph import InvalidInput, open_store
+from ontology.names import Label
 
 EXIT_OK = 0
 ROLES = [r.value for r in Role]
@@ -28,7 +29,7 @@ def _check_rep(settings: Settings, role: Role, rep_id: str | None) -> None:
     if role is not Role.REP or not rep_id:
         return
     with open_store(settings.store, **settings.store_credentials()) as store:
-        if store.get_node("Rep", rep_id) is None:
+        if store.get_node(Label.REP, rep_id) is None:
             raise InvalidInput(f"no Rep {rep_id!r} in the store {settings.store}; load the export first or fix the id")
 
 

@@ -27,6 +27,7 @@ from gnn.owners.review import Pending, decide, pending
 from gnn.owners.trends import TrendRow, trends
 from graph.errors import DealgraphError, InvalidInput
 from graph.store import GraphStore
+from ontology.names import Label
 
 if TYPE_CHECKING:
     from api.graphql.context import Loaders
@@ -61,7 +62,7 @@ class OwnersDesk:
         Raises:
             InvalidInput: no deal they may see by that id, no score yet, or a bad argument.
         """
-        if await self.loaders.nodes("Deal").load(deal_id) is None:
+        if await self.loaders.nodes(Label.DEAL).load(deal_id) is None:
             raise InvalidInput(f"no deal {deal_id!r}")  # the same words whether it is missing or not theirs
         event = await asyncio.to_thread(record_feedback, self.store, actor_of(self.principal), deal_id, target, text,
                                         override, path)

@@ -23,6 +23,7 @@ from typing import Any
 
 from gnn.registry import ModelCard
 from graph.store import GraphStore, InvalidInput, ScoreRecord
+from ontology.names import Label, Rel
 
 PAGE = 500
 #: Deals listed under "moved most since the last review".
@@ -138,7 +139,8 @@ def page_state(review: Review) -> dict[str, Any]:
 
 
 def _open_deals(store: GraphStore) -> list[Mapping[str, Any]]:
-    deals, after = [], None
+    deals: list[Mapping[str, Any]] = []
+    after = None
     while True:
         page = store.open_deals_page(PAGE, after=after)
         deals += page.deals
@@ -190,7 +192,7 @@ def gather(store: GraphStore, card: ModelCard | None, rep: str | None = None, ac
         InvalidInput: `rep` or `account` names no node in the store (a typo would make an empty page).
     """
     found: dict[str, dict[str, Any]] = {}
-    for label, wanted in (("Rep", rep), ("Account", account)):
+    for label, wanted in ((Label.REP, rep), (Label.ACCOUNT, account)):
         if wanted is not None:
             node = store.get_node(label, wanted)
             if node is None:
@@ -200,8 +202,8 @@ def gather(store: GraphStore, card: ModelCard | None, rep: str | None = None, ac
     deals = _open_deals(store)
     ids = [d["id"] for d in deals]
     scores = store.latest_scores(ids)
-    accounts = {k: v[0].node for k, v in store.neighbours("Deal", ids, "FOR_ACCOUNT").items()}
-    owners = {k: v[0].node for k, v in store.neighbours("Deal", ids, "OWNED_BY").items()}
+    accounts = {k: v[0].node for k, v in store.neighbours(Label.DEAL, ids, Rel.FOR_ACCOUNT).items()}
+    owners = {k: v[0].node for k, v in store.neighbours(Label.DEAL, ids, Rel.OWNED_BY).items()}
     rows = []
     for d in deals:
         a, o = accounts.get(d["id"]), owners.get(d["id"])
@@ -212,12 +214,12 @@ def gather(store: GraphStore, card: ModelCard | None, rep: str | None = None, ac
                         o["id"] if o else None, o.get("name") if o else None, d.get("stage"),
                         _iso_date(d.get("close_date")), _amount(d.get("amount")), scores[d["id"]]))
     rows.sort(key=lambda r: (-(r.weighted or 0.0), r.deal_id))
-    if "Rep" in found:
-        whose = f"{found['Rep'].get('name') or rep}'s book"
+    if Label.REP in found:
+        whose = f"{found[Label.REP].get('name') or rep}'s book"
     else:
         whose = f"every rep's book ({len({r.owner_id for r in rows})} reps)"
-    if "Account" in found:
-        whose += f", deals at {found['Account'].get('name') or account}"
+    if Label.ACCOUNT in found:
+        whose += f", deals at {found[Label.ACCOUNT].get('name') or account}"
     return Review(rows, whose, card, datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
                   sorted(_totals(rows, "owner"), key=lambda t: -t.weighted), sorted(_totals(rows, "month"),
                                                                                   key=lambda t: t.key),

@@ -16,10 +16,11 @@ from api.review import Move, Review, Row, Total, page_state
 from gnn.gate import auroc_band
 from gnn.path_style import DEFAULT_FILL, DIRECTION_COLOURS, NEUTRAL, NODE_FILLS, relation_words
 from gnn.registry import ModelCard
+from ontology.names import Label
 
 STATIC = Path(__file__).parent / "static" / "review"
 #: (data key, heading, number?) of the table's columns, in order.
-COLUMNS = [("account", "Account", False), ("deal", "Deal", False), ("owner", "Owner", False),
+COLUMNS = [("account", Label.ACCOUNT, False), ("deal", Label.DEAL, False), ("owner", "Owner", False),
            ("stage", "Stage", False), ("close", "Close date", False), ("amount", "Amount", True),
            ("probability", "Probability", True), ("change", "Change", True), ("weighted", "Weighted", True)]
 

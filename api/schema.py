@@ -25,6 +25,7 @@ from api.graphql.nodes import Account, Deal
 from api.graphql.owners import Mutation, OwnersQuery
 from api.graphql.pagination import DealConnection, DealFilter, deals_connection, to_query
 from api.graphql.scores import ModelInfo
+from ontology.names import Label
 
 Info = strawberry.Info[GraphContext, None]
 log = logging.getLogger(__name__)
@@ -41,12 +42,12 @@ class Viewer:
 class Query(OwnersQuery):  # the owners' loop's fields live in api.graphql.owners
     @strawberry.field(description="One account with its people and open deals: the CRM widget's query.")
     async def account(self, info: Info, id: strawberry.ID) -> Account | None:  # noqa: A002
-        row = await info.context.loaders.nodes("Account").load(id)
+        row = await info.context.loaders.nodes(Label.ACCOUNT).load(id)
         return Account.from_row(row) if row else None
 
     @strawberry.field(description="One deal, open or closed.")
     async def deal(self, info: Info, id: strawberry.ID) -> Deal | None:  # noqa: A002
-        row = await info.context.loaders.nodes("Deal").load(id)
+        row = await info.context.loaders.nodes(Label.DEAL).load(id)
         return Deal.from_row(row) if row else None
 
     @strawberry.field(description="Open deals, highest score first (unscored last, ties by id), Relay-style pages of "

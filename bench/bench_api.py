@@ -54,6 +54,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ontology.names import Label, Rel
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
@@ -136,8 +138,8 @@ def make_workload(url: str, keys_file: Path, as_role: str, n_reps: int) -> Workl
                 break
             after = (page.deals[-1]["_rank"], page.deals[-1]["id"])
         ids = [r["id"] for r in open_rows]
-        owners = store.neighbours("Deal", ids, "OWNED_BY")
-        accounts = store.neighbours("Deal", ids, "FOR_ACCOUNT")
+        owners = store.neighbours(Label.DEAL, ids, Rel.OWNED_BY)
+        accounts = store.neighbours(Label.DEAL, ids, Rel.FOR_ACCOUNT)
     by_rep: dict[str, set[str]] = {}
     for deal_id in ids:
         for rep in owners.get(deal_id, []):

@@ -34,6 +34,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ontology.names import Rel
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from graph.explanation import Explanation, PathStep  # noqa: E402  (after the path insert)
@@ -176,9 +178,9 @@ def main() -> None:
                                           **kwargs)
                     started = time.perf_counter()
                     others[name] = (other.explain_many(subset, top=3), time.perf_counter() - started)
-            accounts = snap.edges["FOR_ACCOUNT"].set_index("src")["dst"].to_dict()
-            parents = snap.edges["SUBSIDIARY_OF"].set_index("src")["dst"].to_dict()
-            owners = snap.edges["OWNED_BY"].set_index("src")["dst"].to_dict()
+            accounts = snap.edges[Rel.FOR_ACCOUNT].set_index("src")["dst"].to_dict()
+            parents = snap.edges[Rel.SUBSIDIARY_OF].set_index("src")["dst"].to_dict()
+            owners = snap.edges[Rel.OWNED_BY].set_index("src")["dst"].to_dict()
         truth = pd.read_csv(truth_path, dtype=str).set_index("OpportunityId")
 
     per_deal = 1000 * seconds / max(len(ids), 1)

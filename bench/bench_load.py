@@ -73,8 +73,8 @@ def timed(phase, fn):
 
 from graph.ledger import Ledger
 Ledger.record_merges = timed("write", Ledger.record_merges)
-for name, phase in [("_parse_file", "parse"), ("_translate", "resolve"), ("_resolve", "resolve"), ("_keep_latest", "resolve"),
-                    ("_quarantine_rejected", "resolve"), ("_write", "write")]:
+for name, phase in [("_parse_file", "parse"), ("_translate", "resolve"), ("_resolve", "resolve"),
+                    ("_keep_latest", "resolve"), ("_quarantine_rejected", "resolve"), ("_write", "write")]:
     setattr(L.Loader, name, timed(phase, getattr(L.Loader, name)))
 for name, phase in [("merge_duplicates", "identity"), ("plan_retired_nodes", "plan"), ("plan_retired_edges", "plan"),
                     ("apply_changes", "write")]:
@@ -106,8 +106,12 @@ print(json.dumps({"wall": wall, "cpu": cpu, "rows": summary.totals()["read"], "t
 
 def run_once(export: Path, profile: bool = False) -> dict:
     """Load `export` into a fresh SQLite store in a fresh interpreter; its measurements."""
-    out = subprocess.run([sys.executable, "-c", _CHILD, str(REPO), str(export), "1" if profile else "0"],
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(REPO), str(export), "1" if profile else "0"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -118,8 +122,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--profile", action="store_true", help="one more run under cProfile: the top costs")
-    parser.add_argument("--export", type=Path, help="load this sample directory (made by `loaders.sample` with the "
-                        "same --accounts) instead of generating one: a 1M-row sample takes ~30 s to generate")
+    parser.add_argument(
+        "--export",
+        type=Path,
+        help="load this sample directory (made by `loaders.sample` with the "
+        "same --accounts) instead of generating one: a 1M-row sample takes ~30 s to generate",
+    )
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(REPO))
@@ -132,24 +140,32 @@ def main(argv: list[str] | None = None) -> None:
 
     wall = statistics.median(r["wall"] for r in runs)
     rows = runs[0]["rows"]
-    print(f"python {platform.python_version()} on {platform.machine()}, {_cpu_count()} CPUs; SQLite store; "
-          f"{args.runs} run(s), median wall time, max peak RSS")
+    print(
+        f"python {platform.python_version()} on {platform.machine()}, {_cpu_count()} CPUs; SQLite store; "
+        f"{args.runs} run(s), median wall time, max peak RSS"
+    )
     cpu = statistics.median(r["cpu"] for r in runs)
-    header = (f"{'accounts':>9} {'rows read':>10} {'wall s':>8} {'rows/s':>9} {'CPU s':>7} {'rows/CPU s':>10} "
-              f"{'peak RSS MiB':>13} "
-              f"{'import RSS MiB':>15} {'store MiB':>10}")
+    header = (
+        f"{'accounts':>9} {'rows read':>10} {'wall s':>8} {'rows/s':>9} {'CPU s':>7} {'rows/CPU s':>10} "
+        f"{'peak RSS MiB':>13} "
+        f"{'import RSS MiB':>15} {'store MiB':>10}"
+    )
     print(header)
     print("-" * len(header))
-    print(f"{args.accounts:>9} {rows:>10,} {wall:>8.2f} {rows / wall:>9,.0f} {cpu:>7.2f} {rows / cpu:>10,.0f} "
-          f"{max(r['peak'] for r in runs) / 2**20:>13.0f} {max(r['imported'] for r in runs) / 2**20:>15.0f} "
-          f"{runs[0]['db_bytes'] / 2**20:>10.0f}")
+    print(
+        f"{args.accounts:>9} {rows:>10,} {wall:>8.2f} {rows / wall:>9,.0f} {cpu:>7.2f} {rows / cpu:>10,.0f} "
+        f"{max(r['peak'] for r in runs) / 2**20:>13.0f} {max(r['imported'] for r in runs) / 2**20:>15.0f} "
+        f"{runs[0]['db_bytes'] / 2**20:>10.0f}"
+    )
     print("\nphase          median s   share   rows/s of the phase alone")
     for phase in PHASES:
         seconds = statistics.median(r["phases"].get(phase, 0.0) for r in runs)
         alone = f"{rows / seconds:>12,.0f}" if seconds >= 0.01 else f"{'-':>12}"
         print(f"{phase:<14} {seconds:>8.2f} {seconds / wall:>7.0%} {alone}")
-    print(f"\nloaded/quarantined/merged: {runs[0]['totals']}; merges by rule: {runs[0]['merges']}; "
-          f"reconciles: {runs[0]['reconciles']}")
+    print(
+        f"\nloaded/quarantined/merged: {runs[0]['totals']}; merges by rule: {runs[0]['merges']}; "
+        f"reconciles: {runs[0]['reconciles']}"
+    )
     if profiled:
         print("\ncProfile, top 15 by own time (one run; profiling slows it down):")
         print(profiled["profile"])

@@ -44,6 +44,7 @@ from gnn.readiness import MIN_CLOSED
 from gnn.task import WIN, Task
 from graph.snapshot import Snapshot, Timeline
 from graph.store import InvalidInput
+from ontology.names import Label
 
 SPLITS = ("train", "val", "test")
 
@@ -100,7 +101,7 @@ def temporal_split(full: Snapshot, cutoff_days: int = 30, horizon_days: int | No
                            "no model is trained, so open deals stay unscored until an export brings more history")
     t1, t2 = closes.quantile(0.6), closes.quantile(0.8)
     end = latest_event_time(full)
-    start = full.nodes["Deal"]["created_at"].min().floor("D")
+    start = full.nodes[Label.DEAL]["created_at"].min().floor("D")
     grid = pd.date_range(start, end, freq=f"{cutoff_days}D", tz="UTC")
     cutoffs = tuple(sorted({*[c for c in grid if c < end], t1, t2}))
     return TemporalSplit(t1, t2, end, cutoffs, horizon_days)
@@ -111,11 +112,11 @@ def _with_newborns(full: Snapshot, snap: Snapshot, newborn: pd.DataFrame) -> Sna
     if newborn.empty:
         return snap
     schema = full.schema
-    nodes = {**snap.nodes, "Deal": pd.concat([snap.nodes["Deal"], newborn], ignore_index=True)}
+    nodes = {**snap.nodes, Label.DEAL: pd.concat([snap.nodes[Label.DEAL], newborn], ignore_index=True)}
     edges = dict(snap.edges)
     ids = set(newborn["id"])
     for name, rel in schema.relations.items():
-        if rel.source != "Deal" or rel.target == OUTCOME:
+        if rel.source != Label.DEAL or rel.target == OUTCOME:
             continue
         frame = full.edges[name]
         visible = snap.nodes[rel.target][schema.nodes[rel.target].key]
@@ -127,10 +128,10 @@ def _with_newborns(full: Snapshot, snap: Snapshot, newborn: pd.DataFrame) -> Sna
 def _mute(data: HeteroData, positions: np.ndarray) -> None:
     """Drop the messages these deals send: each is seen by nobody, so its existence (after the bucket's
     start) cannot reach another example."""
-    mute = torch.zeros(data["Deal"].num_nodes, dtype=torch.bool)
+    mute = torch.zeros(data[Label.DEAL].num_nodes, dtype=torch.bool)
     mute[torch.from_numpy(positions)] = True
     for edge_type in data.edge_types:
-        if edge_type[0] == "Deal":
+        if edge_type[0] == Label.DEAL:
             ei = data[edge_type].edge_index
             kept = ~mute[ei[0]]
             data[edge_type].edge_index = ei[:, kept]
@@ -169,12 +170,12 @@ def examples_at(full: Snapshot, spec: FeatureSpec, split: TemporalSplit, cutoff:
     chosen = labelled(full, split, cutoff, task)
     if chosen.empty:
         return None
-    deals = full.nodes["Deal"]
+    deals = full.nodes[Label.DEAL]
     newborn_ids = chosen.index[chosen["newborn"]]
     past = (timeline or full).as_of(cutoff.to_pydatetime())
     snap = _with_newborns(full, past, deals[deals["id"].isin(newborn_ids)])
     data = encode(spec, snap, cutoff)
-    node_index = pd.Index(data["Deal"].node_id)
+    node_index = pd.Index(data[Label.DEAL].node_id)
     _mute(data, node_index.get_indexer(newborn_ids))
     ids = chosen.index.tolist()
     index = node_index.get_indexer(ids)
@@ -243,15 +244,15 @@ def flat_features(data: HeteroData, index: torch.Tensor) -> np.ndarray:
     This is what a per-deal table sees: direct neighbours' attributes, but not
     the history behind them (whose past deals were won) — that takes the graph.
     """
-    own = getattr(data["Deal"], "table_columns", None)
-    parts = [data["Deal"].x if own is None else data["Deal"].x[:, own]]
+    own = getattr(data[Label.DEAL], "table_columns", None)
+    parts = [data[Label.DEAL].x if own is None else data[Label.DEAL].x[:, own]]
     for (src, _, dst), store in sorted(data.edge_items(), key=lambda kv: kv[0]):
-        if dst != "Deal" or src == "Deal":
+        if dst != Label.DEAL or src == Label.DEAL:
             continue
         x_src = data[src].x
         ei = store.edge_index
-        total = torch.zeros(data["Deal"].num_nodes, x_src.shape[1]).index_add_(0, ei[1], x_src[ei[0]])
-        count = torch.zeros(data["Deal"].num_nodes).index_add_(0, ei[1], torch.ones(ei.shape[1]))
+        total = torch.zeros(data[Label.DEAL].num_nodes, x_src.shape[1]).index_add_(0, ei[1], x_src[ei[0]])
+        count = torch.zeros(data[Label.DEAL].num_nodes).index_add_(0, ei[1], torch.ones(ei.shape[1]))
         parts += [total / count.clamp(min=1).unsqueeze(1), count.unsqueeze(1)]
     return torch.cat(parts, dim=1)[index].numpy()
 

@@ -42,6 +42,7 @@ from gnn.suggest import Edit, Proposal, proposals, suggest
 from gnn.task import WIN, Task
 from graph.explanation import Detail, ExplainedPath, Explanation, NodeRef, PathStep, Phrase, Segment
 from graph.snapshot import Snapshot
+from ontology.names import Label, Rel
 
 EdgeType = tuple[str, str, str]
 
@@ -71,23 +72,23 @@ class Facts:
             label: frame.set_index("id")[snapshot.schema.nodes[label].display].astype(str).to_dict()
             for label, frame in snapshot.nodes.items()
         }
-        self.segment_label, prop = task.segment or ("Account", "industry")
+        self.segment_label, prop = task.segment or (Label.ACCOUNT, "industry")
         frame = snapshot.nodes[self.segment_label]
         #: The segment (an account's industry) of each node of `segment_label` that has one.
         self.segment = frame.set_index(snapshot.schema.nodes[self.segment_label].key)[prop].dropna().to_dict()
         flags = outcome_flags(snapshot)
         self.result = {d: ("won" if r.won else "lost") for d, r in flags.iterrows()}
-        self.deal_account = snapshot.edges["FOR_ACCOUNT"].set_index("src")["dst"].to_dict()
-        self.deal_owner = snapshot.edges["OWNED_BY"].set_index("src")["dst"].to_dict()
-        self.deal_products = snapshot.edges["FOR_PRODUCT"].groupby("src")["dst"].agg(list).to_dict()
-        involves = snapshot.edges["INVOLVES"]
+        self.deal_account = snapshot.edges[Rel.FOR_ACCOUNT].set_index("src")["dst"].to_dict()
+        self.deal_owner = snapshot.edges[Rel.OWNED_BY].set_index("src")["dst"].to_dict()
+        self.deal_products = snapshot.edges[Rel.FOR_PRODUCT].groupby("src")["dst"].agg(list).to_dict()
+        involves = snapshot.edges[Rel.INVOLVES]
         self.deal_contacts = involves.groupby("src")["dst"].agg(set).to_dict()
         self.roles = dict(zip(zip(involves["src"], involves["dst"], strict=True), involves["role"], strict=True))
         self.contact_roles: dict[str, Counter[str]] = defaultdict(Counter)
         for (_, contact), role in self.roles.items():
             if isinstance(role, str):
                 self.contact_roles[contact][role] += 1
-        jobs = snapshot.edges["WORKS_AT"]
+        jobs = snapshot.edges[Rel.WORKS_AT]
         current = jobs[jobs["until"].isna()] if "until" in jobs else jobs
         self.employees = current.groupby("dst")["src"].agg(list).to_dict()
         self.record: dict[tuple[str, str], tuple[int, int]] = {}
@@ -121,7 +122,7 @@ class Facts:
 
     def deal_account_ref(self, deal_id: str) -> NodeRef | None:
         account = self.deal_account.get(deal_id)
-        return self.ref_by_id("Account", account) if account else None
+        return self.ref_by_id(Label.ACCOUNT, account) if account else None
 
     def typical_for(self, node: NodeRef) -> tuple[float, str]:
         """The win share a node's record is compared with, and the words for whose it is."""
@@ -168,10 +169,10 @@ class IncomingIndex:
 
 
 def computation_subgraph(index: IncomingIndex, deal_pos: int, hops: int,
-                         label: str = "Deal") -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+                         label: str = Label.DEAL) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """Node positions per type that can reach the deal (or the `label` node at `deal_pos`) within `hops`
     layers, and each one's distance."""
-    types = {t for e in index.by_type for t in (e[0], e[2])} | {"Deal", label}
+    types = {t for e in index.by_type for t in (e[0], e[2])} | {Label.DEAL, label}
     dist: dict[str, dict[int, int]] = {t: {} for t in types}
     dist[label][deal_pos] = 0
     frontier: dict[str, list[int]] = {label: [deal_pos]}
@@ -201,9 +202,9 @@ def prune_to_messages(sub: HeteroData, distance: dict[str, torch.Tensor], hops: 
 
 
 def _is_evidence(step: Step, facts: Facts) -> bool:
-    if step.label != "Deal":
+    if step.label != Label.DEAL:
         return True
-    return facts.node_id("Deal", step.pos) in facts.result
+    return facts.node_id(Label.DEAL, step.pos) in facts.result
 
 
 def _paths(sub: HeteroData, node_map: dict[str, torch.Tensor], target: int, masks: dict,
@@ -223,7 +224,7 @@ def _paths(sub: HeteroData, node_map: dict[str, torch.Tensor], target: int, mask
             incoming[(dst, v)].append((edge_type, k, u, attr[k]))
     inflow = {node: sum(a for *_, a in edges) for node, edges in incoming.items()}
     out: list[tuple[float, list[Step]]] = []
-    start = Step("Deal", target)
+    start = Step(Label.DEAL, target)
 
     def walk(path: list[Step], local: tuple[str, int], depth: int) -> None:
         if depth == hops:
@@ -237,8 +238,8 @@ def _paths(sub: HeteroData, node_map: dict[str, torch.Tensor], target: int, mask
             out.append((a + inflow.get((label, u), 0.0), nxt))
             walk(nxt, (label, u), depth + 1)
 
-    local_target = int((node_map["Deal"] == target).nonzero()[0, 0])
-    walk([start], ("Deal", local_target), 0)
+    local_target = int((node_map[Label.DEAL] == target).nonzero()[0, 0])
+    walk([start], (Label.DEAL, local_target), 0)
     return out
 
 
@@ -266,40 +267,40 @@ def sentence(steps: list[Step], facts: Facts, hops: int) -> tuple[Phrase, int]:
     sees_record = len(steps) - 1 < hops
     if len(steps) == 2:
         record, polarity = facts.judged_history(one, ": ") if sees_record else (Detail("", one), 0)
-        if first.label == "Contact":
+        if first.label == Label.CONTACT:
             return Phrase.of(one, role_text, record), polarity
-        if first.label == "Account":
+        if first.label == Label.ACCOUNT:
             return Phrase.of("The account ", one, record), polarity
-        if first.label == "Product":
+        if first.label == Label.PRODUCT:
             return Phrase.of("The product ", one, record), polarity
-        if first.label == "Rep":
+        if first.label == Label.REP:
             return Phrase.of("The owner ", one, record), polarity
         return Phrase.of(f"{first.label} ", one, " is linked to this deal"), 0
     two = facts.ref(last.label, last.pos)
     rel2, dir2, role2 = _relation(last.edge_type)
-    if last.label == "Deal":
+    if last.label == Label.DEAL:
         result = facts.result.get(two.id, "open")
         outcome = Detail(f", which was {result}", two)
         polarity = {"won": 1, "lost": -1}.get(result, 0)
         account = facts.deal_account_ref(two.id)
         at: tuple[Segment, ...] = (" at ", account) if account else ()
-        if first.label == "Contact":
+        if first.label == Label.CONTACT:
             role2 = role2 or facts.roles.get((two.id, one.id))
             part = f"{role2.replace('_', ' ')} on" if isinstance(role2, str) and role2 != "unknown" else "on"
             return Phrase.of(one, role_text, f" was {part} ", two, *at, outcome), polarity
-        if first.label == "Account":
+        if first.label == Label.ACCOUNT:
             return Phrase.of("An earlier deal at ", one, ", ", two, outcome), polarity
-        if first.label == "Product":
+        if first.label == Label.PRODUCT:
             return Phrase.of(two, *at, ", also for ", one, outcome), polarity
-        if first.label == "Rep":
+        if first.label == Label.REP:
             return Phrase.of("The owner ", one, " also had ", two, *at, outcome), polarity
     record, polarity = facts.judged_history(two, ", whose record: ") if sees_record else (Detail("", two), 0)
-    if first.label == "Account" and last.label == "Account":
+    if first.label == Label.ACCOUNT and last.label == Label.ACCOUNT:
         kin = "a subsidiary of" if dir2 == "out" else "the parent of"
         return Phrase.of(one, f" is {kin} ", two, record), polarity
-    if first.label == "Contact" and last.label == "Account":
+    if first.label == Label.CONTACT and last.label == Label.ACCOUNT:
         return Phrase.of(one, role_text, " works or worked at ", two, record), polarity
-    if first.label == "Account" and last.label == "Contact":
+    if first.label == Label.ACCOUNT and last.label == Label.CONTACT:
         return Phrase.of(two, " works or worked at ", one, record), polarity
     parts: list[Segment] = []
     for s in steps:
@@ -363,7 +364,7 @@ def _batch(pieces_subs: list[tuple[int, dict, HeteroData]]) -> tuple[list[_Piece
     eis: dict[EdgeType, list[torch.Tensor]] = defaultdict(list)
     pieces = []
     for deal_pos, node_map, sub in pieces_subs:
-        local = int((node_map["Deal"] == deal_pos).nonzero()[0, 0]) + node_off["Deal"]
+        local = int((node_map[Label.DEAL] == deal_pos).nonzero()[0, 0]) + node_off[Label.DEAL]
         pieces.append(_Piece(deal_pos, node_map, sub, local, {e: edge_off[e] for e in sub.edge_types}))
         for (src, rel, dst), store in sub.edge_items():
             shift = torch.tensor([[node_off[src]], [node_off[dst]]])
@@ -460,7 +461,7 @@ class PathExplainer:
                   for w, steps, phrase in chosen)
             for chosen in chosen_all
         ]
-        found = [proposals(self.facts.node_id("Deal", piece.deal_pos), paths, self.facts)
+        found = [proposals(self.facts.node_id(Label.DEAL, piece.deal_pos), paths, self.facts)
                  for piece, paths in zip(pieces, paths_all, strict=True)]
         effects = self._effects(pieces, found, full)
         out = []
@@ -482,8 +483,8 @@ class PathExplainer:
         if self.sampler is None:
             node_map, distance = computation_subgraph(self.incoming, deal_pos, self.hops)
             return node_map, prune_to_messages(self.tensors.subgraph(node_map), distance, self.hops)
-        extra = {"Contact": torch.tensor([joining])} if joining is not None else None
-        sample = self.sampler.sample("Deal", torch.tensor([deal_pos]), joining=extra)
+        extra = {Label.CONTACT: torch.tensor([joining])} if joining is not None else None
+        sample = self.sampler.sample(Label.DEAL, torch.tensor([deal_pos]), joining=extra)
         sub = HeteroData({t: {"x": x} for t, x in sample.x_dict.items()})
         for edge_type, index in sample.edge_index_dict.items():
             sub[edge_type].edge_index = index
@@ -517,19 +518,23 @@ class PathExplainer:
 
     def _with_contact(self, deal_pos: int, edit: Edit) -> tuple[int, dict, HeteroData] | None:
         """The deal's computation graph with `edit.contact` on the deal in `edit.role`, for `_batch`."""
-        contact = self.facts.positions["Contact"].get(edit.contact)
-        role = edit.role if ("Contact", f"rev_INVOLVES:{edit.role}", "Deal") in self.tensors.edge_types else "unknown"
-        back = ("Contact", f"rev_INVOLVES:{role}", "Deal")
+        contact = self.facts.positions[Label.CONTACT].get(edit.contact)
+        known = (Label.CONTACT, f"rev_INVOLVES:{edit.role}", Label.DEAL) in self.tensors.edge_types
+        role = edit.role if known else "unknown"
+        back = (Label.CONTACT, f"rev_INVOLVES:{role}", Label.DEAL)
         if contact is None or back not in self.tensors.edge_types:
             return None
         if self.sampler is not None:
             node_map, sub = self._computation_graph(deal_pos, joining=contact)
         else:
             node_map, sub = self._whole_with_contact(deal_pos, contact)
-        d_local = int((node_map["Deal"] == deal_pos).nonzero()[0, 0])
-        c_local = int((node_map["Contact"] == contact).nonzero()[0, 0])
+        d_local = int((node_map[Label.DEAL] == deal_pos).nonzero()[0, 0])
+        c_local = int((node_map[Label.CONTACT] == contact).nonzero()[0, 0])
         fanout = self.sampler.fanout if self.sampler is not None else None
-        for edge_type, pair in ((("Deal", "INVOLVES", "Contact"), [d_local, c_local]), (back, [c_local, d_local])):
+        for edge_type, pair in (
+            ((Label.DEAL, Rel.INVOLVES, Label.CONTACT), [d_local, c_local]),
+            (back, [c_local, d_local]),
+        ):
             index = sub[edge_type].edge_index if edge_type in sub.edge_types else torch.zeros(2, 0, dtype=torch.long)
             into = (index[1] == pair[1]).nonzero().flatten()
             if fanout is not None and len(into) >= fanout:
@@ -541,19 +546,23 @@ class PathExplainer:
     def _whole_with_contact(self, deal_pos: int, contact: int) -> tuple[dict[str, torch.Tensor], HeteroData]:
         """The deal's whole computation graph joined with the contact's, the contact one step from the deal."""
         deal_map, deal_dist = computation_subgraph(self.incoming, deal_pos, self.hops)
-        contact_map, contact_dist = computation_subgraph(self.incoming, contact, self.hops - 1, "Contact")
+        contact_map, contact_dist = computation_subgraph(self.incoming, contact, self.hops - 1, Label.CONTACT)
         node_map, distance = {}, {}
         for t in deal_map:
             dist = dict(zip(deal_map[t].tolist(), deal_dist[t].tolist(), strict=True))
-            for u, d in zip(contact_map.get(t, torch.zeros(0, dtype=torch.long)).tolist(),
-                            contact_dist.get(t, torch.zeros(0, dtype=torch.long)).tolist(), strict=True):
+            for u, d in zip(
+                contact_map.get(t, torch.zeros(0, dtype=torch.long)).tolist(),
+                contact_dist.get(t, torch.zeros(0, dtype=torch.long)).tolist(),
+                strict=True,
+            ):
                 dist[u] = min(dist.get(u, self.hops), d + 1)  # the contact is one step from the deal now
             node_map[t] = torch.tensor(sorted(dist), dtype=torch.long)
             distance[t] = torch.tensor([dist[u] for u in node_map[t].tolist()], dtype=torch.long)
         return node_map, prune_to_messages(self.tensors.subgraph(node_map), distance, self.hops)
 
-    def _fidelity(self, pieces: list[_Piece], chosen_all: list, randoms: list, x: dict, ei: dict,
-                  locals_: torch.Tensor) -> tuple[torch.Tensor, list[dict]]:
+    def _fidelity(
+        self, pieces: list[_Piece], chosen_all: list, randoms: list, x: dict, ei: dict, locals_: torch.Tensor
+    ) -> tuple[torch.Tensor, list[dict]]:
         """Each deal's probability, and the faithfulness of each explanation, in four forward passes.
 
         Taking a path away means putting the reference in its place (a typical neighbour, or no edge against
@@ -580,8 +589,10 @@ class PathExplainer:
 
         full, without_top, only_top, without_random = prob({}), prob(top), prob(others), prob(rand)
         # Each path alone: the k-th path of every deal at once (the deals' graphs are disjoint).
-        each = {name: torch.zeros(len(pieces), max((len(c) for c in paths), default=0))
-                for name, paths in (("top", chosen_all), ("random", randoms))}
+        each = {
+            name: torch.zeros(len(pieces), max((len(c) for c in paths), default=0))
+            for name, paths in (("top", chosen_all), ("random", randoms))
+        }
         for name, paths_all in (("top", chosen_all), ("random", randoms)):
             for k in range(each[name].shape[1]):
                 drop: dict = defaultdict(list)
@@ -598,13 +609,15 @@ class PathExplainer:
             if not chosen:
                 out.append(dict.fromkeys(("plus", "minus", "random", "each", "random_each")))
                 continue
-            out.append({
-                "plus": round(abs(float(full[i] - without_top[i])), 4),
-                "minus": round(abs(float(full[i] - only_top[i])), 4),
-                "random": round(abs(float(full[i] - without_random[i])), 4) if randoms[i] else None,
-                "each": mean_each("top", i, len(chosen)),
-                "random_each": mean_each("random", i, len(randoms[i])),
-            })
+            out.append(
+                {
+                    "plus": round(abs(float(full[i] - without_top[i])), 4),
+                    "minus": round(abs(float(full[i] - only_top[i])), 4),
+                    "random": round(abs(float(full[i] - without_random[i])), 4) if randoms[i] else None,
+                    "each": mean_each("top", i, len(chosen)),
+                    "random_each": mean_each("random", i, len(randoms[i])),
+                }
+            )
         return full, out
 
 

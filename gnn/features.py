@@ -37,10 +37,11 @@ from gnn.sampling import epoch_seconds
 from graph.snapshot import Snapshot
 from graph.timefmt import to_utc
 from ontology import Schema
+from ontology.names import Label
 
 # Node types the model never sees as nodes: outcomes are folded into Deal flags, deal changes into the
 # deal's timeline features; activities are nodes only while the activity family is on.
-NOT_NODES = (OUTCOME, "DealChange")
+NOT_NODES = (OUTCOME, Label.DEAL_CHANGE)
 MAX_CATEGORIES = 20
 
 
@@ -84,7 +85,7 @@ class FeatureSpec:
             closed = next((p for p in rel.properties if p.allowed), None)
             if closed is not None and closed.allowed:
                 spec.split_relations[name] = (closed.name, list(closed.allowed))
-            if rel.source == "Deal" and rel.target not in NOT_NODES:
+            if rel.source == Label.DEAL and rel.target not in NOT_NODES:
                 spec.history.append(name)
         spec.base_rate = base_win_rate(snapshot)
         # Scaling comes from the raw columns of the fitting snapshot (the training period).
@@ -92,7 +93,7 @@ class FeatureSpec:
             raw = _raw_columns(spec, label, snapshot, _reference_time(snapshot))
             spec.mean[label] = raw.mean(axis=0).tolist() if len(raw) else [0.0] * raw.shape[1]
             spec.std[label] = (raw.std(axis=0) + 1e-6).tolist() if len(raw) else [1.0] * raw.shape[1]
-            if label == "Deal" and spec.timeline:
+            if label == Label.DEAL and spec.timeline:
                 # Timeline columns are log counts, log days, one-hots and shares already: left unscaled, since the
                 # fitting snapshot (every deal as of T1, most of them closed) is not what examples look like, and a
                 # column constant in it (every deal with a history) would blow up by 1 / 1e-6 where it is not.
@@ -113,7 +114,7 @@ class FeatureSpec:
 
     def column_names(self, label: str) -> list[str]:
         names = ["bias", *self.numeric[label]]
-        if label == "Deal":
+        if label == Label.DEAL:
             names += ["age_days", *(f"{HISTORY_PREFIX}{r}" for r in self.history),
                       *tl.column_names(self.timeline, self.stages), "won", "lost"]
         if label == ACTIVITY_NODE:
@@ -132,12 +133,12 @@ class FeatureSpec:
 
 
 HISTORY_PREFIX = "record_at_open:"
-ACTIVITY_NODE = "Activity"
+ACTIVITY_NODE = Label.ACTIVITY
 
 
 def _has_family(snapshot: Snapshot, family: str) -> bool:
     """Whether the snapshot holds any data of a timeline family (the export had the files)."""
-    label = "DealChange" if family == tl.HISTORY else ACTIVITY_NODE
+    label = Label.DEAL_CHANGE if family == tl.HISTORY else ACTIVITY_NODE
     return label in snapshot.nodes and not snapshot.nodes[label].empty
 
 
@@ -171,7 +172,7 @@ def latest_event_time(snapshot: Snapshot) -> pd.Timestamp:
 def _raw_columns(spec: FeatureSpec, label: str, snapshot: Snapshot, now: pd.Timestamp) -> np.ndarray:
     frame = snapshot.nodes[label]
     cols = [np.log1p(frame[n].clip(lower=0).fillna(0).to_numpy(float)) for n in spec.numeric[label]]
-    if label == "Deal":
+    if label == Label.DEAL:
         age = (now - frame["created_at"]).dt.total_seconds().fillna(0).to_numpy(float) / 86400.0
         cols.append(np.log1p(np.clip(age, 0, None)))
         cols += [records_at_open(snapshot, relation, spec.base_rate) for relation in spec.history]
@@ -188,7 +189,7 @@ def node_features(spec: FeatureSpec, snapshot: Snapshot, label: str, now: pd.Tim
     raw = _raw_columns(spec, label, snapshot, now)
     scaled = (raw - np.asarray(spec.mean[label])) / np.asarray(spec.std[label]) if raw.shape[1] else raw
     parts = [np.ones((len(frame), 1)), scaled]
-    if label == "Deal":
+    if label == Label.DEAL:
         flags = outcome_flags(snapshot).reindex(frame["id"]).fillna(0.0).to_numpy(float)
         parts.append(flags)
     for prop, values in spec.categories[label].items():

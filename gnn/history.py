@@ -27,6 +27,7 @@ import pandas as pd
 
 from gnn.outcomes import deal_outcomes
 from graph.snapshot import Snapshot
+from ontology.names import Label
 
 
 def base_win_rate(snapshot: Snapshot) -> float:
@@ -47,7 +48,7 @@ def _seconds(times: pd.Series) -> np.ndarray:
 
 def records_at_open(snapshot: Snapshot, relation: str, base_rate: float) -> np.ndarray:
     """Per deal (rows of `snapshot.nodes["Deal"]`): mean record at its opening of its `relation` neighbours."""
-    deals = snapshot.nodes["Deal"]
+    deals = snapshot.nodes[Label.DEAL]
     n = len(deals)
     edges = snapshot.edges[relation]
     if n == 0 or edges.empty:

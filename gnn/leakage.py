@@ -34,6 +34,7 @@ from sklearn.metrics import roc_auc_score
 from gnn.dataset import CutoffExamples
 from gnn.features import HISTORY_PREFIX, FeatureSpec
 from graph.errors import DealgraphError
+from ontology.names import Label
 
 # The strongest honest single inputs measured: 0.70 on the default sample (a record at opening), 0.75 on the
 # lead-funnel fixture (a deal's age); a days-to-close column mapped as a deal field scored exactly 0.95 there,
@@ -97,15 +98,15 @@ def _table(examples: list[CutoffExamples], spec: FeatureSpec) -> dict[tuple[str,
     cols: dict[tuple[str, str, str], list[np.ndarray]] = defaultdict(list)
     for e in examples:
         at = e.index.numpy()
-        x = e.data["Deal"].x[e.index].numpy()
-        for j, name in enumerate(spec.column_names("Deal")):
-            cols[(name, "own column", _column_source("Deal", name))].append(x[:, j])
+        x = e.data[Label.DEAL].x[e.index].numpy()
+        for j, name in enumerate(spec.column_names(Label.DEAL)):
+            cols[(name, "own column", _column_source(Label.DEAL, name))].append(x[:, j])
         for (src, rel, dst) in first.edge_types:
-            if dst != "Deal" or src == "Deal":
+            if dst != Label.DEAL or src == Label.DEAL:
                 continue
             ei = e.data[src, rel, dst].edge_index
             x_src = e.data[src].x
-            n = e.data["Deal"].num_nodes
+            n = e.data[Label.DEAL].num_nodes
             count = np.bincount(ei[1].numpy(), minlength=n).astype(float)
             total = np.zeros((n, x_src.shape[1]))
             np.add.at(total, ei[1].numpy(), x_src[ei[0]].numpy())
@@ -130,7 +131,7 @@ def _node_leaks(examples: list[CutoffExamples], y_all: np.ndarray) -> list[Leak]
         for d, yv in zip(e.deal_ids, e.labels.tolist(), strict=True):
             deal_label[d] = max(deal_label.get(d, 0.0), yv)
         for (src, rel, dst) in e.data.edge_types:
-            if dst != "Deal" or src == "Deal":
+            if dst != Label.DEAL or src == Label.DEAL:
                 continue
             ei = e.data[src, rel, dst].edge_index.numpy()
             ids = e.data[src].node_id

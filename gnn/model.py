@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import HeteroConv, SAGEConv
 
 from gnn.wide import WideLinear
+from ontology.names import Label
 
 EdgeType = tuple[str, str, str]
 
@@ -32,7 +33,7 @@ class ModelConfig:
     # (a contact's record over all its deals) rather than on one node's own attributes, which it
     # otherwise overfits within a few epochs (docs/design.md, "Model choices").
     input_dropout: float = 0.0
-    target: str = "Deal"
+    target: str = Label.DEAL
     # Senders each node hears from per edge type, the most recent first (`gnn.sampling`); the model is fitted
     # and scored on mini-batches of target deals' sampled computation graphs. None: full-batch, whole graph.
     fanout: int | None = None

@@ -6,9 +6,10 @@ import pandas as pd
 
 from gnn.task import Task
 from graph.snapshot import Snapshot
+from ontology.names import Label, Rel
 
-OUTCOME = "Outcome"  # node type folded into Deal features (`gnn.features`)
-OUTCOME_EDGE = "HAS_OUTCOME"
+OUTCOME = Label.OUTCOME  # node type folded into Deal features (`gnn.features`)
+OUTCOME_EDGE = Rel.HAS_OUTCOME
 
 
 def deal_outcomes(snapshot: Snapshot) -> pd.DataFrame:

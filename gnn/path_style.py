@@ -10,12 +10,20 @@ Every text colour here reaches WCAG AA (4.5:1) on every fill and on white;
 
 from __future__ import annotations
 
+from ontology.names import Label, Rel
+
 #: A path's stroke and sign colour by its direction.
 DIRECTION_COLOURS = {"raises": "#1b7f3b", "lowers": "#b42318"}
 #: Fallback stroke for a direction the model did not name.
 NEUTRAL = "#444c5c"
 #: A node's fill by its label (pale, so dark text stays readable on it).
-NODE_FILLS = {"Deal": "#e8eefc", "Contact": "#fdf1dc", "Account": "#e6f4ea", "Product": "#f3e8fd", "Rep": "#eceff1"}
+NODE_FILLS = {
+    Label.DEAL: "#e8eefc",
+    Label.CONTACT: "#fdf1dc",
+    Label.ACCOUNT: "#e6f4ea",
+    Label.PRODUCT: "#f3e8fd",
+    Label.REP: "#eceff1",
+}
 #: Fill of any other node label.
 DEFAULT_FILL = "#ffffff"
 #: Node names and the labels above them.
@@ -25,22 +33,27 @@ MUTED = "#5b6475"
 
 def palette() -> dict[str, object]:
     """The palette as plain JSON-ready data, for views drawn in the browser."""
-    return {"direction": DIRECTION_COLOURS, "neutral": NEUTRAL, "fills": NODE_FILLS, "defaultFill": DEFAULT_FILL,
-            "ink": INK, "muted": MUTED}
-
+    return {
+        "direction": DIRECTION_COLOURS,
+        "neutral": NEUTRAL,
+        "fills": NODE_FILLS,
+        "defaultFill": DEFAULT_FILL,
+        "ink": INK,
+        "muted": MUTED,
+    }
 
 
 #: The words a person uses for a relation, by the direction it was walked from the deal outwards
 #: ("out": as the relation runs, "in": against it). Every view shows these, never the relation's
 #: name (FOR_ACCOUNT, INVOLVES); a relation missing here is shown as its name in lower case.
 RELATION_WORDS = {
-    "FOR_ACCOUNT": {"out": "is a deal with", "in": "has the deal"},
-    "INVOLVES": {"out": "involves", "in": "is involved in"},
-    "OWNED_BY": {"out": "is owned by", "in": "owns"},
-    "FOR_PRODUCT": {"out": "sells", "in": "is sold in"},
-    "WORKS_AT": {"out": "works at", "in": "employs"},
-    "SUBSIDIARY_OF": {"out": "is part of", "in": "is the parent of"},
-    "HAS_OUTCOME": {"out": "ended as", "in": "is the outcome of"},
+    Rel.FOR_ACCOUNT: {"out": "is a deal with", "in": "has the deal"},
+    Rel.INVOLVES: {"out": "involves", "in": "is involved in"},
+    Rel.OWNED_BY: {"out": "is owned by", "in": "owns"},
+    Rel.FOR_PRODUCT: {"out": "sells", "in": "is sold in"},
+    Rel.WORKS_AT: {"out": "works at", "in": "employs"},
+    Rel.SUBSIDIARY_OF: {"out": "is part of", "in": "is the parent of"},
+    Rel.HAS_OUTCOME: {"out": "ended as", "in": "is the outcome of"},
 }
 
 

@@ -11,6 +11,7 @@ agree with it. The thresholds live here, the one place `gnn.train` and
 from __future__ import annotations
 
 from graph.store import GraphStore
+from ontology.names import Label
 
 #: Closed deals needed to split time into train / validation / test periods.
 MIN_CLOSED = 10
@@ -21,10 +22,10 @@ MIN_WON = MIN_LOST = 40
 def readiness(store: GraphStore) -> list[str]:
     """One sentence per shape of the graph that limits training or scoring, with the fallback; [] when none does."""
     counts = store.counts()
-    outcomes = store.get_nodes("Outcome", store.node_ids("Outcome")).values()
+    outcomes = store.get_nodes(Label.OUTCOME, store.node_ids(Label.OUTCOME)).values()
     won = sum(1 for o in outcomes if o.get("result") == "won")
     lost = len(outcomes) - won
-    deals = counts.get("Deal", 0)
+    deals = counts.get(Label.DEAL, 0)
     notes = []
     if deals == 0:
         return ["no deals: nothing to train on or score"]
@@ -41,9 +42,9 @@ def readiness(store: GraphStore) -> list[str]:
     if open_deals == 0:
         notes.append("no open deals: every deal is closed, so `dealgraph score` has nothing to score until an "
                      "export brings open ones (a model can still be trained on this history)")
-    if counts.get("Rep", 0) == 1:
+    if counts.get(Label.REP, 0) == 1:
         notes.append("one rep owns every deal: the model learns nothing about reps")
-    created = {str(d.get("created_at")) for d in store.get_nodes("Deal", store.node_ids("Deal")).values()}
+    created = {str(d.get("created_at")) for d in store.get_nodes(Label.DEAL, store.node_ids(Label.DEAL)).values()}
     if len(created) == 1 and deals > 1:
         notes.append("every deal has the same start time: there is no time order, so a time-correct model cannot be "
                      "trained; map a date column (when each deal was created) to train one")

@@ -34,6 +34,7 @@ from graph.deals import DealShape
 from graph.explanation import Explanation
 from graph.snapshot import Snapshot
 from graph.store import GraphStore, ScoreRecord
+from ontology.names import Label
 
 log = logging.getLogger(__name__)
 NO_SKILL_NOTE = ("the model did not earn serving on the test period ({why}): this is the base win rate, "
@@ -76,7 +77,7 @@ def open_deal_ids(snapshot: Snapshot) -> list[str]:
 def deals_as_examples(spec: FeatureSpec, snapshot: Snapshot, now: pd.Timestamp, deal_ids: list[str]) -> CutoffExamples:
     """These deals as model input, from the graph in `snapshot` as of `now` (labels unknown: NaN)."""
     data = encode(spec, snapshot, now)
-    index = torch.from_numpy(pd.Index(data["Deal"].node_id).get_indexer(deal_ids))
+    index = torch.from_numpy(pd.Index(data[Label.DEAL].node_id).get_indexer(deal_ids))
     return CutoffExamples(now, "open", data, index, torch.full((len(deal_ids),), float("nan")), deal_ids)
 
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from graph.explanation import ExplainedPath, NodeRef, Phrase, Suggestion
+from ontology.names import Label
 
 if TYPE_CHECKING:
     from gnn.explain import Facts
@@ -74,9 +75,9 @@ def _colleagues(facts: Facts, deal_id: str) -> list[NodeRef]:
     for contact in facts.employees.get(facts.deal_account.get(deal_id), ()):
         if contact in on_deal:
             continue
-        won, lost = facts.record.get(("Contact", contact), (0, 0))
+        won, lost = facts.record.get((Label.CONTACT, contact), (0, 0))
         scored.append((won - facts.typical * (won + lost), contact))
-    return [facts.ref_by_id("Contact", c) for margin, c in sorted(scored, key=lambda mc: (-mc[0], mc[1]))]
+    return [facts.ref_by_id(Label.CONTACT, c) for margin, c in sorted(scored, key=lambda mc: (-mc[0], mc[1]))]
 
 
 def _path_to(paths: Sequence[ExplainedPath], node: NodeRef) -> int | None:
@@ -92,7 +93,7 @@ def proposals(deal_id: str, paths: Sequence[ExplainedPath], facts: Facts) -> lis
     account = facts.deal_account_ref(deal_id)
     colleagues = _colleagues(facts, deal_id)
     for contact in colleagues[:CANDIDATES]:
-        won, lost = facts.record.get(("Contact", contact.id), (0, 0))
+        won, lost = facts.record.get((Label.CONTACT, contact.id), (0, 0))
         if account is not None and won + lost and won / (won + lost) > facts.typical:
             out.append(Proposal("involve", None, Phrase.of(
                 "Involve ", contact, facts.record_words(contact), " from ", account, " in this deal"),
@@ -129,7 +130,7 @@ def _rep_to_ask(facts: Facts, deal_id: str) -> tuple[NodeRef, NodeRef, str, int]
     if best is None or industry is None:
         return None
     wins, rep, product = best
-    return facts.ref_by_id("Rep", rep), facts.ref_by_id("Product", product), industry, wins
+    return facts.ref_by_id(Label.REP, rep), facts.ref_by_id(Label.PRODUCT, product), industry, wins
 
 
 def suggest(found: Sequence[Proposal], effects: Mapping[int, float]) -> tuple[Suggestion, ...]:

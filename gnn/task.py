@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from ontology.names import Label, Rel
+
 
 @dataclass(frozen=True)
 class Task:
@@ -50,12 +52,29 @@ class Task:
         return hit.astype(float)
 
 
-_EVIDENCE = {"Contact": "INVOLVES", "Account": "FOR_ACCOUNT", "Product": "FOR_PRODUCT", "Rep": "OWNED_BY"}
+_EVIDENCE = {
+    Label.CONTACT: Rel.INVOLVES,
+    Label.ACCOUNT: Rel.FOR_ACCOUNT,
+    Label.PRODUCT: Rel.FOR_PRODUCT,
+    Label.REP: Rel.OWNED_BY,
+}
 
 #: Will this open deal be won (eventually, or within the horizon training asks for)?
-WIN = Task("win", "Deal", "HAS_OUTCOME", positive_when={"result": "won"}, evidence=_EVIDENCE,
-           segment=("Account", "industry"))
+WIN = Task(
+    "win",
+    Label.DEAL,
+    Rel.HAS_OUTCOME,
+    positive_when={"result": "won"},
+    evidence=_EVIDENCE,
+    segment=(Label.ACCOUNT, "industry"),
+)
 #: Will this open deal close, won or lost, within 30 days?
-CLOSE_SOON = Task("close_within_30_days", "Deal", "HAS_OUTCOME", horizon_days=30, evidence=_EVIDENCE,
-                  segment=("Account", "industry"))
+CLOSE_SOON = Task(
+    "close_within_30_days",
+    Label.DEAL,
+    Rel.HAS_OUTCOME,
+    horizon_days=30,
+    evidence=_EVIDENCE,
+    segment=(Label.ACCOUNT, "industry"),
+)
 TASKS = {t.name: t for t in (WIN, CLOSE_SOON)}

@@ -24,6 +24,7 @@ import pandas as pd
 
 from graph.dated_values import changes_of
 from graph.snapshot import Snapshot
+from ontology.names import Label, Rel
 
 HISTORY, ACTIVITY = "history", "activity"
 KINDS = ("email", "call", "meeting", "task")
@@ -37,7 +38,7 @@ ACTIVITY_COLUMNS = ("has_activity", "days_since_activity", "days_since_inbound",
 
 def stage_values(snapshot: Snapshot) -> list[str]:
     """The stages recorded in a snapshot's history, most common first (at most MAX_STAGES), for one-hot columns."""
-    changes = changes_of(snapshot.schema, snapshot.nodes, snapshot.edges, "Deal")
+    changes = changes_of(snapshot.schema, snapshot.nodes, snapshot.edges, Label.DEAL)
     counts = changes["stage"].dropna().astype(str).value_counts() if "stage" in changes else pd.Series(dtype=int)
     return sorted(counts.index[:MAX_STAGES].tolist())
 
@@ -53,7 +54,7 @@ def column_names(families: list[str], stages: list[str]) -> list[str]:
 
 def timeline_columns(snapshot: Snapshot, now: pd.Timestamp, families: list[str], stages: list[str]) -> np.ndarray:
     """Per deal of `snapshot.nodes["Deal"]` (in order), the columns `column_names(families, stages)`."""
-    deals = snapshot.nodes["Deal"]
+    deals = snapshot.nodes[Label.DEAL]
     ids = pd.Index(deals["id"])
     age = _days(now - deals["created_at"]).fillna(0).clip(lower=0).to_numpy(float)
     parts: list[np.ndarray] = []
@@ -68,15 +69,20 @@ def _days(delta: pd.Series) -> pd.Series:
     return delta.dt.total_seconds() / 86400.0
 
 
+def _recorded(changes: pd.DataFrame, column: str) -> pd.DataFrame:
+    """The changes that recorded `column` (none where the ontology keeps no history of it)."""
+    return changes.dropna(subset=[column]) if column in changes else changes.iloc[0:0]
+
+
 def _history(snapshot: Snapshot, ids: pd.Index, now: pd.Timestamp, stages: list[str]) -> np.ndarray:
-    changes = changes_of(snapshot.schema, snapshot.nodes, snapshot.edges, "Deal")
+    changes = changes_of(snapshot.schema, snapshot.nodes, snapshot.edges, Label.DEAL)
     out = pd.DataFrame(0.0, index=ids, columns=list(HISTORY_COLUMNS))
     onehot = np.zeros((len(ids), len(stages) + 1))
     if changes.empty:
         return np.concatenate([out.to_numpy(float), onehot], axis=1)
     changes = changes[changes["node"].isin(ids)]
     out.loc[out.index.isin(changes["node"]), "has_history"] = 1.0
-    staged = changes.dropna(subset=["stage"])
+    staged = _recorded(changes, "stage")
     if not staged.empty:
         moved = staged["stage"].ne(staged.groupby("node")["stage"].shift())
         steps = staged[moved]
@@ -90,7 +96,7 @@ def _history(snapshot: Snapshot, ids: pd.Index, now: pd.Timestamp, stages: list[
         for i, s in enumerate(stages):
             onehot[:, i] = (current == s).to_numpy()
         onehot[:, -1] = (current.notna() & ~current.isin(stages)).to_numpy()
-    dated = changes.dropna(subset=["close_date"])
+    dated = _recorded(changes, "close_date")
     if not dated.empty:
         pushed = dated["close_date"] > dated.groupby("node")["close_date"].shift()
         out.loc[:, "close_pushes"] = np.log1p(pushed.groupby(dated["node"]).sum().reindex(ids).fillna(0)).to_numpy()
@@ -98,7 +104,7 @@ def _history(snapshot: Snapshot, ids: pd.Index, now: pd.Timestamp, stages: list[
         gap = _days(expected - now)
         out.loc[:, "days_overdue"] = np.log1p((-gap).clip(lower=0).fillna(0)).to_numpy()
         out.loc[:, "days_to_close"] = np.log1p(gap.clip(lower=0).fillna(0)).to_numpy()
-    valued = changes.dropna(subset=["amount"])
+    valued = _recorded(changes, "amount")
     if not valued.empty:
         moved = valued["amount"].ne(valued.groupby("node")["amount"].shift()) & valued.duplicated("node")
         out.loc[:, "amount_changes"] = np.log1p(moved.groupby(valued["node"]).sum().reindex(ids).fillna(0)).to_numpy()
@@ -112,10 +118,10 @@ def _activity(snapshot: Snapshot, ids: pd.Index, now: pd.Timestamp, age: np.ndar
     out = pd.DataFrame(0.0, index=ids, columns=list(ACTIVITY_COLUMNS))
     out["days_since_activity"] = np.log1p(age)
     out["days_since_inbound"] = np.log1p(age)
-    if "Activity" not in snapshot.nodes or snapshot.nodes["Activity"].empty:
+    if Label.ACTIVITY not in snapshot.nodes or snapshot.nodes[Label.ACTIVITY].empty:
         return out.to_numpy(float)
-    acts = snapshot.nodes["Activity"][["id", "kind", "direction", "occurred_at"]]
-    about = snapshot.edges["REGARDS"][["src", "dst"]].rename(columns={"src": "id", "dst": "deal"})
+    acts = snapshot.nodes[Label.ACTIVITY][["id", "kind", "direction", "occurred_at"]]
+    about = snapshot.edges[Rel.REGARDS][["src", "dst"]].rename(columns={"src": "id", "dst": "deal"})
     acts = about.merge(acts, on="id")
     acts = acts[acts["deal"].isin(ids)]
     if acts.empty:
@@ -136,9 +142,9 @@ def _activity(snapshot: Snapshot, ids: pd.Index, now: pd.Timestamp, age: np.ndar
                 out.loc[:, f"{kind}_{window}d"] = np.log1p(counts[kind]).to_numpy()
     out.loc[:, "inbound_60d"] = np.log1p(
         inbound[inbound["days"] <= 60].groupby("deal").size().reindex(ids).fillna(0)).to_numpy()
-    people = snapshot.edges["WITH_CONTACT"][["src", "dst"]].rename(columns={"src": "id", "dst": "contact"})
+    people = snapshot.edges[Rel.WITH_CONTACT][["src", "dst"]].rename(columns={"src": "id", "dst": "contact"})
     engaged = acts[["id", "deal"]].merge(people, on="id").groupby("deal")["contact"].nunique().reindex(ids)
-    on_deal = snapshot.edges["INVOLVES"].groupby("src")["dst"].nunique().reindex(ids)
+    on_deal = snapshot.edges[Rel.INVOLVES].groupby("src")["dst"].nunique().reindex(ids)
     share = (engaged.fillna(0) / on_deal.clip(lower=1)).fillna(0).clip(upper=1.0)
     out.loc[:, "contacts_engaged_share"] = share.to_numpy()
     return out.to_numpy(float)

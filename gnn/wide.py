@@ -36,6 +36,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import SimpleConv
 
 from gnn.features import FeatureSpec
+from ontology.names import Label
 
 EdgeType = tuple[str, str, str]
 
@@ -53,7 +54,7 @@ class WideSpec:
     relations: dict[str, EdgeType]
 
     @classmethod
-    def from_features(cls, spec: FeatureSpec, edge_types: list[EdgeType], target: str = "Deal") -> WideSpec:
+    def from_features(cls, spec: FeatureSpec, edge_types: list[EdgeType], target: str = Label.DEAL) -> WideSpec:
         into_target: dict[str, list[EdgeType]] = {}
         for edge in edge_types:
             if edge[2] == target and edge[0] != target:

@@ -235,7 +235,8 @@ def read_scores(history: bool, all_deals: bool) -> str:
     """The latest scores (or with `history` every score, in the order written) of the deals `$ids` (or all)."""
     where = "" if all_deals else " WHERE s.`deal_id` IN $ids"
     order = "s.`seq`" if history else "s.`deal_id`"
-    return f"MATCH (s:{quote(HISTORY_LABEL if history else SCORE_LABEL)}){where} RETURN properties(s) AS props ORDER BY {order}"
+    label = quote(HISTORY_LABEL if history else SCORE_LABEL)
+    return f"MATCH (s:{label}){where} RETURN properties(s) AS props ORDER BY {order}"
 
 
 def read_rows(schema: Schema, name: str, by: tuple[str, ...] = ()) -> str:
@@ -249,7 +250,8 @@ def read_rows(schema: Schema, name: str, by: tuple[str, ...] = ()) -> str:
     ends = {"src": schema.nodes[rel.source], "dst": schema.nodes[rel.target]}
     conds = [f"{c[0]}.{quote(ends[c].key)} IN ${c}" for c in by]
     return (
-        f"MATCH {_pattern(rel, 'out', 's', 'r', 'd')}" + (f" WHERE {' AND '.join(conds)}" if conds else "")
+        f"MATCH {_pattern(rel, 'out', 's', 'r', 'd')}"
+        + (f" WHERE {' AND '.join(conds)}" if conds else "")
         + f" RETURN s.{quote(ends['src'].key)} AS src, d.{quote(ends['dst'].key)} AS dst, properties(r) AS props"
         " ORDER BY src, dst, r.`key`"
     )
@@ -258,8 +260,10 @@ def read_rows(schema: Schema, name: str, by: tuple[str, ...] = ()) -> str:
 def delete_edges(schema: Schema, rel: Relation) -> str:
     """Delete the `$rows` edges ({src, dst, key})."""
     s, d = schema.nodes[rel.source], schema.nodes[rel.target]
-    return (f"UNWIND $rows AS row\nMATCH (s:{quote(s.name)} {{{quote(s.key)}: row.src}})-[r:{quote(rel.name)}]->"
-            f"(d:{quote(d.name)} {{{quote(d.key)}: row.dst}})\nWHERE r.`key` = row.key\nDELETE r")
+    return (
+        f"UNWIND $rows AS row\nMATCH (s:{quote(s.name)} {{{quote(s.key)}: row.src}})-[r:{quote(rel.name)}]->"
+        f"(d:{quote(d.name)} {{{quote(d.key)}: row.dst}})\nWHERE r.`key` = row.key\nDELETE r"
+    )
 
 
 def delete_nodes(node: NodeType) -> str:

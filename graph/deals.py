@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ontology import NodeType, Relation, Schema
+from ontology.names import Rel
 
 #: The relation whose edge closes a deal, and the one that names its account.
-OUTCOME_RELATION, ACCOUNT_RELATION = "HAS_OUTCOME", "FOR_ACCOUNT"
+OUTCOME_RELATION, ACCOUNT_RELATION = Rel.HAS_OUTCOME, Rel.FOR_ACCOUNT
 
 
 @dataclass(frozen=True)

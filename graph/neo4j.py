@@ -480,7 +480,8 @@ class Neo4jStore(Neo4jRecordLog, GraphStore):
                 payload = [{"src": r["src"], "dst": r["dst"], "key": r.get("key") or "", "props": {
                     "key": r.get("key") or "", **_props(rel, r), **{c: r.get(c) for c in LINEAGE_COLUMNS}}}
                     for r in edge_rows]
-                if tx.run(cypher.merge_edges(self.schema, rel), rows=payload).single(strict=True)["written"] != len(payload):
+                written = tx.run(cypher.merge_edges(self.schema, rel), rows=payload).single(strict=True)["written"]
+                if written != len(payload):
                     raise DanglingEdges(f"{name}: an edge names a node that does not exist")
             return self._append_in(tx, list(changes.records))
 

@@ -46,13 +46,22 @@ class Neo4jRecordLog:
         if not entries:
             return []
         at = datetime.now(UTC).replace(microsecond=0)
-        rows = [{"kind": kind, "key": key, "at": to_iso(at), "body": json.dumps(dict(body), sort_keys=True, default=str)}
-                for kind, key, body in entries]
+        rows = [
+            {"kind": kind, "key": key, "at": to_iso(at), "body": json.dumps(dict(body), sort_keys=True, default=str)}
+            for kind, key, body in entries
+        ]
         seqs = [r["seq"] for r in tx.run(cypher.append_records(), rows=rows)]
-        return [Record(int(s), row["kind"], row["key"], at, json.loads(row["body"])) for s, row in zip(seqs, rows)]
+        pairs = zip(seqs, rows, strict=True)
+        return [Record(int(s), row["kind"], row["key"], at, json.loads(row["body"])) for s, row in pairs]
 
     def read_records(self, kind: str, key: str | None = None, after: int = 0, limit: int | None = None) -> list[Record]:
         self._records_schema()
-        rows = self._read(cypher.read_records(), f"reading {kind} records", kind=kind, key=key, after=after,
-                          limit=UNLIMITED if limit is None else limit)
+        rows = self._read(
+            cypher.read_records(),
+            f"reading {kind} records",
+            kind=kind,
+            key=key,
+            after=after,
+            limit=UNLIMITED if limit is None else limit,
+        )
         return [Record(int(r["seq"]), r["kind"], r["key"], parse_iso(r["at"]), json.loads(r["body"])) for r in rows]

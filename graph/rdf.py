@@ -30,10 +30,11 @@ from graph.snapshot import Snapshot
 from graph.store import ScoreRecord
 from graph.timefmt import to_iso, to_utc
 from ontology import DG, Property
+from ontology.names import Label
 
 ID = Namespace("https://dealgraph.dev/id/")
 #: The node type a `ScoreRecord.deal_id` names.
-SCORED_LABEL = "Deal"
+SCORED_LABEL = Label.DEAL
 #: The JSON-LD context of exports: the prefixes Turtle exports bind.
 JSONLD_CONTEXT = {"dg": str(DG), "id": str(ID), "prov": str(PROV), "xsd": str(XSD), "rdf": str(RDF)}
 XSD_TYPES = {"string": XSD.string, "integer": XSD.integer, "decimal": XSD.decimal, "boolean": XSD.boolean,

@@ -71,24 +71,24 @@ class Snapshot:
         value recorded before `t`; without one it keeps today's only where the ontology says that is safe
         (`graph.dated_values`).
         """
-        t = pd.Timestamp(to_utc(t))
+        at = pd.Timestamp(to_utc(t))
         nodes = {}
         for label, frame in self.nodes.items():
             time = frame[self.schema.nodes[label].time]
-            nodes[label] = frame[time.isna() | (time < t)].reset_index(drop=True)
+            nodes[label] = frame[time.isna() | (time < at)].reset_index(drop=True)
         edges = {}
         for name, frame in self.edges.items():
             rel = self.schema.relations[name]
             keep = frame["src"].isin(nodes[rel.source][self.schema.nodes[rel.source].key])
             keep &= frame["dst"].isin(nodes[rel.target][self.schema.nodes[rel.target].key])
             if rel.valid_from:
-                keep &= frame[rel.valid_from].isna() | (frame[rel.valid_from] < t)
+                keep &= frame[rel.valid_from].isna() | (frame[rel.valid_from] < at)
             if rel.valid_to:
-                keep &= frame[rel.valid_to].isna() | (frame[rel.valid_to] > t)
+                keep &= frame[rel.valid_to].isna() | (frame[rel.valid_to] > at)
             edges[name] = frame[keep].reset_index(drop=True)
         for label in self.schema.nodes:
             nodes[label] = known_values(self.schema, nodes, edges, label)
-        return Snapshot(self.schema, nodes, edges, to_utc(t.to_pydatetime()))
+        return Snapshot(self.schema, nodes, edges, to_utc(at.to_pydatetime()))
 
     def timeline(self) -> Timeline:
         """`as_of` for many times at once: the time rule on positions computed once (`Timeline`)."""
@@ -183,6 +183,8 @@ class Timeline:
             if until is not None:
                 keep &= until > cut
             edges[name] = frame[keep].reset_index(drop=True)
+        for label in self.snapshot.schema.nodes:  # dated values as known then, the rule `Snapshot.as_of` applies
+            nodes[label] = known_values(self.snapshot.schema, nodes, edges, label)
         return Snapshot(self.snapshot.schema, nodes, edges, to_utc(at.to_pydatetime()))
 
 

@@ -331,7 +331,8 @@ class SQLiteStore(ChangeSets, RecordLog, GraphStore):
                 conds.append(f't."{column}" IN ({", ".join("?" * len(values))})')
                 params += values
             where_sql = f" WHERE {' AND '.join(conds)}" if conds else ""
-            out += [self._row(name, r) for r in self._select(f"SELECT {select} FROM {table} t{where_sql} ORDER BY {order}", params)]
+            query = f"SELECT {select} FROM {table} t{where_sql} ORDER BY {order}"
+            out += [self._row(name, r) for r in self._select(query, params)]
         return out
 
     def node_ids(self, label: str) -> set[str]:
@@ -372,8 +373,8 @@ class SQLiteStore(ChangeSets, RecordLog, GraphStore):
                 f"SELECT e.{near} AS _near{', ' + edge_cols if edge_cols else ''}, "
                 f"{_select_list('n', node_columns(other))} "
                 f"FROM {edge_table(relation)} e {join_near}JOIN {node_table(other.name)} n "
-                f"ON n.\"{other.key}\" = e.{far} "
-                f"WHERE {where} ORDER BY e.{near}, n.\"{other.key}\""
+                f'ON n."{other.key}" = e.{far} '
+                f'WHERE {where} ORDER BY e.{near}, n."{other.key}"'
             )
             for row in self._select(sql, [*chunk, *params]):
                 data = dict(row)
@@ -388,8 +389,9 @@ class SQLiteStore(ChangeSets, RecordLog, GraphStore):
 
     def counts(self) -> dict[str, int]:
         out = {label: self._select(f"SELECT COUNT(*) FROM {node_table(label)}")[0][0] for label in self.schema.nodes}
-        out.update({rel: self._select(f"SELECT COUNT(*) FROM {edge_table(rel)}")[0][0]
-                    for rel in self.schema.relations})
+        out.update(
+            {rel: self._select(f"SELECT COUNT(*) FROM {edge_table(rel)}")[0][0] for rel in self.schema.relations}
+        )
         return out
 
     # ---- scores
@@ -398,7 +400,11 @@ class SQLiteStore(ChangeSets, RecordLog, GraphStore):
             return 0
         rows = [
             (
-                s.deal_id, float(s.probability), s.model_version, to_iso(s.scored_at), s.band,
+                s.deal_id,
+                float(s.probability),
+                s.model_version,
+                to_iso(s.scored_at),
+                s.band,
                 dump_explanation(s.explanation),
                 json.dumps(dict(s.metadata)),
             )
@@ -429,7 +435,7 @@ class SQLiteStore(ChangeSets, RecordLog, GraphStore):
             scored_at=datetime.fromisoformat(row["scored_at"]),
             band=row["band"],
             explanation=load_explanation(row["explanation"]),
-            previous_probability=row["previous_probability"] if "previous_probability" in row.keys() else None,
+            previous_probability=row["previous_probability"] if "previous_probability" in row.keys() else None,  # noqa: SIM118 (sqlite3.Row: `in` tests values)
             metadata=_parsed(row["metadata"] or "{}"),
         )
 
@@ -481,8 +487,9 @@ class SQLiteStore(ChangeSets, RecordLog, GraphStore):
             return Changes(now, True, frozenset())
         if now.scores == mark.scores:
             return Changes(now, False, frozenset())
-        rows = self._select("SELECT DISTINCT deal_id FROM score_history WHERE rowid > ? AND rowid <= ?",
-                            (mark.scores, now.scores))
+        rows = self._select(
+            "SELECT DISTINCT deal_id FROM score_history WHERE rowid > ? AND rowid <= ?", (mark.scores, now.scores)
+        )
         return Changes(now, False, frozenset(r[0] for r in rows))
 
     def _change_mark(self) -> ChangeMark:
@@ -495,7 +502,8 @@ class SQLiteStore(ChangeSets, RecordLog, GraphStore):
             return memo[1]
         graph, scores = conn.execute(  # one statement: one consistent read of both
             "SELECT (SELECT value FROM store_meta WHERE key = 'graph_version'), "
-            "(SELECT COALESCE(MAX(rowid), 0) FROM score_history)").fetchone()
+            "(SELECT COALESCE(MAX(rowid), 0) FROM score_history)"
+        ).fetchone()
         mark = ChangeMark(graph, scores)
         self._local.mark_memo = (seen, mark)
         return mark

@@ -34,7 +34,9 @@ def append_in(conn: sqlite3.Connection, entries: Sequence[tuple[str, str, Mappin
     out = []
     for kind, key, body in entries:
         text = json.dumps(dict(body), sort_keys=True, default=str)
-        cur = conn.execute("INSERT INTO records (kind, key, at, body) VALUES (?, ?, ?, ?)", (kind, key, to_iso(at), text))
+        cur = conn.execute(
+            "INSERT INTO records (kind, key, at, body) VALUES (?, ?, ?, ?)", (kind, key, to_iso(at), text)
+        )
         out.append(Record(int(cur.lastrowid or 0), kind, key, at, json.loads(text)))
     return out
 
@@ -43,6 +45,7 @@ class RecordLog:
     """`append_records` / `read_records` on the SQLite store's connection."""
 
     if TYPE_CHECKING:  # SQLiteStore's, declared for the type checker only
+
         def _transaction(self) -> AbstractContextManager[sqlite3.Connection]: ...
         def _select(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]: ...
 
@@ -50,7 +53,7 @@ class RecordLog:
         for key, _ in entries:
             check_names(kind, key)
         try:
-            with self._transaction() as conn:  # type: ignore[attr-defined]
+            with self._transaction() as conn:
                 return append_in(conn, [(kind, key, body) for key, body in entries])
         except sqlite3.Error as e:
             raise StoreError(f"appending {kind} records: {e}") from e

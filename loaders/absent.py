@@ -18,26 +18,27 @@ from graph.store import InvalidInput
 from loaders.mapping import Mapping, SourceSpec, ValueSpec
 from loaders.read import header_of
 from ontology import Schema
+from ontology.names import Label, Rel
 
 #: What the graph loses without a property, where it is more than "unknown". Keyed by (node type, property).
 PROPERTY_COSTS: dict[tuple[str, str], str] = {
-    ("Account", "website"): "duplicate accounts are not matched by website (names still are)",
-    ("Account", "country"): "duplicate accounts are matched by name without regard to country",
-    ("Account", "account_type"): "no account type feature",
-    ("Account", "industry"): "no industry feature",
-    ("Deal", "amount"): "no deal amount feature",
-    ("Deal", "stage"): "no stage shown on open deals",
-    ("Outcome", "reason"): "no loss reasons on lost deals",
-    ("Outcome", "amount"): "no won amounts",
-    ("Rep", "team"): "no team feature for reps",
-    ("Rep", "created_at"): "reps are taken as present from the start",
-    ("Contact", "email"): "duplicate contacts are not matched by e-mail",
+    (Label.ACCOUNT, "website"): "duplicate accounts are not matched by website (names still are)",
+    (Label.ACCOUNT, "country"): "duplicate accounts are matched by name without regard to country",
+    (Label.ACCOUNT, "account_type"): "no account type feature",
+    (Label.ACCOUNT, "industry"): "no industry feature",
+    (Label.DEAL, "amount"): "no deal amount feature",
+    (Label.DEAL, "stage"): "no stage shown on open deals",
+    (Label.OUTCOME, "reason"): "no loss reasons on lost deals",
+    (Label.OUTCOME, "amount"): "no won amounts",
+    (Label.REP, "team"): "no team feature for reps",
+    (Label.REP, "created_at"): "reps are taken as present from the start",
+    (Label.CONTACT, "email"): "duplicate contacts are not matched by e-mail",
 }
 #: What the graph loses without a relation an optional column makes.
 RELATION_COSTS: dict[str, str] = {
-    "SUBSIDIARY_OF": "no account hierarchy: parents' histories are not seen",
-    "WORKS_AT": "contacts are not linked to accounts",
-    "INVOLVES": "deals' contacts and roles are not seen",
+    Rel.SUBSIDIARY_OF: "no account hierarchy: parents' histories are not seen",
+    Rel.WORKS_AT: "contacts are not linked to accounts",
+    Rel.INVOLVES: "deals' contacts and roles are not seen",
 }
 
 

@@ -30,30 +30,43 @@ from graph.store import InvalidInput
 from loaders.draft_profile import Column, FileProfile, fold, profile_file
 from loaders.lookup import normalize
 from loaders.mapping import MAPPINGS_DIR, parse_mapping
+from ontology.names import Label, Rel
 
 #: Words in a file name (or header) that say what a file holds, in the order they are tried.
 ENTITY_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Deal", ("opportunit", "deal", "pipeline", "lead", "funnel", "mql")),
-    ("Account", ("account", "compan", "organi", "customer", "client")),
-    ("Contact", ("contact", "person", "people")),
-    ("Product", ("product", "sku", "catalog", "item")),
-    ("Rep", ("user", "owner", "rep", "agent", "team", "seller", "staff", "employee")),
+    (Label.DEAL, ("opportunit", "deal", "pipeline", "lead", "funnel", "mql")),
+    (Label.ACCOUNT, ("account", "compan", "organi", "customer", "client")),
+    (Label.CONTACT, ("contact", "person", "people")),
+    (Label.PRODUCT, ("product", "sku", "catalog", "item")),
+    (Label.REP, ("user", "owner", "rep", "agent", "team", "seller", "staff", "employee")),
 )
 CLOSED_WORDS = ("closed", "won", "converted", "conversion")
 #: The relation from a deal (or contact, or account) to a node it names.
-RELATION_TO = {("Deal", "Account"): "FOR_ACCOUNT", ("Deal", "Rep"): "OWNED_BY", ("Deal", "Product"): "FOR_PRODUCT",
-               ("Deal", "Contact"): "INVOLVES", ("Contact", "Account"): "WORKS_AT",
-               ("Account", "Account"): "SUBSIDIARY_OF"}
+RELATION_TO = {
+    (Label.DEAL, Label.ACCOUNT): Rel.FOR_ACCOUNT,
+    (Label.DEAL, Label.REP): Rel.OWNED_BY,
+    (Label.DEAL, Label.PRODUCT): Rel.FOR_PRODUCT,
+    (Label.DEAL, Label.CONTACT): Rel.INVOLVES,
+    (Label.CONTACT, Label.ACCOUNT): Rel.WORKS_AT,
+    (Label.ACCOUNT, Label.ACCOUNT): Rel.SUBSIDIARY_OF,
+}
 #: Header words of a node's properties (folded), per node type.
 PROPERTY_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
-    "Account": {"industry": ("industry", "sector", "vertical"), "country": ("country", "officelocation", "region"),
-                "employees": ("employees", "headcount", "numberofemployees"), "annual_revenue": ("revenue",),
-                "website": ("website", "domain", "url")},
-    "Rep": {"email": ("email",), "team": ("team", "regionaloffice", "office", "department"), "title": ("title",)},
-    "Product": {"code": ("code", "sku"), "family": ("family", "series", "category")},
-    "Contact": {"email": ("email",), "title": ("title", "jobtitle", "position")},
-    "Deal": {"stage": ("stage", "dealstage", "phase"), "lead_source": ("source", "origin", "leadsource"),
-             "deal_type": ("type", "dealtype")},
+    Label.ACCOUNT: {
+        "industry": ("industry", "sector", "vertical"),
+        "country": ("country", "officelocation", "region"),
+        "employees": ("employees", "headcount", "numberofemployees"),
+        "annual_revenue": ("revenue",),
+        "website": ("website", "domain", "url"),
+    },
+    Label.REP: {"email": ("email",), "team": ("team", "regionaloffice", "office", "department"), "title": ("title",)},
+    Label.PRODUCT: {"code": ("code", "sku"), "family": ("family", "series", "category")},
+    Label.CONTACT: {"email": ("email",), "title": ("title", "jobtitle", "position")},
+    Label.DEAL: {
+        "stage": ("stage", "dealstage", "phase"),
+        "lead_source": ("source", "origin", "leadsource"),
+        "deal_type": ("type", "dealtype"),
+    },
 }
 CREATED_WORDS = ("creat", "engage", "open", "firstcontact", "start", "added")
 CLOSE_WORDS = ("close", "won", "lost", "decision", "end")
@@ -93,14 +106,17 @@ def draft_mapping(source_dir: Path, today: datetime | None = None) -> Draft:
     if shipped is not None:
         return shipped
     tables = _classify([profile_file(p) for p in files if p.stat().st_size > 0])
-    if not any(t.entity == "Deal" and t.closed_of is None for t in tables):
+    if not any(t.entity == Label.DEAL and t.closed_of is None for t in tables):
         names = ", ".join(p.name for p in files)
-        raise InvalidInput(f"{source_dir}: no file looks like deals or opportunities ({names}): write the mapping "
-                           "by hand from docs/mappings.md")
+        raise InvalidInput(
+            f"{source_dir}: no file looks like deals or opportunities ({names}): write the mapping "
+            "by hand from docs/mappings.md"
+        )
     return _Writer(tables, (today or datetime.now(UTC)).date().isoformat()).write(source_dir)
 
 
 # ---- recognising a shipped mapping
+
 
 def _shipped_fit(source_dir: Path, files: list[Path]) -> Draft | None:
     from loaders.read import header_of
@@ -113,16 +129,22 @@ def _shipped_fit(source_dir: Path, files: list[Path]) -> Draft | None:
         needed = [s for s in mapping.sources if not s.optional]
         if not needed or any(s.file not in present for s in needed):
             continue
-        if all(s.required_columns() <= set(header_of(source_dir / s.file, s.encoding or "utf-8", s.delimiter or ","))
-               for s in needed if s.file in present):
-            text = (f"# GUESS: this export has the files and columns of the shipped `{mapping.name}` mapping, so this\n"
-                    f"# is that mapping as it ships (`dealgraph load DIR --mapping {mapping.name}` does the same).\n"
-                    + path.read_text("utf-8"))
+        if all(
+            s.required_columns() <= set(header_of(source_dir / s.file, s.encoding or "utf-8", s.delimiter or ","))
+            for s in needed
+            if s.file in present
+        ):
+            text = (
+                f"# GUESS: this export has the files and columns of the shipped `{mapping.name}` mapping, so this\n"
+                f"# is that mapping as it ships (`dealgraph load DIR --mapping {mapping.name}` does the same).\n"
+                + path.read_text("utf-8")
+            )
             return Draft(text, 1, shipped=mapping.name)
     return None
 
 
 # ---- what each file holds
+
 
 def _entity_of(name: str) -> str | None:
     stem = fold(Path(name).stem)
@@ -134,7 +156,7 @@ def _classify(profiles: list[FileProfile]) -> list[Table]:
     for t in tables:
         t.key = _key_of(t)
         t.name = _name_of(t)
-    deals = [t for t in tables if t.entity == "Deal"]
+    deals = [t for t in tables if t.entity == Label.DEAL]
     for t in deals:
         stem = fold(Path(t.profile.file).stem)
         if any(w in stem for w in CLOSED_WORDS):
@@ -170,8 +192,13 @@ def _name_of(t: Table) -> str | None:
     for c in t.profile.columns.values():
         f = fold(c.name)
         # "account", "product_name", "Topic"; not "deal_stage", which only starts like the entity
-        if c.name != t.key and c.number is None and c.date_format is None and not c.outcome and (
-                any(w in f for w in NAME_WORDS) or any(f.startswith(w) and len(f) <= len(w) + 4 for w in words)):
+        if (
+            c.name != t.key
+            and c.number is None
+            and c.date_format is None
+            and not c.outcome
+            and (any(w in f for w in NAME_WORDS) or any(f.startswith(w) and len(f) <= len(w) + 4 for w in words))
+        ):
             return c.name
     return t.key
 
@@ -196,13 +223,17 @@ def _refers(
 
 # ---- writing the YAML
 
+
 def q(value: object) -> str:
     """A YAML scalar: bare when YAML reads it back as the same text, else double-quoted (JSON is YAML)."""
     text = str(value)
     if isinstance(value, bool):
         return "true" if value else "false"
-    if re.fullmatch(r"[A-Za-z_][\w .()/-]*", text) and text.lower() not in (
-            "true", "false", "yes", "no", "on", "off", "null", "y", "n") and not text.endswith(" "):
+    if (
+        re.fullmatch(r"[A-Za-z_][\w .()/-]*", text)
+        and text.lower() not in ("true", "false", "yes", "no", "on", "off", "null", "y", "n")
+        and not text.endswith(" ")
+    ):
         return text
     return json.dumps(text, ensure_ascii=False)
 
@@ -263,17 +294,20 @@ class _Writer:
         if encodings:
             self.guess(f"encoding: {q(min(encodings))}", "the files are not UTF-8")
         self.lines.append("sources:")
-        order = {"Rep": 0, "Product": 1, "Account": 2, "Contact": 3, "Deal": 4}
+        order = {Label.REP: 0, Label.PRODUCT: 1, Label.ACCOUNT: 2, Label.CONTACT: 3, Label.DEAL: 4}
         for t in sorted(self.tables, key=lambda t: (order.get(t.entity or "", 9), t.closed_of is not None)):
             if t.closed_of is not None:
                 self._closed_file(t)
-            elif t.entity == "Deal":
+            elif t.entity == Label.DEAL:
                 self._deals(t)
             elif t.entity and t.key:
                 self._nodes(t)
             else:
-                self.lines += ["", f"  # UNDECIDED: {t.profile.file}: not recognised (no deals, accounts, contacts, "
-                               "products or reps by its name); add a source for it by hand if it matters"]
+                self.lines += [
+                    "",
+                    f"  # UNDECIDED: {t.profile.file}: not recognised (no deals, accounts, contacts, "
+                    "products or reps by its name); add a source for it by hand if it matters",
+                ]
                 self.undecided.append(f"{t.profile.file}: not recognised")
         text = "\n".join(self.lines) + "\n"
         return Draft(text, self.guesses, self.undecided)
@@ -288,16 +322,18 @@ class _Writer:
         self.lines.append(f"      name: {q(t.name)}")
         used = {t.key, t.name}
         for prop, words in PROPERTY_WORDS.get(entity, {}).items():
-            col = next((c for c in p.columns.values() if c.name not in used and any(w in fold(c.name) for w in words)),
-                       None)
+            col = next(
+                (c for c in p.columns.values() if c.name not in used and any(w in fold(c.name) for w in words)), None
+            )
             if col is not None:
                 used.add(col.name)
                 self.guess(f"      {prop}: {self.value(col)}", f"by the header {col.name!r}")
         created = self._date_column(p, CREATED_WORDS, used)
         if created is not None:
             used.add(created.name)
-            self.guess(f"      created_at: {self.value(created)}",
-                       f"the first date column by its header ({created.name!r})")
+            self.guess(
+                f"      created_at: {self.value(created)}", f"the first date column by its header ({created.name!r})"
+            )
         relations = self._references(t, used)
         if relations:
             self.lines.append("    relations:")
@@ -317,14 +353,19 @@ class _Writer:
                 column, _ = _refers(t.profile, other, by_name, frozenset(c for c in used if c))
                 if column:
                     used.add(column)
-                    target = flow(column=column, by="name" if by_name else None, match="name" if by_name else None,
-                                  optional=True if relation != "FOR_ACCOUNT" else None)
-                    out.append(f"      - relation: {relation}  # GUESS: {column!r} names {other.profile.file}'s "
-                               + ("records by name (compared as identity resolution compares names)"
-                                  if by_name else "ids"))
+                    target = flow(
+                        column=column,
+                        by="name" if by_name else None,
+                        match="name" if by_name else None,
+                        optional=True if relation != Rel.FOR_ACCOUNT else None,
+                    )
+                    out.append(
+                        f"      - relation: {relation}  # GUESS: {column!r} names {other.profile.file}'s "
+                        + ("records by name (compared as identity resolution compares names)" if by_name else "ids")
+                    )
                     self.guesses += 1
                     out.append(f"        target: {target}")
-                    if relation == "INVOLVES":
+                    if relation == Rel.INVOLVES:
                         out.append("        properties: {role: {value: other}}")
                     break
         return out
@@ -345,41 +386,63 @@ class _Writer:
         status = next((c for c in p.columns.values() if c.outcome), None)
         created = self._date_column(p, CREATED_WORDS, used)
         closed = self._date_column(p, CLOSE_WORDS, used | ({created.name} if created else set()))
-        amount = next((c for c in p.columns.values() if c.number is not None and c.name not in used
-                       and any(w in fold(c.name) for w in AMOUNT_WORDS)), None)
+        amount = next(
+            (
+                c
+                for c in p.columns.values()
+                if c.number is not None and c.name not in used and any(w in fold(c.name) for w in AMOUNT_WORDS)
+            ),
+            None,
+        )
         if amount is not None:
             used.add(amount.name)
             if any(w in fold(amount.name) for w in CLOSE_WORDS):  # e.g. close_value: 0 on every lost deal
-                self.lines.append(f"      # {amount.name!r} is known only once a deal closes: mapped to its Outcome, "
-                                  "not to the deal (a feature from it would leak the result)")
+                self.lines.append(
+                    f"      # {amount.name!r} is known only once a deal closes: mapped to its Outcome, "
+                    "not to the deal (a feature from it would leak the result)"
+                )
             else:
                 self.guess(f"      amount: {self.value(amount)}", f"numbers under {amount.name!r}")
-        for prop, words in PROPERTY_WORDS["Deal"].items():
-            col = next((c for c in p.columns.values() if c.name not in used and c.number is None
-                        and c.date_format is None and any(w in fold(c.name) for w in words)), None)
+        for prop, words in PROPERTY_WORDS[Label.DEAL].items():
+            col = next(
+                (
+                    c
+                    for c in p.columns.values()
+                    if c.name not in used
+                    and c.number is None
+                    and c.date_format is None
+                    and any(w in fold(c.name) for w in words)
+                ),
+                None,
+            )
             if col is not None:
                 used.add(col.name)
                 self.guess(f"      {prop}: {q(col.name)}", f"by the header {col.name!r}")
         if closed is not None:
             used.add(closed.name)
-            self.guess(f"      close_date: {self.value(closed)}",
-                       f"{closed.name!r} says when a deal closed")
+            self.guess(f"      close_date: {self.value(closed)}", f"{closed.name!r} says when a deal closed")
         if created is not None:
             used.add(created.name)
             self.guess(f"      created_at: {self.value(created)}", f"{created.name!r} says when a deal began")
             if created.filled < 1:
-                self.undecided.append(f"{created.name}: empty in {1 - created.filled:.0%} of rows (deals not yet "
-                                      "engaged): those rows are quarantined, as a deal needs a start time")
+                self.undecided.append(
+                    f"{created.name}: empty in {1 - created.filled:.0%} of rows (deals not yet "
+                    "engaged): those rows are quarantined, as a deal needs a start time"
+                )
                 self.lines[-1] += f"; empty in {1 - created.filled:.0%} of rows: those deals are quarantined"
         elif closed is not None:
-            self.decide_later(f"      created_at: {self.value(closed)}",
-                              f"no start date: deals are dated by {closed.name!r}, so a deal is scored as of its close")
+            self.decide_later(
+                f"      created_at: {self.value(closed)}",
+                f"no start date: deals are dated by {closed.name!r}, so a deal is scored as of its close",
+            )
         else:
-            self.decide_later(f"      created_at: {flow(value=self.today)}",
-                              "NO TIME COLUMN: every deal is dated the day of the draft. A time-correct model "
-                              "needs a time column (when a deal was created and closed); without one `dealgraph "
-                              "train` cannot split past from future and refuses, and the graph is for browsing "
-                              "and explanations only. Map a date column here if the export has one")
+            self.decide_later(
+                f"      created_at: {flow(value=self.today)}",
+                "NO TIME COLUMN: every deal is dated the day of the draft. A time-correct model "
+                "needs a time column (when a deal was created and closed); without one `dealgraph "
+                "train` cannot split past from future and refuses, and the graph is for browsing "
+                "and explanations only. Map a date column here if the export has one",
+            )
         relations = self._references(t, used)
         inline = self._inline_nodes(t, used, relations)
         if relations:
@@ -404,28 +467,44 @@ class _Writer:
         """Accounts, reps and products the deals name with no file of their own: `also` nodes keyed by name."""
         out: list[str] = []
         made = {line.split("relation: ")[1].split()[0] for line in relations if "relation: " in line}
-        for entity, relation, prefix in (("Account", "FOR_ACCOUNT", "account"), ("Rep", "OWNED_BY", "rep"),
-                                         ("Product", "FOR_PRODUCT", "product")):
+        for entity, relation, prefix in (
+            (Label.ACCOUNT, Rel.FOR_ACCOUNT, "account"),
+            (Label.REP, Rel.OWNED_BY, "rep"),
+            (Label.PRODUCT, Rel.FOR_PRODUCT, "product"),
+        ):
             if relation in made:
                 continue
             words = dict(ENTITY_WORDS)[entity]
-            col = next((c for c in t.profile.columns.values() if c.name not in used and c.number is None
-                        and c.date_format is None and any(w in fold(c.name) for w in words)), None)
+            col = next(
+                (
+                    c
+                    for c in t.profile.columns.values()
+                    if c.name not in used
+                    and c.number is None
+                    and c.date_format is None
+                    and any(w in fold(c.name) for w in words)
+                ),
+                None,
+            )
             if col is None:
-                if entity == "Account":  # every deal needs one
-                    out += ["      - node: Account  # UNDECIDED: no account column: each deal is its own account",
-                            f"        key: {flow(template='{' + (t.key or '') + '}:account')}",
-                            "        relation_from_parent: FOR_ACCOUNT",
-                            f"        properties: {{name: {flow(template='{' + (t.key or '') + '}')}}}"]
+                if entity == Label.ACCOUNT:  # every deal needs one
+                    out += [
+                        "      - node: Account  # UNDECIDED: no account column: each deal is its own account",
+                        f"        key: {flow(template='{' + (t.key or '') + '}:account')}",
+                        "        relation_from_parent: FOR_ACCOUNT",
+                        f"        properties: {{name: {flow(template='{' + (t.key or '') + '}')}}}",
+                    ]
                     self.undecided.append("no account column: each deal is its own account")
                 continue
             used.add(col.name)
             self.guesses += 1
-            out += [f"      - node: {entity}  # GUESS: {col.name!r} names the {prefix}, with no file of its own",
-                    f"        when: {flow(column=col.name, not_empty=True)}",
-                    f"        key: {flow(template=prefix + ':{' + col.name + '}')}",
-                    f"        relation_from_parent: {relation}",
-                    f"        properties: {{name: {q(col.name)}}}"]
+            out += [
+                f"      - node: {entity}  # GUESS: {col.name!r} names the {prefix}, with no file of its own",
+                f"        when: {flow(column=col.name, not_empty=True)}",
+                f"        key: {flow(template=prefix + ':{' + col.name + '}')}",
+                f"        relation_from_parent: {relation}",
+                f"        properties: {{name: {q(col.name)}}}",
+            ]
         return out
 
     def _outcome(self, t: Table, status: Column, closed: Column | None, amount: Column | None) -> None:
@@ -445,8 +524,9 @@ class _Writer:
         if closed is not None:
             self.lines.append(f"          closed_at: {self.value(closed)}")
         else:
-            self.decide_later(f"          closed_at: {flow(value=self.today)}",
-                              "no close date: closed the day of the draft")
+            self.decide_later(
+                f"          closed_at: {flow(value=self.today)}", "no close date: closed the day of the draft"
+            )
         if amount is not None:
             self.lines.append(f"          amount: {self.value(amount)}")
 
@@ -456,15 +536,23 @@ class _Writer:
         assert deals is not None
         column, _ = _refers(p, deals, by_name=False)
         when = self._date_column(p, CLOSE_WORDS + CREATED_WORDS + ("date",), set())
-        amount = next((c for c in p.columns.values()
-                       if c.number is not None and any(w in fold(c.name) for w in AMOUNT_WORDS)), None)
+        amount = next(
+            (c for c in p.columns.values() if c.number is not None and any(w in fold(c.name) for w in AMOUNT_WORDS)),
+            None,
+        )
         outcome_key = flow(template="{" + str(column) + "}:won")
-        self.lines += ["", f"  # GUESS: a {deals.profile.file} record is won when its {column!r} appears in {p.file}.",
-                       "  # UNDECIDED: nothing says a deal was lost, so every other deal stays open and the model has",
-                       "  # no lost deals to learn from; if a deal not won within N days counts as lost, derive a",
-                       "  # status column in the export and map it with an Outcome on the deals file.",
-                       f"  - file: {q(p.file)}", "    node: Outcome", f"    key: {outcome_key}", "    properties:",
-                       "      result: {value: won}"]
+        self.lines += [
+            "",
+            f"  # GUESS: a {deals.profile.file} record is won when its {column!r} appears in {p.file}.",
+            "  # UNDECIDED: nothing says a deal was lost, so every other deal stays open and the model has",
+            "  # no lost deals to learn from; if a deal not won within N days counts as lost, derive a",
+            "  # status column in the export and map it with an Outcome on the deals file.",
+            f"  - file: {q(p.file)}",
+            "    node: Outcome",
+            f"    key: {outcome_key}",
+            "    properties:",
+            "      result: {value: won}",
+        ]
         self.guesses += 1
         self.undecided.append(f"{deals.profile.file}: no lost rule (only {p.file} says won)")
         if when is not None:
@@ -475,9 +563,14 @@ class _Writer:
             self.lines.append(f"      amount: {self.value(amount)}")
         mapped = {column, getattr(when, "name", None), getattr(amount, "name", None)}
         self.lines.append(f"    ignore_columns: [{', '.join(q(c) for c in p.columns if c not in mapped)}]")
-        self.lines += ["", f"  - file: {q(p.file)}  # the same rows again, as the link from each deal to its outcome",
-                       "    relation: HAS_OUTCOME", f"    source: {q(column)}", f"    target: {outcome_key}",
-                       f"    ignore_columns: [{', '.join(q(c) for c in p.columns if c != column)}]"]
+        self.lines += [
+            "",
+            f"  - file: {q(p.file)}  # the same rows again, as the link from each deal to its outcome",
+            "    relation: HAS_OUTCOME",
+            f"    source: {q(column)}",
+            f"    target: {outcome_key}",
+            f"    ignore_columns: [{', '.join(q(c) for c in p.columns if c != column)}]",
+        ]
 
 
 def write_draft(source_dir: Path, out: Path | None) -> Draft:

@@ -41,6 +41,7 @@ from graph.store import InvalidInput
 from graph.timefmt import to_iso
 from loaders.mapping_yaml import read_yaml
 from loaders.normalise import NORMALISERS
+from ontology.names import Label
 
 #: Fuzzy rules stay cheap: the deletion neighbourhood grows as length ** max_edits.
 MAX_EDITS_LIMIT = 2
@@ -79,7 +80,7 @@ class IdentityRules(BaseModel):
 
 
 DEFAULT_RULES = IdentityRules(entities={
-    "Account": EntityRules(
+    Label.ACCOUNT: EntityRules(
         rules=[
             RuleSpec(name="same_website", field="website", normalise="website"),
             RuleSpec(name="same_name", field="name", normalise="company_name", block_by="country"),
@@ -90,7 +91,7 @@ DEFAULT_RULES = IdentityRules(entities={
         ],
         must_agree=["website", "country"],
     ),
-    "Contact": EntityRules(
+    Label.CONTACT: EntityRules(
         rules=[RuleSpec(name="same_email", field="email", normalise="email")],
         # Two people of one name at one company can share a made-up address; different titles tell them apart.
         must_agree=["title"],

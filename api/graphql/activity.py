@@ -14,6 +14,7 @@ import strawberry
 
 from api.graphql.pagination import DEFAULT_PAGE_SIZE, PageInfo, check_page_size, decode_cursor, encode_cursor
 from api.graphql.values import as_datetime
+from ontology.names import Label, Rel
 
 if TYPE_CHECKING:
     from api.graphql.context import GraphContext
@@ -39,7 +40,7 @@ class Activity:
     async def contacts(self, info: strawberry.Info) -> list[Annotated[Contact, strawberry.lazy("api.graphql.nodes")]]:
         from api.graphql.nodes import Contact
 
-        links = await info.context.loaders.neighbours("Activity", "WITH_CONTACT", "out").load(self.id)
+        links = await info.context.loaders.neighbours(Label.ACTIVITY, Rel.WITH_CONTACT, "out").load(self.id)
         return [Contact.from_row(n.node) for n in links]
 
 

@@ -28,6 +28,7 @@ from api.owners_health import HealthCache
 from gnn.registry import ModelCard
 from graph.explanation import Explanation
 from graph.store import DealPage, Direction, GraphStore, Neighbour, ScoreRecord
+from ontology.names import Label
 
 __all__ = ["GraphContext", "Loaders", "OPEN_DEALS_BATCH"]
 
@@ -87,14 +88,14 @@ class Loaders:
 
     async def _load_scores(self, deal_ids: list[str]) -> list[ScoreRecord | None]:
         """Scores of visible deals, without their explanations (those come from `explanations`, vetted)."""
-        ok = await self._vis.visible("Deal", deal_ids)
+        ok = await self._vis.visible(Label.DEAL, deal_ids)
         records = await self._reads.scores.load_many([i for i in deal_ids if i in ok])
         found = {r.deal_id: replace(r, explanation=None) for r in records if r is not None}
         return [found.get(i) for i in deal_ids]
 
     async def _load_explanations(self, deal_ids: list[str]) -> list[Explanation | None]:
         """The stored explanation of each visible deal, as the caller may read it (`Visibility.redact`)."""
-        ok = await self._vis.visible("Deal", deal_ids)
+        ok = await self._vis.visible(Label.DEAL, deal_ids)
         records = [r for r in await self._reads.scores.load_many([i for i in deal_ids if i in ok]) if r is not None]
         redacted = await self._vis.redact([r.explanation for r in records])
         found = {r.deal_id: e for r, e in zip(records, redacted, strict=True)}
@@ -102,7 +103,7 @@ class Loaders:
 
     async def _load_open_deals(self, account_ids: list[str]) -> list[list[dict[str, Any]]]:
         lists = await self._reads.open_deals.load_many(account_ids)
-        ok = await self._vis.visible("Deal", [r["id"] for rows in lists for r in rows])
+        ok = await self._vis.visible(Label.DEAL, [r["id"] for rows in lists for r in rows])
         lists = [[r for r in rows if r["id"] in ok] for rows in lists]
         for rows in lists:
             self._reads.prime_open_deals(rows)

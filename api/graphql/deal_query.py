@@ -27,6 +27,7 @@ from api.graphql.store_reads import StoreReads
 from api.graphql.values import as_date
 from api.graphql.visibility import Visibility
 from graph.store import DealPage, Direction
+from ontology.names import Label, Rel
 
 UNSCORED_RANK = -1.0
 
@@ -71,7 +72,7 @@ def _matches(row: Mapping[str, Any], q: DealQuery) -> bool:
 
 async def _ids_of(reads: StoreReads, label: str, relation: str, direction: Direction, node_id: str) -> set[str]:
     links = await reads.neighbours(label, relation, direction).load(node_id)
-    reads.nodes("Deal").prime_many({n.node["id"]: dict(n.node) for n in links})
+    reads.nodes(Label.DEAL).prime_many({n.node["id"]: dict(n.node) for n in links})
     return {n.node["id"] for n in links}
 
 
@@ -81,9 +82,9 @@ async def _candidates(reads: StoreReads, vis: Visibility, q: DealQuery) -> set[s
     if vis.restricted:
         sets.append(await vis.own_open_deal_ids())
     if q.rep_id is not None:
-        sets.append(await _ids_of(reads, "Rep", "OWNED_BY", "in", q.rep_id))
+        sets.append(await _ids_of(reads, Label.REP, Rel.OWNED_BY, "in", q.rep_id))
     if q.account_id is not None:
-        sets.append(await _ids_of(reads, "Account", "FOR_ACCOUNT", "in", q.account_id))
+        sets.append(await _ids_of(reads, Label.ACCOUNT, Rel.FOR_ACCOUNT, "in", q.account_id))
     if not sets:
         return None
     return set(sets[0]).intersection(*sets[1:])
@@ -92,7 +93,7 @@ async def _candidates(reads: StoreReads, vis: Visibility, q: DealQuery) -> set[s
 async def _ranked(reads: StoreReads, ids: set[str]) -> list[tuple[float, str, str | None]]:
     """(rank, id, band) of the open deals among `ids`: the order needs scores, not rows."""
     ordered = sorted(ids)
-    outcomes = await reads.neighbours("Deal", "HAS_OUTCOME").load_many(ordered)
+    outcomes = await reads.neighbours(Label.DEAL, Rel.HAS_OUTCOME).load_many(ordered)
     open_ids = [i for i, o in zip(ordered, outcomes, strict=True) if not o]
     scores = await reads.scores.load_many(open_ids)
     return [(s.probability if s is not None else UNSCORED_RANK, i, s.band if s is not None else None)
@@ -127,7 +128,7 @@ async def open_deals_page(
     if q.band is not None:
         ranked = [t for t in ranked if (t[2] or "unscored") == q.band]
     if q.needs_rows and not by_id:
-        found = await reads.nodes("Deal").load_many([i for _, i, _ in ranked])
+        found = await reads.nodes(Label.DEAL).load_many([i for _, i, _ in ranked])
         by_id = {r["id"]: r for r in found if r is not None}
     if q.needs_rows:
         ranked = [t for t in ranked if t[1] in by_id and _matches(by_id[t[1]], q)]
@@ -137,6 +138,6 @@ async def open_deals_page(
     page = rest[:first]
     missing = [i for _, i, _ in page if i not in by_id]
     if missing:
-        by_id.update({r["id"]: r for r in await reads.nodes("Deal").load_many(missing) if r is not None})
+        by_id.update({r["id"]: r for r in await reads.nodes(Label.DEAL).load_many(missing) if r is not None})
     deals = [{**by_id[i], "_rank": rank} for rank, i, _ in page if i in by_id]
     return DealPage(deals=deals, has_next=len(rest) > first, total=total)

@@ -16,6 +16,7 @@ import strawberry
 from api.graphql.context import GraphContext
 from api.graphql.scores import Explanation, Score
 from api.graphql.values import as_date, as_datetime, as_float, as_int
+from ontology.names import Label, Rel
 
 if TYPE_CHECKING:
     from api.graphql.activity import ActivityConnection
@@ -42,17 +43,17 @@ class Account:
 
     @strawberry.field(description="The account this one is a subsidiary of.")
     async def parent(self, info: Info) -> Account | None:
-        links = await info.context.loaders.neighbours("Account", "SUBSIDIARY_OF", "out").load(self.id)
+        links = await info.context.loaders.neighbours(Label.ACCOUNT, Rel.SUBSIDIARY_OF, "out").load(self.id)
         return Account.from_row(links[0].node) if links else None
 
     @strawberry.field(description="Accounts that are subsidiaries of this one.")
     async def subsidiaries(self, info: Info) -> list[Account]:
-        links = await info.context.loaders.neighbours("Account", "SUBSIDIARY_OF", "in").load(self.id)
+        links = await info.context.loaders.neighbours(Label.ACCOUNT, Rel.SUBSIDIARY_OF, "in").load(self.id)
         return [Account.from_row(n.node) for n in links]
 
     @strawberry.field(description="People who work here now (employment with no end date).")
     async def contacts(self, info: Info) -> list[Contact]:
-        links = await info.context.loaders.neighbours("Account", "WORKS_AT", "in").load(self.id)
+        links = await info.context.loaders.neighbours(Label.ACCOUNT, Rel.WORKS_AT, "in").load(self.id)
         return [Contact.from_row(n.node, job_title=n.edge.get("title")) for n in links if n.edge.get("until") is None]
 
     @strawberry.field(description="Deals without an outcome, highest score first (all of them; `deals` pages).")
@@ -79,7 +80,7 @@ class Account:
     ) -> Annotated[ActivityConnection, strawberry.lazy("api.graphql.activity")]:
         from api.graphql.activity import activity_connection
 
-        return await activity_connection(info.context, "Account", self.id, "AT_ACCOUNT", first, after)
+        return await activity_connection(info.context, Label.ACCOUNT, self.id, Rel.AT_ACCOUNT, first, after)
 
 
 @strawberry.type(description="A person at an account.")
@@ -151,24 +152,24 @@ class Deal:
         )
 
     async def _one(self, info: Info, relation: str) -> Mapping[str, Any] | None:
-        links = await info.context.loaders.neighbours("Deal", relation, "out").load(self.id)
+        links = await info.context.loaders.neighbours(Label.DEAL, relation, "out").load(self.id)
         return links[0].node if links else None
 
     @strawberry.field
     async def account(self, info: Info) -> Account | None:
-        row = await self._one(info, "FOR_ACCOUNT")
+        row = await self._one(info, Rel.FOR_ACCOUNT)
         return Account.from_row(row) if row else None
 
     @strawberry.field
     async def owner(self, info: Info) -> Rep | None:
-        row = await self._one(info, "OWNED_BY")
+        row = await self._one(info, Rel.OWNED_BY)
         if not row:
             return None
         return Rep(id=strawberry.ID(row["id"]), name=row.get("name"), email=row.get("email"), team=row.get("team"))
 
     @strawberry.field
     async def contacts(self, info: Info) -> list[DealContact]:
-        links = await info.context.loaders.neighbours("Deal", "INVOLVES", "out").load(self.id)
+        links = await info.context.loaders.neighbours(Label.DEAL, Rel.INVOLVES, "out").load(self.id)
         return [
             DealContact(
                 contact=Contact.from_row(n.node), role=n.edge.get("role"), is_primary=bool(n.edge.get("is_primary"))
@@ -178,7 +179,7 @@ class Deal:
 
     @strawberry.field
     async def products(self, info: Info) -> list[LineItem]:
-        links = await info.context.loaders.neighbours("Deal", "FOR_PRODUCT", "out").load(self.id)
+        links = await info.context.loaders.neighbours(Label.DEAL, Rel.FOR_PRODUCT, "out").load(self.id)
         return [
             LineItem(
                 product=Product(id=strawberry.ID(n.node["id"]), name=n.node.get("name"), family=n.node.get("family")),
@@ -190,7 +191,7 @@ class Deal:
 
     @strawberry.field(description="Null while the deal is open.")
     async def outcome(self, info: Info) -> Outcome | None:
-        row = await self._one(info, "HAS_OUTCOME")
+        row = await self._one(info, Rel.HAS_OUTCOME)
         if not row:
             return None
         return Outcome(
@@ -204,7 +205,7 @@ class Deal:
     ) -> Annotated[ActivityConnection, strawberry.lazy("api.graphql.activity")]:
         from api.graphql.activity import activity_connection
 
-        return await activity_connection(info.context, "Deal", self.id, "REGARDS", first, after)
+        return await activity_connection(info.context, Label.DEAL, self.id, Rel.REGARDS, first, after)
 
     @strawberry.field(description="The latest score; null before the deal is first scored.")
     async def score(self, info: Info) -> Score | None:

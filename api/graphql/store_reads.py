@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from strawberry.dataloader import DataLoader
 
 from graph.store import Direction, GraphStore, Neighbour, ScoreRecord
+from ontology.names import Label, Rel
 
 T = TypeVar("T")
 #: Called with (store method name, seconds) after every store call.
@@ -138,5 +139,5 @@ class StoreReads:
     def prime_open_deals(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Remember deals an open-deals read returned: their rows, and that they have no outcome yet."""
         clean = {r["id"]: {k: v for k, v in r.items() if k != "_rank"} for r in rows}
-        self.nodes("Deal").prime_many(clean)
-        self.neighbours("Deal", "HAS_OUTCOME").prime_many({i: [] for i in clean})
+        self.nodes(Label.DEAL).prime_many(clean)
+        self.neighbours(Label.DEAL, Rel.HAS_OUTCOME).prime_many({i: [] for i in clean})

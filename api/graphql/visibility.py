@@ -34,12 +34,19 @@ from dataclasses import dataclass
 from api.auth import Principal
 from api.graphql.store_reads import StoreReads
 from graph.explanation import Explanation, NodeRef
+from ontology.names import Label, Rel
 
 #: Node labels whose visibility depends on ownership. Products and outcomes are not guarded.
-GUARDED = frozenset({"Deal", "Account", "Contact", "Rep", "Activity"})
+GUARDED = frozenset({Label.DEAL, Label.ACCOUNT, Label.CONTACT, Label.REP, Label.ACTIVITY})
 #: Walks whose far end is visible whenever the near end is ("what hangs off" a visible node).
-IMPLIED = frozenset({("Deal", "FOR_ACCOUNT", "out"), ("Deal", "INVOLVES", "out"), ("Account", "WORKS_AT", "in"),
-                     ("Deal", "REGARDS", "in")})
+IMPLIED = frozenset(
+    {
+        (Label.DEAL, Rel.FOR_ACCOUNT, "out"),
+        (Label.DEAL, Rel.INVOLVES, "out"),
+        (Label.ACCOUNT, Rel.WORKS_AT, "in"),
+        (Label.DEAL, Rel.REGARDS, "in"),
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -88,8 +95,11 @@ class BookCache:
             if not entry.refresh.cancelled() and entry.refresh.exception() is None:
                 entry.started, entry.current = entry.refresh_started, entry.refresh
             entry.refresh = None
-        failed = entry is not None and entry.current.done() and (
-            entry.current.cancelled() or entry.current.exception() is not None)
+        failed = (
+            entry is not None
+            and entry.current.done()
+            and (entry.current.cancelled() or entry.current.exception() is not None)
+        )
         if entry is None or failed or now - entry.started >= self.ttl_s:
             if entry is not None and entry.refresh is not None:  # already being read: wait for that one
                 entry.started, entry.current, entry.refresh = entry.refresh_started, entry.refresh, None
@@ -126,26 +136,27 @@ class Visibility:
         rep_id = self.principal.rep_id or ""
         if not self.principal.team_scope:
             return frozenset({rep_id})
-        me = await self._reads.nodes("Rep").load(rep_id)
+        me = await self._reads.nodes(Label.REP).load(rep_id)
         team = (me or {}).get("team")
         if not team:
             return frozenset({rep_id})
-        everyone = sorted(await self._reads.call("node_ids", "Rep"))
-        rows = await self._reads.nodes("Rep").load_many(everyone)
+        everyone = sorted(await self._reads.call("node_ids", Label.REP))
+        rows = await self._reads.nodes(Label.REP).load_many(everyone)
         return frozenset({rep_id} | {r["id"] for r in rows if r and r.get("team") == team})
 
     async def _build_book(self) -> Book:
         # Worker threads even for the embedded store: these reads are sized by the whole portfolio
         # (hundreds of deals), and other requests should not wait behind them on the event loop.
         owners = await self._owners()
-        owned = await self._reads.call_in_thread("neighbours", "Rep", sorted(owners), "OWNED_BY", "in")
+        owned = await self._reads.call_in_thread("neighbours", Label.REP, sorted(owners), Rel.OWNED_BY, "in")
         deals = sorted({n.node["id"] for links in owned.values() for n in links})
         outcomes, accounts = await asyncio.gather(
-            self._reads.call_in_thread("neighbours", "Deal", deals, "HAS_OUTCOME", "out"),
-            self._reads.call_in_thread("neighbours", "Deal", deals, "FOR_ACCOUNT", "out"),
+            self._reads.call_in_thread("neighbours", Label.DEAL, deals, Rel.HAS_OUTCOME, "out"),
+            self._reads.call_in_thread("neighbours", Label.DEAL, deals, Rel.FOR_ACCOUNT, "out"),
         )
         return Book(
-            owners=owners, deals=frozenset(deals),
+            owners=owners,
+            deals=frozenset(deals),
             open_deals=frozenset(d for d in deals if not outcomes.get(d)),
             accounts=frozenset(n.node["id"] for links in accounts.values() for n in links),
         )
@@ -159,13 +170,13 @@ class Visibility:
         """The ids among `ids` of `label` that the principal may see."""
         if not self.restricted or label not in GUARDED:
             return set(ids)
-        if label == "Deal":
+        if label == Label.DEAL:
             return (await self.book()).deals.intersection(ids)
-        if label == "Account":
+        if label == Label.ACCOUNT:
             return (await self.book()).accounts.intersection(ids)
-        if label == "Rep":
+        if label == Label.REP:
             return (await self.book()).owners.intersection(ids)
-        if label == "Activity":
+        if label == Label.ACTIVITY:
             return await self._visible_activities(list(dict.fromkeys(ids)))
         ids = list(dict.fromkeys(ids))
         unknown = [i for i in ids if i not in self._contacts]
@@ -181,24 +192,32 @@ class Visibility:
         """An activity about a deal goes with the deal; one about no deal, with its account."""
         book = await self.book()
         deals, accounts = await asyncio.gather(
-            self._reads.neighbours("Activity", "REGARDS", "out").load_many(ids),
-            self._reads.neighbours("Activity", "AT_ACCOUNT", "out").load_many(ids),
+            self._reads.neighbours(Label.ACTIVITY, Rel.REGARDS, "out").load_many(ids),
+            self._reads.neighbours(Label.ACTIVITY, Rel.AT_ACCOUNT, "out").load_many(ids),
         )
-        return {i for i, about, at in zip(ids, deals, accounts, strict=True)
-                if (any(n.node["id"] in book.deals for n in about) if about
-                    else any(n.node["id"] in book.accounts for n in at))}
+        return {
+            i
+            for i, about, at in zip(ids, deals, accounts, strict=True)
+            if (
+                any(n.node["id"] in book.deals for n in about)
+                if about
+                else any(n.node["id"] in book.accounts for n in at)
+            )
+        }
 
     async def _check_contacts(self, ids: list[str]) -> None:
         """A contact is visible when they work or worked at a visible account, or are on a visible deal."""
         book = await self.book()
         works, involved = await asyncio.gather(
-            self._reads.neighbours("Contact", "WORKS_AT", "out").load_many(ids),
-            self._reads.neighbours("Contact", "INVOLVES", "in").load_many(ids),
+            self._reads.neighbours(Label.CONTACT, Rel.WORKS_AT, "out").load_many(ids),
+            self._reads.neighbours(Label.CONTACT, Rel.INVOLVES, "in").load_many(ids),
         )
-        self._contacts.update({
-            i: any(n.node["id"] in book.accounts for n in w) or any(n.node["id"] in book.deals for n in d)
-            for i, w, d in zip(ids, works, involved, strict=True)
-        })
+        self._contacts.update(
+            {
+                i: any(n.node["id"] in book.accounts for n in w) or any(n.node["id"] in book.deals for n in d)
+                for i, w, d in zip(ids, works, involved, strict=True)
+            }
+        )
 
     # ---- explanations
     async def redact(self, explanations: list[Explanation | None]) -> list[Explanation | None]:
@@ -211,8 +230,9 @@ class Visibility:
             for ref in explanation.refs() if explanation is not None else ():
                 wanted.setdefault(ref.label, set()).add(ref.id)
         labels = sorted(wanted)
-        allowed = dict(zip(labels, await asyncio.gather(*(self.visible(label, wanted[label]) for label in labels)),
-                           strict=True))
+        allowed = dict(
+            zip(labels, await asyncio.gather(*(self.visible(label, wanted[label]) for label in labels)), strict=True)
+        )
 
         def may_see(ref: NodeRef) -> bool:
             return ref.id in allowed.get(ref.label, ())

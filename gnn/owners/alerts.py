@@ -27,6 +27,7 @@ import httpx
 from gnn.owners.audit import Actor, AuditEvent, read_events, record_events
 from gnn.owners.forecast import open_pipeline
 from graph.store import GraphStore
+from ontology.names import Label
 
 SIGNATURE_HEADER = "X-Dealgraph-Signature"
 SYSTEM = Actor(subject="dealgraph:alerts", role="system")
@@ -59,7 +60,7 @@ def score_drops(store: GraphStore, min_amount: float, min_drop: float) -> list[S
     for row in frame.itertuples():
         s = scores[row.id]
         if s.previous_probability is not None and s.previous_probability - s.probability >= min_drop:
-            node = store.get_node("Deal", row.id) or {}
+            node = store.get_node(Label.DEAL, row.id) or {}
             out.append(ScoreDrop(row.id, node.get("name"), float(row.amount), row.rep_id, float(s.previous_probability),
                                  float(s.probability), s.model_version, s.scored_at.isoformat()))
     return out

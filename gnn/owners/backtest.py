@@ -31,6 +31,7 @@ from gnn.owners.adjust import draws as adjusted_draws
 from gnn.owners.forecast import DRAWS, LEVEL, SEED, interval_of
 from gnn.registry import ModelRegistry, RegistryError
 from graph.store import GraphStore, InvalidInput
+from ontology.names import Label
 
 
 @dataclass(frozen=True)
@@ -129,14 +130,26 @@ def past_periods(store: GraphStore, home: Path,
     t1, t2 = pd.Timestamp(split_of_model["t1"]), pd.Timestamp(split_of_model["t2"])
     full = store.snapshot()
     split = temporal_split(full, every_days or int(split_of_model.get("cutoff_days", 30)))
-    amounts = pd.to_numeric(full.nodes["Deal"].set_index("id")["amount"], errors="coerce").fillna(0.0).clip(lower=0.0)
+    amounts = pd.to_numeric(full.nodes[Label.DEAL].set_index("id")["amount"], errors="coerce")
+    amounts = amounts.fillna(0.0).clip(lower=0.0)
     closed_at = pd.to_datetime(deal_outcomes(full)["closed_at"], utc=True)
     built = [ex for part in ("val", "test") for ex in build_examples(full, loaded.spec, split, only=part)[part]]
     examples = sorted((ex for ex in built if ex.cutoff >= t1), key=lambda e: e.cutoff)
-    return version, t2, [Period(ex.cutoff, list(ex.deal_ids), predict_examples(loaded, [ex]),
-                                amounts.reindex(ex.deal_ids).fillna(0.0).to_numpy(float),
-                                ex.labels.numpy().astype(float), pd.DatetimeIndex(closed_at.reindex(ex.deal_ids)))
-                         for ex in examples]
+    return (
+        version,
+        t2,
+        [
+            Period(
+                ex.cutoff,
+                list(ex.deal_ids),
+                predict_examples(loaded, [ex]),
+                amounts.reindex(ex.deal_ids).fillna(0.0).to_numpy(float),
+                ex.labels.numpy().astype(float),
+                pd.DatetimeIndex(closed_at.reindex(ex.deal_ids)),
+            )
+            for ex in examples
+        ],
+    )
 
 
 def fit_known(periods: list[Period], at: pd.Timestamp) -> Adjustment:
@@ -144,9 +157,12 @@ def fit_known(periods: list[Period], at: pd.Timestamp) -> Adjustment:
     keep = [(i, pr, np.asarray(pr.closed_at < at, bool)) for i, pr in enumerate(periods)]
     if not keep:
         return Adjustment()
-    return fit(np.concatenate([pr.p[k] for _, pr, k in keep]), np.concatenate([pr.amounts[k] for _, pr, k in keep]),
-               np.concatenate([pr.won[k] for _, pr, k in keep]),
-               np.concatenate([np.full(int(k.sum()), i) for i, _, k in keep]))
+    return fit(
+        np.concatenate([pr.p[k] for _, pr, k in keep]),
+        np.concatenate([pr.amounts[k] for _, pr, k in keep]),
+        np.concatenate([pr.won[k] for _, pr, k in keep]),
+        np.concatenate([np.full(int(k.sum()), i) for i, _, k in keep]),
+    )
 
 
 def _adjustment_path(home: Path, version: str) -> Path:
@@ -183,8 +199,15 @@ def current_adjustment(store: GraphStore, home: Path) -> Adjustment:
     return adjustment
 
 
-def backtest(store: GraphStore, home: Path, every_days: int | None = None, level: float = LEVEL,
-             draws: int = DRAWS, seed: int = SEED, adjust: bool = True) -> Backtest:
+def backtest(
+    store: GraphStore,
+    home: Path,
+    every_days: int | None = None,
+    level: float = LEVEL,
+    draws: int = DRAWS,
+    seed: int = SEED,
+    adjust: bool = True,
+) -> Backtest:
     """Forecast each period of the serving model's validation and held-out periods as of its start, beside what
     was won.
 
@@ -204,8 +227,18 @@ def backtest(store: GraphStore, home: Path, every_days: int | None = None, level
         adjustment = fit_known(periods[:i], pr.cutoff) if adjust else Adjustment()
         outcomes, mean_p = adjusted_draws(adjustment, pr.p, pr.amounts, seed, draws)
         ivl = interval_of(outcomes, mean_p, pr.amounts, level)
-        rows.append(BacktestRow(pr.cutoff.date().isoformat(), len(pr.deal_ids), float(pr.amounts.sum()),
-                                ivl.expected, ivl.low, ivl.high, float(pr.amounts @ pr.won),
-                                held_out=bool(pr.cutoff >= t2), shock_sd=adjustment.shock_sd))
+        rows.append(
+            BacktestRow(
+                pr.cutoff.date().isoformat(),
+                len(pr.deal_ids),
+                float(pr.amounts.sum()),
+                ivl.expected,
+                ivl.low,
+                ivl.high,
+                float(pr.amounts @ pr.won),
+                held_out=bool(pr.cutoff >= t2),
+                shock_sd=adjustment.shock_sd,
+            )
+        )
     mape, coverage = accuracy(rows)
     return Backtest(version, rows, level, mape, coverage, adjusted=adjust)

@@ -13,6 +13,7 @@ import math
 
 from gnn.owners.audit import Actor, AuditEvent, read_events, record_events, score_state
 from graph.store import GraphStore, InvalidInput
+from ontology.names import Label
 
 TARGETS = ("score", "reason")
 MAX_TEXT = 2000
@@ -46,7 +47,7 @@ def record_feedback(store: GraphStore, actor: Actor, deal_id: str, target: str, 
     Raises:
         InvalidInput: no such deal, no score yet, or a bad target, text, override or path.
     """
-    if store.get_node("Deal", deal_id) is None:
+    if store.get_node(Label.DEAL, deal_id) is None:
         raise InvalidInput(f"no deal {deal_id!r}")
     score = store.latest_scores([deal_id]).get(deal_id)
     if score is None:

@@ -22,11 +22,12 @@ import pandas as pd
 from gnn.owners.adjust import Adjustment
 from gnn.owners.adjust import draws as adjusted_draws
 from graph.store import GraphStore, InvalidInput
+from ontology.names import Label, Rel
 
 DRAWS = 5000
 SEED = 20
 LEVEL = 0.9
-OWNER_RELATION = "OWNED_BY"
+OWNER_RELATION = Rel.OWNED_BY
 
 
 @dataclass(frozen=True)
@@ -106,24 +107,34 @@ def open_pipeline(store: GraphStore, batch: int = 500) -> pd.DataFrame:
         last = page.deals[-1]
         after = (float(last.get("_rank", -1.0)), str(last["id"]))
     ids = [d["id"] for d in deals]
-    owners = {d: links[0].node for d, links in store.neighbours("Deal", ids, OWNER_RELATION, "out").items() if links}
+    owners = {
+        d: links[0].node for d, links in store.neighbours(Label.DEAL, ids, OWNER_RELATION, "out").items() if links
+    }
     scores = store.latest_scores(ids)
-    frame = pd.DataFrame({
-        "id": ids,
-        "amount": pd.to_numeric(pd.Series([d.get("amount") for d in deals], dtype=object), errors="coerce"),
-        "close_date": [d.get("close_date") for d in deals],
-        "rep_id": [owners[i]["id"] if i in owners else None for i in ids],
-        "rep_name": [owners[i].get("name") if i in owners else None for i in ids],
-        "team": [owners[i].get("team") if i in owners else None for i in ids],
-        "p": [scores[i].probability if i in scores else np.nan for i in ids],
-        "model_version": [scores[i].model_version if i in scores else None for i in ids],
-    })
+    frame = pd.DataFrame(
+        {
+            "id": ids,
+            "amount": pd.to_numeric(pd.Series([d.get("amount") for d in deals], dtype=object), errors="coerce"),
+            "close_date": [d.get("close_date") for d in deals],
+            "rep_id": [owners[i]["id"] if i in owners else None for i in ids],
+            "rep_name": [owners[i].get("name") if i in owners else None for i in ids],
+            "team": [owners[i].get("team") if i in owners else None for i in ids],
+            "p": [scores[i].probability if i in scores else np.nan for i in ids],
+            "model_version": [scores[i].model_version if i in scores else None for i in ids],
+        }
+    )
     frame["amount"] = frame["amount"].fillna(0.0).clip(lower=0.0).astype(float)
     return frame
 
 
-def forecast(store: GraphStore, level: float = LEVEL, draws: int = DRAWS, seed: int = SEED,
-             rep_ids: Iterable[str] | None = None, adjustment: Adjustment | None = None) -> Forecast:
+def forecast(
+    store: GraphStore,
+    level: float = LEVEL,
+    draws: int = DRAWS,
+    seed: int = SEED,
+    rep_ids: Iterable[str] | None = None,
+    adjustment: Adjustment | None = None,
+) -> Forecast:
     """The forecast of the open pipeline (of these reps' deals when `rep_ids` is given).
 
     With an `adjustment` (`owners.backtest.current_adjustment`) the probabilities are recalibrated by amount
@@ -145,8 +156,20 @@ def forecast(store: GraphStore, level: float = LEVEL, draws: int = DRAWS, seed: 
     def add(grain: str, period: str, mask: np.ndarray, rep: str | None = None, team: str | None = None) -> None:
         ivl = interval_of(won[:, mask], p[mask], amounts[mask], level)
         name = scored.loc[mask, "rep_name"].iloc[0] if rep is not None and mask.any() else None
-        rows.append(ForecastRow(grain, period, rep, None if pd.isna(name) else name, team, int(mask.sum()),
-                                float(amounts[mask].sum()), ivl.expected, ivl.low, ivl.high))
+        rows.append(
+            ForecastRow(
+                grain,
+                period,
+                rep,
+                None if pd.isna(name) else name,
+                team,
+                int(mask.sum()),
+                float(amounts[mask].sum()),
+                ivl.expected,
+                ivl.low,
+                ivl.high,
+            )
+        )
 
     def add_groups(grain: str, period: str, mask: np.ndarray) -> None:
         """Everyone's deals in the period, each team's, each rep's."""

@@ -36,8 +36,9 @@ from gnn.registry import ModelRegistry
 from graph.ledger import Ledger
 from graph.snapshot import Snapshot
 from graph.store import GraphStore, InvalidInput, ScoreRecord
+from ontology.names import Label, Rel
 
-OUTCOME_RELATION = "HAS_OUTCOME"
+OUTCOME_RELATION = Rel.HAS_OUTCOME
 MAX_CATEGORIES = 30  # more distinct values than this: an identifier or free text, not a category
 MIN_DRIFT_DEALS = 20  # fewer new deals than this: PSI would be noise
 RECENT_LOADS = 5
@@ -93,8 +94,8 @@ def psi(reference: np.ndarray, current: np.ndarray, categorical: bool = False, b
 
 def feature_families(snap: Snapshot) -> dict[str, tuple[pd.Series, bool]]:
     """Per family, the value of every deal (indexed by deal id) and whether it is categorical."""
-    deals = snap.nodes["Deal"].set_index("id")
-    node = snap.schema.nodes["Deal"]
+    deals = snap.nodes[Label.DEAL].set_index("id")
+    node = snap.schema.nodes[Label.DEAL]
     out: dict[str, tuple[pd.Series, bool]] = {}
     for p in node.properties:
         if p.current_value_only or p.name == node.time or p.datatype in ("date", "dateTime"):
@@ -104,7 +105,7 @@ def feature_families(snap: Snapshot) -> dict[str, tuple[pd.Series, bool]]:
         elif deals[p.name].nunique() <= MAX_CATEGORIES:
             out[p.name] = (deals[p.name].astype(object).where(deals[p.name].notna(), "(none)"), True)
     for rel in snap.schema.relations.values():
-        if rel.source == "Deal" and rel.name != OUTCOME_RELATION and not rel.functional:
+        if rel.source == Label.DEAL and rel.name != OUTCOME_RELATION and not rel.functional:
             counts = snap.edges[rel.name]["src"].value_counts()
             out[f"{rel.name.lower()} per deal"] = (counts.reindex(deals.index).fillna(0.0), False)
     return out
@@ -172,7 +173,7 @@ def model_health(store: GraphStore, home: Path, thresholds: Thresholds | None = 
     health = Health(version, end.isoformat())
     health.realised = _realised(store, snap, end, seed)
 
-    created = pd.to_datetime(snap.nodes["Deal"].set_index("id")["created_at"], utc=True)
+    created = pd.to_datetime(snap.nodes[Label.DEAL].set_index("id")["created_at"], utc=True)
     reference_ids, new_ids = created.index[created < t2], created.index[created > end]
     health.new_deals = len(new_ids)
     for family, (values, categorical) in feature_families(snap).items():
@@ -180,13 +181,13 @@ def model_health(store: GraphStore, home: Path, thresholds: Thresholds | None = 
         health.drift[family] = psi(ref, cur, categorical) if len(new_ids) >= MIN_DRIFT_DEALS else None
 
     closed = set(snap.edges[OUTCOME_RELATION]["src"])
-    open_ids = [d for d in snap.nodes["Deal"]["id"] if d not in closed]
+    open_ids = [d for d in snap.nodes[Label.DEAL]["id"] if d not in closed]
     current = [s.probability for s in store.latest_scores(open_ids).values() if s.model_version == version]
     health.open_scored = len(current)
     if current:
         health.score_psi = psi(_score_reference(store, home, version, snap, split), np.array(current, float))
 
-    loads = [l for l in Ledger(store).loads() if l.state == "finished" and l.finished is not None][:RECENT_LOADS]
+    loads = [r for r in Ledger(store).loads() if r.state == "finished" and r.finished is not None][:RECENT_LOADS]
     if loads:
         newest = loads[0].finished
         assert newest is not None  # only finished loads are kept above

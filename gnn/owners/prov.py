@@ -19,8 +19,9 @@ from rdflib import PROV, RDF, RDFS, XSD, Graph, Literal, URIRef
 from gnn.owners.audit import AuditEvent
 from graph.rdf import ID, model_run_iri, node_iri
 from graph.timefmt import to_utc
+from ontology.names import Label
 
-DEAL = "Deal"
+DEAL = Label.DEAL
 
 
 def event_iri(event: AuditEvent) -> URIRef:

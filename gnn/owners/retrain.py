@@ -32,6 +32,7 @@ from gnn.owners.audit import Actor, AuditEvent, record_events
 from gnn.owners.review import ReviewPolicy, serve_scores
 from graph.snapshot import Snapshot
 from graph.store import DealgraphError, GraphStore, InvalidInput, ScoreRecord
+from ontology.names import Label
 
 SYSTEM = Actor(subject="dealgraph:retrain", role="system")
 MOVE_POINTS = 0.1  # the shadow summary counts open deals the candidate would move by this much or more
@@ -132,7 +133,7 @@ def rescore(store: GraphStore, home: Path, policy: ReviewPolicy, top: int = 3, p
     from gnn.score import score_open_deals
 
     records = score_open_deals(store, home, top=top, progress=progress, write=False, changed_only=changed_only)
-    nodes = store.get_nodes("Deal", [r.deal_id for r in records])
+    nodes = store.get_nodes(Label.DEAL, [r.deal_id for r in records])
     amounts = {d: _amount(n.get("amount")) for d, n in nodes.items()}
     written, holds = serve_scores(store, records, policy, amounts)
     return written, len(holds)

@@ -10,8 +10,9 @@ import pandas as pd
 
 from gnn.outcomes import deal_outcomes
 from graph.store import GraphStore
+from ontology.names import Label, Rel
 
-OWNER_RELATION = "OWNED_BY"
+OWNER_RELATION = Rel.OWNED_BY
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class TrendRow:
 def trends(store: GraphStore, rep_ids: Iterable[str] | None = None) -> list[TrendRow]:
     """Per close quarter, oldest first, over closed deals (of these reps' when `rep_ids` is given)."""
     snap = store.snapshot()
-    deals = snap.nodes["Deal"].set_index("id")
+    deals = snap.nodes[Label.DEAL].set_index("id")
     closed = deal_outcomes(snap).join(deals[["created_at", "amount"]], how="inner")
     closed = closed[closed["result"].isin(["won", "lost"]) & closed["closed_at"].notna()]
     if rep_ids is not None:

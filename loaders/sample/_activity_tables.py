@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ontology.names import Label
+
 from . import _vocab as V
 from ._format import DAY, fmt_date, fmt_datetime, fmt_int, fmt_money, sf_ids
 from ._timeline import KINDS
@@ -52,12 +54,12 @@ def opportunity_history(w: World, lay: Layout) -> Columns:
 def _activity_columns(w: World, lay: Layout, refs: Refs, rows: np.ndarray, prefix: str) -> Columns:
     t = w.timeline
     opp, ocr = t.act_opp[rows], t.act_ocr[rows]
-    who = np.where(ocr >= 0, _ids("Contact", refs.ocr_contact[np.maximum(ocr, 0)]), "")
+    who = np.where(ocr >= 0, _ids(Label.CONTACT, refs.ocr_contact[np.maximum(ocr, 0)]), "")
     return {
         "Id": _ids(prefix, np.arange(rows.size)).tolist(),
         "WhatId": _ids("Opportunity", lay.opp_pos[opp]).tolist(),
         "WhoId": who.tolist(),
-        "AccountId": _ids("Account", refs.opp_account[opp]).tolist(),
+        "AccountId": _ids(Label.ACCOUNT, refs.opp_account[opp]).tolist(),
         "OwnerId": _ids("User", lay.rep_pos[w.opp_owner[opp]]).tolist(),
     }
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ontology.names import Label
+
 from . import _vocab as V
 from ._activity_tables import events, opportunity_history, tasks
 from ._format import DAY, fmt_bool, fmt_date, fmt_datetime, fmt_int, fmt_money, sf_ids
@@ -150,9 +152,9 @@ def _accounts(w: World, lay: Layout, blanks: Blanks, dups: Duplicates) -> Column
     p = lay.acc_perm
     parent = w.acc_parent[p]
     cols: Columns = {
-        "Id": _ids("Account", np.arange(p.size)).tolist(),
+        "Id": _ids(Label.ACCOUNT, np.arange(p.size)).tolist(),
         "Name": [f"{w.acc_core[i]} {w.acc_suffix[i]}".rstrip() for i in p.tolist()],
-        "ParentId": np.where(parent >= 0, _ids("Account", lay.acc_pos[np.maximum(parent, 0)]), "").tolist(),
+        "ParentId": np.where(parent >= 0, _ids(Label.ACCOUNT, lay.acc_pos[np.maximum(parent, 0)]), "").tolist(),
         "Industry": _blank(_pick(V.INDUSTRIES, w.acc_industry[p]), blanks.industry[p]),
         "Type": _pick(V.ACCOUNT_TYPES, w.acc_type[p]).tolist(),
         "BillingCountry": _pick(tuple(c[0] for c in V.COUNTRIES), w.acc_country[p]).tolist(),
@@ -164,7 +166,7 @@ def _accounts(w: World, lay: Layout, blanks: Blanks, dups: Duplicates) -> Column
     }
     # Duplicates copy their source row; new Ids are the highest ones, so the copies come last in Id order.
     n = p.size
-    dup_ids = _ids("Account", n + np.arange(dups.source.size)).tolist()
+    dup_ids = _ids(Label.ACCOUNT, n + np.arange(dups.source.size)).tolist()
     dup_created = fmt_datetime(dups.created).tolist()
     for k, a in enumerate(dups.source.tolist()):
         row = int(lay.acc_pos[a])
@@ -179,8 +181,8 @@ def _accounts(w: World, lay: Layout, blanks: Blanks, dups: Duplicates) -> Column
 def _contacts(w: World, lay: Layout, blanks: Blanks, refs: Refs) -> Columns:
     p = lay.con_perm
     return {
-        "Id": _ids("Contact", np.arange(p.size)).tolist(),
-        "AccountId": _ids("Account", refs.con_account[p]).tolist(),
+        "Id": _ids(Label.CONTACT, np.arange(p.size)).tolist(),
+        "AccountId": _ids(Label.ACCOUNT, refs.con_account[p]).tolist(),
         "FirstName": _pick(V.FIRST_NAMES, w.con_first[p]).tolist(),
         "LastName": _pick(V.LAST_NAMES, w.con_last[p]).tolist(),
         "Email": _blank(np.array(w.con_email, dtype=object)[p], blanks.email[p]),
@@ -195,8 +197,8 @@ def _relations(w: World, lay: Layout, refs: Refs) -> Columns:
     current = end < 0
     return {
         "Id": _ids("AccountContactRelation", np.arange(p.size)).tolist(),
-        "AccountId": _ids("Account", refs.sp_account[p]).tolist(),
-        "ContactId": _ids("Contact", lay.con_pos[w.sp_contact[p]]).tolist(),
+        "AccountId": _ids(Label.ACCOUNT, refs.sp_account[p]).tolist(),
+        "ContactId": _ids(Label.CONTACT, lay.con_pos[w.sp_contact[p]]).tolist(),
         "Roles": np.array(w.sp_roles, dtype=object)[p].tolist(),
         "StartDate": fmt_date(w.sp_start_day[p]).tolist(),
         "EndDate": np.where(current, "", fmt_date(np.maximum(end, 0))).tolist(),
@@ -216,7 +218,7 @@ def _opportunities(w: World, lay: Layout, refs: Refs) -> Columns:
     return {
         "Id": _ids("Opportunity", np.arange(p.size)).tolist(),
         "Name": np.array(w.opp_name, dtype=object)[p].tolist(),
-        "AccountId": _ids("Account", refs.opp_account[p]).tolist(),
+        "AccountId": _ids(Label.ACCOUNT, refs.opp_account[p]).tolist(),
         "OwnerId": _ids("User", lay.rep_pos[w.opp_owner[p]]).tolist(),
         "StageName": _pick(tuple(s[0] for s in _STAGES), stage).tolist(),
         "Amount": fmt_money(w.opp_amount_cents[p]),
@@ -239,7 +241,7 @@ def _contact_roles(w: World, lay: Layout, refs: Refs) -> Columns:
     return {
         "Id": _ids("OpportunityContactRole", np.arange(p.size)).tolist(),
         "OpportunityId": _ids("Opportunity", lay.opp_pos[w.ocr_opp[p]]).tolist(),
-        "ContactId": _ids("Contact", refs.ocr_contact[p]).tolist(),
+        "ContactId": _ids(Label.CONTACT, refs.ocr_contact[p]).tolist(),
         "Role": _pick(tuple(r[0] for r in V.ROLES), w.ocr_role[p]).tolist(),
         "IsPrimary": fmt_bool(w.ocr_primary[p]).tolist(),
         "CreatedDate": fmt_datetime(w.ocr_created[p]).tolist(),
@@ -274,7 +276,7 @@ def _truth(w: World, lay: Layout) -> Columns:
     }
     for k in ("contact", "account", "parent", "affinity", "rep", "amount", "response"):
         cols[f"{k}_effect"] = [f"{x:.6f}" for x in eff[k].tolist()]
-    cols["key_contact_id"] = np.where(key >= 0, _ids("Contact", lay.con_pos[np.maximum(key, 0)]), "").tolist()
+    cols["key_contact_id"] = np.where(key >= 0, _ids(Label.CONTACT, lay.con_pos[np.maximum(key, 0)]), "").tolist()
     cols["main_cause"] = [V.EFFECT_NAMES[i] for i in causes.tolist()]
     return cols
 

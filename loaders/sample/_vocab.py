@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import unicodedata
 
+from ontology.names import Label
+
 # --- Export layout -----------------------------------------------------------------------------------------------
 
 HEADERS: dict[str, tuple[str, ...]] = {
@@ -53,8 +55,8 @@ BOM_FILES = frozenset({"Account.csv", "Opportunity.csv"})
 
 # Real Salesforce key prefixes, so a loader can dispatch on the first three characters as it would in production.
 KEY_PREFIX = {
-    "Account": "001",
-    "Contact": "003",
+    Label.ACCOUNT: "001",
+    Label.CONTACT: "003",
     "User": "005",
     "Opportunity": "006",
     "Product2": "01t",

@@ -20,15 +20,26 @@ ALL_QUERIES = {
     **{f"merge_edges[{r}]": cypher.merge_edges(SCHEMA, t) for r, t in SCHEMA.relations.items()},
     **{f"missing_ends[{r}]": cypher.missing_ends(SCHEMA, t) for r, t in SCHEMA.relations.items()},
     **{f"count_edges[{r}]": cypher.count_edges(t) for r, t in SCHEMA.relations.items()},
-    **{f"neighbours[{r},{d},{a}]": cypher.neighbours(SCHEMA, t, d, a)
-       for r, t in SCHEMA.relations.items() for d in ("out", "in") for a in (False, True)},
+    **{
+        f"neighbours[{r},{d},{a}]": cypher.neighbours(SCHEMA, t, d, a)
+        for r, t in SCHEMA.relations.items()
+        for d in ("out", "in")
+        for a in (False, True)
+    },
     **{f"open_deals_page[{b}]": cypher.open_deals_page(SCHEMA, b) for b in (False, True)},
     **{f"count_open_deals[{b}]": cypher.count_open_deals(SCHEMA, b) for b in (False, True)},
     "write_scores": cypher.write_scores(),
     **{f"read_scores[{h},{a}]": cypher.read_scores(h, a) for h in (False, True) for a in (False, True)},
-    **{f"read_rows[{n},{by}]": cypher.read_rows(SCHEMA, n, by) for n, t in SCHEMA.nodes.items() for by in ((), (t.key,))},
-    **{f"read_rows[{r},{by}]": cypher.read_rows(SCHEMA, r, by)
-       for r in SCHEMA.relations for by in ((), ("src",), ("dst",), ("src", "dst"))},
+    **{
+        f"read_rows[{n},{by}]": cypher.read_rows(SCHEMA, n, by)
+        for n, t in SCHEMA.nodes.items()
+        for by in ((), (t.key,))
+    },
+    **{
+        f"read_rows[{r},{by}]": cypher.read_rows(SCHEMA, r, by)
+        for r in SCHEMA.relations
+        for by in ((), ("src",), ("dst",), ("src", "dst"))
+    },
     **{f"delete_edges[{r}]": cypher.delete_edges(SCHEMA, t) for r, t in SCHEMA.relations.items()},
     **{f"delete_nodes[{n}]": cypher.delete_nodes(t) for n, t in SCHEMA.nodes.items()},
 }
@@ -57,8 +68,15 @@ def test_values_are_parameters_never_literals(name):
 
 def test_quote_accepts_only_plain_identifiers():
     assert cypher.quote("FOR_ACCOUNT") == "`FOR_ACCOUNT`"
-    for bad in ["Acc`ount", "Account) DETACH DELETE n //", "", "1abc", "a-b", "a b",
-                "x`}) MATCH (n) DETACH DELETE n //"]:
+    for bad in [
+        "Acc`ount",
+        "Account) DETACH DELETE n //",
+        "",
+        "1abc",
+        "a-b",
+        "a b",
+        "x`}) MATCH (n) DETACH DELETE n //",
+    ]:
         with pytest.raises(ValueError, match="plain identifier"):
             cypher.quote(bad)
 
@@ -73,22 +91,25 @@ def test_schema_statements_cover_every_node_type():
     statements = cypher.schema_statements(SCHEMA)
     assert all(" IF NOT EXISTS " in s for s in statements)
     for node in SCHEMA.nodes.values():
-        assert (f"CREATE CONSTRAINT `dealgraph_{node.name.lower()}_{node.key}` IF NOT EXISTS "
-                f"FOR (n:`{node.name}`) REQUIRE n.`{node.key}` IS UNIQUE") in statements
-        assert (f"CREATE INDEX `dealgraph_{node.name.lower()}_{node.time}` IF NOT EXISTS "
-                f"FOR (n:`{node.name}`) ON (n.`{node.time}`)") in statements
-    assert ("CREATE CONSTRAINT `dealgraph_dealscore_deal_id` IF NOT EXISTS "
-            "FOR (s:`DealScore`) REQUIRE s.`deal_id` IS UNIQUE") in statements
+        assert (
+            f"CREATE CONSTRAINT `dealgraph_{node.name.lower()}_{node.key}` IF NOT EXISTS "
+            f"FOR (n:`{node.name}`) REQUIRE n.`{node.key}` IS UNIQUE"
+        ) in statements
+        assert (
+            f"CREATE INDEX `dealgraph_{node.name.lower()}_{node.time}` IF NOT EXISTS "
+            f"FOR (n:`{node.name}`) ON (n.`{node.time}`)"
+        ) in statements
+    assert (
+        "CREATE CONSTRAINT `dealgraph_dealscore_deal_id` IF NOT EXISTS "
+        "FOR (s:`DealScore`) REQUIRE s.`deal_id` IS UNIQUE"
+    ) in statements
     names = [re.search(r"(?:CONSTRAINT|INDEX) `(\w+)`", s).group(1) for s in statements]
     assert len(names) == len(set(names)), "constraint and index names must be unique"
 
 
 def test_merge_nodes():
     assert cypher.merge_nodes(SCHEMA.nodes["Account"]) == (
-        "UNWIND $rows AS row\n"
-        "MERGE (n:`Account` {`id`: row.key})\n"
-        "SET n += row.props\n"
-        "RETURN count(n) AS written"
+        "UNWIND $rows AS row\nMERGE (n:`Account` {`id`: row.key})\nSET n += row.props\nRETURN count(n) AS written"
     )
 
 
@@ -184,6 +205,7 @@ def test_full_reads_are_in_a_stable_order():
 
 def test_rows_are_looked_up_by_parameter_lists_only():
     assert cypher.read_rows(SCHEMA, "Deal", ("id",)) == (
-        "MATCH (n:`Deal`) WHERE n.`id` IN $id RETURN properties(n) AS props ORDER BY n.`id`")
+        "MATCH (n:`Deal`) WHERE n.`id` IN $id RETURN properties(n) AS props ORDER BY n.`id`"
+    )
     query = cypher.read_rows(SCHEMA, "WORKS_AT", ("src", "dst"))
     assert "WHERE s.`id` IN $src AND d.`id` IN $dst" in query and query.endswith("ORDER BY src, dst, r.`key`")

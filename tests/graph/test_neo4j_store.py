@@ -343,7 +343,8 @@ def test_a_load_batch_carries_lineage_and_its_progress_in_one_transaction():
     assert driver.transactions == ["write"]
     (_, merge, params), (_, progress, counted) = driver.log
     assert merge == cypher.merge_nodes(SCHEMA.nodes["Account"]) and progress == cypher_records.append_records()
-    assert params["rows"][0]["props"].items() >= {"_load_id": "L1", "_source_file": "Account.csv", "_source_line": 2}.items()
+    lineage = {"_load_id": "L1", "_source_file": "Account.csv", "_source_line": 2}
+    assert params["rows"][0]["props"].items() >= lineage.items()
     [counted] = counted["rows"]
     assert (counted["kind"], counted["key"], counted["body"]) == ("ledger.load", "L1", '{"event": "batch", "rows": 1}')
     driver.log.clear()
@@ -363,14 +364,24 @@ def test_a_change_set_is_one_write_transaction_with_its_records():
     driver = FakeDriver(respond)
     store = fake_store(driver)
     driver.transactions.clear()
-    records = store.apply(ChangeSet(
-        delete_edges={"INVOLVES": [("d2", "c1", "k")]}, delete_nodes={"Deal": ["d1"]},
-        put_edges={"WORKS_AT": [{"src": "c1", "dst": "a1", "key": "r1", "until": date(2025, 6, 1), "_load_id": "L1"}]},
-        records=[("ledger.tombstone", "L1", {"kind": "node"})]))
+    records = store.apply(
+        ChangeSet(
+            delete_edges={"INVOLVES": [("d2", "c1", "k")]},
+            delete_nodes={"Deal": ["d1"]},
+            put_edges={
+                "WORKS_AT": [{"src": "c1", "dst": "a1", "key": "r1", "until": date(2025, 6, 1), "_load_id": "L1"}]
+            },
+            records=[("ledger.tombstone", "L1", {"kind": "node"})],
+        )
+    )
     assert driver.transactions == ["write"] and [r.seq for r in records] == [1]
     queries = [q for kind, q, _ in driver.log if kind == "write"]
-    assert queries == [cypher.delete_edges(SCHEMA, SCHEMA.relations["INVOLVES"]), cypher.delete_nodes(SCHEMA.nodes["Deal"]),
-                       cypher.merge_edges(SCHEMA, SCHEMA.relations["WORKS_AT"]), cypher_records.append_records()]
+    assert queries == [
+        cypher.delete_edges(SCHEMA, SCHEMA.relations["INVOLVES"]),
+        cypher.delete_nodes(SCHEMA.nodes["Deal"]),
+        cypher.merge_edges(SCHEMA, SCHEMA.relations["WORKS_AT"]),
+        cypher_records.append_records(),
+    ]
     put = [p for kind, q, p in driver.log if q == queries[2]][0]["rows"][0]["props"]
     assert put["_load_id"] == "L1" and put["_source_file"] is None and put["until"] == date(2025, 6, 1)
     assert all("d1" not in q and "c1" not in q for q in queries)
@@ -425,7 +436,9 @@ def test_neo4j_refuses_dangling_edges_and_writes_none(live):
 @needs_neo4j
 def test_neo4j_score_history_in_order(live):
     live.upsert_nodes("Deal", [{"id": "d1", "name": "D1"}])
-    live.write_scores([ScoreRecord("d1", 0.2, "v1", T, "low"), ScoreRecord("d1", 0.7, "v2", T + timedelta(days=1), "high")])
+    live.write_scores(
+        [ScoreRecord("d1", 0.2, "v1", T, "low"), ScoreRecord("d1", 0.7, "v2", T + timedelta(days=1), "high")]
+    )
     assert [(s.probability, s.model_version) for s in live.read_scores(history=True)] == [(0.2, "v1"), (0.7, "v2")]
     assert live.latest_scores(["d1"])["d1"].previous_probability == pytest.approx(0.2)
     assert [s.probability for s in live.read_scores(["nope"], history=True)] == []

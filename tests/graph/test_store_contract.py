@@ -397,17 +397,24 @@ def test_a_finished_load_marks_earlier_running_loads_of_its_source_interrupted(s
     Ledger(store).begin_load(LoadRecord("other", "/y", "salesforce", T))
     Ledger(store).begin_load(LoadRecord("L2", "/x", "salesforce", at(seconds=5)))
     Ledger(store).finish_load("L2", "finished")
-    assert {r.load_id: r.state for r in Ledger(store).loads()} == {"L1": "interrupted", "other": "running", "L2": "finished"}
+    states = {r.load_id: r.state for r in Ledger(store).loads()}
+    assert states == {"L1": "interrupted", "other": "running", "L2": "finished"}
     assert [r.load_id for r in Ledger(store).loads()][0] == "L2"  # newest first
 
 
 def test_lineage_names_file_line_and_load_of_a_node_and_its_edges(store):
     begin(store)
-    store.upsert_nodes("Account", [{"id": "a1", "name": "A", "_source_file": "Account.csv", "_source_line": 2},
-                                   {"id": "a2", "name": "P", "_source_file": "Account.csv", "_source_line": 3}],
-                                   load_id="L1")
-    store.upsert_edges("SUBSIDIARY_OF", [{"src": "a1", "dst": "a2", "_source_file": "Account.csv", "_source_line": 2}],
-                       load_id="L1")
+    store.upsert_nodes(
+        "Account",
+        [
+            {"id": "a1", "name": "A", "_source_file": "Account.csv", "_source_line": 2},
+            {"id": "a2", "name": "P", "_source_file": "Account.csv", "_source_line": 3},
+        ],
+        load_id="L1",
+    )
+    store.upsert_edges(
+        "SUBSIDIARY_OF", [{"src": "a1", "dst": "a2", "_source_file": "Account.csv", "_source_line": 2}], load_id="L1"
+    )
     add_deals(store, "d1", account="a1")  # written outside a load
     [node] = Ledger(store).lineage("a1")
     assert (node.label, node.node_id) == ("Account", "a1")
@@ -426,10 +433,20 @@ def test_end_edges_closes_open_employment_and_keeps_it(store):
     begin(store)
     store.upsert_nodes("Contact", [{"id": "c1", "name": "Jo"}])
     add_accounts(store, "old", "new")
-    store.upsert_edges("WORKS_AT", [{"src": "c1", "dst": "old", "key": "r1", "since": date(2024, 1, 1)},
-                                    {"src": "c1", "dst": "new", "key": "r2", "since": date(2025, 1, 1)}])
-    assert Ledger(store).end_edges("WORKS_AT", [("c1", "old", "r1")], date(2025, 6, 1), "L1", "missing from the export") == 1
-    assert Ledger(store).end_edges("WORKS_AT", [("c1", "old", "r1")], date(2025, 7, 1), "L1", "again") == 0  # already closed
+    store.upsert_edges(
+        "WORKS_AT",
+        [
+            {"src": "c1", "dst": "old", "key": "r1", "since": date(2024, 1, 1)},
+            {"src": "c1", "dst": "new", "key": "r2", "since": date(2025, 1, 1)},
+        ],
+    )
+    assert (
+        Ledger(store).end_edges("WORKS_AT", [("c1", "old", "r1")], date(2025, 6, 1), "L1", "missing from the export")
+        == 1
+    )
+    assert (
+        Ledger(store).end_edges("WORKS_AT", [("c1", "old", "r1")], date(2025, 7, 1), "L1", "again") == 0
+    )  # already closed
     jobs = {n.node["id"]: n.edge for n in store.neighbours("Contact", ["c1"], "WORKS_AT")["c1"]}
     assert jobs["old"]["until"] == "2025-06-01" and jobs["new"]["until"] is None
     assert Ledger(store).edge_keys("WORKS_AT") == {("c1", "old", "r1"), ("c1", "new", "r2")}
@@ -440,13 +457,18 @@ def test_retire_moves_nodes_with_their_edges_to_tombstones(store):
     add_accounts(store, "a1", "a2")
     add_deals(store, "d1", "d2", account="a1")
     store.upsert_edges("SUBSIDIARY_OF", [{"src": "a2", "dst": "a1"}])
-    counts = Ledger(store).retire("L1", {"Deal": ["d1"]}, {"SUBSIDIARY_OF": [("a2", "a1", "")]}, "missing from the export")
+    counts = Ledger(store).retire(
+        "L1", {"Deal": ["d1"]}, {"SUBSIDIARY_OF": [("a2", "a1", "")]}, "missing from the export"
+    )
     assert counts == {"Deal": 1, "FOR_ACCOUNT": 1, "SUBSIDIARY_OF": 1}
     assert store.node_ids("Deal") == {"d2"} and store.counts()["SUBSIDIARY_OF"] == 0
     assert store.check_integrity() == []
     stones = {(t.kind, t.name, t.ident) for t in Ledger(store).tombstones("L1")}
-    assert stones == {("node", "Deal", ("d1",)), ("edge", "FOR_ACCOUNT", ("d1", "a1", "")),
-                      ("edge", "SUBSIDIARY_OF", ("a2", "a1", ""))}
+    assert stones == {
+        ("node", "Deal", ("d1",)),
+        ("edge", "FOR_ACCOUNT", ("d1", "a1", "")),
+        ("edge", "SUBSIDIARY_OF", ("a2", "a1", "")),
+    }
     [deal] = [t for t in Ledger(store).tombstones() if t.kind == "node"]
     assert deal.row["name"] == "Deal d1" and deal.reason == "missing from the export" and deal.load_id == "L1"
 
@@ -455,11 +477,23 @@ def test_merges_are_recorded_once_and_undo_restores_the_record(store):
     begin(store)
     add_accounts(store, "keep")
     add_deals(store, "d1", account="keep")
-    merge = MergeRecord(label="Account", kept_id="keep", merged_id="dup", rule="same_website", score=1.0,
-                        load_id="L1", detail="website 'acme.com'",
-                        merged_row={"id": "dup", "name": "ACME CORP.", "_load_id": "L1", "_source_file": "Account.csv",
-                                    "_source_line": 9},
-                        redirects=(Redirect("FOR_ACCOUNT", "d1", "keep", "", "dst"),))
+    merge = MergeRecord(
+        label="Account",
+        kept_id="keep",
+        merged_id="dup",
+        rule="same_website",
+        score=1.0,
+        load_id="L1",
+        detail="website 'acme.com'",
+        merged_row={
+            "id": "dup",
+            "name": "ACME CORP.",
+            "_load_id": "L1",
+            "_source_file": "Account.csv",
+            "_source_line": 9,
+        },
+        redirects=(Redirect("FOR_ACCOUNT", "d1", "keep", "", "dst"),),
+    )
     [recorded] = Ledger(store).record_merges([merge])
     assert recorded.merge_id is not None and recorded.state == "active"
     [again] = Ledger(store).record_merges([merge])  # the same decision in a later load: one record
@@ -494,20 +528,31 @@ def test_a_merge_fills_job_times_closes_open_stored_jobs_and_undo_empties_them(s
     move = date(2024, 9, 15)
     add_accounts(store, "old", "older", "new", created=T - timedelta(days=1000))
     store.upsert_nodes("Contact", [{"id": "c1", "name": "Ann Lee", "created_at": T - timedelta(days=600)}])
-    store.upsert_edges("WORKS_AT", [{"src": "c1", "dst": "old"},
-                                    {"src": "c1", "dst": "older", "until": date(2023, 1, 1)}])
+    store.upsert_edges(
+        "WORKS_AT", [{"src": "c1", "dst": "old"}, {"src": "c1", "dst": "older", "until": date(2023, 1, 1)}]
+    )
     # What a load gives when c2 (the same person, created at the move) merges into the stored c1.
     merge = MergeRecord(
-        label="Contact", kept_id="c1", merged_id="c2", rule="same_email", score=1.0, load_id="L1",
+        label="Contact",
+        kept_id="c1",
+        merged_id="c2",
+        rule="same_email",
+        score=1.0,
+        load_id="L1",
         merged_row={"id": "c2", "name": "Ann Lee", "created_at": "2024-09-15T08:00:00Z"},
-        redirects=(Redirect("WORKS_AT", "c1", "new", "", "src"),
-                   Redirect("WORKS_AT", "c1", "new", "", None, ("since",))),
+        redirects=(
+            Redirect("WORKS_AT", "c1", "new", "", "src"),
+            Redirect("WORKS_AT", "c1", "new", "", None, ("since",)),
+        ),
         closes=(Close("WORKS_AT", "c1", "old", "", move), Close("WORKS_AT", "c1", "older", "", move)),
     )
     [m] = Ledger(store).record_merges([merge])
     store.upsert_edges("WORKS_AT", [{"src": "c1", "dst": "new", "since": move}], load_id="L1")
-    assert jobs(store, "c1") == {("old", None, "2024-09-15"), ("older", None, "2023-01-01"),
-                                 ("new", "2024-09-15", None)}
+    assert jobs(store, "c1") == {
+        ("old", None, "2024-09-15"),
+        ("older", None, "2023-01-01"),
+        ("new", "2024-09-15", None),
+    }
     # Only the job that was open is closed, and only that one is recorded for undo.
     assert Redirect("WORKS_AT", "c1", "old", "", None, ("until",)) in m.redirects
     assert not [r for r in m.redirects if r.dst == "older"]
@@ -525,10 +570,20 @@ def test_a_relation_set_aside_by_a_merge_comes_back_on_undo(store):
     begin(store)
     add_accounts(store, "keep", "p1", "p2")
     store.upsert_edges("SUBSIDIARY_OF", [{"src": "keep", "dst": "p1"}])
-    parent = SetAside("SUBSIDIARY_OF", {"src": "dup", "dst": "p2", "key": "", "_load_id": "L1",
-                                        "_source_file": "Account.csv", "_source_line": 4})
-    merge = MergeRecord(label="Account", kept_id="keep", merged_id="dup", rule="same_website", score=1.0,
-                        load_id="L1", merged_row={"id": "dup", "name": "Keep Inc"}, set_aside=(parent,))
+    parent = SetAside(
+        "SUBSIDIARY_OF",
+        {"src": "dup", "dst": "p2", "key": "", "_load_id": "L1", "_source_file": "Account.csv", "_source_line": 4},
+    )
+    merge = MergeRecord(
+        label="Account",
+        kept_id="keep",
+        merged_id="dup",
+        rule="same_website",
+        score=1.0,
+        load_id="L1",
+        merged_row={"id": "dup", "name": "Keep Inc"},
+        set_aside=(parent,),
+    )
     [m] = Ledger(store).record_merges([merge])
     [again] = Ledger(store).record_merges([merge])
     assert m.set_aside == again.set_aside == (parent,)

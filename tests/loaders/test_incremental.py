@@ -146,7 +146,8 @@ def test_a_move_ends_the_old_job_and_keeps_it(loaded):
         assert jobs == {(old, until), (new, None)}, how  # history kept: two jobs, the old one closed
         assert employers(store, contact, before) == {old} and employers(store, contact, after) == {new}
     assert two.ended == {"WORKS_AT": 1}  # the dropped row was closed by the rule, the other by the export
-    [edge] = [e for n in Ledger(store).lineage(facts["mover_dropped"][0]) for e in n.edges if e.key == facts["mover_dropped"][3]]
+    mover, key = facts["mover_dropped"][0], facts["mover_dropped"][3]
+    [edge] = [e for n in Ledger(store).lineage(mover) for e in n.edges if e.key == key]
     assert edge.provenance.load_id == two.load_id and "missing from the export" in edge.provenance.source_file
 
 
@@ -158,7 +159,11 @@ def test_a_deleted_record_is_tombstoned_never_silently_removed(loaded, capsys):
     # The deal, its outcome, and its history rows and activities, deleted with it.
     expected = {(deal,), (f"{deal}:outcome",), *((i,) for i in facts["deleted_timeline"])}
     assert {t.ident for t in stones if t.kind == "node"} == expected
-    assert {t.name for t in stones if t.kind == "edge" and t.ident[0] == deal} >= {"FOR_ACCOUNT", "OWNED_BY", "INVOLVES"}
+    assert {t.name for t in stones if t.kind == "edge" and t.ident[0] == deal} >= {
+        "FOR_ACCOUNT",
+        "OWNED_BY",
+        "INVOLVES",
+    }
     assert two.retired["Deal"] == 1 and store.check_integrity() == []
     assert main(["lineage", deal, "--store", sqlite_url(root / "g.db")]) == 0
     assert f"retired by load {two.load_id}" in capsys.readouterr().out
@@ -181,8 +186,9 @@ def test_loading_the_second_export_again_changes_nothing(loaded, exports):
     store, *_ = loaded
     root, _, second, _ = exports
     before = canonical(store)
-    again = load_export(store, second, load_mapping("salesforce", store.schema), root / "q", mode="full",
-                        export_date=EXPORT_DATE)
+    again = load_export(
+        store, second, load_mapping("salesforce", store.schema), root / "q", mode="full", export_date=EXPORT_DATE
+    )
     assert canonical(store) == before and again.retired == {} and again.ended == {}
 
 
