@@ -54,7 +54,7 @@ class StoreReads:
     """The DataLoaders of one request over the raw store; a node reached twice is read once."""
 
     def __init__(self, store: GraphStore, timer: StoreTimer = _no_timer) -> None:
-        self._store = store
+        self.store = store
         self._timer = timer
         self._inline = runs_inline(store)
         self.schema = store.schema
@@ -64,30 +64,29 @@ class StoreReads:
         self.scores: DataLoader[str, ScoreRecord | None] = DataLoader(self._load_scores)
         self.open_deals: DataLoader[str, list[dict[str, Any]]] = DataLoader(self._load_open_deals)
 
-    async def call(self, method: str, *args: Any) -> Any:
-        """`store.<method>(*args)`, timed: in a worker thread, or inline for an embedded store."""
-        fn = getattr(self._store, method)
+    async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """`fn(*args)` (a method of the store), timed: in a worker thread, or inline for an embedded store."""
         start = time.perf_counter()
         try:
             return fn(*args) if self._inline else await asyncio.to_thread(fn, *args)
         finally:
-            self._timer(method, time.perf_counter() - start)
+            self._timer(fn.__name__, time.perf_counter() - start)
 
-    async def call_in_thread(self, method: str, *args: Any) -> Any:
-        """`store.<method>(*args)` in a worker thread whatever the store: for reads too large to run inline."""
-        fn = getattr(self._store, method)
+    async def call_in_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """`fn(*args)` (a method of the store) in a worker thread whatever the store: for reads too large to run
+        inline."""
         start = time.perf_counter()
         try:
             return await asyncio.to_thread(fn, *args)
         finally:
-            self._timer(method, time.perf_counter() - start)
+            self._timer(fn.__name__, time.perf_counter() - start)
 
     def nodes(self, label: str) -> DataLoader[str, dict[str, Any] | None]:
         """Nodes of `label` by id (None for an unknown id)."""
         if label not in self._nodes:
 
             async def load(ids: list[str]) -> list[dict[str, Any] | None]:
-                found = await self.call("get_nodes", label, ids)
+                found = await self.call(self.store.get_nodes, label, ids)
                 return [found.get(i) for i in ids]
 
             self._nodes[label] = DataLoader(load)
@@ -99,7 +98,7 @@ class StoreReads:
         if key not in self._neighbours:
 
             async def load(ids: list[str]) -> list[list[Neighbour]]:
-                found = await self.call("neighbours", label, ids, relation, direction)
+                found = await self.call(self.store.neighbours, label, ids, relation, direction)
                 return [found.get(i, []) for i in ids]
 
             self._neighbours[key] = DataLoader(load)
@@ -107,14 +106,14 @@ class StoreReads:
 
     async def _load_scores(self, deal_ids: list[str]) -> list[ScoreRecord | None]:
         self.score_reads.deals.update(deal_ids)
-        found = await self.call("latest_scores", deal_ids)
+        found = await self.call(self.store.latest_scores, deal_ids)
         return [found.get(i) for i in deal_ids]
 
     async def _load_open_deals(self, account_ids: list[str]) -> list[list[dict[str, Any]]]:
         return list(await asyncio.gather(*(self.all_open_deals(a) for a in account_ids)))
 
     async def open_deals_page(self, first: int, after: tuple[float, str] | None, account_id: str | None) -> Any:
-        page = await self.call("open_deals_page", first, after, account_id)
+        page = await self.call(self.store.open_deals_page, first, after, account_id)
         if account_id is not None and after is None and not page.has_next:
             self.score_reads.deals.update(d["id"] for d in page.deals)  # all of them: order by their scores only
         else:

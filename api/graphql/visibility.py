@@ -140,7 +140,7 @@ class Visibility:
         team = (me or {}).get("team")
         if not team:
             return frozenset({rep_id})
-        everyone = sorted(await self._reads.call("node_ids", Label.REP))
+        everyone = sorted(await self._reads.call(self._reads.store.node_ids, Label.REP))
         rows = await self._reads.nodes(Label.REP).load_many(everyone)
         return frozenset({rep_id} | {r["id"] for r in rows if r and r.get("team") == team})
 
@@ -148,11 +148,12 @@ class Visibility:
         # Worker threads even for the embedded store: these reads are sized by the whole portfolio
         # (hundreds of deals), and other requests should not wait behind them on the event loop.
         owners = await self._owners()
-        owned = await self._reads.call_in_thread("neighbours", Label.REP, sorted(owners), Rel.OWNED_BY, "in")
+        store = self._reads.store
+        owned = await self._reads.call_in_thread(store.neighbours, Label.REP, sorted(owners), Rel.OWNED_BY, "in")
         deals = sorted({n.node["id"] for links in owned.values() for n in links})
         outcomes, accounts = await asyncio.gather(
-            self._reads.call_in_thread("neighbours", Label.DEAL, deals, Rel.HAS_OUTCOME, "out"),
-            self._reads.call_in_thread("neighbours", Label.DEAL, deals, Rel.FOR_ACCOUNT, "out"),
+            self._reads.call_in_thread(store.neighbours, Label.DEAL, deals, Rel.HAS_OUTCOME, "out"),
+            self._reads.call_in_thread(store.neighbours, Label.DEAL, deals, Rel.FOR_ACCOUNT, "out"),
         )
         return Book(
             owners=owners,
