@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,11 @@ COLUMNS = [("account", Label.ACCOUNT, False), ("deal", Label.DEAL, False), ("own
 
 
 def _money(value: float | None) -> str:
-    return "" if value is None else f"{value:,.0f}"
+    # Half away from zero, as the page's script (Intl.NumberFormat) rounds the totals it recomputes: with
+    # Python's half-to-even a total ending in .5 read one less in the header than in the table's footer.
+    if value is None:
+        return ""
+    return f"{Decimal(repr(float(value))).quantize(Decimal(1), rounding=ROUND_HALF_UP):,.0f}"
 
 
 def _pts(delta: float | None) -> str:
@@ -183,7 +188,15 @@ def _model_text(card: ModelCard | None) -> str:
     else:
         quality = f"test AUROC {m['auroc']:.2f} ({auroc_band(m['auroc'])}), ECE {m.get('ece') or 0:.3f}"
     return (f"model {escape(card.version)} ({escape(card.kind)}), trained {card.trained_at:%Y-%m-%d %H:%M} UTC, "
-            f"snapshot {escape(card.snapshot_id)}, {quality}")
+            f"{_snapshot_text(card.snapshot_id)}, {quality}")
+
+
+def _snapshot_text(snapshot_id: str) -> str:
+    """"data as of <day>" with the full snapshot id on hover: the id is for tracing, the day is what people read."""
+    day = snapshot_id[:8]
+    if len(day) == 8 and day.isdigit():
+        return f'<span title="snapshot {_attr(snapshot_id)}">data as of {day[:4]}-{day[4:6]}-{day[6:]}</span>'
+    return f"snapshot {escape(snapshot_id)}"
 
 
 def render(review: Review, today: date) -> str:
