@@ -12,12 +12,16 @@ Two causes made the plain Poisson-binomial forecast miss (docs/owners.md#backtes
   shock. A forecast draws one shock per Monte Carlo draw, shared by every deal of the draw, and the
   deals' outcomes given it: a mixture of Poisson-binomials, not one.
 
-Both are fitted only on deals whose outcome was known when the forecast is made (the caller picks them).
+A drift across several later periods together (the model growing stale) is not in either: each period's
+own shift sits near the others. So the shock's mean is then carried over from the most recently closed
+deals (`carry_recent`), its spread widened by that estimate's uncertainty.
+
+All are fitted only on deals whose outcome was known when the forecast is made (the caller picks them).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -115,3 +119,23 @@ def draws(adjustment: Adjustment, p: np.ndarray, amounts: np.ndarray, seed: int,
     q = _sigmoid(logits[None, :] + shock)
     won = (rng.random(q.shape) < q).astype(np.float32)
     return won, q.mean(axis=0)
+
+
+def carry_recent(adjustment: Adjustment, p: np.ndarray, amounts: np.ndarray, won: np.ndarray) -> Adjustment:
+    """The adjustment with its shock carried over from the most recently closed deals (issue 20).
+
+    A drift that moves several later periods together (the model growing stale) leaves each past period's
+    own shift near the others, so the per-period spread and mean miss it. Here the shock's mean is the
+    shift that makes these recent deals' expected won amount equal their actual one, and its variance
+    grows by that estimate's own (delta-method) variance: an estimate from few deals widens the interval
+    instead of moving it with confidence. Fewer than `MIN_DEALS` recent deals leave it as it is.
+    """
+    p, amounts, won = np.asarray(p, float), np.asarray(amounts, float), np.asarray(won, float)
+    if len(p) < MIN_DEALS or amounts.sum() <= 0:
+        return adjustment
+    logits = adjustment.logits(p, amounts)
+    d = _solve(lambda x: float(amounts @ _sigmoid(logits + x)), float(amounts @ won))
+    q = _sigmoid(logits + d)
+    slope = float(amounts @ (q * (1 - q)))
+    se = float(np.sqrt((amounts * amounts) @ (q * (1 - q)))) / slope if slope > 0 else CLIP
+    return replace(adjustment, shock_mean=round(d, 4), shock_sd=round(float(np.hypot(adjustment.shock_sd, se)), 4))

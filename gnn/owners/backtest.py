@@ -9,7 +9,12 @@ then are scored from the graph as it stood then (`gnn.dataset.examples_at`,
 the same leak-safe examples training reports on), and the forecast of their
 won amount (Poisson-binomial, `owners.forecast`) is compared with the amount
 of those deals that was actually won. Deals still open today are left out
-(their result is not known), as they are from the model's test metrics.
+(their result is not known), as they are from the model's test metrics; each
+row counts them (`unresolved`), since a period near the end of the data
+compares only its quickest deals. Both sides are over the same resolved deals,
+so this narrows the check rather than biasing it (on the default sample the
+won / expected ratio falls with the close month for quick and slow deals
+alike: docs/owners.md#backtest).
 
 MAPE is the mean of |actual - expected| / actual over periods with something
 won; coverage is the share of periods whose actual falls inside the interval,
@@ -26,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gnn.owners.adjust import Adjustment, fit
+from gnn.owners.adjust import Adjustment, carry_recent, fit
 from gnn.owners.adjust import draws as adjusted_draws
 from gnn.owners.forecast import DRAWS, LEVEL, SEED, interval_of
 from gnn.registry import ModelRegistry, RegistryError
@@ -45,6 +50,9 @@ class BacktestRow:
     actual: float
     held_out: bool = True  # False: a validation period (the model was tuned and calibrated on its outcomes)
     shock_sd: float = 0.0  # the common shock's spread this forecast mixed over (0: independent deals)
+    shock_mean: float = 0.0  # its mean on the logit (carried over from the most recently closed deals)
+    unresolved: int = 0  # deals open at the period's start (or opened in it) still unresolved: left out
+    unresolved_amount: float = 0.0
 
     @property
     def covered(self) -> bool:
@@ -107,6 +115,8 @@ class Period:
     amounts: np.ndarray
     won: np.ndarray  # 1.0 / 0.0
     closed_at: pd.DatetimeIndex  # when each deal closed (UTC)
+    unresolved: int = 0  # deals of the bucket whose outcome was not known by its split's deadline: left out
+    unresolved_amount: float = 0.0
 
 
 def past_periods(store: GraphStore, home: Path,
@@ -135,6 +145,18 @@ def past_periods(store: GraphStore, home: Path,
     closed_at = pd.to_datetime(deal_outcomes(full)["closed_at"], utc=True)
     built = [ex for part in ("val", "test") for ex in build_examples(full, loaded.spec, split, only=part)[part]]
     examples = sorted((ex for ex in built if ex.cutoff >= t1), key=lambda e: e.cutoff)
+    deal_nodes = full.nodes[Label.DEAL].set_index("id")
+    created = pd.to_datetime(deal_nodes[full.schema.nodes[Label.DEAL].time], utc=True)
+    closed = closed_at.reindex(deal_nodes.index)
+
+    def left_out(cutoff: pd.Timestamp, labelled: list[str]) -> tuple[int, float]:
+        # The bucket as `gnn.dataset.labelled` draws it (open at the cutoff or opened before the next one),
+        # less the deals it labelled: those whose outcome came after the deadline or not at all.
+        standing = (created < cutoff) & (closed.isna() | (closed >= cutoff))
+        newborn = (created >= cutoff) & (created < split.next_cutoff(cutoff))
+        ids = deal_nodes.index[(standing | newborn).to_numpy()].difference(pd.Index(labelled))
+        return len(ids), float(amounts.reindex(ids).fillna(0.0).sum())
+
     return (
         version,
         t2,
@@ -146,23 +168,46 @@ def past_periods(store: GraphStore, home: Path,
                 amounts.reindex(ex.deal_ids).fillna(0.0).to_numpy(float),
                 ex.labels.numpy().astype(float),
                 pd.DatetimeIndex(closed_at.reindex(ex.deal_ids)),
+                *left_out(ex.cutoff, list(ex.deal_ids)),
             )
             for ex in examples
         ],
     )
 
 
-def fit_known(periods: list[Period], at: pd.Timestamp) -> Adjustment:
-    """The adjustment fitted on these periods' deals that had closed before `at` (what was known then)."""
+RECENT_DAYS = 30  # the window of closed deals the shock is carried over from (median cycle ~45 days)
+
+
+def recent_closed(periods: list[Period], at: pd.Timestamp,
+                  days: int = RECENT_DAYS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(p, amount, won) of the deals that closed in the `days` before the last close before `at` (the data may
+    end before `at`), each once, as its latest period scored it (a deal open over several cutoffs is in each)."""
+    latest: dict[str, tuple[float, float, float]] = {}
+    last = max((c for pr in periods for c in pr.closed_at if c < at), default=None)
+    since = (last if last is not None else at) - pd.Timedelta(days=days)
+    for pr in periods:
+        recent = np.flatnonzero(np.asarray((pr.closed_at >= since) & (pr.closed_at < at), bool))
+        for j in recent:
+            latest[pr.deal_ids[j]] = (float(pr.p[j]), float(pr.amounts[j]), float(pr.won[j]))
+    rows = np.array(list(latest.values()), float).reshape(-1, 3)
+    return rows[:, 0], rows[:, 1], rows[:, 2]
+
+
+def fit_known(periods: list[Period], at: pd.Timestamp, recent_days: int | None = RECENT_DAYS) -> Adjustment:
+    """The adjustment fitted on these periods' deals that had closed before `at` (what was known then), its
+    shock carried over from those closed in the last `recent_days` (None: the per-period shock alone)."""
     keep = [(i, pr, np.asarray(pr.closed_at < at, bool)) for i, pr in enumerate(periods)]
     if not keep:
         return Adjustment()
-    return fit(
+    adjustment = fit(
         np.concatenate([pr.p[k] for _, pr, k in keep]),
         np.concatenate([pr.amounts[k] for _, pr, k in keep]),
         np.concatenate([pr.won[k] for _, pr, k in keep]),
         np.concatenate([np.full(int(k.sum()), i) for i, _, k in keep]),
     )
+    if recent_days is None or adjustment.periods == 0:
+        return adjustment
+    return carry_recent(adjustment, *recent_closed(periods, at, recent_days))
 
 
 def _adjustment_path(home: Path, version: str) -> Path:
@@ -207,6 +252,8 @@ def backtest(
     draws: int = DRAWS,
     seed: int = SEED,
     adjust: bool = True,
+    recent_days: int | None = RECENT_DAYS,
+    periods: tuple[str, pd.Timestamp, list[Period]] | None = None,
 ) -> Backtest:
     """Forecast each period of the serving model's validation and held-out periods as of its start, beside what
     was won.
@@ -217,14 +264,16 @@ def backtest(
 
     Args:
         every_days: days between period starts (default: the model's own cutoff spacing).
+        recent_days: carry the shock over from deals closed this many days before each period (`fit_known`).
+        periods: `past_periods` already scored (the bench compares several forecasts on the same ones).
 
     Raises:
         InvalidInput: no model serves yet.
     """
-    version, t2, periods = past_periods(store, home, every_days)
+    version, t2, scored = periods or past_periods(store, home, every_days)
     rows = []
-    for i, pr in enumerate(periods):
-        adjustment = fit_known(periods[:i], pr.cutoff) if adjust else Adjustment()
+    for i, pr in enumerate(scored):
+        adjustment = fit_known(scored[:i], pr.cutoff, recent_days) if adjust else Adjustment()
         outcomes, mean_p = adjusted_draws(adjustment, pr.p, pr.amounts, seed, draws)
         ivl = interval_of(outcomes, mean_p, pr.amounts, level)
         rows.append(
@@ -238,6 +287,9 @@ def backtest(
                 float(pr.amounts @ pr.won),
                 held_out=bool(pr.cutoff >= t2),
                 shock_sd=adjustment.shock_sd,
+                shock_mean=adjustment.shock_mean,
+                unresolved=pr.unresolved,
+                unresolved_amount=pr.unresolved_amount,
             )
         )
     mape, coverage = accuracy(rows)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
-from gnn.owners.adjust import Adjustment, draws, fit
+from gnn.owners.adjust import Adjustment, carry_recent, draws, fit
+from gnn.owners.backtest import RECENT_DAYS, Period, fit_known, recent_closed
 from gnn.owners.forecast import interval_of, won_draws
 
 SHOCK_SD = 0.6
@@ -13,7 +15,7 @@ SHOCK_SD = 0.6
 def world(rng: np.random.Generator, periods: int, deals: int = 150) -> list[tuple[np.ndarray, ...]]:
     """Periods of deals whose model probability over-rates large deals (true logit 0.8 lower above 100k) and
     whose outcomes share one shock per period (N(0, SHOCK_SD) on the logit)."""
-    out = []
+    out: list[tuple[np.ndarray, ...]] = []
     for _ in range(periods):
         p = rng.uniform(0.1, 0.7, deals)
         amounts = rng.lognormal(11, 1.0, deals)
@@ -51,3 +53,56 @@ def test_the_adjusted_interval_covers_about_its_nominal_share_the_independent_on
 
 def test_no_adjustment_without_enough_past_deals() -> None:
     assert fit(np.array([0.5] * 5), np.ones(5), np.ones(5), np.zeros(5)) == Adjustment(deals=5)
+
+
+def test_the_shock_is_carried_over_from_recent_deals_and_widened_by_its_own_uncertainty() -> None:
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0.1, 0.7, 400)
+    amounts = rng.lognormal(11, 1.0, 400)
+    won = (rng.random(400) < 1 / (1 + np.exp(-(np.log(p / (1 - p)) - 0.7)))).astype(float)  # 0.7 worse than rated
+    base = Adjustment(shock_sd=0.1, periods=12, deals=2000)
+    carried = carry_recent(base, p, amounts, won)
+    assert -1.2 < carried.shock_mean < -0.3, carried
+    assert carried.shock_sd > base.shock_sd  # the estimate's own spread is added
+    few = carry_recent(base, p[:10], amounts[:10], won[:10])
+    assert few == base  # too few recent deals: nothing carried over
+
+
+def drifting_periods(rng: np.random.Generator, months: int, drift_from: int) -> list[Period]:
+    """Monthly periods of 200 deals, rated right until month `drift_from`, then 0.25 more over-rated (logit)
+    every month; each deal closes 1-40 days after its period starts."""
+    out = []
+    for i in range(months):
+        cutoff = pd.Timestamp("2026-01-01", tz="UTC") + pd.Timedelta(days=30 * i)
+        p = rng.uniform(0.1, 0.7, 200)
+        amounts = rng.lognormal(11, 0.5, 200)
+        logit = np.log(p / (1 - p)) - 0.25 * max(0, i - drift_from + 1)
+        won = (rng.random(200) < 1 / (1 + np.exp(-logit))).astype(float)
+        closed = pd.DatetimeIndex(cutoff + pd.to_timedelta(rng.uniform(1, 40, 200), unit="D"))
+        out.append(Period(cutoff, [f"{i}-{j}" for j in range(200)], p, amounts, won, closed))
+    return out
+
+
+def test_a_drift_across_later_periods_is_followed_by_the_carried_shock_not_by_the_per_period_one() -> None:
+    periods = drifting_periods(np.random.default_rng(4), 14, drift_from=8)
+    ratio: dict[str, list[float]] = {"per-period": [], "carried": []}
+    for i in range(9, 14):
+        pr = periods[i]
+        actual = float(pr.amounts @ pr.won)
+        for name, days in (("per-period", None), ("carried", RECENT_DAYS)):
+            _, mean_p = draws(fit_known(periods[:i], pr.cutoff, days), pr.p, pr.amounts, 0, 500)
+            ratio[name].append(actual / float(pr.amounts @ mean_p))
+    # The per-period fit keeps over-forecasting as the drift grows; the carried shock stays near the actual.
+    assert np.mean(ratio["per-period"]) < 0.9, ratio
+    assert abs(np.mean(ratio["carried"]) - 1) < abs(np.mean(ratio["per-period"]) - 1) - 0.05, ratio
+
+
+def test_recent_deals_count_once_as_their_latest_period_scored_them() -> None:
+    at = pd.Timestamp("2026-03-01", tz="UTC")
+    closed = pd.DatetimeIndex([at - pd.Timedelta(days=5), at - pd.Timedelta(days=90), at + pd.Timedelta(days=1)])
+    amounts, won = np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.0, 1.0])
+    older = Period(at - pd.Timedelta(days=60), ["a", "b", "c"], np.array([0.2, 0.2, 0.2]), amounts, won, closed)
+    newer = Period(at - pd.Timedelta(days=30), ["a", "b", "c"], np.array([0.6, 0.6, 0.6]), amounts, won, closed)
+    p, a, w = recent_closed([older, newer], at)
+    # Only "a" closed in the 30 days before the last close before `at`; "c" closed after it (not known then).
+    assert list(p) == [0.6] and list(a) == [1.0] and list(w) == [1.0]
