@@ -211,7 +211,8 @@ def fit_known(periods: list[Period], at: pd.Timestamp, recent_days: int | None =
 
 
 def _adjustment_path(home: Path, version: str) -> Path:
-    return home / "owners" / f"forecast-adjustment-{version}.json"
+    # "-recent": fitted with the carried-over shock; one kept from before that is not read as if it were.
+    return home / "owners" / f"forecast-adjustment-recent-{version}.json"
 
 
 def cached_adjustment(home: Path) -> Adjustment | None:

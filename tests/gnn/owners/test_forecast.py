@@ -103,6 +103,8 @@ def test_backtest_on_the_models_validation_and_held_out_periods(trained, capsys:
     assert all(r.period_start >= report["split"]["t2"][:10] for r in b.rows if r.held_out)
     for r in b.rows:
         assert 0 <= r.low <= r.expected <= r.high <= r.pipeline and 0 <= r.actual <= r.pipeline
+        assert r.unresolved >= 0 and r.unresolved_amount >= 0
+    assert b.rows[-1].unresolved > 0  # the last period's slower deals are still open at the end of the data
     assert (b.mape, b.coverage) == accuracy(b.rows)
     assert main(["forecast", "--backtest", "--every", "14", "--json", "--store", trained.store_url,
                  "--home", str(trained.home)]) == 0
