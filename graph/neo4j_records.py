@@ -51,7 +51,7 @@ class Neo4jRecordLog:
             for kind, key, body in entries
         ]
         seqs = [r["seq"] for r in tx.run(cypher.append_records(), rows=rows)]
-        pairs = zip(seqs, rows, strict=True)
+        pairs = zip(seqs, rows, strict=False)  # a driver may return fewer sequence numbers than rows
         return [Record(int(s), row["kind"], row["key"], at, json.loads(row["body"])) for s, row in pairs]
 
     def read_records(self, kind: str, key: str | None = None, after: int = 0, limit: int | None = None) -> list[Record]:
