@@ -334,17 +334,21 @@ def _unused(header: set[str], sources: list[SourceSpec]) -> set[str]:
 def source_rows(src: SourceSpec, source_dir: Path) -> Iterator[tuple[int, dict[str, str]]]:
     """`read_rows` of one mapping source, in its dialect (one row per unpivoted cell with `unpivot:`)."""
     rows = read_rows(export_file(source_dir, src.file), src.encoding or "utf-8", src.delimiter or ",")
-    return rows if src.unpivot is None else _unpivot(rows, src.unpivot)
+    return rows if src.unpivot is None else _unpivot(rows, src.unpivot, src.columns())
 
 
-def _unpivot(rows: Iterator[tuple[int, dict[str, str]]], spec: UnpivotSpec) -> Iterator[tuple[int, dict[str, str]]]:
-    """Each row once per `<prefix><name>` column with a value, `name_as` and `value_as` added; a row the reader
-    could not read passes once, to be quarantined; a row with no such value gives none (nothing to load)."""
+def _unpivot(rows: Iterator[tuple[int, dict[str, str]]], spec: UnpivotSpec,
+             reads: set[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """Each row once per `<prefix><name>` column with a value: the columns the source `reads`, plus `name_as`
+    and `value_as`. Only those are copied, so a row of many such columns costs each of its cells little (a
+    whole-row copy per cell would be quadratic in a hostile header's width). A row the reader could not read
+    passes once, to be quarantined; a row with no such value gives none (nothing to load)."""
     cut = len(spec.prefix)
     for line, raw in rows:
         if ERROR in raw:
             yield line, raw
             continue
+        base = {c: raw[c] for c in reads if c in raw}
         for column, cell in raw.items():
             if column.startswith(spec.prefix) and isinstance(cell, str) and cell.strip():
-                yield line, {**raw, spec.name_as: column[cut:], spec.value_as: cell}
+                yield line, {**base, spec.name_as: column[cut:], spec.value_as: cell}

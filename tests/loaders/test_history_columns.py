@@ -17,7 +17,10 @@ import pytest
 from api.cli import main
 from graph import sqlite_url
 from graph.store import InvalidInput
+from loaders import load_mapping
 from loaders.mapping import parse_mapping
+from loaders.read import source_rows
+from ontology import load_schema
 from ontology.names import Label, Rel
 from tests.loaders.test_history_activity import export_of, load
 
@@ -126,3 +129,17 @@ def test_cli_names_each_source_of_the_deal_file_and_no_stage_column_is_unused(tm
     assert code in (0, 1), err
     assert f"deals.csv → {Label.DEAL} " in out and f"deals.csv → {Label.DEAL_CHANGE} " in out
     assert "hs_date" not in err  # read by the stage history, or ignored on purpose
+
+
+def test_a_wide_row_is_unpivoted_without_copying_it_per_cell(tmp_path):
+    # A hostile header (thousands of stage columns, all filled): each unpivoted row carries only what the
+    # source reads, so a row of n cells costs O(n), not O(n²).
+    width = 3000
+    (tmp_path / "deals.csv").write_text(
+        "Record ID,Deal Name," + ",".join(f"hs_date_entered_s{i}" for i in range(width)) + "\n"
+        + "8001,Acme," + ",".join("2024-01-01 10:00" for _ in range(width)) + "\n", encoding="utf-8")
+    stages = next(s for s in load_mapping("hubspot", load_schema()).sources if s.unpivot is not None)
+    rows = list(source_rows(stages, tmp_path))
+    assert len(rows) == width
+    assert {len(raw) for _, raw in rows} == {len(stages.columns()) + 2}
+    assert rows[-1][1]["Stage ID"] == f"s{width - 1}" and rows[-1][0] == 2
