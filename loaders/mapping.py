@@ -5,8 +5,11 @@ Each source is a file that yields either nodes (`node:` with `key`,
 `properties`, `relations` to other nodes, `references` that must resolve, and
 `also:` for extra nodes one row produces) or edges (`relation:` with `source`,
 `target` and the relation's `properties`). A value is a column (optionally
-translated by `map`, parsed by `format`), a `template` or a constant `value`;
-a reference names its node by id or, with `by`, by one of its properties.
+translated by `map`, parsed by `format`, taken only `when` a condition holds),
+a `template` or a constant `value`; a reference names its node by id or, with
+`by`, by one of its properties. A source may `require` a condition of every
+row (the others are quarantined) and `unpivot` prefixed columns into one row
+each (HubSpot's stage dates on the deal row).
 Adding another CRM is a new YAML file, not code.
 """
 

@@ -143,3 +143,11 @@ def test_a_wide_row_is_unpivoted_without_copying_it_per_cell(tmp_path):
     assert len(rows) == width
     assert {len(raw) for _, raw in rows} == {len(stages.columns()) + 2}
     assert rows[-1][1]["Stage ID"] == f"s{width - 1}" and rows[-1][0] == 2
+
+
+def test_salesforce_export_without_field_history_says_so(tmp_path):
+    store, summary = load(tmp_path, export_of(tmp_path, "salesforce_gaps"), "salesforce")
+    assert summary.reconciles
+    assert "OpportunityFieldHistory.csv absent: no field history" in " ".join(summary.absent)
+    assert store.node_ids(Label.DEAL_CHANGE) == set()
+    store.close()
