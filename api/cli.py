@@ -68,8 +68,10 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
         summary = load_export(store, Path(args.source), mapping, settings.home / "quarantine", **load_options(args))
         ready = readiness(store)
     lines = [f"{'file':<30} {'read':>8} {'loaded':>8} {'quarant.':>8} {'merged':>8}"]
-    for f in summary.files:
-        lines.append(f"{f.file:<30} {f.read:>8} {f.loaded:>8} {f.quarantined:>8} {f.merged:>8}")
+    shared = {f.file for f in summary.files if sum(g.file == f.file for g in summary.files) > 1}
+    for f in summary.files:  # a file several sources read (a deal row unpivoted into stage changes): each named
+        name = f"{f.file} → {f.target}" if f.file in shared else f.file
+        lines.append(f"{name:<30} {f.read:>8} {f.loaded:>8} {f.quarantined:>8} {f.merged:>8}")
     t = summary.totals()
     lines.append(f"{'total':<30} {t['read']:>8} {t['loaded']:>8} {t['quarantined']:>8} {t['merged']:>8}")
     lines.append(f"reconciles (read = loaded + quarantined + merged): {summary.reconciles}")

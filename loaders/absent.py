@@ -56,6 +56,12 @@ def fit_to_export(mapping: Mapping, source_dir: Path, schema: Schema) -> tuple[M
     kept = [src for src in fitted.sources if src.file in present or not src.optional]
     dropped = [src for src in fitted.sources if src.file not in present and src.optional]
     notes += [f"{src.file} absent: {src.if_absent or 'its records are not loaded'}" for src in dropped]
+    unpivoted = [src for src in kept if src.unpivot is not None and src.file in present
+                 and not _has_prefix(src, source_dir)]
+    kept = [src for src in kept if all(src is not u for u in unpivoted)]
+    dropped += unpivoted
+    notes += [f"{src.file}: no {src.unpivot.prefix}* columns: {src.if_absent or 'their records are not loaded'}"
+              for src in unpivoted if src.unpivot is not None]
     made = {label for src in kept for label in (src.node, *(a.node for a in src.also)) if label}
     missing = {src.node for src in dropped if src.node} - made
     sources: list[SourceSpec] = []
@@ -81,6 +87,15 @@ def fit_to_export(mapping: Mapping, source_dir: Path, schema: Schema) -> tuple[M
 def _types(schema: Schema, src: SourceSpec, missing: set[str]) -> str:
     rel = schema.relations[src.edge_source()[0]]
     return " and ".join(sorted({rel.source, rel.target} & missing))
+
+
+def _has_prefix(src: SourceSpec, source_dir: Path) -> bool:
+    """Whether the file has a column the source's unpivot reads (unreadable: left for check_files to report)."""
+    try:
+        header = header_of(source_dir / src.file, src.encoding or "utf-8", src.delimiter or ",")
+    except (OSError, UnicodeError, InvalidInput):
+        return True
+    return any(src.unpivoted(column) for column in header)
 
 
 def _absent_columns(src: SourceSpec, source_dir: Path) -> list[str]:

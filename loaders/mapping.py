@@ -5,8 +5,11 @@ Each source is a file that yields either nodes (`node:` with `key`,
 `properties`, `relations` to other nodes, `references` that must resolve, and
 `also:` for extra nodes one row produces) or edges (`relation:` with `source`,
 `target` and the relation's `properties`). A value is a column (optionally
-translated by `map`, parsed by `format`), a `template` or a constant `value`;
-a reference names its node by id or, with `by`, by one of its properties.
+translated by `map`, parsed by `format`, taken only `when` a condition holds),
+a `template` or a constant `value`; a reference names its node by id or, with
+`by`, by one of its properties. A source may `require` a condition of every
+row (the others are quarantined) and `unpivot` prefixed columns into one row
+each (HubSpot's stage dates on the deal row).
 Adding another CRM is a new YAML file, not code.
 """
 
@@ -71,6 +74,10 @@ class ValueSpec(BaseModel):
     # For a required date of a node: an empty cell takes the earliest date this export records about the node
     # (the nodes its own row makes, the edges from it) instead of rejecting the row (`loaders.stand_in`).
     if_empty: Literal["earliest_fact"] | None = None
+    # The value is taken only on rows where this holds, and is empty elsewhere: one column read as several
+    # properties by another column (Salesforce OpportunityFieldHistory: NewValue is the stage when Field is
+    # StageName, the amount when it is Amount).
+    when: WhenSpec | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> ValueSpec:
@@ -106,12 +113,13 @@ class ValueSpec(BaseModel):
         return (self.format,) if isinstance(self.format, str) else tuple(self.format or ())
 
     def columns(self) -> set[str]:
-        """Every column this value reads."""
+        """Every column this value reads (its `when` included)."""
+        condition = self.when.columns() if self.when else set()
         if self.column:
-            return {self.column}
+            return {self.column} | condition
         if self.template:
-            return set(TEMPLATE_FIELD.findall(self.template))
-        return set()
+            return set(TEMPLATE_FIELD.findall(self.template)) | condition
+        return condition
 
     def required_columns(self) -> set[str]:
         return set() if self.optional else self.columns()
@@ -150,7 +158,21 @@ class WhenSpec(ValueSpec):
         tests = (self.equals is not None, self.in_ is not None, self.not_empty, self.starts_with is not None)
         if sum(tests) != 1:
             raise ValueError("a when gives exactly one of equals, in, not_empty, starts_with")
+        if self.when is not None:
+            raise ValueError("a when has no when of its own")
         return self
+
+    def describe(self) -> str:
+        """What the condition asks, for a quarantine reason: `one of 'StageName', 'Amount'`."""
+        if self.in_ is not None:
+            return "one of " + ", ".join(repr(x) for x in self.in_)
+        if self.equals is not None:
+            return repr(self.equals)
+        return f"starting with {self.starts_with!r}" if self.starts_with is not None else "not empty"
+
+
+ValueSpec.model_rebuild()  # `when` names WhenSpec, defined after it
+RefSpec.model_rebuild()
 
 
 def _known_encoding(v: str | None) -> str | None:
@@ -230,6 +252,32 @@ class AlsoNodeSpec(BaseModel):
     _props = field_validator("properties", mode="before")(_value_specs)
 
 
+class UnpivotSpec(BaseModel):
+    """Columns named `<prefix><name>` read as one row each (HubSpot's `hs_date_entered_<stage id>`).
+
+    Each row of the file gives one row per such column with a value: the row's own columns plus two more,
+    `name_as` (the part of the column's name after the prefix) and `value_as` (its cell), which the source's
+    values read like any column. A file without such columns gives no rows (and the load says so).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    prefix: str = Field(min_length=1)
+    name_as: str = Field(min_length=1)
+    value_as: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> UnpivotSpec:
+        if self.name_as == self.value_as:
+            raise ValueError("name_as and value_as name two different columns")
+        if self.name_as.startswith(self.prefix) or self.value_as.startswith(self.prefix):
+            raise ValueError(f"name_as and value_as must not start with the prefix {self.prefix!r}")
+        return self
+
+    def made(self) -> set[str]:
+        """The columns the unpivot adds to each row (not in the file's header)."""
+        return {self.name_as, self.value_as}
+
+
 class SourceSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     file: str
@@ -245,11 +293,16 @@ class SourceSpec(BaseModel):
     # CSV dialect of this file; unset means the mapping's.
     encoding: str | None = None
     delimiter: str | None = None
-    # Columns deliberately not loaded: no "not in the mapping" warning for them.
+    # Columns deliberately not loaded: no "not in the mapping" warning for them; `prefix*` names every column
+    # starting with prefix (HubSpot writes one `hs_date_exited_<stage id>` per stage of the portal).
     ignore_columns: list[str] = Field(default_factory=list)
     # The file may be absent from an export (it only enriches the graph); `if_absent` says what is lost then.
     optional: bool = False
     if_absent: str = ""
+    # A row must meet this, or it goes to quarantine (an OpportunityFieldHistory row of a field not mapped).
+    require: WhenSpec | None = None
+    # One row per column named with a prefix (stage dates on HubSpot's deal row); a node source only.
+    unpivot: UnpivotSpec | None = None
 
     _file = field_validator("file")(_inside_export)
     _vals = field_validator("key", "source", "target", mode="before")(_value_spec)
@@ -268,7 +321,13 @@ class SourceSpec(BaseModel):
         if any(ref is not None and ref.split for ref in (self.source, self.target)):
             raise ValueError(f"{self.file}: an edge source's source and target name one node each (no split)")
         # For an edge source, `key` (optional) names the record, so parallel edges stay apart.
+        if self.unpivot is not None and not self.node:
+            raise ValueError(f"{self.file}: unpivot makes nodes: give it on a node source")
         return self
+
+    def unpivoted(self, column: str) -> bool:
+        """A column the unpivot reads (one row per such column)."""
+        return self.unpivot is not None and column.startswith(self.unpivot.prefix)
 
     def node_source(self) -> tuple[str, ValueSpec]:
         """(node type, key) of a node source: `_node_or_edge` made sure both are set."""
@@ -291,18 +350,21 @@ class SourceSpec(BaseModel):
             yield from rel.properties.values()
             yield from [rel.when] if rel.when else []
         yield from self.references
+        yield from [self.require] if self.require else []
         for also in self.also:
             yield also.key
             yield from also.properties.values()
             yield from [also.when] if also.when else []
 
     def columns(self) -> set[str]:
-        """Every column this source reads."""
-        return set().union(*(s.columns() for s in self.value_specs()))
+        """Every column of the file this source reads (not those its unpivot makes)."""
+        made = self.unpivot.made() if self.unpivot else set()
+        return set().union(*(s.columns() for s in self.value_specs())) - made
 
     def required_columns(self) -> set[str]:
         """The columns the file must have (all but those marked optional)."""
-        return set().union(*(s.required_columns() for s in self.value_specs()))
+        made = self.unpivot.made() if self.unpivot else set()
+        return set().union(*(s.required_columns() for s in self.value_specs())) - made
 
 
 class Mapping(BaseModel):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from graph.lineage import SOURCE_FILE, SOURCE_LINE
-from loaders.mapping import Placeholder, RefSpec, SourceSpec, ValueSpec
+from loaders.mapping import Placeholder, RefSpec, SourceSpec, ValueSpec, WhenSpec
 from loaders.records import RecordError, record_builder
 from loaders.values import Row, compile_condition, compile_id, compile_refs, compile_value, where
 from ontology import NodeType, Relation, Schema
@@ -101,6 +101,19 @@ def _builder(
                           deferred=frozenset(prop for prop, spec in specs.items() if spec.if_empty))
 
 
+def _requirement(spec: WhenSpec | None) -> Callable[[Row], None]:
+    """A source's `require:` as a check of a row: `RecordError` naming the column, the value and what was asked."""
+    if spec is None:
+        return lambda row: None
+    holds, get, column, asked = compile_condition(spec), compile_value(spec), where(spec), spec.describe()
+
+    def check(row: Row) -> None:
+        if not holds(row):
+            raise RecordError(f"{column}: {get(row)!r} is not {asked} (require)")
+
+    return check
+
+
 _NODE_KEYS = ("id", SOURCE_FILE, SOURCE_LINE)
 _EDGE_KEYS = ("src", "dst", "key", SOURCE_FILE, SOURCE_LINE)
 
@@ -121,8 +134,10 @@ def _node_parser(schema: Schema, src: SourceSpec) -> Callable[..., ParsedRow]:
     also = [(compile_condition(a.when) if a.when else None, a.node, compile_id(a.key, "key"),
              _builder(schema.nodes[a.node], a.properties, _NODE_KEYS), a.relation_from_parent) for a in src.also]
     deferred = tuple((prop, where(spec)) for prop, spec in src.properties.items() if spec.if_empty)
+    require = _requirement(src.require)
 
     def parse(raw: Row, file: Any = None, line: int = 0) -> ParsedRow:
+        require(raw)
         node_id = key(raw)
         record = build(raw)
         record["id"], record[SOURCE_FILE], record[SOURCE_LINE] = node_id, file_name, line
@@ -176,8 +191,10 @@ def _edge_parser(schema: Schema, src: SourceSpec) -> Callable[..., ParsedRow]:
     build, relation, file_name = _builder(rel, src.properties, _EDGE_KEYS), rel.name, src.file
     source_ref, target_ref = _Ref.of(source_spec, rel.source), _Ref.of(target_spec, rel.target)
     by_id = source_ref.by is None and target_ref.by is None
+    require = _requirement(src.require)
 
     def parse(raw: Row, file: Any = None, line: int = 0) -> ParsedRow:
+        require(raw)
         s, d = source(raw), target(raw)
         edge_key = key(raw) if key is not None else ""
         record = build(raw)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO
 
 from graph.store import InvalidInput
-from loaders.mapping import Mapping, SourceSpec
+from loaders.mapping import Mapping, SourceSpec, UnpivotSpec
 from loaders.paths import export_file, export_file_problem
 
 #: Key of an error row: the reason the row could not be read; its text is under RAW.
@@ -301,6 +301,11 @@ def _names(columns: Iterable[str], limit: int = 20) -> str:
 def column_warnings(mapping: Mapping, source_dir: Path) -> list[str]:
     """What a load goes on despite: columns the mapping does not use, optional columns the export lacks."""
     warnings = []
+    # A file several sources read (HubSpot's deal row, also unpivoted into stage changes): a column is unused
+    # only when none of them reads or ignores it, and is reported once.
+    readers: dict[str, list[SourceSpec]] = {}
+    for src in mapping.sources:
+        readers.setdefault(src.file, []).append(src)
     for src in mapping.sources:
         if export_file_problem(source_dir, src.file):
             continue  # check_files reports it; it is never opened
@@ -308,7 +313,8 @@ def column_warnings(mapping: Mapping, source_dir: Path) -> list[str]:
             header = set(header_of(source_dir / src.file, src.encoding or "utf-8", src.delimiter or ","))
         except (OSError, UnicodeError, InvalidInput):
             continue  # check_files reports the file itself
-        unused = header - src.columns() - set(src.ignore_columns)
+        others = readers[src.file]
+        unused = _unused(header, others) if src is others[0] else set()  # said once, for the file's first source
         absent = src.columns() - header - src.required_columns()
         if unused:
             warnings.append(f"{src.file}: columns not in the mapping, ignored: {_names(unused)}")
@@ -317,6 +323,32 @@ def column_warnings(mapping: Mapping, source_dir: Path) -> list[str]:
     return warnings
 
 
+def _unused(header: set[str], sources: list[SourceSpec]) -> set[str]:
+    """The columns of `header` no source reads, ignores (by name or `prefix*`) or unpivots."""
+    rest = header - set().union(*(src.columns() for src in sources)) - {c for s in sources for c in s.ignore_columns}
+    prefixes = tuple({c[:-1] for s in sources for c in s.ignore_columns if c.endswith("*")}
+                     | {s.unpivot.prefix for s in sources if s.unpivot is not None})
+    return {c for c in rest if not c.startswith(prefixes)} if prefixes else rest
+
+
 def source_rows(src: SourceSpec, source_dir: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    """`read_rows` of one mapping source, in its dialect."""
-    return read_rows(export_file(source_dir, src.file), src.encoding or "utf-8", src.delimiter or ",")
+    """`read_rows` of one mapping source, in its dialect (one row per unpivoted cell with `unpivot:`)."""
+    rows = read_rows(export_file(source_dir, src.file), src.encoding or "utf-8", src.delimiter or ",")
+    return rows if src.unpivot is None else _unpivot(rows, src.unpivot, src.columns())
+
+
+def _unpivot(rows: Iterator[tuple[int, dict[str, str]]], spec: UnpivotSpec,
+             reads: set[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """Each row once per `<prefix><name>` column with a value: the columns the source `reads`, plus `name_as`
+    and `value_as`. Only those are copied, so a row of many such columns costs each of its cells little (a
+    whole-row copy per cell would be quadratic in a hostile header's width). A row the reader could not read
+    passes once, to be quarantined; a row with no such value gives none (nothing to load)."""
+    cut = len(spec.prefix)
+    for line, raw in rows:
+        if ERROR in raw:
+            yield line, raw
+            continue
+        base = {c: raw[c] for c in reads if c in raw}
+        for column, cell in raw.items():
+            if column.startswith(spec.prefix) and isinstance(cell, str) and cell.strip():
+                yield line, {**base, spec.name_as: column[cut:], spec.value_as: cell}

@@ -23,9 +23,13 @@ Getter = Callable[[Row], Any]
 def compile_value(spec: ValueSpec) -> Getter:
     """`spec` as a function of a row (before type coercion): column or template, then map, number, format.
 
+    With a `when`, the value is empty ("") on rows where the condition does not hold.
     The function raises `RecordError`, naming the column, for a value its `map` does not list or that
     matches none of its `format`s.
     """
+    if spec.when is not None:
+        holds, get = compile_condition(spec.when), compile_value(spec.model_copy(update={"when": None}))
+        return lambda row: get(row) if holds(row) else ""
     if spec.value is not None:
         constant = spec.value
         return lambda row: constant
