@@ -45,7 +45,8 @@ ASSETS_VERSION = hashlib.sha256(b"".join((ASSETS_DIR / name).read_bytes() for na
 
 #: What the widget shows of a deal, shared by both queries.
 DEAL_FIELDS = """
-      id name amount stage closeDate
+      id name amount stage closeDate stageEnteredAt
+      lastActivity { kind occurredAt }
       account { id name }
       owner { name }
       score { probability band previousProbability modelVersion scoredAt state baseRate

@@ -35,6 +35,8 @@ from torch_geometric.data import HeteroData
 from torch_geometric.explain.algorithm import ExplainerAlgorithm
 
 from gnn.attribution import EMPTY, TYPICAL, EdgeIntegratedGradients, Reference, make_explainer, masked_logits
+from gnn.deal_facts import DealTimeline, activity_sentence
+from gnn.features import latest_event_time
 from gnn.model import HeteroSAGE
 from gnn.outcomes import outcome_flags
 from gnn.sampling import NeighbourSampler
@@ -65,7 +67,7 @@ class Facts:
     Whose records are counted and what the typical rate is computed within come from the task's declaration
     (`gnn.task.Task.evidence`, `.segment`)."""
 
-    def __init__(self, snapshot: Snapshot, data: HeteroData, task: Task = WIN) -> None:
+    def __init__(self, snapshot: Snapshot, data: HeteroData, task: Task = WIN, now: pd.Timestamp | None = None) -> None:
         self.ids = {t: data[t].node_id for t in data.node_types}
         self.positions = {t: {node_id: i for i, node_id in enumerate(ids)} for t, ids in self.ids.items()}
         self.names = {
@@ -110,6 +112,9 @@ class Facts:
         industry = results.index.map(lambda d: self.segment.get(self.deal_account.get(d)))
         by_industry = (results == "won").groupby(industry.to_numpy()).agg(["mean", "size"])
         self.industry_rate = {k: float(r["mean"]) for k, r in by_industry.iterrows() if r["size"] >= 5}
+        # Activity and stage facts as of the scoring time, compared with the open deals of that time.
+        open_deals = set(snapshot.nodes[Label.DEAL]["id"]) - set(self.result)
+        self.timeline = DealTimeline(snapshot, latest_event_time(snapshot) if now is None else now, open_deals)
 
     def node_id(self, label: str, pos: int) -> str:
         return self.ids[label][pos]
@@ -261,6 +266,8 @@ def sentence(steps: list[Step], facts: Facts, hops: int) -> tuple[Phrase, int]:
     -1 for the opposite, 0 where the words take no side. A node's record is stated only where the model can
     see it: its neighbours' messages reach the deal only when the node is less than `hops` steps away."""
     first, last = steps[1], steps[-1]
+    if first.label == Label.ACTIVITY and (worded := activity_sentence(steps, facts)) is not None:
+        return worded
     rel1, dir1, role = _relation(first.edge_type)
     role_text = f" ({role.replace('_', ' ')} on this deal)" if role and role != "unknown" else " (on this deal)"
     one = facts.ref(first.label, first.pos)
@@ -310,8 +317,10 @@ def sentence(steps: list[Step], facts: Facts, hops: int) -> tuple[Phrase, int]:
 
 #: Wording that takes a side, and the direction it takes. A path worded one way and weighted the other is a
 #: contradiction a rep would see at once ("... which was won" shown as lowering the score).
-_FOR = (re.compile(r"which was won\b"), re.compile(r"\babove the \d+% typical"))
-_AGAINST = (re.compile(r"which was lost\b"), re.compile(r"\bbelow the \d+% typical"))
+_FOR = (re.compile(r"which was won\b"), re.compile(r"\babove the \d+% typical"),
+        re.compile(r"\b(shorter|fewer) than the \d+ typical"))
+_AGAINST = (re.compile(r"which was lost\b"), re.compile(r"\bbelow the \d+% typical"),
+            re.compile(r"\b(longer|more) than the \d+ typical"))
 _UNANCHORED = re.compile(r"\b(\d+) won and (\d+) lost\b")  # how records were worded before "typical"
 
 
@@ -389,14 +398,15 @@ class PathExplainer:
 
     def __init__(self, model: HeteroSAGE, data: HeteroData, snapshot: Snapshot, hops: int,
                  algorithm: ExplainerAlgorithm | None = None, reference: Reference | None | str = "typical",
-                 platt: tuple[float, float] | None = None) -> None:
+                 platt: tuple[float, float] | None = None, now: pd.Timestamp | None = None) -> None:
         """`algorithm`: the edge attribution (default: integrated gradients; bench_explain compares GNNExplainer).
         `reference`: what attributions and fidelity are relative to — "typical" (the average node of each type
         in `data`), a `Reference`, or None for the empty graph (how explanations were made before).
-        `platt`: the model's calibration, so suggestions state changes of the probability a rep is shown."""
+        `platt`: the model's calibration, so suggestions state changes of the probability a rep is shown.
+        `now`: the scoring time; deal facts in sentences are those known before it (default: the newest fact)."""
         self.model = model.eval()
         self.hops = hops
-        self.facts = Facts(snapshot, data)
+        self.facts = Facts(snapshot, data, now=now)
         self.incoming = IncomingIndex(data)
         if isinstance(reference, str) and reference != "typical":
             raise ValueError(f"reference: 'typical', a Reference or None, not {reference!r}")

@@ -119,7 +119,8 @@ def score_open_deals(
     probs = predict_examples(loaded, [opened]) if state == SKILL else np.full(len(deal_ids), loaded.prior)
     explainer = None
     if explain and state == SKILL and loaded.model is not None:  # a model has skill only where there is one
-        explainer = PathExplainer(loaded.model, data, full, hops=loaded.model.config.layers, platt=loaded.platt)
+        explainer = PathExplainer(loaded.model, data, full, hops=loaded.model.config.layers, platt=loaded.platt,
+                                    now=opened.cutoff)
     metadata = {"model_kind": loaded.card.kind, "as_of": opened.cutoff.isoformat(),
                 "schema": loaded.card.schema_fingerprint, "state": state, "base_rate": round(loaded.prior, 4),
                 "quality": loaded.card.params.get("quality"), "snapshot": _snapshot_id(full)}

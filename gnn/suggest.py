@@ -1,6 +1,6 @@
 """Next steps a rep can act on, each derived from a deal fact or one of its paths — labelled as suggestions.
 
-Three kinds, each an edit of the deal's world a rep can make, never the
+Four kinds, each an edit of the deal's world a rep can make, never the
 reason restated:
 
 - `involve`: a contact at the deal's account, not on the deal, whose record is
@@ -8,13 +8,17 @@ reason restated:
 - `economic_buyer`: no one on the deal holds that role -> add one, naming the
   colleague at the account best placed for it where there is one;
 - `ask_rep`: another rep won deals for this deal's product at accounts of this
-  industry -> ask them.
+  industry -> ask them;
+- `re_engage`: no activity on the deal for longer than on the typical open deal
+  (`gnn.deal_facts`, as of the scoring time) -> re-engage, naming the last
+  activity (a reference: hidden from whoever may not see it).
 
 Where the edit is a change of the graph (`Edit`: a contact joins the deal in
 a role), the model scores the edited graph (`gnn.explain`) and the suggestion
 carries the expected change in probability (`effect`), states it, and is
 ranked by it; one the model expects to lower the score is not made. Asking a
-colleague is no graph edit, so it has no figure and comes after those that
+colleague or re-engaging is no graph edit the model can score (the deal's activity
+features would need a new activity with a time and a person), so it has no figure and comes after those that
 have one. Every node a suggestion names is a reference (`Phrase`), so a reader
 who may not see it — another rep, a contact outside their book — never gets
 the suggestion.
@@ -109,6 +113,14 @@ def proposals(deal_id: str, paths: Sequence[ExplainedPath], facts: Facts) -> lis
         if not ranked:
             out.append(Proposal("economic_buyer", None, Phrase.of(
                 "No one on this deal is its economic buyer: find who signs off at ", account)))
+    quiet = facts.timeline.quiet_for(deal_id)
+    if quiet is not None:
+        days, typical = quiet
+        last = facts.timeline.last.get(deal_id)
+        since = (Phrase.of("; the last was ", facts.ref_by_id(Label.ACTIVITY, last.activity), f", {_article(last.kind)}"
+                           f" {last.kind}") if last is not None else Phrase.of())
+        out.append(Proposal("re_engage", None, Phrase.of(
+            f"Re-engage: no activity for {days} days — longer than the {typical} typical", *since.parts)))
     ask = _rep_to_ask(facts, deal_id)
     if ask is not None:
         rep, product, industry, wins = ask
@@ -116,6 +128,10 @@ def proposals(deal_id: str, paths: Sequence[ExplainedPath], facts: Facts) -> lis
             "Ask ", rep, f", who won {wins} deal{'s' if wins > 1 else ''} for ", product, f" at {industry} accounts"),
         ))
     return out
+
+
+def _article(noun: str) -> str:
+    return "an" if noun[:1] in "aeiou" else "a"
 
 
 def _rep_to_ask(facts: Facts, deal_id: str) -> tuple[NodeRef, NodeRef, str, int] | None:

@@ -220,7 +220,7 @@ def _chain(steps: tuple[PathStep, ...]) -> Phrase:
 class Suggestion:
     """A suggested next step (not a fact), derived from one of the explanation's paths."""
 
-    kind: str  # involve, economic_buyer, ask_rep (keep, check, risk in explanations stored before)
+    kind: str  # involve, economic_buyer, ask_rep, re_engage (keep, check, risk in explanations stored before)
     path: int | None  # index of the path it comes from; None: it comes from a fact of the deal
     phrase: Phrase
     contact: NodeRef | None = None  # the contact to involve, for `involve` and `economic_buyer`

@@ -1,4 +1,5 @@
-"""Recent activity of a deal or an account: e-mails, calls, meetings and tasks, newest first, cursor-paged.
+"""Recent activity of a deal or an account: e-mails, calls, meetings and tasks, newest first, cursor-paged; a deal's
+last activity and when it entered its stage (the widget's "last activity 12 days ago, a call", "in stage 24 days").
 
 Visibility is the deals' (`api.graphql.visibility`): an activity about a deal is seen by whoever sees the
 deal; one about no deal, by whoever sees its account. So an account's list leaves out what was done on a
@@ -78,3 +79,26 @@ async def activity_connection(context: GraphContext, label: str, node_id: str, r
     return ActivityConnection(edges=edges, total_count=total,
                               page_info=PageInfo(has_next_page=len(rows) > first,
                                                  end_cursor=edges[-1].cursor if edges else None))
+
+
+async def last_activity(context: GraphContext, deal_id: str) -> Activity | None:
+    """The deal's newest activity among those the caller may see: the first of its `recentActivity`."""
+    page = await activity_connection(context, Label.DEAL, deal_id, Rel.REGARDS, 1, None)
+    return page.edges[0].node if page.edges else None
+
+
+async def stage_entered_at(context: GraphContext, deal_id: str) -> datetime | None:
+    """When the deal entered the stage it is in, from its stage history (`DealChange` rows): the first change of
+    the latest run of one stage. None without a recorded stage: the current value alone says nothing of when."""
+    links = await context.loaders.neighbours(Label.DEAL, Rel.CHANGE_OF, "in").load(deal_id)
+    staged = sorted(((when, str(n.node["stage"])) for n in links
+                     if n.node.get("stage") is not None and (when := as_datetime(n.node.get("changed_at")))),
+                    key=lambda ws: ws[0])
+    if not staged:
+        return None
+    entered, current = staged[-1]
+    for when, stage in reversed(staged):
+        if stage != current:
+            break
+        entered = when
+    return entered

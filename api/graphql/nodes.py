@@ -19,7 +19,7 @@ from api.graphql.values import as_date, as_datetime, as_float, as_int
 from ontology.names import Label, Rel
 
 if TYPE_CHECKING:
-    from api.graphql.activity import ActivityConnection
+    from api.graphql.activity import Activity, ActivityConnection
     from api.graphql.pagination import DealConnection, DealFilter
 
 Info = strawberry.Info[GraphContext, None]
@@ -206,6 +206,19 @@ class Deal:
         from api.graphql.activity import activity_connection
 
         return await activity_connection(info.context, Label.DEAL, self.id, Rel.REGARDS, first, after)
+
+    @strawberry.field(description="Its newest e-mail, call, meeting or task the caller may see; null if none.")
+    async def last_activity(self, info: Info) -> Annotated[Activity, strawberry.lazy("api.graphql.activity")] | None:
+        from api.graphql.activity import last_activity
+
+        return await last_activity(info.context, self.id)
+
+    @strawberry.field(description="When the deal entered its current stage, from its stage history; null where the "
+                                  "export kept no stage history (today's stage alone does not say since when).")
+    async def stage_entered_at(self, info: Info) -> datetime | None:
+        from api.graphql.activity import stage_entered_at
+
+        return await stage_entered_at(info.context, self.id)
 
     @strawberry.field(description="The latest score; null before the deal is first scored.")
     async def score(self, info: Info) -> Score | None:

@@ -102,7 +102,7 @@ class Path:
 
 @strawberry.type(description="A suggested next step, derived from a fact of the deal or one of its paths.")
 class Suggestion:
-    kind: str = strawberry.field(description="involve, economic_buyer or ask_rep (keep, check or risk in "
+    kind: str = strawberry.field(description="involve, economic_buyer, ask_rep or re_engage (keep, check or risk in "
                                              "explanations stored before).")
     text: str = strawberry.field(description="The step in plain words, with the model's expected change where "
                                              "it was computed.")

@@ -148,6 +148,13 @@ def build_book(store: GraphStore) -> Book:
     store.upsert_edges("AT_ACCOUNT", [{"src": aid, "dst": acc} for aid, _, acc, *_ in ACTIVITIES])
     store.upsert_edges("WITH_CONTACT", [{"src": "a-b2", "dst": "003-bo"},
                                         {"src": "a-r1-3", "dst": "003-ana"}])
+    # Stage history of Rita's top deal: in Proposal since 20 January (a later change of amount alone leaves it).
+    store.upsert_nodes("DealChange", [
+        {"id": f"h-r1-{i}", "changed_at": at, "stage": stage, "amount": amount}
+        for i, (at, stage, amount) in enumerate([("2025-01-10T09:00:00Z", "Qualification", 1000.0),
+                                                 ("2025-01-20T09:00:00Z", "Proposal", 1000.0),
+                                                 ("2025-02-10T09:00:00Z", None, 1200.0)])])
+    store.upsert_edges("CHANGE_OF", [{"src": f"h-r1-{i}", "dst": "006-r1"} for i in range(3)])
     closed = [d for d in DEALS if d.closed]
     store.upsert_nodes("Outcome", [{"id": f"o-{d.id}", "result": "won"} for d in closed])
     store.upsert_edges("HAS_OUTCOME", [{"src": d.id, "dst": f"o-{d.id}"} for d in closed])

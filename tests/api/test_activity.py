@@ -50,3 +50,17 @@ def test_account_activity_leaves_out_deals_the_rep_does_not_see(rita, book_serve
 
 def test_a_hidden_deals_activity_is_not_reachable(rita):
     assert gql(rita, DEAL_ACTIVITY, {"id": "006-b2"})["data"]["deal"] is None
+
+
+LAST = """query($id: ID!) { deal(id: $id) { stageEnteredAt lastActivity { id kind occurredAt } } }"""
+
+
+def test_a_deals_last_activity_and_stage_entry_are_read_as_the_deal_is(rita, book_server):
+    deal = gql(rita, LAST, {"id": "006-r1"})["data"]["deal"]
+    assert deal["lastActivity"] == {"id": "a-r1-3", "kind": "meeting", "occurredAt": "2025-02-03T09:00:00+00:00"}
+    # Entered Proposal on 20 January; the amount change after it does not restart the stage.
+    assert deal["stageEnteredAt"].startswith("2025-01-20T09:00:00")
+    other = gql(rita, LAST, {"id": "006-r3"})["data"]["deal"]
+    assert other == {"stageEnteredAt": None, "lastActivity": None}  # no history, no activity: unknown, not today
+    bob = book_server.as_(Role.REP, BOB)
+    assert gql(bob, LAST, {"id": "006-r1"})["data"]["deal"] is None

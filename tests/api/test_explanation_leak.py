@@ -25,12 +25,12 @@ from tests.api.queries import Endpoint, create_key, gql
 from tests.helpers.server import serve
 
 SECRET = "explanation-leak-test-secret-0123456789abcdef"
-GUARDED = ("Deal", "Account", "Contact", "Rep")
+GUARDED = ("Deal", "Account", "Contact", "Rep", "Activity")
 
 EVERY_DEAL = """query($first: Int!, $after: String) {
   deals(first: $first, after: $after) {
     pageInfo { hasNextPage endCursor }
-    edges { node { id name account { id name } owner { id name }
+    edges { node { id name account { id name } owner { id name } lastActivity { id subject }
       explanation(top: 50) { method paths { text direction steps { label id name } }
                              suggestions { kind text path contactId } } } } } }"""
 ONE_DEAL = """query($id: ID!) { deal(id: $id) { id name
@@ -52,13 +52,19 @@ class Graph:
     team: dict[str, str]  # rep -> team
     works_at: dict[str, set[str]]  # account -> contacts who work or worked there
     on_deal: dict[str, set[str]]  # deal -> contacts on it
+    activity_deal: dict[str, str]  # activity -> the deal it regards
+    activity_account: dict[str, str]  # activity -> its account
 
     def book(self, owners: set[str]) -> Book:
         deals = {d for d, rep in self.owner.items() if rep in owners}
         accounts = {self.account[d] for d in deals if d in self.account}
         contacts = set().union(*(self.works_at.get(a, set()) for a in accounts),
                                *(self.on_deal.get(d, set()) for d in deals))
-        return Book({"Deal": deals, "Account": accounts, "Contact": contacts, "Rep": set(owners)}, deals, accounts)
+        # An activity goes with the deal it regards; one about no deal, with its account.
+        activities = {a for a in self.names["Activity"] if (self.activity_deal[a] in deals if a in self.activity_deal
+                                                             else self.activity_account.get(a) in accounts)}
+        return Book({"Deal": deals, "Account": accounts, "Contact": contacts, "Rep": set(owners),
+                     "Activity": activities}, deals, accounts)
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +72,9 @@ def graph(trained) -> Graph:
     snap = trained.store.snapshot()
     schema = snap.schema
     names = {label: snap.nodes[label].set_index("id")[schema.nodes[label].display].astype(str).to_dict()
-             for label in GUARDED + ("Product",)}
+             for label in GUARDED + ("Product",) if label != "Activity"}
+    # Activities by id only: their subjects are templates many share ("Follow-up call"), names of no one.
+    names["Activity"] = {a: a for a in snap.nodes["Activity"]["id"]}
     edges = snap.edges
     works: dict[str, set[str]] = {}
     for contact, account in zip(edges["WORKS_AT"]["src"], edges["WORKS_AT"]["dst"], strict=True):
@@ -77,7 +85,9 @@ def graph(trained) -> Graph:
     reps = snap.nodes["Rep"].set_index("id")
     return Graph(names, dict(zip(edges["OWNED_BY"]["src"], edges["OWNED_BY"]["dst"], strict=True)),
                  dict(zip(edges["FOR_ACCOUNT"]["src"], edges["FOR_ACCOUNT"]["dst"], strict=True)),
-                 reps["team"].dropna().astype(str).to_dict() if "team" in reps else {}, works, involved)
+                 reps["team"].dropna().astype(str).to_dict() if "team" in reps else {}, works, involved,
+                 dict(zip(edges["REGARDS"]["src"], edges["REGARDS"]["dst"], strict=True)),
+                 dict(zip(edges["AT_ACCOUNT"]["src"], edges["AT_ACCOUNT"]["dst"], strict=True)))
 
 
 @pytest.fixture(scope="module")

@@ -256,6 +256,15 @@ def test_the_account_widget_fits_a_360px_side_panel(site, browser, capsys):
     page.close()
 
 
+def days_ago(iso: str) -> str:
+    days = (date.today() - date.fromisoformat(iso[:10])).days
+    return "today" if days <= 0 else "yesterday" if days == 1 else f"{days} days ago"
+
+
+def article(noun: str) -> str:
+    return "an" if noun[:1] in "aeiou" else "a"
+
+
 def test_at_360px_a_deals_score_and_first_reason_are_above_the_fold(site, browser):
     deal = site.deal
     paths, steps = deal["explanation"]["paths"], deal["explanation"]["suggestions"]
@@ -278,6 +287,15 @@ def test_at_360px_a_deals_score_and_first_reason_are_above_the_fold(site, browse
     assert page.locator(".facts .flag").inner_text() == f"overdue by {OVERDUE} days"
     assert page.locator("article.deal .flag").count() == 1
     assert "€" in page.locator(".facts .amount").inner_text()
+    # Days in stage and the last activity, from the deal's stage history and activities, in the same facts line.
+    last = deal["lastActivity"]
+    assert last is not None, "the sample's richest deal has no activity"
+    line = page.locator(".facts .last-activity")
+    assert line.is_visible() and line.bounding_box()["y"] < FOLD
+    assert line.inner_text() == f"Last activity {days_ago(last['occurredAt'])}, {article(last['kind'])} {last['kind']}"
+    if deal["stageEnteredAt"] is not None:
+        in_stage = (date.today() - date.fromisoformat(deal["stageEnteredAt"][:10])).days
+        assert f"for {in_stage} days" in page.locator(".facts .stage").inner_text() or in_stage <= 1
     assert steps, "no open deal of the sample has a next step its own rep may see"
     assert page.locator(".next-step li").count() == 1 and steps[0]["text"] in text
     more = len(paths) - 2 + max(0, len(steps) - 1)

@@ -16,6 +16,7 @@ from gnn.explain import (
     contradictions,
     prune_to_messages,
     reasons,
+    sentence,
 )
 from gnn.features import encode, latest_event_time
 from gnn.score import load_model, open_deal_ids
@@ -24,6 +25,7 @@ from graph.explanation import ExplainedPath, NodeRef, PathStep, Phrase
 from loaders import load_export, load_mapping
 from loaders.sample import generate_sample
 from ontology import load_schema
+from ontology.names import Label
 
 DEAL = NodeRef("Deal", "006-d", "Globex renewal")
 SMALL_ACCOUNTS = 150  # as the session's sample (tests/conftest.py)
@@ -39,6 +41,9 @@ def path(text: str, weight: float) -> ExplainedPath:
     ("The account Volia: 3 of 4 earlier deals won — above the 58% typical for Finance accounts", -0.3),
     ("The product Gateway: 28 of 86 earlier deals won — below the 34% typical", 0.2),
     ("The account Volia Capital has 3 won and 1 lost earlier deals", -0.4),  # as worded before "typical"
+    ("The last meeting or call, Demo (a call 24 days ago): no meeting or call for 24 days — longer than the 9 typical",
+     0.2),
+    ("Ana Ruiz replied to 5 of 6 emails in the last 90 days — above the 40% typical", -0.2),
 ])
 def test_the_check_counts_words_that_contradict_their_sign(text: str, weight: float) -> None:
     assert contradiction(path(text, weight)) is not None
@@ -51,6 +56,7 @@ def test_the_check_leaves_neutral_words_alone() -> None:
         about = "The owner Julia: 133 of 382 earlier deals won — about the 34% typical"
         assert contradiction(path(about, weight)) is None
         assert contradiction(path("The account Quinent: no closed deals yet", weight)) is None
+        assert contradiction(path("no meeting or call for 9 days — about the 9 typical", weight)) is None
 
 
 def _explanation(*paths: ExplainedPath):
@@ -105,6 +111,8 @@ def test_no_explained_open_deal_contradicts_its_sign(sample: str, request: pytes
         assert p.reference is not None and "typical" in p.reference.text()
         if "earlier deals won" in p.text:  # a stated record is compared with typical
             assert "typical" in p.text, p.text
+        if len(p.steps) > 1 and p.steps[1].label == Label.ACTIVITY:  # the deal's own activities have their words
+            assert "is linked to this deal" not in p.text and " → " not in p.text, p.text
 
 
 @pytest.mark.parametrize("against", ["typical deal", "empty graph"])
@@ -162,3 +170,40 @@ def test_the_stored_form_keeps_references_and_effects_and_reads_older_ones() -> 
                               "phrase": ["Keep ", {"ref": ana.to_json()}]}]}
     read = Explanation.from_json(older)
     assert read.paths[0].reference is None and read.suggestions[0].path == 0 and read.suggestions[0].effect is None
+
+
+def test_activity_facts_are_known_at_the_scoring_time_worded_with_their_sign_and_redacted(trained) -> None:
+    """The last meeting or call of an open deal, as a path through its Activity node: compared with the typical open
+    deal, worded so the check reads the same side as the sentence's polarity, hidden with the activity, and unknown
+    to a snapshot as of a time before it happened."""
+    from gnn.deal_facts import DealTimeline
+
+    loaded = load_model(trained.home)
+    snap = trained.store.snapshot()
+    now = latest_event_time(snap)
+    explainer = PathExplainer(loaded.model, encode(loaded.spec, snap, now), snap, hops=loaded.model.config.layers,
+                              now=now)
+    facts, timeline = explainer.facts, explainer.facts.timeline
+    open_ids = open_deal_ids(snap)
+    deal = next(d for d in open_ids if d in timeline.last_touch)
+    last = timeline.last_touch[deal]
+    steps = [Step(Label.DEAL, facts.positions[Label.DEAL][deal]),
+             Step(Label.ACTIVITY, facts.positions[Label.ACTIVITY][last.activity])]
+    phrase, polarity = sentence(steps, facts, explainer.hops)
+    text = phrase.text()
+    assert f"no meeting or call for {last.days:.0f} days" in text and "typical" in text, text
+    for sign in (1.0, -1.0):
+        assert (contradiction(ExplainedPath(sign * 0.1, phrase, ())) is None) == (polarity * sign >= 0), text
+    activity = facts.ref(Label.ACTIVITY, steps[1].pos)
+    hidden = phrase.visible_to(lambda ref: ref.label != Label.ACTIVITY).text()
+    assert activity.name not in hidden and "days" not in hidden and "an activity you cannot see" in hidden
+    # Replies are counted from e-mails sent, and their words take the side of their polarity too.
+    for (deal_id, contact), (replied, sent) in list(timeline.replies.items())[:20]:
+        assert 0 <= replied <= sent
+        words, side = timeline.reply_words(deal_id, contact) or ("", 0)
+        assert (contradiction(ExplainedPath(-0.1 if side > 0 else 0.1, Phrase.of(words), ())) is None) == (side == 0)
+    # As of a second before that meeting or call, it is unknown: no sentence can state it.
+    occurred = snap.nodes[Label.ACTIVITY].set_index("id").loc[last.activity, "occurred_at"]
+    earlier = DealTimeline(snap, occurred - pd.Timedelta(seconds=1), set(open_ids))
+    assert last.activity not in earlier.described
+    assert deal not in earlier.last_touch or earlier.last_touch[deal].activity != last.activity

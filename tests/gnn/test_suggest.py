@@ -3,6 +3,7 @@ restated, and never shown to a reader who may not see whom they name."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from types import SimpleNamespace
 
@@ -10,6 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
+from gnn.deal_facts import LastActivity
 from gnn.explain import PathExplainer
 from gnn.features import encode, latest_event_time
 from gnn.fit import calibrate
@@ -24,10 +26,10 @@ NAMES = {"003-ana": "Ana", "003-bo": "Bo", "003-cy": "Cy", ACCOUNT: "Acme", OWNE
 
 
 def facts(records: dict[str, tuple[int, int]], employees: list[str], on_deal: dict[str, str],
-          roles: dict[tuple[str, str], str] | None = None) -> SimpleNamespace:
+          roles: dict[tuple[str, str], str] | None = None, quiet: tuple[int, int] | None = None) -> SimpleNamespace:
     """The parts of `gnn.explain.Facts` that suggestions read; `on_deal`: contact -> role on the deal."""
     def ref(label: str, node_id: str) -> NodeRef:
-        return NodeRef(label, node_id, NAMES[node_id])
+        return NodeRef(label, node_id, NAMES.get(node_id, node_id))
 
     roles = {**{(DEAL, c): r for c, r in on_deal.items()}, **(roles or {})}
     contact_roles: dict[str, Counter] = {}
@@ -40,6 +42,8 @@ def facts(records: dict[str, tuple[int, int]], employees: list[str], on_deal: di
         deal_account_ref=lambda deal_id: ref("Account", ACCOUNT), segment={ACCOUNT: "Finance"}, segment_label="Account",
         record_words=lambda node: Detail(" (record)", node), deal_owner={DEAL: OWNER}, deal_products={DEAL: [PRODUCT]},
         wins_by={(PRODUCT, "Finance"): Counter({OWNER: 9, OTHER_REP: 3, "005-max": 1})},
+        timeline=SimpleNamespace(quiet_for=lambda deal_id: quiet if deal_id == DEAL else None,
+                                 last={DEAL: LastActivity("00T-call", "call", 31.0)}),
     )
 
 
@@ -99,7 +103,10 @@ def test_stored_suggestions_are_actions_not_reasons(trained) -> None:
     suggestions = [(e, s) for e in (r.explanation for r in scores.values()) if e for s in e.suggestions]
     assert suggestions
     for explanation, s in suggestions:
-        assert s.kind in {"involve", "economic_buyer", "ask_rep"}
+        assert s.kind in {"involve", "economic_buyer", "ask_rep", "re_engage"}
+        if s.kind == "re_engage":  # a deal fact as of the scoring time, compared with typical, without a figure
+            assert re.match(r"Re-engage: no activity for \d+ days — longer than the \d+ typical", s.text), s.text
+            assert s.effect is None
         assert not s.text.startswith("Watch") and s.text not in {p.text for p in explanation.paths}
         if s.effect is not None:
             assert s.effect >= 0.01 and f"+{100 * s.effect:.0f} pts" in s.text
@@ -142,3 +149,20 @@ def test_the_expected_change_is_the_models_score_of_the_edited_graph(trained) ->
         after = graph_probability(deal_pos, {("Deal", "INVOLVES", "Contact"): [deal_pos, contact],
                                              ("Contact", f"rev_INVOLVES:{role}", "Deal"): [contact, deal_pos]})
         assert after - graph_probability(deal_pos) == pytest.approx(s.effect, abs=2e-3)
+
+
+def test_a_deal_quiet_for_longer_than_typical_gets_a_re_engage_step_that_names_its_last_activity() -> None:
+    quiet = facts({}, [], {"003-ana": "economic_buyer"}, quiet=(31, 9))
+    found = [p for p in proposals(DEAL, [], quiet) if p.kind == "re_engage"]
+    assert [p.words.text() for p in found] == [
+        "Re-engage: no activity for 31 days — longer than the 9 typical; the last was 00T-call, a call"]
+    assert found[0].edit is None  # no graph edit the model scores: shown without a figure
+    busy = facts({}, [], {"003-ana": "economic_buyer"}, quiet=None)
+    assert not [p for p in proposals(DEAL, [], busy) if p.kind == "re_engage"]
+    # Ranked after a step with a figure; a reader who may not see the activity does not get it.
+    scored = Proposal("involve", None, Phrase.of("Involve ", NodeRef("Contact", "003-cy", "Cy")),
+                      NodeRef("Contact", "003-cy", "Cy"), Edit("003-cy", "champion"))
+    shown = suggest([found[0], scored], {1: 0.05})
+    assert [s.kind for s in shown] == ["involve", "re_engage"] and shown[1].effect is None
+    hidden = Explanation(method="test", suggestions=shown).visible_to(lambda ref: ref.label != "Activity")
+    assert [s.kind for s in hidden.suggestions] == ["involve"]

@@ -1,7 +1,7 @@
 /* dealgraph widget: one deal as a rep reads it at 360 px.
  *
  * Top to bottom, in the order a rep needs it: the score with its quality in plain words, the
- * stage, close date (overdue flagged) and amount, the two strongest reasons compared with a
+ * stage and days in it, close date (overdue flagged), amount and last activity, the two strongest reasons compared with a
  * typical deal, one next step with the model's expected effect, then "more" (the other reasons
  * and steps), "how sure are these reasons" and the feedback form (feedback.js).
  */
@@ -71,7 +71,29 @@
       verdict(score));
   }
 
-  /** Stage, close date (overdue flagged) and amount, each a short labelled fact. */
+  /** "today", "yesterday", "12 days ago": how long ago an ISO time was, by calendar day. */
+  function ago(iso) {
+    const days = -daysUntil(iso);
+    return days <= 0 ? "today" : days === 1 ? "yesterday" : `${days} days ago`;
+  }
+
+  /** "for 24 days" in the current stage, where the stage history says since when. */
+  function inStage(deal) {
+    if (!deal.stageEnteredAt) return null;
+    const days = Math.max(0, -daysUntil(deal.stageEnteredAt));
+    return el("span", { class: "in-stage" }, days ? ` for ${days} day${days === 1 ? "" : "s"}` : " since today");
+  }
+
+  /** "Last activity 12 days ago, a call": the newest activity the rep may see, none said where none is logged. */
+  function lastActivity(deal) {
+    const last = deal.lastActivity;
+    if (!last || !last.occurredAt) return null;
+    const kind = last.kind && last.kind !== "other" ? `, ${/^[aeiou]/.test(last.kind) ? "an" : "a"} ${last.kind}` : "";
+    return el("li", { class: "last-activity", title: day(last.occurredAt) },
+      "Last activity ", el("strong", {}, ago(last.occurredAt)), kind);
+  }
+
+  /** Stage (and for how long), close date (overdue flagged), amount and last activity, each a short labelled fact. */
   function facts(deal) {
     let close = null;
     if (deal.closeDate) {
@@ -80,10 +102,11 @@
         left < 0 ? el("span", { class: "flag" }, `overdue by ${-left} day${left === -1 ? "" : "s"}`) : null);
     }
     return el("ul", { class: "facts" },
-      deal.stage ? el("li", { class: "stage" }, "Stage ", el("strong", {}, words(deal.stage))) : null,
+      deal.stage ? el("li", { class: "stage" }, "Stage ", el("strong", {}, words(deal.stage)), inStage(deal)) : null,
       close,
       given(deal.amount) ? el("li", { class: "amount" }, config.currency ? null : "Amount ", el("strong", {}, money(deal.amount)))
-        : null);
+        : null,
+      lastActivity(deal));
   }
 
   /** A path as a chain of named boxes and arrows worded as a person would; names wrap, never cut. */
