@@ -14,8 +14,10 @@ for every role.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
+
+from strawberry.dataloader import DataLoader
 
 from api.auth import Principal, Role
 from api.graphql.store_reads import ScoreReads
@@ -50,6 +52,17 @@ class OwnersDesk:
     loaders: Loaders
     health_cache: HealthCache | None = None
     score_reads: ScoreReads | None = None  # the request's, for the response cache: what it read of scores
+    # A request's `score { review }` of many deals reads their held changes in one worker-thread hop.
+    _held: DataLoader[str, Pending | None] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._held = DataLoader(self._load_held)
+
+    async def _load_held(self, deal_ids: list[str]) -> list[Pending | None]:
+        def read() -> list[Pending | None]:
+            return [(held[-1] if (held := pending(self.store, d)) else None) for d in deal_ids]
+
+        return await asyncio.to_thread(read)
 
     @property
     def principal(self) -> Principal:
@@ -103,8 +116,7 @@ class OwnersDesk:
 
     async def pending_review(self, deal_id: str) -> Pending | None:
         """The change held for review of a deal the principal sees (they asked through its score), if any."""
-        held = await asyncio.to_thread(pending, self.store, deal_id)
-        return held[-1] if held else None
+        return await self._held.load(deal_id)
 
     async def pending_reviews(self) -> list[Pending]:
         """Every held change: revops and admin only (they decide).

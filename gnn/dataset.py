@@ -139,6 +139,14 @@ def _mute(data: HeteroData, positions: np.ndarray) -> None:
                 data[edge_type].time = data[edge_type].time[kept]
 
 
+def bucket(created: pd.Series, closed: pd.Series, split: TemporalSplit,
+           cutoff: pd.Timestamp) -> tuple[pd.Series, pd.Series]:
+    """The deals of the bucket starting at `cutoff`: (open at the cutoff, opened before the next cutoff)."""
+    standing = (created < cutoff) & (closed.isna() | (closed >= cutoff))
+    newborn = (created >= cutoff) & (created < split.next_cutoff(cutoff))
+    return standing, newborn
+
+
 def labelled(full: Snapshot, split: TemporalSplit, cutoff: pd.Timestamp, task: Task = WIN) -> pd.DataFrame:
     """The examples of the bucket starting at `cutoff`: per deal id, its own cutoff `at`, `label` (by `task`),
     `newborn`."""
@@ -147,8 +155,7 @@ def labelled(full: Snapshot, split: TemporalSplit, cutoff: pd.Timestamp, task: T
     deals = full.nodes[target.name].set_index(target.key)
     ends = task_outcomes(full, task).reindex(deals.index)
     created, closed = deals[target.time], ends["closed_at"]
-    standing = (created < cutoff) & (closed.isna() | (closed >= cutoff))
-    newborn = (created >= cutoff) & (created < split.next_cutoff(cutoff))
+    standing, newborn = bucket(created, closed, split, cutoff)
     at = created.where(newborn, cutoff)
     deadline = split.label_deadline(name)
     if split.horizon_days is None:

@@ -398,12 +398,14 @@ class PathExplainer:
 
     def __init__(self, model: HeteroSAGE, data: HeteroData, snapshot: Snapshot, hops: int,
                  algorithm: ExplainerAlgorithm | None = None, reference: Reference | None | str = "typical",
-                 platt: tuple[float, float] | None = None, now: pd.Timestamp | None = None) -> None:
+                 platt: tuple[float, float] | None = None, now: pd.Timestamp | None = None,
+                 sampler: NeighbourSampler | None = None) -> None:
         """`algorithm`: the edge attribution (default: integrated gradients; bench_explain compares GNNExplainer).
         `reference`: what attributions and fidelity are relative to — "typical" (the average node of each type
         in `data`), a `Reference`, or None for the empty graph (how explanations were made before).
         `platt`: the model's calibration, so suggestions state changes of the probability a rep is shown.
-        `now`: the scoring time; deal facts in sentences are those known before it (default: the newest fact)."""
+        `now`: the scoring time; deal facts in sentences are those known before it (default: the newest fact).
+        `sampler`: the scoring run's sampler of `data` (built here when not given)."""
         self.model = model.eval()
         self.hops = hops
         self.facts = Facts(snapshot, data, now=now)
@@ -413,7 +415,10 @@ class PathExplainer:
         # A sampled model (`ModelConfig.fanout`) is explained on the graph it scores from: each deal's sampled
         # computation graph, whose size the fanout bounds however many deals share its product.
         fanout = getattr(getattr(model, "config", None), "fanout", None)
-        self.sampler = NeighbourSampler(data, fanout, hops) if fanout is not None else None
+        if fanout is None:
+            self.sampler = None
+        else:
+            self.sampler = sampler if sampler is not None else NeighbourSampler(data, fanout, hops)
         self.reference = Reference.mean_of(data.x_dict) if isinstance(reference, str) else reference
         words = TYPICAL if self.reference is not None else EMPTY
         # Another algorithm's masks (GNNExplainer's) are learned importances, relative to nothing stated.

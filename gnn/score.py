@@ -12,7 +12,7 @@ import io
 import logging
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,9 +26,9 @@ from gnn.explain import PathExplainer
 from gnn.features import FeatureSpec, encode, latest_event_time
 from gnn.fit import calibrate, logits_of
 from gnn.gate import NO_SKILL, NO_SKILL_BAND, SKILL, band
+from gnn.minibatch import sampler_of
 from gnn.model import HeteroSAGE, ModelConfig
 from gnn.registry import ModelCard, ModelRegistry, RegistryError
-from gnn.sampling import NeighbourSampler
 from gnn.wide import WideLinear, WideSpec
 from graph.deals import DealShape
 from graph.explanation import Explanation
@@ -119,8 +119,10 @@ def score_open_deals(
     probs = predict_examples(loaded, [opened]) if state == SKILL else np.full(len(deal_ids), loaded.prior)
     explainer = None
     if explain and state == SKILL and loaded.model is not None:  # a model has skill only where there is one
-        explainer = PathExplainer(loaded.model, data, full, hops=loaded.model.config.layers, platt=loaded.platt,
-                                    now=opened.cutoff)
+        config = loaded.model.config
+        sampler = sampler_of(opened, config.fanout, config.layers) if config.fanout is not None else None
+        explainer = PathExplainer(loaded.model, data, full, hops=config.layers, platt=loaded.platt,
+                                  now=opened.cutoff, sampler=sampler)
     metadata = {"model_kind": loaded.card.kind, "as_of": opened.cutoff.isoformat(),
                 "schema": loaded.card.schema_fingerprint, "state": state, "base_rate": round(loaded.prior, 4),
                 "quality": loaded.card.params.get("quality"), "snapshot": _snapshot_id(full)}
@@ -155,7 +157,7 @@ def fingerprints(loaded: LoadedModel, opened: CutoffExamples) -> dict[str, str]:
     """Per deal, the fingerprint of the computation graph the model scores it from (the class prior: none)."""
     if loaded.model is None:
         return dict.fromkeys(opened.deal_ids, "")
-    sampler = NeighbourSampler(opened.data, loaded.model.config.fanout, loaded.model.config.layers)
+    sampler = sampler_of(opened, loaded.model.config.fanout, loaded.model.config.layers)
     return dict(zip(opened.deal_ids, sampler.digests(loaded.model.config.target, opened.index), strict=True))
 
 
@@ -167,8 +169,9 @@ def _stale(store: GraphStore, loaded: LoadedModel, opened: CutoffExamples, print
             or latest[d].metadata.get("graph") != prints[d]]
     log.info("%d of %d open deals changed since their latest score", len(keep), len(opened.deal_ids))
     rows = torch.tensor(keep, dtype=torch.long)
-    return CutoffExamples(opened.cutoff, opened.split, opened.data, opened.index[rows], opened.labels[rows],
-                          [opened.deal_ids[i] for i in keep])
+    # `replace` keeps the graph's samplers (built for `fingerprints`) and any field added later.
+    return replace(opened, index=opened.index[rows], labels=opened.labels[rows],
+                   deal_ids=[opened.deal_ids[i] for i in keep])
 
 
 def _snapshot_id(full: Snapshot) -> str:

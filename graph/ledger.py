@@ -322,7 +322,10 @@ class Ledger:
             for end in [e for e, end_label in (("src", rel.source), ("dst", rel.target)) if end_label == label]:
                 far = "dst" if end == "src" else "src"
                 held = draft.seen(rel.name, self.store.read_rows(rel.name, {end: [kept]}, lineage=True))
-                for row in draft.seen(rel.name, self.store.read_rows(rel.name, {end: [merged]}, lineage=True)):
+                rows = draft.seen(rel.name, self.store.read_rows(rel.name, {end: [merged]}, lineage=True))
+                # Whether each moved edge is already stored: one lookup for all of them, not one per edge.
+                draft.prefetch(rel.name, [_ident({**row, end: kept}) for row in rows])
+                for row in rows:
                     moved = {**row, end: kept}
                     draft.delete(rel.name, _ident(row))
                     loop = rel.source == rel.target and moved[far] in (kept, merged)

@@ -82,9 +82,11 @@ async def activity_connection(context: GraphContext, label: str, node_id: str, r
 
 
 async def last_activity(context: GraphContext, deal_id: str) -> Activity | None:
-    """The deal's newest activity among those the caller may see: the first of its `recentActivity`."""
-    page = await activity_connection(context, Label.DEAL, deal_id, Rel.REGARDS, 1, None)
-    return page.edges[0].node if page.edges else None
+    """The deal's newest activity among those the caller may see: the first of its `recentActivity` (same order,
+    without sorting and paging every one of them)."""
+    links = await context.loaders.neighbours(Label.DEAL, Rel.REGARDS, "in").load(deal_id)
+    rows = [dict(n.node) for n in links]
+    return Activity.from_row(min(rows, key=lambda r: (-_epoch(r), r["id"]))) if rows else None
 
 
 async def stage_entered_at(context: GraphContext, deal_id: str) -> datetime | None:

@@ -127,7 +127,7 @@ def past_periods(store: GraphStore, home: Path,
         InvalidInput: no model serves yet.
     """
     # torch and the model code load here, not on import: the API imports this module and must start light.
-    from gnn.dataset import build_examples, temporal_split
+    from gnn.dataset import bucket, build_examples, temporal_split
     from gnn.outcomes import deal_outcomes
     from gnn.score import load_model, predict_examples
 
@@ -152,8 +152,7 @@ def past_periods(store: GraphStore, home: Path,
     def left_out(cutoff: pd.Timestamp, labelled: list[str]) -> tuple[int, float]:
         # The bucket as `gnn.dataset.labelled` draws it (open at the cutoff or opened before the next one),
         # less the deals it labelled: those whose outcome came after the deadline or not at all.
-        standing = (created < cutoff) & (closed.isna() | (closed >= cutoff))
-        newborn = (created >= cutoff) & (created < split.next_cutoff(cutoff))
+        standing, newborn = bucket(created, closed, split, cutoff)
         ids = deal_nodes.index[(standing | newborn).to_numpy()].difference(pd.Index(labelled))
         return len(ids), float(amounts.reindex(ids).fillna(0.0).sum())
 
