@@ -29,7 +29,7 @@ from graph.explanation import dump_explanation, load_explanation
 from graph.lineage import LINEAGE_COLUMNS, LOAD_ID
 from graph.sqlite_changes import ChangeSets, migrate_books
 from graph.sqlite_records import RECORDS_DDL, RecordLog
-from graph.store import ChangeMark, Changes, DealPage, Direction, GraphStore, Neighbour, ScoreRecord, StoreError
+from graph.store import ChangeMark, Changes, DealPage, Direction, Neighbour, ScoreRecord, StoreError
 from graph.timefmt import to_iso
 from ontology import NodeType, Relation, Schema
 
@@ -182,7 +182,7 @@ def _insert(conn: sqlite3.Connection, one: str, many: str, per: int, width: int,
         conn.executemany(one, (flat[i : i + width] for i in range(whole, len(flat), width)))
 
 
-class SQLiteStore(ChangeSets, RecordLog, GraphStore):
+class SQLiteStore(ChangeSets, RecordLog):
     """`GraphStore` on a SQLite file. Example: `SQLiteStore(Path("graph.db"), load_schema())`."""
 
     tracks_changes = True

@@ -1,7 +1,7 @@
 """The SQLite store's part of the ledger (`graph.ledger`): `apply` one change set, count a load's batch,
 and carry the books of stores made before the ledger into its records.
 
-A mixin of `SQLiteStore` (its `schema`, `_transaction()` and `_select()`).
+A part of `SQLiteStore` (through `graph.sqlite_records.SQLiteParts`: its `schema`, `_transaction()` and `_select()`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from graph.lineage import LINEAGE_COLUMNS, LOAD_KIND, MERGE_KIND, TOMBSTONE_KIND, progress_entry
 from graph.records import Record
-from graph.sqlite_records import append_in
+from graph.sqlite_records import SQLiteParts, append_in
 from graph.store import ChangeSet, StoreError
 
 
@@ -23,8 +23,8 @@ def _tables() -> Any:
     return tables
 
 
-class ChangeSets:
-    schema: Any
+class ChangeSets(SQLiteParts):
+    """`apply` and the integrity check on the SQLite store's connection."""
 
     @staticmethod
     def _count_batch(conn: sqlite3.Connection, load_id: str, rows: int) -> None:
@@ -42,7 +42,7 @@ class ChangeSets:
             )
 
         try:
-            with self._transaction() as conn:  # type: ignore[attr-defined]
+            with self._transaction() as conn:
                 for rel, keys in changes.delete_edges.items():
                     conn.executemany(f"DELETE FROM {t.edge_table(rel)} WHERE src = ? AND dst = ? AND key = ?", keys)
                 for label, ids in changes.delete_nodes.items():
@@ -57,8 +57,8 @@ class ChangeSets:
             raise StoreError(f"applying a change to the graph: {e}") from e
 
     def check_integrity(self) -> list[str]:
-        found = [r[0] for r in self._select("PRAGMA integrity_check") if r[0] != "ok"]  # type: ignore[attr-defined]
-        return found + super().check_integrity()  # type: ignore[misc]
+        found = [r[0] for r in self._select("PRAGMA integrity_check") if r[0] != "ok"]
+        return found + super().check_integrity()
 
 
 def migrate_books(conn: sqlite3.Connection) -> None:

@@ -1,6 +1,6 @@
 """The SQLite store's record log (`graph.records`): one append-only table.
 
-A mixin of `SQLiteStore` (its `_transaction()` and `_select()`). An append is a
+A part of `SQLiteStore` (through `SQLiteParts`, its `_transaction()` and `_select()`). An append is a
 graph write for `changes_since`, so cached API answers that read records are
 dropped when one is added.
 """
@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from graph.records import Record, check_names
-from graph.store import StoreError
+from graph.store import GraphStore, StoreError
 from graph.timefmt import parse_iso, to_iso
 
 RECORDS_DDL = [
@@ -41,13 +42,21 @@ def append_in(conn: sqlite3.Connection, entries: Sequence[tuple[str, str, Mappin
     return out
 
 
-class RecordLog:
+class SQLiteParts(GraphStore):
+    """What the parts of `SQLiteStore` kept in modules of their own (`RecordLog`, `graph.sqlite_changes`) use of
+    it: a transaction on the thread's connection and a read."""
+
+    @abstractmethod
+    def _transaction(self, graph_write: bool = True) -> AbstractContextManager[sqlite3.Connection]:
+        """One BEGIN IMMEDIATE ... COMMIT transaction (`graph_write=False`: scores only, no graph change)."""
+
+    @abstractmethod
+    def _select(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """The rows `sql` reads (`StoreError` on a database error)."""
+
+
+class RecordLog(SQLiteParts):
     """`append_records` / `read_records` on the SQLite store's connection."""
-
-    if TYPE_CHECKING:  # SQLiteStore's, declared for the type checker only
-
-        def _transaction(self) -> AbstractContextManager[sqlite3.Connection]: ...
-        def _select(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]: ...
 
     def append_records(self, kind: str, entries: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Record]:
         for key, _ in entries:
