@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlparse, urlsplit
+from typing import Literal
+from urllib.parse import SplitResult, urlsplit
 
 from graph.errors import DealgraphError, InvalidInput, StoreError
 from graph.snapshot import Snapshot, pyg_edge_type
@@ -36,17 +37,16 @@ def open_store(
         StoreError: the store is there but cannot be opened (no server, refused login).
     """
     schema = schema or load_schema()
-    parsed = urlparse(url)
-    if parsed.scheme == "sqlite":
+    backend, parts = _named(url)
+    if backend == "sqlite":
         from graph.sqlite import SQLiteStore
 
-        path = url[len("sqlite:///") :]
-        if not path:
+        if not parts.path:
             raise InvalidInput(f"store URL {url!r} names no file; use sqlite:///path/graph.db")
-        return SQLiteStore(Path(path), schema)
-    from graph.neo4j import SCHEMES, Neo4jStore, redact
+        return SQLiteStore(Path(parts.path), schema)
+    from graph.neo4j import Neo4jStore, redact
 
-    if parsed.scheme in SCHEMES:
+    if backend == "neo4j":
         return Neo4jStore.connect(url, schema, user=user, password=password)
     raise InvalidInput(
         f"unsupported store URL {redact(url)!r}: this build knows sqlite:///PATH and neo4j://HOST[:PORT][/DATABASE] "
@@ -63,11 +63,20 @@ def redact_url(url: str) -> str:
 
 def store_identity(url: str) -> tuple:
     """What makes two store URLs name the same store (e.g. so copying one onto itself is refused)."""
-    from graph.neo4j import SCHEMES
-
-    parts = urlsplit(url)
-    if parts.scheme == "sqlite":
-        return ("sqlite", str(Path(url[len("sqlite:///"):]).resolve()))
-    if parts.scheme in SCHEMES:
+    backend, parts = _named(url)
+    if backend == "sqlite":
+        return ("sqlite", str(Path(parts.path).resolve()))
+    if backend == "neo4j":
         return ("neo4j", parts.hostname, parts.port or 7687, parts.path.strip("/") or None)
     return (url,)
+
+
+def _named(url: str) -> tuple[Literal["sqlite", "neo4j"] | None, SplitResult]:
+    """The backend a store URL names (None: none this build has) and its parts; a SQLite URL's `path` is the
+    file's, as written after `sqlite:///` (relative, or absolute with a fourth slash)."""
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        return "sqlite", parts._replace(path=url[len("sqlite:///") :])
+    from graph.neo4j import SCHEMES
+
+    return ("neo4j" if parts.scheme in SCHEMES else None), parts
