@@ -133,12 +133,8 @@ def create_app(store: GraphStore, home: Path, *, graphiql: bool = True, settings
         title="dealgraph", summary="Deal scores and their explanations over GraphQL", docs_url=None, redoc_url=None,
         openapi_url=None,
     )
-    # What the routes read, through `api.served.AppServed`.
+    # What the routes read, through `api.served.AppServed`: the one thing kept on the app.
     app.state.served = Served(store, home, model_card, authenticator, metrics, books, health)
-    app.state.store = store
-    app.state.metrics = metrics
-    app.state.authenticator = authenticator
-    app.state.response_cache = cache
     app.add_exception_handler(AuthError, _auth_error)
     # GraphiQL's bundle is ~1 MB; compressed it is a fraction, and so are large query results.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)  # 9 costs 2-3x the CPU for ~3% less
