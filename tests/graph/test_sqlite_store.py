@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from graph import GraphStore, InvalidInput, StoreError, open_store, sqlite_url
+from graph import GraphStore, InvalidInput, StoreError, open_store, sqlite_url, store_identity
 from graph.ledger import Ledger
 from graph.lineage import MERGE_KIND, Close, MergeRecord, Redirect
 from graph.records import Record
@@ -77,6 +77,15 @@ def test_sqlite_url_round_trip(tmp_path):
         add_accounts(s, "a1")
     with open_store(url) as s:
         assert s.node_ids("Account") == {"a1"}
+
+
+def test_store_identity_reads_urls_as_open_store_does(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert store_identity("sqlite:///g.db") == store_identity(sqlite_url(tmp_path / "g.db"))
+    assert store_identity("sqlite:///g.db") != store_identity("sqlite:///h.db")
+    assert store_identity("neo4j://u:pw@host/neo4j") == store_identity("bolt://host:7687/neo4j/")
+    assert store_identity("neo4j://host/neo4j") != store_identity("neo4j://host/other")
+    assert store_identity("postgres://x") == ("postgres://x",)
 
 
 def test_integrity_check_reports_edges_without_ends(store):
