@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from graph.dated_values import changes_of
+from graph.dated_values import changes_of, stage_entries
 from graph.snapshot import Snapshot
 from ontology.names import Label, Rel
 
@@ -82,10 +82,8 @@ def _history(snapshot: Snapshot, ids: pd.Index, now: pd.Timestamp, stages: list[
         return np.concatenate([out.to_numpy(float), onehot], axis=1)
     changes = changes[changes["node"].isin(ids)]
     out.loc[out.index.isin(changes["node"]), "has_history"] = 1.0
-    staged = _recorded(changes, "stage")
-    if not staged.empty:
-        moved = staged["stage"].ne(staged.groupby("node")["stage"].shift())
-        steps = staged[moved]
+    steps = stage_entries(changes)
+    if not steps.empty:
         last = steps.groupby("node").last()
         out.loc[last.index, "days_in_stage"] = np.log1p(_days(now - last["changed_at"]).clip(lower=0)).to_numpy()
         out.loc[last.index, "stage_changes"] = np.log1p(steps.groupby("node").size() - 1).reindex(last.index)

@@ -9,9 +9,13 @@ current value stands in only if the ontology says that is safe: a property
 marked `dg:currentValueOnly` (the stage, the close date) is then unknown,
 because today's value says nothing true about an earlier time.
 
+A deal's time in its stage is read from the same changes (`stage_entries`), by the model's features
+(`gnn.timeline`) and by the widget's "in stage N days" (`api.graphql.activity`) alike.
+
 Example:
     >>> changes = changes_of(snapshot, "Deal")          # id, changed_at, stage, amount, close_date
     >>> deals = known_values(snapshot, "Deal", snapshot.nodes["Deal"])
+    >>> entered = stage_entries(changes).groupby("node")["changed_at"].last()  # when each entered its stage
 """
 
 from __future__ import annotations
@@ -70,3 +74,17 @@ def known_values(schema: Schema, nodes: Mapping[str, pd.DataFrame], edges: Mappi
             column[has_value] = ids[has_value].map(last).to_numpy()
         frame[prop.name] = column
     return frame
+
+
+def stage_entries(changes: pd.DataFrame) -> pd.DataFrame:
+    """The changes that put a node in a stage: those recording a `stage` other than the node's previous recorded
+    one. A node's last entry is when it entered the stage it is in, the first change of its latest run of one
+    stage: a change that records no stage (an amount only) or the same stage again does not restart it.
+
+    `changes` as `changes_of` gives them: columns `node`, `changed_at` and `stage`, oldest first per node. Empty
+    where no stage is recorded.
+    """
+    if "stage" not in changes:
+        return changes.iloc[0:0]
+    staged = changes.dropna(subset=["stage"])
+    return staged[staged["stage"].ne(staged.groupby("node")["stage"].shift())]

@@ -11,10 +11,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
+import pandas as pd
 import strawberry
 
 from api.graphql.pagination import DEFAULT_PAGE_SIZE, PageInfo, check_page_size, decode_cursor, encode_cursor
 from api.graphql.values import as_datetime
+from graph.dated_values import stage_entries
 from ontology.names import Label, Rel
 
 if TYPE_CHECKING:
@@ -90,17 +92,11 @@ async def last_activity(context: GraphContext, deal_id: str) -> Activity | None:
 
 
 async def stage_entered_at(context: GraphContext, deal_id: str) -> datetime | None:
-    """When the deal entered the stage it is in, from its stage history (`DealChange` rows): the first change of
-    the latest run of one stage. None without a recorded stage: the current value alone says nothing of when."""
+    """When the deal entered the stage it is in, from its stage history (`DealChange` rows), as the model reads it
+    (`graph.dated_values.stage_entries`). None without a recorded stage: the current value alone says nothing of
+    when."""
     links = await context.loaders.neighbours(Label.DEAL, Rel.CHANGE_OF, "in").load(deal_id)
-    staged = sorted(((when, str(n.node["stage"])) for n in links
-                     if n.node.get("stage") is not None and (when := as_datetime(n.node.get("changed_at")))),
-                    key=lambda ws: ws[0])
-    if not staged:
-        return None
-    entered, current = staged[-1]
-    for when, stage in reversed(staged):
-        if stage != current:
-            break
-        entered = when
-    return entered
+    dated = sorted(((when, n.node.get("stage")) for n in links if (when := as_datetime(n.node.get("changed_at")))),
+                   key=lambda ws: ws[0])
+    entries = stage_entries(pd.DataFrame(dated, columns=["changed_at", "stage"]).assign(node=deal_id))
+    return dated[entries.index[-1]][0] if not entries.empty else None

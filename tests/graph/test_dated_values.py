@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from graph import GraphStore
+from graph.dated_values import stage_entries
 from tests.graph.backends import BACKENDS, open_test_store
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -109,3 +110,15 @@ def test_activities_follow_the_time_rule(store, t):
     assert seen == {aid for aid, _, _, d in ACTIVITIES if day(d) < t}
     assert set(snap.edges["REGARDS"]["src"]) == seen
     assert set(snap.edges["WITH_CONTACT"]["src"]) == seen
+
+
+def test_a_stage_is_entered_where_a_run_of_it_begins():
+    # d1: Qualification twice (one run), an amount-only change, Proposal, back to Qualification; d2 one run.
+    changes = pd.DataFrame([("d1", 1, "Qualification"), ("d1", 2, "Qualification"), ("d1", 3, None),
+                            ("d1", 4, "Proposal"), ("d1", 5, "Qualification"), ("d2", 1, "Proposal"),
+                            ("d2", 2, "Proposal")], columns=["node", "changed_at", "stage"])
+    entries = stage_entries(changes)
+    assert list(entries.itertuples(index=False, name=None)) == [
+        ("d1", 1, "Qualification"), ("d1", 4, "Proposal"), ("d1", 5, "Qualification"), ("d2", 1, "Proposal")]
+    assert entries.groupby("node")["changed_at"].last().to_dict() == {"d1": 5, "d2": 1}
+    assert stage_entries(changes.drop(columns="stage")).empty  # no stage history kept: no entry known
