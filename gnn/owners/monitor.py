@@ -33,12 +33,12 @@ from gnn.outcomes import deal_outcomes
 from gnn.owners.backtest import training_split
 from gnn.owners.feedback import override_scorecard
 from gnn.registry import ModelRegistry
+from graph.deals import OUTCOME_RELATION, DealShape
 from graph.ledger import Ledger
 from graph.snapshot import Snapshot
 from graph.store import GraphStore, InvalidInput, ScoreRecord
-from ontology.names import Label, Rel
+from ontology.names import Label
 
-OUTCOME_RELATION = Rel.HAS_OUTCOME
 MAX_CATEGORIES = 30  # more distinct values than this: an identifier or free text, not a category
 MIN_DRIFT_DEALS = 20  # fewer new deals than this: PSI would be noise
 RECENT_LOADS = 5
@@ -180,8 +180,7 @@ def model_health(store: GraphStore, home: Path, thresholds: Thresholds | None = 
         ref, cur = values.reindex(reference_ids).dropna().to_numpy(), values.reindex(new_ids).dropna().to_numpy()
         health.drift[family] = psi(ref, cur, categorical) if len(new_ids) >= MIN_DRIFT_DEALS else None
 
-    closed = set(snap.edges[OUTCOME_RELATION]["src"])
-    open_ids = [d for d in snap.nodes[Label.DEAL]["id"] if d not in closed]
+    open_ids = DealShape.of(snap.schema).open_in(snap)
     current = [s.probability for s in store.latest_scores(open_ids).values() if s.model_version == version]
     health.open_scored = len(current)
     if current:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from graph import GraphStore, InvalidInput, ScoreRecord, StoreError
+from graph.deals import DealShape
 from graph.explanation import Explanation
 from graph.ledger import Ledger
 from graph.lineage import Close, LoadRecord, MergeRecord, Provenance, Redirect, SetAside
@@ -309,6 +310,8 @@ def test_open_deals_order(pipeline):
     assert page.total == len(EXPECTED_ORDER)
     assert not page.has_next
     assert [d["_rank"] for d in page.deals[:4]] == pytest.approx([0.9, 0.5, 0.5, 0.1])
+    # The snapshot's open deals (what scoring and the owners' health check read) are the page's.
+    assert sorted(DealShape.of(pipeline.schema).open_in(pipeline.snapshot())) == sorted(EXPECTED_ORDER)
 
 
 @pytest.mark.parametrize("size", [1, 2, 4, 6])
