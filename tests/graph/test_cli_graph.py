@@ -14,7 +14,7 @@ from pyshacl import validate
 from rdflib import RDF, BNode, Graph, Namespace
 
 from api.cli import main
-from graph import GraphStore, ScoreRecord, open_store, sqlite_url
+from graph import GraphStore, ScoreRecord, open_store, sqlite_url, store_identity
 from graph.explanation import Explanation
 from loaders import load_export, load_mapping
 from loaders.sample import generate_sample
@@ -169,6 +169,15 @@ def test_copy_onto_itself_is_bad_input(store_copy, capsys):
     path = store_copy[len("sqlite:///"):]
     code, _, err = run(capsys, "copy", "--from", store_copy, "--to", f"sqlite:///{os.path.relpath(path)}")
     assert code == 1 and "same store" in err
+
+
+def test_store_identity_reads_urls_as_open_store_does(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert store_identity("sqlite:///g.db") == store_identity(sqlite_url(tmp_path / "g.db"))
+    assert store_identity("sqlite:///g.db") != store_identity("sqlite:///h.db")
+    assert store_identity("neo4j://u:pw@host/neo4j") == store_identity("bolt://host:7687/neo4j/")
+    assert store_identity("neo4j://host/neo4j") != store_identity("neo4j://host/other")
+    assert store_identity("postgres://x") == ("postgres://x",)
 
 
 def test_copy_defaults_from_the_configured_store(store_copy, tmp_path, capsys):

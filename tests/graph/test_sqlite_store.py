@@ -6,22 +6,16 @@ The contract every backend keeps is tested in `test_store_contract.py`.
 from __future__ import annotations
 
 import sqlite3
-from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from graph import GraphStore, InvalidInput, StoreError, open_store, sqlite_url, store_identity
+from graph import GraphStore, InvalidInput, StoreError, open_store, sqlite_url
 from graph.ledger import Ledger
-from graph.lineage import MERGE_KIND, Close, MergeRecord, Redirect
-from graph.records import Record
-from graph.sqlite import SQLiteStore
-from ontology import load_schema
-from tests.graph.test_store_contract import DATETIMES_IN, DATETIMES_OUT, add_accounts, begin
-from tests.loaders.test_identity import jobs
+from graph.lineage import MergeRecord
+from tests.graph.test_store_contract import DATETIMES_IN, DATETIMES_OUT, add_accounts
 
 T = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -77,15 +71,6 @@ def test_sqlite_url_round_trip(tmp_path):
         add_accounts(s, "a1")
     with open_store(url) as s:
         assert s.node_ids("Account") == {"a1"}
-
-
-def test_store_identity_reads_urls_as_open_store_does(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    assert store_identity("sqlite:///g.db") == store_identity(sqlite_url(tmp_path / "g.db"))
-    assert store_identity("sqlite:///g.db") != store_identity("sqlite:///h.db")
-    assert store_identity("neo4j://u:pw@host/neo4j") == store_identity("bolt://host:7687/neo4j/")
-    assert store_identity("neo4j://host/neo4j") != store_identity("neo4j://host/other")
-    assert store_identity("postgres://x") == ("postgres://x",)
 
 
 def test_integrity_check_reports_edges_without_ends(store):
@@ -149,45 +134,3 @@ def test_a_store_from_before_the_ledger_opens_with_its_books(tmp_path):
         assert new.merge_id > 7  # numbered above the old merges
     with open_store(sqlite_url(db)) as again:  # carried over once
         assert len(Ledger(again).loads()) == 1 and len(Ledger(again).merges()) == 2
-
-
-class CountingReads(SQLiteStore):
-    """The real SQLite store, counting the reads the ledger makes: (method, relation or record kind)."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, load_schema())
-        self.reads: Counter[tuple[str, str]] = Counter()
-
-    def read_rows(self, name: str, where: Mapping[str, Iterable[str]] | None = None, *,
-                  lineage: bool = False) -> list[dict[str, Any]]:
-        self.reads["read_rows", name] += 1
-        return super().read_rows(name, where, lineage=lineage)
-
-    def read_records(self, kind: str, key: str | None = None, after: int = 0, limit: int | None = None) -> list[Record]:
-        self.reads["read_records", kind] += 1
-        return super().read_records(kind, key, after, limit)
-
-
-def test_a_merge_and_its_undo_read_the_merge_log_once_and_each_relation_in_one_lookup(tmp_path):
-    store = CountingReads(tmp_path / "graph.db")
-    begin(store)
-    move, employers = date(2024, 9, 15), [f"old{i}" for i in range(4)]
-    add_accounts(store, "new", *employers, created=T - timedelta(days=1000))
-    store.upsert_nodes("Contact", [{"id": "c1", "name": "Ann Lee", "created_at": T - timedelta(days=600)}])
-    store.upsert_edges("WORKS_AT", [{"src": "c1", "dst": e} for e in employers])
-    merge = MergeRecord("Contact", "c1", "c2", "same_email", 1.0, "L1", merged_row={"id": "c2", "name": "Ann Lee"},
-                        redirects=(Redirect("WORKS_AT", "c1", "new", "", "src"),),
-                        closes=tuple(Close("WORKS_AT", "c1", e, "", move) for e in employers))
-    store.reads.clear()
-    [m] = Ledger(store).record_merges([merge])
-    assert store.reads["read_records", MERGE_KIND] == 1  # folded once, and the new record folded in
-    assert store.reads["read_rows", "WORKS_AT"] == 1  # every job it closes, in one lookup
-    assert len([r for r in m.redirects if r.filled == ("until",)]) == len(employers)
-    assert Ledger(store).merges() == [m]  # what it returned is what the books say
-    store.reads.clear()
-    undone = Ledger(store).undo_merge(m.merge_id)
-    assert store.reads["read_records", MERGE_KIND] == 1
-    assert store.reads["read_rows", "WORKS_AT"] == 1  # each redirect as the merge left it and pointed back
-    assert Ledger(store).merges() == [undone] and undone.state == "undone"
-    assert jobs(store, "c1") == {(e, None, None) for e in employers}
-    store.close()
