@@ -132,8 +132,8 @@ class Ledger(MergeBooks):
         stones: list[Entry] = []
         counts: dict[str, int] = {}
 
-        def bury(kind: str, name: str, row: Mapping[str, Any], ident: tuple[str, ...], why: str) -> None:
-            stones.append((TOMBSTONE_KIND, load_id, {"kind": kind, "name": name, "ident": list(ident), "reason": why,
+        def bury(kind: str, name: str, row: Mapping[str, Any], identity: tuple[str, ...], why: str) -> None:
+            stones.append((TOMBSTONE_KIND, load_id, {"kind": kind, "name": name, "ident": list(identity), "reason": why,
                                                      "row": plain(row), "at": at}))
             counts[name] = counts.get(name, 0) + 1
 
