@@ -11,12 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import strawberry
 
 from api.graphql.pagination import DEFAULT_PAGE_SIZE, PageInfo, check_page_size, decode_cursor, encode_cursor
 from api.graphql.values import as_datetime
-from graph.dated_values import stage_entries
+from graph.dated_values import stage_entry_positions
 from ontology.names import Label, Rel
 
 if TYPE_CHECKING:
@@ -92,11 +91,11 @@ async def last_activity(context: GraphContext, deal_id: str) -> Activity | None:
 
 
 async def stage_entered_at(context: GraphContext, deal_id: str) -> datetime | None:
-    """When the deal entered the stage it is in, from its stage history (`DealChange` rows), as the model reads it
-    (`graph.dated_values.stage_entries`). None without a recorded stage: the current value alone says nothing of
-    when."""
+    """When the deal entered the stage it is in, from its stage history (`DealChange` rows), by the rule the
+    model reads (`graph.dated_values.stage_entry_positions`). None without a recorded stage: the current value
+    alone says nothing of when."""
     links = await context.loaders.neighbours(Label.DEAL, Rel.CHANGE_OF, "in").load(deal_id)
     dated = sorted(((when, n.node.get("stage")) for n in links if (when := as_datetime(n.node.get("changed_at")))),
                    key=lambda ws: ws[0])
-    entries = stage_entries(pd.DataFrame(dated, columns=["changed_at", "stage"]).assign(node=deal_id))
-    return dated[entries.index[-1]][0] if not entries.empty else None
+    entries = stage_entry_positions([deal_id] * len(dated), [stage for _, stage in dated])
+    return dated[entries[-1]][0] if len(entries) else None

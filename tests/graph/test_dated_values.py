@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from graph import GraphStore
-from graph.dated_values import stage_entries
+from graph.dated_values import stage_entries, stage_entry_positions
 from tests.graph.backends import BACKENDS, open_test_store
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -122,3 +122,6 @@ def test_a_stage_is_entered_where_a_run_of_it_begins():
         ("d1", 1, "Qualification"), ("d1", 4, "Proposal"), ("d1", 5, "Qualification"), ("d2", 1, "Proposal")]
     assert entries.groupby("node")["changed_at"].last().to_dict() == {"d1": 5, "d2": 1}
     assert stage_entries(changes.drop(columns="stage")).empty  # no stage history kept: no entry known
+    # The same rule on one deal's plain lists (what the widget reads), and on none.
+    assert stage_entry_positions(["d1"] * 4, ["Proposal", None, "Proposal", "Closing"]).tolist() == [0, 3]
+    assert stage_entry_positions([], []).tolist() == []
