@@ -100,9 +100,6 @@ class FeatureSpec:
                 start = len(spec.numeric[label]) + 1 + len(spec.history)
                 for i in range(start, start + len(tl.column_names(spec.timeline, spec.stages))):
                     spec.mean[label][i], spec.std[label][i] = 0.0, 1.0
-            if label == Label.CONTACT and tl.ACTIVITY in spec.timeline:  # the same for a contact's replies
-                for i in range(len(spec.numeric[label]), len(spec.numeric[label]) + len(tl.CONTACT_COLUMNS)):
-                    spec.mean[label][i], spec.std[label][i] = 0.0, 1.0
         return spec
 
     def to_dict(self) -> dict:
@@ -122,8 +119,6 @@ class FeatureSpec:
                       *tl.column_names(self.timeline, self.stages), "won", "lost"]
         if label == ACTIVITY_NODE:
             names.append("age_days")
-        if label == Label.CONTACT and tl.ACTIVITY in self.timeline:
-            names += [f"timeline:{c}" for c in tl.CONTACT_COLUMNS]
         for prop, values in self.categories[label].items():
             names += [f"{prop}={v}" for v in values] + [f"{prop}=other"]
         return names
@@ -186,8 +181,6 @@ def _raw_columns(spec: FeatureSpec, label: str, snapshot: Snapshot, now: pd.Time
     if label == ACTIVITY_NODE:
         age = (now - frame[snapshot.schema.nodes[label].time]).dt.total_seconds().fillna(0).to_numpy(float) / 86400.0
         cols.append(np.log1p(np.clip(age, 0, None)))
-    if label == Label.CONTACT and tl.ACTIVITY in spec.timeline:
-        cols += list(tl.contact_columns(snapshot).T)
     return np.stack(cols, axis=1) if cols else np.zeros((len(frame), 0))
 
 

@@ -12,9 +12,7 @@ Two families, each switched off as a whole by `FeatureSpec` (the model report co
   move back to a stage the deal had left), close-date pushes, days overdue and days to the expected close,
   amount changes and the amount's ratio to its first value;
 - activity: days since the last activity and since the last inbound one, counts by kind over the last 14 and
-  60 days, inbound replies in 60 days, and contacts engaged (in any activity on the deal) over contacts on it;
-  and, on each contact, how it answers: e-mails it was sent and replied to on any of its deals, and its reply
-  share (`contact_columns`), so a deal hears its economic buyer's responsiveness one hop away.
+  60 days, inbound replies in 60 days, and contacts engaged (in any activity on the deal) over contacts on it.
 
 Counts and days are log-scaled (`log1p`); a deal with no activity gets its age as "days since".
 """
@@ -34,7 +32,6 @@ WINDOWS = (14, 60)
 MAX_STAGES = 12
 HISTORY_COLUMNS = ("has_history", "days_in_stage", "stage_changes", "stage_regressions", "close_pushes",
                    "days_overdue", "days_to_close", "amount_changes", "amount_ratio")
-CONTACT_COLUMNS = ("emails_sent", "emails_replied", "reply_share")
 ACTIVITY_COLUMNS = ("has_activity", "days_since_activity", "days_since_inbound",
                     *(f"{k}_{w}d" for w in WINDOWS for k in KINDS), "inbound_60d", "contacts_engaged_share")
 
@@ -151,22 +148,3 @@ def _activity(snapshot: Snapshot, ids: pd.Index, now: pd.Timestamp, age: np.ndar
     share = (engaged.fillna(0) / on_deal.clip(lower=1)).fillna(0).clip(upper=1.0)
     out.loc[:, "contacts_engaged_share"] = share.to_numpy()
     return out.to_numpy(float)
-
-
-def contact_columns(snapshot: Snapshot) -> np.ndarray:
-    """Per contact of `snapshot.nodes["Contact"]` (in order), `CONTACT_COLUMNS`: log counts of the e-mails it was
-    sent and of its replies (inbound e-mails), over every deal, and its replies per e-mail shrunk towards none
-    (`replies / (sent + 1)`). Only the activities in the snapshot count: as of a cutoff, those before it."""
-    contacts = pd.Index(snapshot.nodes[Label.CONTACT]["id"])
-    out = np.zeros((len(contacts), len(CONTACT_COLUMNS)))
-    if Label.ACTIVITY not in snapshot.nodes or snapshot.nodes[Label.ACTIVITY].empty:
-        return out
-    acts = snapshot.nodes[Label.ACTIVITY][["id", "kind", "direction"]]
-    emails = acts[acts["kind"] == "email"]
-    people = snapshot.edges[Rel.WITH_CONTACT][["src", "dst"]].rename(columns={"src": "id", "dst": "contact"})
-    emails = people.merge(emails, on="id")
-    inbound = emails["direction"] == "inbound"
-    sent = (~inbound).groupby(emails["contact"]).sum().reindex(contacts).fillna(0).to_numpy(float)
-    replied = inbound.groupby(emails["contact"]).sum().reindex(contacts).fillna(0).to_numpy(float)
-    out[:, 0], out[:, 1], out[:, 2] = np.log1p(sent), np.log1p(replied), replied / (sent + 1)
-    return out

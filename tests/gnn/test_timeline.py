@@ -82,20 +82,3 @@ def test_a_change_at_or_after_the_cutoff_is_not_seen(store):
     store.upsert_nodes("Activity", [{"id": "late-call", "kind": "call", "occurred_at": day(31)}])
     store.upsert_edges("REGARDS", [{"src": "late-call", "dst": "d1"}])
     pd.testing.assert_frame_equal(features(store, day(30)), before)
-
-
-def contact_features(store, t: datetime) -> pd.DataFrame:
-    snap = store.snapshot(as_of=t)
-    return pd.DataFrame(tl.contact_columns(snap), index=snap.nodes["Contact"]["id"],
-                        columns=list(tl.CONTACT_COLUMNS))
-
-
-def test_a_contact_is_read_by_the_emails_it_answered_before_the_cutoff(store):
-    f = contact_features(store, day(36))
-    assert f.loc["jo", "emails_sent"] == pytest.approx(np.log1p(1))
-    assert f.loc["jo", "emails_replied"] == pytest.approx(np.log1p(1))
-    assert f.loc["jo", "reply_share"] == pytest.approx(1 / 2)  # one reply to one e-mail, shrunk: 1 / (1 + 1)
-    assert f.loc["al"].tolist() == [0.0, 0.0, 0.0]
-    # Before jo's reply (day 6) the e-mail is known and the reply is not.
-    early = contact_features(store, day(6))
-    assert early.loc["jo", "emails_sent"] == pytest.approx(np.log1p(1)) and early.loc["jo", "reply_share"] == 0
