@@ -26,6 +26,7 @@ from . import _vocab as V
 from ._format import DAY
 
 RESPONSE_WEIGHT = 1.2
+REPLY_SLOPE = 1.3  # how strongly responsiveness shows in the reply rate (per unit of r_c, on the logit)
 ECONOMIC_BUYER = [r[0] for r in V.ROLES].index("Economic Buyer")
 HOUR = 3600
 N_OPEN = len(V.OPEN_STAGES)
@@ -166,7 +167,7 @@ def _activities(rng: np.random.Generator, o: int, created: int, dur: int, limit:
         booked = t - int(rng.uniform(1, 10) * DAY) if kind == 2 else t
         out.append((o, t, kind, row, inbound_call, kind == 3 and rng.random() < 0.3, booked))
         if kind == 0 and row >= 0:
-            reply = 1 / (1 + np.exp(0.4 - 1.3 * response[ocr_contact[row]] - 0.3 * momentum))
+            reply = 1 / (1 + np.exp(0.4 - REPLY_SLOPE * response[ocr_contact[row]] - 0.3 * momentum))
             t_reply = t + int(rng.uniform(1, 72) * HOUR)
             if rng.random() < reply and t_reply < limit:
                 out.append((o, t_reply, 0, row, True, False, t_reply))
