@@ -38,9 +38,10 @@ from __future__ import annotations
 import gc
 import logging
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,7 @@ from loaders.incremental import (
     plan_retired_edges,
     plan_retired_nodes,
 )
+from loaders.columns import ColumnBuilder
 from loaders.lookup import translate
 from loaders.mapping import Mapping, SourceSpec
 from loaders.merging import merge_duplicates, settle_carried
@@ -71,6 +73,9 @@ from ontology import Schema
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 50000
+# Rows whose records are built at once (`loaders.columns`): enough that a column's distinct values repeat, few
+# enough that the chunk's raw rows are a small part of a load's memory.
+CHUNK_ROWS = 10000
 
 
 @dataclass
@@ -140,6 +145,7 @@ class Loader:
         mode: str = "delta",
         export_date: date | None = None,
         max_retire_share: float = MAX_RETIRE_SHARE,
+        by_column: bool = True,
     ) -> None:
         if mode not in MODES:
             raise InvalidInput(f"load mode {mode!r}: use one of {', '.join(MODES)}")
@@ -152,6 +158,7 @@ class Loader:
         self.mode = mode
         self.export_date = export_date
         self.max_retire_share = max_retire_share
+        self.by_column = by_column  # records built column by column (`loaders.columns`); False: row by row
         self._seen = SeenKeys()
         self._plan = ChangePlan()
 
@@ -225,17 +232,18 @@ class Loader:
     # ---- phase 1
     def _parse_file(self, src: SourceSpec, source_dir: Path, fs: FileSummary,
                     quarantine: Quarantine) -> list[ParsedRow]:
-        parse = RowParser(self.schema, src).parse
+        parser = RowParser(self.schema, src)
+        parse = parser.parse
         key_of = self._key_function(src)
         note_rejected = self._seen.note_rejected if self.mode == "full" else None
         rows: list[ParsedRow] = []
         first: dict[Any, ParsedRow] = {}  # key -> the first row giving it: duplicates are per file
-        for line, raw in source_rows(src, source_dir):
+        for line, raw, record in _with_records(source_rows(src, source_dir), parser.records if self.by_column else None):
             fs.read += 1
             try:
                 if ERROR in raw:
                     raise RecordError(raw[ERROR])
-                row = parse(raw, fs, line)
+                row = parse(raw, fs, line, record)
             except RecordError as e:
                 quarantine.add(src.file, line, str(e), raw)
                 fs.quarantined += 1
@@ -376,6 +384,21 @@ class Loader:
             for i in range(0, len(recs), BATCH_SIZE):
                 written = self.store.upsert_edges(rel, recs[i : i + BATCH_SIZE], load_id=load_id)
                 summary.edges_written[rel] = summary.edges_written.get(rel, 0) + written
+
+
+def _with_records(
+    rows: Iterator[tuple[int, dict[str, str]]], records: ColumnBuilder | None
+) -> Iterator[tuple[int, dict[str, str], dict[str, Any] | None]]:
+    """Each row with its main record built column by column, CHUNK_ROWS rows at a time (None: the row parser
+    builds it, and says why it fails); without `records`, None for every row."""
+    if records is None:
+        for line, raw in rows:
+            yield line, raw, None
+        return
+    while chunk := list(islice(rows, CHUNK_ROWS)):
+        built = records([raw for _, raw in chunk])
+        for (line, raw), record in zip(chunk, built, strict=True):
+            yield line, raw, record
 
 
 def _reject(row: ParsedRow, reason: str, rejected: list[tuple[ParsedRow, str]]) -> None:
