@@ -58,7 +58,8 @@ def columnar_builder(typed: NodeType | Relation, specs: Mapping[str, ValueSpec],
             elif get is not None:
                 values[name] = _by_row(rows, get, check, failed)
         columns = [values[name] if name in values else repeat(None, len(rows)) for name in names]
-        records: list[dict[str, Any] | None] = [dict(zip(names, row, strict=True)) for row in zip(*columns)]
+        rows_of = zip(*columns, strict=False)  # `repeat` columns end with the others
+        records: list[dict[str, Any] | None] = [dict(zip(names, row, strict=True)) for row in rows_of]
         for i in failed:
             records[i] = NO_RECORD
         return records

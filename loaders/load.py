@@ -49,6 +49,7 @@ from graph.ledger import Ledger
 from graph.lineage import LoadRecord
 from graph.store import GraphStore, InvalidInput, StoreError
 from loaders.absent import fit_to_export
+from loaders.columns import ColumnBuilder
 from loaders.hierarchy import cycle_closers
 from loaders.identity import DEFAULT_RULES, IdentityRules
 from loaders.incremental import (
@@ -60,7 +61,6 @@ from loaders.incremental import (
     plan_retired_edges,
     plan_retired_nodes,
 )
-from loaders.columns import ColumnBuilder
 from loaders.lookup import translate
 from loaders.mapping import Mapping, SourceSpec
 from loaders.merging import merge_duplicates, settle_carried
@@ -238,7 +238,8 @@ class Loader:
         note_rejected = self._seen.note_rejected if self.mode == "full" else None
         rows: list[ParsedRow] = []
         first: dict[Any, ParsedRow] = {}  # key -> the first row giving it: duplicates are per file
-        for line, raw, record in _with_records(source_rows(src, source_dir), parser.records if self.by_column else None):
+        records = parser.records if self.by_column else None
+        for line, raw, record in _with_records(source_rows(src, source_dir), records):
             fs.read += 1
             try:
                 if ERROR in raw:
