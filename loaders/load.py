@@ -381,10 +381,11 @@ class Loader:
             for i in range(0, len(recs), BATCH_SIZE):
                 written = self.store.upsert_nodes(label, recs[i : i + BATCH_SIZE], load_id=load_id)
                 summary.nodes_written[label] = summary.nodes_written.get(label, 0) + written
-        for rel, recs in edges.items():
-            for i in range(0, len(recs), BATCH_SIZE):
-                written = self.store.upsert_edges(rel, recs[i : i + BATCH_SIZE], load_id=load_id)
-                summary.edges_written[rel] = summary.edges_written.get(rel, 0) + written
+        with self.store.bulk_writes(edges):
+            for rel, recs in edges.items():
+                for i in range(0, len(recs), BATCH_SIZE):
+                    written = self.store.upsert_edges(rel, recs[i : i + BATCH_SIZE], load_id=load_id)
+                    summary.edges_written[rel] = summary.edges_written.get(rel, 0) + written
 
 
 def _with_records(
