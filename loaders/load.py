@@ -38,10 +38,9 @@ from __future__ import annotations
 import gc
 import logging
 import uuid
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +48,6 @@ from graph.ledger import Ledger
 from graph.lineage import LoadRecord
 from graph.store import GraphStore, InvalidInput, StoreError
 from loaders.absent import fit_to_export
-from loaders.columns import ColumnBuilder
 from loaders.hierarchy import cycle_closers
 from loaders.identity import DEFAULT_RULES, IdentityRules
 from loaders.incremental import (
@@ -73,9 +71,6 @@ from ontology import Schema
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 50000
-# Rows whose records are built at once (`loaders.columns`): enough that a column's distinct values repeat, few
-# enough that the chunk's raw rows are a small part of a load's memory.
-CHUNK_ROWS = 10000
 
 
 @dataclass
@@ -145,7 +140,6 @@ class Loader:
         mode: str = "delta",
         export_date: date | None = None,
         max_retire_share: float = MAX_RETIRE_SHARE,
-        by_column: bool = True,
     ) -> None:
         if mode not in MODES:
             raise InvalidInput(f"load mode {mode!r}: use one of {', '.join(MODES)}")
@@ -158,7 +152,6 @@ class Loader:
         self.mode = mode
         self.export_date = export_date
         self.max_retire_share = max_retire_share
-        self.by_column = by_column  # records built column by column (`loaders.columns`); False: row by row
         self._seen = SeenKeys()
         self._plan = ChangePlan()
 
@@ -232,19 +225,17 @@ class Loader:
     # ---- phase 1
     def _parse_file(self, src: SourceSpec, source_dir: Path, fs: FileSummary,
                     quarantine: Quarantine) -> list[ParsedRow]:
-        parser = RowParser(self.schema, src)
-        parse = parser.parse
+        parse = RowParser(self.schema, src).parse
         key_of = self._key_function(src)
         note_rejected = self._seen.note_rejected if self.mode == "full" else None
         rows: list[ParsedRow] = []
         first: dict[Any, ParsedRow] = {}  # key -> the first row giving it: duplicates are per file
-        records = parser.records if self.by_column else None
-        for line, raw, record in _with_records(source_rows(src, source_dir), records):
+        for line, raw in source_rows(src, source_dir):
             fs.read += 1
             try:
                 if ERROR in raw:
                     raise RecordError(raw[ERROR])
-                row = parse(raw, fs, line, record)
+                row = parse(raw, fs, line)
             except RecordError as e:
                 quarantine.add(src.file, line, str(e), raw)
                 fs.quarantined += 1
@@ -381,26 +372,11 @@ class Loader:
             for i in range(0, len(recs), BATCH_SIZE):
                 written = self.store.upsert_nodes(label, recs[i : i + BATCH_SIZE], load_id=load_id)
                 summary.nodes_written[label] = summary.nodes_written.get(label, 0) + written
-        with self.store.bulk_writes(edges):
+        with self.store.bulk_writes(edges):  # SQLite indexes an empty edge table once, after its rows are in
             for rel, recs in edges.items():
                 for i in range(0, len(recs), BATCH_SIZE):
                     written = self.store.upsert_edges(rel, recs[i : i + BATCH_SIZE], load_id=load_id)
                     summary.edges_written[rel] = summary.edges_written.get(rel, 0) + written
-
-
-def _with_records(
-    rows: Iterator[tuple[int, dict[str, str]]], records: ColumnBuilder | None
-) -> Iterator[tuple[int, dict[str, str], dict[str, Any] | None]]:
-    """Each row with its main record built column by column, CHUNK_ROWS rows at a time (None: the row parser
-    builds it, and says why it fails); without `records`, None for every row."""
-    if records is None:
-        for line, raw in rows:
-            yield line, raw, None
-        return
-    while chunk := list(islice(rows, CHUNK_ROWS)):
-        built = records([raw for _, raw in chunk])
-        for (line, raw), record in zip(chunk, built, strict=True):
-            yield line, raw, record
 
 
 def _reject(row: ParsedRow, reason: str, rejected: list[tuple[ParsedRow, str]]) -> None:

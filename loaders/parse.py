@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from graph.lineage import SOURCE_FILE, SOURCE_LINE
-from loaders.columns import ColumnBuilder, columnar_builder
 from loaders.mapping import Placeholder, RefSpec, SourceSpec, ValueSpec, WhenSpec
 from loaders.records import RecordError, record_builder
 from loaders.values import Row, compile_condition, compile_id, compile_refs, compile_value, where
@@ -92,12 +91,6 @@ class RowParser:
     def __init__(self, schema: Schema, src: SourceSpec) -> None:
         self.src = src
         self.parse: Callable[..., ParsedRow] = _edge_parser(schema, src) if src.relation else _node_parser(schema, src)
-        # The main record of many rows at once (`loaders.columns`): `parse(raw, file, line, record)` takes a row's
-        # from it; a row it gives None for is parsed whole, and raises the reason.
-        typed = schema.relations[src.relation] if src.relation else schema.nodes[src.node_source()[0]]
-        self.records: ColumnBuilder = columnar_builder(
-            typed, src.properties, _EDGE_KEYS if src.relation else _NODE_KEYS,
-            deferred=frozenset(prop for prop, spec in src.properties.items() if spec.if_empty))
 
 
 def _builder(
@@ -143,10 +136,10 @@ def _node_parser(schema: Schema, src: SourceSpec) -> Callable[..., ParsedRow]:
     deferred = tuple((prop, where(spec)) for prop, spec in src.properties.items() if spec.if_empty)
     require = _requirement(src.require)
 
-    def parse(raw: Row, file: Any = None, line: int = 0, record: dict[str, Any] | None = None) -> ParsedRow:
+    def parse(raw: Row, file: Any = None, line: int = 0) -> ParsedRow:
         require(raw)
         node_id = key(raw)
-        record = build(raw) if record is None else record
+        record = build(raw)
         record["id"], record[SOURCE_FILE], record[SOURCE_LINE] = node_id, file_name, line
         nodes = [(label, record)]
         edges: list = []
@@ -200,11 +193,11 @@ def _edge_parser(schema: Schema, src: SourceSpec) -> Callable[..., ParsedRow]:
     by_id = source_ref.by is None and target_ref.by is None
     require = _requirement(src.require)
 
-    def parse(raw: Row, file: Any = None, line: int = 0, record: dict[str, Any] | None = None) -> ParsedRow:
+    def parse(raw: Row, file: Any = None, line: int = 0) -> ParsedRow:
         require(raw)
         s, d = source(raw), target(raw)
         edge_key = key(raw) if key is not None else ""
-        record = build(raw) if record is None else record
+        record = build(raw)
         record["src"], record["dst"], record["key"] = s, d, edge_key
         record[SOURCE_FILE], record[SOURCE_LINE] = file_name, line
         if by_id:  # the usual case: both ends named by id, nothing to look up

@@ -39,7 +39,7 @@ def compile_value(spec: ValueSpec) -> Getter:
         read = _column_reader(spec.column)
     else:  # ValueSpec's own check makes this unreachable
         raise ValueError("a value needs one of column, template, value")
-    steps = _steps(spec)
+    steps = [s for s in (_map_step(spec), _number_step(spec), _format_step(spec)) if s is not None]
     if not steps:
         return read
 
@@ -52,32 +52,6 @@ def compile_value(spec: ValueSpec) -> Getter:
         return value
 
     return evaluate
-
-
-def compile_cell(spec: ValueSpec) -> Callable[[str], Any] | None:
-    """A `column:` value (without `when`) as a function of its cell's text, the same steps as `compile_value`'s;
-    None for other values. What a row gives such a value depends on that one cell only: `loaders.columns`
-    computes it once per distinct cell of a column."""
-    if spec.when is not None or spec.value is not None or spec.template is not None or spec.column is None:
-        return None
-    steps = _steps(spec)
-    if not steps:
-        return str.strip
-
-    def evaluate(cell: str) -> Any:
-        value: Any = cell.strip()
-        if value == "":
-            return value
-        for step in steps:
-            value = step(value)
-        return value
-
-    return evaluate
-
-
-def _steps(spec: ValueSpec) -> list[Callable[[Any], Any]]:
-    """What a column or template value goes through after it is read, in order: map, number, format."""
-    return [s for s in (_map_step(spec), _number_step(spec), _format_step(spec)) if s is not None]
 
 
 def _column_reader(column: str) -> Getter:
