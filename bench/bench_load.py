@@ -2,7 +2,8 @@
 
 Usage::
 
-    nice -n 19 python bench/bench_load.py [--accounts 29000] [--runs 1] [--seed 7] [--profile]
+    nice -n 19 python bench/bench_load.py [--accounts 12500] [--runs 1] [--seed 7] [--profile] [--export DIR]
+                                          [--compare CHECKOUT]
 
 The sample is generated once (not timed); each run then loads it into a fresh SQLite file in a fresh
 subprocess, so its peak RSS (``VmHWM`` on Linux) belongs to that run alone. Wall time covers the
@@ -10,8 +11,11 @@ subprocess, so its peak RSS (``VmHWM`` on Linux) belongs to that run alone. Wall
 cost). "CPU s" is the process's CPU time over the same call: on a machine shared with other jobs, wall time
 mostly measures the others; CPU time is the steadier figure to compare two versions by (`--export` reuses
 one generated sample, so they load the same rows). Rows are the CSV rows the loader reads (``truth.csv``
-is not loaded); about 34.4 per account, so 29000 accounts give about a million. Phases are timed by
-wrapping the loader's steps:
+is not loaded); about 80 per account since stage history and activities, so 12500 accounts give about a
+million. ``--compare CHECKOUT`` loads the same sample with another checkout's loader too (e.g. main:
+``git archive main | tar -x -C /tmp/main``), runs interleaved so both see the same machine; the table
+(markdown, for docs/loading.md) gives medians per loader and the load average before and after. Phases
+are timed by wrapping the loader's steps:
 
 - parse: reading CSV and validating every row against the ontology (``Loader._parse_file``);
 - identity: duplicate resolution and redirection (``merge_duplicates``);
