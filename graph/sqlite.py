@@ -14,6 +14,7 @@ ledger's writes) lives in `graph.sqlite_changes`, the record log in
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -34,6 +35,7 @@ from graph.store import ChangeMark, Changes, DealPage, Direction, GraphStore, Ne
 from graph.timefmt import to_iso
 from ontology import NodeType, Relation, Schema
 
+log = logging.getLogger(__name__)
 LINEAGE_DDL = '"_load_id" TEXT, "_source_file" TEXT, "_source_line" INTEGER'
 SQL_TYPES = {"string": "TEXT", "integer": "INTEGER", "decimal": "REAL", "boolean": "INTEGER", "date": "TEXT",
              "dateTime": "TEXT"}
@@ -317,13 +319,21 @@ class SQLiteStore(ChangeSets, RecordLog, GraphStore):
             raise StoreError(f"preparing a load's writes: {e}") from e
         try:
             yield
-        finally:
+        except BaseException:
             try:
-                with self._transaction(graph_write=False) as conn:
-                    for table in deferred:
-                        conn.execute(_dst_index(table))
-            except sqlite3.Error as e:
-                raise StoreError(f"indexing a load's edges: {e}") from e
+                self._index_dst(deferred)
+            except StoreError:  # the writes' own error is the one to report; opening the store builds it later
+                log.exception("could not build the dst indexes of %s", ", ".join(deferred))
+            raise
+        self._index_dst(deferred)
+
+    def _index_dst(self, tables: list[str]) -> None:
+        try:
+            with self._transaction(graph_write=False) as conn:
+                for table in tables:
+                    conn.execute(_dst_index(table))
+        except sqlite3.Error as e:
+            raise StoreError(f"indexing a load's edges: {e}") from e
 
     def upsert_nodes(self, label: str, rows: Sequence[Mapping[str, Any]], load_id: str | None = None) -> int:
         node = self.schema.nodes[label]
