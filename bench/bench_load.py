@@ -2,7 +2,8 @@
 
 Usage::
 
-    nice -n 19 python bench/bench_load.py [--accounts 29000] [--runs 1] [--seed 7] [--profile]
+    nice -n 19 python bench/bench_load.py [--accounts 12500] [--runs 1] [--seed 7] [--profile] [--export DIR]
+                                          [--compare CHECKOUT]
 
 The sample is generated once (not timed); each run then loads it into a fresh SQLite file in a fresh
 subprocess, so its peak RSS (``VmHWM`` on Linux) belongs to that run alone. Wall time covers the
@@ -10,8 +11,11 @@ subprocess, so its peak RSS (``VmHWM`` on Linux) belongs to that run alone. Wall
 cost). "CPU s" is the process's CPU time over the same call: on a machine shared with other jobs, wall time
 mostly measures the others; CPU time is the steadier figure to compare two versions by (`--export` reuses
 one generated sample, so they load the same rows). Rows are the CSV rows the loader reads (``truth.csv``
-is not loaded); about 34.4 per account, so 29000 accounts give about a million. Phases are timed by
-wrapping the loader's steps:
+is not loaded); about 80 per account since stage history and activities, so 12500 accounts give about a
+million. ``--compare CHECKOUT`` loads the same sample with another checkout's loader too (e.g. main:
+``git archive main | tar -x -C /tmp/main``), runs interleaved so both see the same machine; the table
+(markdown, for docs/loading.md) gives medians per loader and the load average before and after. Phases
+are timed by wrapping the loader's steps:
 
 - parse: reading CSV and validating every row against the ontology (``Loader._parse_file``);
 - identity: duplicate resolution and redirection (``merge_duplicates``);
@@ -104,10 +108,10 @@ print(json.dumps({"wall": wall, "cpu": cpu, "rows": summary.totals()["read"], "t
 """
 
 
-def run_once(export: Path, profile: bool = False) -> dict:
-    """Load `export` into a fresh SQLite store in a fresh interpreter; its measurements."""
+def run_once(export: Path, profile: bool = False, repo: Path = REPO) -> dict:
+    """Load `export` into a fresh SQLite store in a fresh interpreter, with the loader of `repo`; its measurements."""
     out = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(REPO), str(export), "1" if profile else "0"],
+        [sys.executable, "-c", _CHILD, str(repo), str(export), "1" if profile else "0"],
         check=True,
         capture_output=True,
         text=True,
@@ -116,59 +120,67 @@ def run_once(export: Path, profile: bool = False) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Generate the sample, load it `--runs` times and print a table of medians."""
+    """Generate the sample, load it `--runs` times with each loader asked for (runs interleaved) and print a table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--accounts", type=int, default=29000, help="sample size (29000 gives ~1M source rows)")
+    parser.add_argument("--accounts", type=int, default=12500, help="sample size (12500 gives ~1M source rows)")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--profile", action="store_true", help="one more run under cProfile: the top costs")
+    parser.add_argument("--compare", type=Path, metavar="CHECKOUT",
+                        help="also load with the loader of another checkout (e.g. `git archive` of main, unpacked)")
     parser.add_argument(
         "--export",
         type=Path,
         help="load this sample directory (made by `loaders.sample` with the "
-        "same --accounts) instead of generating one: a 1M-row sample takes ~30 s to generate",
+        "same --accounts) instead of generating one: a 1M-row sample takes ~40 s to generate",
     )
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(REPO))
     from loaders.sample import generate_sample
 
+    variants: dict[str, dict] = {"this": {}}
+    if args.compare:
+        variants[args.compare.name] = {"repo": args.compare.resolve()}
+    runs: dict[str, list[dict]] = {name: [] for name in variants}
+    load_before = _loadavg()
     with tempfile.TemporaryDirectory() as tmp:
         export = args.export or generate_sample(Path(tmp) / "export", accounts=args.accounts, seed=args.seed).out_dir
-        runs = [run_once(export) for _ in range(args.runs)]
+        for _ in range(args.runs):  # interleaved, so the loaders share the machine's moods
+            for name, options in variants.items():
+                runs[name].append(run_once(export, **options))
         profiled = run_once(export, profile=True) if args.profile else None
 
-    wall = statistics.median(r["wall"] for r in runs)
-    rows = runs[0]["rows"]
     print(
         f"python {platform.python_version()} on {platform.machine()}, {_cpu_count()} CPUs; SQLite store; "
-        f"{args.runs} run(s), median wall time, max peak RSS"
+        f"{args.runs} run(s) each, medians, max peak RSS; load average {load_before} before, {_loadavg()} after"
     )
-    cpu = statistics.median(r["cpu"] for r in runs)
-    header = (
-        f"{'accounts':>9} {'rows read':>10} {'wall s':>8} {'rows/s':>9} {'CPU s':>7} {'rows/CPU s':>10} "
-        f"{'peak RSS MiB':>13} "
-        f"{'import RSS MiB':>15} {'store MiB':>10}"
-    )
+    header = (f"| loader | rows read | wall s | rows/s | CPU s | rows/CPU s | "
+              f"{' | '.join(f'{p} s' for p in PHASES if p != 'plan')} | peak RSS MiB | store MiB |")
     print(header)
-    print("-" * len(header))
-    print(
-        f"{args.accounts:>9} {rows:>10,} {wall:>8.2f} {rows / wall:>9,.0f} {cpu:>7.2f} {rows / cpu:>10,.0f} "
-        f"{max(r['peak'] for r in runs) / 2**20:>13.0f} {max(r['imported'] for r in runs) / 2**20:>15.0f} "
-        f"{runs[0]['db_bytes'] / 2**20:>10.0f}"
-    )
-    print("\nphase          median s   share   rows/s of the phase alone")
-    for phase in PHASES:
-        seconds = statistics.median(r["phases"].get(phase, 0.0) for r in runs)
-        alone = f"{rows / seconds:>12,.0f}" if seconds >= 0.01 else f"{'-':>12}"
-        print(f"{phase:<14} {seconds:>8.2f} {seconds / wall:>7.0%} {alone}")
-    print(
-        f"\nloaded/quarantined/merged: {runs[0]['totals']}; merges by rule: {runs[0]['merges']}; "
-        f"reconciles: {runs[0]['reconciles']}"
-    )
+    print("|" + "|".join("---" if i < 2 else "---:" for i in range(header.count("|") - 1)) + "|")
+    for name, done in runs.items():
+        wall, cpu = statistics.median(r["wall"] for r in done), statistics.median(r["cpu"] for r in done)
+        rows = done[0]["rows"]
+        phases = " | ".join(f"{statistics.median(r['phases'].get(p, 0.0) for r in done):.2f}"
+                            for p in PHASES if p != "plan")
+        print(f"| {name} | {rows:,} | {wall:.2f} | {rows / wall:,.0f} | {cpu:.2f} | {rows / cpu:,.0f} | {phases} | "
+              f"{max(r['peak'] for r in done) / 2**20:,.0f} | {done[0]['db_bytes'] / 2**20:,.0f} |")
+    first = runs["this"][0]
+    print(f"\nloaded/quarantined/merged: {first['totals']}; merges by rule: {first['merges']}; "
+          f"reconciles: {first['reconciles']}; import RSS {first['imported'] / 2**20:.0f} MiB")
+    if any(r["totals"] != first["totals"] for done in runs.values() for r in done):
+        print("the loaders' counts differ:", {name: done[0]["totals"] for name, done in runs.items()})
     if profiled:
         print("\ncProfile, top 15 by own time (one run; profiling slows it down):")
         print(profiled["profile"])
+
+
+def _loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
 
 
 def _cpu_count() -> int:

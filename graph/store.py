@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -139,6 +140,11 @@ class GraphStore(ABC):
         `_source_line` when given) and the load's `batches` / `rows_written`
         advance in the same transaction.
         """
+
+    def bulk_writes(self, relations: Iterable[str]) -> AbstractContextManager[None]:
+        """Around a load's writes of `relations`: a store may defer work it can do once at the end (SQLite builds
+        an empty edge table's `dst` index after the rows are in). Nothing by default."""
+        return nullcontext()
 
     @abstractmethod
     def upsert_edges(self, relation: str, rows: Sequence[Mapping[str, Any]], load_id: str | None = None) -> int:

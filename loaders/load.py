@@ -372,10 +372,11 @@ class Loader:
             for i in range(0, len(recs), BATCH_SIZE):
                 written = self.store.upsert_nodes(label, recs[i : i + BATCH_SIZE], load_id=load_id)
                 summary.nodes_written[label] = summary.nodes_written.get(label, 0) + written
-        for rel, recs in edges.items():
-            for i in range(0, len(recs), BATCH_SIZE):
-                written = self.store.upsert_edges(rel, recs[i : i + BATCH_SIZE], load_id=load_id)
-                summary.edges_written[rel] = summary.edges_written.get(rel, 0) + written
+        with self.store.bulk_writes(edges):  # SQLite indexes an empty edge table once, after its rows are in
+            for rel, recs in edges.items():
+                for i in range(0, len(recs), BATCH_SIZE):
+                    written = self.store.upsert_edges(rel, recs[i : i + BATCH_SIZE], load_id=load_id)
+                    summary.edges_written[rel] = summary.edges_written.get(rel, 0) + written
 
 
 def _reject(row: ParsedRow, reason: str, rejected: list[tuple[ParsedRow, str]]) -> None:

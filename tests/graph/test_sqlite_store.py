@@ -15,7 +15,8 @@ import pytest
 from graph import GraphStore, InvalidInput, StoreError, open_store, sqlite_url
 from graph.ledger import Ledger
 from graph.lineage import MergeRecord
-from tests.graph.test_store_contract import DATETIMES_IN, DATETIMES_OUT, add_accounts
+from ontology.names import Rel
+from tests.graph.test_store_contract import DATETIMES_IN, DATETIMES_OUT, add_accounts, add_deals
 
 T = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -134,3 +135,46 @@ def test_a_store_from_before_the_ledger_opens_with_its_books(tmp_path):
         assert new.merge_id > 7  # numbered above the old merges
     with open_store(sqlite_url(db)) as again:  # carried over once
         assert len(Ledger(again).loads()) == 1 and len(Ledger(again).merges()) == 2
+
+
+def _indexes(db: Path) -> set[str]:
+    raw = sqlite3.connect(db)
+    try:
+        return {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'e_%'")}
+    finally:
+        raw.close()
+
+
+def test_edge_tables_index_dst_and_no_src_alone(store, tmp_path):
+    """src lookups use the primary key's index; a store that had a src index loses it when opened."""
+    assert "e_for_account_dst" in _indexes(tmp_path / "graph.db")
+    assert not any(name.endswith("_src") for name in _indexes(tmp_path / "graph.db"))
+    store.close()
+    raw = sqlite3.connect(tmp_path / "graph.db")
+    raw.execute("CREATE INDEX e_for_account_src ON e_for_account (src)")
+    raw.commit()
+    raw.close()
+    open_store(sqlite_url(tmp_path / "graph.db")).close()
+    assert "e_for_account_src" not in _indexes(tmp_path / "graph.db")
+    raw = sqlite3.connect(tmp_path / "graph.db")
+    plan = raw.execute("EXPLAIN QUERY PLAN SELECT dst FROM e_for_account WHERE src = 'x'").fetchall()
+    raw.close()
+    assert "sqlite_autoindex_e_for_account" in str(plan)
+
+
+def test_bulk_writes_build_an_empty_tables_dst_index_afterwards(store, tmp_path):
+    db = tmp_path / "graph.db"
+    add_accounts(store, "a1")
+    add_deals(store, "d1", "d2")
+    store.upsert_edges(Rel.SUBSIDIARY_OF, [{"src": "a1", "dst": "a1"}])  # not empty: its index stays throughout
+    with store.bulk_writes([Rel.FOR_ACCOUNT, Rel.SUBSIDIARY_OF]):
+        assert "e_for_account_dst" not in _indexes(db)
+        assert "e_subsidiary_of_dst" in _indexes(db)
+        store.upsert_edges(Rel.FOR_ACCOUNT, [{"src": "d1", "dst": "a1"}, {"src": "d2", "dst": "a1"}])
+    assert {"e_for_account_dst", "e_subsidiary_of_dst"} <= _indexes(db)
+    with pytest.raises(RuntimeError), store.bulk_writes([Rel.INVOLVES]):
+        assert "e_involves_dst" not in _indexes(db)
+        raise RuntimeError("a load that fails half-way")
+    assert "e_involves_dst" in _indexes(db)
+    assert sorted(e["src"] for e in store.read_rows(Rel.FOR_ACCOUNT)) == ["d1", "d2"]
+    assert store.check_integrity() == []
