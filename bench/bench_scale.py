@@ -2,7 +2,7 @@
 
     python bench/bench_scale.py                           # 300, 3000 accounts (~10k, ~100k source rows)
     python bench/bench_scale.py --accounts 2000 --full-batch   # the default sample, sampled beside full-batch
-    python bench/bench_scale.py --accounts 30000          # ~1M rows (long)
+    python bench/bench_scale.py --accounts 12000          # ~1M rows (about 85 an account: 1,000 gave 84,988)
 
 Per size, in a fresh subprocess (so peak RSS is that size's own): the sample is
 generated and loaded, the sampled model (`TrainConfig.fanout`) trained, and
@@ -14,6 +14,10 @@ graph changed are rescored and explained (`score_open_deals(changed_only=True)`)
 then compared with a full rescore by the same model: `max diff` is over every
 open deal's latest score. With `--full-batch` the full-batch model is trained
 on the same store afterwards, for its AUROC and time (peak RSS is taken before).
+
+Below each size's row: the load average when it started, CPU seconds per phase (the machine is shared, so
+CPU time is the steadier figure), and the inner steps' wall and CPU seconds (`PHASES`, nested: validation's
+`logits_of` runs inside `fit_graph_model`, `examples_at` inside `build_examples`).
 
 Figures, not assertions: the machine is shared and noisy; compare within one run.
 """
