@@ -145,6 +145,10 @@ def one_run(accounts: int, full_batch: bool) -> dict:
         wall, cpu = time.perf_counter(), time.process_time()
         result = fn(*args, **kwargs)
         out[f"{name}_s"], out[f"{name}_cpu_s"] = time.perf_counter() - wall, time.process_time() - cpu
+        # Progress on stderr, for a long run watched from outside (`--child N` prints it as it goes).
+        print(f"{name}: {out[f'{name}_s']:.1f} s wall, {out[f'{name}_cpu_s']:.1f} s CPU, "
+              f"inner {json.dumps({k: [round(x, 1) for x in v] for k, v in inner.items() if v[2]})}",
+              file=sys.stderr, flush=True)
         return result
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -165,8 +169,9 @@ def one_run(accounts: int, full_batch: bool) -> dict:
                                for k, v in inner.items()}
 
         timed("delta_load", load_export, store, root / "delta", mapping, root / "q")
-        out["rescored"] = len(timed("rescore", score_open_deals, store, root / "sampled", explain=True,
-                                    changed_only=True))
+        rescored = timed("rescore", score_open_deals, store, root / "sampled", explain=True, changed_only=True)
+        out["rescored"] = len(rescored)
+        out["kept_explanations"] = sum(1 for r in rescored if r.explanation and "explains" in r.explanation.extra)
         out["second_pass"] = len(score_open_deals(store, root / "sampled", explain=False, changed_only=True))
         latest = {d: r.probability for d, r in store.latest_scores(_open_ids(store)).items()}
         full = {r.deal_id: r.probability
@@ -211,7 +216,8 @@ def main() -> None:
               f"{r['open_deals']:>6} {r['peak_rss_mib']:>8.0f} {r['auroc'] or float('nan'):>6.3f} | "
               f"{r['delta_deals']:>11} {r['rescored']:>8} {r['rescore_s']:>9.1f} {r['full_rescore_s']:>6.1f} "
               f"{r['max_diff']:>8.1e} | {fb}", flush=True)
-        print(f"         ({r['threads']} numeric threads; a second incremental pass rescored {r['second_pass']}, "
+        print(f"         ({r['threads']} numeric threads; {r['kept_explanations']} of the {r['rescored']} rescored "
+              f"kept their explanation; a second incremental pass rescored {r['second_pass']}, "
               f"{r['missing']} open deals without an incremental score)", flush=True)
         print(f"         load avg {r['load_avg']:.2f}; CPU s: load {r['load_cpu_s']:.1f}, "
               f"train {r['train_cpu_s']:.1f}, "
