@@ -2,7 +2,7 @@
 
     python bench/bench_scale.py                           # 300, 3000 accounts (~10k, ~100k source rows)
     python bench/bench_scale.py --accounts 2000 --full-batch   # the default sample, sampled beside full-batch
-    python bench/bench_scale.py --accounts 30000          # ~1M rows (long)
+    python bench/bench_scale.py --accounts 12000          # ~1M rows (about 85 an account: 1,000 gave 84,988)
 
 Per size, in a fresh subprocess (so peak RSS is that size's own): the sample is
 generated and loaded, the sampled model (`TrainConfig.fanout`) trained, and
@@ -15,6 +15,10 @@ then compared with a full rescore by the same model: `max diff` is over every
 open deal's latest score. With `--full-batch` the full-batch model is trained
 on the same store afterwards, for its AUROC and time (peak RSS is taken before).
 
+Below each size's row: the load average when it started, CPU seconds per phase (the machine is shared, so
+CPU time is the steadier figure), and the inner steps' wall and CPU seconds (`PHASES`, nested: validation's
+`logits_of` runs inside `fit_graph_model`, `examples_at` inside `build_examples`).
+
 Figures, not assertions: the machine is shared and noisy; compare within one run.
 """
 
@@ -23,11 +27,13 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +64,65 @@ def delta_export(sample: Path, delta: Path, seed: int = 7) -> int:
     return _count(delta / "Opportunity.csv")
 
 
+#: The inner steps timed per phase (module, attribute): wall and CPU seconds, calls. Training and scoring
+#: nest (`logits_of` runs inside `fit_graph_model` for validation), so the phases overlap; the table says so.
+PHASES = (
+    ("graph.snapshot", "Snapshot.timeline"),
+    ("gnn.dataset", "examples_at"),
+    ("gnn.dataset", "build_examples"),
+    ("gnn.fit", "fit_graph_model"),
+    ("gnn.minibatch", "batch_logits"),
+    ("gnn.fit", "logits_of"),
+    ("gnn.fit", "fit_platt"),
+    ("gnn.wide", "fit_wide"),
+    ("gnn.score", "open_examples"),
+    ("gnn.score", "fingerprints"),
+    ("gnn.score", "predict_examples"),
+    ("gnn.explain", "PathExplainer.explain_many"),
+    ("graph.store", "GraphStore.snapshot"),
+    ("graph.sqlite", "SQLiteStore.write_scores"),
+)
+
+
+def time_phases(phases: tuple[tuple[str, str], ...] = PHASES) -> dict[str, list[float]]:
+    """Wrap each named function wherever it is bound (its module and every module that imported it), adding
+    [wall s, CPU s, calls] per name to the returned dict as the run goes. Only for this benchmark's child."""
+    import importlib
+
+    totals: dict[str, list[float]] = {}
+    for module_name, attr in phases:
+        module = importlib.import_module(module_name)
+        owner, name = (module, attr) if "." not in attr else (getattr(module, attr.split(".")[0]), attr.split(".")[1])
+        original = getattr(owner, name)
+        totals[attr] = [0.0, 0.0, 0]
+        wrapped = _timer(original, totals[attr])
+        setattr(owner, name, wrapped)
+        if owner is module:  # `from gnn.fit import logits_of` elsewhere: rebind those names too
+            for other in list(sys.modules.values()):
+                if getattr(other, "__name__", "").split(".")[0] in ("gnn", "graph") and \
+                        getattr(other, name, None) is original:
+                    setattr(other, name, wrapped)
+    return totals
+
+
+def _timer(fn: Callable, total: list[float]) -> Callable:
+    depth = [0]  # recursive or nested calls of the same function count once
+
+    def timed(*args, **kwargs):
+        if depth[0]:
+            return fn(*args, **kwargs)
+        depth[0] += 1
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            depth[0] -= 1
+            total[0] += time.perf_counter() - wall
+            total[1] += time.process_time() - cpu
+            total[2] += 1
+    return timed
+
+
 def _count(path: Path) -> int:
     with path.open(encoding="utf-8", newline="") as f:
         return sum(1 for _ in csv.DictReader(f))
@@ -73,7 +138,19 @@ def one_run(accounts: int, full_batch: bool) -> dict:
     from loaders import load_export, load_mapping
     from loaders.sample import generate_sample
 
-    out: dict = {"accounts": accounts, "threads": size_thread_pools()}
+    out: dict = {"accounts": accounts, "threads": size_thread_pools(), "load_avg": os.getloadavg()[0]}
+    inner = time_phases()
+
+    def timed(name: str, fn: Callable, *args, **kwargs):
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = fn(*args, **kwargs)
+        out[f"{name}_s"], out[f"{name}_cpu_s"] = time.perf_counter() - wall, time.process_time() - cpu
+        # Progress on stderr, for a long run watched from outside (`--child N` prints it as it goes).
+        print(f"{name}: {out[f'{name}_s']:.1f} s wall, {out[f'{name}_cpu_s']:.1f} s CPU, "
+              f"inner {json.dumps({k: [round(x, 1) for x in v] for k, v in inner.items() if v[2]})}",
+              file=sys.stderr, flush=True)
+        return result
+
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         summary = generate_sample(root / "sample", accounts=accounts, seed=7)
@@ -81,35 +158,30 @@ def one_run(accounts: int, full_batch: bool) -> dict:
         out["delta_deals"] = delta_export(root / "sample", root / "delta")
         store = open_store(sqlite_url(root / "graph.db"))
         mapping = load_mapping("salesforce", store.schema)
-        t = time.perf_counter()
-        load_export(store, root / "sample", mapping, root / "q")
-        out["load_s"] = time.perf_counter() - t
-        t = time.perf_counter()
-        result = train(store, root / "sampled", truth=root / "sample" / "truth.csv")
-        out["train_s"] = time.perf_counter() - t
+        timed("load", load_export, store, root / "sample", mapping, root / "q")
+        result = timed("train", train, store, root / "sampled", truth=root / "sample" / "truth.csv")
         out["auroc"] = result.report["test"]["graphsage"]["auroc"] if "graphsage" in result.report["test"] else None
-        t = time.perf_counter()
-        out["open_deals"] = len(score_open_deals(store, root / "sampled", explain=True))
-        out["score_s"] = time.perf_counter() - t
+        out["epochs"] = [t["best_epoch"] for t in result.report["tuning"]]
+        out["examples"] = result.report["examples"]
+        out["train_phases"] = {k: v.copy() for k, v in inner.items()}
+        out["open_deals"] = len(timed("score", score_open_deals, store, root / "sampled", explain=True))
+        out["score_phases"] = {k: [a - b for a, b in zip(v, out["train_phases"][k], strict=True)]
+                               for k, v in inner.items()}
 
-        t = time.perf_counter()
-        load_export(store, root / "delta", mapping, root / "q")
-        out["delta_load_s"] = time.perf_counter() - t
-        t = time.perf_counter()
-        out["rescored"] = len(score_open_deals(store, root / "sampled", explain=True, changed_only=True))
-        out["rescore_s"] = time.perf_counter() - t
+        timed("delta_load", load_export, store, root / "delta", mapping, root / "q")
+        rescored = timed("rescore", score_open_deals, store, root / "sampled", explain=True, changed_only=True)
+        out["rescored"] = len(rescored)
+        out["kept_explanations"] = sum(1 for r in rescored if r.explanation and "explains" in r.explanation.extra)
         out["second_pass"] = len(score_open_deals(store, root / "sampled", explain=False, changed_only=True))
         latest = {d: r.probability for d, r in store.latest_scores(_open_ids(store)).items()}
-        t = time.perf_counter()
-        full = {r.deal_id: r.probability for r in score_open_deals(store, root / "sampled", explain=False)}
-        out["full_rescore_s"] = time.perf_counter() - t
+        full = {r.deal_id: r.probability
+                for r in timed("full_rescore", score_open_deals, store, root / "sampled", explain=False)}
         out["max_diff"] = max((abs(latest[d] - p) for d, p in full.items()), default=0.0)
         out["missing"] = len(set(full) - set(latest))
         out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         if full_batch:
-            t = time.perf_counter()
-            other = train(store, root / "full", truth=root / "sample" / "truth.csv", config=TrainConfig(fanout=None))
-            out["full_batch_train_s"] = time.perf_counter() - t
+            other = timed("full_batch_train", train, store, root / "full", truth=root / "sample" / "truth.csv",
+                          config=TrainConfig(fanout=None))
             out["full_batch_auroc"] = other.report["test"].get("graphsage", {}).get("auroc")
             out["full_batch_peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         store.close()
@@ -144,8 +216,16 @@ def main() -> None:
               f"{r['open_deals']:>6} {r['peak_rss_mib']:>8.0f} {r['auroc'] or float('nan'):>6.3f} | "
               f"{r['delta_deals']:>11} {r['rescored']:>8} {r['rescore_s']:>9.1f} {r['full_rescore_s']:>6.1f} "
               f"{r['max_diff']:>8.1e} | {fb}", flush=True)
-        print(f"         ({r['threads']} numeric threads; a second incremental pass rescored {r['second_pass']}, "
+        print(f"         ({r['threads']} numeric threads; {r['kept_explanations']} of the {r['rescored']} rescored "
+              f"kept their explanation; a second incremental pass rescored {r['second_pass']}, "
               f"{r['missing']} open deals without an incremental score)", flush=True)
+        print(f"         load avg {r['load_avg']:.2f}; CPU s: load {r['load_cpu_s']:.1f}, "
+              f"train {r['train_cpu_s']:.1f}, "
+              f"score+explain {r['score_cpu_s']:.1f}, rescore {r['rescore_cpu_s']:.1f}; best epochs {r['epochs']}; "
+              f"examples {r['examples']}", flush=True)
+        for stage in ("train", "score"):
+            parts = ", ".join(f"{k} {w:.1f}/{c:.1f} s x{n:.0f}" for k, (w, c, n) in r[f"{stage}_phases"].items() if n)
+            print(f"         {stage} phases (wall/CPU, calls; nested): {parts}", flush=True)
 
 
 if __name__ == "__main__":

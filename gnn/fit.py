@@ -20,7 +20,7 @@ from sklearn.metrics import roc_auc_score
 
 from gnn.dataset import CutoffExamples
 from gnn.features import FeatureSpec
-from gnn.minibatch import batch_logits, is_sampled, sampled_logits, training_batches
+from gnn.minibatch import batch_logits, is_sampled, sampled_logits, subset, training_batches
 from gnn.model import HeteroSAGE, ModelConfig
 from gnn.wide import WideLinear, WideSpec, fit_wide
 
@@ -39,10 +39,17 @@ class FitConfig:
     seed: int = 0
     # Target deals per step when the model is sampled (`ModelConfig.fanout`); full-batch takes a cutoff a step.
     batch_size: int = 1024
+    # Sampled only: about this many training examples an epoch (a fresh draw each), and validation examples read
+    # for early stopping (a fixed draw); None: all. Above the default sample's counts, so its model is the same
+    # as with all; at a million rows they keep an epoch's cost constant (docs/design.md, "Scale").
+    epoch_examples: int | None = 20_000
+    early_stop_examples: int | None = 20_000
 
     def to_dict(self) -> dict:
         out = {"model": self.model.to_dict(), "lr": self.lr, "weight_decay": self.weight_decay}
-        return out | ({"batch_size": self.batch_size} if self.model.fanout is not None else {})
+        sampled = {"batch_size": self.batch_size, "epoch_examples": self.epoch_examples,
+                   "early_stop_examples": self.early_stop_examples}
+        return out | (sampled if self.model.fanout is not None else {})
 
 
 #: What tuning tries, chosen by validation AUROC. Two layers keep explanations cheap
@@ -78,17 +85,19 @@ def fit_graph_model(examples: dict[str, list[CutoffExamples]], config: FitConfig
     model = HeteroSAGE({t: first[t].x.shape[1] for t in first.node_types}, first.edge_types, config.model, wide)
     trainable = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(trainable, lr=config.lr, weight_decay=config.weight_decay)
-    y_val = concat(examples["val"], lambda e: e.labels.numpy())
+    val = subset(examples["val"], config.early_stop_examples, config.seed) if is_sampled(model) else examples["val"]
+    y_val = concat(val, lambda e: e.labels.numpy())
     # Examples are weighted by deal (`gnn.dataset.weigh_by_deal`); dividing by the mean weight per bucket keeps
     # the loss on the scale the learning rate was tuned for.
     # With mini-batches the scale is the mean weight per step, as a step per cutoff has.
     generator = torch.Generator().manual_seed(config.seed)
+    # A budgeted epoch (`epoch_examples`) takes a share of the batches, each of the same mean weight.
     steps = sum(-(-len(e.index) // config.batch_size) for e in examples["train"]) if is_sampled(model) else None
     scale = sum(float(e.weight().sum()) for e in examples["train"]) / max(steps or len(examples["train"]), 1)
     best, best_state, best_epoch, waited = -1.0, None, 0, 0
     for epoch in range(config.epochs):
         model.train()
-        for ex, rows in _steps(model, examples["train"], config.batch_size, generator):
+        for ex, rows in _steps(model, examples["train"], config, generator):
             opt.zero_grad()
             if rows is None:
                 out, labels, weight = model(ex.data.x_dict, ex.data.edge_index_dict)[ex.index], ex.labels, ex.weight()
@@ -98,7 +107,7 @@ def fit_graph_model(examples: dict[str, list[CutoffExamples]], config: FitConfig
                     * weight).sum() / scale
             loss.backward()
             opt.step()
-        score = roc_auc_score(y_val, logits_of(model, examples["val"])) if len(np.unique(y_val)) > 1 else 0.0
+        score = roc_auc_score(y_val, logits_of(model, val)) if len(np.unique(y_val)) > 1 else 0.0
         if score > best + 1e-4:
             best, best_epoch, waited = score, epoch, 0
             best_state = {k: v.clone() for k, v in model.state_dict().items()}
@@ -112,11 +121,11 @@ def fit_graph_model(examples: dict[str, list[CutoffExamples]], config: FitConfig
     return model, best, best_epoch
 
 
-def _steps(model: HeteroSAGE, train: list[CutoffExamples], batch_size: int,
+def _steps(model: HeteroSAGE, train: list[CutoffExamples], config: FitConfig,
            generator: torch.Generator) -> list[tuple[CutoffExamples, torch.Tensor | None]]:
     """One epoch's steps: (cutoff, rows of its examples), rows None for the whole cutoff (full-batch)."""
     if is_sampled(model):
-        return list(training_batches(train, batch_size, generator))
+        return list(training_batches(train, config.batch_size, generator, config.epoch_examples))
     return [(ex, None) for ex in train]
 
 

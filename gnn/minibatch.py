@@ -7,6 +7,8 @@ graph, and a hub (a product on 750 deals) costs `fanout` senders, not 750.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from torch import Tensor
 
@@ -39,16 +41,46 @@ def sampled_logits(model: HeteroSAGE, examples: CutoffExamples, batch_size: int 
     return out
 
 
-def training_batches(examples: list[CutoffExamples], batch_size: int,
-                     generator: torch.Generator) -> list[tuple[CutoffExamples, Tensor]]:
+def training_batches(examples: list[CutoffExamples], batch_size: int, generator: torch.Generator,
+                     budget: int | None = None) -> list[tuple[CutoffExamples, Tensor]]:
     """One epoch: every training example once, in shuffled mini-batches of one cutoff each (a batch shares its
-    cutoff's graph), the batches of all cutoffs in shuffled order. Rows index the cutoff's examples."""
+    cutoff's graph), the batches of all cutoffs in shuffled order. Rows index the cutoff's examples.
+
+    `budget`: at most about this many examples an epoch — the first shuffled batches that reach it, a fresh
+    draw each epoch — so an epoch costs the same however many deals the history holds and early stopping
+    counts in the same units at any scale. None, or a budget above the examples: every batch, as without."""
     batches = []
     for ex in examples:
         order = torch.randperm(len(ex.index), generator=generator)
         batches += [(ex, order[i : i + batch_size]) for i in range(0, len(order), batch_size)]
-    shuffled = torch.randperm(len(batches), generator=generator).tolist()
-    return [batches[i] for i in shuffled]
+    shuffled = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+    if budget is None:
+        return shuffled
+    taken, total = [], 0
+    for batch in shuffled:
+        if total >= budget:
+            break
+        taken.append(batch)
+        total += len(batch[1])
+    return taken
+
+
+def subset(examples: list[CutoffExamples], limit: int | None, seed: int = 0) -> list[CutoffExamples]:
+    """About `limit` of the examples, the same share of every cutoff, drawn once (`seed`); all when they are
+    fewer. Early stopping reads validation AUROC every epoch: a fixed subset keeps that cost bounded at scale
+    (calibration and the reported figures still read every example)."""
+    total = sum(len(e.deal_ids) for e in examples)
+    if limit is None or total <= limit:
+        return examples
+    generator = torch.Generator().manual_seed(seed)
+    out = []
+    for ex in examples:
+        keep = max(1, round(len(ex.deal_ids) * limit / total))
+        rows = torch.randperm(len(ex.deal_ids), generator=generator)[:keep].sort().values
+        # `replace` keeps the graph and its samplers, built once for every epoch.
+        out.append(replace(ex, index=ex.index[rows], labels=ex.labels[rows], deal_ids=[ex.deal_ids[i] for i in rows],
+                           weights=None if ex.weights is None else ex.weights[rows]))
+    return out
 
 
 def batch_logits(model: HeteroSAGE, examples: CutoffExamples, rows: Tensor) -> Tensor:

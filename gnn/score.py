@@ -100,7 +100,10 @@ def score_open_deals(
     where it keeps one) and a fingerprint of the deal's computation graph (`graph`, `gnn.sampling`).
     `changed_only`: rescore only deals whose fingerprint moved since their latest score by this model (a new
     neighbour among the sampled ones, a changed input, a moved clock) or that have none: the same scores as a
-    full rescore, since a deal's score depends on nothing else.
+    full rescore, since a deal's score depends on nothing else. Of those, only deals whose own record moved
+    (`own_digests`) or whose score moved by `EXPLAIN_TOLERANCE` or more since the score their explanation was
+    made for are explained again; the others keep that explanation, which says which score it explains
+    (`extra["explains"]`: its probability, time and snapshot).
     """
     loaded = load_model(home)
     full = store.snapshot()
@@ -108,8 +111,11 @@ def score_open_deals(
     if opened is None:
         return []
     prints = fingerprints(loaded, opened)
+    own = own_digests(full, opened.deal_ids)
+    previous: dict[str, ScoreRecord] = {}
     if changed_only:
-        opened = _stale(store, loaded, opened, prints)
+        previous = store.latest_scores(opened.deal_ids)
+        opened = _stale(previous, loaded, opened, prints)
         if not opened.deal_ids:
             log.info("no open deal's computation graph changed: nothing rescored")
             return []
@@ -139,14 +145,26 @@ def score_open_deals(
             note = NO_SKILL_NOTE.format(why="; ".join(failed) or "failed the serving gate")
         explanations = [Explanation(method="class-prior", note=note)] * len(deal_ids)
     if explainer is not None:
+        kept = {i: e for i, d in enumerate(deal_ids)
+                if (e := kept_explanation(previous.get(d), loaded.card.version, float(probs[i]), own[d],
+                                          loaded.prior)) is not None}
+        todo = [i for i in range(len(deal_ids)) if i not in kept]
+        if kept:
+            log.info("%d rescored deals keep their explanation (own record unchanged, score within %.2f)",
+                     len(kept), EXPLAIN_TOLERANCE)
         chunk = 16
-        batches = tqdm(range(0, len(deal_ids), chunk), desc="explaining", unit="batch", disable=not progress,
+        batches = tqdm(range(0, len(todo), chunk), desc="explaining", unit="batch", disable=not progress,
                        file=sys.stderr)
         for i in batches:
-            explanations[i : i + chunk] = explainer.explain_many([int(p) for p in positions[i : i + chunk]], top=top)
+            rows = todo[i : i + chunk]
+            for row, made in zip(rows, explainer.explain_many([int(positions[r]) for r in rows], top=top),
+                                 strict=True):
+                explanations[row] = made
+        for row, explanation in kept.items():
+            explanations[row] = explanation
     records = score_records(loaded.card.version, dict(zip(deal_ids, probs, strict=True)),
                             explanations=dict(zip(deal_ids, explanations, strict=True)), metadata=metadata,
-                            base_rate=loaded.prior, per_deal={d: {"graph": prints[d]} for d in deal_ids})
+                            base_rate=loaded.prior, per_deal={d: {"graph": prints[d], "own": own[d]} for d in deal_ids})
     if write:
         store.write_scores(records)
     log.info("scored %d open deals with model %s", len(records), loaded.card.version)
@@ -161,9 +179,67 @@ def fingerprints(loaded: LoadedModel, opened: CutoffExamples) -> dict[str, str]:
     return dict(zip(opened.deal_ids, sampler.digests(loaded.model.config.target, opened.index), strict=True))
 
 
-def _stale(store: GraphStore, loaded: LoadedModel, opened: CutoffExamples, prints: dict[str, str]) -> CutoffExamples:
+def own_digests(snapshot: Snapshot, deal_ids: list[str]) -> dict[str, str]:
+    """Per deal, a fingerprint of its own record: its row and every edge that touches it (a stage change, an
+    activity, a contact role, a line item), as stored — not the encoded inputs, so a moved clock leaves it as it
+    was. An explanation speaks of these facts; while they stand and the score barely moved, it still holds."""
+    shape = DealShape.of(snapshot.schema)
+    label, key = shape.deal.name, shape.deal.key
+    deals = snapshot.nodes[label]
+    where = pd.Index(deals[key])
+    total = _row_hashes(deals).copy()
+    for name, frame in snapshot.edges.items():
+        rel = snapshot.schema.relations[name]
+        salt = np.uint64(int(pd.util.hash_array(np.array([name], dtype=object))[0]))
+        for end, node_type in (("src", rel.source), ("dst", rel.target)):
+            if node_type != label or frame.empty:
+                continue
+            at = where.get_indexer(frame[end])
+            hashes = _row_hashes(frame) ^ salt
+            known = at >= 0
+            np.add.at(total, at[known], hashes[known])  # a sum: the set of edges, in any order
+    return {d: f"{total[i]:016x}" if i >= 0 else "" for d, i in zip(deal_ids, where.get_indexer(deal_ids),
+                                                                     strict=True)}
+
+
+def _row_hashes(frame: pd.DataFrame) -> np.ndarray:
+    """A 64-bit hash per row of every column, by value (columns in name order, so their order is no change)."""
+    ordered = frame[sorted(frame.columns)]
+    try:
+        return pd.util.hash_pandas_object(ordered, index=False).to_numpy(np.uint64)
+    except TypeError:  # a cell pandas cannot hash (a list): hash its text
+        return pd.util.hash_pandas_object(ordered.astype(str), index=False).to_numpy(np.uint64)
+
+
+#: A rescored deal keeps its explanation while its score stays this close to the one the explanation was made for.
+EXPLAIN_TOLERANCE = 0.01
+
+
+def kept_explanation(before: ScoreRecord | None, version: str, probability: float, own: str,
+                     base_rate: float) -> Explanation | None:
+    """The explanation a rescored deal keeps, marked with the score it explains; None: explain it again.
+
+    Kept only when the same model made it, the deal's own record (`own_digests`) is as it was, its band is the
+    same, and its score is within `EXPLAIN_TOLERANCE` of the score the explanation was made for (not of the
+    latest one, so small moves cannot add up unexplained)."""
+    if before is None or before.explanation is None or before.model_version != version:
+        return None
+    if not own or before.metadata.get("own") != own:
+        return None
+    if before.explanation.method == "class-prior" or before.metadata.get("state") != SKILL:
+        return None
+    explains = before.explanation.extra.get("explains") or {
+        "probability": before.probability, "scored_at": before.scored_at.isoformat(),
+        "snapshot": before.metadata.get("snapshot")}
+    if abs(probability - float(explains["probability"])) >= EXPLAIN_TOLERANCE or \
+            band(probability, base_rate) != before.band:
+        return None
+    return replace(before.explanation, extra={**before.explanation.extra, "explains": explains})
+
+
+def _stale(latest: Mapping[str, ScoreRecord], loaded: LoadedModel, opened: CutoffExamples,
+           prints: dict[str, str]) -> CutoffExamples:
     """The open deals whose latest score is not this model's on the same computation graph."""
-    latest = store.latest_scores(opened.deal_ids)
     keep = [i for i, d in enumerate(opened.deal_ids)
             if d not in latest or latest[d].model_version != loaded.card.version
             or latest[d].metadata.get("graph") != prints[d]]

@@ -68,10 +68,14 @@ class TrainConfig:
     # None: full-batch, the whole graph of every cutoff (slower on hubs; kept to compare with).
     fanout: int | None = DEFAULT_FANOUT
     batch_size: int = 1024  # target deals per training step when sampled
+    # Sampled: training examples an epoch and validation examples for early stopping (`FitConfig`); None: all.
+    epoch_examples: int | None = FitConfig.epoch_examples
+    early_stop_examples: int | None = FitConfig.early_stop_examples
 
     def fit_grid(self) -> tuple[FitConfig, ...]:
         """The grid with this run's sampling settings."""
-        return tuple(replace(c, model=replace(c.model, fanout=self.fanout), batch_size=self.batch_size)
+        return tuple(replace(c, model=replace(c.model, fanout=self.fanout), batch_size=self.batch_size,
+                             epoch_examples=self.epoch_examples, early_stop_examples=self.early_stop_examples)
                      for c in self.grid)
 
 

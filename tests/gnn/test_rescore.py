@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gnn.score import load_model, open_deal_ids, score_open_deals
+from gnn.score import EXPLAIN_TOLERANCE, load_model, open_deal_ids, score_open_deals
 from graph import open_store, sqlite_url
 
 
@@ -49,3 +49,41 @@ def test_a_delta_rescores_only_what_changed_and_equals_a_full_rescore(trained, c
     for d in opened:
         assert latest[d].probability == pytest.approx(full[d].probability, abs=1e-6), d
         assert latest[d].metadata["graph"] == full[d].metadata["graph"], d
+
+
+def test_a_rescored_deal_is_explained_again_only_when_its_own_record_or_its_score_moved(trained, copied) -> None:
+    store = copied
+    snap = store.snapshot()
+    opened = open_deal_ids(snap)
+    before = store.latest_scores(opened)
+    assert all(before[d].metadata["own"] for d in opened)
+
+    # A contact joins one open deal: that deal's own record moves; its neighbours' scores move a little.
+    involves = snap.edges["INVOLVES"]
+    deal = opened[-1]
+    on_deal = set(involves.loc[involves["src"] == deal, "dst"])
+    contact = next(c for c in involves["dst"] if c not in on_deal)
+    opened_at = snap.nodes["Deal"].set_index("id").at[deal, "created_at"].isoformat()
+    store.upsert_edges("INVOLVES", [{"src": deal, "dst": contact, "role": "decision_maker", "created_at": opened_at}])
+
+    rescored = {r.deal_id: r for r in score_open_deals(store, trained.home, changed_only=True)}
+    assert deal in rescored and rescored[deal].metadata["own"] != before[deal].metadata["own"]
+    assert "explains" not in rescored[deal].explanation.extra  # explained again, for the score beside it
+    kept = 0
+    for d, record in rescored.items():
+        old = before[d]
+        if d == deal:
+            continue
+        assert record.metadata["own"] == old.metadata["own"]
+        moved = abs(record.probability - old.probability) >= EXPLAIN_TOLERANCE or record.band != old.band
+        explains = record.explanation.extra.get("explains")
+        assert (explains is None) == moved, d
+        if explains is not None:  # the kept explanation says which score it was made for
+            kept += 1
+            assert explains == {"probability": old.probability, "scored_at": old.scored_at.isoformat(),
+                                "snapshot": old.metadata["snapshot"]}
+            assert record.explanation.paths == old.explanation.paths
+    assert kept  # the rule saves work: a contact on one deal barely moves the others
+    stored = store.latest_scores(list(rescored))
+    assert all(stored[d].explanation.extra.get("explains") == r.explanation.extra.get("explains")
+               for d, r in rescored.items())  # what the store serves says it too
