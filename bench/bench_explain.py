@@ -40,6 +40,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from graph.explanation import Explanation, PathStep  # noqa: E402  (after the path insert)
 
+#: The rankings of reasons compared (`PathExplainer(rank=...)`), in words.
+RANKS = {"occlusion": "measured effect (occlusion of the top attributed paths)", "attribution": "attribution alone"}
+
 
 def _prepare(root: Path, accounts: int, seed: int) -> tuple[str, Path, Path]:
     from gnn.train import train
@@ -144,6 +147,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, metavar="N", help="explain only the first N open deals")
     parser.add_argument("--compare", type=int, default=0, metavar="N",
                         help="also explain the first N open deals with GNNExplainer and against the empty graph")
+    parser.add_argument("--rank", nargs="+", choices=list(RANKS), default=list(RANKS),
+                        help="how reasons are ranked; each is run on the same deals (the first is the main one)")
     args = parser.parse_args()
 
     from gnn.explain import PathExplainer
@@ -161,10 +166,13 @@ def main() -> None:
             if args.limit:
                 ids, positions = ids[: args.limit], positions[: args.limit]
             hops = loaded.model.config.layers
-            explainer = PathExplainer(loaded.model, data, snap, hops=hops, platt=loaded.platt)
-            started = time.perf_counter()
-            explanations = explainer.explain_many(positions, top=3)
-            seconds = time.perf_counter() - started
+            runs = {}
+            for rank in args.rank:
+                explainer = PathExplainer(loaded.model, data, snap, hops=hops, platt=loaded.platt, rank=rank)
+                started, cpu = time.perf_counter(), time.process_time()
+                done = explainer.explain_many(positions, top=3)
+                runs[rank] = (done, time.perf_counter() - started, time.process_time() - cpu)
+            explanations, seconds, _ = runs[args.rank[0]]
             if args.compare:
                 from torch_geometric.explain.algorithm import GNNExplainer
 
@@ -184,11 +192,14 @@ def main() -> None:
         truth = pd.read_csv(truth_path, dtype=str).set_index("OpportunityId")
 
     per_deal = 1000 * seconds / max(len(ids), 1)
-    print(f"open deals explained: {len(explanations)} in {seconds:.1f} s ({per_deal:.0f} ms per deal)")
     which = f"the first {len(ids)} open deals" if args.limit else "all open deals"
-    title = f"integrated gradients against a typical deal, {which}"
-    _fidelity_table(title, explanations)
-    _sentences_table(title, explanations)
+    for rank, (done, wall, cpu) in runs.items():
+        print(f"\n== reasons ranked by {RANKS[rank]}: {len(done)} open deals explained in {wall:.1f} s "
+              f"({1000 * wall / max(len(ids), 1):.0f} ms per deal wall, {1000 * cpu / max(len(ids), 1):.0f} ms CPU)")
+        title = f"integrated gradients against a typical deal, ranked by {RANKS[rank]}, {which}"
+        _fidelity_table(title, done)
+        _sentences_table(title, done)
+    title = f"integrated gradients against a typical deal, ranked by {RANKS[args.rank[0]]}, {which}"
     if args.compare:
         n = len(positions[: args.compare])
         print(f"\nmethod comparison on the first {n} open deals (same deals, same path search, same fidelity):")

@@ -69,15 +69,23 @@ def test_a_path_whose_words_take_the_other_side_is_withheld() -> None:
     first = [Step("Deal", 0), Step("Account", 1)]
     second = [Step("Deal", 0), Step("Product", 2)]
     third = [Step("Deal", 0), Step("Rep", 3)]
-    worded = [
-        (-0.5, first, Phrase.of("above typical"), 1),  # strongest, but "above typical" cannot lower the score
-        (0.3, second, Phrase.of("below typical"), -1),  # nor can "below" raise it
-        (-0.2, third, Phrase.of("about typical"), 0),  # neutral words go with either sign
-        (0.0, [Step("Deal", 0), Step("Contact", 4)], Phrase.of("no record"), 0),  # no weight, no reason
-    ]
-    shown, withheld = reasons(worded, top=3)
-    assert [steps for _, steps, _ in shown] == [third]
+    words = {
+        1: (Phrase.of("above typical"), 1),  # strongest, but "above typical" cannot lower the score
+        2: (Phrase.of("below typical"), -1),  # nor can "below" raise it
+        3: (Phrase.of("about typical"), 0),  # neutral words go with either sign
+        4: (Phrase.of("no record"), 0),
+    }
+    weighted = [(-0.5, first), (0.3, second), (-0.2, third), (0.0, [Step("Deal", 0), Step("Contact", 4)])]
+    worded: list[int] = []
+
+    def word(steps: list[Step]) -> tuple[Phrase, int]:
+        worded.append(steps[1].pos)
+        return words[steps[1].pos]
+
+    shown, withheld = reasons(weighted, word, top=3)
+    assert [steps for _, steps, _ in shown] == [third]  # the path of no weight is no reason either
     assert withheld == 2
+    assert sorted(worded) == [1, 2, 3]  # each path worded once, the one of no weight never
 
 
 @pytest.fixture(scope="module")
