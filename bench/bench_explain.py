@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ontology.names import Rel
+from ontology.names import Label, Rel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -90,6 +90,17 @@ def _fidelity_table(title: str, explanations: list[Explanation]) -> None:
             lo, mid, hi = _quantiles(per_deal)
             print(f"top / random ({label}): {ratio:.1f}x on the median deal; per deal p10 {lo:.1f}x, p50 {mid:.1f}x, "
                   f"p90 {hi:.1f}x")
+
+
+def _own_table(explanations: list[Explanation]) -> None:
+    """How much the deal's own stage and activity columns move the score, beside the paths: alone, and taken away
+    with the top-3 paths (reasons including deal facts), against the top-3 paths alone."""
+    rows = (("deal's own columns alone", "fidelity_own"), ("top-3 paths + own columns", "fidelity_own_and_top"))
+    for name, key in rows:
+        values = [float(e.extra[key]) for e in explanations if e.extra.get(key) is not None and e.paths]
+        if values:
+            lo, mid, hi = _quantiles(values)
+            print(f"{name:27} {lo:>8.4f} {mid:>8.4f} {hi:>8.4f}")
 
 
 def _sentences_table(title: str, explanations: list[Explanation]) -> None:
@@ -166,9 +177,13 @@ def main() -> None:
             if args.limit:
                 ids, positions = ids[: args.limit], positions[: args.limit]
             hops = loaded.model.config.layers
+            # The deal's own stage and activity columns, measured beside the paths (not part of the issue's metric).
+            names = loaded.spec.column_names(Label.DEAL)
+            own_columns = [i for i, name in enumerate(names) if name.startswith("timeline:")]
             runs = {}
             for rank in args.rank:
-                explainer = PathExplainer(loaded.model, data, snap, hops=hops, platt=loaded.platt, rank=rank)
+                explainer = PathExplainer(loaded.model, data, snap, hops=hops, platt=loaded.platt, rank=rank,
+                                          own_columns=own_columns)
                 started, cpu = time.perf_counter(), time.process_time()
                 done = explainer.explain_many(positions, top=3)
                 runs[rank] = (done, time.perf_counter() - started, time.process_time() - cpu)
@@ -198,6 +213,7 @@ def main() -> None:
               f"({1000 * wall / max(len(ids), 1):.0f} ms per deal wall, {1000 * cpu / max(len(ids), 1):.0f} ms CPU)")
         title = f"integrated gradients against a typical deal, ranked by {RANKS[rank]}, {which}"
         _fidelity_table(title, done)
+        _own_table(done)
         _sentences_table(title, done)
     title = f"integrated gradients against a typical deal, ranked by {RANKS[args.rank[0]]}, {which}"
     if args.compare:

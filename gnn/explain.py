@@ -60,7 +60,7 @@ class PathExplainer:
     Example:
         >>> explainer = PathExplainer(model, data, snapshot, hops=2)
         >>> explainer.explain_many([deal_pos], top=3)[0].paths[0].text
-        'Dana Wu (champion on this deal): 3 of 4 earlier deals won — above the 45% typical'
+        'Dana Wu (champion on this deal): 6 of 7 earlier deals won — above the 45% typical'
     """
 
     METHOD = "edge-integrated-gradients"
@@ -68,17 +68,21 @@ class PathExplainer:
     def __init__(self, model: HeteroSAGE, data: HeteroData, snapshot: Snapshot, hops: int,
                  algorithm: ExplainerAlgorithm | None = None, reference: Reference | None | str = "typical",
                  platt: tuple[float, float] | None = None, now: pd.Timestamp | None = None,
-                 sampler: NeighbourSampler | None = None, rank: str = "occlusion") -> None:
+                 sampler: NeighbourSampler | None = None, rank: str = "occlusion",
+                 own_columns: list[int] | None = None) -> None:
         """`algorithm`: the edge attribution (default: integrated gradients; bench_explain compares GNNExplainer).
         `reference`: what attributions and fidelity are relative to — "typical" (the average node of each type
         in `data`), a `Reference`, or None for the empty graph (how explanations were made before).
         `platt`: the model's calibration, so suggestions state changes of the probability a rep is shown.
         `now`: the scoring time; deal facts in sentences are those known before it (default: the newest fact).
         `sampler`: the scoring run's sampler of `data` (built here when not given).
-        `rank`: "occlusion" (paths weighed by their measured effect) or "attribution" (by attribution alone)."""
+        `rank`: "occlusion" (paths weighed by their measured effect) or "attribution" (by attribution alone).
+        `own_columns`: columns of the deal's own features (its stage and activity) whose fidelity is measured
+        beside the paths' (stored as `fidelity_own`, alone, and `fidelity_own_and_top`, with the top paths)."""
         if rank not in RANKS:
             raise ValueError(f"rank: one of {RANKS}, not {rank!r}")
         self.rank = rank
+        self.own_columns = own_columns
         self.model = model.eval()
         self.hops = hops
         self.facts = Facts(snapshot, data, now=now)
@@ -101,7 +105,9 @@ class PathExplainer:
         self.tensors = HeteroData({t: {"x": data[t].x} for t in data.node_types})
         for edge_type in data.edge_types:
             self.tensors[edge_type].edge_index = data[edge_type].edge_index
-        self.method = self.METHOD if algorithm is None else type(algorithm).__name__
+        method = self.METHOD if algorithm is None else type(algorithm).__name__
+        # The weights shown are measured by occlusion; the attribution only chose the candidates.
+        self.method = f"{method}+occlusion" if rank == "occlusion" else method
         self.explainer = make_explainer(model, algorithm or EdgeIntegratedGradients(reference=self.reference))
 
     def probability(self, logits: torch.Tensor) -> torch.Tensor:
@@ -165,7 +171,8 @@ class PathExplainer:
                 fidelity=fid["plus"], fidelity_minus=fid["minus"], random_fidelity=fid["random"],
                 fidelity_each=fid["each"], random_fidelity_each=fid["random_each"],
                 # Strong paths not shown because their words would contradict their sign (see the docstring).
-                extra={"reference": self.reference_words.text(), "withheld": held},
+                extra={"reference": self.reference_words.text(), "withheld": held,
+                       **{f"fidelity_{k}": fid[k] for k in ("own", "own_and_top") if k in fid}},
             ))
         return out
 
@@ -304,13 +311,19 @@ class PathExplainer:
                     if k < len(paths):
                         edge_positions(piece, [paths[k]], drop)
                 drops.append(drop)
+        # The deal's own columns (stage, activity) against a typical deal's: alone, and with the top paths.
+        own = None
+        if self.own_columns:
+            own = ([len(drops), len(drops) + 1], torch.tensor(self.own_columns, dtype=torch.long))
+            drops += [{}, top]
         probs = self.probability(occluded_logits(self.model, x, ei, locals_, [_as_tensors(d) for d in drops],
-                                                 self.reference))
+                                                 self.reference, own))
         full, without_top, only_top, without_random = probs[:4]
         each = {
             "top": (full - probs[4 : 4 + widths["top"]]).abs().t(),
-            "random": (full - probs[4 + widths["top"] :]).abs().t(),
+            "random": (full - probs[4 + widths["top"] : 4 + widths["top"] + widths["random"]]).abs().t(),
         }
+        own_alone, own_and_top = (probs[-2], probs[-1]) if own is not None else (None, None)
 
         def mean_each(name: str, i: int, n: int) -> float | None:
             return round(float(each[name][i, :n].mean()), 4) if n else None
@@ -329,6 +342,9 @@ class PathExplainer:
                     "random_each": mean_each("random", i, len(randoms[i])),
                 }
             )
+            if own_alone is not None and own_and_top is not None:
+                out[-1]["own"] = round(abs(float(full[i] - own_alone[i])), 4)
+                out[-1]["own_and_top"] = round(abs(float(full[i] - own_and_top[i])), 4)
         return full, out
 
 
