@@ -3,7 +3,8 @@
     python bench/bench_explain.py                                   # builds a default-size sample in a temp dir
     python bench/bench_explain.py --store sqlite:///dealgraph.db --home .dealgraph --truth .dealgraph/sample/truth.csv
 
-Over every open deal it reports:
+Over every open deal, for each ranking of reasons (`--rank`, default both on the same deals: by measured
+occlusion effect, the default of `PathExplainer`, and by attribution alone), it reports:
 - fidelity+ of the top-3 paths (probability change when their edges are put back to the reference, a typical
   neighbour), together and each alone, against random evidence paths of the same lengths from the same
   neighbourhood, and fidelity- (change when only the top paths remain): p10 / p50 / p90, and the ratio on the
@@ -14,7 +15,9 @@ Over every open deal it reports:
 - planted-cause recovery: among deals whose truth says one cause dominates (`main_cause` with |effect| >= 0.5),
   the share whose top paths pass through that cause (the key contact; the deal's account; its parent account;
   its owner);
-- the cost of explaining, per deal;
+- how much the deal's own stage and activity columns (`timeline:*`) move the score, alone and together with the
+  top-3 paths (reasons including deal facts; not the issue's metric, which is paths alone);
+- the cost of explaining, per deal (wall and CPU time: the machine is often shared);
 - with `--compare N`, the same figures and cost for PyG's GNNExplainer (100 epochs) and for integrated
   gradients from the empty graph (how explanations were made before) on the first N open deals, beside
   integrated gradients against a typical deal on the same deals: the method comparison behind the choice.
