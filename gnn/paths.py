@@ -36,8 +36,6 @@ class Step:
     edge_pos: int | None = None  # its position within the subgraph's edges of that type
 
 
-
-
 def is_evidence(step: Step, facts: Facts) -> bool:
     if step.label != Label.DEAL:
         return True
