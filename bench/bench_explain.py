@@ -3,7 +3,8 @@
     python bench/bench_explain.py                                   # builds a default-size sample in a temp dir
     python bench/bench_explain.py --store sqlite:///dealgraph.db --home .dealgraph --truth .dealgraph/sample/truth.csv
 
-Over every open deal it reports:
+Over every open deal, for each ranking of reasons (`--rank`, default both on the same deals: by measured
+occlusion effect, the default of `PathExplainer`, and by attribution alone), it reports:
 - fidelity+ of the top-3 paths (probability change when their edges are put back to the reference, a typical
   neighbour), together and each alone, against random evidence paths of the same lengths from the same
   neighbourhood, and fidelity- (change when only the top paths remain): p10 / p50 / p90, and the ratio on the
@@ -14,7 +15,9 @@ Over every open deal it reports:
 - planted-cause recovery: among deals whose truth says one cause dominates (`main_cause` with |effect| >= 0.5),
   the share whose top paths pass through that cause (the key contact; the deal's account; its parent account;
   its owner);
-- the cost of explaining, per deal;
+- how much the deal's own stage and activity columns (`timeline:*`) move the score, alone and together with the
+  top-3 paths (reasons including deal facts; not the issue's metric, which is paths alone);
+- the cost of explaining, per deal (wall and CPU time: the machine is often shared);
 - with `--compare N`, the same figures and cost for PyG's GNNExplainer (100 epochs) and for integrated
   gradients from the empty graph (how explanations were made before) on the first N open deals, beside
   integrated gradients against a typical deal on the same deals: the method comparison behind the choice.
@@ -34,11 +37,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from ontology.names import Rel
+from ontology.names import Label, Rel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from graph.explanation import Explanation, PathStep  # noqa: E402  (after the path insert)
+
+#: The rankings of reasons compared (`PathExplainer(rank=...)`), in words.
+RANKS = {"occlusion": "measured effect (occlusion of the top attributed paths)", "attribution": "attribution alone"}
 
 
 def _prepare(root: Path, accounts: int, seed: int) -> tuple[str, Path, Path]:
@@ -87,6 +93,17 @@ def _fidelity_table(title: str, explanations: list[Explanation]) -> None:
             lo, mid, hi = _quantiles(per_deal)
             print(f"top / random ({label}): {ratio:.1f}x on the median deal; per deal p10 {lo:.1f}x, p50 {mid:.1f}x, "
                   f"p90 {hi:.1f}x")
+
+
+def _own_table(explanations: list[Explanation]) -> None:
+    """How much the deal's own stage and activity columns move the score, beside the paths: alone, and taken away
+    with the top-3 paths (reasons including deal facts), against the top-3 paths alone."""
+    rows = (("deal's own columns alone", "fidelity_own"), ("top-3 paths + own columns", "fidelity_own_and_top"))
+    for name, key in rows:
+        values = [float(e.extra[key]) for e in explanations if e.extra.get(key) is not None and e.paths]
+        if values:
+            lo, mid, hi = _quantiles(values)
+            print(f"{name:27} {lo:>8.4f} {mid:>8.4f} {hi:>8.4f}")
 
 
 def _sentences_table(title: str, explanations: list[Explanation]) -> None:
@@ -144,6 +161,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, metavar="N", help="explain only the first N open deals")
     parser.add_argument("--compare", type=int, default=0, metavar="N",
                         help="also explain the first N open deals with GNNExplainer and against the empty graph")
+    parser.add_argument("--rank", nargs="+", choices=list(RANKS), default=list(RANKS),
+                        help="how reasons are ranked; each is run on the same deals (the first is the main one)")
     args = parser.parse_args()
 
     from gnn.explain import PathExplainer
@@ -161,10 +180,17 @@ def main() -> None:
             if args.limit:
                 ids, positions = ids[: args.limit], positions[: args.limit]
             hops = loaded.model.config.layers
-            explainer = PathExplainer(loaded.model, data, snap, hops=hops, platt=loaded.platt)
-            started = time.perf_counter()
-            explanations = explainer.explain_many(positions, top=3)
-            seconds = time.perf_counter() - started
+            # The deal's own stage and activity columns, measured beside the paths (not part of the issue's metric).
+            names = loaded.spec.column_names(Label.DEAL)
+            own_columns = [i for i, name in enumerate(names) if name.startswith("timeline:")]
+            runs = {}
+            for rank in args.rank:
+                explainer = PathExplainer(loaded.model, data, snap, hops=hops, platt=loaded.platt, rank=rank,
+                                          own_columns=own_columns)
+                started, cpu = time.perf_counter(), time.process_time()
+                done = explainer.explain_many(positions, top=3)
+                runs[rank] = (done, time.perf_counter() - started, time.process_time() - cpu)
+            explanations, seconds, _ = runs[args.rank[0]]
             if args.compare:
                 from torch_geometric.explain.algorithm import GNNExplainer
 
@@ -184,11 +210,15 @@ def main() -> None:
         truth = pd.read_csv(truth_path, dtype=str).set_index("OpportunityId")
 
     per_deal = 1000 * seconds / max(len(ids), 1)
-    print(f"open deals explained: {len(explanations)} in {seconds:.1f} s ({per_deal:.0f} ms per deal)")
     which = f"the first {len(ids)} open deals" if args.limit else "all open deals"
-    title = f"integrated gradients against a typical deal, {which}"
-    _fidelity_table(title, explanations)
-    _sentences_table(title, explanations)
+    for rank, (done, wall, cpu) in runs.items():
+        print(f"\n== reasons ranked by {RANKS[rank]}: {len(done)} open deals explained in {wall:.1f} s "
+              f"({1000 * wall / max(len(ids), 1):.0f} ms per deal wall, {1000 * cpu / max(len(ids), 1):.0f} ms CPU)")
+        title = f"integrated gradients against a typical deal, ranked by {RANKS[rank]}, {which}"
+        _fidelity_table(title, done)
+        _own_table(done)
+        _sentences_table(title, done)
+    title = f"integrated gradients against a typical deal, ranked by {RANKS[args.rank[0]]}, {which}"
     if args.compare:
         n = len(positions[: args.compare])
         print(f"\nmethod comparison on the first {n} open deals (same deals, same path search, same fidelity):")

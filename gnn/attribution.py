@@ -106,6 +106,18 @@ def with_reference(x: dict[str, Tensor], edge_index: dict[EdgeType, Tensor], ref
     return x2, ei2, masks
 
 
+def copies(x: dict[str, Tensor], edge_index: dict[EdgeType, Tensor],
+           k: int) -> tuple[dict[str, Tensor], dict[EdgeType, Tensor]]:
+    """`k` disjoint copies of a graph, copy-major (copy c's nodes of a type follow copy c - 1's): one forward pass
+    runs every copy, each with its own edge masks."""
+    sizes = {t: v.shape[0] for t, v in x.items()}
+    ei_batch = {}
+    for e, ei in edge_index.items():
+        offsets = torch.tensor([sizes[e[0]], sizes[e[2]]]).view(2, 1, 1) * torch.arange(k).view(1, k, 1)
+        ei_batch[e] = (ei.unsqueeze(1) + offsets).reshape(2, -1)
+    return {t: v.repeat(k, 1) for t, v in x.items()}, ei_batch
+
+
 class EdgeIntegratedGradients(ExplainerAlgorithm):
     """Signed edge attributions by integrated gradients on the edge masks, from `reference` (None: the empty graph)."""
 
@@ -135,11 +147,7 @@ class EdgeIntegratedGradients(ExplainerAlgorithm):
         alphas = (torch.arange(k, dtype=torch.float) + 0.5) / k
         x_run, ei_run, to_masks = with_reference(x, edge_index, self.reference, model.edge_types)
         sizes = {t: v.shape[0] for t, v in x_run.items()}
-        x_batch = {t: v.repeat(k, 1) for t, v in x_run.items()}
-        ei_batch = {}
-        for e, ei in ei_run.items():
-            offsets = torch.tensor([sizes[e[0]], sizes[e[2]]]).view(2, 1, 1) * torch.arange(k).view(1, k, 1)
-            ei_batch[e] = (ei.unsqueeze(1) + offsets).reshape(2, -1)
+        x_batch, ei_batch = copies(x_run, ei_run, k)
         leaves = {e: alphas.view(k, 1).repeat(1, ei.shape[1]).requires_grad_(True) for e, ei in edge_index.items()}
         set_hetero_masks(model, to_masks(leaves), ei_batch, apply_sigmoid=False)
         try:
@@ -176,13 +184,35 @@ def make_explainer(model: torch.nn.Module, algorithm: ExplainerAlgorithm | None 
 def masked_logits(model: HeteroSAGE, x: dict, edge_index: dict, index: Tensor, drop: dict[tuple, Tensor],
                   reference: Reference | None = None) -> Tensor:
     """The target nodes' logits with some edges put back to their reference (removed, without one): for fidelity."""
+    return occluded_logits(model, x, edge_index, index, [drop], reference)[0]
+
+
+def occluded_logits(model: HeteroSAGE, x: dict, edge_index: dict, index: Tensor, drops: list[dict[tuple, Tensor]],
+                    reference: Reference | None = None, own_columns: tuple[list[int], Tensor] | None = None) -> Tensor:
+    """`masked_logits` for several sets of dropped edges at once — one copy of the graph each, one forward pass:
+    row c holds the target nodes' logits with the edges of `drops[c]` put back to their reference.
+
+    `own_columns`: (copies, columns) — in those copies the target nodes' own `columns` are put back to the
+    reference too (zero without one): the deal's stage and activity, say, against a typical deal's."""
     x_run, ei_run, to_masks = with_reference(x, edge_index, reference, model.edge_types)
-    keep = {e: torch.ones(ei.shape[1]) for e, ei in edge_index.items()}
-    for e, positions in drop.items():
-        keep[e][positions] = 0.0
-    set_hetero_masks(model, to_masks(keep), ei_run, apply_sigmoid=False)
+    keep = {e: torch.ones(len(drops), ei.shape[1]) for e, ei in edge_index.items()}
+    for c, drop in enumerate(drops):
+        for e, positions in drop.items():
+            keep[e][c, positions] = 0.0
+    x_batch, ei_batch = copies(x_run, ei_run, len(drops))
+    if own_columns is not None:
+        target, (which, columns) = model.config.target, own_columns
+        size = x_run[target].shape[0]
+        rows = (index.view(1, -1) + size * torch.tensor(which, dtype=torch.long).view(-1, 1)).reshape(-1, 1)
+        x_batch[target] = x_batch[target].clone()
+        typical = reference.x[target][columns] if reference is not None else torch.zeros(len(columns))
+        x_batch[target][rows, columns] = typical.to(x_batch[target].dtype)
+    set_hetero_masks(model, to_masks(keep), ei_batch, apply_sigmoid=False)
     try:
         with torch.no_grad():
-            return model(x_run, ei_run)[index]
+            out = model(x_batch, ei_batch)
     finally:
         clear_masks(model)
+    target_size = x_run[model.config.target].shape[0]
+    picks = index.view(1, -1) + target_size * torch.arange(len(drops)).view(-1, 1)
+    return out[picks.reshape(-1)].view(len(drops), -1)

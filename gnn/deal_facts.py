@@ -13,7 +13,7 @@ Stage history (`DealChange`) is no node of the model's graph, so no path runs th
 the rep in the widget (`stageEnteredAt`), not as reasons.
 
 `activity_sentence` words a path through one of the deal's activities. Its polarity words ("longer than",
-"shorter than", "above", "below" with "typical") are the ones `gnn.explain.contradiction` reads, so the
+"shorter than", "above", "below" with "typical") are the ones `gnn.wording.contradiction` reads, so the
 check and the sentences agree by construction.
 """
 
@@ -31,7 +31,8 @@ from graph.snapshot import Snapshot
 from ontology.names import Label, Rel
 
 if TYPE_CHECKING:
-    from gnn.explain import Facts, Step
+    from gnn.node_facts import Facts
+    from gnn.paths import Step
 
 #: Conversations with a person: what "no meeting or call for N days" counts.
 TOUCHES = ("meeting", "call")

@@ -35,7 +35,7 @@ from graph.explanation import ExplainedPath, NodeRef, Phrase, Suggestion
 from ontology.names import Label
 
 if TYPE_CHECKING:
-    from gnn.explain import Facts
+    from gnn.node_facts import Facts
 
 MAX_SUGGESTIONS = 3
 #: Colleagues tried per kind of edit: each is one more scoring of the deal's neighbourhood.

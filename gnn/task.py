@@ -2,7 +2,7 @@
 positive, over which horizon, and which related records are the evidence an explanation counts.
 
 A second task is a new `Task`, not new code: the examples (`gnn.dataset`) and the explanations' counts
-(`gnn.explain.Facts`) read the declaration. `WIN` is the product's task; `CLOSE_SOON` ("will this deal
+(`gnn.node_facts.Facts`) read the declaration. `WIN` is the product's task; `CLOSE_SOON` ("will this deal
 close, won or lost, within 30 days", for the forecast) is declared beside it to keep that true.
 """
 

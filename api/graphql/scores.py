@@ -118,7 +118,9 @@ class Suggestion:
 
 @strawberry.type(description="Why the model scored a deal as it did.")
 class Explanation:
-    method: str = strawberry.field(description="How edges were attributed, e.g. edge-integrated-gradients.")
+    method: str = strawberry.field(description=(
+        "How edges were attributed and reasons weighed, e.g. edge-integrated-gradients+occlusion (candidates by "
+        "integrated gradients, weights measured by occlusion)."))
     fidelity: float | None = strawberry.field(
         description="Fidelity+: how much the probability moves when the top paths' edges are removed (0..1).")
     fidelity_minus: float | None = strawberry.field(

@@ -69,15 +69,23 @@ def test_a_path_whose_words_take_the_other_side_is_withheld() -> None:
     first = [Step("Deal", 0), Step("Account", 1)]
     second = [Step("Deal", 0), Step("Product", 2)]
     third = [Step("Deal", 0), Step("Rep", 3)]
-    worded = [
-        (-0.5, first, Phrase.of("above typical"), 1),  # strongest, but "above typical" cannot lower the score
-        (0.3, second, Phrase.of("below typical"), -1),  # nor can "below" raise it
-        (-0.2, third, Phrase.of("about typical"), 0),  # neutral words go with either sign
-        (0.0, [Step("Deal", 0), Step("Contact", 4)], Phrase.of("no record"), 0),  # no weight, no reason
-    ]
-    shown, withheld = reasons(worded, top=3)
-    assert [steps for _, steps, _ in shown] == [third]
+    words = {
+        1: (Phrase.of("above typical"), 1),  # strongest, but "above typical" cannot lower the score
+        2: (Phrase.of("below typical"), -1),  # nor can "below" raise it
+        3: (Phrase.of("about typical"), 0),  # neutral words go with either sign
+        4: (Phrase.of("no record"), 0),
+    }
+    weighted = [(-0.5, first), (0.3, second), (-0.2, third), (0.0, [Step("Deal", 0), Step("Contact", 4)])]
+    worded: list[int] = []
+
+    def word(steps: list[Step]) -> tuple[Phrase, int]:
+        worded.append(steps[1].pos)
+        return words[steps[1].pos]
+
+    shown, withheld = reasons(weighted, word, top=3)
+    assert [steps for _, steps, _ in shown] == [third]  # the path of no weight is no reason either
     assert withheld == 2
+    assert sorted(worded) == [1, 2, 3]  # each path worded once, the one of no weight never
 
 
 @pytest.fixture(scope="module")
@@ -207,3 +215,56 @@ def test_activity_facts_are_known_at_the_scoring_time_worded_with_their_sign_and
     earlier = DealTimeline(snap, occurred - pd.Timedelta(seconds=1), set(open_ids))
     assert last.activity not in earlier.described
     assert deal not in earlier.last_touch or earlier.last_touch[deal].activity != last.activity
+
+
+def test_a_reason_is_weighed_by_its_measured_effect_on_the_score(trained) -> None:
+    """Occlusion in one batched pass gives, for every candidate path of every deal of the batch, the logit's
+    change when that path alone is put back to the reference — the same as scoring each edit on its own."""
+    from collections import defaultdict
+
+    from gnn.paths import candidates, edge_positions, evidence_paths, is_evidence
+    from gnn.score import open_examples
+    from gnn.subgraph import batch
+
+    loaded = load_model(trained.home)
+    snap = trained.store.snapshot()
+    opened = open_examples(snap, loaded.spec)
+    explainer = PathExplainer(loaded.model, opened.data, snap, hops=loaded.model.config.layers)
+    pieces, x, ei = batch([(pos, *explainer._computation_graph(pos)) for pos in opened.index.tolist()[:4]])
+    locals_ = torch.tensor([p.local for p in pieces])
+    found = []
+    for piece in pieces:
+        zero = {e: torch.zeros(piece.sub[e].edge_index.shape[1]) for e in piece.sub.edge_types}
+        paths = evidence_paths(piece.sub, piece.node_map, piece.deal_pos, zero, explainer.hops)
+        found.append(candidates([(float(len(p)), p) for _, p in paths if is_evidence(p[-1], explainer.facts)], k=5))
+    measured = explainer._occlusion(pieces, found, x, ei, locals_)
+    full = masked_logits(loaded.model, x, ei, locals_, {}, explainer.reference)
+    checked = 0
+    for i, (piece, paths) in enumerate(zip(pieces, measured, strict=True)):
+        for effect, steps in paths:
+            drop: dict = defaultdict(list)
+            edge_positions(piece, [(effect, steps)], drop)
+            alone = masked_logits(loaded.model, x, ei, locals_, {e: torch.tensor(v) for e, v in drop.items()},
+                                  explainer.reference)
+            assert effect == pytest.approx(float(full[i] - alone[i]), abs=1e-4)
+            checked += 1
+    assert checked > 0
+
+
+def test_a_record_within_chance_of_typical_takes_no_side(trained) -> None:
+    """"1 of 1 earlier deals won" is no evidence of winning more than typical: worded "within chance of", it
+    takes no side (and goes with either sign); the same share over many deals does."""
+    from gnn.node_facts import Facts
+
+    snap = trained.store.snapshot()
+    loaded = load_model(trained.home)
+    facts = Facts(snap, encode(loaded.spec, snap, latest_event_time(snap)))
+    contact = NodeRef(Label.CONTACT, "003-test", "Test Contact")
+    facts.record[(Label.CONTACT, contact.id)] = (1, 0)
+    detail, polarity = facts.judged_history(contact, ": ")
+    assert polarity == 0 and "within chance of the" in detail.text
+    assert contradiction(path(detail.text, 0.3)) is None and contradiction(path(detail.text, -0.3)) is None
+    facts.record[(Label.CONTACT, contact.id)] = (60, 0)
+    detail, polarity = facts.judged_history(contact, ": ")
+    assert polarity == 1 and "above the" in detail.text
+    assert contradiction(path(detail.text, -0.3)) is not None

@@ -1,0 +1,133 @@
+"""What explanation sentences and suggestions say about nodes, from the snapshot the model saw.
+
+A node's record (its earlier deals won and lost) is always compared with the typical share won, overall or
+within the node's segment (an account's industry), so a sentence says what it is relative to.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+
+import pandas as pd
+from torch_geometric.data import HeteroData
+
+from gnn.deal_facts import DealTimeline
+from gnn.features import latest_event_time
+from gnn.outcomes import outcome_flags
+from gnn.task import WIN, Task
+from graph.explanation import Detail, NodeRef
+from graph.snapshot import Snapshot
+from ontology.names import Label, Rel
+
+#: A record within this of typical is worded "about typical" and counts as neither good nor bad evidence.
+NEAR_TYPICAL = 0.02
+#: A record further from typical than this many binomial standard errors is worded above or below it
+#: (1.96: what chance alone exceeds one time in twenty).
+CHANCE_Z = 1.96
+
+
+class Facts:
+    """What the sentences and suggestions say about nodes, from the snapshot the model saw.
+
+    Whose records are counted and what the typical rate is computed within come from the task's declaration
+    (`gnn.task.Task.evidence`, `.segment`)."""
+
+    def __init__(self, snapshot: Snapshot, data: HeteroData, task: Task = WIN, now: pd.Timestamp | None = None) -> None:
+        self.ids = {t: data[t].node_id for t in data.node_types}
+        self.positions = {t: {node_id: i for i, node_id in enumerate(ids)} for t, ids in self.ids.items()}
+        self.names = {
+            label: frame.set_index("id")[snapshot.schema.nodes[label].display].astype(str).to_dict()
+            for label, frame in snapshot.nodes.items()
+        }
+        self.segment_label, prop = task.segment or (Label.ACCOUNT, "industry")
+        frame = snapshot.nodes[self.segment_label]
+        #: The segment (an account's industry) of each node of `segment_label` that has one.
+        self.segment = frame.set_index(snapshot.schema.nodes[self.segment_label].key)[prop].dropna().to_dict()
+        flags = outcome_flags(snapshot)
+        self.result = {d: ("won" if r.won else "lost") for d, r in flags.iterrows()}
+        self.deal_account = snapshot.edges[Rel.FOR_ACCOUNT].set_index("src")["dst"].to_dict()
+        self.deal_owner = snapshot.edges[Rel.OWNED_BY].set_index("src")["dst"].to_dict()
+        self.deal_products = snapshot.edges[Rel.FOR_PRODUCT].groupby("src")["dst"].agg(list).to_dict()
+        involves = snapshot.edges[Rel.INVOLVES]
+        self.deal_contacts = involves.groupby("src")["dst"].agg(set).to_dict()
+        self.roles = dict(zip(zip(involves["src"], involves["dst"], strict=True), involves["role"], strict=True))
+        self.contact_roles: dict[str, Counter[str]] = defaultdict(Counter)
+        for (_, contact), role in self.roles.items():
+            if isinstance(role, str):
+                self.contact_roles[contact][role] += 1
+        jobs = snapshot.edges[Rel.WORKS_AT]
+        current = jobs[jobs["until"].isna()] if "until" in jobs else jobs
+        self.employees = current.groupby("dst")["src"].agg(list).to_dict()
+        self.record: dict[tuple[str, str], tuple[int, int]] = {}
+        for label, rel in task.evidence.items():
+            edges = snapshot.edges[rel].assign(result=lambda f: f["src"].map(self.result))
+            counts = edges.groupby(["dst", "result"]).size().unstack(fill_value=0)
+            for node_id, row in counts.iterrows():
+                self.record[(label, node_id)] = (int(row.get("won", 0)), int(row.get("lost", 0)))
+        # Won deals per (product, industry of the account, owner): whom to ask about selling this product here.
+        self.wins_by: dict[tuple[str, str | None], Counter[str]] = defaultdict(Counter)
+        for deal, result in self.result.items():
+            if result == "won" and deal in self.deal_owner:
+                industry = self.segment.get(self.deal_account.get(deal))
+                for product in self.deal_products.get(deal, ()):
+                    self.wins_by[(product, industry)][self.deal_owner[deal]] += 1
+        # Typical: the share of closed deals won, overall and per industry of the deal's account.
+        results = pd.Series(self.result, dtype=object)
+        self.typical = float((results == "won").mean()) if len(results) else 0.5
+        industry = results.index.map(lambda d: self.segment.get(self.deal_account.get(d)))
+        by_industry = (results == "won").groupby(industry.to_numpy()).agg(["mean", "size"])
+        self.industry_rate = {k: float(r["mean"]) for k, r in by_industry.iterrows() if r["size"] >= 5}
+        # Activity and stage facts as of the scoring time, compared with the open deals of that time.
+        open_deals = set(snapshot.nodes[Label.DEAL]["id"]) - set(self.result)
+        self.timeline = DealTimeline(snapshot, latest_event_time(snapshot) if now is None else now, open_deals)
+
+    def node_id(self, label: str, pos: int) -> str:
+        return self.ids[label][pos]
+
+    def ref_by_id(self, label: str, node_id: str) -> NodeRef:
+        return NodeRef(label, node_id, self.names[label].get(node_id, node_id))
+
+    def ref(self, label: str, pos: int) -> NodeRef:
+        return self.ref_by_id(label, self.node_id(label, pos))
+
+    def deal_account_ref(self, deal_id: str) -> NodeRef | None:
+        account = self.deal_account.get(deal_id)
+        return self.ref_by_id(Label.ACCOUNT, account) if account else None
+
+    def typical_for(self, node: NodeRef) -> tuple[float, str]:
+        """The win share a node's record is compared with, and the words for whose it is."""
+        industry = self.segment.get(node.id) if node.label == self.segment_label else None
+        if industry in self.industry_rate:
+            return self.industry_rate[industry], f" for {industry} {self.segment_label.lower()}s"
+        return self.typical, ""
+
+    def judged_history(self, node: NodeRef, before: str) -> tuple[Detail, int]:
+        """The node's record compared with typical, as a detail about it, and its polarity (+1 above typical,
+        -1 below, 0 about typical, within chance of it, or no record). A reader who may not see the node gets
+        neither.
+
+        A record is called above or below typical only where chance alone would rarely put it there (outside
+        `CHANCE_Z` binomial standard errors of the typical share): "1 of 1 earlier deals won" is no evidence
+        that a contact wins more than the typical 33%, and a sentence that said so would claim a side the
+        record does not take — and, beside a score the contact lowers, read as a contradiction."""
+        won, lost = self.record.get((node.label, node.id), (0, 0))
+        if not won + lost:
+            return Detail(before + "no closed deals yet", node), 0
+        typical, whose = self.typical_for(node)
+        share = won / (won + lost)
+        chance = CHANCE_Z * math.sqrt(typical * (1 - typical) / (won + lost))
+        if abs(share - typical) < NEAR_TYPICAL:
+            polarity, compared = 0, "about"
+        elif abs(share - typical) < chance:
+            polarity, compared = 0, "within chance of"
+        else:
+            polarity, compared = (1, "above") if share > typical else (-1, "below")
+        words = f"{won} of {won + lost} earlier deals won — {compared} the {typical:.0%} typical{whose}"
+        return Detail(before + words, node), polarity
+
+    def record_words(self, node: NodeRef) -> Detail:
+        """A track record in a suggestion: "(3 of 4 earlier deals won)"."""
+        won, lost = self.record.get((node.label, node.id), (0, 0))
+        return Detail(f" ({won} of {won + lost} earlier deals won)", node)
+
