@@ -63,8 +63,8 @@ def main() -> None:
     print(f"{'period start':<12} {'resolved':>8} {'unresolved':>10} {'unresolved amount':>17}  actual / expected "
           f"({last}), shock mean")
     for r in runs[last][0].rows:
-        share = r.unresolved_amount / max(r.pipeline + r.unresolved_amount, 1.0)
-        print(f"{r.period_start:<12} {r.deals:>8} {r.unresolved:>10} {share:>17.0%}  {r.actual / r.expected:.2f}, "
+        print(f"{r.period_start:<12} {r.deals:>8} {r.unresolved:>10} {r.unresolved_share:>17.0%}  "
+              f"{r.actual / r.expected:.2f}, "
               f"{r.shock_mean:+.3f}{'' if r.held_out else '  (val)'}")
     print()
     print(f"{'forecast':<26} {'periods':>7} {'MAPE':>7} {'coverage':>9} {'held-out':>8} {'MAPE':>7} {'coverage':>9}")

@@ -38,6 +38,8 @@ from gnn.registry import ModelRegistry, RegistryError
 from graph.store import GraphStore, InvalidInput
 from ontology.names import Label
 
+RECENT_DAYS = 30  # the window of closed deals the shock is carried over from (median cycle ~45 days)
+
 
 @dataclass(frozen=True)
 class BacktestRow:
@@ -58,6 +60,11 @@ class BacktestRow:
     def covered(self) -> bool:
         return self.low <= self.actual <= self.high
 
+    @property
+    def unresolved_share(self) -> float:
+        """The share of the period's pipeline amount (resolved and not) still open, so left out."""
+        return self.unresolved_amount / max(self.pipeline + self.unresolved_amount, 1.0)
+
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "covered": self.covered}
 
@@ -70,6 +77,7 @@ class Backtest:
     mape: float | None  # None: nothing was won in any period
     coverage: float | None  # None: no periods
     adjusted: bool = True
+    recent_days: int | None = RECENT_DAYS  # the shock was carried over from deals closed in these days (None: not)
 
     def held_out(self) -> tuple[float | None, float | None]:
         """(MAPE, coverage) over the held-out periods only."""
@@ -79,7 +87,7 @@ class Backtest:
         mape, coverage = self.held_out()
         return {"model_version": self.model_version, "level": self.level, "mape": self.mape,
                 "coverage": self.coverage, "held_out_mape": mape, "held_out_coverage": coverage,
-                "adjusted": self.adjusted, "periods": [r.to_json() for r in self.rows]}
+                "adjusted": self.adjusted, "recent_days": self.recent_days, "periods": [r.to_json() for r in self.rows]}
 
 
 def training_split(registry: ModelRegistry, version: str) -> dict[str, Any]:
@@ -172,9 +180,6 @@ def past_periods(store: GraphStore, home: Path,
             for ex in examples
         ],
     )
-
-
-RECENT_DAYS = 30  # the window of closed deals the shock is carried over from (median cycle ~45 days)
 
 
 def recent_closed(periods: list[Period], at: pd.Timestamp,
@@ -293,4 +298,4 @@ def backtest(
             )
         )
     mape, coverage = accuracy(rows)
-    return Backtest(version, rows, level, mape, coverage, adjusted=adjust)
+    return Backtest(version, rows, level, mape, coverage, adjusted=adjust, recent_days=recent_days if adjust else None)
