@@ -151,7 +151,9 @@ def past_periods(store: GraphStore, home: Path,
     amounts = pd.to_numeric(full.nodes[Label.DEAL].set_index("id")["amount"], errors="coerce")
     amounts = amounts.fillna(0.0).clip(lower=0.0)
     closed_at = pd.to_datetime(deal_outcomes(full)["closed_at"], utc=True)
-    built = [ex for part in ("val", "test") for ex in build_examples(full, loaded.spec, split, only=part)[part]]
+    timeline = full.timeline()  # built once for both parts
+    built = [ex for part in ("val", "test")
+             for ex in build_examples(full, loaded.spec, split, only=part, timeline=timeline)[part]]
     examples = sorted((ex for ex in built if ex.cutoff >= t1), key=lambda e: e.cutoff)
     deal_nodes = full.nodes[Label.DEAL].set_index("id")
     created = pd.to_datetime(deal_nodes[full.schema.nodes[Label.DEAL].time], utc=True)
