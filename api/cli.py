@@ -95,7 +95,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     fanout = getattr(args, "fanout", None)
     fanout = None if getattr(args, "full_batch", False) else DEFAULT_FANOUT if fanout is None else fanout
     config = TrainConfig(cutoff_days=args.cutoff_every, horizon_days=args.horizon, fanout=fanout,
-                         compare_families=True)
+                         compare_families=True, promote_share=settings.retrain_min_share)
     with _store(settings) as store:
         try:
             result = train(store, settings.home, truth=Path(args.truth) if args.truth else None, config=config,
@@ -127,7 +127,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _audit_training(settings: Settings, result: Any) -> None:
-    """`dealgraph train` promotes on its own gate (`gnn.train`): the audit log says whether and why."""
+    """`dealgraph train` promotes by the promotion rule (`gnn.gate.may_serve`): the audit log says whether and why."""
     import getpass
 
     from gnn.owners.audit import Actor, AuditEvent, record_events
@@ -135,7 +135,7 @@ def _audit_training(settings: Settings, result: Any) -> None:
     kind = result.card.kind
     event = AuditEvent(action="train", actor=Actor(subject=f"cli:{getpass.getuser()}", role="admin"),
                        model_version=result.card.version,
-                       text=("promoted: " if result.promoted else "registered, not served: ") + result.notes[-1],
+                       text=result.notes[-1],  # PROMOTED / KEPT and why, as `retrain` words it
                        detail={"promoted": result.promoted, "kind": kind, "test": result.report["test"].get(kind),
                                "gate": result.report["gate"]["state"], "notes": result.notes})
     with _store(settings) as store:

@@ -86,6 +86,7 @@ def cmd_forecast(args: argparse.Namespace, settings: Settings) -> int:
         lines.append(f"wrote {args.html}")
     data = {"level": f.level, "draws": f.draws, "seed": f.seed, "unscored": f.unscored,
             "model_versions": f.model_versions, "rows": [r.to_json() for r in f.rows],
+            "adjustment": f.adjustment.to_json() if f.adjustment else None,
             "backtest": b.to_json() if b else None, "trends": [r.to_json() for r in kpis]}
     out(args, data, "\n".join(lines))
     return EXIT_OK

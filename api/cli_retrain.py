@@ -31,6 +31,7 @@ def cmd_retrain(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
     from api.cli import EXIT_OK, _store, out
+    from gnn.gate import Promotion
     from gnn.owners.retrain import retrain
     from gnn.train import TrainConfig
 
@@ -51,7 +52,7 @@ def cmd_retrain(args: argparse.Namespace, settings: Settings) -> int:
         lines.append(f"shadow scores of {s['open']} open deals: mean {s['candidate_mean']} "
                      f"(served {s['served_mean']}), mean change {s['mean_abs_change']}, "
                      f"{s['moved_10_points_or_more']} moved 10+ points")
-    lines.append(("PROMOTED: " if d.promoted else "KEPT: ") + d.reason)
+    lines.append(Promotion(d.promoted, d.reason).line())
     if d.promoted:
         lines.append(f"rescored: {d.served} served, {d.held} held for review (`dealgraph pending list`)")
     lines.append(f"audit event #{d.seq}")

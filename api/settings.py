@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.executions_first import MAX_WAIT_S
+from gnn.gate import DEFAULT_SHARE
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +136,8 @@ class Settings(BaseSettings):
     monitor_max_psi: float = Field(0.25, gt=0, description="Input drift or score shift (PSI) above this alerts")
     monitor_max_stale_hours: float = Field(48.0, gt=0, description="Hours since the last load above this alerts")
     monitor_max_quarantine_rate: float = Field(0.05, ge=0, le=1, description="Quarantined share of recent loads")
-    retrain_min_share: float = Field(0.95, gt=0, le=2, description=(
-        "`dealgraph retrain` promotes only at this share of the serving model's AUROC and 1 - ECE"))
+    retrain_min_share: float = Field(DEFAULT_SHARE, gt=0, le=2, description=(
+        "`dealgraph train` and `retrain` promote only at this share of the serving model's AUROC and 1 - ECE"))
     review_min_amount: float | None = Field(250_000.0, ge=0, description=(
         "A score change on a deal worth this much or more is held for review (unset: no amount rule)"))
     review_drop_points: float | None = Field(0.2, gt=0, le=1, description=(

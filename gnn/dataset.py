@@ -198,11 +198,16 @@ def weigh_by_deal(examples: list[CutoffExamples]) -> None:
 
 
 def build_examples(
-    full: Snapshot, spec: FeatureSpec, split: TemporalSplit, only: str | None = None, task: Task = WIN
+    full: Snapshot, spec: FeatureSpec, split: TemporalSplit, only: str | None = None, task: Task = WIN,
+    timeline: Timeline | None = None,
 ) -> dict[str, list[CutoffExamples]]:
-    """Examples of every bucket, by split (or only those of split `only`), labelled by `task`, weighted by deal."""
+    """Examples of every bucket, by split (or only those of split `only`), labelled by `task`, weighted by deal.
+
+    `timeline`: `full.timeline()` when the caller builds examples of `full` more than once (it depends on the
+    snapshot only, not on the spec or the split)."""
     out: dict[str, list[CutoffExamples]] = {s: [] for s in SPLITS}
-    timeline = full.timeline()  # every cutoff's graph from one pass over the tables' times and edge ends
+    if timeline is None:
+        timeline = full.timeline()  # every cutoff's graph from one pass over the tables' times and edge ends
     for cutoff in split.cutoffs:
         if only is not None and split.split_of(cutoff) != only:
             continue

@@ -121,3 +121,75 @@ def quality(test: dict[str, dict[str, float]], kind: str) -> dict[str, Any]:
     m = test.get(kind) or test.get("prior") or {}
     auroc = m.get("auroc")
     return {"auroc": auroc, "auroc_band": auroc_band(auroc), "ece": m.get("ece"), "n": m.get("n")}
+
+
+# --- Promotion: may a newly trained model replace the serving one? -------------------------------------------------
+# One rule for `dealgraph train` (`gnn.train`) and `dealgraph retrain` (`gnn.owners.retrain`), so the two never
+# disagree about the same candidate and say why in the same words.
+
+DEFAULT_SHARE = 0.95  # of the serving model's AUROC and 1 - ECE (Dynamics 365 publishes a retrain at >= 95%)
+
+
+def finite(x: float | None) -> float | None:
+    """A metric as the promotion rule reads it: None where it could not be measured (NaN)."""
+    return None if x is None or math.isnan(x) else float(x)
+
+
+@dataclass(frozen=True)
+class ModelFigures:
+    """One model as the promotion rule weighs it: its serving-gate state and its figures on the examples both
+    models are judged on (the candidate's test period, each model scoring it with its own features)."""
+
+    version: str
+    state: str  # SKILL / NO_SKILL (`judge`)
+    auroc: float | None
+    ece: float | None
+    n: int
+    brier: float | None = None  # reported beside, not weighed
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """Whether the candidate may serve, and why, in words with the figures."""
+
+    serve: bool
+    reason: str
+
+    def line(self) -> str:
+        """How both commands print the decision."""
+        return ("PROMOTED: " if self.serve else "KEPT: ") + self.reason
+
+
+def may_serve(candidate: ModelFigures, serving: ModelFigures | None, share: float = DEFAULT_SHARE) -> Promotion:
+    """The promotion rule.
+
+    - No model serves: the candidate serves (in the no-skill state if it failed the gate).
+    - A candidate that failed the serving gate never replaces one that passed; where neither passed, the newer
+      serves (both serve the base win rate, the newer one's is fresher).
+    - A candidate that passed replaces one that did not.
+    - Both passed: the candidate must reach `share` of the serving model's AUROC and of its calibration read as
+      1 - ECE (higher is better, so a share applies to it as to AUROC), on the same examples. Figures that cannot
+      be compared (one outcome only) keep the serving model: promote by hand if you must.
+    """
+    if serving is None:
+        return Promotion(True, "first model: it serves" + (
+            "" if candidate.state == SKILL else " in the no-skill state (the base win rate)"))
+    old = serving.version
+    if candidate.state != SKILL:
+        if serving.state == SKILL:
+            return Promotion(False, f"{old} keeps serving: the candidate failed the serving gate "
+                                    "(its scores would be the base win rate)")
+        return Promotion(True, f"served in the no-skill state: {old} has no skill either (the newer base rate)")
+    if serving.state != SKILL:
+        return Promotion(True, f"the candidate passed the serving gate, {old} did not")
+    c_auroc, s_auroc, c_ece, s_ece = candidate.auroc, serving.auroc, candidate.ece, serving.ece
+    if c_auroc is None or s_auroc is None or c_ece is None or s_ece is None:
+        return Promotion(False, f"{old} keeps serving: the models cannot be compared on these {candidate.n} "
+                                "examples (one outcome only); promote by hand if you must")
+    need_auroc, need_cal = share * s_auroc, share * (1 - s_ece)
+    figures = (f"AUROC {c_auroc:.4f} vs {share:.0%} x {s_auroc:.4f} = {need_auroc:.4f}; calibration 1-ECE "
+               f"{1 - c_ece:.4f} vs {share:.0%} x {1 - s_ece:.4f} = {need_cal:.4f}, on {candidate.n} examples")
+    short = [name for name, ok in (("AUROC", c_auroc >= need_auroc), ("calibration", 1 - c_ece >= need_cal)) if not ok]
+    if short:
+        return Promotion(False, f"{old} keeps serving: the candidate's {' and '.join(short)} fell short ({figures})")
+    return Promotion(True, f"the candidate reached {share:.0%} of {old}'s quality ({figures})")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +32,7 @@ from gnn.registry import ModelCard, ModelRegistry, RegistryError
 from gnn.wide import WideLinear, WideSpec
 from graph.deals import DealShape
 from graph.explanation import Explanation
-from graph.snapshot import Snapshot
+from graph.snapshot import Snapshot, Timeline
 from graph.store import GraphStore, ScoreRecord
 from ontology.names import Label
 
@@ -89,7 +89,7 @@ def score_snapshot(loaded: LoadedModel, snapshot: Snapshot, now: pd.Timestamp, d
 
 def score_open_deals(
     store: GraphStore, home: Path, top: int = 3, explain: bool = True, progress: bool = False,
-    changed_only: bool = False, write: bool = True,
+    changed_only: bool = False, write: bool = True, only: Collection[str] | None = None,
 ) -> list[ScoreRecord]:
     """Score, explain and store every open deal; returns the records written.
 
@@ -103,7 +103,8 @@ def score_open_deals(
     full rescore, since a deal's score depends on nothing else. Of those, only deals whose own record moved
     (`own_digests`) or whose score moved by `EXPLAIN_TOLERANCE` or more since the score their explanation was
     made for are explained again; the others keep that explanation, which says which score it explains
-    (`extra["explains"]`: its probability, time and snapshot).
+    (`extra["explains"]`: its probability, time and snapshot). `only`: just these open deals (a rollback fills
+    the few its model never scored).
     """
     loaded = load_model(home)
     full = store.snapshot()
@@ -111,6 +112,11 @@ def score_open_deals(
     if opened is None:
         return []
     prints = fingerprints(loaded, opened)
+    if only is not None:
+        wanted = set(only)
+        opened = _rows(opened, [i for i, d in enumerate(opened.deal_ids) if d in wanted])
+        if not opened.deal_ids:
+            return []
     own = own_digests(full, opened.deal_ids)
     previous: dict[str, ScoreRecord] = {}
     if changed_only:
@@ -244,6 +250,11 @@ def _stale(latest: Mapping[str, ScoreRecord], loaded: LoadedModel, opened: Cutof
             if d not in latest or latest[d].model_version != loaded.card.version
             or latest[d].metadata.get("graph") != prints[d]]
     log.info("%d of %d open deals changed since their latest score", len(keep), len(opened.deal_ids))
+    return _rows(opened, keep)
+
+
+def _rows(opened: CutoffExamples, keep: list[int]) -> CutoffExamples:
+    """These positions of the open deals only."""
     rows = torch.tensor(keep, dtype=torch.long)
     # `replace` keeps the graph's samplers (built for `fingerprints`) and any field added later.
     return replace(opened, index=opened.index[rows], labels=opened.labels[rows],
@@ -281,7 +292,7 @@ def predict_examples(loaded: LoadedModel, examples: list[CutoffExamples]) -> np.
 
 
 def predict_split(
-    loaded: LoadedModel, full: Snapshot, split: TemporalSplit, part: str = "test"
+    loaded: LoadedModel, full: Snapshot, split: TemporalSplit, part: str = "test", timeline: Timeline | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Labels and calibrated probabilities of a registered model on one period of a temporal split.
 
@@ -292,7 +303,7 @@ def predict_split(
         >>> split, spec, examples = leak_safe_examples(full)
         >>> y_test, p_test = predict_split(load_model(home), full, split)
     """
-    examples = build_examples(full, loaded.spec, split, only=part)[part]
+    examples = build_examples(full, loaded.spec, split, only=part, timeline=timeline)[part]
     labels = np.concatenate([e.labels.numpy() for e in examples]) if examples else np.zeros(0)
     return labels, predict_examples(loaded, examples)
 

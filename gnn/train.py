@@ -11,10 +11,10 @@ among the training examples) the served model is the class prior, and every
 score says so in its metadata, rather than serving a network fitted to noise.
 
 Every model, the first included, passes the serving gate (`gnn.gate`) or its
-scores carry the "no skill" state: the base win rate, said to be that. A model
-that passes is promoted automatically only if its test AUROC reaches
-`PROMOTE_FRACTION` of the serving model's AUROC on the same test examples; one
-that fails never replaces a model that passed. Either way it is registered
+scores carry the "no skill" state: the base win rate, said to be that. Whether
+it replaces the serving model is the one promotion rule `dealgraph retrain`
+uses too (`gnn.gate.may_serve`: the gate, then a share of the serving model's
+AUROC and 1 - ECE on the same test examples). Either way it is registered
 (`dealgraph models promote` can still serve it by hand).
 """
 
@@ -36,7 +36,7 @@ from gnn.dataset import CutoffExamples, TemporalSplit, coverage, flat_table, lea
 from gnn.families import WITHOUT, family_report, without_families
 from gnn.features import FeatureSpec, latest_event_time
 from gnn.fit import DEFAULT_GRID, FitConfig, calibrate, concat, fit_platt, logits_of, oracle_probabilities, tune
-from gnn.gate import NO_SKILL, SKILL, judge, quality
+from gnn.gate import DEFAULT_SHARE, NO_SKILL, SKILL, ModelFigures, finite, judge, may_serve, quality
 from gnn.leakage import refuse_leaks
 from gnn.metrics import metrics, reliability_plot
 from gnn.readiness import MIN_LOST, MIN_WON
@@ -46,7 +46,6 @@ from graph.store import GraphStore, InvalidInput
 
 log = logging.getLogger(__name__)
 
-PROMOTE_FRACTION = 0.95
 #: Senders per node and edge type when sampling (docs/design.md, "Scale": AUROC beside full-batch).
 DEFAULT_FANOUT = 32
 
@@ -71,6 +70,7 @@ class TrainConfig:
     # Sampled: training examples an epoch and validation examples for early stopping (`FitConfig`); None: all.
     epoch_examples: int | None = FitConfig.epoch_examples
     early_stop_examples: int | None = FitConfig.early_stop_examples
+    promote_share: float = DEFAULT_SHARE  # of the serving model's AUROC and 1 - ECE (`gnn.gate.may_serve`)
 
     def fit_grid(self) -> tuple[FitConfig, ...]:
         """The grid with this run's sampling settings."""
@@ -167,7 +167,8 @@ def train(store: GraphStore, home: Path, truth: Path | None = None, config: Trai
     gate = judge(test, kind, positives=int(y["test"].sum()))
     notes.append(gate.summary())
     if promote:
-        promoted, why = _promotion_gate(registry, full, split, y["test"], test.get(kind, {}).get("auroc"), gate.passed)
+        promoted, why = _promotion_gate(registry, full, split, y["test"], test.get(kind, {}).get("auroc"), gate.passed,
+                                        test.get(kind, {}).get("ece"), config.promote_share)
     else:
         promoted, why = False, "registered only: the caller decides whether it serves"
     notes.append(why)
@@ -218,31 +219,24 @@ def _artifact(kind: str, model, spec: FeatureSpec, platt: tuple[float, float], p
 
 
 def _promotion_gate(registry: ModelRegistry, full: Snapshot, split: TemporalSplit, y_test: np.ndarray,
-                    new_auroc: float | None, skill: bool = True) -> tuple[bool, str]:
-    """Whether the new model may serve. One that failed the serving gate (`skill` False) serves, in the
-    no-skill state, only where no model that passed serves now; one that passed must reach
-    PROMOTE_FRACTION of the current one's AUROC on the same test examples, re-scored with the current
-    model's own features, unless the current one has no skill."""
+                    new_auroc: float | None, skill: bool = True, new_ece: float | None = None,
+                    share: float = DEFAULT_SHARE) -> tuple[bool, str]:
+    """Whether the new model may serve, by the one promotion rule (`gnn.gate.may_serve`, `retrain` uses it too);
+    the current model is re-scored on the same test examples with its own features when the figures decide."""
     from gnn.score import load_model, predict_split  # scoring imports training helpers: import here to avoid a cycle
 
     current = registry.current_version()
-    if current is None:
-        return True, "first model: served" + ("" if skill else " in the no-skill state (the base win rate)")
-    current_state = registry.card(current).state
-    if not skill:
-        if current_state == SKILL:
-            return False, f"kept, not served: it failed the serving gate; {current} (which passed) keeps serving"
-        return True, f"served in the no-skill state: the current model {current} has no skill either"
-    if current_state == NO_SKILL:
-        return True, f"promoted: it passed the serving gate, the current model {current} did not"
-    loaded = load_model(registry.root.parent, current)
-    _, old_probs = predict_split(loaded, full, split, "test")
-    old_auroc = metrics(y_test, old_probs)["auroc"] if len(old_probs) == len(y_test) else float("nan")
-    if np.isnan(old_auroc) or new_auroc is None or np.isnan(new_auroc):
-        return True, f"current model {current} could not be compared on this test period: promoted"
-    if new_auroc >= PROMOTE_FRACTION * old_auroc:
-        return True, f"promoted: AUROC {new_auroc:.4f} >= {PROMOTE_FRACTION} x {old_auroc:.4f} of {current}"
-    return False, f"kept, not served: AUROC {new_auroc:.4f} < {PROMOTE_FRACTION} x {old_auroc:.4f} of {current}"
+    serving = None
+    if current is not None:
+        state, old = registry.card(current).state, {}
+        if skill and state == SKILL:
+            _, old_probs = predict_split(load_model(registry.root.parent, current), full, split, "test")
+            old = metrics(y_test, old_probs) if len(old_probs) == len(y_test) else {}
+        serving = ModelFigures(current, state, finite(old.get("auroc")), finite(old.get("ece")), len(y_test))
+    candidate = ModelFigures("candidate", SKILL if skill else NO_SKILL, finite(new_auroc), finite(new_ece),
+                             len(y_test))
+    verdict = may_serve(candidate, serving, share)
+    return verdict.serve, verdict.line()
 
 
 def snapshot_id(full: Snapshot) -> str:

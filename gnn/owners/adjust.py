@@ -14,13 +14,15 @@ Two causes made the plain Poisson-binomial forecast miss (docs/owners.md#backtes
 
 A drift across several later periods together (the model growing stale) is not in either: each period's
 own shift sits near the others. So the shock's mean is then carried over from the most recently closed
-deals (`carry_recent`), its spread widened by that estimate's uncertainty.
+deals (`carry_recent`), its spread widened by that estimate's uncertainty; or (compared in the bench)
+only as far as carrying it has predicted the past periods, its spread what that prediction missed by.
 
 All are fitted only on deals whose outcome was known when the forecast is made (the caller picks them).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -29,6 +31,7 @@ import numpy as np
 SHRINK = 20.0
 CLIP = 4.0  # logit shifts beyond this are a sign of too little data, not of a real effect
 MIN_DEALS = 30
+MIN_TRACK = 3  # past periods needed to judge how well carrying the recent shift over has predicted
 EPS = 1e-4
 
 
@@ -42,6 +45,7 @@ class Adjustment:
     shock_sd: float = 0.0
     periods: int = 0
     deals: int = 0
+    carry_weight: float | None = None  # how much of the recent deals' shift the mean carries (None: not carried)
 
     def logits(self, p: np.ndarray, amounts: np.ndarray) -> np.ndarray:
         band = np.searchsorted(np.asarray(self.edges, float), amounts, "right")
@@ -121,21 +125,72 @@ def draws(adjustment: Adjustment, p: np.ndarray, amounts: np.ndarray, seed: int,
     return won, q.mean(axis=0)
 
 
-def carry_recent(adjustment: Adjustment, p: np.ndarray, amounts: np.ndarray, won: np.ndarray) -> Adjustment:
-    """The adjustment with its shock carried over from the most recently closed deals (issue 20).
-
-    A drift that moves several later periods together (the model growing stale) leaves each past period's
-    own shift near the others, so the per-period spread and mean miss it. Here the shock's mean is the
-    shift that makes these recent deals' expected won amount equal their actual one, and its variance
-    grows by that estimate's own (delta-method) variance: an estimate from few deals widens the interval
-    instead of moving it with confidence. Fewer than `MIN_DEALS` recent deals leave it as it is.
-    """
+def shift_of(adjustment: Adjustment, p: np.ndarray, amounts: np.ndarray,
+             won: np.ndarray) -> tuple[float, float] | None:
+    """The logit shift that makes these deals' expected won amount (under the adjustment) equal their actual one,
+    and its delta-method variance; None for fewer than `MIN_DEALS` deals or no amount."""
     p, amounts, won = np.asarray(p, float), np.asarray(amounts, float), np.asarray(won, float)
     if len(p) < MIN_DEALS or amounts.sum() <= 0:
-        return adjustment
+        return None
     logits = adjustment.logits(p, amounts)
     d = _solve(lambda x: float(amounts @ _sigmoid(logits + x)), float(amounts @ won))
     q = _sigmoid(logits + d)
     slope = float(amounts @ (q * (1 - q)))
-    se = float(np.sqrt((amounts * amounts) @ (q * (1 - q)))) / slope if slope > 0 else CLIP
-    return replace(adjustment, shock_mean=round(d, 4), shock_sd=round(float(np.hypot(adjustment.shock_sd, se)), 4))
+    return d, (float((amounts * amounts) @ (q * (1 - q))) / slope ** 2 if slope > 0 else CLIP ** 2)
+
+
+@dataclass(frozen=True)
+class CarryCheck:
+    """One past period: the shift carried over to it from the deals closed just before it, and the shift its own
+    deals turned out to have, each with its (Bernoulli) variance."""
+
+    carried: float
+    carried_var: float
+    actual: float
+    actual_var: float
+
+
+def carry_recent(adjustment: Adjustment, p: np.ndarray, amounts: np.ndarray, won: np.ndarray,
+                 track: Sequence[CarryCheck] = ()) -> Adjustment:
+    """The adjustment with its shock carried over from the most recently closed deals (`p`, `amounts`, `won`).
+
+    A drift that moves several later periods together (the model growing stale) leaves each past period's
+    own shift near the others, so the per-period spread and mean miss it; the recent deals' shift sees it. But
+    where nothing drifts, that shift is mostly noise, and carrying it in full moves the forecast off and
+    widens it for nothing. So, given a `track` of `MIN_TRACK` or more past periods (how carrying did on each),
+    the shock's mean is the long-run mean moved towards the recent shift by the weight `w` that best
+    predicted the past periods' shifts (least squares through the long-run mean, corrected for the carried
+    shifts' own noise, w in [0, 1]), and its
+    variance is what that prediction missed by in the past beyond Bernoulli noise (`_missed`), plus the
+    recent estimate's own variance times w^2. That reacts to a drift only once it has lasted a few periods
+    (docs/owners.md#backtest), so the forecast carries in full: no track (or a shorter one) carries the recent
+    shift in full and adds its variance to the per-period one. Fewer than `MIN_DEALS` recent deals leave the
+    adjustment as it is.
+    """
+    recent = shift_of(adjustment, p, amounts, won)
+    if recent is None:
+        return adjustment
+    shift, var = recent
+    if len(track) < MIN_TRACK:
+        return replace(adjustment, shock_mean=round(shift, 4),
+                       shock_sd=round(float(np.hypot(adjustment.shock_sd, np.sqrt(var))), 4), carry_weight=1.0)
+    long_run = adjustment.shock_mean
+    x = np.array([t.carried - long_run for t in track])
+    y = np.array([t.actual - long_run for t in track])
+    # The carried shifts are noisy estimates themselves: least squares on them would pull w towards 0 by their
+    # noise (errors in variables), so their known Bernoulli variance comes off the denominator.
+    signal = float(x @ x) - sum(t.carried_var for t in track)
+    w = float(np.clip(x @ y / signal, 0.0, 1.0)) if signal > 0 else 0.0
+    sd = float(np.sqrt(_missed(track, x, y, w) + w * w * var))
+    return replace(adjustment, shock_mean=round(long_run + w * (shift - long_run), 4), shock_sd=round(sd, 4),
+                   carry_weight=round(w, 4))
+
+
+def _missed(track: Sequence[CarryCheck], x: np.ndarray, y: np.ndarray, w: float) -> float:
+    """The variance of a period's true shift around the carried prediction: the past residuals' mean square
+    (one degree of freedom spent on `w`), less the Bernoulli noise of the past shifts and of their carried
+    estimates (which a forecast adds on its own: its draws, and `w^2` times the recent estimate's variance)."""
+    k = len(track)
+    mean_square = float(np.mean((y - w * x) ** 2)) * k / (k - 1)
+    noise = float(np.mean([t.actual_var + w * w * t.carried_var for t in track]))
+    return max(mean_square - noise, 0.0)

@@ -31,12 +31,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gnn.owners.adjust import Adjustment, carry_recent, fit
+from gnn.owners.adjust import Adjustment, CarryCheck, carry_recent, fit, shift_of
 from gnn.owners.adjust import draws as adjusted_draws
 from gnn.owners.forecast import DRAWS, LEVEL, SEED, interval_of
 from gnn.registry import ModelRegistry, RegistryError
 from graph.store import GraphStore, InvalidInput
 from ontology.names import Label
+
+RECENT_DAYS = 30  # the window of closed deals the shock is carried over from (median cycle ~45 days)
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,11 @@ class BacktestRow:
     def covered(self) -> bool:
         return self.low <= self.actual <= self.high
 
+    @property
+    def unresolved_share(self) -> float:
+        """The share of the period's pipeline amount (resolved and not) still open, so left out."""
+        return self.unresolved_amount / max(self.pipeline + self.unresolved_amount, 1.0)
+
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "covered": self.covered}
 
@@ -70,6 +77,7 @@ class Backtest:
     mape: float | None  # None: nothing was won in any period
     coverage: float | None  # None: no periods
     adjusted: bool = True
+    recent_days: int | None = RECENT_DAYS  # the shock was carried over from deals closed in these days (None: not)
 
     def held_out(self) -> tuple[float | None, float | None]:
         """(MAPE, coverage) over the held-out periods only."""
@@ -79,7 +87,7 @@ class Backtest:
         mape, coverage = self.held_out()
         return {"model_version": self.model_version, "level": self.level, "mape": self.mape,
                 "coverage": self.coverage, "held_out_mape": mape, "held_out_coverage": coverage,
-                "adjusted": self.adjusted, "periods": [r.to_json() for r in self.rows]}
+                "adjusted": self.adjusted, "recent_days": self.recent_days, "periods": [r.to_json() for r in self.rows]}
 
 
 def training_split(registry: ModelRegistry, version: str) -> dict[str, Any]:
@@ -143,7 +151,9 @@ def past_periods(store: GraphStore, home: Path,
     amounts = pd.to_numeric(full.nodes[Label.DEAL].set_index("id")["amount"], errors="coerce")
     amounts = amounts.fillna(0.0).clip(lower=0.0)
     closed_at = pd.to_datetime(deal_outcomes(full)["closed_at"], utc=True)
-    built = [ex for part in ("val", "test") for ex in build_examples(full, loaded.spec, split, only=part)[part]]
+    timeline = full.timeline()  # built once for both parts
+    built = [ex for part in ("val", "test")
+             for ex in build_examples(full, loaded.spec, split, only=part, timeline=timeline)[part]]
     examples = sorted((ex for ex in built if ex.cutoff >= t1), key=lambda e: e.cutoff)
     deal_nodes = full.nodes[Label.DEAL].set_index("id")
     created = pd.to_datetime(deal_nodes[full.schema.nodes[Label.DEAL].time], utc=True)
@@ -174,9 +184,6 @@ def past_periods(store: GraphStore, home: Path,
     )
 
 
-RECENT_DAYS = 30  # the window of closed deals the shock is carried over from (median cycle ~45 days)
-
-
 def recent_closed(periods: list[Period], at: pd.Timestamp,
                   days: int = RECENT_DAYS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(p, amount, won) of the deals that closed in the `days` before the last close before `at` (the data may
@@ -192,9 +199,12 @@ def recent_closed(periods: list[Period], at: pd.Timestamp,
     return rows[:, 0], rows[:, 1], rows[:, 2]
 
 
-def fit_known(periods: list[Period], at: pd.Timestamp, recent_days: int | None = RECENT_DAYS) -> Adjustment:
+def fit_known(periods: list[Period], at: pd.Timestamp, recent_days: int | None = RECENT_DAYS,
+              by_track: bool = False) -> Adjustment:
     """The adjustment fitted on these periods' deals that had closed before `at` (what was known then), its
-    shock carried over from those closed in the last `recent_days` (None: the per-period shock alone)."""
+    shock carried over from those closed in the last `recent_days` (None: the per-period shock alone): in full,
+    or with `by_track` as far as carrying it predicted the earlier periods (`carry_track`; an alternative the
+    bench compares, not what the forecast uses: docs/owners.md#backtest)."""
     keep = [(i, pr, np.asarray(pr.closed_at < at, bool)) for i, pr in enumerate(periods)]
     if not keep:
         return Adjustment()
@@ -206,7 +216,23 @@ def fit_known(periods: list[Period], at: pd.Timestamp, recent_days: int | None =
     )
     if recent_days is None or adjustment.periods == 0:
         return adjustment
-    return carry_recent(adjustment, *recent_closed(periods, at, recent_days))
+    return carry_recent(adjustment, *recent_closed(periods, at, recent_days),
+                        track=carry_track(periods, at, recent_days, adjustment) if by_track else ())
+
+
+def carry_track(periods: list[Period], at: pd.Timestamp, days: int, adjustment: Adjustment) -> list[CarryCheck]:
+    """How carrying the recent shift over would have done on each earlier period: the shift of the deals closed
+    in the `days` before its start, beside the shift its own deals turned out to have (those closed before `at`:
+    nothing later is used)."""
+    track = []
+    for j in range(1, len(periods)):
+        pr = periods[j]
+        known = np.asarray(pr.closed_at < at, bool)
+        carried = shift_of(adjustment, *recent_closed(periods[:j], pr.cutoff, days))
+        actual = shift_of(adjustment, pr.p[known], pr.amounts[known], pr.won[known])
+        if carried is not None and actual is not None:
+            track.append(CarryCheck(carried[0], carried[1], actual[0], actual[1]))
+    return track
 
 
 def _adjustment_path(home: Path, version: str) -> Path:
@@ -254,6 +280,7 @@ def backtest(
     adjust: bool = True,
     recent_days: int | None = RECENT_DAYS,
     periods: tuple[str, pd.Timestamp, list[Period]] | None = None,
+    by_track: bool = False,
 ) -> Backtest:
     """Forecast each period of the serving model's validation and held-out periods as of its start, beside what
     was won.
@@ -266,6 +293,7 @@ def backtest(
         every_days: days between period starts (default: the model's own cutoff spacing).
         recent_days: carry the shock over from deals closed this many days before each period (`fit_known`).
         periods: `past_periods` already scored (the bench compares several forecasts on the same ones).
+        by_track: carry the shock over only as far as that predicted the earlier periods (`fit_known`).
 
     Raises:
         InvalidInput: no model serves yet.
@@ -273,7 +301,7 @@ def backtest(
     version, t2, scored = periods or past_periods(store, home, every_days)
     rows = []
     for i, pr in enumerate(scored):
-        adjustment = fit_known(scored[:i], pr.cutoff, recent_days) if adjust else Adjustment()
+        adjustment = fit_known(scored[:i], pr.cutoff, recent_days, by_track) if adjust else Adjustment()
         outcomes, mean_p = adjusted_draws(adjustment, pr.p, pr.amounts, seed, draws)
         ivl = interval_of(outcomes, mean_p, pr.amounts, level)
         rows.append(
@@ -293,4 +321,4 @@ def backtest(
             )
         )
     mape, coverage = accuracy(rows)
-    return Backtest(version, rows, level, mape, coverage, adjusted=adjust)
+    return Backtest(version, rows, level, mape, coverage, adjusted=adjust, recent_days=recent_days if adjust else None)

@@ -83,6 +83,7 @@ class Forecast:
     seed: int
     unscored: int  # open deals left out: no score yet
     model_versions: list[str]
+    adjustment: Adjustment | None = None  # what the draws were adjusted by (None: independent deals)
 
 
 def _period(close: Any, grain: str) -> str:
@@ -187,4 +188,4 @@ def forecast(
             add_groups(grain, period, periods == period)
     add_groups("total", "all", np.ones(len(scored), bool))
     versions = sorted({v for v in scored["model_version"] if v})
-    return Forecast(rows, level, draws, seed, int(frame["p"].isna().sum()), versions)
+    return Forecast(rows, level, draws, seed, int(frame["p"].isna().sum()), versions, adjustment)

@@ -2,14 +2,43 @@
 
 from __future__ import annotations
 
+import math
 from html import escape
 
-from gnn.owners.backtest import Backtest
+from gnn.owners.adjust import Adjustment
+from gnn.owners.backtest import RECENT_DAYS, Backtest
 from gnn.owners.forecast import Forecast, ForecastRow
+
+Z90 = 1.645  # the shock's likely range printed: its central 90%
 
 
 def _money(x: float) -> str:
     return f"{x:,.0f}"
+
+
+def shock_words(mean: float, sd: float) -> str:
+    """The common shock as a factor on every deal's odds of winning, with its likely (90%) range: `x0.84
+    (0.61-1.15)` reads "deals are winning at 0.84 times the odds the model gives them, likely 0.61 to 1.15"."""
+    if sd == 0 and mean == 0:
+        return "x1.00"
+    low, high = math.exp(mean - Z90 * sd), math.exp(mean + Z90 * sd)
+    return f"x{math.exp(mean):.2f} ({low:.2f}-{high:.2f})"
+
+
+def shock_legend(recent_days: int | None) -> str:
+    source = (f"the deals closed in the {recent_days} days before" if recent_days
+              else "the past periods")
+    return (f"trend (the common 'shock' in the JSON) = how {source} won against the model's odds, applied to every "
+            "deal together (x1.00: as the model said; x0.80: at 0.8 times its odds), and its likely range in "
+            "brackets: the wider the range, the wider the interval")
+
+
+def adjustment_line(a: Adjustment) -> str:
+    """What the live forecast corrected for, in words (`owners.adjust`)."""
+    return (f"adjusted: recalibrated by deal size, and for the recent trend (the common 'shock'): deals closed in the "
+            f"last {RECENT_DAYS} days won at {shock_words(a.shock_mean, a.shock_sd)} times the odds the model gave "
+            "them (likely range in brackets); every deal moves with it together, and its uncertainty widens the "
+            f"interval (fitted on {a.deals} past deals)")
 
 
 def forecast_table(f: Forecast, reps: bool = False) -> list[str]:
@@ -17,6 +46,8 @@ def forecast_table(f: Forecast, reps: bool = False) -> list[str]:
     scored = sum(r.deals for r in f.rows if r.grain == "total" and r.rep_id is None)
     lines = [(f"forecast of {scored} scored open deals (model {', '.join(f.model_versions) or '-'}; "
               f"{f.unscored} unscored left out); {f.level:.0%} interval from {f.draws} draws, seed {f.seed}"),
+             adjustment_line(f.adjustment) if f.adjustment is not None and f.adjustment.periods
+             else "deals drawn as independent, at the model's probabilities (no past periods to adjust by)",
              (f"{'grain':<8} {'period':<14} {'rep':<24} {'deals':>5} {'pipeline':>14} {'expected':>14} "
               f"{'low':>14} {'high':>14}")]
     for r in f.rows:
@@ -39,12 +70,17 @@ def backtest_table(b: Backtest) -> list[str]:
            "period" if b.adjusted else "independent deals, the model's probabilities as they are")
     lines = [(f"backtest of model {b.model_version}: the pipeline open at each period's start, forecast then ({how}), "
               "beside what of it was won; val = a validation period (the model was calibrated on it)"),
-             (f"{'period start':<12} {'':>4} {'deals':>5} {'pipeline':>14} {'expected':>14} {'low':>14} {'high':>14} "
-              f"{'actual won':>14} {'in interval':>11} {'shock sd':>8}")]
+             ("still open = deals of the period whose outcome is not known yet (share of its amount): left out of "
+              "both expected and actual won"),
+             *([shock_legend(b.recent_days)] if b.adjusted else []),
+             (f"{'period start':<12} {'':>4} {'deals':>5} {'still open':>16} {'pipeline':>14} {'expected':>14} "
+              f"{'low':>14} {'high':>14} {'actual won':>14} {'in interval':>11} {'trend':>19}")]
     for r in b.rows:
-        lines.append(f"{r.period_start:<12} {'' if r.held_out else 'val':>4} {r.deals:>5} {_money(r.pipeline):>14} "
-                     f"{_money(r.expected):>14} {_money(r.low):>14} {_money(r.high):>14} {_money(r.actual):>14} "
-                     f"{'yes' if r.covered else 'no':>11} {r.shock_sd:>8.3f}")
+        still_open = f"{r.unresolved} ({r.unresolved_share:.0%})"
+        lines.append(f"{r.period_start:<12} {'' if r.held_out else 'val':>4} {r.deals:>5} {still_open:>16} "
+                     f"{_money(r.pipeline):>14} {_money(r.expected):>14} {_money(r.low):>14} {_money(r.high):>14} "
+                     f"{_money(r.actual):>14} {'yes' if r.covered else 'no':>11} "
+                     f"{shock_words(r.shock_mean, r.shock_sd):>19}")
     held = [r for r in b.rows if r.held_out]
     lines.append(_accuracy_line("all periods", b.mape, b.coverage, len(b.rows), b.level))
     lines.append(_accuracy_line("held-out periods", *b.held_out(), len(held), b.level))

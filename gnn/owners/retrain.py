@@ -8,10 +8,9 @@
    seen a few of those outcomes in its own training: the comparison can only favour it, so the
    guard errs towards keeping.
 4. Shadow-score the open pipeline with the candidate beside the served scores (how much would move).
-5. Promote only when the candidate reaches `share` (setting `retrain_min_share`, default 0.95) of
-   the serving model's AUROC and of its calibration, read as 1 - ECE (higher is better, so a share
-   applies to it as to AUROC), and passed the serving gate (`gnn.gate`) unless the serving model
-   did not either. Else keep the serving model and say why, with both figures.
+5. Promote or keep by the one promotion rule `dealgraph train` uses too (`gnn.gate.may_serve`): the
+   serving gate, then `share` (setting `retrain_min_share`, default 0.95) of the serving model's
+   AUROC and of its calibration (1 - ECE). It says why, with both figures.
 6. On promotion, rescore the open pipeline through the review gate (`owners.review.serve_scores`):
    the first scores of the new model that move a deal are held for a person under the default policy.
 
@@ -24,30 +23,22 @@ import math
 import pickle
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gnn.gate import DEFAULT_SHARE, ModelFigures, Promotion, finite, may_serve
 from gnn.owners.audit import Actor, AuditEvent, record_events
 from gnn.owners.review import ReviewPolicy, serve_scores
-from graph.snapshot import Snapshot
+from graph.snapshot import Snapshot, Timeline
 from graph.store import DealgraphError, GraphStore, InvalidInput, ScoreRecord
 from ontology.names import Label
 
+if TYPE_CHECKING:  # torch loads only when a retrain runs: the API imports this module
+    from gnn.dataset import TemporalSplit
+
 SYSTEM = Actor(subject="dealgraph:retrain", role="system")
 MOVE_POINTS = 0.1  # the shadow summary counts open deals the candidate would move by this much or more
-
-
-@dataclass(frozen=True)
-class Figures:
-    """One model on the recent closed deals both are judged on."""
-
-    version: str
-    state: str  # skill / no_skill (`gnn.gate`)
-    auroc: float | None
-    ece: float | None
-    brier: float | None
-    n: int
 
 
 @dataclass
@@ -57,7 +48,7 @@ class RetrainDecision:
     promoted: bool
     reason: str
     share: float
-    figures: dict[str, Figures | None]
+    figures: dict[str, ModelFigures | None]
     shadow: dict[str, Any] = field(default_factory=dict)
     load: dict[str, Any] | None = None
     served: int = 0  # open deals whose new score was served at once
@@ -69,41 +60,21 @@ class RetrainDecision:
 
 
 def _finite(x: Any) -> float | None:
-    return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), 4)
+    x = finite(x)
+    return None if x is None else round(x, 4)
 
 
-def judge(candidate: Figures, serving: Figures | None, share: float) -> tuple[bool, str]:
-    """The guard: (promote?, why in words with the figures)."""
-    if serving is None:
-        return True, "no model serves yet: the candidate serves"
-    if candidate.state != "skill" and serving.state == "skill":
-        return False, f"kept {serving.version}: the candidate failed the serving gate (scores would be the base rate)"
-    if serving.state != "skill" and candidate.state == "skill":
-        return True, f"promoted: the candidate passed the serving gate, {serving.version} did not"
-    c_auroc, s_auroc, c_ece, s_ece = candidate.auroc, serving.auroc, candidate.ece, serving.ece
-    if c_auroc is None or s_auroc is None or c_ece is None or s_ece is None:
-        return False, (f"kept {serving.version}: the recent closed deals ({candidate.n}) have one outcome only, "
-                       "so the models cannot be compared; promote by hand if you must")
-    need_auroc, need_cal = share * s_auroc, share * (1 - s_ece)
-    figures = (f"AUROC {c_auroc:.4f} vs {share:.0%} x {s_auroc:.4f} = {need_auroc:.4f}; calibration 1-ECE "
-               f"{1 - c_ece:.4f} vs {share:.0%} x {1 - s_ece:.4f} = {need_cal:.4f}, on {candidate.n} recent examples")
-    short = [name for name, ok in (("AUROC", c_auroc >= need_auroc), ("calibration", 1 - c_ece >= need_cal)) if not ok]
-    if short:
-        return False, f"kept {serving.version}: the candidate's {' and '.join(short)} fell short ({figures})"
-    return True, f"promoted over {serving.version} ({figures})"
-
-
-def figures_on(home: Path, version: str, full: Snapshot, cutoff_days: int, horizon_days: int | None) -> Figures:
-    """A registered model's metrics on the latest test period of `full` (the candidate's)."""
-    from gnn.dataset import temporal_split
+def figures_on(home: Path, version: str, full: Snapshot, split: TemporalSplit,
+               timeline: Timeline | None = None) -> ModelFigures:
+    """A registered model's metrics on the test period of `split` (the candidate's)."""
     from gnn.metrics import metrics
     from gnn.score import load_model, predict_split
 
     loaded = load_model(home, version)
-    y, p = predict_split(loaded, full, temporal_split(full, cutoff_days, horizon_days), "test")
+    y, p = predict_split(loaded, full, split, "test", timeline)
     m = metrics(y, p) if len(y) else {}
-    return Figures(version, loaded.card.state, _finite(m.get("auroc")), _finite(m.get("ece")),
-                   _finite(m.get("brier")), int(len(y)))
+    return ModelFigures(version, loaded.card.state, _finite(m.get("auroc")), _finite(m.get("ece")), int(len(y)),
+                        _finite(m.get("brier")))
 
 
 def shadow(store: GraphStore, home: Path, candidate: str, full: Snapshot) -> dict[str, Any]:
@@ -160,7 +131,7 @@ def load_delta(store: GraphStore, home: Path, delta: Path, mapping: str, actor: 
 
 
 def retrain(store: GraphStore, home: Path, delta: Path | None = None, mapping: str = "salesforce",
-            share: float = 0.95, policy: ReviewPolicy | None = None, config: Any = None,
+            share: float = DEFAULT_SHARE, policy: ReviewPolicy | None = None, config: Any = None,
             actor: Actor = SYSTEM) -> RetrainDecision:
     """Load, train, compare, shadow-score, then promote or keep (see the module doc). Audited.
 
@@ -171,6 +142,7 @@ def retrain(store: GraphStore, home: Path, delta: Path | None = None, mapping: s
         InvalidInput: `share` is not in (0, 2], or training refused (too little history; the message says what).
         LeakageError: an input alone predicts the outcome: nothing is trained.
     """
+    from gnn.dataset import temporal_split
     from gnn.registry import ModelRegistry
     from gnn.train import TrainConfig, train
 
@@ -185,21 +157,24 @@ def retrain(store: GraphStore, home: Path, delta: Path | None = None, mapping: s
         result = train(store, home, config=config, promote=False)
     except DealgraphError as e:  # a refusal to train is a decision too: cron's log and the audit say why
         record_events(store, [AuditEvent(action="retrain", actor=actor, model_version=serving_version,
-                                         text=f"refused: training refused, {serving_version} keeps serving: {e}",
+                                         text=Promotion(False, f"training refused, {serving_version} keeps "
+                                                                  f"serving: {e}").line(),
                                          detail={"promoted": False, "serving": serving_version, "load": load})])
         raise
     full = store.snapshot()
-    candidate = figures_on(home, result.card.version, full, config.cutoff_days, config.horizon_days)
-    serving = (figures_on(home, serving_version, full, config.cutoff_days, config.horizon_days)
+    split, timeline = temporal_split(full, config.cutoff_days, config.horizon_days), full.timeline()  # built once
+    candidate = figures_on(home, result.card.version, full, split, timeline)
+    serving = (figures_on(home, serving_version, full, split, timeline)
                if serving_version else None)
-    promoted, reason = judge(candidate, serving, share)
-    decision = RetrainDecision(result.card.version, serving_version, promoted, reason, share,
+    verdict = may_serve(candidate, serving, share)
+    promoted = verdict.serve
+    decision = RetrainDecision(result.card.version, serving_version, promoted, verdict.reason, share,
                                {"candidate": candidate, "serving": serving},
                                shadow(store, home, result.card.version, full), load)
     if promoted:
         registry.promote(result.card.version)
     event = AuditEvent(action="retrain", actor=actor, model_version=result.card.version,
-                       text=f"{'promoted' if promoted else 'refused'}: {reason}",
+                       text=verdict.line(),
                        detail={k: v for k, v in decision.to_json().items() if k not in ("seq", "served", "held")})
     decision.seq = record_events(store, [event])[0].seq
     if promoted:  # after the decision in the log: the holds it causes follow it
@@ -233,7 +208,7 @@ def roll_back(store: GraphStore, home: Path, actor: Actor) -> dict[str, Any]:
     fresh: list[ScoreRecord] = []
     note = None
     try:
-        fresh = [r for r in score_open_deals(store, home, write=False) if r.deal_id in missing] if missing else []
+        fresh = score_open_deals(store, home, write=False, only=missing) if missing else []
     except (DealgraphError, OSError, RuntimeError, ValueError, pickle.UnpicklingError) as e:
         # The rollback itself stands (the registry serves `after`); the deals it never scored wait for
         # `dealgraph score`, and the audit says why.

@@ -113,8 +113,8 @@ def test_the_sample_passes_the_gate_and_shows_its_quality(trained):
 
 def test_a_retrain_that_fails_the_gate_never_replaces_one_that_passed(trained):
     registry, full, split, y = promotion_inputs(trained)
-    served, why = _promotion_gate(registry, full, split, y, new_auroc=0.99, skill=False)
-    assert served is False and "failed the serving gate" in why
+    served, why = _promotion_gate(registry, full, split, y, new_auroc=0.99, skill=False, new_ece=0.0)
+    assert served is False and why.startswith("KEPT: ") and "failed the serving gate" in why
 
 
 def _widget_shows_the_base_rate_with_its_caveat(base_url, account):

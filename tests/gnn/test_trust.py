@@ -123,7 +123,9 @@ def promotion_inputs(trained) -> tuple:
 
 def test_a_retrain_much_worse_than_the_serving_model_is_kept_but_not_served(trained):
     registry, full, split, y = promotion_inputs(trained)
-    served, why = _promotion_gate(registry, full, split, y, new_auroc=0.05)
-    assert served is False and "kept, not served" in why
-    served, why = _promotion_gate(registry, full, split, y, new_auroc=0.99)
-    assert served is True
+    served, why = _promotion_gate(registry, full, split, y, new_auroc=0.05, new_ece=0.0)
+    assert served is False and why.startswith("KEPT: ") and "AUROC" in why and "fell short" in why
+    served, why = _promotion_gate(registry, full, split, y, new_auroc=0.99, new_ece=0.0)
+    assert served is True and why.startswith("PROMOTED: ")
+    served, why = _promotion_gate(registry, full, split, y, new_auroc=0.99, new_ece=0.9)  # ranks, but miscalibrated
+    assert served is False and "calibration fell short" in why

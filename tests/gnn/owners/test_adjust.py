@@ -106,3 +106,19 @@ def test_recent_deals_count_once_as_their_latest_period_scored_them() -> None:
     p, a, w = recent_closed([older, newer], at)
     # Only "a" closed in the 30 days before the last close before `at`; "c" closed after it (not known then).
     assert list(p) == [0.6] and list(a) == [1.0] and list(w) == [1.0]
+
+
+def test_by_its_track_the_recent_shift_is_carried_as_far_as_carrying_it_predicted_the_past() -> None:
+    # Where nothing drifts the recent deals' shift is noise and little of it is carried; after a drift of a few
+    # months carrying it has predicted the past periods and most of it is (weights of the last period).
+    steady = [fit_known(ps[:13], ps[13].cutoff, RECENT_DAYS, by_track=True).carry_weight
+              for ps in (drifting_periods(np.random.default_rng(s), 14, drift_from=99) for s in range(5))]
+    drifting = [fit_known(ps[:13], ps[13].cutoff, RECENT_DAYS, by_track=True).carry_weight
+                for ps in (drifting_periods(np.random.default_rng(s), 14, drift_from=8) for s in range(5))]
+    assert all(w is not None for w in steady + drifting)
+    assert np.median(steady) < 0.3 < 0.7 < np.median(drifting), (steady, drifting)
+    few = fit_known(drifting_periods(np.random.default_rng(0), 3, 99)[:2], pd.Timestamp("2026-03-02", tz="UTC"),
+                    by_track=True)
+    assert few.carry_weight in (None, 1.0)  # too short a track record: carried in full
+    assert fit_known(drifting_periods(np.random.default_rng(0), 14, 99)[:13],
+                     pd.Timestamp("2026-12-31", tz="UTC")).carry_weight == 1.0  # what the forecast uses: in full

@@ -12,8 +12,10 @@ import pytest
 from api.app import create_app
 from api.auth import Role
 from api.cli import main
-from gnn.owners.backtest import BacktestRow, accuracy, backtest
-from gnn.owners.forecast import forecast, interval_of, won_draws
+from gnn.owners.adjust import Adjustment
+from gnn.owners.backtest import Backtest, BacktestRow, accuracy, backtest
+from gnn.owners.forecast import Forecast, forecast, interval_of, won_draws
+from gnn.owners.forecast_text import backtest_table, forecast_table
 from graph import ScoreRecord, open_store, sqlite_url
 from tests.api.book_data import BOB, DEALS, RITA, SCORED_AT, build_book
 from tests.api.queries import Endpoint, create_key, gql
@@ -110,6 +112,12 @@ def test_backtest_on_the_models_validation_and_held_out_periods(trained, capsys:
                  "--home", str(trained.home)]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["backtest"]["periods"] == [r.to_json() for r in b.rows]
+    assert data["adjustment"]["periods"] > 0  # the live forecast says what it was adjusted by
+    assert main(["forecast", "--backtest", "--every", "14", "--store", trained.store_url,
+                 "--home", str(trained.home)]) == 0
+    text = capsys.readouterr().out
+    assert "recent trend" in text and "still open" in text
+    assert f"{b.rows[-1].unresolved} ({b.rows[-1].unresolved_share:.0%})" in text
     assert any(r["grain"] == "quarter" for r in data["rows"])
 
     # The review page gets the same as a section.
@@ -119,6 +127,26 @@ def test_backtest_on_the_models_validation_and_held_out_periods(trained, capsys:
     html = page.read_text()
     assert html.count('<section class="forecast">') == 1 and f"Backtest (model {b.model_version})" in html
     assert html.index('<section class="forecast">') < html.index("</body>")
+
+
+def test_the_tables_say_in_words_what_was_left_out_and_the_trend_carried_over() -> None:
+    # A period with 40 deals still open worth 1/4 of its pipeline, forecast with odds x exp(-0.2) = x0.82.
+    row = BacktestRow("2026-09-22", 100, 3_000_000, 1_500_000, 1_100_000, 1_900_000, 1_400_000, shock_sd=0.15,
+                      shock_mean=-0.2, unresolved=40, unresolved_amount=1_000_000)
+    b = Backtest("v1", [row], 0.9, *accuracy([row]))
+    text = "\n".join(backtest_table(b))
+    assert "still open" in text and "40 (25%)" in text and row.unresolved_share == pytest.approx(0.25)
+    assert "x0.82 (0.64-1.05)" in text and "deals closed in the 30 days before" in text
+    assert "x0.80: at 0.8 times its odds" in text  # what the factor means, for a reader who does not read logits
+    plain = "\n".join(backtest_table(Backtest("v1", [BacktestRow("2026-09-22", 1, 1, 1, 1, 1, 1)], 0.9, None, None,
+                                                adjusted=False, recent_days=None)))
+    assert "x1.00" in plain and "trend =" not in plain
+
+    f = Forecast([], 0.9, 5000, 20, 0, ["v1"], Adjustment(shock_mean=-0.2, shock_sd=0.15, periods=10, deals=900))
+    head = forecast_table(f)[1]
+    assert "recent trend" in head and "x0.82 (0.64-1.05) times the odds the model gave them" in head and "shock" in head
+    assert "widens the interval" in head
+    assert "independent" in forecast_table(Forecast([], 0.9, 5000, 20, 0, ["v1"]))[1]
 
 
 TRENDS = "{ winTrends { period closed won winRate medianCycleDays wonAmount } }"

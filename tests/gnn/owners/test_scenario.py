@@ -142,7 +142,7 @@ def test_the_owners_loop_end_to_end_every_step_audited_in_order(trained, tmp_pat
         refused = retrain(store, home, share=1.5, config=QUICK, actor=ADMIN)
         assert not refused.promoted and ModelRegistry(home).current_version() == version
         serving = refused.figures["serving"]
-        assert serving is not None and serving.version == version and "kept" in refused.reason
+        assert serving is not None and serving.version == version and f"{version} keeps serving" in refused.reason
         assert served_state(store, list(before)) == before  # nothing served changed
 
         # Promoted at a stated share; the new model's first scores that move a deal are held for review.
@@ -177,6 +177,9 @@ def test_the_owners_loop_end_to_end_every_step_audited_in_order(trained, tmp_pat
         rolled = roll_back(store, home, ADMIN)
         assert rolled["after"] == version and ModelRegistry(home).current_version() == version
         assert served_state(store, list(before)) == before
+        never = set(open_deal_ids(store.snapshot())) - set(before)  # opened by the delta: only these are scored now
+        assert rolled["scored_now"] == len(never) and rolled["restored"] > 0
+        assert {m for _, m, _ in served_state(store, list(never)).values()} <= {version}
         assert not pending(store)
 
         actions = [e.action for e in read_events(store)]
