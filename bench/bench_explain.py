@@ -112,11 +112,18 @@ def _sentences_table(title: str, explanations: list[Explanation]) -> None:
 
     found = contradictions(explanations)
     withheld = sum(int(e.extra.get("withheld", 0)) for e in explanations)
+    withheld_facts = sum(int(e.extra.get("withheld_facts", 0)) for e in explanations)
     shown = sum(len(e.paths) for e in explanations)
+    facts = [p for e in explanations for p in e.paths if len(p.steps) == 1]  # the deal's own facts
     kinds = Counter(s.kind for e in explanations for s in e.suggestions)
     effects = [s.effect for e in explanations for s in e.suggestions if s.effect is not None]
     print(f"\n{title}\npaths shown: {shown}; contradicting their sign (rule-based check): {len(found)}; "
           f"strong paths withheld because their words would have: {withheld}")
+    if facts:
+        first = sum(bool(e.paths) and len(e.paths[0].steps) == 1 for e in explanations)
+        lo, mid, hi = _quantiles([abs(p.weight) for p in facts])
+        print(f"of which the deal's own facts: {len(facts)} (|weight| p10 {lo:.3f}, p50 {mid:.3f}, p90 {hi:.3f}; "
+              f"first reason on {first} deals); material facts withheld for their words: {withheld_facts}")
     for why, text in found[:5]:
         print(f"  {why}: {text}")
     print(f"suggestions: {dict(kinds)}; deals with one: "
@@ -163,6 +170,9 @@ def main() -> None:
                         help="also explain the first N open deals with GNNExplainer and against the empty graph")
     parser.add_argument("--rank", nargs="+", choices=list(RANKS), default=list(RANKS),
                         help="how reasons are ranked; each is run on the same deals (the first is the main one)")
+    parser.add_argument("--no-facts", action="store_true",
+                        help="leave the deal's own facts out of the reasons (how reasons were made before: the "
+                             "cost of measuring them is the difference)")
     args = parser.parse_args()
 
     from gnn.explain import PathExplainer
@@ -186,7 +196,7 @@ def main() -> None:
             runs = {}
             for rank in args.rank:
                 explainer = PathExplainer(loaded.model, data, snap, hops=hops, platt=loaded.platt, rank=rank,
-                                          own_columns=own_columns)
+                                          own_columns=own_columns, deal_columns=None if args.no_facts else names)
                 started, cpu = time.perf_counter(), time.process_time()
                 done = explainer.explain_many(positions, top=3)
                 runs[rank] = (done, time.perf_counter() - started, time.process_time() - cpu)
