@@ -143,7 +143,7 @@ def _sure(explanation: dict[str, Any]) -> str:
     mine, random = explanation.get("fidelity"), explanation.get("random_fidelity")
     if mine is None:
         return "no measure of how much these reasons move the score"
-    text = f"hiding these reasons moves the score {100 * mine:.1f} pts"
+    text = f"hiding the links behind these reasons moves the score {100 * mine:.1f} pts"
     if random is not None:
         text += f", hiding as many random links {100 * random:.1f} pts"
         if random > 0:

@@ -10,7 +10,9 @@ occlusion effect, the default of `PathExplainer`, and by attribution alone), it 
   neighbourhood, and fidelity- (change when only the top paths remain): p10 / p50 / p90, and the ratio on the
   median deal;
 - contradictions: path sentences whose words contradict their sign, by the rule-based check
-  (`gnn.explain.contradictions`), and the strong paths withheld because their words would have;
+  (`gnn.explain.contradictions`), and the strong paths withheld because their words would have; how many
+  reasons are the deal's own facts (`gnn.deal_reasons`; `--no-facts` leaves them out, for the cost), their
+  weights, and the material facts withheld for their words;
 - suggestions by kind, with the model's expected change in probability where it was computed;
 - planted-cause recovery: among deals whose truth says one cause dominates (`main_cause` with |effect| >= 0.5),
   the share whose top paths pass through that cause (the key contact; the deal's account; its parent account;

@@ -326,7 +326,7 @@ def test_at_360px_a_deals_score_and_first_reason_are_above_the_fold(site, browse
     assert "fidelity" not in text.lower() and not RAW_RELATION.search(text)
     sure = page.locator("details.sure")
     sure.locator("summary").click()
-    assert "Hiding these reasons from the model moves this score" in sure.inner_text()
+    assert "Hiding the links behind these reasons from the model moves this score" in sure.inner_text()
     if more:
         page.locator("details.more > summary").click()
     for i, path in enumerate(paths):  # every reason's path, the ones under "more" too

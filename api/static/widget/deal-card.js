@@ -153,7 +153,7 @@
     const lines = [];
     if (given(explanation.fidelity)) {
       const mine = explanation.fidelity, random = explanation.randomFidelity;
-      lines.push(`Hiding these reasons from the model moves this score by ${finePts(mine)}.`);
+      lines.push(`Hiding the links behind these reasons from the model moves this score by ${finePts(mine)}.`);
       if (given(random)) {
         lines.push(`Hiding the same number of random links of this deal moves it by ${finePts(random)}.`);
         const ratio = random > 0 ? mine / random : Infinity;
