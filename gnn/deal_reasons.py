@@ -2,13 +2,17 @@
 
 The model reads these as the deal's own columns (`gnn.timeline`, as of the scoring time), and they carry most
 of a score. Each group of columns below is one reason: its weight is the change of the deal's logit when the
-group is put back to a typical deal's values (the explainer's `Reference`, the same typical deal the paths are
-measured against), measured in the explainer's batched forward pass (`gnn.explain`). Its sentence states the
-deal's value beside that typical value ("Close date pushed 3 times — more than the 1 typical"), so "raises"
-and "lowers" are relative to the same thing the words compare with.
+group is put back to the typical open deal's values (`typical_open_deal`), measured in the explainer's batched
+forward pass (`gnn.explain`). Its sentence states the deal's value beside that typical value ("Close date pushed
+3 times — more than the 1 typical"), so "raises" and "lowers" are relative to the same thing the words compare
+with.
+
+Why the open deals' average and not the paths' `Reference` (the average of every deal of the graph): that one
+averages in the closed deals, whose close dates passed long ago and whose activity stopped, so an open deal read
+"0 days overdue — fewer than the 96 typical". A rep compares an open deal with the other open deals.
 
 The values come from the deal's encoded row, which holds only what was recorded before the scoring time, and
-the typical value from the reference row (both log-scaled counts and days, shown back in days and counts).
+the typical value from the typical open deal's (both log-scaled counts and days, shown back in days and counts).
 The comparative words ("longer than", "more than", "fewer than", "shorter than", "busier than", "quieter than"
 with "typical") are the ones `gnn.wording.contradiction` reads; stage and amount are stated without a side.
 """
@@ -27,8 +31,8 @@ from graph.explanation import Phrase
 
 PREFIX = "timeline:"
 STAGE = f"{PREFIX}stage="
-#: What a fact's weight is relative to: the paths' typical deal, for the deal's own columns.
-FACT_TYPICAL = Phrase.of("a typical deal: this fact at the average deal's value")
+#: What a fact's weight is relative to.
+FACT_TYPICAL = Phrase.of("a typical open deal: this fact at the average open deal's value")
 #: Below this change of the logit a fact is no reason either way (about a point of probability near 50%).
 MATERIAL = 0.05
 #: The window activity is counted over in the sentence (the longer of the model's two).
@@ -66,6 +70,16 @@ def fact_groups(names: list[str]) -> list[FactGroup]:
         if columns:
             out.append(FactGroup(name, tuple(sorted(columns))))
     return out
+
+
+def typical_open_deal(x: Tensor, names: list[str]) -> Tensor:
+    """The average row of the open deals of `x` (neither outcome flag set, as of the scoring time); of every
+    deal where the columns do not say (no names) or none is open."""
+    if "won" in names and "lost" in names and len(names) == x.shape[1]:
+        still_open = (x[:, names.index("won")] == 0) & (x[:, names.index("lost")] == 0)
+        if bool(still_open.any()):
+            return x[still_open].mean(0)
+    return x.mean(0) if x.shape[0] else x.new_zeros(x.shape[1])
 
 
 class DealRow:

@@ -16,7 +16,7 @@ the whole batch:
    but a sentence that says "won" beside "lowers" is one a rep cannot use;
 4. measure fidelity (the same occlusion, for the chosen paths together, alone, and for random paths) and, in
    the same forward pass, the deal's own facts (`gnn.deal_reasons`: its stage, close date, amount and activity
-   put back to a typical deal's, one group at a time); each material fact whose words agree with its sign
+   put back to the typical open deal's, one group at a time); each material fact whose words agree with its sign
    joins the reasons as a one-step path (the deal itself), ranked with the paths by |weight|. Fidelity stays
    that of the graph paths;
 5. score the suggested edits (`gnn.suggest`) on edited graphs.
@@ -35,7 +35,15 @@ from torch_geometric.data import HeteroData
 from torch_geometric.explain.algorithm import ExplainerAlgorithm
 
 from gnn.attribution import EMPTY, TYPICAL, EdgeIntegratedGradients, Reference, make_explainer, occluded_logits
-from gnn.deal_reasons import FACT_TYPICAL, MATERIAL, DealRow, FactGroup, fact_groups, fact_sentence
+from gnn.deal_reasons import (
+    FACT_TYPICAL,
+    MATERIAL,
+    DealRow,
+    FactGroup,
+    fact_groups,
+    fact_sentence,
+    typical_open_deal,
+)
 from gnn.model import HeteroSAGE
 from gnn.node_facts import NEAR_TYPICAL, Facts
 from gnn.paths import Step, candidates, edge_positions, evidence_paths, is_evidence, random_like, reasons
@@ -105,8 +113,9 @@ class PathExplainer:
             self.sampler = sampler if sampler is not None else NeighbourSampler(data, fanout, hops)
         self.reference = Reference.mean_of(data.x_dict) if isinstance(reference, str) else reference
         self.deal_columns = deal_columns or []
-        # Facts are stated beside a typical deal's values: without a reference there is none to state.
+        # Against the empty graph (kept for comparison, `bench_explain --compare`) reasons stay paths, as then.
         self.fact_groups: list[FactGroup] = fact_groups(self.deal_columns) if self.reference is not None else []
+        self.typical_open = typical_open_deal(data[Label.DEAL].x, self.deal_columns)
         words = TYPICAL if self.reference is not None else EMPTY
         # Another algorithm's masks (GNNExplainer's) are learned importances, relative to nothing stated.
         self.reference_words = Phrase.of(words if algorithm is None else f"none: {type(algorithm).__name__} masks")
@@ -197,7 +206,7 @@ class PathExplainer:
         because their words take the other side. Their sentences are details of the deal: hidden with it."""
         if not self.fact_groups or self.reference is None:
             return [], 0
-        values = DealRow(self.deal_columns, row, self.reference.x[Label.DEAL])
+        values = DealRow(self.deal_columns, row, self.typical_open)
         deal = path_step(Step(Label.DEAL, deal_pos), self.facts)
         shown, withheld = [], 0
         for group, effect in zip(self.fact_groups, effects.tolist(), strict=True):
@@ -348,14 +357,15 @@ class PathExplainer:
                         edge_positions(piece, [paths[k]], drop)
                 drops.append(drop)
         # The deal's own columns (stage, activity) against a typical deal's: alone, and with the top paths.
-        own = []
+        own: list[tuple[list[int], torch.Tensor, torch.Tensor | None]] = []
         if self.own_columns:
-            own.append(([len(drops), len(drops) + 1], torch.tensor(self.own_columns, dtype=torch.long)))
+            own.append(([len(drops), len(drops) + 1], torch.tensor(self.own_columns, dtype=torch.long), None))
             drops += [{}, top]
         # Each fact group put back to typical: one more copy of the batch each, in the same pass.
         first_fact = len(drops)
         for group in self.fact_groups:
-            own.append(([len(drops)], torch.tensor(group.columns, dtype=torch.long)))
+            columns = torch.tensor(group.columns, dtype=torch.long)
+            own.append(([len(drops)], columns, self.typical_open[columns]))
             drops.append({})
         logits = occluded_logits(self.model, x, ei, locals_, [_as_tensors(d) for d in drops], self.reference, own)
         probs = self.probability(logits)
