@@ -48,8 +48,10 @@ def _attr(value: object) -> str:
 
 
 def path_chain(path: dict[str, Any]) -> str:
-    """A path as named boxes joined by arrows worded as a person would (never FOR_ACCOUNT); names wrap, never cut."""
+    """A path as named boxes joined by arrows worded as a person would (never FOR_ACCOUNT); names wrap, never cut.
+    A fact of the deal itself (its stage, close date, activity) is a one-step path: one "this deal" box."""
     colour = DIRECTION_COLOURS.get(path["direction"], NEUTRAL)
+    own = len(path["steps"]) == 1
     parts = []
     for i, step in enumerate(path["steps"]):
         if i:
@@ -57,9 +59,9 @@ def path_chain(path: dict[str, Any]) -> str:
             parts.append(f'<li class="link"><span class="arrow" aria-hidden="true">→</span> {escape(words)}</li>')
         fill = NODE_FILLS.get(step["label"], DEFAULT_FILL)
         parts.append(f'<li class="node" style="background:{fill};border-color:{colour}">'
-                     f'<span class="label">{escape(step["label"])}</span>'
+                     f'<span class="label">{"this deal" if own else escape(step["label"])}</span>'
                      f'<span class="name">{escape(step.get("name") or step.get("id") or "?")}</span></li>')
-    return f'<ol class="chain" aria-label="{_attr(path["text"])}">{"".join(parts)}</ol>'
+    return f'<ol class="chain{" own" if own else ""}" aria-label="{_attr(path["text"])}">{"".join(parts)}</ol>'
 
 
 def _row(r: Row, today: date) -> str:
@@ -141,7 +143,7 @@ def _sure(explanation: dict[str, Any]) -> str:
     mine, random = explanation.get("fidelity"), explanation.get("random_fidelity")
     if mine is None:
         return "no measure of how much these reasons move the score"
-    text = f"hiding these reasons moves the score {100 * mine:.1f} pts"
+    text = f"hiding the links behind these reasons moves the score {100 * mine:.1f} pts"
     if random is not None:
         text += f", hiding as many random links {100 * random:.1f} pts"
         if random > 0:

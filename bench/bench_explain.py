@@ -10,7 +10,9 @@ occlusion effect, the default of `PathExplainer`, and by attribution alone), it 
   neighbourhood, and fidelity- (change when only the top paths remain): p10 / p50 / p90, and the ratio on the
   median deal;
 - contradictions: path sentences whose words contradict their sign, by the rule-based check
-  (`gnn.explain.contradictions`), and the strong paths withheld because their words would have;
+  (`gnn.explain.contradictions`), and the strong paths withheld because their words would have; how many
+  reasons are the deal's own facts (`gnn.deal_reasons`; `--no-facts` leaves them out, for the cost), their
+  weights, and the material facts withheld for their words;
 - suggestions by kind, with the model's expected change in probability where it was computed;
 - planted-cause recovery: among deals whose truth says one cause dominates (`main_cause` with |effect| >= 0.5),
   the share whose top paths pass through that cause (the key contact; the deal's account; its parent account;
@@ -112,11 +114,18 @@ def _sentences_table(title: str, explanations: list[Explanation]) -> None:
 
     found = contradictions(explanations)
     withheld = sum(int(e.extra.get("withheld", 0)) for e in explanations)
+    withheld_facts = sum(int(e.extra.get("withheld_facts", 0)) for e in explanations)
     shown = sum(len(e.paths) for e in explanations)
+    facts = [p for e in explanations for p in e.paths if len(p.steps) == 1]  # the deal's own facts
     kinds = Counter(s.kind for e in explanations for s in e.suggestions)
     effects = [s.effect for e in explanations for s in e.suggestions if s.effect is not None]
     print(f"\n{title}\npaths shown: {shown}; contradicting their sign (rule-based check): {len(found)}; "
           f"strong paths withheld because their words would have: {withheld}")
+    if facts:
+        first = sum(bool(e.paths) and len(e.paths[0].steps) == 1 for e in explanations)
+        lo, mid, hi = _quantiles([abs(p.weight) for p in facts])
+        print(f"of which the deal's own facts: {len(facts)} (|weight| p10 {lo:.3f}, p50 {mid:.3f}, p90 {hi:.3f}; "
+              f"first reason on {first} deals); material facts withheld for their words: {withheld_facts}")
     for why, text in found[:5]:
         print(f"  {why}: {text}")
     print(f"suggestions: {dict(kinds)}; deals with one: "
@@ -163,6 +172,9 @@ def main() -> None:
                         help="also explain the first N open deals with GNNExplainer and against the empty graph")
     parser.add_argument("--rank", nargs="+", choices=list(RANKS), default=list(RANKS),
                         help="how reasons are ranked; each is run on the same deals (the first is the main one)")
+    parser.add_argument("--no-facts", action="store_true",
+                        help="leave the deal's own facts out of the reasons (how reasons were made before: the "
+                             "cost of measuring them is the difference)")
     args = parser.parse_args()
 
     from gnn.explain import PathExplainer
@@ -186,7 +198,7 @@ def main() -> None:
             runs = {}
             for rank in args.rank:
                 explainer = PathExplainer(loaded.model, data, snap, hops=hops, platt=loaded.platt, rank=rank,
-                                          own_columns=own_columns)
+                                          own_columns=own_columns, deal_columns=None if args.no_facts else names)
                 started, cpu = time.perf_counter(), time.process_time()
                 done = explainer.explain_many(positions, top=3)
                 runs[rank] = (done, time.perf_counter() - started, time.process_time() - cpu)

@@ -188,25 +188,29 @@ def masked_logits(model: HeteroSAGE, x: dict, edge_index: dict, index: Tensor, d
 
 
 def occluded_logits(model: HeteroSAGE, x: dict, edge_index: dict, index: Tensor, drops: list[dict[tuple, Tensor]],
-                    reference: Reference | None = None, own_columns: tuple[list[int], Tensor] | None = None) -> Tensor:
+                    reference: Reference | None = None,
+                    own_columns: list[tuple[list[int], Tensor, Tensor | None]] | None = None) -> Tensor:
     """`masked_logits` for several sets of dropped edges at once — one copy of the graph each, one forward pass:
     row c holds the target nodes' logits with the edges of `drops[c]` put back to their reference.
 
-    `own_columns`: (copies, columns) — in those copies the target nodes' own `columns` are put back to the
-    reference too (zero without one): the deal's stage and activity, say, against a typical deal's."""
+    `own_columns`: [(copies, columns, values)] — in those copies the target nodes' own `columns` are set to
+    `values` (None: the reference's, zero without one): the deal's stage and activity, say, against a typical
+    deal's."""
     x_run, ei_run, to_masks = with_reference(x, edge_index, reference, model.edge_types)
     keep = {e: torch.ones(len(drops), ei.shape[1]) for e, ei in edge_index.items()}
     for c, drop in enumerate(drops):
         for e, positions in drop.items():
             keep[e][c, positions] = 0.0
     x_batch, ei_batch = copies(x_run, ei_run, len(drops))
-    if own_columns is not None:
-        target, (which, columns) = model.config.target, own_columns
+    if own_columns:
+        target = model.config.target
         size = x_run[target].shape[0]
-        rows = (index.view(1, -1) + size * torch.tensor(which, dtype=torch.long).view(-1, 1)).reshape(-1, 1)
         x_batch[target] = x_batch[target].clone()
-        typical = reference.x[target][columns] if reference is not None else torch.zeros(len(columns))
-        x_batch[target][rows, columns] = typical.to(x_batch[target].dtype)
+        for which, columns, values in own_columns:
+            rows = (index.view(1, -1) + size * torch.tensor(which, dtype=torch.long).view(-1, 1)).reshape(-1, 1)
+            typical = values if values is not None else (
+                reference.x[target][columns] if reference is not None else torch.zeros(len(columns)))
+            x_batch[target][rows, columns] = typical.to(x_batch[target].dtype)
     set_hetero_masks(model, to_masks(keep), ei_batch, apply_sigmoid=False)
     try:
         with torch.no_grad():

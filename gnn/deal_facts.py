@@ -10,7 +10,8 @@ that time (the median), and its words take a side only where it differs from typ
 - days with no activity at all, for the "re-engage" step (`gnn.suggest`).
 
 Stage history (`DealChange`) is no node of the model's graph, so no path runs through it: its facts reach
-the rep in the widget (`stageEnteredAt`), not as reasons.
+the rep as the deal's own reasons (`gnn.deal_reasons`, from the model's timeline columns) and in the widget
+(`stageEnteredAt`).
 
 `activity_sentence` words a path through one of the deal's activities. Its polarity words ("longer than",
 "shorter than", "above", "below" with "typical") are the ones `gnn.wording.contradiction` reads, so the

@@ -14,8 +14,12 @@ the whole batch:
    strongest whose words agree with their sign, one per first step; a strong path whose words would
    contradict its sign is not shown — the model may have good reasons (the account's size, its other links),
    but a sentence that says "won" beside "lowers" is one a rep cannot use;
-4. measure fidelity (the same occlusion, for the chosen paths together, alone, and for random paths) and score
-   the suggested edits (`gnn.suggest`) on edited graphs.
+4. measure fidelity (the same occlusion, for the chosen paths together, alone, and for random paths) and, in
+   the same forward pass, the deal's own facts (`gnn.deal_reasons`: its stage, close date, amount and activity
+   put back to the typical open deal's, one group at a time); each material fact whose words agree with its sign
+   joins the reasons as a one-step path (the deal itself), ranked with the paths by |weight|. Fidelity stays
+   that of the graph paths;
+5. score the suggested edits (`gnn.suggest`) on edited graphs.
 
 `contradictions` (`gnn.wording`) is the independent, rule-based check on the words.
 """
@@ -31,6 +35,15 @@ from torch_geometric.data import HeteroData
 from torch_geometric.explain.algorithm import ExplainerAlgorithm
 
 from gnn.attribution import EMPTY, TYPICAL, EdgeIntegratedGradients, Reference, make_explainer, occluded_logits
+from gnn.deal_reasons import (
+    FACT_TYPICAL,
+    MATERIAL,
+    DealRow,
+    FactGroup,
+    fact_groups,
+    fact_sentence,
+    typical_open_deal,
+)
 from gnn.model import HeteroSAGE
 from gnn.node_facts import NEAR_TYPICAL, Facts
 from gnn.paths import Step, candidates, edge_positions, evidence_paths, is_evidence, random_like, reasons
@@ -38,7 +51,7 @@ from gnn.sampling import NeighbourSampler
 from gnn.subgraph import IncomingIndex, Piece, batch, computation_subgraph, prune_to_messages
 from gnn.suggest import Edit, Proposal, proposals, suggest
 from gnn.wording import contradiction, contradictions, path_step, sentence
-from graph.explanation import ExplainedPath, Explanation, Phrase
+from graph.explanation import Detail, ExplainedPath, Explanation, Phrase
 from graph.snapshot import Snapshot
 from ontology.names import Label, Rel
 
@@ -69,7 +82,7 @@ class PathExplainer:
                  algorithm: ExplainerAlgorithm | None = None, reference: Reference | None | str = "typical",
                  platt: tuple[float, float] | None = None, now: pd.Timestamp | None = None,
                  sampler: NeighbourSampler | None = None, rank: str = "occlusion",
-                 own_columns: list[int] | None = None) -> None:
+                 own_columns: list[int] | None = None, deal_columns: list[str] | None = None) -> None:
         """`algorithm`: the edge attribution (default: integrated gradients; bench_explain compares GNNExplainer).
         `reference`: what attributions and fidelity are relative to — "typical" (the average node of each type
         in `data`), a `Reference`, or None for the empty graph (how explanations were made before).
@@ -78,7 +91,9 @@ class PathExplainer:
         `sampler`: the scoring run's sampler of `data` (built here when not given).
         `rank`: "occlusion" (paths weighed by their measured effect) or "attribution" (by attribution alone).
         `own_columns`: columns of the deal's own features (its stage and activity) whose fidelity is measured
-        beside the paths' (stored as `fidelity_own`, alone, and `fidelity_own_and_top`, with the top paths)."""
+        beside the paths' (stored as `fidelity_own`, alone, and `fidelity_own_and_top`, with the top paths).
+        `deal_columns`: the names of the deal's feature columns (`FeatureSpec.column_names`); with them (and a
+        reference) the deal's own facts are measured and shown as reasons (`gnn.deal_reasons`)."""
         if rank not in RANKS:
             raise ValueError(f"rank: one of {RANKS}, not {rank!r}")
         self.rank = rank
@@ -97,6 +112,10 @@ class PathExplainer:
         else:
             self.sampler = sampler if sampler is not None else NeighbourSampler(data, fanout, hops)
         self.reference = Reference.mean_of(data.x_dict) if isinstance(reference, str) else reference
+        self.deal_columns = deal_columns or []
+        # Against the empty graph (kept for comparison, `bench_explain --compare`) reasons stay paths, as then.
+        self.fact_groups: list[FactGroup] = fact_groups(self.deal_columns) if self.reference is not None else []
+        self.typical_open = typical_open_deal(data[Label.DEAL].x, self.deal_columns)
         words = TYPICAL if self.reference is not None else EMPTY
         # Another algorithm's masks (GNNExplainer's) are learned importances, relative to nothing stated.
         self.reference_words = Phrase.of(words if algorithm is None else f"none: {type(algorithm).__name__} masks")
@@ -153,28 +172,53 @@ class PathExplainer:
             chosen_all.append(chosen)
             withheld.append(held)
             randoms.append(random_like(evidence, chosen, np.random.default_rng(piece.deal_pos)))
-        full, fidelity = self._fidelity(pieces, chosen_all, randoms, x, ei, locals_)
+        full, fidelity, fact_effects = self._fidelity(pieces, chosen_all, randoms, x, ei, locals_)
+        deal_facts = [self._fact_reasons(piece.deal_pos, x[Label.DEAL][piece.local], fact_effects[:, i], top)
+                      for i, piece in enumerate(pieces)]
         paths_all = [
-            tuple(ExplainedPath(round(float(w), 4), phrase, tuple(path_step(s, self.facts) for s in steps),
-                                self.reference_words)
-                  for w, steps, phrase in chosen)
-            for chosen in chosen_all
+            tuple(sorted(
+                [ExplainedPath(round(float(w), 4), phrase, tuple(path_step(s, self.facts) for s in steps),
+                               self.reference_words) for w, steps, phrase in chosen] + own,
+                key=lambda p: -abs(p.weight)))  # the deal's facts ranked with the paths; stable for ties
+            for chosen, (own, _) in zip(chosen_all, deal_facts, strict=True)
         ]
         found = [proposals(self.facts.node_id(Label.DEAL, piece.deal_pos), paths, self.facts)
                  for piece, paths in zip(pieces, paths_all, strict=True)]
         effects = self._effects(pieces, found, full)
         out = []
-        for paths, fid, deal_found, deal_effects, held in zip(paths_all, fidelity, found, effects, withheld,
-                                                              strict=True):
+        for paths, fid, deal_found, deal_effects, held, (_, held_facts) in zip(
+                paths_all, fidelity, found, effects, withheld, deal_facts, strict=True):
             out.append(Explanation(
                 method=self.method, paths=paths, suggestions=suggest(deal_found, deal_effects),
                 fidelity=fid["plus"], fidelity_minus=fid["minus"], random_fidelity=fid["random"],
                 fidelity_each=fid["each"], random_fidelity_each=fid["random_each"],
                 # Strong paths not shown because their words would contradict their sign (see the docstring).
                 extra={"reference": self.reference_words.text(), "withheld": held,
+                       **({"withheld_facts": held_facts} if self.fact_groups else {}),
                        **{f"fidelity_{k}": fid[k] for k in ("own", "own_and_top") if k in fid}},
             ))
         return out
+
+    def _fact_reasons(self, deal_pos: int, row: torch.Tensor, effects: torch.Tensor,
+                      top: int) -> tuple[list[ExplainedPath], int]:
+        """The deal's own facts shown as reasons — the `top` strongest material ones whose words agree with their
+        measured effect, each a one-step path (the deal itself) — and how many material ones were withheld
+        because their words take the other side. Their sentences are details of the deal: hidden with it."""
+        if not self.fact_groups or self.reference is None:
+            return [], 0
+        values = DealRow(self.deal_columns, row, self.typical_open)
+        deal = path_step(Step(Label.DEAL, deal_pos), self.facts)
+        shown, withheld = [], 0
+        for group, effect in zip(self.fact_groups, effects.tolist(), strict=True):
+            worded = fact_sentence(group.name, values) if abs(effect) >= MATERIAL else None
+            if worded is None or deal.node is None:
+                continue
+            text, side = worded
+            if side * effect < 0:
+                withheld += 1
+                continue
+            shown.append(ExplainedPath(round(effect, 4), Phrase.of(Detail(text, deal.node)), (deal,), FACT_TYPICAL))
+        return sorted(shown, key=lambda p: -abs(p.weight))[:top], withheld
 
     def _computation_graph(self, deal_pos: int,
                            joining: int | None = None) -> tuple[dict[str, torch.Tensor], HeteroData]:
@@ -280,8 +324,9 @@ class PathExplainer:
 
     def _fidelity(
         self, pieces: list[Piece], chosen_all: list, randoms: list, x: dict, ei: dict, locals_: torch.Tensor
-    ) -> tuple[torch.Tensor, list[dict]]:
-        """Each deal's probability, and the faithfulness of each explanation, in one forward pass.
+    ) -> tuple[torch.Tensor, list[dict], torch.Tensor]:
+        """Each deal's probability, the faithfulness of each explanation, and the effect of each of the deal's own
+        fact groups (`self.fact_groups`; [group, deal], on the logit like the paths' weights), in one forward pass.
 
         Taking a path away means putting the reference in its place (a typical neighbour, or no edge against
         the empty graph): the same counterfactual its weight is measured against.
@@ -312,18 +357,25 @@ class PathExplainer:
                         edge_positions(piece, [paths[k]], drop)
                 drops.append(drop)
         # The deal's own columns (stage, activity) against a typical deal's: alone, and with the top paths.
-        own = None
+        own: list[tuple[list[int], torch.Tensor, torch.Tensor | None]] = []
         if self.own_columns:
-            own = ([len(drops), len(drops) + 1], torch.tensor(self.own_columns, dtype=torch.long))
+            own.append(([len(drops), len(drops) + 1], torch.tensor(self.own_columns, dtype=torch.long), None))
             drops += [{}, top]
-        probs = self.probability(occluded_logits(self.model, x, ei, locals_, [_as_tensors(d) for d in drops],
-                                                 self.reference, own))
+        # Each fact group put back to typical: one more copy of the batch each, in the same pass.
+        first_fact = len(drops)
+        for group in self.fact_groups:
+            columns = torch.tensor(group.columns, dtype=torch.long)
+            own.append(([len(drops)], columns, self.typical_open[columns]))
+            drops.append({})
+        logits = occluded_logits(self.model, x, ei, locals_, [_as_tensors(d) for d in drops], self.reference, own)
+        probs = self.probability(logits)
+        facts = logits[:1] - logits[first_fact:]
         full, without_top, only_top, without_random = probs[:4]
         each = {
             "top": (full - probs[4 : 4 + widths["top"]]).abs().t(),
             "random": (full - probs[4 + widths["top"] : 4 + widths["top"] + widths["random"]]).abs().t(),
         }
-        own_alone, own_and_top = (probs[-2], probs[-1]) if own is not None else (None, None)
+        own_alone, own_and_top = (probs[first_fact - 2], probs[first_fact - 1]) if self.own_columns else (None, None)
 
         def mean_each(name: str, i: int, n: int) -> float | None:
             return round(float(each[name][i, :n].mean()), 4) if n else None
@@ -345,7 +397,7 @@ class PathExplainer:
             if own_alone is not None and own_and_top is not None:
                 out[-1]["own"] = round(abs(float(full[i] - own_alone[i])), 4)
                 out[-1]["own_and_top"] = round(abs(float(full[i] - own_and_top[i])), 4)
-        return full, out
+        return full, out, facts
 
 
 def _as_tensors(drop: dict) -> dict[EdgeType, torch.Tensor]:

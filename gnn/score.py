@@ -134,7 +134,8 @@ def score_open_deals(
         config = loaded.model.config
         sampler = sampler_of(opened, config.fanout, config.layers) if config.fanout is not None else None
         explainer = PathExplainer(loaded.model, data, full, hops=config.layers, platt=loaded.platt,
-                                  now=opened.cutoff, sampler=sampler)
+                                  now=opened.cutoff, sampler=sampler,
+                                  deal_columns=loaded.spec.column_names(Label.DEAL))
     metadata = {"model_kind": loaded.card.kind, "as_of": opened.cutoff.isoformat(),
                 "schema": loaded.card.schema_fingerprint, "state": state, "base_rate": round(loaded.prior, 4),
                 "quality": loaded.card.params.get("quality"), "snapshot": _snapshot_id(full)}

@@ -85,11 +85,13 @@ def sentence(steps: list[Step], facts: Facts, hops: int) -> tuple[Phrase, int]:
 
 
 #: Wording that takes a side, and the direction it takes. A path worded one way and weighted the other is a
-#: contradiction a rep would see at once ("... which was won" shown as lowering the score).
+#: contradiction a rep would see at once ("... which was won" shown as lowering the score). The deal's own facts
+#: (`gnn.deal_reasons`) use the same words: more pushes, days overdue or quiet days are bad news; more activity is
+#: "busier", good news.
 _FOR = (re.compile(r"which was won\b"), re.compile(r"\babove the \d+% typical"),
-        re.compile(r"\b(shorter|fewer) than the \d+ typical"))
+        re.compile(r"\b(shorter|fewer) than the \d+ typical"), re.compile(r"\bbusier than the \d+ typical"))
 _AGAINST = (re.compile(r"which was lost\b"), re.compile(r"\bbelow the \d+% typical"),
-            re.compile(r"\b(longer|more) than the \d+ typical"))
+            re.compile(r"\b(longer|more) than the \d+ typical"), re.compile(r"\bquieter than the \d+ typical"))
 _UNANCHORED = re.compile(r"\b(\d+) won and (\d+) lost\b")  # how records were worded before "typical"
 
 

@@ -51,6 +51,12 @@ def test_the_table_lists_every_scored_open_deal_and_each_has_a_drill_down(traine
     chain = re.search(rf'<article class="deal" id="deal-{re.escape(some.deal_id)}".*?</article>', review_html, re.S)
     names = [unescape(n) for n in re.findall(r'<span class="name">([^<]*)</span>', chain.group(0))]
     assert [s.name for s in path.steps if s.name] == names[:len([s for s in path.steps if s.name])]  # full names
+    # A fact of the deal itself is a reason with one step: one "this deal" box, no arrow.
+    own = next((d, p) for d, s in scores.items() if s.explanation for p in s.explanation.paths if len(p.steps) == 1)
+    article = re.search(rf'<article class="deal" id="deal-{re.escape(own[0])}".*?</article>', review_html, re.S)
+    box = re.search(r'<ol class="chain own" aria-label="([^"]*)">(.*?)</ol>', article.group(0), re.S)
+    assert box and unescape(box.group(1)) == own[1].text and own[1].text in text
+    assert '<span class="label">this deal</span>' in box.group(2) and 'class="link"' not in box.group(2)
 
 
 def test_totals_per_rep_and_per_month_add_up_to_the_table(trained):

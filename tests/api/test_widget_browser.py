@@ -245,6 +245,29 @@ def test_a_rep_sees_deals_scores_trends_and_reasons(site, browser, capsys):
     page.close()
 
 
+def test_a_fact_of_the_deal_itself_is_a_reason_drawn_as_one_this_deal_chip(site, browser):
+    """The deal's own facts (stage, close date, activity) are reasons too: one step, the deal itself, drawn as a
+    single "this deal" box with no arrows — never a broken path graph."""
+    page = open_widget(browser, site.url(token=site.rep_key), 800)
+    facts = [(d, i, p) for d in site.answer["account"]["openDeals"] if d["explanation"]
+             for i, p in enumerate(d["explanation"]["paths"]) if len(p["steps"]) == 1]
+    assert facts  # the stored explanations of `dealgraph score` carry them
+    deal, index, path = facts[0]
+    card = page.locator(f'article[data-deal-id="{deal["id"]}"]')
+    if index >= 2:  # the first two reasons are shown at once, the rest under "more"
+        card.locator("details.more > summary").click()
+    reason = card.locator(f'details.path[data-path="{index}"]')
+    assert path["text"] in reason.locator("summary").inner_text()
+    assert ("Raises" if path["direction"] == "raises" else "Lowers") in reason.locator("summary").inner_text()
+    check_reason_graph(page, reason, path)
+    chain = reason.locator(".chain")
+    assert chain.locator(".node").count() == 1 and chain.locator(".link").count() == 0
+    assert chain.locator(".node .label").inner_text() == "this deal"
+    assert reason.locator("figcaption").inner_text().startswith("A fact of this deal as of its scoring")
+    assert overflowing(page, 800) == []
+    page.close()
+
+
 def test_the_account_widget_fits_a_360px_side_panel(site, browser, capsys):
     page = open_widget(browser, site.url(token=site.rep_key), 360, height=FOLD)
     report_load_time(page, "360 px", capsys)
@@ -303,7 +326,7 @@ def test_at_360px_a_deals_score_and_first_reason_are_above_the_fold(site, browse
     assert "fidelity" not in text.lower() and not RAW_RELATION.search(text)
     sure = page.locator("details.sure")
     sure.locator("summary").click()
-    assert "Hiding these reasons from the model moves this score" in sure.inner_text()
+    assert "Hiding the links behind these reasons from the model moves this score" in sure.inner_text()
     if more:
         page.locator("details.more > summary").click()
     for i, path in enumerate(paths):  # every reason's path, the ones under "more" too

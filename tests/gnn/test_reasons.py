@@ -44,6 +44,14 @@ def path(text: str, weight: float) -> ExplainedPath:
     ("The last meeting or call, Demo (a call 24 days ago): no meeting or call for 24 days — longer than the 9 typical",
      0.2),
     ("Ana Ruiz replied to 5 of 6 emails in the last 90 days — above the 40% typical", -0.2),
+    # The deal's own facts (`gnn.deal_reasons`).
+    ("Close date pushed 3 times — more than the 1 typical", 0.2),
+    ("In Negotiation/Review for 41 days — longer than the 12 typical", 0.2),
+    ("No activity for 24 days — longer than the 9 typical", 0.3),
+    ("Close date 12 days overdue — more than the 3 typical", 0.1),
+    ("Close date never pushed — fewer than the 1 typical", -0.1),
+    ("14 activities in the last 60 days — busier than the 6 typical", -0.2),
+    ("2 activities in the last 60 days — quieter than the 6 typical", 0.2),
 ])
 def test_the_check_counts_words_that_contradict_their_sign(text: str, weight: float) -> None:
     assert contradiction(path(text, weight)) is not None
@@ -115,6 +123,11 @@ def test_no_explained_open_deal_contradicts_its_sign(sample: str, request: pytes
     paths = [p for e in explanations if e is not None for p in e.paths]
     assert len(paths) >= len(scores)  # most deals are explained: the check is not vacuous
     assert contradictions(explanations) == []
+    own = [(deal, p) for deal, s in scores.items() if s.explanation is not None for p in s.explanation.paths
+           if len(p.steps) == 1]
+    assert own  # the deal's own facts are among the reasons, so the check covers their words too
+    for deal, p in own:  # one step: the deal itself, which a rep who sees the deal sees
+        assert p.steps[0].label == Label.DEAL and p.steps[0].id == deal and "typical" in p.reference.text()
     for p in paths:
         assert p.reference is not None and "typical" in p.reference.text()
         if "earlier deals won" in p.text:  # a stated record is compared with typical
@@ -268,3 +281,87 @@ def test_a_record_within_chance_of_typical_takes_no_side(trained) -> None:
     detail, polarity = facts.judged_history(contact, ": ")
     assert polarity == 1 and "above the" in detail.text
     assert contradiction(path(detail.text, -0.3)) is not None
+
+
+def _timeline_row(values: dict[str, float]) -> tuple[list[str], torch.Tensor]:
+    from gnn.timeline import ACTIVITY, HISTORY, column_names
+
+    names = ["bias", *column_names([HISTORY, ACTIVITY], ["Proposal", "Negotiation/Review"])]
+    row = torch.zeros(len(names))
+    for name, value in values.items():
+        row[names.index(f"timeline:{name}")] = value
+    return names, row
+
+
+def test_a_deal_facts_words_take_the_side_the_check_reads() -> None:
+    """Each fact's sentence states the deal's value beside the typical one, and the side its words take is the
+    side the rule-based check reads: agreeing with a weight of that sign, contradicting the other."""
+    import math
+
+    from gnn.deal_reasons import DealRow, fact_groups, fact_sentence
+
+    log = math.log1p
+    names, deal = _timeline_row({"has_history": 1, "stage=Negotiation/Review": 1, "days_in_stage": log(41),
+                                 "close_pushes": log(3), "days_overdue": log(12), "has_activity": 1,
+                                 "days_since_activity": log(24), "email_60d": log(1), "call_60d": log(1)})
+    _, typical = _timeline_row({"has_history": 1, "stage=Proposal": 0.5, "days_in_stage": log(12),
+                                "close_pushes": log(1), "days_overdue": log(3), "has_activity": 1,
+                                "days_since_activity": log(9), "email_60d": log(4), "meeting_60d": log(2)})
+    row = DealRow(names, deal, typical)
+    said = {g.name: fact_sentence(g.name, row) for g in fact_groups(names)}
+    assert said["time_in_stage"] == ("In Negotiation/Review for 41 days — longer than the 12 typical", -1)
+    assert said["close_pushes"] == ("Close date pushed 3 times — more than the 1 typical", -1)
+    assert said["overdue"] == ("Close date 12 days overdue — more than the 3 typical", -1)
+    assert said["recency"] == ("No activity for 24 days — longer than the 9 typical", -1)
+    assert said["volume"] == ("2 activities in the last 60 days — quieter than the 6 typical", -1)
+    assert said["stage"] == ("At stage Negotiation/Review", 0) and said["amount"] == ("Amount never changed", 0)
+    busy = DealRow(names, typical, deal)  # the other way round: good news
+    assert fact_sentence("volume", busy) == ("6 activities in the last 60 days — busier than the 2 typical", 1)
+    assert fact_sentence("close_pushes", busy) == ("Close date pushed 1 time — fewer than the 3 typical", 1)
+    for text, side in [*said.values(), fact_sentence("volume", busy), fact_sentence("close_pushes", busy)]:
+        for sign in (1.0, -1.0):
+            assert (contradiction(path(text, sign * 0.2)) is None) == (side * sign >= 0), text
+
+
+def test_a_deal_fact_is_stated_as_of_the_scoring_time(trained) -> None:
+    """A close-date push recorded after the scoring time is not in the sentence; one before it is."""
+    from gnn.deal_reasons import DealRow, fact_sentence
+    from graph.dated_values import changes_of
+
+    loaded = load_model(trained.home)
+    snap = trained.store.snapshot()
+    names = loaded.spec.column_names(Label.DEAL)
+    changes = changes_of(snap.schema, snap.nodes, snap.edges, Label.DEAL).dropna(subset=["close_date"])
+    pushes = changes[changes["close_date"] > changes.groupby("node")["close_date"].shift()]
+    push = pushes.iloc[len(pushes) // 2]
+    deal, at = push["node"], push["changed_at"]
+    earlier = int(((pushes["node"] == deal) & (pushes["changed_at"] < at)).sum())
+
+    def stated(t: pd.Timestamp) -> str:
+        known = snap.as_of(t)
+        data = encode(loaded.spec, known, t)
+        pos = known.nodes[Label.DEAL].index[known.nodes[Label.DEAL]["id"] == deal][0]
+        typical = Reference.mean_of(data.x_dict).x[Label.DEAL]
+        worded = fact_sentence("close_pushes", DealRow(names, data[Label.DEAL].x[pos], typical))
+        assert worded is not None
+        return worded[0]
+
+    def times(n: int) -> str:
+        return "never pushed" if not n else f"pushed {n} time{'' if n == 1 else 's'}"
+
+    second = pd.Timedelta(seconds=1)
+    assert stated(at - second).startswith(f"Close date {times(earlier)} —")
+    assert stated(at + second).startswith(f"Close date {times(earlier + 1)} —")
+
+
+def test_a_deal_fact_reason_round_trips_and_is_hidden_with_the_deal() -> None:
+    from gnn.deal_reasons import FACT_TYPICAL
+    from graph.explanation import Detail, Explanation
+
+    fact = ExplainedPath(-0.31, Phrase.of(Detail("Close date pushed 3 times — more than the 1 typical", DEAL)),
+                         (PathStep("Deal", DEAL),), FACT_TYPICAL)
+    stored = Explanation(method="edge-integrated-gradients+occlusion", paths=(fact,), extra={"withheld_facts": 1})
+    assert Explanation.from_json(stored.to_json()) == stored
+    assert stored.visible_to(lambda ref: True) == stored  # the rep sees their own deal's facts
+    hidden = stored.visible_to(lambda ref: ref.id != DEAL.id)
+    assert "pushed" not in hidden.paths[0].text and hidden.paths[0].steps[0].node is None

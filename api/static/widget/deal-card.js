@@ -109,13 +109,16 @@
       lastActivity(deal));
   }
 
-  /** A path as a chain of named boxes and arrows worded as a person would; names wrap, never cut. */
+  /** A path as a chain of named boxes and arrows worded as a person would; names wrap, never cut.
+   *  A fact of the deal itself (its stage, close date, activity) is a one-step path: one "this deal" chip. */
   function pathChain(path) {
     const colour = palette.direction[path.direction] || palette.neutral;
-    return el("ol", { class: "chain", "aria-label": "The path from this deal to the evidence" },
+    const own = path.steps.length === 1;
+    return el("ol", { class: "chain" + (own ? " own" : ""),
+      "aria-label": own ? "A fact of this deal" : "The path from this deal to the evidence" },
       path.steps.flatMap((step, i) => {
         const node = el("li", { class: "node" },
-          el("span", { class: "label" }, step.label),
+          el("span", { class: "label" }, own ? "this deal" : step.label),
           el("span", { class: "name" + (step.name ? "" : " unseen") }, step.name || "not visible to you"));
         node.style.background = palette.fills[step.label] || palette.defaultFill;
         node.style.borderColor = colour;
@@ -135,7 +138,8 @@
         el("span", { class: "sentence" }, path.text,
           el("span", { class: "effect-word" }, raises ? " Raises the chance." : " Lowers the chance."))),
       el("figure", {}, pathChain(path),
-        el("figcaption", {}, `Compared with ${path.reference || "a typical deal"}.`))));
+        el("figcaption", {}, (path.steps.length === 1 ? "A fact of this deal as of its scoring, compared with "
+          : "Compared with ") + `${path.reference || "a typical deal"}.`))));
   }
 
   function stepItem(suggestion) {
@@ -149,7 +153,7 @@
     const lines = [];
     if (given(explanation.fidelity)) {
       const mine = explanation.fidelity, random = explanation.randomFidelity;
-      lines.push(`Hiding these reasons from the model moves this score by ${finePts(mine)}.`);
+      lines.push(`Hiding the links behind these reasons from the model moves this score by ${finePts(mine)}.`);
       if (given(random)) {
         lines.push(`Hiding the same number of random links of this deal moves it by ${finePts(random)}.`);
         const ratio = random > 0 ? mine / random : Infinity;
