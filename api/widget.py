@@ -49,7 +49,7 @@ DEAL_FIELDS = """
       lastActivity { kind occurredAt }
       account { id name }
       owner { name }
-      score { probability band previousProbability modelVersion scoredAt state baseRate
+      score { probability band previousProbability modelVersion scoredAt asOf state baseRate
               quality { auroc aurocBand ece n } }
       explanation(top: $top) {
         fidelity fidelityMinus randomFidelity

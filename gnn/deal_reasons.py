@@ -23,6 +23,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import pandas as pd
 from torch import Tensor
 
 from gnn.deal_facts import compared
@@ -180,6 +181,30 @@ SENTENCES: dict[str, Callable[[DealRow], tuple[str, int] | None]] = {
     "stage": _stage, "time_in_stage": _time_in_stage, "close_pushes": _close_pushes, "overdue": _overdue,
     "amount": _amount, "recency": _recency, "volume": _volume,
 }
+
+
+#: The groups whose sentence states a value the deal's CRM record also shows (its stage, its close date).
+RECORDED = {"stage": "stage", "time_in_stage": "stage", "overdue": "close_date"}
+
+
+def disagrees_with_record(group: str, row: DealRow, record: dict, now: pd.Timestamp) -> bool:
+    """Whether a fact's sentence would contradict the deal's record as stored now. The model reads the stage and
+    close date from their history (the last change before the scoring time); where the export's history stops
+    short of the record — a close date changed without a history row, history trimmed by the CRM's retention —
+    a rep would read "44 days overdue" beside a close date still ahead. Such a fact is not shown: the rep checks it
+    against the record and it fails, whatever the model saw."""
+    field = RECORDED.get(group)
+    if field is None or record.get(field) is None:
+        return False
+    if field == "stage":
+        stage = row.stage()
+        return stage is not None and stage != "a stage outside the model's list" and stage != str(record[field])
+    close = pd.to_datetime(record[field], utc=True, errors="coerce")
+    if pd.isna(close) or not row.has("days_overdue"):
+        return False
+    gap = (close - now).total_seconds() / 86400
+    seen = -row.count("days_overdue") if row.count("days_overdue") else row.count("days_to_close")
+    return abs(seen - gap) > 1.5
 
 
 def fact_sentence(group: str, row: DealRow) -> tuple[str, int] | None:

@@ -40,6 +40,7 @@ from gnn.deal_reasons import (
     MATERIAL,
     DealRow,
     FactGroup,
+    disagrees_with_record,
     fact_groups,
     fact_sentence,
     typical_open_deal,
@@ -116,6 +117,11 @@ class PathExplainer:
         # Against the empty graph (kept for comparison, `bench_explain --compare`) reasons stay paths, as then.
         self.fact_groups: list[FactGroup] = fact_groups(self.deal_columns) if self.reference is not None else []
         self.typical_open = typical_open_deal(data[Label.DEAL].x, self.deal_columns)
+        # The deals' stage and close date as their records hold them now: a fact sentence must agree with them.
+        deals = snapshot.nodes.get(Label.DEAL, pd.DataFrame())
+        fields = [c for c in ("stage", "close_date") if c in deals]
+        self.records: dict[str, dict] = (deals.set_index("id")[fields].to_dict("index")
+                                         if fields and "id" in deals else {})
         words = TYPICAL if self.reference is not None else EMPTY
         # Another algorithm's masks (GNNExplainer's) are learned importances, relative to nothing stated.
         self.reference_words = Phrase.of(words if algorithm is None else f"none: {type(algorithm).__name__} masks")
@@ -203,7 +209,8 @@ class PathExplainer:
                       top: int) -> tuple[list[ExplainedPath], int]:
         """The deal's own facts shown as reasons — the `top` strongest material ones whose words agree with their
         measured effect, each a one-step path (the deal itself) — and how many material ones were withheld
-        because their words take the other side. Their sentences are details of the deal: hidden with it."""
+        because their words take the other side or state a stage or close date the deal's record contradicts
+        (`disagrees_with_record`). Their sentences are details of the deal: hidden with it."""
         if not self.fact_groups or self.reference is None:
             return [], 0
         values = DealRow(self.deal_columns, row, self.typical_open)
@@ -214,7 +221,8 @@ class PathExplainer:
             if worded is None or deal.node is None:
                 continue
             text, side = worded
-            if side * effect < 0:
+            record = self.records.get(deal.node.id, {})
+            if side * effect < 0 or disagrees_with_record(group.name, values, record, self.facts.timeline.now):
                 withheld += 1
                 continue
             shown.append(ExplainedPath(round(effect, 4), Phrase.of(Detail(text, deal.node)), (deal,), FACT_TYPICAL))

@@ -104,13 +104,12 @@ class Facts:
 
     def judged_history(self, node: NodeRef, before: str) -> tuple[Detail, int]:
         """The node's record compared with typical, as a detail about it, and its polarity (+1 above typical,
-        -1 below, 0 about typical, within chance of it, or no record). A reader who may not see the node gets
+        -1 below, 0 about typical or no record). A reader who may not see the node gets
         neither.
 
-        A record is called above or below typical only where chance alone would rarely put it there (outside
-        `CHANCE_Z` binomial standard errors of the typical share): "1 of 1 earlier deals won" is no evidence
-        that a contact wins more than the typical 33%, and a sentence that said so would claim a side the
-        record does not take — and, beside a score the contact lowers, read as a contradiction."""
+        A record inside `CHANCE_Z` binomial standard errors of the typical share says so ("1 of 1 earlier deals
+        won — above the 33% typical, within chance"): it is weak evidence, but it still reads as good or bad
+        news, so it keeps its side for the sign check."""
         won, lost = self.record.get((node.label, node.id), (0, 0))
         if not won + lost:
             return Detail(before + "no closed deals yet", node), 0
@@ -118,12 +117,14 @@ class Facts:
         share = won / (won + lost)
         chance = CHANCE_Z * math.sqrt(typical * (1 - typical) / (won + lost))
         if abs(share - typical) < NEAR_TYPICAL:
-            polarity, compared = 0, "about"
-        elif abs(share - typical) < chance:
-            polarity, compared = 0, "within chance of"
-        else:
-            polarity, compared = (1, "above") if share > typical else (-1, "below")
-        words = f"{won} of {won + lost} earlier deals won — {compared} the {typical:.0%} typical{whose}"
+            return Detail(before + f"{won} of {won + lost} earlier deals won — about the {typical:.0%} typical"
+                          f"{whose}", node), 0
+        polarity, side = (1, "above") if share > typical else (-1, "below")
+        # Within chance the record still leans one way, and a reader takes its side ("0 of 5 won" is bad news
+        # whatever the test says): the words name the side and hedge it, and the polarity keeps it, so the
+        # record is never shown as moving the score against the way it reads.
+        hedge = ", within chance" if abs(share - typical) < chance else ""
+        words = f"{won} of {won + lost} earlier deals won — {side} the {typical:.0%} typical{whose}{hedge}"
         return Detail(before + words, node), polarity
 
     def record_words(self, node: NodeRef) -> Detail:

@@ -40,12 +40,23 @@ def _optional_float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+def _as_of(value: Any) -> datetime | None:
+    """A score's `as_of` as stored (ISO text); None for scores from before it was kept or where it is unreadable."""
+    try:
+        return to_utc(datetime.fromisoformat(value)) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
 @strawberry.type(description="A deal's latest win probability and the model that produced it.")
 class Score:
     probability: float
     band: str = strawberry.field(description="high, medium or low relative to the base rate, or no_skill.")
     model_version: str
     scored_at: datetime
+    as_of: datetime | None = strawberry.field(default=None, description=(
+        "The time the score and its reasons are as of: the newest fact in the data it was computed from. Days "
+        "in a reason (\"no activity for 16 days\") count to it, not to today."))
     previous_probability: float | None = strawberry.field(description="The score before this one, for trends.")
     model_kind: str | None = strawberry.field(description="e.g. graphsage, or the baseline's kind.")
     state: str | None = strawberry.field(description=(
@@ -71,6 +82,7 @@ class Score:
             band=record.band,
             model_version=record.model_version,
             scored_at=to_utc(record.scored_at),
+            as_of=_as_of(meta.get("as_of")),
             previous_probability=record.previous_probability,
             model_kind=meta.get("model_kind"),
             state=meta.get("state"),

@@ -17,7 +17,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -135,9 +135,14 @@ def site(trained, tmp_path_factory) -> Iterator[Site]:
             foreign = next(a for a in sorted(candidates)
                            if gql(base_url, QUERY, {"id": a}, token=rep_key)["data"]["account"] is None)
             best, deal_key = rich_deal(store, base_url, keys)
-            # Its close date three weeks gone: the page must flag it overdue.
+            # The page must flag an overdue close date: where the deal's is not past the day its score is as of,
+            # it is moved three weeks before it (its stored reasons then speak of the old date, as they would
+            # until the next rescoring).
+            as_of = gql(base_url, DEAL_QUERY, {"id": best}, token=deal_key)["data"]["deal"]["score"]["asOf"]
             node = dict(store.get_node("Deal", best) or {})
-            store.upsert_nodes("Deal", [{**node, "close_date": (date.today() - timedelta(days=OVERDUE)).isoformat()}])
+            if not node.get("close_date") or date.fromisoformat(str(node["close_date"])[:10]) >= reference_day(as_of):
+                overdue = reference_day(as_of) - timedelta(days=OVERDUE)
+                store.upsert_nodes("Deal", [{**node, "close_date": overdue.isoformat()}])
             deal = gql(base_url, DEAL_QUERY, {"id": best}, token=deal_key)["data"]["deal"]
             yield Site(base_url, account, rep_key, foreign, answer, deal, deal_key, store, trained.home,
                        settings.keys_path())
@@ -279,9 +284,23 @@ def test_the_account_widget_fits_a_360px_side_panel(site, browser, capsys):
     page.close()
 
 
-def days_ago(iso: str) -> str:
-    days = (date.today() - date.fromisoformat(iso[:10])).days
-    return "today" if days <= 0 else "yesterday" if days == 1 else f"{days} days ago"
+def reference_day(as_of: str | None) -> date:
+    """The day the widget counts a deal's days to: the day its score is as of (the data's newest fact), else today."""
+    return date.fromisoformat(as_of[:10]) if as_of else date.today()
+
+
+def days_ago(iso: str, as_of: str | None) -> str:
+    """What the widget says of an activity's time: days to the data's time where that is not today, rounded as
+    the model's reasons round them (`gnn.deal_facts`), else calendar days to today."""
+    moved = as_of is not None and reference_day(as_of) != date.today()
+    if moved:
+        gap = datetime.fromisoformat(as_of) - datetime.fromisoformat(iso)
+        days = math.floor(gap.total_seconds() / 86400 + 0.5)
+    else:
+        days = (date.today() - date.fromisoformat(iso[:10])).days
+    if days <= 0:
+        return "that day" if moved else "today"
+    return ("the day before" if moved else "yesterday") if days == 1 else f"{days} days ago"
 
 
 def article(noun: str) -> str:
@@ -306,8 +325,17 @@ def test_at_360px_a_deals_score_and_first_reason_are_above_the_fold(site, browse
     text = visible_text(page)
     assert "compared with a typical deal" in text.lower()
     assert deal["stage"].replace("_", " ") in page.locator(".facts .stage").inner_text()
-    assert (date.fromisoformat(deal["closeDate"]) - date.today()).days == -OVERDUE
-    assert page.locator(".facts .flag").inner_text() == f"overdue by {OVERDUE} days"
+    as_of = deal["score"]["asOf"]
+    assert as_of is not None, "a score keeps the time it is as of"
+    overdue = (reference_day(as_of) - date.fromisoformat(deal["closeDate"])).days
+    assert overdue > 1
+    assert page.locator(".facts .flag").inner_text() == f"overdue by {overdue} days"
+    # Facts count to the day the data is as of, as the reasons' days do; where that is not today it is said.
+    stale = (date.today() - reference_day(as_of)).days
+    if stale:
+        assert page.locator(".facts .as-of").inner_text().endswith(f"{stale} day{'' if stale == 1 else 's'} ago")
+    else:
+        assert page.locator(".facts .as-of").count() == 0
     assert page.locator("article.deal .flag").count() == 1
     assert "€" in page.locator(".facts .amount").inner_text()
     # Days in stage and the last activity, from the deal's stage history and activities, in the same facts line.
@@ -315,9 +343,10 @@ def test_at_360px_a_deals_score_and_first_reason_are_above_the_fold(site, browse
     assert last is not None, "the sample's richest deal has no activity"
     line = page.locator(".facts .last-activity")
     assert line.is_visible() and line.bounding_box()["y"] < FOLD
-    assert line.inner_text() == f"Last activity {days_ago(last['occurredAt'])}, {article(last['kind'])} {last['kind']}"
+    assert line.inner_text() == (f"Last activity {days_ago(last['occurredAt'], as_of)}, "
+                                 f"{article(last['kind'])} {last['kind']}")
     if deal["stageEnteredAt"] is not None:
-        in_stage = (date.today() - date.fromisoformat(deal["stageEnteredAt"][:10])).days
+        in_stage = (reference_day(as_of) - date.fromisoformat(deal["stageEnteredAt"][:10])).days
         assert f"for {in_stage} days" in page.locator(".facts .stage").inner_text() or in_stage <= 1
     assert steps, "no open deal of the sample has a next step its own rep may see"
     assert page.locator(".next-step li").count() == 1 and steps[0]["text"] in text

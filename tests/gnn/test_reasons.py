@@ -264,9 +264,10 @@ def test_a_reason_is_weighed_by_its_measured_effect_on_the_score(trained) -> Non
     assert checked > 0
 
 
-def test_a_record_within_chance_of_typical_takes_no_side(trained) -> None:
-    """"1 of 1 earlier deals won" is no evidence of winning more than typical: worded "within chance of", it
-    takes no side (and goes with either sign); the same share over many deals does."""
+def test_a_record_within_chance_of_typical_is_hedged_but_keeps_its_side(trained) -> None:
+    """"1 of 1 earlier deals won" is weak evidence of winning more than typical, so the words hedge it ("within
+    chance"); but a reader still takes it as good news, so it may not be shown lowering the score — and "0 of 5
+    won" may not be shown raising it (what a rep read as a contradiction when such records took no side)."""
     from gnn.node_facts import Facts
 
     snap = trained.store.snapshot()
@@ -275,8 +276,12 @@ def test_a_record_within_chance_of_typical_takes_no_side(trained) -> None:
     contact = NodeRef(Label.CONTACT, "003-test", "Test Contact")
     facts.record[(Label.CONTACT, contact.id)] = (1, 0)
     detail, polarity = facts.judged_history(contact, ": ")
-    assert polarity == 0 and "within chance of the" in detail.text
-    assert contradiction(path(detail.text, 0.3)) is None and contradiction(path(detail.text, -0.3)) is None
+    assert polarity == 1 and "above the" in detail.text and detail.text.endswith("within chance")
+    assert contradiction(path(detail.text, 0.3)) is None and contradiction(path(detail.text, -0.3)) is not None
+    facts.record[(Label.CONTACT, contact.id)] = (0, 2)
+    detail, polarity = facts.judged_history(contact, ": ")
+    assert polarity == -1 and "below the" in detail.text and "within chance" in detail.text
+    assert contradiction(path(detail.text, 0.3)) is not None
     facts.record[(Label.CONTACT, contact.id)] = (60, 0)
     detail, polarity = facts.judged_history(contact, ": ")
     assert polarity == 1 and "above the" in detail.text
@@ -321,6 +326,27 @@ def test_a_deal_facts_words_take_the_side_the_check_reads() -> None:
     for text, side in [*said.values(), fact_sentence("volume", busy), fact_sentence("close_pushes", busy)]:
         for sign in (1.0, -1.0):
             assert (contradiction(path(text, sign * 0.2)) is None) == (side * sign >= 0), text
+
+
+def test_a_deal_fact_the_deals_record_contradicts_is_not_stated() -> None:
+    """The model reads the close date and stage from their history; where the record a rep sees holds another
+    (a change exported without a history row), "12 days overdue" beside a close date still ahead is no reason
+    the rep can check, so it is withheld — and one that agrees with the record is kept."""
+    import math
+
+    from gnn.deal_reasons import DealRow, disagrees_with_record
+
+    names, deal = _timeline_row({"has_history": 1, "stage=Negotiation/Review": 1, "days_in_stage": math.log1p(41),
+                                 "days_overdue": math.log1p(12)})
+    row = DealRow(names, deal, deal)
+    now = pd.Timestamp("2026-10-31T12:00Z")
+    agreeing = {"stage": "Negotiation/Review", "close_date": "2026-10-19"}
+    assert not any(disagrees_with_record(g, row, agreeing, now) for g in ("stage", "time_in_stage", "overdue"))
+    assert disagrees_with_record("overdue", row, {**agreeing, "close_date": "2026-12-28"}, now)
+    assert disagrees_with_record("stage", row, {**agreeing, "stage": "Proposal"}, now)
+    assert disagrees_with_record("time_in_stage", row, {**agreeing, "stage": "Proposal"}, now)
+    assert not disagrees_with_record("close_pushes", row, {"close_date": "2026-12-28"}, now)  # history's own fact
+    assert not disagrees_with_record("overdue", row, {}, now)  # no record to check against
 
 
 def test_a_deal_fact_is_stated_as_of_the_scoring_time(trained) -> None:

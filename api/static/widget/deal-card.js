@@ -71,42 +71,56 @@
       verdict(score));
   }
 
-  /** "today", "yesterday", "12 days ago": how long ago an ISO time was, by calendar day. */
-  function ago(iso) {
-    const days = -daysUntil(iso);
-    return days <= 0 ? "today" : days === 1 ? "yesterday" : `${days} days ago`;
+  /** "today", "yesterday", "12 days ago": how long before `ref` (else today) an ISO time was. Counted to `ref`, it
+   * is whole days between the two times, rounded, as the model's reasons count them ("no activity for 16 days"),
+   * so the two never differ by one. */
+  function ago(iso, ref) {
+    const days = ref ? Math.round((Date.parse(ref) - Date.parse(iso)) / 864e5) : -daysUntil(iso);
+    if (days <= 0) return ref ? "that day" : "today";
+    return days === 1 ? (ref ? "the day before" : "yesterday") : `${days} days ago`;
   }
 
   /** "for 24 days" in the current stage, where the stage history says since when. */
-  function inStage(deal) {
+  function inStage(deal, ref) {
     if (!deal.stageEnteredAt) return null;
-    const days = Math.max(0, -daysUntil(deal.stageEnteredAt));
-    return el("span", { class: "in-stage" }, days ? ` for ${days} day${days === 1 ? "" : "s"}` : " since today");
+    const days = Math.max(0, -daysUntil(deal.stageEnteredAt, ref));
+    return el("span", { class: "in-stage" }, days ? ` for ${days} day${days === 1 ? "" : "s"}` : " since that day");
   }
 
   /** "Last activity 12 days ago, a call": the newest activity the rep may see, none said where none is logged. */
-  function lastActivity(deal) {
+  function lastActivity(deal, ref) {
     const last = deal.lastActivity;
     if (!last || !last.occurredAt) return null;
     const kind = last.kind && last.kind !== "other" ? `, ${/^[aeiou]/.test(last.kind) ? "an" : "a"} ${last.kind}` : "";
     return el("li", { class: "last-activity", title: day(last.occurredAt) },
-      "Last activity ", el("strong", {}, ago(last.occurredAt)), kind);
+      "Last activity ", el("strong", {}, ago(last.occurredAt, ref)), kind);
+  }
+
+  /** The day the deal's facts count to: the data the score was computed from, where that is not today. The
+   * reasons' days ("no activity for 16 days") count to it too, so the facts above them must, or a rep reads
+   * "last activity 49 days ago" over "no activity for 16 days" when the data is a month old. */
+  function referenceDay(deal) {
+    const asOf = deal.score && deal.score.asOf;
+    return asOf && daysUntil(asOf) !== 0 ? asOf : null;
   }
 
   /** Stage (and for how long), close date (overdue flagged), amount and last activity, each a short labelled fact. */
   function facts(deal) {
+    const ref = referenceDay(deal);
     let close = null;
     if (deal.closeDate) {
-      const left = daysUntil(deal.closeDate);
+      const left = daysUntil(deal.closeDate, ref);
       close = el("li", { class: "close" + (left < 0 ? " overdue" : "") }, "Closes ", el("strong", {}, day(deal.closeDate)),
         left < 0 ? el("span", { class: "flag" }, `overdue by ${-left} day${left === -1 ? "" : "s"}`) : null);
     }
     return el("ul", { class: "facts" },
-      deal.stage ? el("li", { class: "stage" }, "Stage ", el("strong", {}, words(deal.stage)), inStage(deal)) : null,
+      ref ? el("li", { class: "as-of" }, "As of the data of ", el("strong", {}, day(ref)),
+        `, ${-daysUntil(ref)} day${daysUntil(ref) === -1 ? "" : "s"} ago`) : null,
+      deal.stage ? el("li", { class: "stage" }, "Stage ", el("strong", {}, words(deal.stage)), inStage(deal, ref)) : null,
       close,
       given(deal.amount) ? el("li", { class: "amount" }, config.currency ? null : "Amount ", el("strong", {}, money(deal.amount)))
         : null,
-      lastActivity(deal));
+      lastActivity(deal, ref));
   }
 
   /** A path as a chain of named boxes and arrows worded as a person would; names wrap, never cut.

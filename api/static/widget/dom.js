@@ -42,10 +42,17 @@
       .format(amount);
   }
 
-  /** Whole days from today (the reader's calendar) to an ISO date: negative once it has passed. */
-  function daysUntil(isoDate) {
-    const today = new Date();
-    const midnight = Date.UTC(today.getFullYear(), today.getMonth(), today.getDate());
+  /** Whole days from a reference day (`fromIso`, else today on the reader's calendar) to an ISO date: negative once
+   * it has passed. */
+  function daysUntil(isoDate, fromIso) {
+    let midnight;
+    if (fromIso) {
+      const [fy, fm, fd] = fromIso.slice(0, 10).split("-").map(Number);
+      midnight = Date.UTC(fy, fm - 1, fd);
+    } else {
+      const today = new Date();
+      midnight = Date.UTC(today.getFullYear(), today.getMonth(), today.getDate());
+    }
     const [y, m, d] = isoDate.slice(0, 10).split("-").map(Number);
     return Math.round((Date.UTC(y, m - 1, d) - midnight) / DAY_MS);
   }
