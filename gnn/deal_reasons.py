@@ -100,6 +100,10 @@ class DealRow:
         """A log1p-scaled count or number of days, back as a whole number."""
         return round(math.expm1(self.raw(column, typical)))
 
+    def has_history(self) -> bool:
+        """Whether the deal has stage/close/amount history to state (models without the column: assume so)."""
+        return not self.has("has_history") or bool(self.raw("has_history"))
+
     def stage(self) -> str | None:
         """The deal's stage at the scoring time, or None where it has no stage history."""
         stages = {n.removeprefix(STAGE): float(self.row[i]) for n, i in self.where.items() if n.startswith(STAGE)}
@@ -128,7 +132,7 @@ def _time_in_stage(d: DealRow) -> tuple[str, int] | None:
 
 
 def _close_pushes(d: DealRow) -> tuple[str, int] | None:
-    if d.has("has_history") and not d.raw("has_history"):
+    if not d.has_history():
         return None
     pushes, typical = d.count("close_pushes"), d.count("close_pushes", True)
     words, side = compared(pushes, typical, 0, "more than", "fewer than")
@@ -137,7 +141,7 @@ def _close_pushes(d: DealRow) -> tuple[str, int] | None:
 
 
 def _overdue(d: DealRow) -> tuple[str, int] | None:
-    if d.has("has_history") and not d.raw("has_history"):
+    if not d.has_history():
         return None
     days, typical = d.count("days_overdue"), d.count("days_overdue", True)
     words, side = compared(days, typical, 0, "more than", "fewer than")
@@ -146,7 +150,7 @@ def _overdue(d: DealRow) -> tuple[str, int] | None:
 
 
 def _amount(d: DealRow) -> tuple[str, int] | None:
-    if d.has("has_history") and not d.raw("has_history"):
+    if not d.has_history():
         return None
     changes = d.count("amount_changes")
     if not changes:

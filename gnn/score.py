@@ -111,12 +111,12 @@ def score_open_deals(
     opened = open_examples(full, loaded.spec)
     if opened is None:
         return []
-    prints = fingerprints(loaded, opened)
     if only is not None:
         wanted = set(only)
         opened = _rows(opened, [i for i, d in enumerate(opened.deal_ids) if d in wanted])
         if not opened.deal_ids:
             return []
+    prints = fingerprints(loaded, opened)  # of the deals it may score only (`_rows` keeps the graph's sampler)
     own = own_digests(full, opened.deal_ids)
     previous: dict[str, ScoreRecord] = {}
     if changed_only:
