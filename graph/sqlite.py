@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from itertools import chain
 from pathlib import Path
@@ -120,6 +120,26 @@ def _to_sql(value: Any) -> Any:
     return value
 
 
+# A column of one type (and None) converted in one pass without a call per value: what `_to_sql` gives each.
+_COLUMN_CONVERTERS: dict[type, Callable[[list[Any]], list[Any]]] = {
+    datetime: lambda column: [v if v is None else to_iso(v) for v in column],
+    date: lambda column: [v if v is None else v.isoformat() for v in column],
+    bool: lambda column: [v if v is None else int(v) for v in column],
+}
+
+
+def _sql_column(column: list[Any]) -> list[Any]:
+    """A column's values as SQLite binds them (`_to_sql`); a column of plain values (most) is returned as it is."""
+    types = set(map(type, column))
+    if types <= _PLAIN:
+        return column
+    types.discard(type(None))
+    convert = _COLUMN_CONVERTERS.get(types.pop()) if len(types) == 1 else None
+    if convert is not None:
+        return convert(column)
+    return [v if v.__class__ in _PLAIN else _to_sql(v) for v in column]
+
+
 def _time_sql(alias: str, typed: NodeType | Relation, name: str) -> str:
     """A stored time as `YYYY-MM-DDTHH:MM:SSZ` text: a date is midnight UTC (`graph.timefmt`),
     so `'2024-01-01'` compares as `'2024-01-01T00:00:00Z'`, as `Snapshot.as_of` compares it."""
@@ -174,9 +194,7 @@ def _bound_values(rows: Sequence[Mapping[str, Any]], columns: list[str], load_id
             column = [r.get(c) or "" for r in rows]
         else:
             column = [r.get(c) for r in rows]
-        if not set(map(type, column)) <= _PLAIN:
-            column = [v if v.__class__ in _PLAIN else _to_sql(v) for v in column]
-        by_column.append(column)
+        by_column.append(_sql_column(column))
     return list(chain.from_iterable(zip(*by_column, strict=True))), len(rows)
 
 
