@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 
+import numpy as np
 import pandas as pd
 from torch_geometric.data import HeteroData
 
@@ -36,8 +37,11 @@ class Facts:
     def __init__(self, snapshot: Snapshot, data: HeteroData, task: Task = WIN, now: pd.Timestamp | None = None) -> None:
         self.ids = {t: data[t].node_id for t in data.node_types}
         self.positions = {t: {node_id: i for i, node_id in enumerate(ids)} for t, ids in self.ids.items()}
+        # Plain zips of lists rather than pandas' `to_dict`, `iterrows` and per-group `agg`: the same dicts, built
+        # in a fraction of the time on a 1M-row graph, where building them was most of an incremental rescore.
         self.names = {
-            label: frame.set_index("id")[snapshot.schema.nodes[label].display].astype(str).to_dict()
+            label: dict(zip(frame["id"].tolist(), frame[snapshot.schema.nodes[label].display].astype(str).tolist(),
+                            strict=True))
             for label, frame in snapshot.nodes.items()
         }
         self.segment_label, prop = task.segment or (Label.ACCOUNT, "industry")
@@ -45,12 +49,13 @@ class Facts:
         #: The segment (an account's industry) of each node of `segment_label` that has one.
         self.segment = frame.set_index(snapshot.schema.nodes[self.segment_label].key)[prop].dropna().to_dict()
         flags = outcome_flags(snapshot)
-        self.result = {d: ("won" if r.won else "lost") for d, r in flags.iterrows()}
-        self.deal_account = snapshot.edges[Rel.FOR_ACCOUNT].set_index("src")["dst"].to_dict()
-        self.deal_owner = snapshot.edges[Rel.OWNED_BY].set_index("src")["dst"].to_dict()
-        self.deal_products = snapshot.edges[Rel.FOR_PRODUCT].groupby("src")["dst"].agg(list).to_dict()
+        self.result = dict(zip(flags.index.tolist(), np.where(flags["won"].to_numpy() != 0, "won", "lost").tolist(),
+                               strict=True))
+        self.deal_account = _pairs(snapshot.edges[Rel.FOR_ACCOUNT])
+        self.deal_owner = _pairs(snapshot.edges[Rel.OWNED_BY])
+        self.deal_products = _grouped(snapshot.edges[Rel.FOR_PRODUCT], "src", "dst")
         involves = snapshot.edges[Rel.INVOLVES]
-        self.deal_contacts = involves.groupby("src")["dst"].agg(set).to_dict()
+        self.deal_contacts = {deal: set(contacts) for deal, contacts in _grouped(involves, "src", "dst").items()}
         self.roles = dict(zip(zip(involves["src"], involves["dst"], strict=True), involves["role"], strict=True))
         self.contact_roles: dict[str, Counter[str]] = defaultdict(Counter)
         for (_, contact), role in self.roles.items():
@@ -58,13 +63,14 @@ class Facts:
                 self.contact_roles[contact][role] += 1
         jobs = snapshot.edges[Rel.WORKS_AT]
         current = jobs[jobs["until"].isna()] if "until" in jobs else jobs
-        self.employees = current.groupby("dst")["src"].agg(list).to_dict()
+        self.employees = _grouped(current, "dst", "src")
         self.record: dict[tuple[str, str], tuple[int, int]] = {}
         for label, rel in task.evidence.items():
             edges = snapshot.edges[rel].assign(result=lambda f: f["src"].map(self.result))
             counts = edges.groupby(["dst", "result"]).size().unstack(fill_value=0)
-            for node_id, row in counts.iterrows():
-                self.record[(label, node_id)] = (int(row.get("won", 0)), int(row.get("lost", 0)))
+            won, lost = (counts[c].tolist() if c in counts else [0] * len(counts) for c in ("won", "lost"))
+            for node_id, w, n in zip(counts.index.tolist(), won, lost, strict=True):
+                self.record[(label, node_id)] = (int(w), int(n))
         # Won deals per (product, industry of the account, owner): whom to ask about selling this product here.
         self.wins_by: dict[tuple[str, str | None], Counter[str]] = defaultdict(Counter)
         for deal, result in self.result.items():
@@ -132,3 +138,16 @@ class Facts:
         won, lost = self.record.get((node.label, node.id), (0, 0))
         return Detail(f" ({won} of {won + lost} earlier deals won)", node)
 
+
+
+def _pairs(edges: pd.DataFrame) -> dict[str, str]:
+    """src -> dst of a functional relation's edges (the last edge of a src, as `to_dict` kept it)."""
+    return dict(zip(edges["src"].tolist(), edges["dst"].tolist(), strict=True))
+
+
+def _grouped(edges: pd.DataFrame, key: str, value: str) -> dict[str, list[str]]:
+    """Per `key`, its `value`s in the edges' order (what `groupby(key)[value].agg(list)` gives)."""
+    out: dict[str, list[str]] = {}
+    for k, v in zip(edges[key].tolist(), edges[value].tolist(), strict=True):
+        out.setdefault(k, []).append(v)
+    return out
