@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -145,9 +146,9 @@ def _pairs(edges: pd.DataFrame) -> dict[str, str]:
     return dict(zip(edges["src"].tolist(), edges["dst"].tolist(), strict=True))
 
 
-def _grouped(edges: pd.DataFrame, key: str, value: str) -> dict[str, list[str]]:
+def _grouped(edges: pd.DataFrame, key: str, value: str) -> dict[Any, list[Any]]:
     """Per `key`, its `value`s in the edges' order (what `groupby(key)[value].agg(list)` gives)."""
-    out: dict[str, list[str]] = {}
+    out: dict[Any, list[Any]] = {}
     for k, v in zip(edges[key].tolist(), edges[value].tolist(), strict=True):
         out.setdefault(k, []).append(v)
     return out
