@@ -67,6 +67,15 @@ def compared(value: float, typical: float, near: float, more: str, less: str) ->
     return (more, -1) if value > typical else (less, 1)
 
 
+def _newest(acts: pd.DataFrame) -> dict[str, LastActivity]:
+    """Each deal's most recent activity of these (ties: the smallest id)."""
+    # Only each deal's most recent ones are sorted: sorting every activity by time and id was seconds at 1M rows.
+    recent = acts[acts["days"] == acts.groupby("deal")["days"].transform("min")]
+    newest = recent.sort_values(["days", "id"]).drop_duplicates("deal")
+    return {deal: LastActivity(act, str(kind), float(days)) for deal, act, kind, days in zip(
+        newest["deal"].tolist(), newest["id"].tolist(), newest["kind"].tolist(), newest["days"].tolist(), strict=True)}
+
+
 class Described(Mapping[str, str]):
     """Activity id -> "a call 12 days ago", worded when asked: an explanation names a few of the graph's
     activities, and wording all of them up front was seconds of every scoring at 1M rows."""
@@ -98,12 +107,8 @@ class DealTimeline:
         self.reply_share = 0.0
         acts = self._activities(snapshot, now)
         if not acts.empty:
-            newest = acts.sort_values(["days", "id"]).drop_duplicates("deal")
-            self.last = {r.deal: LastActivity(r.id, str(r.kind), float(r.days)) for r in newest.itertuples()}
-            touches = acts[acts["kind"].isin(TOUCHES)]
-            newest_touch = touches.sort_values(["days", "id"]).drop_duplicates("deal")
-            self.last_touch = {r.deal: LastActivity(r.id, str(r.kind), float(r.days))
-                               for r in newest_touch.itertuples()}
+            self.last = _newest(acts)
+            self.last_touch = _newest(acts[acts["kind"].isin(TOUCHES)])
             self._count_replies(snapshot, acts)
         #: "a call 12 days ago": what a sentence says about one activity, known as of `now`.
         self.described = Described(acts)
