@@ -193,10 +193,10 @@ def node_features(spec: FeatureSpec, snapshot: Snapshot, label: str, now: pd.Tim
         flags = outcome_flags(snapshot).reindex(frame["id"]).fillna(0.0).to_numpy(float)
         parts.append(flags)
     for prop, values in spec.categories[label].items():
-        # One pass per column (a value's position among `values`, -1: another or none), not one per value.
-        codes = pd.Categorical(frame[prop].astype("string"), categories=values).codes
-        onehot = codes[:, None] == np.arange(len(values))
-        parts.append(np.concatenate([onehot, (codes < 0)[:, None]], axis=1).astype(float))
+        # One lookup per row, not a string comparison per value: -1 is a missing value or one not in `values`.
+        code = pd.Index(values, dtype=object).get_indexer(frame[prop].astype("string"))
+        onehot = np.concatenate([code[:, None] == np.arange(len(values)), (code < 0)[:, None]], axis=1)
+        parts.append(onehot.astype(float))
     return np.concatenate(parts, axis=1).astype(np.float32)
 
 
