@@ -15,6 +15,7 @@ it did with threads; one (no fork) for a few deals, or where processes cannot fo
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import sys
 from collections.abc import Iterable, Iterator
@@ -56,10 +57,14 @@ def explain_all(explainer: PathExplainer, positions: list[int], top: int = 3, wo
         return _flat(_shown(map(partial(_explain, explainer, top=top), chunks), len(chunks), progress))
     global _EXPLAINER
     _EXPLAINER = explainer
+    # The parent's objects out of the collector's reach, so a worker's collections do not write to (and so copy)
+    # every page of the graph and facts it shares (the Python docs' advice for forking servers).
+    gc.freeze()
     try:
         with multiprocessing.get_context("fork").Pool(workers, initializer=_one_thread) as pool:
             return _flat(_shown(pool.imap(partial(_explain_inherited, top=top), chunks), len(chunks), progress))
     finally:
+        gc.unfreeze()
         _EXPLAINER = None
 
 
