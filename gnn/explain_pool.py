@@ -42,7 +42,9 @@ _EXPLAINER: PathExplainer | None = None
 
 def worker_count(deals: int) -> int:
     """Processes to explain `deals` with: this process's numeric threads, within the usable cores; one for few."""
-    if deals < MIN_PARALLEL or "fork" not in multiprocessing.get_all_start_methods():
+    # A daemonic process (a pool's worker itself) may not start processes of its own.
+    if deals < MIN_PARALLEL or "fork" not in multiprocessing.get_all_start_methods() or \
+            multiprocessing.current_process().daemon:
         return 1
     return max(1, min(torch.get_num_threads(), usable_cores()))
 
