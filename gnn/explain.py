@@ -27,6 +27,7 @@ the whole batch:
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -102,7 +103,6 @@ class PathExplainer:
         self.model = model.eval()
         self.hops = hops
         self.facts = Facts(snapshot, data, now=now)
-        self.incoming = IncomingIndex(data)
         if isinstance(reference, str) and reference != "typical":
             raise ValueError(f"reference: 'typical', a Reference or None, not {reference!r}")
         # A sampled model (`ModelConfig.fanout`) is explained on the graph it scores from: each deal's sampled
@@ -137,6 +137,12 @@ class PathExplainer:
         # The weights shown are measured by occlusion; the attribution only chose the candidates.
         self.method = f"{method}+occlusion" if rank == "occlusion" else method
         self.explainer = make_explainer(model, algorithm or EdgeIntegratedGradients(reference=self.reference))
+
+    @cached_property
+    def incoming(self) -> IncomingIndex:
+        """Every node's senders, for the whole computation graph of a model without a fanout: built on first use
+        (a sampled model's explainer never needs it, and at a million rows it costs a pass over every edge)."""
+        return IncomingIndex(self.tensors)
 
     def probability(self, logits: torch.Tensor) -> torch.Tensor:
         """Calibrated probabilities, as the deal's score is shown."""

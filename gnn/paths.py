@@ -60,20 +60,21 @@ def evidence_paths(sub: HeteroData, node_map: dict[str, torch.Tensor], target: i
     inflow = {node: sum(a for *_, a in edges) for node, edges in incoming.items()}
     out: list[tuple[float, list[Step]]] = []
     start = Step(Label.DEAL, target)
+    positions = {t: v.tolist() for t, v in node_map.items()}  # a list per type: a tensor per lookup cost more
 
     def walk(path: list[Step], local: tuple[str, int], depth: int) -> None:
         if depth == hops:
             return
         for edge_type, k, u, a in incoming.get(local, []):
             label = edge_type[0]
-            pos = int(node_map[label][u])
+            pos = positions[label][u]
             if any(s.label == label and s.pos == pos for s in path):
                 continue
             nxt = path + [Step(label, pos, edge_type, k)]
             out.append((a + inflow.get((label, u), 0.0), nxt))
             walk(nxt, (label, u), depth + 1)
 
-    local_target = int((node_map[Label.DEAL] == target).nonzero()[0, 0])
+    local_target = positions[Label.DEAL].index(target)
     walk([start], (Label.DEAL, local_target), 0)
     return out
 

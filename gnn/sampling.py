@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 import pandas as pd
@@ -73,7 +74,8 @@ class NeighbourSampler:
         self.num_nodes = {t: int(data[t].num_nodes) for t in data.node_types}
         # Local row of each node in the sample being cut (-1: not in it); reset after each cut, so a cut costs
         # its own size, not the graph's (explaining cuts one deal's graph at a time). Not for concurrent use.
-        self._local = {t: torch.full((n,), -1, dtype=torch.long) for t, n in self.num_nodes.items()}
+        # numpy, as is the cut: a deal's cut is many small steps, and numpy's cost less each than torch's.
+        self._local = {t: np.full(n, -1, dtype=np.int64) for t, n in self.num_nodes.items()}
         self.csr: dict[EdgeType, tuple[Tensor, Tensor]] = {}
         for edge_type in data.edge_types:
             src_t, _, dst_t = edge_type
@@ -87,6 +89,7 @@ class NeighbourSampler:
             counts = np.bincount(dst, minlength=self.num_nodes[dst_t])
             ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
             self.csr[edge_type] = (torch.from_numpy(ptr), torch.from_numpy(src[order].copy()))
+        self._csr = {e: (ptr.numpy(), senders.numpy()) for e, (ptr, senders) in self.csr.items()}  # the same memory
 
     def sample(self, target: str, seeds: Tensor, hops: int | None = None,
                joining: dict[str, Tensor] | None = None) -> Sample:
@@ -94,60 +97,61 @@ class NeighbourSampler:
 
         `joining`: nodes treated as one step from the seeds (a contact a suggestion would add to the deal):
         they are sampled as the seeds' neighbours are; the edges that join them are the caller's to add."""
-        nodes: dict[str, list[Tensor]] = {t: [] for t in self.num_nodes}
+        nodes: dict[str, list[np.ndarray]] = {t: [] for t in self.num_nodes}
         try:
-            return self._cut(target, seeds.long(), self.hops if hops is None else hops, joining or {}, nodes)
+            return self._cut(target, seeds.long().numpy(), self.hops if hops is None else hops,
+                             {t: v.long().numpy() for t, v in (joining or {}).items()}, nodes)
         finally:  # whatever happened, the next cut starts from a clean slate
             for t, parts in nodes.items():
                 for pos in parts:
                     self._local[t][pos] = -1
 
-    def _cut(self, target: str, seeds: Tensor, hops: int, joining: dict[str, Tensor],
-             nodes: dict[str, list[Tensor]]) -> Sample:
+    def _cut(self, target: str, seeds: np.ndarray, hops: int, joining: dict[str, np.ndarray],
+             nodes: dict[str, list[np.ndarray]]) -> Sample:
         local = self._local
         count = dict.fromkeys(self.num_nodes, 0)
 
-        def admit(t: str, positions: Tensor) -> Tensor:
+        def admit(t: str, positions: np.ndarray) -> np.ndarray:
             """Give unseen positions local rows; returns the newly admitted ones (the next frontier)."""
-            fresh = torch.unique(positions[local[t][positions] < 0])
-            local[t][fresh] = torch.arange(count[t], count[t] + len(fresh))
+            fresh = np.unique(positions[local[t][positions] < 0])
+            local[t][fresh] = np.arange(count[t], count[t] + len(fresh))
             count[t] += len(fresh)
             nodes[t].append(fresh)
             return fresh
 
-        unique_seeds = torch.unique(seeds)
+        unique_seeds = np.unique(seeds)
         nodes[target].append(unique_seeds)
-        local[target][unique_seeds] = torch.arange(len(unique_seeds))
+        local[target][unique_seeds] = np.arange(len(unique_seeds))
         count[target] = len(unique_seeds)
-        frontier: dict[str, Tensor] = {target: unique_seeds}
-        edges: dict[EdgeType, list[tuple[Tensor, Tensor]]] = {e: [] for e in self.csr}
+        frontier: dict[str, np.ndarray] = {target: unique_seeds}
+        edges: dict[EdgeType, list[tuple[np.ndarray, np.ndarray]]] = {e: [] for e in self.csr}
         for hop in range(hops):
-            found: dict[str, list[Tensor]] = {}
-            for edge_type, (ptr, senders) in self.csr.items():
+            found: dict[str, list[np.ndarray]] = {}
+            for edge_type, (ptr, senders) in self._csr.items():
                 receivers = frontier.get(edge_type[2])
                 if receivers is None or not len(receivers):
                     continue
                 rows = _capped_rows(ptr, receivers, self.fanout)
-                receiver_of = torch.repeat_interleave(receivers, _row_counts(ptr, receivers, self.fanout))
+                receiver_of = np.repeat(receivers, _row_counts(ptr, receivers, self.fanout))
                 edges[edge_type].append((senders[rows], receiver_of))
                 found.setdefault(edge_type[0], []).append(senders[rows])
             # New senders are admitted after every edge type of the hop, so the frontier is exactly the
             # nodes first reached at this distance.
-            frontier = {t: admit(t, torch.cat(parts)) for t, parts in found.items()}
+            frontier = {t: admit(t, np.concatenate(parts)) for t, parts in found.items()}
             if hop == 0 and joining:
                 for t, positions in joining.items():
-                    frontier[t] = torch.cat([frontier.get(t, torch.zeros(0, dtype=torch.long)),
-                                             admit(t, positions.long())])
-        node_pos = {t: torch.cat(parts) if parts else torch.zeros(0, dtype=torch.long) for t, parts in nodes.items()}
+                    frontier[t] = np.concatenate([frontier.get(t, np.zeros(0, dtype=np.int64)), admit(t, positions)])
+        node_pos = {t: torch.from_numpy(np.concatenate(parts)) if parts else torch.zeros(0, dtype=torch.long)
+                    for t, parts in nodes.items()}
         edge_index = {}
         for edge_type, parts in edges.items():
             if not parts:
                 continue
-            src = torch.cat([p[0] for p in parts])
-            dst = torch.cat([p[1] for p in parts])
-            edge_index[edge_type] = torch.stack([local[edge_type[0]][src], local[edge_type[2]][dst]])
+            src = np.concatenate([p[0] for p in parts])
+            dst = np.concatenate([p[1] for p in parts])
+            edge_index[edge_type] = torch.from_numpy(np.stack([local[edge_type[0]][src], local[edge_type[2]][dst]]))
         x = {t: self.data[t].x[pos] for t, pos in node_pos.items() if "x" in self.data[t]}
-        return Sample(node_pos, edge_index, x, local[target][seeds], target, hops)
+        return Sample(node_pos, edge_index, x, torch.from_numpy(local[target][seeds]), target, hops)
 
     def digests(self, target: str, positions: Tensor) -> list[str]:
         """Per target node, a fingerprint of its sampled computation graph: every node's id and inputs and the
@@ -192,19 +196,25 @@ def epoch_seconds(times: pd.Series) -> Tensor:
     return torch.from_numpy(out)
 
 
-def _row_counts(ptr: Tensor, receivers: Tensor, fanout: int | None) -> Tensor:
+@overload
+def _row_counts(ptr: Tensor, receivers: Tensor, fanout: int | None) -> Tensor: ...
+@overload
+def _row_counts(ptr: np.ndarray, receivers: np.ndarray, fanout: int | None) -> np.ndarray: ...
+def _row_counts(ptr: Tensor | np.ndarray, receivers: Tensor | np.ndarray, fanout: int | None) -> Tensor | np.ndarray:
+    """Each receiver's senders, capped at `fanout` (torch in, torch out; numpy in, numpy out)."""
     degree = ptr[receivers + 1] - ptr[receivers]
-    return degree if fanout is None else degree.clamp(max=fanout)
+    return degree if fanout is None else degree.clip(max=fanout)
 
 
-def _capped_rows(ptr: Tensor, receivers: Tensor, fanout: int | None) -> Tensor:
+def _capped_rows(ptr: Tensor | np.ndarray, receivers: Tensor | np.ndarray, fanout: int | None) -> np.ndarray:
     """Positions in the CSR of each receiver's first `fanout` senders (its newest), receivers in order."""
+    ptr, receivers = np.asarray(ptr), np.asarray(receivers)
     counts = _row_counts(ptr, receivers, fanout)
     total = int(counts.sum())
     if total == 0:
-        return torch.zeros(0, dtype=torch.long)
-    starts = torch.repeat_interleave(ptr[receivers], counts)
-    offsets = torch.arange(total) - torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
+        return np.zeros(0, dtype=np.int64)
+    starts = np.repeat(ptr[receivers], counts)
+    offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
     return starts + offsets
 
 

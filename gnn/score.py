@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import logging
-import sys
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -19,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from tqdm import tqdm
 
 from gnn.dataset import CutoffExamples, TemporalSplit, build_examples
 from gnn.explain import PathExplainer
+from gnn.explain_pool import explain_all
 from gnn.features import FeatureSpec, encode, latest_event_time
 from gnn.fit import calibrate, logits_of
 from gnn.gate import NO_SKILL, NO_SKILL_BAND, SKILL, band
@@ -125,17 +124,13 @@ def score_open_deals(
         if not opened.deal_ids:
             log.info("no open deal's computation graph changed: nothing rescored")
             return []
-    deal_ids, positions, data = opened.deal_ids, opened.index, opened.data
+    deal_ids, positions = opened.deal_ids, opened.index
     state = loaded.card.state if loaded.model is not None else NO_SKILL
     # No skill: serve the base rate, said to be that, rather than a ranking the test period did not bear out.
     probs = predict_examples(loaded, [opened]) if state == SKILL else np.full(len(deal_ids), loaded.prior)
     explainer = None
     if explain and state == SKILL and loaded.model is not None:  # a model has skill only where there is one
-        config = loaded.model.config
-        sampler = sampler_of(opened, config.fanout, config.layers) if config.fanout is not None else None
-        explainer = PathExplainer(loaded.model, data, full, hops=config.layers, platt=loaded.platt,
-                                  now=opened.cutoff, sampler=sampler,
-                                  deal_columns=loaded.spec.column_names(Label.DEAL))
+        explainer = scoring_explainer(loaded, opened, full)
     metadata = {"model_kind": loaded.card.kind, "as_of": opened.cutoff.isoformat(),
                 "schema": loaded.card.schema_fingerprint, "state": state, "base_rate": round(loaded.prior, 4),
                 "quality": loaded.card.params.get("quality"), "snapshot": _snapshot_id(full)}
@@ -159,14 +154,10 @@ def score_open_deals(
         if kept:
             log.info("%d rescored deals keep their explanation (own record unchanged, score within %.2f)",
                      len(kept), EXPLAIN_TOLERANCE)
-        chunk = 16
-        batches = tqdm(range(0, len(todo), chunk), desc="explaining", unit="batch", disable=not progress,
-                       file=sys.stderr)
-        for i in batches:
-            rows = todo[i : i + chunk]
-            for row, made in zip(rows, explainer.explain_many([int(positions[r]) for r in rows], top=top),
-                                 strict=True):
-                explanations[row] = made
+        # Over the free cores, in worker processes (`gnn.explain_pool`): the same explanations as one process.
+        made = explain_all(explainer, [int(positions[r]) for r in todo], top=top, progress=progress)
+        for row, explanation in zip(todo, made, strict=True):
+            explanations[row] = explanation
         for row, explanation in kept.items():
             explanations[row] = explanation
     records = score_records(loaded.card.version, dict(zip(deal_ids, probs, strict=True)),
@@ -176,6 +167,16 @@ def score_open_deals(
         store.write_scores(records)
     log.info("scored %d open deals with model %s", len(records), loaded.card.version)
     return records
+
+
+def scoring_explainer(loaded: LoadedModel, opened: CutoffExamples, full: Snapshot) -> PathExplainer:
+    """The explainer of a scoring run: the model's own graph and sampler, its calibration, the deal's facts."""
+    if loaded.model is None:
+        raise ValueError("the class prior has nothing to explain")
+    config = loaded.model.config
+    sampler = sampler_of(opened, config.fanout, config.layers) if config.fanout is not None else None
+    return PathExplainer(loaded.model, opened.data, full, hops=config.layers, platt=loaded.platt, now=opened.cutoff,
+                         sampler=sampler, deal_columns=loaded.spec.column_names(Label.DEAL))
 
 
 def fingerprints(loaded: LoadedModel, opened: CutoffExamples) -> dict[str, str]:
