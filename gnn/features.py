@@ -193,9 +193,9 @@ def node_features(spec: FeatureSpec, snapshot: Snapshot, label: str, now: pd.Tim
         flags = outcome_flags(snapshot).reindex(frame["id"]).fillna(0.0).to_numpy(float)
         parts.append(flags)
     for prop, values in spec.categories[label].items():
-        col = frame[prop].astype("string")
-        onehot = np.stack([(col == v).fillna(False).to_numpy(bool) for v in values]
-                          + [~col.isin(values).fillna(False).to_numpy(bool)], axis=1)
+        # One lookup per row, not a string comparison per value: -1 is a missing value or one not in `values`.
+        code = pd.Index(values, dtype=object).get_indexer(frame[prop].astype("string"))
+        onehot = np.concatenate([code[:, None] == np.arange(len(values)), (code < 0)[:, None]], axis=1)
         parts.append(onehot.astype(float))
     return np.concatenate(parts, axis=1).astype(np.float32)
 

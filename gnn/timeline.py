@@ -69,6 +69,14 @@ def _days(delta: pd.Series) -> pd.Series:
     return delta.dt.total_seconds() / 86400.0
 
 
+def _by_row(frame: pd.DataFrame, column: str, ids: pd.Index) -> pd.DataFrame:
+    """The rows whose `column` is one of `ids`, that column replaced by its position in `ids`: the many groupbys
+    below then key on integers, not on string ids each one would hash again (most of the features' time)."""
+    row = ids.get_indexer(frame[column])
+    kept = row >= 0
+    return frame[kept].assign(**{column: row[kept]})
+
+
 def _recorded(changes: pd.DataFrame, column: str) -> pd.DataFrame:
     """The changes that recorded `column` (none where the ontology keeps no history of it)."""
     return changes.dropna(subset=[column]) if column in changes else changes.iloc[0:0]
@@ -76,11 +84,12 @@ def _recorded(changes: pd.DataFrame, column: str) -> pd.DataFrame:
 
 def _history(snapshot: Snapshot, ids: pd.Index, now: pd.Timestamp, stages: list[str]) -> np.ndarray:
     changes = changes_of(snapshot.schema, snapshot.nodes, snapshot.edges, Label.DEAL)
-    out = pd.DataFrame(0.0, index=ids, columns=list(HISTORY_COLUMNS))
+    rows = pd.RangeIndex(len(ids))
+    out = pd.DataFrame(0.0, index=rows, columns=list(HISTORY_COLUMNS))
     onehot = np.zeros((len(ids), len(stages) + 1))
     if changes.empty:
         return np.concatenate([out.to_numpy(float), onehot], axis=1)
-    changes = changes[changes["node"].isin(ids)]
+    changes = _by_row(changes, "node", ids)
     out.loc[out.index.isin(changes["node"]), "has_history"] = 1.0
     steps = stage_entries(changes)
     if not steps.empty:
@@ -90,59 +99,59 @@ def _history(snapshot: Snapshot, ids: pd.Index, now: pd.Timestamp, stages: list[
         # A regression: entering a stage the deal had already left (order-free, so any CRM's stage names work).
         seen_before = steps.groupby(["node", "stage"]).cumcount() > 0
         out.loc[last.index, "stage_regressions"] = seen_before.groupby(steps["node"]).sum().reindex(last.index)
-        current = last["stage"].astype(str).reindex(ids)
+        current = last["stage"].astype(str).reindex(rows)
         for i, s in enumerate(stages):
             onehot[:, i] = (current == s).to_numpy()
         onehot[:, -1] = (current.notna() & ~current.isin(stages)).to_numpy()
     dated = _recorded(changes, "close_date")
     if not dated.empty:
         pushed = dated["close_date"] > dated.groupby("node")["close_date"].shift()
-        out.loc[:, "close_pushes"] = np.log1p(pushed.groupby(dated["node"]).sum().reindex(ids).fillna(0)).to_numpy()
-        expected = dated.groupby("node")["close_date"].last().reindex(ids)
+        out.loc[:, "close_pushes"] = np.log1p(pushed.groupby(dated["node"]).sum().reindex(rows).fillna(0)).to_numpy()
+        expected = dated.groupby("node")["close_date"].last().reindex(rows)
         gap = _days(expected - now)
         out.loc[:, "days_overdue"] = np.log1p((-gap).clip(lower=0).fillna(0)).to_numpy()
         out.loc[:, "days_to_close"] = np.log1p(gap.clip(lower=0).fillna(0)).to_numpy()
     valued = _recorded(changes, "amount")
     if not valued.empty:
         moved = valued["amount"].ne(valued.groupby("node")["amount"].shift()) & valued.duplicated("node")
-        out.loc[:, "amount_changes"] = np.log1p(moved.groupby(valued["node"]).sum().reindex(ids).fillna(0)).to_numpy()
+        out.loc[:, "amount_changes"] = np.log1p(moved.groupby(valued["node"]).sum().reindex(rows).fillna(0)).to_numpy()
         first, last_amount = valued.groupby("node")["amount"].first(), valued.groupby("node")["amount"].last()
-        ratio = np.log((last_amount.clip(lower=1) / first.clip(lower=1)).reindex(ids).fillna(1.0))
+        ratio = np.log((last_amount.clip(lower=1) / first.clip(lower=1)).reindex(rows).fillna(1.0))
         out.loc[:, "amount_ratio"] = ratio.to_numpy()
     return np.concatenate([out.to_numpy(float), onehot], axis=1)
 
 
 def _activity(snapshot: Snapshot, ids: pd.Index, now: pd.Timestamp, age: np.ndarray) -> np.ndarray:
-    out = pd.DataFrame(0.0, index=ids, columns=list(ACTIVITY_COLUMNS))
+    rows = pd.RangeIndex(len(ids))
+    out = pd.DataFrame(0.0, index=rows, columns=list(ACTIVITY_COLUMNS))
     out["days_since_activity"] = np.log1p(age)
     out["days_since_inbound"] = np.log1p(age)
     if Label.ACTIVITY not in snapshot.nodes or snapshot.nodes[Label.ACTIVITY].empty:
         return out.to_numpy(float)
     acts = snapshot.nodes[Label.ACTIVITY][["id", "kind", "direction", "occurred_at"]]
     about = snapshot.edges[Rel.REGARDS][["src", "dst"]].rename(columns={"src": "id", "dst": "deal"})
-    acts = about.merge(acts, on="id")
-    acts = acts[acts["deal"].isin(ids)]
+    acts = _by_row(about.merge(acts, on="id"), "deal", ids)
     if acts.empty:
         return out.to_numpy(float)
     acts = acts.assign(days=_days(now - acts["occurred_at"]).clip(lower=0))
     by_deal = acts.groupby("deal")
     out.loc[by_deal.size().index, "has_activity"] = 1.0
-    out.loc[:, "days_since_activity"] = np.log1p(by_deal["days"].min().reindex(ids)).fillna(
+    out.loc[:, "days_since_activity"] = np.log1p(by_deal["days"].min().reindex(rows)).fillna(
         out["days_since_activity"]).to_numpy()
     inbound = acts[acts["direction"] == "inbound"]
-    since_in = np.log1p(inbound.groupby("deal")["days"].min().reindex(ids))
+    since_in = np.log1p(inbound.groupby("deal")["days"].min().reindex(rows))
     out.loc[:, "days_since_inbound"] = since_in.fillna(out["days_since_inbound"]).to_numpy()
     for window in WINDOWS:
         recent = acts[acts["days"] <= window]
-        counts = recent.groupby(["deal", "kind"]).size().unstack(fill_value=0).reindex(ids).fillna(0)
+        counts = recent.groupby(["deal", "kind"]).size().unstack(fill_value=0).reindex(rows).fillna(0)
         for kind in KINDS:
             if kind in counts:
                 out.loc[:, f"{kind}_{window}d"] = np.log1p(counts[kind]).to_numpy()
     out.loc[:, "inbound_60d"] = np.log1p(
-        inbound[inbound["days"] <= 60].groupby("deal").size().reindex(ids).fillna(0)).to_numpy()
+        inbound[inbound["days"] <= 60].groupby("deal").size().reindex(rows).fillna(0)).to_numpy()
     people = snapshot.edges[Rel.WITH_CONTACT][["src", "dst"]].rename(columns={"src": "id", "dst": "contact"})
-    engaged = acts[["id", "deal"]].merge(people, on="id").groupby("deal")["contact"].nunique().reindex(ids)
-    on_deal = snapshot.edges[Rel.INVOLVES].groupby("src")["dst"].nunique().reindex(ids)
+    engaged = acts[["id", "deal"]].merge(people, on="id").groupby("deal")["contact"].nunique().reindex(rows)
+    on_deal = _by_row(snapshot.edges[Rel.INVOLVES], "src", ids).groupby("src")["dst"].nunique().reindex(rows)
     share = (engaged.fillna(0) / on_deal.clip(lower=1)).fillna(0).clip(upper=1.0)
     out.loc[:, "contacts_engaged_share"] = share.to_numpy()
     return out.to_numpy(float)
