@@ -7,9 +7,7 @@ the test period is never read in this module.
 
 from __future__ import annotations
 
-import io
 import logging
-import multiprocessing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +21,7 @@ from torch_geometric.data import HeteroData
 
 from gnn.dataset import CutoffExamples
 from gnn.features import FeatureSpec
+from gnn.forked import fork_map
 from gnn.minibatch import (
     batch_logits,
     cut_once,
@@ -35,7 +34,6 @@ from gnn.minibatch import (
 )
 from gnn.model import HeteroSAGE, ModelConfig
 from gnn.sampling import Sample
-from gnn.threads import size_thread_pools
 from gnn.wide import WideLinear, WideSpec, fit_wide
 
 log = logging.getLogger(__name__)
@@ -95,7 +93,8 @@ def fit_graph_model(examples: dict[str, list[CutoffExamples]], config: FitConfig
 
     A `wide` part (fitted and frozen) is added to the logit and stays as it is: the rest learns what it leaves."""
     torch.manual_seed(config.seed)
-    model = _new_model(examples, config, wide)
+    first = examples["train"][0].data
+    model = HeteroSAGE({t: first[t].x.shape[1] for t in first.node_types}, first.edge_types, config.model, wide)
     trainable = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(trainable, lr=config.lr, weight_decay=config.weight_decay)
     val = subset(examples["val"], config.early_stop_examples, config.seed) if is_sampled(model) else examples["val"]
@@ -136,11 +135,6 @@ def fit_graph_model(examples: dict[str, list[CutoffExamples]], config: FitConfig
     return model, best, best_epoch
 
 
-def _new_model(examples: dict[str, list[CutoffExamples]], config: FitConfig, wide: WideLinear | None) -> HeteroSAGE:
-    first = examples["train"][0].data
-    return HeteroSAGE({t: first[t].x.shape[1] for t in first.node_types}, first.edge_types, config.model, wide)
-
-
 def _val_logits(model: HeteroSAGE, val: list[CutoffExamples],
                 cuts: list[tuple[HeteroData, Sample]] | None) -> np.ndarray:
     if cuts is None:
@@ -160,18 +154,18 @@ def _steps(model: HeteroSAGE, train: list[CutoffExamples], config: FitConfig,
 
 def tune(
     examples: dict[str, list[CutoffExamples]], grid: tuple[FitConfig, ...], spec: FeatureSpec | None = None,
-    workers: int | None = None,
+    workers: int = 1,
 ) -> tuple[HeteroSAGE, FitConfig, list[dict], dict | None]:
     """Fit the wide part (`gnn.wide`, when `spec` is given), then every configuration around it; keep the one
     with the best validation AUROC. Returns it, its configuration, what was tried, and the wide part's fit.
 
-    `workers`: configurations fitted at once (`fit_each`); None: torch's thread count (`gnn.threads`)."""
+    `workers`: configurations fitted at once (`fit_each`)."""
     tried, best, wide, wide_report = [], None, None, None
     if spec is not None:
         wide_spec = WideSpec.from_features(spec, examples["train"][0].data.edge_types)
         wide, wide_report = fit_wide(wide_spec, examples["train"], examples["val"])
         log.info("wide part: %s", wide_report)
-    fitted = fit_each(examples, grid, wide, torch.get_num_threads() if workers is None else workers)
+    fitted = fit_each(examples, grid, wide, workers)
     for config, (model, val_auroc, epoch) in zip(grid, fitted, strict=True):
         tried.append({**config.to_dict(), "val_auroc": round(val_auroc, 4), "best_epoch": epoch})
         log.info("config %s: validation AUROC %.4f", config.to_dict(), val_auroc)
@@ -182,52 +176,18 @@ def tune(
     return best[0], best[1], tried, wide_report
 
 
-#: What forked workers fit (examples, grid, wide part): set just before the fork, so they inherit it unpickled.
-_JOB: tuple[dict[str, list[CutoffExamples]], tuple[FitConfig, ...], WideLinear | None] | None = None
-
-
 def fit_each(examples: dict[str, list[CutoffExamples]], grid: tuple[FitConfig, ...], wide: WideLinear | None,
              workers: int = 1) -> list[tuple[HeteroSAGE, float, int]]:
-    """`fit_graph_model` of every configuration, in grid order. With `workers` > 1, in that many forked processes
-    sharing `workers` threads: these small layers gain little from a second thread, two fits at once nearly
-    twice (docs/design.md, "Toward a million rows"). Each fit seeds itself, so the models are those fitted one
-    after another at the workers' thread count, bit for bit."""
-    workers = min(workers, len(grid))
-    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return [fit_graph_model(examples, config, wide) for config in grid]
-    for part in ("train", "val"):  # the samplers, built once here and shared by every worker (copy-on-write)
-        for ex in examples[part]:
-            for config in grid:
-                if config.model.fanout is not None:
-                    sampler_of(ex, config.model.fanout, config.model.layers)
-    global _JOB
-    _JOB = (examples, grid, wide)
-    threads = max(1, torch.get_num_threads() // workers)
-    try:
-        with multiprocessing.get_context("fork").Pool(workers, initializer=_limit_threads, initargs=(threads,)) as pool:
-            fitted = pool.map(_fit_one, range(len(grid)), chunksize=1)
-    finally:
-        _JOB = None
-    out = []
-    for config, (state, val_auroc, epoch) in zip(grid, fitted, strict=True):
-        model = _new_model(examples, config, wide)
-        model.load_state_dict(torch.load(io.BytesIO(state)))
-        out.append((model, val_auroc, epoch))
-    return out
-
-
-def _limit_threads(count: int) -> None:
-    size_thread_pools(count)
-
-
-def _fit_one(position: int) -> tuple[bytes, float, int]:
-    """In a worker: fit the grid's configuration at `position`; its weights as bytes, its AUROC and epoch."""
-    assert _JOB is not None, "set by fit_each before the fork"
-    examples, grid, wide = _JOB
-    model, val_auroc, epoch = fit_graph_model(examples, grid[position], wide)
-    blob = io.BytesIO()
-    torch.save(model.state_dict(), blob)
-    return blob.getvalue(), val_auroc, epoch
+    """`fit_graph_model` of every configuration, in grid order; with `workers` > 1, several at once in forked
+    processes (`gnn.forked`). Each fit seeds itself, so the models are those fitted one after another at the
+    workers' thread count, bit for bit."""
+    if min(workers, len(grid)) > 1:
+        for part in ("train", "val"):  # the samplers, built once here and shared by every worker (copy-on-write)
+            for ex in examples[part]:
+                for config in grid:
+                    if config.model.fanout is not None:
+                        sampler_of(ex, config.model.fanout, config.model.layers)
+    return fork_map(lambda config: fit_graph_model(examples, config, wide), grid, workers)
 
 
 def fit_platt(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:

@@ -118,7 +118,9 @@ def train(store: GraphStore, home: Path, truth: Path | None = None, config: Trai
                            f"(got {config.fanout}); --full-batch trains on whole graphs")
     started = datetime.now(UTC)
     full = store.snapshot()
-    split, spec, examples = leak_safe_examples(full, config.cutoff_days, config.horizon_days)
+    # Independent steps (the cutoffs' examples, the grid's fits) run this many at once (`gnn.forked`).
+    workers = torch.get_num_threads()
+    split, spec, examples = leak_safe_examples(full, config.cutoff_days, config.horizon_days, workers=workers)
     missing = missing_splits(split, examples)
     if missing:
         raise InvalidInput(missing)
@@ -145,7 +147,7 @@ def train(store: GraphStore, home: Path, truth: Path | None = None, config: Trai
                      "serving the class prior")
     else:
         kind = "graphsage"
-        model, chosen, tried, wide_fit = tune(examples, config.fit_grid(), spec if config.wide else None)
+        model, chosen, tried, wide_fit = tune(examples, config.fit_grid(), spec if config.wide else None, workers)
         platt = fit_platt(logits_of(model, examples["val"]), y["val"])
         probs["graphsage"] = calibrate(logits_of(model, examples["test"]), platt)
         if model.wide is not None:  # the linear term alone, calibrated the same way: what the GraphSAGE part adds
