@@ -163,7 +163,7 @@ def tune(
     tried, best, wide, wide_report = [], None, None, None
     if spec is not None:
         wide_spec = WideSpec.from_features(spec, examples["train"][0].data.edge_types)
-        wide, wide_report = fit_wide(wide_spec, examples["train"], examples["val"])
+        wide, wide_report = fit_wide(wide_spec, examples["train"], examples["val"], workers)
         log.info("wide part: %s", wide_report)
     fitted = fit_each(examples, grid, wide, workers)
     for config, (model, val_auroc, epoch) in zip(grid, fitted, strict=True):
@@ -187,7 +187,10 @@ def fit_each(examples: dict[str, list[CutoffExamples]], grid: tuple[FitConfig, .
                 for config in grid:
                     if config.model.fanout is not None:
                         sampler_of(ex, config.model.fanout, config.model.layers)
-    return fork_map(lambda config: fit_graph_model(examples, config, wide), grid, workers)
+    fitted = fork_map(lambda config: fit_graph_model(examples, config, wide), grid, workers)
+    for model, _, _ in fitted:
+        model.wide = wide  # the frozen part itself, as one after another, not a worker's copy of it
+    return fitted
 
 
 def fit_platt(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from gnn.dataset import coverage, labelled, leak_safe_examples, temporal_split
 from gnn.train import TrainConfig, train
@@ -95,18 +94,3 @@ def test_a_split_error_says_which_window_lacks_what(funnel, tmp_path):
     with pytest.raises(InvalidInput, match=r"test window .* --horizon 200"):
         train(funnel, tmp_path, config=TrainConfig(horizon_days=200))
 
-
-def test_cutoffs_built_in_forked_workers_are_the_same_examples(funnel):
-    full = funnel.snapshot()
-    _, _, alone = leak_safe_examples(full)
-    _, _, forked = leak_safe_examples(full, workers=2)
-    for part in alone:
-        assert [e.cutoff for e in alone[part]] == [e.cutoff for e in forked[part]]
-        for a, b in zip(alone[part], forked[part], strict=True):
-            assert a.deal_ids == b.deal_ids and torch.equal(a.index, b.index) and torch.equal(a.labels, b.labels)
-            assert torch.equal(a.weight(), b.weight())
-            assert a.data.node_types == b.data.node_types and a.data.edge_types == b.data.edge_types
-            for t in a.data.node_types:
-                assert torch.equal(a.data[t].x, b.data[t].x) and a.data[t].node_id == b.data[t].node_id, t
-            for t in a.data.edge_types:
-                assert torch.equal(a.data[t].edge_index, b.data[t].edge_index), t
