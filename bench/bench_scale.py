@@ -77,6 +77,7 @@ PHASES = (
     ("gnn.fit", "fit_graph_model"),
     ("gnn.minibatch", "batch_logits"),
     ("gnn.fit", "logits_of"),
+    ("gnn.fit", "_val_logits"),  # early stopping's reads, on graphs cut once per fit
     ("gnn.fit", "fit_platt"),
     ("gnn.wide", "fit_wide"),
     ("gnn.score", "open_examples"),
