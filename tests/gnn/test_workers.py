@@ -8,6 +8,8 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from gnn.dataset import leak_safe_examples
+from gnn.threads import size_thread_pools
+from gnn.train import train
 from gnn.wide import WideSpec, fit_wide
 from graph import open_store, sqlite_url
 from loaders import load_export, load_mapping
@@ -54,3 +56,17 @@ def test_the_wide_parts_penalties_fitted_in_workers_give_the_same_part(funnel):
     assert report_alone == report_forked
     for key, value in alone.state_dict().items():
         assert torch.equal(value, forked.state_dict()[key]), key
+
+
+def test_training_with_two_threads_in_workers_reports_what_one_thread_does(funnel, tmp_path):
+    threads = torch.get_num_threads()
+    reports = {}
+    try:
+        for count in (1, 2):  # two: every independent step in two workers of one thread each
+            size_thread_pools(count)
+            reports[count] = train(funnel, tmp_path / f"home{count}").report
+    finally:
+        size_thread_pools(threads)
+    assert reports[1]["kind"] == "graphsage"
+    for key in ("examples", "tuning", "wide", "test"):
+        assert reports[1][key] == reports[2][key], key
