@@ -93,4 +93,3 @@ def test_a_horizon_censors_every_window_that_the_deadline_cuts(funnel):
 def test_a_split_error_says_which_window_lacks_what(funnel, tmp_path):
     with pytest.raises(InvalidInput, match=r"test window .* --horizon 200"):
         train(funnel, tmp_path, config=TrainConfig(horizon_days=200))
-
