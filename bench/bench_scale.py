@@ -3,6 +3,7 @@
     python bench/bench_scale.py                           # 300, 3000 accounts (~10k, ~100k source rows)
     python bench/bench_scale.py --accounts 2000 --full-batch   # the default sample, sampled beside full-batch
     python bench/bench_scale.py --accounts 12000          # ~1M rows (about 85 an account: 1,000 gave 84,988)
+    python bench/bench_scale.py --delta-only COPY.db HOME DELTA   # the delta part alone, on a scored store's copy
 
 Per size, in a fresh subprocess (so peak RSS is that size's own): the sample is
 generated and loaded, the sampled model (`TrainConfig.fanout`) trained, and
@@ -85,6 +86,10 @@ PHASES = (
     ("gnn.score", "predict_examples"),
     ("gnn.explain", "PathExplainer.explain_many"),
     ("graph.store", "GraphStore.snapshot"),
+    ("graph.sqlite", "SQLiteStore.snapshot"),
+    ("gnn.score", "own_digests"),
+    ("gnn.score", "_snapshot_id"),
+    ("graph.store", "GraphStore.latest_scores"),
     ("graph.sqlite", "SQLiteStore.write_scores"),
 )
 
@@ -179,16 +184,7 @@ def one_run(accounts: int, full_batch: bool) -> dict:
         out["score_phases"] = {k: [a - b for a, b in zip(v, out["train_phases"][k], strict=True)]
                                for k, v in inner.items()}
 
-        timed("delta_load", load_export, store, root / "delta", mapping, root / "q")
-        rescored = timed("rescore", score_open_deals, store, root / "sampled", explain=True, changed_only=True)
-        out["rescored"] = len(rescored)
-        out["kept_explanations"] = sum(1 for r in rescored if r.explanation and "explains" in r.explanation.extra)
-        out["second_pass"] = len(score_open_deals(store, root / "sampled", explain=False, changed_only=True))
-        latest = {d: r.probability for d, r in store.latest_scores(_open_ids(store)).items()}
-        full = {r.deal_id: r.probability
-                for r in timed("full_rescore", score_open_deals, store, root / "sampled", explain=False)}
-        out["max_diff"] = max((abs(latest[d] - p) for d, p in full.items()), default=0.0)
-        out["missing"] = len(set(full) - set(latest))
+        delta_rescore(store, root / "delta", root / "sampled", root / "q", timed, out)
         out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         if full_batch:
             other = timed("full_batch_train", train, store, root / "full", truth=root / "sample" / "truth.csv",
@@ -197,6 +193,55 @@ def one_run(accounts: int, full_batch: bool) -> dict:
             out["full_batch_peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         store.close()
     return out
+
+
+def delta_rescore(store, delta: Path, home: Path, quarantine: Path, timed: Callable, out: dict) -> None:
+    """Load the delta export, rescore incrementally (explained), then compare with a full rescore by the model."""
+    from gnn.score import score_open_deals
+    from loaders import load_export, load_mapping
+
+    timed("delta_load", load_export, store, delta, load_mapping("salesforce", store.schema), quarantine)
+    rescored = timed("rescore", score_open_deals, store, home, explain=True, changed_only=True)
+    out["rescored"] = len(rescored)
+    out["kept_explanations"] = sum(1 for r in rescored if r.explanation and "explains" in r.explanation.extra)
+    out["second_pass"] = len(score_open_deals(store, home, explain=False, changed_only=True))
+    latest = {d: r.probability for d, r in store.latest_scores(_open_ids(store)).items()}
+    full = {r.deal_id: r.probability for r in timed("full_rescore", score_open_deals, store, home, explain=False)}
+    out["max_diff"] = max((abs(latest[d] - p) for d, p in full.items()), default=0.0)
+    out["missing"] = len(set(full) - set(latest))
+
+
+def delta_only(store_path: Path, home: Path, delta: Path) -> None:
+    """`--delta-only`: the delta part alone on a store already scored by `home`'s model (it is written to: pass a
+    copy), with the inner steps' wall and CPU seconds of the incremental rescore."""
+    sys.path.insert(0, str(REPO))
+    from gnn.threads import size_thread_pools
+    from graph import open_store, sqlite_url
+
+    out: dict = {"threads": size_thread_pools(), "load_avg": os.getloadavg()[0]}
+    inner = time_phases()
+
+    def timed(name: str, fn: Callable, *args, **kwargs):
+        before = {k: v.copy() for k, v in inner.items()}
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = fn(*args, **kwargs)
+        out[f"{name}_s"], out[f"{name}_cpu_s"] = time.perf_counter() - wall, time.process_time() - cpu
+        steps = {k: [round(a - b, 2) for a, b in zip(v, before[k], strict=True)] for k, v in inner.items()}
+        called = {k: v for k, v in steps.items() if v[2]}
+        print(f"{name}: {out[f'{name}_s']:.1f} s wall, {out[f'{name}_cpu_s']:.1f} s CPU (load avg "
+              f"{os.getloadavg()[0]:.2f}); inner (wall, CPU, calls) {json.dumps(called)}", flush=True)
+        return result
+
+    store = open_store(sqlite_url(store_path))
+    with tempfile.TemporaryDirectory() as tmp:
+        delta_rescore(store, delta, home, Path(tmp) / "q", timed, out)
+    store.close()
+    print(f"load avg at start {out['load_avg']:.2f}, {out['threads']} numeric thread(s); delta load + rescore "
+          f"{out['delta_load_s'] + out['rescore_s']:.1f} s wall, {out['delta_load_cpu_s'] + out['rescore_cpu_s']:.1f} "
+          f"s CPU; rescored {out['rescored']} ({out['rescored'] - out['kept_explanations']} explained again, "
+          f"{out['kept_explanations']} kept their explanation); a second pass rescored {out['second_pass']}; "
+          f"full rescore {out['full_rescore_s']:.1f} s; max diff {out['max_diff']:.1e}; "
+          f"{out['missing']} open deals without an incremental score", flush=True)
 
 
 def _open_ids(store) -> list[str]:
@@ -210,7 +255,12 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, nargs="+", default=[300, 3000])
     parser.add_argument("--full-batch", action="store_true", help="also train the full-batch model, to compare")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--delta-only", nargs=3, type=Path, metavar=("STORE", "HOME", "DELTA"),
+                        help="only the delta part, on a copy of a store already scored by HOME's model")
     args = parser.parse_args()
+    if args.delta_only:
+        delta_only(*args.delta_only)
+        return
     if args.child:
         print(json.dumps(one_run(args.child, args.full_batch)))
         return

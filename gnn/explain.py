@@ -120,8 +120,11 @@ class PathExplainer:
         # The deals' stage and close date as their records hold them now: a fact sentence must agree with them.
         deals = snapshot.nodes.get(Label.DEAL, pd.DataFrame())
         fields = [c for c in ("stage", "close_date") if c in deals]
-        self.records: dict[str, dict] = (deals.set_index("id")[fields].to_dict("index")
-                                         if fields and "id" in deals else {})
+        # Zipped lists, not `to_dict("index")`: the same dicts, a fraction of the time at 1M rows.
+        self.records: dict[str, dict] = (
+            {deal: dict(zip(fields, values, strict=True))
+             for deal, *values in zip(deals["id"].tolist(), *(deals[f].tolist() for f in fields), strict=True)}
+            if fields and "id" in deals else {})
         words = TYPICAL if self.reference is not None else EMPTY
         # Another algorithm's masks (GNNExplainer's) are learned importances, relative to nothing stated.
         self.reference_words = Phrase.of(words if algorithm is None else f"none: {type(algorithm).__name__} masks")

@@ -157,15 +157,21 @@ class NeighbourSampler:
         own = dict(state)
         edges = {}
         for edge_type, (ptr, senders) in self.csr.items():
-            receivers = torch.arange(self.num_nodes[edge_type[2]])
-            rows = _capped_rows(ptr, receivers, self.fanout)
-            receiver_of = torch.repeat_interleave(receivers, _row_counts(ptr, receivers, self.fanout))
-            edges[edge_type] = (senders[rows].numpy(), receiver_of.numpy(), _text_hash(str(edge_type)))
+            ptr_np = ptr.numpy()
+            # Every node's capped senders at once, receivers in order: the slots of each CSR row below `fanout`.
+            receiver_of = np.repeat(np.arange(len(ptr_np) - 1), np.diff(ptr_np))
+            slots = np.arange(len(receiver_of))
+            if self.fanout is not None:
+                slots = np.flatnonzero(slots - ptr_np[receiver_of] < self.fanout)
+                receiver_of = receiver_of[slots]
+            first = np.flatnonzero(np.r_[True, receiver_of[1:] != receiver_of[:-1]]) if len(slots) else slots
+            edges[edge_type] = (senders.numpy()[slots], receiver_of[first], first, _text_hash(str(edge_type)))
         for _ in range(self.hops):
             heard = {t: np.zeros(n, dtype=np.uint64) for t, n in self.num_nodes.items()}
-            for (src_t, _, dst_t), (src, dst, salt) in edges.items():
+            for (src_t, _, dst_t), (src, receivers, first, salt) in edges.items():
                 total = np.zeros(self.num_nodes[dst_t], dtype=np.uint64)
-                np.add.at(total, dst, _mix(state[src_t][src]))  # a sum: the multiset of senders, as a mean reads it
+                if len(src):  # a sum per receiver (its senders are contiguous): the multiset, as a mean reads it
+                    total[receivers] = np.add.reduceat(_mix(state[src_t][src]), first)
                 heard[dst_t] += _mix(total ^ salt)
             state = {t: _mix(own[t] * _ODD + heard[t]) for t in self.num_nodes}
         return [f"{v:016x}" for v in state[target][positions.numpy()].tolist()]
@@ -227,9 +233,9 @@ def _node_hashes(data: HeteroData, node_type: str) -> np.ndarray:
     """Per node: its type, its id and its input row, hashed to 64 bits."""
     n = int(data[node_type].num_nodes)
     ids = getattr(data[node_type], "node_id", None)
-    id_hash = (pd.util.hash_array(np.asarray(ids, dtype=object)) if ids is not None
+    id_hash = (pd.util.hash_array(np.asarray(ids, dtype=object), categorize=False) if ids is not None  # distinct
                else np.arange(n, dtype=np.uint64))
     x = getattr(data[node_type], "x", None)
-    x_hash = (pd.util.hash_pandas_object(pd.DataFrame(x.numpy()), index=False).to_numpy(np.uint64)
+    x_hash = (pd.util.hash_pandas_object(pd.DataFrame(x.numpy()), index=False, categorize=False).to_numpy(np.uint64)
               if x is not None and x.shape[1] else np.zeros(n, dtype=np.uint64))
     return _mix(_mix(id_hash ^ _text_hash(node_type)) + x_hash)

@@ -14,7 +14,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,7 @@ import pandas as pd
 
 from graph.dated_values import known_values
 from graph.timefmt import to_timestamps, to_utc
-from ontology import Schema
+from ontology import NodeType, Relation, Schema
 
 if TYPE_CHECKING:
     from torch_geometric.data import HeteroData
@@ -46,23 +46,44 @@ class Snapshot:
     nodes: Mapping[str, pd.DataFrame]
     edges: Mapping[str, pd.DataFrame]
     as_of_time: datetime | None = None
+    # Node indexes by label and edge ends' positions by relation, made on first use: the tables never change, and
+    # every reader of a big graph wants them (encoding, fingerprints, the timeline), each a hash of every id.
+    _positions: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def from_rows(cls, schema: Schema, nodes: Mapping[str, list[dict]], edges: Mapping[str, list[dict]]) -> Snapshot:
+        node_frames = {label: pd.DataFrame(nodes.get(label, []), columns=snapshot_columns(node_type))
+                       for label, node_type in schema.nodes.items()}
+        edge_frames = {name: pd.DataFrame(edges.get(name, []), columns=snapshot_columns(rel))
+                       for name, rel in schema.relations.items()}
+        return cls.from_frames(schema, node_frames, edge_frames)
+
+    @classmethod
+    def from_frames(cls, schema: Schema, nodes: Mapping[str, pd.DataFrame], edges: Mapping[str, pd.DataFrame],
+                    ordered: bool = False) -> Snapshot:
+        """From raw tables with the columns `snapshot_columns` names, values as stored (times as text).
+
+        `ordered`: the rows already come in the snapshot's order (nodes by key, edges by src and dst; a store
+        reading them sorted by its index), so the frames are not sorted again (most of a 1M-row read's cost)."""
         node_frames = {}
         for label, node_type in schema.nodes.items():
-            columns = [node_type.key, *node_type.property_names]
-            frame = pd.DataFrame(nodes.get(label, []), columns=columns)
-            node_frames[label] = _typed(frame, node_type.properties).sort_values(node_type.key, ignore_index=True)
-        edge_frames = {}
+            frame = _typed(nodes[label], node_type.properties)
+            node_frames[label] = frame if ordered else frame.sort_values(node_type.key, ignore_index=True)
+        snap = cls(schema, node_frames, {})
+        edge_frames, ends = {}, {}
         for name, rel in schema.relations.items():
-            frame = pd.DataFrame(edges.get(name, []), columns=["src", "dst", *rel.property_names])
-            frame = _typed(frame, rel.properties)
+            frame = _typed(edges[name], rel.properties)
+            src = snap.node_index(rel.source).get_indexer(frame["src"])
+            dst = snap.node_index(rel.target).get_indexer(frame["dst"])
             # Edges whose ends are missing cannot be drawn; the loader prevents them anyway.
-            src_ok = frame["src"].isin(node_frames[rel.source][schema.nodes[rel.source].key])
-            dst_ok = frame["dst"].isin(node_frames[rel.target][schema.nodes[rel.target].key])
-            edge_frames[name] = frame[src_ok & dst_ok].sort_values(["src", "dst"], ignore_index=True)
-        return cls(schema, node_frames, edge_frames)
+            ok = (src >= 0) & (dst >= 0)
+            kept = frame if ok.all() else frame[ok].reset_index(drop=True)
+            edge_frames[name] = kept if ordered else kept.sort_values(["src", "dst"], ignore_index=True)
+            ends[name] = (src[ok], dst[ok])
+        snap = cls(schema, node_frames, edge_frames)
+        if ordered:  # the positions found are the edges' (unsorted ones are found again on first use)
+            snap._positions.update({("ends", name): _frozen(*pair) for name, pair in ends.items()})
+        return snap
 
     def as_of(self, t: datetime) -> Snapshot:
         """The graph as known strictly before `t` (see `graph.store` for the rule).
@@ -96,15 +117,25 @@ class Snapshot:
 
     def node_index(self, label: str) -> pd.Index:
         """Position of each node id in this snapshot's tables (and in `to_pyg()`)."""
-        return pd.Index(self.nodes[label][self.schema.nodes[label].key])
+        key = ("nodes", label)
+        if key not in self._positions:
+            self._positions[key] = pd.Index(self.nodes[label][self.schema.nodes[label].key])
+        index: pd.Index = self._positions[key]
+        return index
+
+    def edge_ends(self, relation: str) -> tuple[np.ndarray, np.ndarray]:
+        """Positions of each edge's source and target among their nodes (-1: not in this snapshot)."""
+        key = ("ends", relation)
+        if key not in self._positions:
+            rel, frame = self.schema.relations[relation], self.edges[relation]
+            self._positions[key] = _frozen(self.node_index(rel.source).get_indexer(frame["src"]),
+                                           self.node_index(rel.target).get_indexer(frame["dst"]))
+        ends: tuple[np.ndarray, np.ndarray] = self._positions[key]
+        return ends
 
     def edge_index(self, relation: str) -> np.ndarray:
         """The relation's edges as a 2 x E array of node positions."""
-        rel = self.schema.relations[relation]
-        frame = self.edges[relation]
-        src = self.node_index(rel.source).get_indexer(frame["src"])
-        dst = self.node_index(rel.target).get_indexer(frame["dst"])
-        return np.vstack([src, dst]).astype(np.int64)
+        return np.vstack(self.edge_ends(relation)).astype(np.int64)
 
     def to_pyg(self) -> HeteroData:
         """Structure as PyG `HeteroData`: `num_nodes` and `node_id` per type, `edge_index` per relation.
@@ -160,8 +191,7 @@ class Timeline:
         self.valid: dict[str, tuple[np.ndarray | None, np.ndarray | None]] = {}
         for name, frame in snapshot.edges.items():
             rel = schema.relations[name]
-            self.ends[name] = (snapshot.node_index(rel.source).get_indexer(frame["src"]),
-                               snapshot.node_index(rel.target).get_indexer(frame["dst"]))
+            self.ends[name] = snapshot.edge_ends(name)
             self.valid[name] = (_nanos(frame[rel.valid_from], missing=_EARLIEST) if rel.valid_from else None,
                                 _nanos(frame[rel.valid_to], missing=_LATEST) if rel.valid_to else None)
 
@@ -199,6 +229,20 @@ def _nanos(times: pd.Series, missing: int) -> np.ndarray:
     known = values.notna().to_numpy()
     out[known] = values[known].astype("int64").to_numpy()
     return out
+
+
+def _frozen(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Read-only, as they are shared by every reader of the snapshot."""
+    src.setflags(write=False)
+    dst.setflags(write=False)
+    return src, dst
+
+
+def snapshot_columns(typed: NodeType | Relation) -> list[str]:
+    """The columns of a node type's or relation's snapshot table: key and properties, or src, dst and properties."""
+    if isinstance(typed, NodeType):
+        return [typed.key, *typed.property_names]
+    return ["src", "dst", *typed.property_names]
 
 
 def _typed(frame: pd.DataFrame, properties: tuple) -> pd.DataFrame:

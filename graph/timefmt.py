@@ -19,9 +19,11 @@ def to_iso(value: datetime | date) -> str:
     """`datetime(2025, 3, 4, 10, 15, tzinfo=UTC)` -> `'2025-03-04T10:15:00Z'`."""
     if isinstance(value, datetime):
         if value.tzinfo is UTC:
-            # The loader's datetimes. isoformat() is several times faster than strftime; its first 19
-            # characters are the seconds (microseconds are cut, not rounded, as strftime does).
-            return value.isoformat()[:19] + "Z"
+            # The loader's datetimes: %-formatting the fields is a quarter faster than cutting isoformat() and
+            # several times faster than strftime or an f-string with format specs (measured: UP031 is waived
+            # for that); microseconds are cut, not rounded, as strftime does.
+            return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (  # noqa: UP031
+                value.year, value.month, value.day, value.hour, value.minute, value.second)
         return to_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
     return value.isoformat()
 

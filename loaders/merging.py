@@ -71,6 +71,7 @@ class IdentityOutcome:
     stored: set[tuple[str, str]] = field(default_factory=set)
     origin: dict[int, str] = field(default_factory=dict)  # id(edge record) -> the merged id its src named
     origin_dst: dict[int, str] = field(default_factory=dict)  # id(edge record) -> the merged id its dst named
+    repointed: set[int] = field(default_factory=set)  # id() of the rows holding such an edge: the few to revisit
 
 
 def merge_duplicates(rows: list[Any], store: GraphStore, rules: IdentityRules | None, load_id: str,
@@ -113,7 +114,7 @@ def merge_duplicates(rows: list[Any], store: GraphStore, rules: IdentityRules | 
         if row.nodes and row.nodes[0][1]["id"] in into.get(row.nodes[0][0], ()):
             row.nodes = row.nodes[1:]  # the merged node goes; what else the row says stays
             outcome.carriers.add(id(row))
-    changed = _redirect(rows, schema, into, outcome.origin, outcome.origin_dst)
+    changed = _redirect(rows, schema, into, outcome)
     for label, d, row in decided:
         outcome.merges.append(MergeRecord(
             label=label, kept_id=d.kept_id, merged_id=d.merged_id, rule=d.rule, score=d.score, load_id=load_id,
@@ -147,7 +148,8 @@ def _set_aside_clashes(outcome: IdentityOutcome, rows: list[Any], schema: Any) -
     aside: dict[tuple[str, str], list[SetAside]] = {}
     gone: set[tuple[str, str, str, str]] = set()  # (relation, src, dst, key) of the edges set aside
     for row in rows:
-        if not any(id(rec) in src_of or id(rec) in dst_of for _, rec in row.edges):
+        # Only rows `_redirect` re-pointed an edge of can hold one (a set test; most rows are not among them).
+        if id(row) not in outcome.repointed or not any(id(rec) in src_of or id(rec) in dst_of for _, rec in row.edges):
             continue
         keep = []
         for rel, rec in row.edges:
@@ -267,13 +269,15 @@ def _day(value: Any) -> date:
     return parse_iso(str(value)).date()
 
 
-def _redirect(rows: list[Any], schema: Any, into: dict[str, dict[str, str]], origin: dict[int, str],
-              origin_dst: dict[int, str]) -> dict[tuple[str, str], list[Redirect]]:
+def _redirect(rows: list[Any], schema: Any, into: dict[str, dict[str, str]],
+              outcome: IdentityOutcome) -> dict[tuple[str, str], list[Redirect]]:
     """Point every edge end and reference naming a merged id at its kept id, in one pass over the rows.
 
-    Returns the redirected edges by (label, merged id), for undo; notes in `origin` / `origin_dst` the
-    merged id each re-pointed edge's src / dst named (the src: whose relation it was).
+    Returns the redirected edges by (label, merged id), for undo; notes in `outcome.origin` / `origin_dst` the
+    merged id each re-pointed edge's src / dst named (the src: whose relation it was), and in `repointed` the
+    rows holding such an edge.
     """
+    origin, origin_dst, repointed = outcome.origin, outcome.origin_dst, outcome.repointed
     none: dict[str, str] = {}
     ends = {name: (into.get(rel.source, none), into.get(rel.target, none), rel.source, rel.target)
             for name, rel in schema.relations.items()}
@@ -284,9 +288,11 @@ def _redirect(rows: list[Any], schema: Any, into: dict[str, dict[str, str]], ori
             src_map, dst_map, src_label, dst_label = ends[rel]
             if rec["src"] in src_map:
                 origin[id(rec)] = rec["src"]
+                repointed.add(id(row))
                 _repoint(rel, rec, "src", src_map, src_label, out)
             if rec["dst"] in dst_map:
                 origin_dst[id(rec)] = rec["dst"]
+                repointed.add(id(row))
                 _repoint(rel, rec, "dst", dst_map, dst_label, out)
         for reference in row.refs:
             if reference[2] in merged_ids:

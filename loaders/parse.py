@@ -101,10 +101,11 @@ def _builder(
                           deferred=frozenset(prop for prop, spec in specs.items() if spec.if_empty))
 
 
-def _requirement(spec: WhenSpec | None) -> Callable[[Row], None]:
-    """A source's `require:` as a check of a row: `RecordError` naming the column, the value and what was asked."""
+def _requirement(spec: WhenSpec | None) -> Callable[[Row], None] | None:
+    """A source's `require:` as a check of a row: `RecordError` naming the column, the value and what was asked;
+    None without one (most sources: no call per row)."""
     if spec is None:
-        return lambda row: None
+        return None
     holds, get, column, asked = compile_condition(spec), compile_value(spec), where(spec), spec.describe()
 
     def check(row: Row) -> None:
@@ -137,7 +138,8 @@ def _node_parser(schema: Schema, src: SourceSpec) -> Callable[..., ParsedRow]:
     require = _requirement(src.require)
 
     def parse(raw: Row, file: Any = None, line: int = 0) -> ParsedRow:
-        require(raw)
+        if require is not None:
+            require(raw)
         node_id = key(raw)
         record = build(raw)
         record["id"], record[SOURCE_FILE], record[SOURCE_LINE] = node_id, file_name, line
@@ -164,7 +166,11 @@ def _node_parser(schema: Schema, src: SourceSpec) -> Callable[..., ParsedRow]:
             props = build_props(raw) if build_props is not None else {}
             for target in targets:
                 edge = {**props, "src": node_id, "dst": target, SOURCE_FILE: file_name, SOURCE_LINE: line}
-                _add_edge(edges, refs, lookups, relation.name, edge, ref)
+                if edges:
+                    _add_edge(edges, refs, lookups, relation.name, edge, ref)
+                else:  # the row's first edge: nothing to replace (most rows, so no call for it)
+                    edges.append((relation.name, edge))
+                    ref.add(refs, lookups, target, edge=0)
         for names_of, ref in references:
             for value in names_of(raw):
                 ref.add(refs, lookups, value, edge=None)
@@ -176,7 +182,7 @@ def _node_parser(schema: Schema, src: SourceSpec) -> Callable[..., ParsedRow]:
             also_record["id"], also_record[SOURCE_FILE], also_record[SOURCE_LINE] = also_id, file_name, line
             nodes.append((also_label, also_record))
             edges.append((relation_name, {"src": node_id, "dst": also_id, SOURCE_FILE: file_name, SOURCE_LINE: line}))
-        unfilled = tuple((prop, column) for prop, column in deferred if record[prop] is None)
+        unfilled = tuple((prop, column) for prop, column in deferred if record[prop] is None) if deferred else ()
         return ParsedRow(tuple(nodes), tuple(edges), tuple(refs), tuple(lookups), file, line,
                          placeholders=tuple(placeholders), unfilled=unfilled)
 
@@ -194,7 +200,8 @@ def _edge_parser(schema: Schema, src: SourceSpec) -> Callable[..., ParsedRow]:
     require = _requirement(src.require)
 
     def parse(raw: Row, file: Any = None, line: int = 0) -> ParsedRow:
-        require(raw)
+        if require is not None:
+            require(raw)
         s, d = source(raw), target(raw)
         edge_key = key(raw) if key is not None else ""
         record = build(raw)

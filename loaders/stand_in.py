@@ -95,6 +95,8 @@ def count_stand_ins(rows: Iterable[ParsedRow]) -> list[StandIn]:
     """Per file and relation or property, the loaded rows a stand-in filled: what the load summary says."""
     counts: dict[tuple[str, str], StandIn] = {}
     for row in rows:
+        if not row.placeholders and not row.filled:  # nearly every row: nothing stood in, nothing to count
+            continue
         is_open = not any(rel == OUTCOME_RELATION for rel, _ in row.edges)
         named = [(rel, f"linked to the placeholder {label} '{p.name}'") for rel, label, p in row.placeholders]
         named += [(prop, "taken from the earliest fact about it in this export") for prop in row.filled]

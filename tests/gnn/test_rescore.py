@@ -87,3 +87,25 @@ def test_a_rescored_deal_is_explained_again_only_when_its_own_record_or_its_scor
     stored = store.latest_scores(list(rescored))
     assert all(stored[d].explanation.extra.get("explains") == r.explanation.extra.get("explains")
                for d, r in rescored.items())  # what the store serves says it too
+
+
+def test_own_digests_of_a_few_deals_are_theirs_in_the_whole_graph_and_move_only_with_their_own_edges() -> None:
+    """`own_digests` hashes only the asked deals' rows and edges: the same digest as when every deal is asked,
+    and an edge of one deal re-pointed moves that deal's digest and no other's."""
+    from gnn.score import own_digests
+    from graph.snapshot import Snapshot
+    from ontology import load_schema
+
+    schema = load_schema()
+    nodes = {"Deal": [{"id": f"d{i}", "name": f"D{i}", "amount": 10.0 * i} for i in range(4)],
+             "Account": [{"id": "a1", "name": "A1"}, {"id": "a2", "name": "A2"}],
+             "Contact": [{"id": "c1", "name": "C1"}]}
+    edges = {"FOR_ACCOUNT": [{"src": f"d{i}", "dst": "a1"} for i in range(4)],
+             "INVOLVES": [{"src": "d1", "dst": "c1", "role": "champion"}, {"src": "d2", "dst": "c1", "role": "user"}]}
+    ids = [f"d{i}" for i in range(4)]
+    before = own_digests(Snapshot.from_rows(schema, nodes, edges), ids)
+    assert len(set(before.values())) == len(ids)
+    assert own_digests(Snapshot.from_rows(schema, nodes, edges), ["d2", "d9"]) == {"d2": before["d2"], "d9": ""}
+    edges["FOR_ACCOUNT"][2] = {"src": "d2", "dst": "a2"}
+    after = own_digests(Snapshot.from_rows(schema, nodes, edges), ids)
+    assert {d for d in ids if after[d] != before[d]} == {"d2"}

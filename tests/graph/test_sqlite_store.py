@@ -39,6 +39,26 @@ def test_datetimes_stored_as_utc_text(store, tmp_path):
         raw.close()
 
 
+def test_a_batch_of_times_booleans_and_gaps_is_stored_as_each_value_alone(store, tmp_path):
+    # A batch's columns are converted a column at a time (one type, None between): each value must be stored as
+    # it is when written alone: UTC text cut to the second, a date as itself, a boolean as 0/1, None as NULL.
+    store.upsert_nodes("Account", [
+        {"id": "u", "name": "UTC", "created_at": datetime(2025, 3, 4, 10, 15, 30, 999999, tzinfo=UTC)},
+        {"id": "gap", "name": "None", "created_at": None},
+        *DATETIMES_IN,
+    ])
+    store.upsert_nodes("Rep", [{"id": "r1", "name": "On", "active": True}, {"id": "r2", "name": "Off", "active": False},
+                               {"id": "r3", "name": "Unsaid", "active": None}])
+    raw = sqlite3.connect(tmp_path / "graph.db")
+    try:
+        stored = dict(raw.execute("SELECT id, created_at FROM n_account"))
+        active = dict(raw.execute("SELECT id, active FROM n_rep"))
+    finally:
+        raw.close()
+    assert stored == {"u": "2025-03-04T10:15:30Z", "gap": None, **DATETIMES_OUT}
+    assert active == {"r1": 1, "r2": 0, "r3": None}
+
+
 def test_journal_is_wal(store, tmp_path):
     add_accounts(store, "a1", created=T - timedelta(days=1))
     raw = sqlite3.connect(tmp_path / "graph.db")
