@@ -18,7 +18,10 @@ on the same store afterwards, for its AUROC and time (peak RSS is taken before).
 
 Below each size's row: the load average when it started, CPU seconds per phase (the machine is shared, so
 CPU time is the steadier figure), and the inner steps' wall and CPU seconds (`PHASES`, nested: validation's
-`logits_of` runs inside `fit_graph_model`, `examples_at` inside `build_examples`).
+`logits_of` runs inside `fit_graph_model`, `examples_at` inside `build_examples`). With two threads, training
+runs the cutoffs' examples and the grid's fits in forked workers (`gnn.forked`): their inner steps
+(`examples_at`, `fit_graph_model` and what runs inside it) are not timed, `build_examples` and `tune` are,
+and CPU seconds include the workers'.
 
 Figures, not assertions: the machine is shared and noisy; compare within one run.
 """
@@ -71,9 +74,11 @@ PHASES = (
     ("graph.snapshot", "Snapshot.timeline"),
     ("gnn.dataset", "examples_at"),
     ("gnn.dataset", "build_examples"),
+    ("gnn.fit", "tune"),
     ("gnn.fit", "fit_graph_model"),
     ("gnn.minibatch", "batch_logits"),
     ("gnn.fit", "logits_of"),
+    ("gnn.fit", "_val_logits"),  # early stopping's reads, on graphs cut once per fit
     ("gnn.fit", "fit_platt"),
     ("gnn.wide", "fit_wide"),
     ("gnn.score", "open_examples"),
@@ -110,6 +115,12 @@ def time_phases(phases: tuple[tuple[str, str], ...] = PHASES) -> dict[str, list[
     return totals
 
 
+def cpu_seconds() -> float:
+    """CPU seconds of this process and of its finished children (the forked workers of training and explaining)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
 def _timer(fn: Callable, total: list[float]) -> Callable:
     depth = [0]  # recursive or nested calls of the same function count once
 
@@ -117,21 +128,15 @@ def _timer(fn: Callable, total: list[float]) -> Callable:
         if depth[0]:
             return fn(*args, **kwargs)
         depth[0] += 1
-        wall, cpu = time.perf_counter(), _cpu()
+        wall, cpu = time.perf_counter(), cpu_seconds()
         try:
             return fn(*args, **kwargs)
         finally:
             depth[0] -= 1
             total[0] += time.perf_counter() - wall
-            total[1] += _cpu() - cpu
+            total[1] += cpu_seconds() - cpu
             total[2] += 1
     return timed
-
-
-def _cpu() -> float:
-    """CPU seconds of this process and of its children that have exited (explaining's worker processes)."""
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 def _count(path: Path) -> int:
@@ -153,9 +158,9 @@ def one_run(accounts: int, full_batch: bool) -> dict:
     inner = time_phases()
 
     def timed(name: str, fn: Callable, *args, **kwargs):
-        wall, cpu = time.perf_counter(), _cpu()
+        wall, cpu = time.perf_counter(), cpu_seconds()
         result = fn(*args, **kwargs)
-        out[f"{name}_s"], out[f"{name}_cpu_s"] = time.perf_counter() - wall, _cpu() - cpu
+        out[f"{name}_s"], out[f"{name}_cpu_s"] = time.perf_counter() - wall, cpu_seconds() - cpu
         # Progress on stderr, for a long run watched from outside (`--child N` prints it as it goes).
         print(f"{name}: {out[f'{name}_s']:.1f} s wall, {out[f'{name}_cpu_s']:.1f} s CPU, "
               f"inner {json.dumps({k: [round(x, 1) for x in v] for k, v in inner.items() if v[2]})}",

@@ -39,6 +39,7 @@ import torch
 from torch_geometric.data import HeteroData
 
 from gnn.features import FeatureSpec, encode, latest_event_time
+from gnn.forked import fork_map
 from gnn.outcomes import OUTCOME, outcome_times, task_outcomes
 from gnn.readiness import MIN_CLOSED
 from gnn.task import WIN, Task
@@ -199,19 +200,18 @@ def weigh_by_deal(examples: list[CutoffExamples]) -> None:
 
 def build_examples(
     full: Snapshot, spec: FeatureSpec, split: TemporalSplit, only: str | None = None, task: Task = WIN,
-    timeline: Timeline | None = None,
+    timeline: Timeline | None = None, workers: int = 1,
 ) -> dict[str, list[CutoffExamples]]:
     """Examples of every bucket, by split (or only those of split `only`), labelled by `task`, weighted by deal.
 
     `timeline`: `full.timeline()` when the caller builds examples of `full` more than once (it depends on the
-    snapshot only, not on the spec or the split)."""
+    snapshot only, not on the spec or the split). `workers`: cutoffs built at once (`gnn.forked`; training)."""
     out: dict[str, list[CutoffExamples]] = {s: [] for s in SPLITS}
     if timeline is None:
         timeline = full.timeline()  # every cutoff's graph from one pass over the tables' times and edge ends
-    for cutoff in split.cutoffs:
-        if only is not None and split.split_of(cutoff) != only:
-            continue
-        ex = examples_at(full, spec, split, cutoff, task, timeline)
+    cutoffs = [c for c in split.cutoffs if only is None or split.split_of(c) == only]
+    built = fork_map(lambda cutoff: examples_at(full, spec, split, cutoff, task, timeline), cutoffs, workers)
+    for ex in built:
         if ex is not None:
             out[ex.split].append(ex)
     for part in out.values():
@@ -270,7 +270,7 @@ def flat_features(data: HeteroData, index: torch.Tensor) -> np.ndarray:
 
 
 def leak_safe_examples(
-    full: Snapshot, cutoff_days: int = 30, horizon_days: int | None = None, task: Task = WIN
+    full: Snapshot, cutoff_days: int = 30, horizon_days: int | None = None, task: Task = WIN, workers: int = 1
 ) -> tuple[TemporalSplit, FeatureSpec, dict[str, list[CutoffExamples]]]:
     """The temporal split, the feature spec fitted on the training period, and every split's examples.
 
@@ -283,6 +283,7 @@ def leak_safe_examples(
         horizon_days: label "won within this many days of the cutoff"; None: the task's own (`gnn.task`; the
             eventual outcome for `WIN`).
         task: what is predicted and how an example is labelled (`gnn.task.WIN` unless said).
+        workers: cutoffs built at once in forked processes (`gnn.forked`); the same examples.
 
     Returns:
         `(split, spec, examples)`, examples keyed "train", "val", "test".
@@ -297,7 +298,7 @@ def leak_safe_examples(
     split = temporal_split(full, cutoff_days, horizon_days if horizon_days is not None else task.horizon_days)
     # Scaling and category lists come from the training period only: later data must not shape the inputs.
     spec = FeatureSpec.fit(full.schema, full.as_of(split.t1.to_pydatetime()))
-    return split, spec, build_examples(full, spec, split, task=task)
+    return split, spec, build_examples(full, spec, split, task=task, workers=workers)
 
 
 def flat_table(examples: list[CutoffExamples]) -> tuple[np.ndarray, np.ndarray]:

@@ -17,11 +17,23 @@ import pandas as pd
 import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
+from torch_geometric.data import HeteroData
 
 from gnn.dataset import CutoffExamples
 from gnn.features import FeatureSpec
-from gnn.minibatch import batch_logits, is_sampled, sampled_logits, subset, training_batches
+from gnn.forked import fork_map
+from gnn.minibatch import (
+    batch_logits,
+    cut_once,
+    is_sampled,
+    logits_of_cuts,
+    sampled_logits,
+    sampler_of,
+    subset,
+    training_batches,
+)
 from gnn.model import HeteroSAGE, ModelConfig
+from gnn.sampling import Sample
 from gnn.wide import WideLinear, WideSpec, fit_wide
 
 log = logging.getLogger(__name__)
@@ -87,6 +99,8 @@ def fit_graph_model(examples: dict[str, list[CutoffExamples]], config: FitConfig
     opt = torch.optim.Adam(trainable, lr=config.lr, weight_decay=config.weight_decay)
     val = subset(examples["val"], config.early_stop_examples, config.seed) if is_sampled(model) else examples["val"]
     y_val = concat(val, lambda e: e.labels.numpy())
+    # The validation examples' sampled graphs are the same every epoch: cut once (the same logits, bit for bit).
+    val_cuts = cut_once(val, config.model) if is_sampled(model) else None
     # Examples are weighted by deal (`gnn.dataset.weigh_by_deal`); dividing by the mean weight per bucket keeps
     # the loss on the scale the learning rate was tuned for.
     # With mini-batches the scale is the mean weight per step, as a step per cutoff has.
@@ -107,7 +121,7 @@ def fit_graph_model(examples: dict[str, list[CutoffExamples]], config: FitConfig
                     * weight).sum() / scale
             loss.backward()
             opt.step()
-        score = roc_auc_score(y_val, logits_of(model, val)) if len(np.unique(y_val)) > 1 else 0.0
+        score = roc_auc_score(y_val, _val_logits(model, val, val_cuts)) if len(np.unique(y_val)) > 1 else 0.0
         if score > best + 1e-4:
             best, best_epoch, waited = score, epoch, 0
             best_state = {k: v.clone() for k, v in model.state_dict().items()}
@@ -121,6 +135,15 @@ def fit_graph_model(examples: dict[str, list[CutoffExamples]], config: FitConfig
     return model, best, best_epoch
 
 
+def _val_logits(model: HeteroSAGE, val: list[CutoffExamples],
+                cuts: list[tuple[HeteroData, Sample]] | None) -> np.ndarray:
+    if cuts is None:
+        return logits_of(model, val)
+    model.eval()
+    with torch.no_grad():
+        return logits_of_cuts(model, cuts).numpy()
+
+
 def _steps(model: HeteroSAGE, train: list[CutoffExamples], config: FitConfig,
            generator: torch.Generator) -> list[tuple[CutoffExamples, torch.Tensor | None]]:
     """One epoch's steps: (cutoff, rows of its examples), rows None for the whole cutoff (full-batch)."""
@@ -130,17 +153,20 @@ def _steps(model: HeteroSAGE, train: list[CutoffExamples], config: FitConfig,
 
 
 def tune(
-    examples: dict[str, list[CutoffExamples]], grid: tuple[FitConfig, ...], spec: FeatureSpec | None = None
+    examples: dict[str, list[CutoffExamples]], grid: tuple[FitConfig, ...], spec: FeatureSpec | None = None,
+    workers: int = 1,
 ) -> tuple[HeteroSAGE, FitConfig, list[dict], dict | None]:
     """Fit the wide part (`gnn.wide`, when `spec` is given), then every configuration around it; keep the one
-    with the best validation AUROC. Returns it, its configuration, what was tried, and the wide part's fit."""
+    with the best validation AUROC. Returns it, its configuration, what was tried, and the wide part's fit.
+
+    `workers`: configurations fitted at once (`fit_each`)."""
     tried, best, wide, wide_report = [], None, None, None
     if spec is not None:
         wide_spec = WideSpec.from_features(spec, examples["train"][0].data.edge_types)
-        wide, wide_report = fit_wide(wide_spec, examples["train"], examples["val"])
+        wide, wide_report = fit_wide(wide_spec, examples["train"], examples["val"], workers)
         log.info("wide part: %s", wide_report)
-    for config in grid:
-        model, val_auroc, epoch = fit_graph_model(examples, config, wide)
+    fitted = fit_each(examples, grid, wide, workers)
+    for config, (model, val_auroc, epoch) in zip(grid, fitted, strict=True):
         tried.append({**config.to_dict(), "val_auroc": round(val_auroc, 4), "best_epoch": epoch})
         log.info("config %s: validation AUROC %.4f", config.to_dict(), val_auroc)
         if best is None or val_auroc > best[2]:
@@ -148,6 +174,23 @@ def tune(
     if best is None:
         raise ValueError("no model configuration to try: the grid is empty")
     return best[0], best[1], tried, wide_report
+
+
+def fit_each(examples: dict[str, list[CutoffExamples]], grid: tuple[FitConfig, ...], wide: WideLinear | None,
+             workers: int = 1) -> list[tuple[HeteroSAGE, float, int]]:
+    """`fit_graph_model` of every configuration, in grid order; with `workers` > 1, several at once in forked
+    processes (`gnn.forked`). Each fit seeds itself, so the models are those fitted one after another at the
+    workers' thread count, bit for bit."""
+    if min(workers, len(grid)) > 1:
+        for part in ("train", "val"):  # the samplers, built once here and shared by every worker (copy-on-write)
+            for ex in examples[part]:
+                for config in grid:
+                    if config.model.fanout is not None:
+                        sampler_of(ex, config.model.fanout, config.model.layers)
+    fitted = fork_map(lambda config: fit_graph_model(examples, config, wide), grid, workers)
+    for model, _, _ in fitted:
+        model.wide = wide  # the frozen part itself, as one after another, not a worker's copy of it
+    return fitted
 
 
 def fit_platt(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:

@@ -11,10 +11,11 @@ from dataclasses import replace
 
 import torch
 from torch import Tensor
+from torch_geometric.data import HeteroData
 
 from gnn.dataset import CutoffExamples
-from gnn.model import HeteroSAGE
-from gnn.sampling import NeighbourSampler
+from gnn.model import HeteroSAGE, ModelConfig
+from gnn.sampling import NeighbourSampler, Sample
 
 #: Target deals per forward pass when no gradient is kept (scoring, validation).
 EVAL_BATCH = 4096
@@ -39,6 +40,28 @@ def sampled_logits(model: HeteroSAGE, examples: CutoffExamples, batch_size: int 
     for rows, sample in sampler.batches(model.config.target, examples.index, batch_size):
         out[rows] = model(sample.x_dict, sample.edge_index_dict)[sample.seeds]
     return out
+
+
+def cut_once(examples: list[CutoffExamples], config: ModelConfig,
+             batch_size: int = EVAL_BATCH) -> list[tuple[HeteroData, Sample]]:
+    """Every example's sampled computation graph, cut once, in the order `sampled_logits` reads them, without
+    their inputs (gathered at each read: holding a cut costs its positions only). Early stopping reads the same
+    validation examples every epoch; cutting them once saves the sampling every epoch would repeat."""
+    cuts = []
+    for ex in examples:
+        sampler = sampler_of(ex, config.fanout, config.layers)
+        cuts += [(ex.data, replace(sample, x_dict={}))
+                 for _, sample in sampler.batches(config.target, ex.index, batch_size)]
+    return cuts
+
+
+def logits_of_cuts(model: HeteroSAGE, cuts: list[tuple[HeteroData, Sample]]) -> Tensor:
+    """The logits `sampled_logits` gives, from graphs cut once (`cut_once`), in the same order."""
+    outs = []
+    for data, sample in cuts:
+        x = {t: data[t].x[positions] for t, positions in sample.nodes.items() if "x" in data[t]}
+        outs.append(model(x, sample.edge_index_dict)[sample.seeds])
+    return torch.cat(outs) if outs else torch.zeros(0)
 
 
 def training_batches(examples: list[CutoffExamples], batch_size: int, generator: torch.Generator,

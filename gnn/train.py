@@ -36,6 +36,7 @@ from gnn.dataset import CutoffExamples, TemporalSplit, coverage, flat_table, lea
 from gnn.families import WITHOUT, family_report, without_families
 from gnn.features import FeatureSpec, latest_event_time
 from gnn.fit import DEFAULT_GRID, FitConfig, calibrate, concat, fit_platt, logits_of, oracle_probabilities, tune
+from gnn.forked import fork_map
 from gnn.gate import DEFAULT_SHARE, NO_SKILL, SKILL, ModelFigures, finite, judge, may_serve, quality
 from gnn.leakage import refuse_leaks
 from gnn.metrics import metrics, reliability_plot
@@ -118,7 +119,9 @@ def train(store: GraphStore, home: Path, truth: Path | None = None, config: Trai
                            f"(got {config.fanout}); --full-batch trains on whole graphs")
     started = datetime.now(UTC)
     full = store.snapshot()
-    split, spec, examples = leak_safe_examples(full, config.cutoff_days, config.horizon_days)
+    # Independent steps (the cutoffs' examples, the grid's fits) run this many at once (`gnn.forked`).
+    workers = torch.get_num_threads()
+    split, spec, examples = leak_safe_examples(full, config.cutoff_days, config.horizon_days, workers=workers)
     missing = missing_splits(split, examples)
     if missing:
         raise InvalidInput(missing)
@@ -145,12 +148,18 @@ def train(store: GraphStore, home: Path, truth: Path | None = None, config: Trai
                      "serving the class prior")
     else:
         kind = "graphsage"
-        model, chosen, tried, wide_fit = tune(examples, config.fit_grid(), spec if config.wide else None)
-        platt = fit_platt(logits_of(model, examples["val"]), y["val"])
-        probs["graphsage"] = calibrate(logits_of(model, examples["test"]), platt)
-        if model.wide is not None:  # the linear term alone, calibrated the same way: what the GraphSAGE part adds
-            wide_platt = fit_platt(logits_of(model.wide, examples["val"]), y["val"])
-            probs["wide_only"] = calibrate(logits_of(model.wide, examples["test"]), wide_platt)
+        model, chosen, tried, wide_fit = tune(examples, config.fit_grid(), spec if config.wide else None, workers)
+        # The linear term alone too, calibrated the same way: what the GraphSAGE part adds. Each read is
+        # independent of the others, so they run in the workers as well.
+        model.eval()  # as reading in this process leaves it
+        reads = [(part, s) for part in (model, model.wide) if part is not None for s in ("val", "test")]
+        logits = dict(zip(reads, fork_map(lambda read: logits_of(read[0], examples[read[1]]), reads, workers),
+                          strict=True))
+        platt = fit_platt(logits[model, "val"], y["val"])
+        probs["graphsage"] = calibrate(logits[model, "test"], platt)
+        if model.wide is not None:
+            wide_platt = fit_platt(logits[model.wide, "val"], y["val"])
+            probs["wide_only"] = calibrate(logits[model.wide, "test"], wide_platt)
         if config.compare_families and spec.timeline:
             probs[WITHOUT] = without_families(full, split, chosen, config.wide)
     signals, absent = family_report(spec)

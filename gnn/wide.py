@@ -36,6 +36,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import SimpleConv
 
 from gnn.features import FeatureSpec
+from gnn.forked import fork_map
 from ontology.names import Label
 
 EdgeType = tuple[str, str, str]
@@ -141,10 +142,10 @@ class WideLinear(nn.Module):
         return self.means[_key(edge)]((x_dict[label], own), edge_index_dict[edge])
 
 
-def fit_wide(spec: WideSpec, train: list, val: list) -> tuple[WideLinear, dict]:
+def fit_wide(spec: WideSpec, train: list, val: list, workers: int = 1) -> tuple[WideLinear, dict]:
     """Fit the linear term on the training examples, its penalty chosen by validation AUROC; returned frozen.
 
-    `train` and `val` are `gnn.dataset.CutoffExamples` lists."""
+    `train` and `val` are `gnn.dataset.CutoffExamples` lists; `workers`: penalties fitted at once (`gnn.forked`)."""
     wide = WideLinear(spec)
 
     def table(examples: list) -> tuple[np.ndarray, np.ndarray]:
@@ -156,9 +157,10 @@ def fit_wide(spec: WideSpec, train: list, val: list) -> tuple[WideLinear, dict]:
     # Every deal counts once however long it stayed open (`gnn.dataset.weigh_by_deal`); mean 1 keeps C's scale.
     w_train = np.concatenate([e.weight().numpy() for e in train])
     w_train = w_train / w_train.mean()
+    fits = fork_map(lambda c: LogisticRegression(C=c, max_iter=2000).fit(x_train, y_train, sample_weight=w_train),
+                    C_GRID, workers)
     tried, best = {}, None
-    for c in C_GRID:
-        fitted = LogisticRegression(C=c, max_iter=2000).fit(x_train, y_train, sample_weight=w_train)
+    for c, fitted in zip(C_GRID, fits, strict=True):
         tried[c] = roc_auc_score(y_val, fitted.decision_function(x_val)) if len(np.unique(y_val)) > 1 else 0.0
         if best is None or tried[c] > tried[best[0]]:
             best = (c, fitted)

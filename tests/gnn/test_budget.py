@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from gnn.dataset import CutoffExamples, weigh_by_deal
-from gnn.fit import FitConfig, fit_graph_model
-from gnn.minibatch import subset, training_batches
-from gnn.model import ModelConfig
+from gnn.fit import FitConfig, fit_each, fit_graph_model
+from gnn.minibatch import cut_once, logits_of_cuts, sampled_logits, subset, training_batches
+from gnn.model import HeteroSAGE, ModelConfig
 from tests.gnn.test_sampling import random_graph
 
 
@@ -77,3 +77,33 @@ def test_budgets_above_the_examples_train_the_same_model() -> None:
     small = FitConfig(model=model, epochs=4, patience=4, batch_size=16, epoch_examples=32, early_stop_examples=50)
     c, _, _ = fit_graph_model(examples, small)
     assert any(not torch.equal(v, c.state_dict()[k]) for k, v in a.state_dict().items())  # the budget does bite
+
+
+def test_validation_read_from_graphs_cut_once_gives_the_same_logits() -> None:
+    val = cutoffs(2, seed=30)
+    config = ModelConfig(hidden=8, layers=2, fanout=4)
+    torch.manual_seed(0)
+    model = HeteroSAGE({t: val[0].data[t].x.shape[1] for t in val[0].data.node_types}, val[0].data.edge_types, config)
+    model.eval()
+    with torch.no_grad():
+        read = logits_of_cuts(model, cut_once(val, config, batch_size=16))
+        again = torch.cat([sampled_logits(model, e, batch_size=16) for e in val])
+    assert torch.equal(read, again)
+
+
+def test_configurations_fitted_at_once_are_the_models_fitted_one_after_another() -> None:
+    examples = {"train": cutoffs(3), "val": cutoffs(2, seed=20)}
+    grid = tuple(FitConfig(model=ModelConfig(hidden=h, layers=2, fanout=4), epochs=3, patience=3, batch_size=16,
+                           seed=s) for h, s in ((8, 0), (6, 1)))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a worker's count, so the two runs do the same arithmetic
+    try:
+        alone = fit_each(examples, grid, None, workers=1)
+        together = fit_each(examples, grid, None, workers=2)
+    finally:
+        torch.set_num_threads(threads)
+    for (a, auroc_a, epoch_a), (b, auroc_b, epoch_b) in zip(alone, together, strict=True):
+        assert (auroc_a, epoch_a) == (auroc_b, epoch_b)
+        assert a.state_dict().keys() == b.state_dict().keys()
+        for key, value in a.state_dict().items():
+            assert torch.equal(value, b.state_dict()[key]), key

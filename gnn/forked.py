@@ -1,0 +1,49 @@
+"""Independent steps of training spread over forked processes when more than one thread is allowed.
+
+A cutoff's examples are pandas work on one core, and a grid configuration's fit is small layers that gain
+little from a second thread; on two cores, two of them at once take about half the time of one after the
+other. Each runs in a process forked from the caller, so it inherits the data (copy-on-write, nothing sent
+but an index), and sends its result back pickled once. The results are those of the same calls made one
+after another at the workers' thread count (`gnn.threads`): nothing here draws a random number.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import torch
+
+from gnn.threads import size_thread_pools
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: What the forked workers run (the function and its items): set just before the fork, so they inherit it.
+_WORK: tuple[Callable[[Any], Any], Sequence[Any]] | None = None
+
+
+def fork_map(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
+    """`[fn(item) for item in items]`, in order; with `workers` > 1, in that many forked processes sharing the
+    caller's thread count (in this process where fork is unavailable)."""
+    workers = min(workers, len(items))
+    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [fn(item) for item in items]
+    global _WORK
+    _WORK = (fn, items)
+    threads = max(1, torch.get_num_threads() // workers)
+    try:
+        with multiprocessing.get_context("fork").Pool(workers, size_thread_pools, (threads,)) as pool:
+            blobs = pool.map(_run, range(len(items)), chunksize=1)
+    finally:
+        _WORK = None
+    return [pickle.loads(blob) for blob in blobs]
+
+
+def _run(position: int) -> bytes:
+    """In a worker: one item's result, pickled here in one piece (a cutoff's tensors travel as one blob)."""
+    assert _WORK is not None, "set by fork_map before the fork"
+    fn, items = _WORK
+    return pickle.dumps(fn(items[position]), protocol=pickle.HIGHEST_PROTOCOL)
