@@ -10,21 +10,20 @@ The chunks are the serial loop's, in the same order: every deal is explained in 
 same arithmetic, so the same explanation (tested) — and the results come back in order. How many workers: the
 numeric threads this process was given (`gnn.threads.size_thread_pools`, from `thread_count()` or
 `DEALGRAPH_THREADS`), within the usable cores, so a scoring run beside the API server takes no more cores than
-it did with threads; one (no fork) for a few deals, or where processes cannot fork.
+it did with threads; one (no fork) for a few deals, or where processes cannot fork. The pool itself is
+`gnn.forked.fork_map`, which training's steps use too.
 """
 
 from __future__ import annotations
 
-import gc
-import multiprocessing
 import sys
-from collections.abc import Iterable, Iterator
 from functools import partial
 from typing import TYPE_CHECKING
 
 import torch
 from tqdm import tqdm
 
+from gnn.forked import fork_map, may_fork
 from gnn.threads import usable_cores
 from graph.explanation import Explanation
 
@@ -36,15 +35,10 @@ CHUNK = 16
 #: Below this many deals one process explains them all: a fork and its pool cost more than a second core saves.
 MIN_PARALLEL = 64
 
-#: The explainer the forked workers inherit (set only while a pool runs).
-_EXPLAINER: PathExplainer | None = None
-
 
 def worker_count(deals: int) -> int:
     """Processes to explain `deals` with: this process's numeric threads, within the usable cores; one for few."""
-    # A daemonic process (a pool's worker itself) may not start processes of its own.
-    if deals < MIN_PARALLEL or "fork" not in multiprocessing.get_all_start_methods() or \
-            multiprocessing.current_process().daemon:
+    if deals < MIN_PARALLEL or not may_fork():
         return 1
     return max(1, min(torch.get_num_threads(), usable_cores()))
 
@@ -54,42 +48,12 @@ def explain_all(explainer: PathExplainer, positions: list[int], top: int = 3, wo
     """The explanations of the deals at `positions` (in the explainer's graph), in order, `CHUNK` deals per
     `explain_many` call, over `workers` processes (default `worker_count`); the same as one process gives."""
     chunks = [positions[i : i + CHUNK] for i in range(0, len(positions), CHUNK)]
-    workers = min(worker_count(len(positions)) if workers is None else workers, len(chunks))
-    if workers <= 1:
-        return _flat(_shown(map(partial(_explain, explainer, top=top), chunks), len(chunks), progress))
-    global _EXPLAINER
-    _EXPLAINER = explainer
-    # The parent's objects out of the collector's reach, so a worker's collections do not write to (and so copy)
-    # every page of the graph and facts it shares (the Python docs' advice for forking servers).
-    gc.freeze()
-    try:
-        with multiprocessing.get_context("fork").Pool(workers, initializer=_one_thread) as pool:
-            return _flat(_shown(pool.imap(partial(_explain_inherited, top=top), chunks), len(chunks), progress))
-    finally:
-        gc.unfreeze()
-        _EXPLAINER = None
+    workers = worker_count(len(positions)) if workers is None else workers
+    # The workers inherit the explainer through the fork (a multi-GiB graph is never pickled), one thread each.
+    shown = partial(tqdm, total=len(chunks), desc="explaining", unit="batch", disable=not progress, file=sys.stderr)
+    made = fork_map(partial(_explain, explainer, top=top), chunks, workers, shown=shown)
+    return [e for chunk in made for e in chunk]
 
 
 def _explain(explainer: PathExplainer, chunk: list[int], top: int) -> list[Explanation]:
     return explainer.explain_many(chunk, top=top)
-
-
-def _explain_inherited(chunk: list[int], top: int) -> list[Explanation]:
-    assert _EXPLAINER is not None, "a worker explains with the explainer it forked with"
-    return _explain(_EXPLAINER, chunk, top)
-
-
-def _one_thread() -> None:
-    """A worker's numeric pools: one thread each, so the workers together use the cores the threads would have."""
-    from threadpoolctl import threadpool_limits
-
-    torch.set_num_threads(1)
-    threadpool_limits(1)
-
-
-def _shown(made: Iterable[list[Explanation]], total: int, progress: bool) -> Iterator[list[Explanation]]:
-    return iter(tqdm(made, total=total, desc="explaining", unit="batch", disable=not progress, file=sys.stderr))
-
-
-def _flat(made: Iterable[list[Explanation]]) -> list[Explanation]:
-    return [e for chunk in made for e in chunk]
