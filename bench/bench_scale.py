@@ -264,8 +264,11 @@ def main() -> None:
     if args.child:
         print(json.dumps(one_run(args.child, args.full_batch)))
         return
-    head = (f"{'accounts':>8} {'rows':>9} {'load s':>7} {'train s':>8} {'score+explain s':>15} {'open':>6} "
-            f"{'peak MiB':>8} {'AUROC':>6} | {'delta deals':>11} {'rescored':>8} {'rescore s':>9} {'full s':>6} "
+    # "total s": load + train + score and explain, the issue's end-to-end figure; a delta's cost is its load and
+    # the incremental rescore together.
+    head = (f"{'accounts':>8} {'rows':>9} {'load s':>7} {'rows/s':>7} {'train s':>8} {'score+explain s':>15} "
+            f"{'total s':>7} {'open':>6} {'peak MiB':>8} {'AUROC':>6} | {'delta deals':>11} {'delta load s':>12} "
+            f"{'rescored':>8} {'rescore s':>9} {'full s':>6} "
             f"{'max diff':>8} | {'full-batch train s':>18} {'AUROC':>6}")
     print(head, flush=True)
     for accounts in args.accounts:
@@ -273,9 +276,11 @@ def main() -> None:
         r = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.splitlines()[-1])
         fb = (f"{r['full_batch_train_s']:>18.1f} {r['full_batch_auroc'] or float('nan'):>6.3f}"
               if "full_batch_train_s" in r else f"{'-':>18} {'-':>6}")
-        print(f"{accounts:>8} {r['rows']:>9} {r['load_s']:>7.1f} {r['train_s']:>8.1f} {r['score_s']:>15.1f} "
-              f"{r['open_deals']:>6} {r['peak_rss_mib']:>8.0f} {r['auroc'] or float('nan'):>6.3f} | "
-              f"{r['delta_deals']:>11} {r['rescored']:>8} {r['rescore_s']:>9.1f} {r['full_rescore_s']:>6.1f} "
+        total = r["load_s"] + r["train_s"] + r["score_s"]
+        print(f"{accounts:>8} {r['rows']:>9} {r['load_s']:>7.1f} {r['rows'] / r['load_s']:>7.0f} {r['train_s']:>8.1f} "
+              f"{r['score_s']:>15.1f} {total:>7.1f} {r['open_deals']:>6} {r['peak_rss_mib']:>8.0f} "
+              f"{r['auroc'] or float('nan'):>6.3f} | {r['delta_deals']:>11} {r['delta_load_s']:>12.1f} "
+              f"{r['rescored']:>8} {r['rescore_s']:>9.1f} {r['full_rescore_s']:>6.1f} "
               f"{r['max_diff']:>8.1e} | {fb}", flush=True)
         print(f"         ({r['threads']} numeric threads; {r['kept_explanations']} of the {r['rescored']} rescored "
               f"kept their explanation; a second incremental pass rescored {r['second_pass']}, "
