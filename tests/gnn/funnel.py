@@ -8,7 +8,7 @@ leads can be judged on what they would do (`bench/bench_calibration.py`).
 `write_funnel(folder, ...)` plants one leak at a time (a rep, product or contact only on winners, an account
 attribute filled only for won leads, a close value zero on every lost lead, a days-to-close or final-stage
 column mapped as a deal field) or none; `skill=False` makes the outcome independent of every input, time in
-the funnel included.
+the funnel included. `loaded_funnel(root, ...)` writes one under `root` and loads it into a fresh SQLite store.
 """
 
 from __future__ import annotations
@@ -18,6 +18,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+
+from graph import open_store, sqlite_url
+from graph.store import GraphStore
+from loaders import load_export, load_mapping
 
 LOSS_AFTER_DAYS = 60
 START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -133,6 +137,14 @@ def write_funnel(folder: Path, leads: int = 500, seed: int = 0, leak: str | None
     mapping = folder / "lead-funnel.yaml"
     mapping.write_text(MAPPING % {"amount": amount, "deal_type": "final_stage", "ignored": ignored})
     return mapping
+
+
+def loaded_funnel(root: Path, **options) -> GraphStore:
+    """A funnel (`write_funnel(root / "export", **options)`) loaded into a fresh store at `root / "graph.db"`."""
+    mapping = write_funnel(root / "export", **options)
+    store = open_store(sqlite_url(root / "graph.db"))
+    load_export(store, root / "export", load_mapping(str(mapping), store.schema), root / "quarantine")
+    return store
 
 
 def _still_open_odds(p: float, age_days: float, skill: bool) -> float:

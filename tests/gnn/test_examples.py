@@ -9,18 +9,13 @@ import pytest
 
 from gnn.dataset import coverage, labelled, leak_safe_examples, temporal_split
 from gnn.train import TrainConfig, train
-from graph import open_store, sqlite_url
 from graph.store import InvalidInput
-from loaders import load_export, load_mapping
-from tests.gnn.funnel import LOSS_AFTER_DAYS, write_funnel
+from tests.gnn.funnel import LOSS_AFTER_DAYS, loaded_funnel
 
 
 @pytest.fixture(scope="module")
 def funnel(tmp_path_factory):
-    root = tmp_path_factory.mktemp("funnel")
-    mapping = write_funnel(root / "export", leads=400)
-    store = open_store(sqlite_url(root / "graph.db"))
-    load_export(store, root / "export", load_mapping(str(mapping), store.schema), root / "quarantine")
+    store = loaded_funnel(tmp_path_factory.mktemp("funnel"), leads=400)
     yield store
     store.close()
 

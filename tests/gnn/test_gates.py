@@ -18,10 +18,9 @@ from gnn.metrics import metrics
 from gnn.registry import ModelRegistry
 from gnn.score import score_open_deals
 from gnn.train import _promotion_gate, train
-from graph import open_store, sqlite_url
-from loaders import load_export, load_mapping
+from graph import sqlite_url
 from tests.api.queries import as_admin, gql
-from tests.gnn.funnel import write_funnel
+from tests.gnn.funnel import loaded_funnel
 from tests.gnn.test_trust import promotion_inputs
 from tests.helpers.server import serve
 
@@ -58,9 +57,7 @@ def test_bands_are_relative_to_the_base_rate():
 def chance(tmp_path_factory):
     """A lead funnel whose outcomes no input predicts, trained and scored like any export."""
     root = tmp_path_factory.mktemp("chance")
-    mapping = write_funnel(root / "export", leads=500, skill=False)
-    store = open_store(sqlite_url(root / "graph.db"))
-    load_export(store, root / "export", load_mapping(str(mapping), store.schema), root / "quarantine")
+    store = loaded_funnel(root, leads=500, skill=False)
     result = train(store, root)
     records = score_open_deals(store, root)
     yield root, store, result, records

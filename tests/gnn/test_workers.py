@@ -11,17 +11,12 @@ from gnn.dataset import leak_safe_examples
 from gnn.threads import size_thread_pools
 from gnn.train import train
 from gnn.wide import WideSpec, fit_wide
-from graph import open_store, sqlite_url
-from loaders import load_export, load_mapping
-from tests.gnn.funnel import write_funnel
+from tests.gnn.funnel import loaded_funnel
 
 
 @pytest.fixture(scope="module")
 def funnel(tmp_path_factory):
-    root = tmp_path_factory.mktemp("funnel")
-    mapping = write_funnel(root / "export", leads=300)
-    store = open_store(sqlite_url(root / "graph.db"))
-    load_export(store, root / "export", load_mapping(str(mapping), store.schema), root / "quarantine")
+    store = loaded_funnel(tmp_path_factory.mktemp("funnel"), leads=300)
     yield store
     store.close()
 
