@@ -1,8 +1,12 @@
 """Benchmark: the sampled model at scale — train, score + explain, a 1% delta rescored incrementally.
 
-    python bench/bench_scale.py                           # 300, 3000 accounts (~10k, ~100k source rows)
+    python bench/bench_scale.py                # 120, 1,200, 12,000 accounts: ~10k, ~100k, ~1M source rows
+    python bench/bench_scale.py --accounts 120 1200 --full-batch   # the smaller two, sampled beside full-batch
     python bench/bench_scale.py --accounts 2000 --full-batch   # the default sample, sampled beside full-batch
-    python bench/bench_scale.py --accounts 12000          # ~1M rows (about 85 an account: 1,000 gave 84,988)
+    python bench/bench_scale.py --accounts 12000          # ~1M rows alone (about 85 an account)
+
+Set DEALGRAPH_THREADS to the cores the run may take (2 on an idle 2-core machine: training's and explaining's
+steps then run in two forked workers; `gnn.forked`).
     python bench/bench_scale.py --delta-only COPY.db HOME DELTA   # the delta part alone, on a scored store's copy
 
 Per size, in a fresh subprocess (so peak RSS is that size's own): the sample is
@@ -252,7 +256,7 @@ def _open_ids(store) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--accounts", type=int, nargs="+", default=[300, 3000])
+    parser.add_argument("--accounts", type=int, nargs="+", default=[120, 1200, 12000])
     parser.add_argument("--full-batch", action="store_true", help="also train the full-batch model, to compare")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--delta-only", nargs=3, type=Path, metavar=("STORE", "HOME", "DELTA"),
