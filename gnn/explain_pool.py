@@ -20,11 +20,9 @@ import sys
 from functools import partial
 from typing import TYPE_CHECKING
 
-import torch
 from tqdm import tqdm
 
-from gnn.forked import fork_map, may_fork
-from gnn.threads import usable_cores
+from gnn.forked import fork_map, workers_allowed
 from graph.explanation import Explanation
 
 if TYPE_CHECKING:
@@ -38,9 +36,7 @@ MIN_PARALLEL = 64
 
 def worker_count(deals: int) -> int:
     """Processes to explain `deals` with: this process's numeric threads, within the usable cores; one for few."""
-    if deals < MIN_PARALLEL or not may_fork():
-        return 1
-    return max(1, min(torch.get_num_threads(), usable_cores()))
+    return 1 if deals < MIN_PARALLEL else workers_allowed()
 
 
 def explain_all(explainer: PathExplainer, positions: list[int], top: int = 3, workers: int | None = None,

@@ -18,13 +18,19 @@ from typing import Any, TypeVar
 
 import torch
 
-from gnn.threads import size_thread_pools
+from gnn.threads import size_thread_pools, usable_cores
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 #: What the forked workers run (the function and its items): set just before the fork, so they inherit it.
 _WORK: tuple[Callable[[Any], Any], Sequence[Any]] | None = None
+
+
+def workers_allowed() -> int:
+    """Processes independent steps may run in: this process's numeric threads (`gnn.threads.size_thread_pools`,
+    from the free cores or `DEALGRAPH_THREADS`), within the usable cores; one where it may not fork."""
+    return max(1, min(torch.get_num_threads(), usable_cores())) if may_fork() else 1
 
 
 def may_fork() -> bool:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import overload
 
 import numpy as np
 import pandas as pd
@@ -74,9 +73,9 @@ class NeighbourSampler:
         self.num_nodes = {t: int(data[t].num_nodes) for t in data.node_types}
         # Local row of each node in the sample being cut (-1: not in it); reset after each cut, so a cut costs
         # its own size, not the graph's (explaining cuts one deal's graph at a time). Not for concurrent use.
-        # numpy, as is the cut: a deal's cut is many small steps, and numpy's cost less each than torch's.
+        # numpy, as are the CSRs below: a deal's cut is many small steps, and numpy's cost less each than torch's.
         self._local = {t: np.full(n, -1, dtype=np.int64) for t, n in self.num_nodes.items()}
-        self.csr: dict[EdgeType, tuple[Tensor, Tensor]] = {}
+        self.csr: dict[EdgeType, tuple[np.ndarray, np.ndarray]] = {}
         for edge_type in data.edge_types:
             src_t, _, dst_t = edge_type
             ei = data[edge_type].edge_index
@@ -88,8 +87,7 @@ class NeighbourSampler:
             order = np.lexsort((src, -when if len(when) else when, dst))
             counts = np.bincount(dst, minlength=self.num_nodes[dst_t])
             ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-            self.csr[edge_type] = (torch.from_numpy(ptr), torch.from_numpy(src[order].copy()))
-        self._csr = {e: (ptr.numpy(), senders.numpy()) for e, (ptr, senders) in self.csr.items()}  # the same memory
+            self.csr[edge_type] = (ptr, src[order].copy())
 
     def sample(self, target: str, seeds: Tensor, hops: int | None = None,
                joining: dict[str, Tensor] | None = None) -> Sample:
@@ -127,7 +125,7 @@ class NeighbourSampler:
         edges: dict[EdgeType, list[tuple[np.ndarray, np.ndarray]]] = {e: [] for e in self.csr}
         for hop in range(hops):
             found: dict[str, list[np.ndarray]] = {}
-            for edge_type, (ptr, senders) in self._csr.items():
+            for edge_type, (ptr, senders) in self.csr.items():
                 receivers = frontier.get(edge_type[2])
                 if receivers is None or not len(receivers):
                     continue
@@ -161,15 +159,14 @@ class NeighbourSampler:
         own = dict(state)
         edges = {}
         for edge_type, (ptr, senders) in self.csr.items():
-            ptr_np = ptr.numpy()
             # Every node's capped senders at once, receivers in order: the slots of each CSR row below `fanout`.
-            receiver_of = np.repeat(np.arange(len(ptr_np) - 1), np.diff(ptr_np))
+            receiver_of = np.repeat(np.arange(len(ptr) - 1), np.diff(ptr))
             slots = np.arange(len(receiver_of))
             if self.fanout is not None:
-                slots = np.flatnonzero(slots - ptr_np[receiver_of] < self.fanout)
+                slots = np.flatnonzero(slots - ptr[receiver_of] < self.fanout)
                 receiver_of = receiver_of[slots]
             first = np.flatnonzero(np.r_[True, receiver_of[1:] != receiver_of[:-1]]) if len(slots) else slots
-            edges[edge_type] = (senders.numpy()[slots], receiver_of[first], first, _text_hash(str(edge_type)))
+            edges[edge_type] = (senders[slots], receiver_of[first], first, _text_hash(str(edge_type)))
         for _ in range(self.hops):
             heard = {t: np.zeros(n, dtype=np.uint64) for t, n in self.num_nodes.items()}
             for (src_t, _, dst_t), (src, receivers, first, salt) in edges.items():
@@ -196,19 +193,14 @@ def epoch_seconds(times: pd.Series) -> Tensor:
     return torch.from_numpy(out)
 
 
-@overload
-def _row_counts(ptr: Tensor, receivers: Tensor, fanout: int | None) -> Tensor: ...
-@overload
-def _row_counts(ptr: np.ndarray, receivers: np.ndarray, fanout: int | None) -> np.ndarray: ...
-def _row_counts(ptr: Tensor | np.ndarray, receivers: Tensor | np.ndarray, fanout: int | None) -> Tensor | np.ndarray:
-    """Each receiver's senders, capped at `fanout` (torch in, torch out; numpy in, numpy out)."""
+def _row_counts(ptr: np.ndarray, receivers: np.ndarray, fanout: int | None) -> np.ndarray:
+    """Each receiver's senders, capped at `fanout`."""
     degree = ptr[receivers + 1] - ptr[receivers]
     return degree if fanout is None else degree.clip(max=fanout)
 
 
-def _capped_rows(ptr: Tensor | np.ndarray, receivers: Tensor | np.ndarray, fanout: int | None) -> np.ndarray:
+def _capped_rows(ptr: np.ndarray, receivers: np.ndarray, fanout: int | None) -> np.ndarray:
     """Positions in the CSR of each receiver's first `fanout` senders (its newest), receivers in order."""
-    ptr, receivers = np.asarray(ptr), np.asarray(receivers)
     counts = _row_counts(ptr, receivers, fanout)
     total = int(counts.sum())
     if total == 0:

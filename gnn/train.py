@@ -36,7 +36,7 @@ from gnn.dataset import CutoffExamples, TemporalSplit, coverage, flat_table, lea
 from gnn.families import WITHOUT, family_report, without_families
 from gnn.features import FeatureSpec, latest_event_time
 from gnn.fit import DEFAULT_GRID, FitConfig, calibrate, concat, fit_platt, logits_of, oracle_probabilities, tune
-from gnn.forked import fork_map
+from gnn.forked import fork_map, workers_allowed
 from gnn.gate import DEFAULT_SHARE, NO_SKILL, SKILL, ModelFigures, finite, judge, may_serve, quality
 from gnn.leakage import refuse_leaks
 from gnn.metrics import metrics, reliability_plot
@@ -120,7 +120,7 @@ def train(store: GraphStore, home: Path, truth: Path | None = None, config: Trai
     started = datetime.now(UTC)
     full = store.snapshot()
     # Independent steps (the cutoffs' examples, the grid's fits) run this many at once (`gnn.forked`).
-    workers = torch.get_num_threads()
+    workers = workers_allowed()
     split, spec, examples = leak_safe_examples(full, config.cutoff_days, config.horizon_days, workers=workers)
     missing = missing_splits(split, examples)
     if missing:
