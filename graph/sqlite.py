@@ -433,8 +433,7 @@ class SQLiteStore(ChangeSets, RecordLog):
 
         cursor = conn.cursor()
         cursor.row_factory = None  # plain tuples: no Row object per row
-        rows = cursor.execute(f"SELECT {', '.join(f'{chr(34)}{c}{chr(34)}' for c in columns)} FROM {table} "
-                              f"ORDER BY {order}").fetchall()
+        rows = cursor.execute(f"SELECT {_select_list(table, columns)} FROM {table} ORDER BY {order}").fetchall()
         return pd.DataFrame.from_records(rows, columns=columns, nrows=len(rows))
 
     def node_ids(self, label: str) -> set[str]:
