@@ -47,7 +47,7 @@ import cProfile, io, json, pstats, resource, sys, tempfile, time
 from collections import defaultdict
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
-export, profile = Path(sys.argv[2]), sys.argv[3] == "1"
+export, profile, want_floor = Path(sys.argv[2]), sys.argv[3] == "1", sys.argv[4] == "1"
 
 
 def peak_rss():
@@ -58,6 +58,58 @@ def peak_rss():
             return next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmHWM:"))
     except OSError:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+
+
+def floors(store, export, files, path):
+    # What a load cannot go below, measured on this machine in this process. "sqlite": the loaded store's records
+    # inserted again into a fresh store, already as the values SQLite binds (no Python per record), with a load's
+    # statements, 50,000-row transactions and deferred dst indexes: SQLite's own share of the write. "csv": every
+    # file the load read, through the csv module with nothing done per row; "arrow": the same through pyarrow's
+    # reader, when pyarrow is installed (it is not a dependency).
+    import csv
+    from graph.lineage import LINEAGE_COLUMNS
+    from graph.sqlite import (SQLiteStore, edge_columns, edge_table, insert_flat, node_columns, node_table,
+                              upsert_statements)
+    tables = [(node_table(label), [*node_columns(node), *LINEAGE_COLUMNS], [node.key])
+              for label, node in store.schema.nodes.items()]
+    tables += [(edge_table(name), [*edge_columns(rel), *LINEAGE_COLUMNS], ["src"] if rel.functional else
+                ["src", "dst", "key"]) for name, rel in store.schema.relations.items()]
+    conn = store._connection()
+    loaded = []
+    for table, columns, key in tables:
+        select = ", ".join(f'"{c}"' for c in columns)
+        flat = [v for row in conn.execute(f"SELECT {select} FROM {table} ORDER BY rowid") for v in tuple(row)]
+        loaded.append((table, columns, key, flat, len(flat) // len(columns)))
+    fresh = SQLiteStore(path, store.schema)
+    start, cpu_start = time.perf_counter(), time.process_time()
+    with fresh.bulk_writes(store.schema.relations):
+        for table, columns, key, flat, count in loaded:
+            sql, many, per = upsert_statements(table, columns, key)
+            width = len(columns)
+            for first in range(0, count, L.BATCH_SIZE):
+                part = flat[first * width : (first + L.BATCH_SIZE) * width]
+                with fresh._transaction() as tx:
+                    insert_flat(tx, sql, many, per, width, (part, len(part) // width))
+    out = {"records": sum(r[4] for r in loaded),
+           "sqlite": (time.perf_counter() - start, time.process_time() - cpu_start)}
+    fresh.close()
+    start, cpu_start = time.perf_counter(), time.process_time()
+    for name in files:
+        with (export / name).open(encoding="utf-8-sig", newline="") as fh:
+            for _ in csv.reader(fh):
+                pass
+    out["csv"] = (time.perf_counter() - start, time.process_time() - cpu_start)
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+    except ImportError:
+        return out
+    start, cpu_start = time.perf_counter(), time.process_time()
+    for name in files:
+        table = pacsv.read_csv(export / name, convert_options=pacsv.ConvertOptions(
+            column_types={c: pa.string() for c in next(csv.reader((export / name).open(encoding="utf-8-sig")))}))
+    out["arrow"] = (time.perf_counter() - start, time.process_time() - cpu_start)
+    return out
 
 
 import loaders.load as L
@@ -94,9 +146,10 @@ with tempfile.TemporaryDirectory() as tmp:
     if profiler:
         profiler.disable()
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    peak = peak_rss()  # the load's: the floors below hold the whole store in memory
+    floor = floors(store, export, sorted({f.file for f in summary.files}), Path(tmp) / "floor.db") if want_floor else {}
     store.close()
     db_bytes = (Path(tmp) / "g.db").stat().st_size
-peak = peak_rss()
 top = ""
 if profiler:
     text = io.StringIO()
@@ -104,14 +157,15 @@ if profiler:
     top = text.getvalue()
 print(json.dumps({"wall": wall, "cpu": cpu, "rows": summary.totals()["read"], "totals": summary.totals(), "peak": peak,
                   "imported": imported, "phases": phases, "merges": summary.merges, "db_bytes": db_bytes,
-                  "reconciles": summary.reconciles, "profile": top}))
+                  "reconciles": summary.reconciles, "profile": top, "floor": floor}))
 """
 
 
-def run_once(export: Path, profile: bool = False, repo: Path = REPO) -> dict:
-    """Load `export` into a fresh SQLite store in a fresh interpreter, with the loader of `repo`; its measurements."""
+def run_once(export: Path, profile: bool = False, repo: Path = REPO, floor: bool = False) -> dict:
+    """Load `export` into a fresh SQLite store in a fresh interpreter, with the loader of `repo`; its measurements
+    (with `floor`, also what reading and SQLite alone cost, after the load: see `floors` in the child)."""
     out = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(repo), str(export), "1" if profile else "0"],
+        [sys.executable, "-c", _CHILD, str(repo), str(export), "1" if profile else "0", "1" if floor else "0"],
         check=True,
         capture_output=True,
         text=True,
@@ -126,6 +180,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--profile", action="store_true", help="one more run under cProfile: the top costs")
+    parser.add_argument("--floor", action="store_true",
+                        help="after each load, time what reading the files and SQLite's own inserts cost alone")
     parser.add_argument("--compare", type=Path, metavar="CHECKOUT",
                         help="also load with the loader of another checkout (e.g. `git archive` of main, unpacked)")
     parser.add_argument(
@@ -148,7 +204,7 @@ def main(argv: list[str] | None = None) -> None:
         export = args.export or generate_sample(Path(tmp) / "export", accounts=args.accounts, seed=args.seed).out_dir
         for _ in range(args.runs):  # interleaved, so the loaders share the machine's moods
             for name, options in variants.items():
-                runs[name].append(run_once(export, **options))
+                runs[name].append(run_once(export, floor=args.floor and name == "this", **options))
         profiled = run_once(export, profile=True) if args.profile else None
 
     print(
@@ -171,9 +227,27 @@ def main(argv: list[str] | None = None) -> None:
           f"reconciles: {first['reconciles']}; import RSS {first['imported'] / 2**20:.0f} MiB")
     if any(r["totals"] != first["totals"] for done in runs.values() for r in done):
         print("the loaders' counts differ:", {name: done[0]["totals"] for name, done in runs.items()})
+    if args.floor:
+        print_floors(runs["this"])
     if profiled:
         print("\ncProfile, top 15 by own time (one run; profiling slows it down):")
         print(profiled["profile"])
+
+
+def print_floors(done: list[dict]) -> None:
+    """What the load cannot go below: its rows/s if reading (csv module, or pyarrow) and SQLite's own inserts
+    were all it did, against the load itself (medians)."""
+    rows, records = done[0]["rows"], done[0]["floor"]["records"]
+    print(f"\nfloors, medians: {rows:,} rows read made {records:,} records (nodes and edges) in the store")
+    print("| alone | wall s | CPU s | rows/s if this were all |\n|---|---:|---:|---:|")
+    for part, what in (("csv", "read every file, csv module"), ("arrow", "read every file, pyarrow"),
+                       ("sqlite", "SQLite inserts of those records, values ready, no Python per record")):
+        if all(part in r["floor"] for r in done):
+            wall = statistics.median(r["floor"][part][0] for r in done)
+            cpu = statistics.median(r["floor"][part][1] for r in done)
+            print(f"| {what} | {wall:.2f} | {cpu:.2f} | {rows / wall:,.0f} |")
+    wall = statistics.median(r["wall"] for r in done)
+    print(f"| the load itself | {wall:.2f} | {statistics.median(r['cpu'] for r in done):.2f} | {rows / wall:,.0f} |")
 
 
 def _loadavg() -> str:

@@ -203,7 +203,23 @@ def _bound_values(rows: Sequence[Mapping[str, Any]], columns: list[str], load_id
     return list(chain.from_iterable(zip(*by_column, strict=True))), len(rows)
 
 
-def _insert(conn: sqlite3.Connection, one: str, many: str, per: int, width: int, values: tuple[list[Any], int]) -> None:
+def upsert_statements(table: str, columns: list[str], key: list[str]) -> tuple[str, str, int]:
+    """The INSERT ... ON CONFLICT statements a batch write runs: one row, and `per` rows at once; and `per`."""
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    updates = ", ".join(f'"{c}"=excluded."{c}"' for c in columns if c not in key) or None
+    conflict = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+    row_marks = f"({', '.join('?' * len(columns))})"
+    sql = f"INSERT INTO {table} ({quoted}) VALUES {row_marks} ON CONFLICT({', '.join(key)}) {conflict}"
+    # Many rows per statement: the sqlite3 module's cost is per statement executed (reset, bind setup, step),
+    # so a statement of `per` rows pays it once for all of them. SQLite applies the rows of one VALUES list in
+    # order, so a key given twice in a batch still ends as its last row, as one statement per row did.
+    per = max(1, min(ROWS_PER_INSERT, MAX_HOST_PARAMS // len(columns)))
+    return sql, sql.replace(f"VALUES {row_marks}", f"VALUES {', '.join([row_marks] * per)}", 1), per
+
+
+def insert_flat(
+    conn: sqlite3.Connection, one: str, many: str, per: int, width: int, values: tuple[list[Any], int]
+) -> None:
     """Insert flat row values: `per` rows a statement (`many`), the rest one by one (`one`)."""
     flat, count = values
     whole = (count - count % per) * width
@@ -289,16 +305,7 @@ class SQLiteStore(ChangeSets, RecordLog):
         if not rows:
             return 0
         columns = [*columns, *LINEAGE_COLUMNS]
-        quoted = ", ".join(f'"{c}"' for c in columns)
-        updates = ", ".join(f'"{c}"=excluded."{c}"' for c in columns if c not in key) or None
-        conflict = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
-        row_marks = f"({', '.join('?' * len(columns))})"
-        sql = f"INSERT INTO {table} ({quoted}) VALUES {row_marks} ON CONFLICT({', '.join(key)}) {conflict}"
-        # Many rows per statement: the sqlite3 module's cost is per statement executed (reset, bind setup, step),
-        # so a statement of `per` rows pays it once for all of them. SQLite applies the rows of one VALUES list in
-        # order, so a key given twice in a batch still ends as its last row, as one statement per row did.
-        per = max(1, min(ROWS_PER_INSERT, MAX_HOST_PARAMS // len(columns)))
-        many = sql.replace(f"VALUES {row_marks}", f"VALUES {', '.join([row_marks] * per)}", 1)
+        sql, many, per = upsert_statements(table, columns, key)
         # Overlapped: while a writer thread inserts one slice of the batch (sqlite3 releases the GIL while SQLite
         # works), this thread turns the next slice into parameters. The connection is used by one thread at a
         # time: the writer between submit and result, this one for BEGIN, the batch count and COMMIT.
@@ -310,7 +317,7 @@ class SQLiteStore(ChangeSets, RecordLog):
                         values = _bound_values(rows[start : start + PIPELINE_ROWS], columns, load_id, empty_as_text)
                         if pending is not None:
                             pending.result()
-                        pending = writer.submit(_insert, conn, sql, many, per, len(columns), values)
+                        pending = writer.submit(insert_flat, conn, sql, many, per, len(columns), values)
                     if pending is not None:
                         pending.result()
                 finally:
