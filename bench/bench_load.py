@@ -2,8 +2,8 @@
 
 Usage::
 
-    nice -n 19 python bench/bench_load.py [--accounts 12500] [--runs 1] [--seed 7] [--profile] [--export DIR]
-                                          [--compare CHECKOUT]
+    nice -n 19 python bench/bench_load.py [--accounts 12500] [--runs 1] [--seed 7] [--profile] [--floor]
+                                          [--export DIR] [--compare CHECKOUT]
 
 The sample is generated once (not timed); each run then loads it into a fresh SQLite file in a fresh
 subprocess, so its peak RSS (``VmHWM`` on Linux) belongs to that run alone. Wall time covers the
@@ -25,6 +25,8 @@ are timed by wrapping the loader's steps:
 - write: merges, batched upserts and retirements (``record_merges``, ``_write``, ``apply_changes``).
 
 ``--profile`` runs one more load under cProfile and prints the top costs.
+``--floor`` times, after each load, what reading the files and SQLite's own inserts of the stored records cost
+alone: what no Python per row can make cheaper (docs/loading.md, "The floors").
 """
 
 from __future__ import annotations
