@@ -250,6 +250,31 @@ def test_a_rep_sees_deals_scores_trends_and_reasons(site, browser, capsys):
     page.close()
 
 
+#: What the verdict says of a score against the usual win rate, by its first words: the side it must be on.
+VERDICT_SIDES = {"A high": 1, "A better": 1, "About the usual": 0, "A lower": -1, "A low": -1}
+
+
+def test_every_verdict_is_on_the_side_of_the_usual_rate_its_number_is(site, browser):
+    """"An average chance" beside 20% of a usual 31% was words the number contradicts: each card's verdict names
+    the side of the usual win rate its own percentage is on, and "about the usual" only within a tenth of it."""
+    page = open_widget(browser, site.url(token=site.rep_key), 800)
+    seen = set()
+    for card in page.locator("article.deal").all():
+        verdict = card.locator(".verdict").inner_text()
+        usual = re.search(r"the usual win rate is (\d+)%", verdict)
+        assert usual, verdict
+        shown, base = int(card.locator(".pct").inner_text().split("%")[0]), int(usual.group(1))
+        side = next(v for k, v in VERDICT_SIDES.items() if verdict.startswith(k))
+        seen.add(side)
+        slack = 1  # both percentages are rounded to whole points
+        if side == 0:
+            assert abs(shown - base) <= 0.1 * base + slack, verdict
+        else:
+            assert (shown - base) * side > -slack, f"{shown}% reads {verdict!r}"
+    assert seen, "no scored deal on the account"
+    page.close()
+
+
 def test_a_fact_of_the_deal_itself_is_a_reason_drawn_as_one_this_deal_chip(site, browser):
     """The deal's own facts (stage, close date, activity) are reasons too: one step, the deal itself, drawn as a
     single "this deal" box with no arrows — never a broken path graph."""
@@ -316,7 +341,8 @@ def test_at_360px_a_deals_score_and_first_reason_are_above_the_fold(site, browse
     assert pct.inner_text().startswith(f'{js_round(100 * deal["score"]["probability"])}%')
     box = pct.bounding_box()
     assert box["y"] + box["height"] <= FOLD
-    assert page.locator(".verdict").inner_text().startswith(("A high", "An average", "A low"))  # in plain words
+    assert page.locator(".verdict").inner_text().startswith(("A high", "About the usual", "A lower", "A better",
+                                                            "A low"))  # in plain words
     reasons = page.locator("ol.paths").first.locator(".sentence")
     assert reasons.count() == 2
     assert reasons.first.inner_text().startswith(paths[0]["text"])

@@ -13,6 +13,8 @@
   const palette = config.palette;
   /** Reasons shown before "more". */
   const FIRST_REASONS = 2;
+  /** A medium score within this share of the usual win rate (28-34% where 31% is usual) is "about the usual". */
+  const ABOUT_USUAL = 0.1;
   const QUALITY_WORDS = {
     strong: "The model has ranked past deals well",
     good: "The model has ranked past deals fairly well",
@@ -34,9 +36,19 @@
   /** The score's meaning in one plain sentence: its band against the usual win rate, and how good the model is. */
   function verdict(score) {
     const usual = given(score.baseRate) ? ` (the usual win rate is ${pts(score.baseRate)}%)` : "";
-    const band = { high: "A high chance", medium: "An average chance", low: "A low chance" }[score.band] ||
-      "A chance";
-    return el("p", { class: "verdict" }, `${band} of winning${usual}.`, qualityWords(score));
+    return el("p", { class: "verdict" }, `${chanceWords(score)}${usual}.`, qualityWords(score));
+  }
+
+  /** The band in words. The medium band spans half to twice the usual odds (18-47% where 31% is usual), so it
+   * says which side of the usual rate the deal is on: a rep reading "an average chance" beside 20% of a usual
+   * 31% reads words the number contradicts. Within ABOUT_USUAL of the usual rate it is "about the usual". */
+  function chanceWords(score) {
+    const band = { high: "A high chance of winning", low: "A low chance of winning" }[score.band];
+    if (band) return band;
+    if (score.band !== "medium" || !given(score.baseRate) || !(score.baseRate > 0)) return "A chance of winning";
+    const ratio = score.probability / score.baseRate;
+    if (Math.abs(ratio - 1) <= ABOUT_USUAL) return "About the usual chance of winning";
+    return ratio < 1 ? "A lower chance of winning than usual" : "A better chance of winning than usual";
   }
 
   /** How well the model ranked deals it had not seen, in words (its AUROC in the tooltip, for who asks). */
