@@ -132,6 +132,16 @@ def parse_integer(v: Any) -> int | None:
     return integer_in_range(int(value), v)
 
 
+def truth_word(text: str) -> str | None:
+    """`"true"` or `"false"` for any spelling a boolean property accepts (`1`, `TRUE`, `no`), else None.
+
+    A mapping's `map` or `when` written with `true`/`false` reads a cell through this, so a Salesforce report's
+    `1`/`0` or Excel's `TRUE` means what it means in a boolean property (`loaders.values`).
+    """
+    folded = text.strip().lower()
+    return "true" if folded in TRUE else "false" if folded in FALSE else None
+
+
 def parse_boolean(v: Any) -> bool | None:
     if v.__class__ is str:
         text = v.strip().lower()

@@ -10,11 +10,11 @@ Keys and references are values too, with their own checks (`compile_id`,
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from loaders.mapping import TEMPLATE_FIELD, RefSpec, ValueSpec, WhenSpec
-from loaders.records import RecordError, parse_formatted, plain_number
+from loaders.records import RecordError, parse_formatted, plain_number, truth_word
 
 Row = dict[str, str]
 Getter = Callable[[Row], Any]
@@ -79,12 +79,16 @@ def _map_step(spec: ValueSpec) -> Callable[[Any], Any] | None:
         return None
     table, folded, default, keep = spec.map, spec.folded_map, spec.default, spec.keep_unmapped
     name, listed = where(spec), sorted(spec.map)
+    # A map of true/false keys reads the cell as a boolean: `1`, `TRUE`, `yes` find the "true" entry.
+    truths = _truth_table(spec.map)
 
     def translate(raw: Any) -> Any:
         if raw in table:
             return table[raw]
         if raw.casefold() in folded:
             return folded[raw.casefold()]
+        if truths and (word := truth_word(raw)) in truths:
+            return truths[word]
         if default is not None:
             return default
         if keep:
@@ -92,6 +96,20 @@ def _map_step(spec: ValueSpec) -> Callable[[Any], Any] | None:
         raise RecordError(f"{name}: {raw!r} is not one of the mapped values {listed}")
 
     return translate
+
+
+def _of_truth(words: Iterable[str]) -> bool:
+    """Whether a map's keys or a condition's values speak of truth: `true` or `false` among them, and each a
+    spelling of one (`"1"`, `"no"`). Digits alone do not: `equals: "1"` may test a status code (2 is no error)."""
+    folded = {w.strip().casefold() for w in words}
+    return bool(folded & {"true", "false"}) and all(truth_word(w) for w in folded)
+
+
+def _truth_table(table: dict[str, Any]) -> dict[str, Any] | None:
+    """The map by truth ("true"/"false") when its keys speak of truth (`_of_truth`), else None."""
+    if not _of_truth(table):
+        return None
+    return {word: value for key, value in table.items() if (word := truth_word(key))}
 
 
 def _number_step(spec: ValueSpec) -> Callable[[Any], Any] | None:
@@ -144,15 +162,29 @@ def compile_refs(ref: RefSpec) -> Callable[[Row], list[str]]:
 
 
 def compile_condition(when: WhenSpec) -> Callable[[Row], bool]:
-    """A `when:` as a function of a row; text is compared trimmed and case-insensitively."""
-    get = compile_value(when)
+    """A `when:` as a function of a row; text is compared trimmed and case-insensitively.
+
+    A test of true/false (`equals: "true"`) reads the cell as a boolean property would: `1`, `TRUE` and `yes` are
+    true, and a cell that is no boolean at all raises `RecordError` rather than silently counting as false (a
+    Salesforce report writes IsClosed as `1`: read as text, every closed deal would load as open).
+    """
+    get, name = compile_value(when), where(when)
     options = None if when.in_ is None else {x.strip().casefold() for x in when.in_}
     equals = when.equals.strip().casefold() if when.equals is not None else None
     prefix = when.starts_with.strip().casefold() if when.starts_with is not None else None
+    truths = _of_truth(options if options is not None else {equals} if equals is not None else set())
+    if truths:  # compared as truth words
+        options = None if options is None else {w for x in options if (w := truth_word(x))}
+        equals = None if equals is None else truth_word(equals)
 
     def holds(row: Row) -> bool:
         raw = get(row)
         value = "" if raw is None else str(raw).strip().casefold()
+        if truths and value:
+            word = truth_word(value)
+            if word is None:
+                raise RecordError(f"{name}: {raw!r} is not true/false")
+            value = word
         if prefix is not None:
             return value.startswith(prefix)
         if options is not None:
