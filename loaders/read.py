@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from itertools import islice
@@ -225,8 +226,7 @@ def read_rows(path: Path, encoding: str = "utf-8", delimiter: str = ",") -> Iter
                 elif len(values) == width:
                     yield line, dict(zip(header, values, strict=True))
                 else:
-                    yield line, {ERROR: f"row has {len(values)} fields, header has {width}",
-                                 RAW: cursor.text(line, reader.line_num)}
+                    yield line, {ERROR: _width_reason(len(values), width), RAW: cursor.text(line, reader.line_num)}
     except UnicodeDecodeError as e:
         raise InvalidInput(
             f"{path.name} is not {encoding} text ({e.reason} at byte {e.start}); re-export as UTF-8"
@@ -250,6 +250,15 @@ def rows_at(src: SourceSpec, source_dir: Path, lines: Iterable[int]) -> Iterator
             yield line, dict(zip(header, values, strict=False))  # a quarantined row may have the wrong width
     finally:
         cursor.close()
+
+
+def _width_reason(fields: int, width: int) -> str:
+    """Why a row of the wrong width is rejected; a lone field is most likely a report's title or footer line."""
+    reason = f"row has {fields} fields, header has {width}"
+    if fields == 1 < width:
+        reason += (" (a line of one field, as a report's title, totals or footer are: 'Grand Totals', "
+                   "'Copyright ... salesforce.com'; export the details only, or cut those lines)")
+    return reason
 
 
 def _csv_reason(e: csv.Error) -> str:
@@ -278,23 +287,42 @@ def check_files(mapping: Mapping, source_dir: Path) -> list[str]:
         try:
             header = header_of(path, src.encoding or "utf-8", src.delimiter or ",")
         except InvalidInput as e:
-            problems.append(str(e))
+            problems.append(str(e) + _delimiter_hint(path, src, src.required_columns()))
             continue
         if any("\x00" in h for h in header):
             problems.append(f"{src.file}: the header row holds a NUL byte (corrupted or binary data)")
             continue
-        doubled = sorted(h for h, n in Counter(header).items() if n > 1)  # linear: a header may have 300k names
+        # Linear: a header may have 300k names. Unnamed columns are not doubles: Excel writes `Id,Name,,` for
+        # empty columns a sheet once formatted, and no mapping reads a column without a name.
+        doubled = sorted(h for h, n in Counter(header).items() if n > 1 and h)
         if doubled:
-            problems.append(f"{src.file}: the header names {_names(doubled)} more than once")
+            problems.append(f"{src.file}: the header names {_names(doubled)} more than once "
+                            "(rename or drop all but one of them in the export)")
         missing = src.required_columns() - set(header)
         if missing:
-            problems.append(f"{src.file}: missing columns {', '.join(sorted(missing))}")
+            problems.append(f"{src.file}: missing columns {', '.join(sorted(missing))}"
+                            + _delimiter_hint(path, src, missing))
     return problems
+
+
+def _delimiter_hint(path: Path, src: SourceSpec, wanted: set[str]) -> str:
+    """What to set when the header, split by another delimiter, is readable and holds the `wanted` columns
+    (European Excel writes `;`)."""
+    declared = src.delimiter or ","
+    for other in (",", ";", "\t", "|"):
+        try:
+            split = other != declared and wanted <= set(header_of(path, src.encoding or "utf-8", other))
+        except InvalidInput:  # quoted for the declared delimiter: not readable split by this one
+            continue
+        if split:
+            return (f"; the header is separated by {json.dumps(other)}, not {json.dumps(declared)}: "
+                    f"set `delimiter: {json.dumps(other)}` for this file in the mapping")
+    return ""
 
 
 def _names(columns: Iterable[str], limit: int = 20) -> str:
     """Column names for a message, sorted; past `limit` of them, how many more (a header can hold 300k)."""
-    names = sorted(columns)
+    names = sorted(c or "(unnamed)" for c in columns)  # Excel's trailing empty columns have no name
     return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
