@@ -34,6 +34,8 @@ from ontology import Schema
 MAPPINGS_DIR = Path(__file__).parent / "mappings"
 #: A template's placeholders: `{Any column name}`; everything between the braces is the column's name.
 TEMPLATE_FIELD = re.compile(r"\{([^{}]+)\}")
+#: `ids:` forms: a Salesforce id of 15 or 18 characters, a GUID with or without braces, in any case.
+IdForm = Literal["salesforce", "guid"]
 #: `format` values that are not strptime patterns: seconds or milliseconds since 1970-01-01 UTC.
 EPOCH_FORMATS = ("epoch_s", "epoch_ms")
 
@@ -303,6 +305,9 @@ class SourceSpec(BaseModel):
     require: WhenSpec | None = None
     # One row per column named with a prefix (stage dates on HubSpot's deal row); a node source only.
     unpivot: UnpivotSpec | None = None
+    # How record ids are written (unset means the mapping's): each spelling of an id in a key or reference by
+    # id is read as one (`loaders.normalise.ID_FORMS`).
+    ids: IdForm | None = None
 
     _file = field_validator("file")(_inside_export)
     _vals = field_validator("key", "source", "target", mode="before")(_value_spec)
@@ -361,6 +366,12 @@ class SourceSpec(BaseModel):
         made = self.unpivot.made() if self.unpivot else set()
         return set().union(*(s.columns() for s in self.value_specs())) - made
 
+    def id_columns(self) -> set[str]:
+        """The columns that name records by id: keys, and references without `by`."""
+        refs = [self.source, self.target, *(r.target for r in self.relations), *self.references]
+        ids = [self.key, *(a.key for a in self.also), *(r for r in refs if r is not None and r.by is None)]
+        return set().union(*(spec.columns() for spec in ids if spec is not None))
+
     def required_columns(self) -> set[str]:
         """The columns the file must have (all but those marked optional)."""
         made = self.unpivot.made() if self.unpivot else set()
@@ -376,6 +387,8 @@ class Mapping(BaseModel):
     delimiter: str = ","
     # Columns of every file deliberately not loaded (e.g. a CRM's checksum columns).
     ignore_columns: list[str] = Field(default_factory=list)
+    # How every source writes record ids, unless it says otherwise (`SourceSpec.ids`).
+    ids: IdForm | None = None
     sources: list[SourceSpec]
 
     _encoding = field_validator("encoding")(_known_encoding)
@@ -386,6 +399,7 @@ class Mapping(BaseModel):
         for src in self.sources:
             src.encoding = src.encoding or self.encoding
             src.delimiter = src.delimiter or self.delimiter
+            src.ids = src.ids or self.ids
             src.ignore_columns = [*self.ignore_columns, *src.ignore_columns]
         return self
 

@@ -1,4 +1,4 @@
-"""Normal forms that identity resolution compares: company names, websites, emails.
+"""Normal forms: company names, websites, emails (which identity resolution compares) and record ids.
 
 Each function maps the many ways a CRM user types one thing to one string,
 and maps empty input to "" (which never matches anything):
@@ -82,6 +82,36 @@ def text(value: object) -> str:
     """Any other value: folded and with single spaces."""
     return " ".join(fold(str(value)).split()) if value not in (None, "") else ""
 
+
+_SALESFORCE_ID15 = re.compile(r"[a-zA-Z0-9]{15}")
+_SALESFORCE_SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+_GUID = re.compile(r"\{?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\}?")
+
+
+def salesforce_id(value: str) -> str:
+    """A Salesforce record id in the 18-character form its API and Data Loader write; reports write 15.
+
+    The 15-character id is case-sensitive; the 3 characters Salesforce appends say which of its letters are
+    upper case (5 letters each), so the 18-character id follows from it. Anything else is left as it is.
+
+    >>> salesforce_id("001A0000006Vm9r")
+    '001A0000006Vm9rIAC'
+    """
+    if len(value) != 15 or not _SALESFORCE_ID15.fullmatch(value):  # most cells: 18 characters already
+        return value
+    return value + "".join(
+        _SALESFORCE_SUFFIX[sum(1 << i for i, c in enumerate(value[k : k + 5]) if "A" <= c <= "Z")] for k in (0, 5, 10)
+    )
+
+
+def guid(value: str) -> str:
+    """A GUID in lower case without braces (Dynamics' exports write `{8A3B...}` as well as `8a3b...`)."""
+    match = _GUID.fullmatch(value)
+    return match.group(1).lower() if match else value
+
+
+#: The forms a mapping's `ids:` names: each maps every spelling of one record's id to one string.
+ID_FORMS: dict[str, Callable[[str], str]] = {"salesforce": salesforce_id, "guid": guid}
 
 NORMALISERS: dict[str, Callable[[str | None], str]] = {
     "company_name": company_name, "website": website, "email": email, "text": text,

@@ -14,13 +14,14 @@ import codecs
 import csv
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import IO
 
 from graph.store import InvalidInput
 from loaders.mapping import Mapping, SourceSpec, UnpivotSpec
+from loaders.normalise import ID_FORMS
 from loaders.paths import export_file, export_file_problem
 
 #: Key of an error row: the reason the row could not be read; its text is under RAW.
@@ -362,7 +363,22 @@ def _unused(header: set[str], sources: list[SourceSpec]) -> set[str]:
 def source_rows(src: SourceSpec, source_dir: Path) -> Iterator[tuple[int, dict[str, str]]]:
     """`read_rows` of one mapping source, in its dialect (one row per unpivoted cell with `unpivot:`)."""
     rows = read_rows(export_file(source_dir, src.file), src.encoding or "utf-8", src.delimiter or ",")
+    if src.ids is not None:
+        rows = _normal_ids(rows, ID_FORMS[src.ids], src.id_columns())
     return rows if src.unpivot is None else _unpivot(rows, src.unpivot, src.columns())
+
+
+def _normal_ids(rows: Iterator[tuple[int, dict[str, str]]], form: Callable[[str], str],
+                columns: set[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """Rows with the ids in `columns` in one form: a report's 15-character Salesforce id names the record the
+    Data Loader's 18-character one does. Before parsing, so keys, references and templates (`{Id}:outcome`)
+    all see the same id."""
+    names = tuple(columns)
+    for line, raw in rows:
+        for column in names:
+            if column in raw:
+                raw[column] = form(raw[column].strip())
+        yield line, raw
 
 
 def _unpivot(rows: Iterator[tuple[int, dict[str, str]]], spec: UnpivotSpec,

@@ -1,0 +1,104 @@
+"""Exports in the shapes CRM tools and Excel write them, through the real CLI and the shipped mappings.
+
+`fixtures/salesforce_report/` is one Salesforce export from three tools: User.csv from Data Loader (18-character
+ids, every field quoted, CRLF, a UTF-8 BOM), Account.csv re-saved in Excel (two trailing unnamed columns, the
+parent named by its 15-character id), Opportunity.csv a report export (15-character ids, checkboxes as 1/0,
+a multi-line description with an emoji, the report's footer lines).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from api.cli import EXIT_BAD_INPUT, EXIT_OK, main
+from graph import open_store, sqlite_url
+from loaders.mapping import ValueSpec, WhenSpec
+from loaders.normalise import salesforce_id
+from loaders.quarantine import read_quarantine
+from loaders.records import RecordError
+from loaders.values import compile_condition, compile_value
+from ontology import load_schema
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REPORT = FIXTURES / "salesforce_report"
+ACME, ACME_EUROPE = "0015g00000B3cQrAAJ", "0015g00000B3cqRAAR"  # 15-character ids differing only in case
+
+
+def load(tmp_path: Path, capsys, export: Path, mapping: str) -> tuple[int, dict, str]:
+    code = main(["load", str(export), "--mapping", mapping, "--json",
+                 "--store", sqlite_url(tmp_path / "g.db"), "--home", str(tmp_path / "home")])
+    captured = capsys.readouterr()
+    return code, json.loads(captured.out) if captured.out.strip() else {}, captured.err
+
+
+def test_the_18_character_form_follows_from_the_15_character_id():
+    assert salesforce_id("001A0000006Vm9r") == "001A0000006Vm9rIAC"  # Salesforce's documented pair
+    assert salesforce_id(ACME[:15]) == ACME and salesforce_id(ACME_EUROPE[:15]) == ACME_EUROPE
+    assert salesforce_id(ACME) == ACME and salesforce_id("Acme") == "Acme"
+
+
+def test_true_false_tests_read_checkboxes_and_digits_stay_text():
+    closed = compile_condition(WhenSpec(column="IsClosed", equals="true"))
+    assert [closed({"IsClosed": v}) for v in ("1", "TRUE", "yes", "0", "false", "")] == [1, 1, 1, 0, 0, 0]
+    with pytest.raises(RecordError, match="IsClosed: 'WAHR' is not true/false"):
+        closed({"IsClosed": "WAHR"})
+    state = compile_condition(WhenSpec(column="statecode", equals="1"))  # a status code, not a checkbox
+    assert [state({"statecode": v}) for v in ("1", "2", "true")] == [True, False, False]
+    won = compile_value(ValueSpec(column="IsWon", map={"true": "won", "false": "lost"}))
+    assert [won({"IsWon": v}) for v in ("1", "0", "TRUE", "n")] == ["won", "lost", "won", "lost"]
+
+
+def test_a_salesforce_export_from_report_data_loader_and_excel_loads(tmp_path, capsys):
+    code, summary, err = load(tmp_path, capsys, REPORT, "salesforce")
+    assert code == EXIT_OK and summary["reconciles"] and "Traceback" not in err
+    files = {f["file"]: (f["read"], f["loaded"], f["quarantined"]) for f in summary["files"]}
+    assert files == {"User.csv": (2, 2, 0), "Account.csv": (2, 2, 0), "Opportunity.csv": (9, 3, 6)}
+    reasons = {(q["file"], q["line"]): q["reason"] for q in read_quarantine(Path(summary["quarantine_file"]))}
+    # The description spans lines 2-3, so the add-on deal is line 6; its checkbox is no boolean: not silently open.
+    assert reasons.pop(("Opportunity.csv", 6)) == "IsClosed: 'WAHR' is not true/false"
+    assert sorted(line for _, line in reasons) == [8, 10, 11, 12, 13]  # Grand Totals, Copyright, ... (not blanks)
+    assert all("a report's title, totals or footer" in r for r in reasons.values())
+    with open_store(sqlite_url(tmp_path / "g.db"), load_schema()) as store:
+        deals = store.get_nodes("Deal", [salesforce_id(f"0065g00000D3eA{c}") for c in "abc"])
+        assert len(deals) == 3  # stored under the 18-character ids Data Loader would give them
+        won, lost, open_ = deals
+        accounts = {d: [n.node["id"] for n in ns] for d, ns in store.neighbours("Deal", deals, "FOR_ACCOUNT").items()}
+        assert accounts == {won: [ACME], lost: [ACME_EUROPE], open_: [ACME_EUROPE]}  # ids differing in case: apart
+        parents = store.neighbours("Account", [ACME_EUROPE], "SUBSIDIARY_OF")[ACME_EUROPE]
+        assert [n.node["id"] for n in parents] == [ACME]  # named by its 15-character id in the Excel file
+        outcomes = store.get_nodes("Outcome", [f"{d}:outcome" for d in deals])
+        assert {k: v["result"] for k, v in outcomes.items()} == {f"{won}:outcome": "won", f"{lost}:outcome": "lost"}
+        assert store.get_node("Deal", won)["created_at"] == "2023-02-01T10:00:00Z"
+
+
+@pytest.mark.parametrize(("quote", "problem"), [
+    ("", "missing columns Id, Name"),  # European Excel: `Id;Name;IsActive`
+    ('"', "the header row is not readable as CSV"),  # every field quoted: `"Id";"Name";"IsActive"`
+])
+def test_a_semicolon_separated_file_says_which_delimiter_to_set(tmp_path, capsys, quote, problem):
+    export = Path(shutil.copytree(REPORT, tmp_path / "export"))
+    user = export / "User.csv"
+    user.write_text(user.read_text("utf-8-sig").replace('","', '";"').replace('"', quote), "utf-8")
+    code, _, err = load(tmp_path, capsys, export, "salesforce")
+    assert code == EXIT_BAD_INPUT and "Traceback" not in err
+    assert f"User.csv: {problem}" in err
+    assert 'the header is separated by ";", not ",": set `delimiter: ";"` for this file in the mapping' in err
+
+
+def test_dynamics_guids_in_braces_and_upper_case_name_the_same_records(tmp_path, capsys):
+    export = Path(shutil.copytree(FIXTURES / "dynamics365", tmp_path / "export"))
+    deals = export / "opportunity.csv"
+    account = "c0000000-0000-0000-0000-000000000001"
+    text = deals.read_text("utf-8")
+    deals.write_text(text.replace(f",{account},Fabrikam Inc,", f",{{{account.upper()}}},Fabrikam Inc,", 1), "utf-8")
+    assert deals.read_text("utf-8") != text
+    code, summary, _ = load(tmp_path, capsys, export, "dynamics")
+    assert code == EXIT_OK and summary["reconciles"]
+    assert [(f["read"], f["loaded"]) for f in summary["files"] if f["file"] == "opportunity.csv"] == [(8, 8)]
+    with open_store(sqlite_url(tmp_path / "g.db"), load_schema()) as store:
+        deal = "e0000000-0000-0000-0000-000000000001"
+        assert [n.node["id"] for n in store.neighbours("Deal", [deal], "FOR_ACCOUNT")[deal]] == [account]
