@@ -29,6 +29,10 @@ DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%Y/%m/%d")
 TRUE = {"true", "1", "yes", "y", "t"}
 FALSE = {"false", "0", "no", "n", "f"}
 _WHOLE = re.compile(r"[+-]?[0-9]+")
+# `5,000`, `1.234,50 €`, `$24,000`: thousands separators, a decimal comma or a currency sign (`number:` reads them).
+_FOR_PEOPLE = re.compile(r"[0-9][,'\u00a0 ][0-9]|[$€£¥%]|,[0-9]")
+# 31/12/2025: no such date read month first, and so likely the day first (which MM/DD/YYYY would swap silently).
+_DAY_FIRST = re.compile(r"(1[3-9]|2[0-9]|3[01])/(0?[1-9]|1[0-2])/[0-9]{4}")
 
 Check = Callable[[Any], Any]
 
@@ -50,7 +54,11 @@ def _date_only(text: str) -> date:
             return datetime.strptime(text, fmt).date()
         except ValueError:
             continue
-    raise ValueError(f"{text!r} is not a date (expected YYYY-MM-DD)")
+    if _DAY_FIRST.fullmatch(text):  # 31/12/2025: the month-first reading failed because the day comes first
+        raise ValueError(f"{text!r} is not a date (expected YYYY-MM-DD or month first, MM/DD/YYYY): the day comes "
+                         "first, so the column's other d/m dates were read month first too; give the column "
+                         '`format: "%d/%m/%Y"`')
+    raise ValueError(f"{text!r} is not a date (expected YYYY-MM-DD; for another form give the column a `format:`)")
 
 
 # The coercers take the text of a cell, or a value a mapping gives (a constant, a `map` result, a parsed
@@ -72,7 +80,8 @@ def parse_datetime(v: Any) -> datetime | None:
         try:
             parsed = _iso_datetime(text)
         except ValueError:
-            raise ValueError(f"{text!r} is not a date-time (expected ISO 8601)") from None
+            raise ValueError(f"{text!r} is not a date-time (expected ISO 8601, 2025-03-04T10:15:00Z; for another "
+                             'form give the column a `format:`, e.g. "%m/%d/%Y %I:%M %p")') from None
     else:
         parsed = datetime.combine(_date_only(text), datetime.min.time())
     if parsed.tzinfo is UTC and 1677 < parsed.year < 2262:  # `Z` and `+00:00`, well inside the range: as it is
@@ -111,6 +120,9 @@ def parse_decimal(v: Any) -> float | None:
     try:
         value = float(text)
     except ValueError:
+        if _FOR_PEOPLE.search(text) and any(c.isdigit() for c in text):
+            raise ValueError(f"{v!r} is not a number (written for people: give the column a `number:` with its "
+                             'separators and symbols, e.g. {thousands: ".", decimal: ","})') from None
         raise ValueError(f"{v!r} is not a number") from None
     if not math.isfinite(value):
         raise ValueError(f"{v!r} is not a finite number")

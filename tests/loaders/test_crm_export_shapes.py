@@ -19,7 +19,7 @@ from graph import open_store, sqlite_url
 from loaders.mapping import ValueSpec, WhenSpec
 from loaders.normalise import salesforce_id
 from loaders.quarantine import read_quarantine
-from loaders.records import RecordError
+from loaders.records import RecordError, parse_date, parse_datetime, parse_decimal, parse_integer
 from loaders.values import compile_condition, compile_value
 from ontology import load_schema
 
@@ -102,3 +102,18 @@ def test_dynamics_guids_in_braces_and_upper_case_name_the_same_records(tmp_path,
     with open_store(sqlite_url(tmp_path / "g.db"), load_schema()) as store:
         deal = "e0000000-0000-0000-0000-000000000001"
         assert [n.node["id"] for n in store.neighbours("Deal", [deal], "FOR_ACCOUNT")[deal]] == [account]
+
+
+@pytest.mark.parametrize(("parse", "text", "hint"), [
+    (parse_date, "31/01/2023", "the day comes first, so the column's other d/m dates were read month first too; "
+                               'give the column `format: "%d/%m/%Y"`'),
+    (parse_date, "04.03.2025", "for another form give the column a `format:`"),
+    (parse_datetime, "2/1/2023 10:00", 'for another form give the column a `format:`, e.g. "%m/%d/%Y %I:%M %p"'),
+    (parse_decimal, "1.234,50", "written for people: give the column a `number:`"),
+    (parse_decimal, "$24,000.00", "written for people: give the column a `number:`"),
+    (parse_integer, "1,200", "written for people: give the column a `number:`"),
+])
+def test_values_as_excel_writes_them_say_which_option_reads_them(parse, text, hint):
+    with pytest.raises(ValueError) as error:
+        parse(text)
+    assert hint in str(error.value)
