@@ -10,6 +10,7 @@ Keys and references are values too, with their own checks (`compile_id`,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -143,20 +144,39 @@ def compile_id(spec: ValueSpec, what: str) -> Callable[[Row], str]:
         value = str(get(row)).strip()
         if not value:
             raise RecordError(f"{name}: {what} is empty")
+        if "E+" in value or "e+" in value:
+            _check_not_rounded(name, value)
         return value
 
     return key
 
 
+# `1.23457E+11`: a long numeric id (HubSpot's Record ID) as Excel shows and saves it once it read it as a number.
+_EXCEL_ROUNDED = re.compile(r"[0-9](?:[.,][0-9]+)?E\+[0-9]+", re.IGNORECASE)
+
+
+def _check_not_rounded(name: str, value: str) -> None:
+    """`RecordError` for an id Excel rounded into scientific notation: its digits are gone, and it would name
+    another record or none, so the row is quarantined with what to do instead of loading a wrong id."""
+    if _EXCEL_ROUNDED.fullmatch(value):
+        raise RecordError(f"{name}: {value!r} is an id Excel turned into a rounded number; its digits are lost: "
+                          "export again and do not open the file in Excel, or import the column as text")
+
+
 def compile_refs(ref: RefSpec) -> Callable[[Row], list[str]]:
     """The node names a reference cell holds, as a function of a row: none when empty, several when `split`."""
-    get, separator = compile_value(ref), ref.split
+    get, separator, name = compile_value(ref), ref.split, where(ref)
 
     def names(row: Row) -> list[str]:
         value = str(get(row)).strip()
         if separator is None:
-            return [value] if value else []
-        return list(dict.fromkeys(v.strip() for v in value.split(separator) if v.strip()))
+            found = [value] if value else []
+        else:
+            found = list(dict.fromkeys(v.strip() for v in value.split(separator) if v.strip()))
+        if "E+" in value or "e+" in value:
+            for one in found:
+                _check_not_rounded(name, one)
+        return found
 
     return names
 
