@@ -89,6 +89,23 @@ def test_a_semicolon_separated_file_says_which_delimiter_to_set(tmp_path, capsys
     assert 'the header is separated by ";", not ",": set `delimiter: ";"` for this file in the mapping' in err
 
 
+def test_hubspot_stage_labels_close_deals_and_ids_excel_rounded_are_quarantined(tmp_path, capsys):
+    # hubspot_labels/: exported from HubSpot's UI (stage labels, `Closed Won`), then opened in Excel, which
+    # rounded two 12-digit Record IDs into `1.23457E+11`.
+    code, summary, _ = load(tmp_path, capsys, FIXTURES / "hubspot_labels", "hubspot")
+    assert code == EXIT_OK and summary["reconciles"]
+    files = {f["file"]: (f["read"], f["loaded"], f["quarantined"]) for f in summary["files"]}
+    assert files == {"owners.csv": (1, 1, 0), "companies.csv": (3, 2, 1), "deals.csv": (5, 4, 1)}
+    reasons = {(q["file"], q["line"]): q["reason"] for q in read_quarantine(Path(summary["quarantine_file"]))}
+    rounded = "'{}' is an id Excel turned into a rounded number; its digits are lost: export again and do not open"
+    assert reasons[("companies.csv", 4)].startswith("Record ID: " + rounded.format("1.23457E+11"))
+    assert reasons[("deals.csv", 6)].startswith("Record ID: " + rounded.format("2.23457E+11"))
+    with open_store(sqlite_url(tmp_path / "g.db"), load_schema()) as store:
+        outcomes = store.get_nodes("Outcome", [f"22345678900{i}:outcome" for i in range(1, 5)])
+        assert {k[9:12]: v["result"] for k, v in outcomes.items()} == {"001": "won", "002": "lost", "004": "won"}
+        assert store.get_node("Deal", "223456789001")["stage"] == "Closed Won"
+
+
 def test_dynamics_guids_in_braces_and_upper_case_name_the_same_records(tmp_path, capsys):
     export = Path(shutil.copytree(FIXTURES / "dynamics365", tmp_path / "export"))
     deals = export / "opportunity.csv"
