@@ -36,8 +36,8 @@ MAPPINGS_DIR = Path(__file__).parent / "mappings"
 TEMPLATE_FIELD = re.compile(r"\{([^{}]+)\}")
 #: `ids:` forms: a Salesforce id of 15 or 18 characters, a GUID with or without braces, in any case.
 IdForm = Literal["salesforce", "guid"]
-#: `format` values that are not strptime patterns: seconds or milliseconds since 1970-01-01 UTC.
-EPOCH_FORMATS = ("epoch_s", "epoch_ms")
+#: `format` values that are not strptime patterns: seconds or milliseconds since 1970-01-01 UTC; Excel's day number.
+EPOCH_FORMATS = ("epoch_s", "epoch_ms", "excel_days")
 
 
 class NumberFormat(BaseModel):
@@ -66,7 +66,7 @@ class ValueSpec(BaseModel):
     # Used for values the map does not list; without it (or keep_unmapped) such a value is an error.
     default: Any = None
     keep_unmapped: bool = False
-    # strptime pattern(s) tried in order, or epoch_s / epoch_ms; the result is a date-time.
+    # strptime pattern(s) tried in order, or epoch_s / epoch_ms / excel_days; the result is a date-time.
     format: str | list[str] | None = None
     # IANA zone of date-times written without an offset (default UTC).
     timezone: str | None = None

@@ -16,7 +16,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,6 +31,10 @@ FALSE = {"false", "0", "no", "n", "f"}
 _WHOLE = re.compile(r"[+-]?[0-9]+")
 # `5,000`, `1.234,50 €`, `$24,000`: thousands separators, a decimal comma or a currency sign (`number:` reads them).
 _FOR_PEOPLE = re.compile(r"[0-9][,'\u00a0 ][0-9]|[$€£¥%]|,[0-9]")
+# Excel stores a date as days since this (its day 60 is a 29 February 1900 that never was; later days are right).
+EXCEL_DAY_ZERO = datetime(1899, 12, 30)
+# 45292: a date as Excel stores it, written out by a sheet whose cells are not formatted as dates (1927..2173).
+_EXCEL_DAY = re.compile(r"[1-9][0-9]{4}(?:\.[0-9]+)?")
 # 31/12/2025: no such date read month first, and so likely the day first (which MM/DD/YYYY would swap silently).
 _DAY_FIRST = re.compile(r"(1[3-9]|2[0-9]|3[01])/(0?[1-9]|1[0-2])/[0-9]{4}")
 
@@ -58,6 +62,9 @@ def _date_only(text: str) -> date:
         raise ValueError(f"{text!r} is not a date (expected YYYY-MM-DD or month first, MM/DD/YYYY): the day comes "
                          "first, so the column's other d/m dates were read month first too; give the column "
                          '`format: "%d/%m/%Y"`')
+    if _EXCEL_DAY.fullmatch(text):
+        raise ValueError(f"{text!r} is not a date (expected YYYY-MM-DD): an Excel serial day number (45292 is "
+                         "2024-01-01)? give the column `format: excel_days`")
     raise ValueError(f"{text!r} is not a date (expected YYYY-MM-DD; for another form give the column a `format:`)")
 
 
@@ -184,7 +191,8 @@ def plain_number(text: str, thousands: str = "", decimal: str = ".", symbols: st
 
 
 def parse_formatted(text: str, formats: tuple[str, ...], timezone: str | None = None) -> datetime:
-    """A date-time read with a mapping's explicit `format` (strptime patterns tried in order, or epoch_s / epoch_ms).
+    """A date-time read with a mapping's explicit `format` (strptime patterns tried in order, or epoch_s / epoch_ms,
+    or excel_days: Excel's serial day number, `45292.5` = 2024-01-01 12:00).
 
     A value without an offset is taken to be in `timezone` (default UTC); the result is aware.
 
@@ -196,7 +204,10 @@ def parse_formatted(text: str, formats: tuple[str, ...], timezone: str | None = 
         try:
             if fmt in ("epoch_s", "epoch_ms"):
                 return datetime.fromtimestamp(float(text) / (1000 if fmt == "epoch_ms" else 1), UTC)
-            parsed = datetime.strptime(text, fmt)
+            if fmt == "excel_days":  # local time, like a pattern's: the zone is applied below
+                parsed = EXCEL_DAY_ZERO + timedelta(seconds=round(float(text) * 86400))
+            else:
+                parsed = datetime.strptime(text, fmt)
         except (ValueError, OverflowError, OSError):
             continue
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(timezone) if timezone else UTC)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -127,6 +128,7 @@ def test_dynamics_guids_in_braces_and_upper_case_name_the_same_records(tmp_path,
     (parse_date, "04.03.2025", "for another form give the column a `format:`"),
     (parse_datetime, "2/1/2023 10:00", 'for another form give the column a `format:`, e.g. "%m/%d/%Y %I:%M %p"'),
     (parse_decimal, "1.234,50", "written for people: give the column a `number:`"),
+    (parse_date, "45292", "an Excel serial day number (45292 is 2024-01-01)? give the column `format: excel_days`"),
     (parse_decimal, "$24,000.00", "written for people: give the column a `number:`"),
     (parse_integer, "1,200", "written for people: give the column a `number:`"),
 ])
@@ -134,3 +136,12 @@ def test_values_as_excel_writes_them_say_which_option_reads_them(parse, text, hi
     with pytest.raises(ValueError) as error:
         parse(text)
     assert hint in str(error.value)
+
+
+def test_excel_serial_days_are_read_with_format_excel_days():
+    created = compile_value(ValueSpec(column="Created On", format="excel_days", timezone="Europe/Berlin"))
+    assert parse_datetime(created({"Created On": "45292.75"})) == datetime(2024, 1, 1, 17, tzinfo=UTC)
+    assert parse_date(compile_value(ValueSpec(column="Close", format="excel_days"))({"Close": "45351"})) == date(
+        2024, 2, 29)
+    with pytest.raises(RecordError, match="'nan' does not match the date format excel_days"):
+        created({"Created On": "nan"})
