@@ -299,10 +299,15 @@ def check_files(mapping: Mapping, source_dir: Path) -> list[str]:
         if doubled:
             problems.append(f"{src.file}: the header names {_names(doubled)} more than once "
                             "(rename or drop all but one of them in the export)")
-        missing = src.required_columns() - set(header)
+        required = src.required_columns()
+        missing = required - set(header)
         if missing:
-            problems.append(f"{src.file}: missing columns {', '.join(sorted(missing))}"
-                            + _delimiter_hint(path, src, missing))
+            hint = _delimiter_hint(path, src, missing)
+            if not hint and missing == required and len(required) > 1 and any(header):
+                # A Salesforce report writes labels (Opportunity Name) where Data Loader writes API names (Name).
+                hint = ("; none of them is in the header: an export with other column names (a report's labels?): "
+                        "`dealgraph mapping draft` drafts a mapping for the columns it has")
+            problems.append(f"{src.file}: missing columns {', '.join(sorted(missing))}{hint}")
     return problems
 
 

@@ -35,6 +35,8 @@ _FOR_PEOPLE = re.compile(r"[0-9][,'\u00a0 ][0-9]|[$€£¥%]|,[0-9]")
 EXCEL_DAY_ZERO = datetime(1899, 12, 30)
 # 45292: a date as Excel stores it, written out by a sheet whose cells are not formatted as dates (1927..2173).
 _EXCEL_DAY = re.compile(r"[1-9][0-9]{4}(?:\.[0-9]+)?")
+# 1700000000 or 1700000000000: seconds or milliseconds since 1970 (2001..2286), HubSpot's internal values.
+_EPOCH = re.compile(r"[1-9][0-9]{9}(?:[0-9]{3})?(?:\.[0-9]+)?")
 # 31/12/2025: no such date read month first, and so likely the day first (which MM/DD/YYYY would swap silently).
 _DAY_FIRST = re.compile(r"(1[3-9]|2[0-9]|3[01])/(0?[1-9]|1[0-2])/[0-9]{4}")
 
@@ -62,10 +64,18 @@ def _date_only(text: str) -> date:
         raise ValueError(f"{text!r} is not a date (expected YYYY-MM-DD or month first, MM/DD/YYYY): the day comes "
                          "first, so the column's other d/m dates were read month first too; give the column "
                          '`format: "%d/%m/%Y"`')
-    if _EXCEL_DAY.fullmatch(text):
-        raise ValueError(f"{text!r} is not a date (expected YYYY-MM-DD): an Excel serial day number (45292 is "
-                         "2024-01-01)? give the column `format: excel_days`")
+    if hint := _number_date_hint(text):
+        raise ValueError(f"{text!r} is not a date (expected YYYY-MM-DD): {hint}")
     raise ValueError(f"{text!r} is not a date (expected YYYY-MM-DD; for another form give the column a `format:`)")
+
+
+def _number_date_hint(text: str) -> str | None:
+    """The `format` a date written as a number most likely needs, as a quarantine reason says it; None if none."""
+    if _EXCEL_DAY.fullmatch(text):
+        return "an Excel serial day number (45292 is 2024-01-01)? give the column `format: excel_days`"
+    if _EPOCH.fullmatch(text):
+        return "seconds or milliseconds since 1970? give the column `format: epoch_s` or `format: epoch_ms`"
+    return None
 
 
 # The coercers take the text of a cell, or a value a mapping gives (a constant, a `map` result, a parsed
@@ -211,7 +221,8 @@ def parse_formatted(text: str, formats: tuple[str, ...], timezone: str | None = 
         except (ValueError, OverflowError, OSError):
             continue
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(timezone) if timezone else UTC)
-    raise RecordError(f"{text!r} does not match the date format {' or '.join(formats)}")
+    hint = _number_date_hint(text)
+    raise RecordError(f"{text!r} does not match the date format {' or '.join(formats)}" + (f": {hint}" if hint else ""))
 
 
 COERCERS: dict[str, Check] = {

@@ -20,7 +20,14 @@ from graph import open_store, sqlite_url
 from loaders.mapping import ValueSpec, WhenSpec
 from loaders.normalise import salesforce_id
 from loaders.quarantine import read_quarantine
-from loaders.records import RecordError, parse_date, parse_datetime, parse_decimal, parse_integer
+from loaders.records import (
+    RecordError,
+    parse_date,
+    parse_datetime,
+    parse_decimal,
+    parse_formatted,
+    parse_integer,
+)
 from loaders.values import compile_condition, compile_value
 from ontology import load_schema
 
@@ -107,6 +114,18 @@ def test_hubspot_stage_labels_close_deals_and_ids_excel_rounded_are_quarantined(
         assert store.get_node("Deal", "223456789001")["stage"] == "Closed Won"
 
 
+def test_a_report_with_field_labels_says_a_mapping_is_needed_for_its_columns(tmp_path, capsys):
+    export = Path(shutil.copytree(REPORT, tmp_path / "export"))
+    (export / "Opportunity.csv").write_text(  # a report writes labels where Data Loader writes API names
+        '"Opportunity Name","Account Name","Amount","Close Date","Stage","Opportunity Owner"\n'
+        '"Acme platform","Acme Corp","50,000.00","5/1/2023","Closed Won","Rita Rep"\n', "utf-8")
+    code, _, err = load(tmp_path, capsys, export, "salesforce")
+    assert code == EXIT_BAD_INPUT and "Traceback" not in err
+    assert ("Opportunity.csv: missing columns AccountId, CloseDate, CreatedDate, Id, IsClosed, IsWon, Name, OwnerId; "
+            "none of them is in the header: an export with other column names (a report's labels?): "
+            "`dealgraph mapping draft` drafts a mapping for the columns it has") in err
+
+
 def test_dynamics_guids_in_braces_and_upper_case_name_the_same_records(tmp_path, capsys):
     export = Path(shutil.copytree(FIXTURES / "dynamics365", tmp_path / "export"))
     deals = export / "opportunity.csv"
@@ -129,6 +148,9 @@ def test_dynamics_guids_in_braces_and_upper_case_name_the_same_records(tmp_path,
     (parse_datetime, "2/1/2023 10:00", 'for another form give the column a `format:`, e.g. "%m/%d/%Y %I:%M %p"'),
     (parse_decimal, "1.234,50", "written for people: give the column a `number:`"),
     (parse_date, "45292", "an Excel serial day number (45292 is 2024-01-01)? give the column `format: excel_days`"),
+    (lambda text: parse_formatted(text, ("%Y-%m-%d %H:%M",)), "1670490000000",  # HubSpot's internal value
+     "does not match the date format %Y-%m-%d %H:%M: seconds or milliseconds since 1970? give the column "
+     "`format: epoch_s` or `format: epoch_ms`"),
     (parse_decimal, "$24,000.00", "written for people: give the column a `number:`"),
     (parse_integer, "1,200", "written for people: give the column a `number:`"),
 ])
