@@ -194,10 +194,23 @@ def parse_string(v: Any) -> str | None:
 
 
 def plain_number(text: str, thousands: str = "", decimal: str = ".", symbols: str = "") -> str:
-    """`$1,234.50` -> `1234.50` given the export's separators and symbols; the type coercers take it from there."""
-    for ch in symbols + thousands:
+    """`$1,234.50` -> `1234.50` given the export's separators and symbols; the type coercers take it from there.
+
+    Raises:
+        RecordError: the thousands separator is not between groups of three digits: `12.5` in a column of
+            `1.234,50` was typed with a decimal point, and dropping the `.` would read it as 125.
+    """
+    shown = text
+    for ch in symbols:
         text = text.replace(ch, "")
-    return text.replace(decimal, ".").strip() if decimal != "." else text.strip()
+    text = text.strip()
+    if thousands and thousands in text:
+        whole = text.split(decimal, 1)[0].lstrip("+-")
+        if not re.fullmatch(rf"[0-9]{{1,3}}(?:{re.escape(thousands)}[0-9]{{3}})+", whole):
+            raise RecordError(f"{shown!r} is not a number written with {thousands!r} between groups of three digits "
+                              f"and {decimal!r} before the decimals (as this column's `number:` says)")
+        text = text.replace(thousands, "")
+    return text.replace(decimal, ".") if decimal != "." else text
 
 
 def parse_formatted(text: str, formats: tuple[str, ...], timezone: str | None = None) -> datetime:

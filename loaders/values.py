@@ -116,8 +116,17 @@ def _truth_table(table: dict[str, Any]) -> dict[str, Any] | None:
 def _number_step(spec: ValueSpec) -> Callable[[Any], Any] | None:
     if spec.number is None:
         return None
-    thousands, decimal, symbols = spec.number.thousands, spec.number.decimal, spec.number.symbols
-    return lambda raw: plain_number(raw, thousands, decimal, symbols) if isinstance(raw, str) else raw
+    thousands, decimal, symbols, name = spec.number.thousands, spec.number.decimal, spec.number.symbols, where(spec)
+
+    def plain(raw: Any) -> Any:
+        if not isinstance(raw, str):
+            return raw
+        try:
+            return plain_number(raw, thousands, decimal, symbols)
+        except RecordError as e:
+            raise RecordError(f"{name}: {e}") from None
+
+    return plain
 
 
 def _format_step(spec: ValueSpec) -> Callable[[Any], Any] | None:

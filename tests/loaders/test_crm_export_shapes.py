@@ -17,6 +17,7 @@ import pytest
 
 from api.cli import EXIT_BAD_INPUT, EXIT_OK, main
 from graph import open_store, sqlite_url
+from loaders.draft import write_draft
 from loaders.mapping import ValueSpec, WhenSpec
 from loaders.normalise import salesforce_id
 from loaders.quarantine import read_quarantine
@@ -124,6 +125,22 @@ def test_a_report_with_field_labels_says_a_mapping_is_needed_for_its_columns(tmp
     assert ("Opportunity.csv: missing columns AccountId, CloseDate, CreatedDate, Id, IsClosed, IsWon, Name, OwnerId; "
             "none of them is in the header: an export with other column names (a report's labels?): "
             "`dealgraph mapping draft` drafts a mapping for the columns it has") in err
+
+
+def test_a_decimal_point_in_a_decimal_comma_column_is_quarantined_not_read_as_thousands(tmp_path, capsys):
+    mapping = tmp_path / "flat.yaml"
+    write_draft(FIXTURES / "flat", mapping)  # European Excel: `12.500,00 €`, so `number: {thousands: ".", ...}`
+    export = Path(shutil.copytree(FIXTURES / "flat", tmp_path / "export"))
+    with (export / "opportunities.csv").open("a", encoding="utf-8") as fh:
+        fh.write("Q-1099;Nordlicht AG;Tim Vogel;Edge Box;Angebot;12.5 €;Open\n")  # typed with a point: 12.50
+    code, summary, _ = load(tmp_path, capsys, export, str(mapping))
+    assert code == EXIT_OK and summary["reconciles"]
+    (quarantine,) = read_quarantine(Path(summary["quarantine_file"]))
+    assert quarantine["reason"] == ("Amount: '12.5 €' is not a number written with '.' between groups of three "
+                                    "digits and ',' before the decimals (as this column's `number:` says)")
+    with open_store(sqlite_url(tmp_path / "g.db"), load_schema()) as store:
+        assert store.get_node("Deal", "Q-1099") is None  # not loaded as 125
+        assert store.get_node("Deal", "Q-1001")["amount"] == 12500.0
 
 
 def test_dynamics_guids_in_braces_and_upper_case_name_the_same_records(tmp_path, capsys):
