@@ -257,8 +257,8 @@ def _width_reason(fields: int, width: int) -> str:
     """Why a row of the wrong width is rejected; a lone field is most likely a report's title or footer line."""
     reason = f"row has {fields} fields, header has {width}"
     if fields == 1 < width:
-        reason += (" (a line of one field, as a report's title, totals or footer are: 'Grand Totals', "
-                   "'Copyright ... salesforce.com'; export the details only, or cut those lines)")
+        reason += (" (a line of one field, as a report's title, totals and footer lines such as 'Grand Totals' or "
+                   "'Copyright ... salesforce.com' are; export the details only, or cut those lines)")
     return reason
 
 

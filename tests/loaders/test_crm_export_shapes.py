@@ -70,7 +70,7 @@ def test_a_salesforce_export_from_report_data_loader_and_excel_loads(tmp_path, c
     # The description spans lines 2-3, so the add-on deal is line 6; its checkbox is no boolean: not silently open.
     assert reasons.pop(("Opportunity.csv", 6)) == "IsClosed: 'WAHR' is not true/false"
     assert sorted(line for _, line in reasons) == [8, 10, 11, 12, 13]  # Grand Totals, Copyright, ... (not blanks)
-    assert all("a report's title, totals or footer" in r for r in reasons.values())
+    assert all("a report's title, totals and footer lines" in r for r in reasons.values())
     with open_store(sqlite_url(tmp_path / "g.db"), load_schema()) as store:
         deals = store.get_nodes("Deal", [salesforce_id(f"0065g00000D3eA{c}") for c in "abc"])
         assert len(deals) == 3  # stored under the 18-character ids Data Loader would give them
