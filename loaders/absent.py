@@ -16,7 +16,7 @@ from pathlib import Path
 
 from graph.store import InvalidInput
 from loaders.mapping import Mapping, SourceSpec, ValueSpec
-from loaders.read import header_of
+from loaders.read import source_header
 from ontology import Schema
 from ontology.names import Label, Rel
 
@@ -92,7 +92,7 @@ def _types(schema: Schema, src: SourceSpec, missing: set[str]) -> str:
 def _has_prefix(src: SourceSpec, source_dir: Path) -> bool:
     """Whether the file has a column the source's unpivot reads (unreadable: left for check_files to report)."""
     try:
-        header = header_of(source_dir / src.file, src.encoding or "utf-8", src.delimiter or ",")
+        header = source_header(src, source_dir)
     except (OSError, UnicodeError, InvalidInput):
         return True
     return any(src.unpivoted(column) for column in header)
@@ -101,7 +101,7 @@ def _has_prefix(src: SourceSpec, source_dir: Path) -> bool:
 def _absent_columns(src: SourceSpec, source_dir: Path) -> list[str]:
     """A note per optional property or relation whose columns the file lacks altogether."""
     try:
-        header = set(header_of(source_dir / src.file, src.encoding or "utf-8", src.delimiter or ","))
+        header = set(source_header(src, source_dir))
     except (OSError, UnicodeError, InvalidInput):
         return []  # check_files reports the file itself
 

@@ -119,7 +119,7 @@ def draft_mapping(source_dir: Path, today: datetime | None = None) -> Draft:
 
 
 def _shipped_fit(source_dir: Path, files: list[Path]) -> Draft | None:
-    from loaders.read import header_of
+    from loaders.read import source_header
 
     present = {p.name for p in files}
     for path in sorted(MAPPINGS_DIR.glob("*.yaml")):
@@ -130,7 +130,7 @@ def _shipped_fit(source_dir: Path, files: list[Path]) -> Draft | None:
         if not needed or any(s.file not in present for s in needed):
             continue
         if all(
-            s.required_columns() <= set(header_of(source_dir / s.file, s.encoding or "utf-8", s.delimiter or ","))
+            s.required_columns() <= set(source_header(s, source_dir))
             for s in needed
             if s.file in present
         ):

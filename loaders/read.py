@@ -144,6 +144,28 @@ def _bounded_lines(fh: IO[str], path: Path) -> Iterator[str]:
         yield line
 
 
+def source_header(src: SourceSpec, source_dir: Path) -> list[str]:
+    """The header of `src`'s file with its columns named as the mapping names them (`_as_named`).
+
+    Raises:
+        InvalidInput: the header row is not readable as CSV.
+    """
+    return _as_named(header_of(source_dir / src.file, src.encoding or "utf-8", src.delimiter or ","), src)
+
+
+def _as_named(header: list[str], src: SourceSpec) -> list[str]:
+    """`header` with each name that differs from a column the mapping names only in case taken as that column:
+    Salesforce's Data Loader writes `ID,ACCOUNTID`, the mapping (and Workbench) `Id,AccountId`. A name the
+    mapping uses as it is, or one of two names that differ only in case, stays as it is."""
+    named = src.columns() | {c for c in src.ignore_columns if not c.endswith("*")}
+    present = set(header)
+    wanted = {c.casefold(): c for c in named if c not in present}
+    if not wanted:
+        return header  # the usual case: every column as the mapping spells it
+    folds = Counter(h.casefold() for h in header)
+    return [wanted.get(h.casefold(), h) if h not in named and folds[h.casefold()] == 1 else h for h in header]
+
+
 def _header(reader: Iterator[list[str]], path: Path) -> list[str]:
     try:
         return [h.strip() for h in next(reader, [])]
@@ -191,10 +213,12 @@ class _LineCursor:
             self._fh = None
 
 
-def read_rows(path: Path, encoding: str = "utf-8", delimiter: str = ",") -> Iterator[tuple[int, dict[str, str]]]:
+def read_rows(path: Path, encoding: str = "utf-8", delimiter: str = ",",
+              rename: dict[str, str] | None = None) -> Iterator[tuple[int, dict[str, str]]]:
     """Rows of a CSV export with the line each starts on; BOM and CRLF are handled by the reader.
 
-    A row that cannot be read comes as `{ERROR: reason, RAW: its text}`; blank lines are skipped.
+    A row that cannot be read comes as `{ERROR: reason, RAW: its text}`; blank lines are skipped. `rename` gives
+    header names the rows use instead (`source_header`).
 
     Raises:
         InvalidInput: the file is not text in `encoding` (see `file_problem` to find this first).
@@ -206,6 +230,8 @@ def read_rows(path: Path, encoding: str = "utf-8", delimiter: str = ",") -> Iter
         with path.open(encoding=codec, newline="") as fh:
             reader = csv.reader(fh, delimiter=delimiter, strict=True)
             header = _header(reader, path)
+            if rename:
+                header = [rename.get(h, h) for h in header]
             width = len(header)
             while True:
                 line = reader.line_num + 1  # where the next record starts: records may span lines
@@ -286,7 +312,7 @@ def check_files(mapping: Mapping, source_dir: Path) -> list[str]:
             problems.append(f"{src.file}: {problem}")
             continue
         try:
-            header = header_of(path, src.encoding or "utf-8", src.delimiter or ",")
+            header = source_header(src, source_dir)
         except InvalidInput as e:
             problems.append(str(e) + _delimiter_hint(path, src, src.required_columns()))
             continue
@@ -317,7 +343,7 @@ def _delimiter_hint(path: Path, src: SourceSpec, wanted: set[str]) -> str:
     declared = src.delimiter or ","
     for other in (",", ";", "\t", "|"):
         try:
-            split = other != declared and wanted <= set(header_of(path, src.encoding or "utf-8", other))
+            split = other != declared and wanted <= set(_as_named(header_of(path, src.encoding or "utf-8", other), src))
         except InvalidInput:  # quoted for the declared delimiter: not readable split by this one
             continue
         if split:
@@ -344,7 +370,7 @@ def column_warnings(mapping: Mapping, source_dir: Path) -> list[str]:
         if export_file_problem(source_dir, src.file):
             continue  # check_files reports it; it is never opened
         try:
-            header = set(header_of(source_dir / src.file, src.encoding or "utf-8", src.delimiter or ","))
+            header = set(source_header(src, source_dir))
         except (OSError, UnicodeError, InvalidInput):
             continue  # check_files reports the file itself
         others = readers[src.file]
@@ -367,7 +393,10 @@ def _unused(header: set[str], sources: list[SourceSpec]) -> set[str]:
 
 def source_rows(src: SourceSpec, source_dir: Path) -> Iterator[tuple[int, dict[str, str]]]:
     """`read_rows` of one mapping source, in its dialect (one row per unpivoted cell with `unpivot:`)."""
-    rows = read_rows(export_file(source_dir, src.file), src.encoding or "utf-8", src.delimiter or ",")
+    path = export_file(source_dir, src.file)
+    header = header_of(path, src.encoding or "utf-8", src.delimiter or ",")
+    rename = {h: n for h, n in zip(header, _as_named(header, src), strict=True) if h != n}
+    rows = read_rows(path, src.encoding or "utf-8", src.delimiter or ",", rename)
     if src.ids is not None:
         rows = _normal_ids(rows, ID_FORMS[src.ids], src.id_columns())
     return rows if src.unpivot is None else _unpivot(rows, src.unpivot, src.columns())

@@ -84,6 +84,20 @@ def test_a_salesforce_export_from_report_data_loader_and_excel_loads(tmp_path, c
         assert store.get_node("Deal", won)["created_at"] == "2023-02-01T10:00:00Z"
 
 
+def test_headers_in_upper_case_as_data_loader_writes_them_load_the_same(tmp_path, capsys):
+    export = Path(shutil.copytree(REPORT, tmp_path / "export"))
+    for name in ("User.csv", "Account.csv", "Opportunity.csv"):
+        head, rest = (export / name).read_bytes().split(b"\r\n", 1)
+        (export / name).write_bytes(head.upper() + b"\r\n" + rest)  # "ID","NAME","ACCOUNTID",...
+    code, summary, _ = load(tmp_path, capsys, export, "salesforce")
+    assert code == EXIT_OK and summary["reconciles"]
+    files = {f["file"]: (f["read"], f["loaded"], f["quarantined"]) for f in summary["files"]}
+    assert files == {"User.csv": (2, 2, 0), "Account.csv": (2, 2, 0), "Opportunity.csv": (9, 3, 6)}
+    with open_store(sqlite_url(tmp_path / "g.db"), load_schema()) as store:
+        assert store.get_node("Account", ACME_EUROPE)["name"] == "Acme Europe"
+        assert store.get_node("Rep", salesforce_id("0055g00000A3bXz"))["active"] is False
+
+
 @pytest.mark.parametrize(("quote", "problem"), [
     ("", "missing columns Id, Name"),  # European Excel: `Id;Name;IsActive`
     ('"', "the header row is not readable as CSV"),  # every field quoted: `"Id";"Name";"IsActive"`
