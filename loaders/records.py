@@ -31,6 +31,8 @@ FALSE = {"false", "0", "no", "n", "f"}
 _WHOLE = re.compile(r"[+-]?[0-9]+")
 # `5,000`, `1.234,50 €`, `$24,000`: thousands separators, a decimal comma or a currency sign (`number:` reads them).
 _FOR_PEOPLE = re.compile(r"[0-9][,'\u00a0 ][0-9]|[$€£¥%]|,[0-9]")
+# 2025-02-30, 2025-13-01T10:00:00Z: written as ISO 8601, but no such day (or time); no `format:` would help.
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # Excel stores a date as days since this (its day 60 is a 29 February 1900 that never was; later days are right).
 EXCEL_DAY_ZERO = datetime(1899, 12, 30)
 # 45292: a date as Excel stores it, written out by a sheet whose cells are not formatted as dates (1927..2173).
@@ -66,6 +68,8 @@ def _date_only(text: str) -> date:
                          '`format: "%d/%m/%Y"`')
     if hint := _number_date_hint(text):
         raise ValueError(f"{text!r} is not a date (expected YYYY-MM-DD): {hint}")
+    if _ISO_DATE.match(text):
+        raise ValueError(f"{text!r} is not a date (YYYY-MM-DD, but no such day)")
     raise ValueError(f"{text!r} is not a date (expected YYYY-MM-DD; for another form give the column a `format:`)")
 
 
@@ -97,6 +101,8 @@ def parse_datetime(v: Any) -> datetime | None:
         try:
             parsed = _iso_datetime(text)
         except ValueError:
+            if _ISO_DATE.match(text):
+                raise ValueError(f"{text!r} is not a date-time (ISO 8601, but no such day or time)") from None
             raise ValueError(f"{text!r} is not a date-time (expected ISO 8601, 2025-03-04T10:15:00Z; for another "
                              'form give the column a `format:`, e.g. "%m/%d/%Y %I:%M %p")') from None
     else:

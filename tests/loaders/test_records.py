@@ -78,8 +78,7 @@ def test_a_record_gets_every_property_and_the_reserved_keys():
     ("Outcome", {"result": "maybe", "closed_at": "2025-01-01"},
      "result: Input should be 'won' or 'lost' (got 'maybe')"),
     ("Deal", {"name": "x", "created_at": "2025-02-30", "amount": "abc"},
-     "amount: 'abc' is not a number; created_at: '2025-02-30' is not a date "
-     "(expected YYYY-MM-DD; for another form give the column a `format:`)"),
+     "amount: 'abc' is not a number; created_at: '2025-02-30' is not a date (YYYY-MM-DD, but no such day)"),
     ("Account", {"name": "x", "employees": True}, "employees: True is not a number"),
 ])
 def test_every_field_that_does_not_fit_is_named_in_schema_order(typed, values, reason):
