@@ -325,16 +325,25 @@ def check_files(mapping: Mapping, source_dir: Path) -> list[str]:
         if doubled:
             problems.append(f"{src.file}: the header names {_names(doubled)} more than once "
                             "(rename or drop all but one of them in the export)")
-        required = src.required_columns()
-        missing = required - set(header)
+        missing = src.required_columns() - set(header)
         if missing:
-            hint = _delimiter_hint(path, src, missing)
-            if not hint and missing == required and len(required) > 1 and any(header):
-                # A Salesforce report writes labels (Opportunity Name) where Data Loader writes API names (Name).
-                hint = ("; none of them is in the header: an export with other column names (a report's labels?): "
-                        "`dealgraph mapping draft` drafts a mapping for the columns it has")
-            problems.append(f"{src.file}: missing columns {', '.join(sorted(missing))}{hint}")
+            problems.append(f"{src.file}: missing columns {', '.join(sorted(missing))}"
+                            + _missing_columns_hint(path, src, header, missing))
     return problems
+
+
+def _missing_columns_hint(path: Path, src: SourceSpec, header: list[str], missing: set[str]) -> str:
+    """What most likely hides the missing columns, and what to do: another delimiter, a title line above the
+    header, or other column names altogether; "" when it is none of these (a column simply left out)."""
+    hint = _delimiter_hint(path, src, missing)
+    if hint or missing != src.required_columns() or len(missing) < 2 or not any(header):
+        return hint
+    if len(header) == 1:
+        return (f"; the first line holds one field ({header[0][:80]!r}): a report's title above the header? "
+                "cut the lines above the header row")
+    # A Salesforce report writes labels (Opportunity Name) where Data Loader writes API names (Name).
+    return ("; none of them is in the header: an export with other column names (a report's labels?): "
+            "`dealgraph mapping draft` drafts a mapping for the columns it has")
 
 
 def _delimiter_hint(path: Path, src: SourceSpec, wanted: set[str]) -> str:

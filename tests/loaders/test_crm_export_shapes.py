@@ -157,6 +157,17 @@ def test_a_decimal_point_in_a_decimal_comma_column_is_quarantined_not_read_as_th
         assert store.get_node("Deal", "Q-1001")["amount"] == 12500.0
 
 
+def test_a_title_line_above_the_header_says_to_cut_it(tmp_path, capsys):
+    export = Path(shutil.copytree(REPORT, tmp_path / "export"))
+    deals = export / "Opportunity.csv"
+    deals.write_text("Opportunities closed this year\r\n\r\n" + deals.read_text("utf-8-sig"), "utf-8")
+    code, _, err = load(tmp_path, capsys, export, "salesforce")
+    assert code == EXIT_BAD_INPUT and "Traceback" not in err
+    assert ("Opportunity.csv: missing columns AccountId, CloseDate, CreatedDate, Id, IsClosed, IsWon, Name, OwnerId; "
+            "the first line holds one field ('Opportunities closed this year'): a report's title above the header? "
+            "cut the lines above the header row") in err
+
+
 def test_dynamics_guids_in_braces_and_upper_case_name_the_same_records(tmp_path, capsys):
     export = Path(shutil.copytree(FIXTURES / "dynamics365", tmp_path / "export"))
     deals = export / "opportunity.csv"
