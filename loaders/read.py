@@ -230,6 +230,7 @@ def read_rows(path: Path, encoding: str = "utf-8", delimiter: str = ",",
         with path.open(encoding=codec, newline="") as fh:
             reader = csv.reader(fh, delimiter=delimiter, strict=True)
             header = _header(reader, path)
+            again = header  # the header as written: a row that repeats it is no record
             if rename:
                 header = [rename.get(h, h) for h in header]
             width = len(header)
@@ -251,7 +252,10 @@ def read_rows(path: Path, encoding: str = "utf-8", delimiter: str = ",",
                                         "corrupted or binary data in the cell",
                                  RAW: cursor.text(line, reader.line_num)}
                 elif len(values) == width:
-                    yield line, dict(zip(header, values, strict=True))
+                    if again[0] in values[0] and _is_header(values, again):
+                        yield line, {ERROR: _REPEATED_HEADER, RAW: cursor.text(line, reader.line_num)}
+                    else:
+                        yield line, dict(zip(header, values, strict=True))
                 else:
                     yield line, {ERROR: _width_reason(len(values), width), RAW: cursor.text(line, reader.line_num)}
     except UnicodeDecodeError as e:
@@ -277,6 +281,16 @@ def rows_at(src: SourceSpec, source_dir: Path, lines: Iterable[int]) -> Iterator
             yield line, dict(zip(header, values, strict=False))  # a quarantined row may have the wrong width
     finally:
         cursor.close()
+
+
+# Two exports joined into one file (monthly files `cat`-ed together) bring the second one's header as a row.
+_REPEATED_HEADER = "the header row again, inside the file (two exports joined together?): not a record"
+
+
+def _is_header(values: list[str], header: list[str]) -> bool:
+    """Whether a row is `header` again. A joined file's BOM comes first, so the quotes around its first name are
+    read as text."""
+    return values[0].strip().lstrip("\ufeff").strip('"') == header[0] and [v.strip() for v in values[1:]] == header[1:]
 
 
 def _width_reason(fields: int, width: int) -> str:

@@ -157,6 +157,21 @@ def test_a_decimal_point_in_a_decimal_comma_column_is_quarantined_not_read_as_th
         assert store.get_node("Deal", "Q-1001")["amount"] == 12500.0
 
 
+def test_two_exports_joined_into_one_file_do_not_load_the_second_header_as_a_record(tmp_path, capsys):
+    export = Path(shutil.copytree(REPORT, tmp_path / "export"))
+    january = '\ufeff"Id","Name","ProductCode"\r\n"01t5g00000P3aAaAAJ","Core Platform","CORE-1"\r\n'
+    february = january.replace("P3aAaAAJ", "P3aAbAAJ").replace("Core Platform", "Analytics")
+    (export / "Product2.csv").write_text(january + february, "utf-8")  # `cat` of two monthly exports
+    code, summary, _ = load(tmp_path, capsys, export, "salesforce")
+    assert code == EXIT_OK and summary["reconciles"]
+    assert [(f["read"], f["loaded"]) for f in summary["files"] if f["file"] == "Product2.csv"] == [(3, 2)]
+    reasons = {(q["file"], q["line"]): q["reason"] for q in read_quarantine(Path(summary["quarantine_file"]))}
+    assert reasons[("Product2.csv", 3)] == ("the header row again, inside the file (two exports joined together?): "
+                                            "not a record")
+    with open_store(sqlite_url(tmp_path / "g.db"), load_schema()) as store:
+        assert store.node_ids("Product") == {"01t5g00000P3aAaAAJ", "01t5g00000P3aAbAAJ"}  # no Product "Id" named "Name"
+
+
 def test_a_title_line_above_the_header_says_to_cut_it(tmp_path, capsys):
     export = Path(shutil.copytree(REPORT, tmp_path / "export"))
     deals = export / "Opportunity.csv"
