@@ -2,10 +2,14 @@
 
 `read_rows` yields each row with the line it starts on. A row the CSV reader
 cannot take (cut off mid-quote, a field past the reader's limit, a wrong
-field count) is yielded as an error row, so the loader quarantines it and the
-rest of the file still loads. `file_problem` finds what makes a whole file
-unreadable (empty, binary, wrong encoding) before anything is parsed, and
-`check_files` adds missing files and columns: problems that stop a load.
+field count, the header again) is yielded as an error row, so the loader
+quarantines it and the rest of the file still loads. `file_problem` finds what
+makes a whole file unreadable (empty, binary, wrong encoding) before anything
+is parsed, and `check_files` adds missing files and columns: problems that stop
+a load, each with what most likely caused it (another delimiter, a title line,
+a report's labels). `source_rows` reads a file as its mapping source names the
+columns (`source_header`: `ACCOUNTID` is `AccountId`) and writes the ids
+(`ids:`, `loaders.normalise.ID_FORMS`).
 """
 
 from __future__ import annotations
