@@ -39,6 +39,8 @@ EXCEL_DAY_ZERO = datetime(1899, 12, 30)
 _EXCEL_DAY = re.compile(r"[1-9][0-9]{4}(?:\.[0-9]+)?")
 # 1700000000 or 1700000000000: seconds or milliseconds since 1970 (2001..2286), HubSpot's internal values.
 _EPOCH = re.compile(r"[1-9][0-9]{9}(?:[0-9]{3})?(?:\.[0-9]+)?")
+# French and other locales group thousands with a no-break space (`1 234,50 €`, U+00A0 or U+202F): read as a space.
+_NO_BREAK_SPACES = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2007": " ", "\u2009": " "})
 # 31/12/2025: no such date read month first, and so likely the day first (which MM/DD/YYYY would swap silently).
 _DAY_FIRST = re.compile(r"(1[3-9]|2[0-9]|3[01])/(0?[1-9]|1[0-2])/[0-9]{4}")
 
@@ -201,12 +203,13 @@ def parse_string(v: Any) -> str | None:
 
 def plain_number(text: str, thousands: str = "", decimal: str = ".", symbols: str = "") -> str:
     """`$1,234.50` -> `1234.50` given the export's separators and symbols; the type coercers take it from there.
+    No-break and thin spaces count as spaces, so `{thousands: " ", symbols: " €"}` reads French Excel's amounts.
 
     Raises:
         RecordError: the thousands separator is not between groups of three digits: `12.5` in a column of
             `1.234,50` was typed with a decimal point, and dropping the `.` would read it as 125.
     """
-    shown = text
+    shown, text = text, text.translate(_NO_BREAK_SPACES)
     for ch in symbols:
         text = text.replace(ch, "")
     text = text.strip()

@@ -224,3 +224,9 @@ def test_excel_serial_days_are_read_with_format_excel_days():
         2024, 2, 29)
     with pytest.raises(RecordError, match="'nan' does not match the date format excel_days"):
         created({"Created On": "nan"})
+
+
+def test_no_break_spaces_between_thousands_read_as_the_space_the_mapping_names():
+    amount = compile_value(ValueSpec(column="Montant", number={"thousands": " ", "decimal": ",", "symbols": " €"}))
+    assert [parse_decimal(amount({"Montant": v})) for v in ("1\u00a0234,50\u00a0€", "12\u202f500,00 €")] == [
+        1234.5, 12500.0]  # French Excel's amounts: U+00A0 and U+202F
