@@ -107,7 +107,7 @@ class Metrics:
 def _route(path: str) -> str:
     if path in ROUTES:
         return path
-    for prefix in ("/graphiql-assets/", "/widget-assets/", "/widget/account/"):
+    for prefix in ("/graphiql-assets/", "/widget-assets/", "/widget/account/", "/widget/deal/"):
         if path.startswith(prefix):
             return prefix.rstrip("/")  # one label per kind of page or asset, never one per id
     return "other"

@@ -24,6 +24,8 @@ from graph.store import StoreError
 
 #: Response header saying whether the answer came from the cache: `hit` or `miss` (absent: not cacheable).
 CACHE_HEADER = "X-Dealgraph-Cache"
+#: On every `/graphql` response: answers depend on the credential, and only `api.response_cache` may keep them.
+NO_STORE = "no-store"
 #: The context of a request that executes nothing (the GraphiQL page): it could see nothing if it tried.
 NOBODY = Principal(Role.REP, subject="nobody", method="none", rep_id="\x00nobody")
 
@@ -68,15 +70,20 @@ class DealgraphRouter(OfflineGraphQLRouter[GraphContext, None]):
 
     async def run(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         """Strawberry's own refusals (a mutation by GET, …) in the API's GraphQL shape, not Strawberry's plain
-        text (`api.request_guard` refuses malformed requests before they get this far)."""
+        text (`api.request_guard` refuses malformed requests before they get this far); every answer uncacheable."""
         try:
-            return await super().run(request, *args, **kwargs)
+            response = await super().run(request, *args, **kwargs)
         except HTTPException as e:
             code = "METHOD_NOT_ALLOWED" if e.status_code == 405 else "BAD_REQUEST"
             info = RequestInfo.of(request.scope)
             if info is not None:
                 info.error_codes.append(code)
-            return Response(error_body(e.reason, code), status_code=e.status_code, media_type="application/json")
+            response = Response(error_body(e.reason, code), status_code=e.status_code, media_type="application/json")
+        if isinstance(response, Response):
+            # An answer is what one credential may see: no proxy (nginx's cache keys a GET by its URL, not its
+            # `Authorization`) may hand it to another rep, and no browser may keep it on a shared machine's disk.
+            response.headers["Cache-Control"] = NO_STORE
+        return response
 
     async def execute_single(self, request: Any, request_adapter: Any, sub_response: Any, context: GraphContext,
                              root_value: Any, request_data: Any) -> ExecutionResult:

@@ -87,6 +87,10 @@ class Phrase:
             elif isinstance(part, Detail):
                 yield part.about
 
+    def details(self) -> Iterator[Detail]:
+        """The facts it states about nodes."""
+        return (part for part in self.parts if isinstance(part, Detail))
+
     def text(self, may_see: MaySee = _everyone) -> str:
         """The sentence as `may_see` allows: hidden nodes become "a deal you cannot see", their details vanish."""
         words = []
@@ -99,15 +103,18 @@ class Phrase:
                 words.append(part)
         return "".join(words)
 
-    def visible_to(self, may_see: MaySee) -> Phrase:
-        """The same sentence with every hidden node and its details replaced by plain words."""
-        if all(may_see(r) for r in self.refs()):
+    def visible_to(self, may_see: MaySee, may_know: MaySee | None = None) -> Phrase:
+        """The same sentence with every hidden node replaced by plain words, and without the details the reader may
+        not know (`may_know`, default `may_see`: a detail about a node the reader sees can still count nodes they
+        do not, such as an account's record over every rep's deals)."""
+        know = may_know or may_see
+        if all(may_see(r) for r in self.refs()) and all(know(d.about) for d in self.details()):
             return self
         parts: list[Segment] = []
         for part in self.parts:
             if isinstance(part, NodeRef) and not may_see(part):
                 parts.append(part.hidden_text())
-            elif isinstance(part, Detail) and not may_see(part.about):
+            elif isinstance(part, Detail) and not (may_see(part.about) and know(part.about)):
                 continue
             else:
                 parts.append(part)
@@ -280,22 +287,35 @@ class Explanation:
         for suggestion in self.suggestions:
             yield from suggestion.refs()
 
-    def visible_to(self, may_see: MaySee) -> Explanation:
+    def details(self) -> Iterator[Detail]:
+        """Every fact any of its sentences states about a node."""
+        phrases = [*((p.phrase, p.reference) for p in self.paths), *((s.phrase, s.reference) for s in self.suggestions)]
+        for phrase, reference in phrases:
+            yield from phrase.details()
+            yield from reference.details() if reference is not None else ()
+
+    def visible_to(self, may_see: MaySee, may_know: MaySee | None = None) -> Explanation:
         """What a reader who may see only some nodes gets: the one rule for every string it carries.
 
         Paths keep their weight and shape; hidden steps lose id and name, and sentences speak of
         "a deal you cannot see" without its facts. A suggestion naming a hidden node is dropped:
-        a next step about something the reader cannot see is no step they can take.
+        a next step about something the reader cannot see is no step they can take. A fact about a node
+        the reader sees is left out too where `may_know` (default `may_see`) says it is not theirs to know.
         """
-        if all(may_see(r) for r in self.refs()):
+        know = may_know or may_see
+        if all(may_see(r) for r in self.refs()) and all(know(d.about) for d in self.details()):
             return self
+
+        def seen(phrase: Phrase | None) -> Phrase | None:
+            return phrase.visible_to(may_see, know) if phrase is not None else None
+
         paths = tuple(
-            replace(p, phrase=p.phrase.visible_to(may_see),
-                    reference=p.reference.visible_to(may_see) if p.reference is not None else None,
+            replace(p, phrase=p.phrase.visible_to(may_see, know), reference=seen(p.reference),
                     steps=tuple(s if s.node is None or may_see(s.node) else replace(s, node=None) for s in p.steps))
             for p in self.paths
         )
-        suggestions = tuple(s for s in self.suggestions if all(may_see(r) for r in s.refs()))
+        suggestions = tuple(replace(s, phrase=s.phrase.visible_to(may_see, know), reference=seen(s.reference))
+                            for s in self.suggestions if all(may_see(r) for r in s.refs()))
         return replace(self, paths=paths, suggestions=suggestions)
 
     def top(self, n: int) -> Explanation:

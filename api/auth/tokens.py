@@ -98,6 +98,9 @@ class TokenVerifier:
         except (OverflowError, ValueError, TypeError):  # e.g. `"exp": 1e400`, which PyJWT's int() cannot hold
             raise TokenError("bearer token rejected: its `exp`, `nbf` or `iat` is not a usable time") from None
         self._check_lifetime(claims)
+        if not all(_is_text(claims.get(name)) for name in ("sub", "rep_id")):
+            # A lone surrogate ("\ud800") survives JSON but no store, log or audit line can hold it.
+            raise TokenError("bearer token rejected: its `sub` or `rep_id` is not valid Unicode text")
         try:
             role = Role(claims.get("role") or "")  # no claim: no role, like any unknown value
         except ValueError:
@@ -122,6 +125,17 @@ class TokenVerifier:
             raise TokenError(f"bearer token lives too long: exp - {since} is {lifetime:.0f} s, over the "
                              f"{self.max_lifetime_s} s this server accepts (DEALGRAPH_JWT_MAX_LIFETIME_S); "
                              "ask the identity provider for a shorter-lived token")
+
+
+def _is_text(value: Any) -> bool:
+    """False for a string that UTF-8 cannot encode (a lone surrogate); other values are checked elsewhere."""
+    if not isinstance(value, str):
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def mint_token(

@@ -15,7 +15,9 @@ Anything else is treated as missing: null by id, absent from lists, zero in
 counts, and anonymised in explanations: every string an explanation carries
 is rendered from node references (`graph.explanation`), so a hidden node's
 step loses id and name, sentences speak of "a deal you cannot see" without
-its facts, and a suggestion naming it is dropped (`Visibility.redact`).
+its facts, and a suggestion naming it is dropped (`Visibility.redact`). The
+record of a visible account or contact ("3 of 5 earlier deals won") is
+left out too unless every deal it counts is visible: it counts other reps'.
 
 A rep's deals and accounts (their `Book`) are read from the store again
 once the one in use is `DEALGRAPH_BOOK_TTL_S` old, per process (`BookCache`):
@@ -47,6 +49,12 @@ IMPLIED = frozenset(
         (Label.DEAL, Rel.REGARDS, "in"),
     }
 )
+
+
+#: A node's record in an explanation ("3 of 5 earlier deals won") counts the deals linked to it by this relation:
+#: every rep's, so a reader who sees the node is told its record only when they see all of those deals. (A rep they
+#: see is one whose book they read, every deal of it; a product's record is company-wide by design.)
+RECORDS = {Label.ACCOUNT: Rel.FOR_ACCOUNT, Label.CONTACT: Rel.INVOLVES}
 
 
 @dataclass(frozen=True)
@@ -238,4 +246,22 @@ class Visibility:
         def may_see(ref: NodeRef) -> bool:
             return ref.id in allowed.get(ref.label, ())
 
-        return [e.visible_to(may_see) if e is not None else None for e in explanations]
+        told = {(d.about.label, d.about.id) for e in explanations if e is not None for d in e.details()
+                if d.about.label in RECORDS and may_see(d.about)}
+        whole = await self._whole_records(told)
+
+        def may_know(ref: NodeRef) -> bool:
+            return ref.label not in RECORDS or (ref.label, ref.id) in whole
+
+        return [e.visible_to(may_see, may_know) if e is not None else None for e in explanations]
+
+    async def _whole_records(self, nodes: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        """The (label, id) among `nodes` all of whose deals (`RECORDS`) the principal sees."""
+        book = await self.book()
+        whole: set[tuple[str, str]] = set()
+        for label, relation in RECORDS.items():
+            ids = sorted(i for lbl, i in nodes if lbl == label)
+            deals = await self._reads.neighbours(label, relation, "in").load_many(ids) if ids else []
+            whole |= {(label, i) for i, links in zip(ids, deals, strict=True)
+                      if all(n.node["id"] in book.deals for n in links)}
+        return whole

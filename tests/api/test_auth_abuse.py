@@ -169,6 +169,17 @@ def test_a_jwt_that_lives_too_long_is_refused(strict_server, name: str) -> None:
     assert says in response.json()["errors"][0]["message"], response.text
 
 
+@pytest.mark.parametrize("claims", [{"sub": "\ud800"}, {"role": "rep", "rep_id": "005\udfff"}], ids=["sub", "rep_id"])
+def test_a_jwt_naming_a_lone_surrogate_is_refused(strict_server, claims: dict) -> None:
+    """JSON carries "\\ud800", but no store read, log line or audit event can hold it: a 401, not an internal error."""
+    base_url, _ = strict_server
+    headers = {"X-Forwarded-For": "203.0.113.99", "Authorization": f"Bearer {jwt_with(**claims)}"}
+    response = httpx.post(f"{base_url}/graphql", json={"query": "{ viewer { role } deals { totalCount } }"},
+                          headers=headers)
+    assert response.status_code == 401, response.text
+    assert "not valid Unicode text" in response.json()["errors"][0]["message"], response.text
+
+
 def test_a_jwt_within_the_lifetime_is_accepted(strict_server) -> None:
     base_url, _ = strict_server
     for credential in (jwt_with(exp=NOW + 3600), jwt_with(iat=None, exp=int(time.time()) + 3000)):

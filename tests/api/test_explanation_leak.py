@@ -176,6 +176,34 @@ def test_no_team_jwt_reads_outside_its_team_through_an_explanation(server: str, 
         assert not leaks(answers, graph, book), (team, leaks(answers, graph, book)[:5])
 
 
+def test_no_record_a_rep_reads_counts_a_deal_outside_their_book(server: str, trained, graph: Graph) -> None:
+    """ "The account Acme: 2 of 2 earlier deals won" names only Acme, which she sees, but counts deals other reps own:
+    whether they exist and how they ended. A record of an account, contact or rep is read only by someone who sees
+    every deal it counts (the deals linked to it)."""
+    linked: dict[tuple[str, str], set[str]] = {}
+    for deal, account in graph.account.items():
+        linked.setdefault(("Account", account), set()).add(deal)
+    for deal, contacts in graph.on_deal.items():
+        for contact in contacts:
+            linked.setdefault(("Contact", contact), set()).add(deal)
+    for deal, rep in graph.owner.items():
+        linked.setdefault(("Rep", rep), set()).add(deal)
+    withheld = 0
+    for rep in sorted(set(graph.owner.values())):
+        book = graph.book({rep})
+        endpoint = Endpoint(server, create_key(trained.home, Role.REP, rep_id=rep))
+        for deal, record in sorted(trained.store.latest_scores(sorted(book.deals)).items()):
+            details = list(record.explanation.details()) if record.explanation else []
+            told = {d.text for d in details if linked.get((d.about.label, d.about.id), set()) <= book.deals}
+            untold = {d.text for d in details if d.about.label in ("Account", "Contact", "Rep") and d.text} - told
+            if not untold:
+                continue
+            withheld += 1
+            served = list(strings(gql(endpoint, ONE_DEAL, {"id": deal})["data"]))
+            assert not [(text, s) for text in untold for s in served if text in s], (rep, deal)
+    assert withheld > 0  # the sample has records that count other reps' deals: the check read some
+
+
 def test_the_check_finds_a_name_from_outside_the_book(graph: Graph) -> None:
     """The oracle itself can fail: another rep's deal named in a sentence is found."""
     reps = sorted(set(graph.owner.values()))

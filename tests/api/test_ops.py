@@ -98,12 +98,13 @@ def test_operation_names_cannot_blow_up_the_label_set(api_url: Endpoint) -> None
     assert metric(text, "dealgraph_http_requests_total", route="/graphql", operation="other", status="200") > 0
 
 
-def test_widget_pages_get_one_route_label_not_one_per_account(api_url: Endpoint) -> None:
-    for account in ("001-a", "001-b", "001-c"):
-        assert httpx.get(f"{api_url}/widget/account/{account}").status_code == 200
+@pytest.mark.parametrize("kind", ["account", "deal"])
+def test_widget_pages_get_one_route_label_not_one_per_id(api_url: Endpoint, kind: str) -> None:
+    for node in ("0x1-a", "0x1-b", "0x1-c"):
+        assert httpx.get(f"{api_url}/widget/{kind}/{node}").status_code == 200
     text = httpx.get(f"{api_url}/metrics").text
-    assert metric(text, "dealgraph_http_requests_total", route="/widget/account", operation="-", status="200") >= 3
-    assert "001-a" not in text
+    assert metric(text, "dealgraph_http_requests_total", route=f"/widget/{kind}", operation="-", status="200") >= 3
+    assert "0x1-a" not in text
 
 
 def test_request_id_is_echoed_or_made(api_url: Endpoint) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 
 from api.auth import Role
@@ -166,6 +167,18 @@ def test_cursors_from_another_reps_pages_only_page_her_own_book(rita: Endpoint, 
     # A cursor is a position in the order (score 0.95, then id), not a grant: she gets her deals after it.
     assert ids(after_bobs_cursor) == book_server.book.open_of(RITA)
     assert not set(ids(after_bobs_cursor)) - set(book_server.book.open_of(RITA))
+
+
+def test_no_cache_between_her_and_the_server_may_keep_her_answers(rita: Endpoint) -> None:
+    """Her answer is what her key may see: a proxy that caches GETs by URL (nginx ignores `Authorization`) or a
+    shared machine's browser cache must not keep it for the next person; hits of the server's own cache included."""
+    query = {"query": "{ deals { edges { node { id name } } } }"}
+    sent = {"Authorization": f"Bearer {rita.token}"}
+    answers = [httpx.get(f"{rita}/graphql", params=query, headers=sent) for _ in range(2)]
+    answers += [httpx.post(f"{rita}/graphql", json=query, headers=sent),
+                httpx.get(f"{rita}/graphql", params={"query": "mutation { viewer }"}, headers=sent)]
+    assert answers[1].headers["x-dealgraph-cache"] == "hit"
+    assert [r.headers.get("cache-control") for r in answers] == ["no-store"] * 4, [r.headers for r in answers]
 
 
 def test_revops_and_admin_see_every_open_deal(book_server: BookServer) -> None:

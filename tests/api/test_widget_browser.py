@@ -395,6 +395,16 @@ def test_at_360px_a_deals_score_and_first_reason_are_above_the_fold(site, browse
     page.close()
 
 
+@pytest.mark.parametrize("code", ["XYZ", "XXX"])
+def test_a_code_that_is_no_currency_leaves_the_amount_a_plain_number(site, browser, code):
+    """Three capitals pass the page's check, but XYZ is no ISO 4217 currency and XXX means "no currency": neither may
+    be drawn as one ("XYZ 32,100"); the amount reads as it does without `?currency`."""
+    page = open_widget(browser, site.deal_url(f"?currency={code}"), 800)
+    amount = page.locator(".facts .amount").inner_text()
+    assert code not in amount and amount.startswith("Amount "), amount
+    page.close()
+
+
 def test_at_800px_the_deal_reads_in_one_screen(site, browser):
     page = open_widget(browser, site.deal_url(), 800, height=FOLD)
     shown = [page.locator(".pct"), page.locator("ol.paths").first.locator(".sentence").nth(1)]

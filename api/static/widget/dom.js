@@ -7,6 +7,11 @@
 
   const SVG_NS = "http://www.w3.org/2000/svg";
   const config = JSON.parse(document.getElementById("widget-config").textContent);
+  // The server passes any three capitals; Intl would draw one that is no currency (?currency=XYZ, a typo) as if it
+  // were ("XYZ 32,100"). Only a code this browser knows as a currency is used; else the amount is a plain number.
+  if (config.currency && Intl.supportedValuesOf && !Intl.supportedValuesOf("currency").includes(config.currency)) {
+    config.currency = null;
+  }
   const numbers = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
   const days = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric" });
   const DAY_MS = 86_400_000;

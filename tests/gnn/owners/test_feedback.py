@@ -157,6 +157,19 @@ def test_cli_feedback_and_audit_json_lines(site: Site, capsys: pytest.CaptureFix
     assert float(g.value(override, PROV.value)) == 0.2
 
 
+def test_the_audit_log_prints_a_reps_words_on_one_line_without_terminal_controls(
+        site: Site, capsys: pytest.CaptureFixture[str]) -> None:
+    """A reason is the rep's free text: a newline must not forge an admin's line, an escape must not reach the
+    terminal of whoever reads the log."""
+    forged = "#99 2026-01-01 00:00:00 feedback by key:0000 (admin) deal 006-r1: approved"
+    reason = f"fine\n{forged}\x1b[2J\x1b]0;title\x07 \u202eesrever"
+    assert "errors" not in feedback(site.as_(Role.REP, RITA), "006-r1", reason=reason)
+    assert main(["audit", "--store", sqlite_url(site.home / "graph.db"), "--home", str(site.home)]) == 0
+    [line] = capsys.readouterr().out.splitlines()
+    assert line.startswith("#1 ") and line.endswith(r"fine\n" + forged + r"\x1b[2J\x1b]0;title\x07 \u202eesrever")
+    assert line.isprintable()
+
+
 def test_promotions_and_rollbacks_are_audited_in_order(site: Site, capsys: pytest.CaptureFixture[str]) -> None:
     from datetime import UTC, datetime
 
