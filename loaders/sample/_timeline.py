@@ -114,13 +114,16 @@ def build_timeline(rng: np.random.Generator, response: np.ndarray, centred_logit
                 rng.uniform(14, 45) * DAY)))
             expected = events[-1][2]
             pushes += 1
+        first = amount_cents[o] * first_amount[o]
         if amount_move[o]:
-            # Corrected to the line items' total within the life seen so far (all of it once closed), so an open
-            # deal's history ends on the Amount the export shows.
-            events.append((created + int(rng.uniform(0.1, 0.9) * (limit - created)), "amount", int(amount_cents[o])))
+            corrected = created + int(rng.uniform(0.1, 0.9) * dur)  # to the line items' total, the exported Amount
+            if corrected < limit:
+                events.append((corrected, "amount", int(amount_cents[o])))
+            else:  # an open deal not corrected by the export shows that total from the start, as it exports it
+                first = amount_cents[o]
         if opp_closed[o]:
             events.append((end, "stage", WON_STAGE if opp_won[o] else LOST_STAGE))
-        stage, amount = 0, int(round(amount_cents[o] * first_amount[o]))
+        stage, amount = 0, int(round(first))
         close_day = (created + int(optimism[o] * dur)) // DAY
         ch.append((o, created, stage, amount, close_day))
         for t, what, value in sorted(events):
