@@ -77,7 +77,7 @@ def build_timeline(rng: np.random.Generator, response: np.ndarray, centred_logit
 
     ``centred_logit`` is the true logit less the base rate: the propensity the readouts are noisy copies of.
     What the history ends on is what the Opportunity row shows: an open deal's stage and expected close day (in
-    the past if the day slipped unpushed), a closed deal's Closed stage and the day it closed.
+    the past once pushes stopped at 8), a closed deal's Closed stage and the day it closed.
     """
     n_opp = opp_created.size
     duration = np.maximum(opp_close - opp_created, DAY)

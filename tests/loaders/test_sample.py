@@ -279,7 +279,7 @@ def test_deal_structure_amounts_and_stages(export: Export) -> None:
             open_count += 1
             assert stage in OPEN_STAGES and (opp["Probability"], opp["ForecastCategoryName"]) == OPEN_STAGES[stage]
             assert opp["IsWon"] == "false" and opp["Loss_Reason__c"] == ""
-            # The expected close the rep last set: after creation, and before the export if it slipped unpushed.
+            # The expected close the rep last set: after creation; before the export once the rep stopped pushing it.
             close, created = parse_date(opp["CloseDate"]), parse_dt(opp["CreatedDate"])
             assert close is None or created is None or close >= created.date()
         else:
@@ -502,7 +502,7 @@ def test_rejects_bad_arguments(tmp_path: Path) -> None:
 def test_history_ends_where_the_opportunity_stands(export: Export) -> None:
     # Salesforce writes a history row whenever the stage, amount or close date changes, each holding the values
     # from then on, so the last row carries the opportunity's current StageName, Amount and CloseDate: open, the
-    # expected close the rep last set (overdue if it passed unpushed); closed, the day it closed.
+    # expected close the rep last set (overdue once they stopped pushing it); closed, the day it closed.
     as_of = DEFAULT_AS_OF
     last: dict[str, tuple[datetime, dict[str, str]]] = {}
     for row in export.raw["OpportunityHistory.csv"]:
