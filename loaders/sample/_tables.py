@@ -15,7 +15,7 @@ from ontology.names import Label
 
 from . import _vocab as V
 from ._activity_tables import events, opportunity_history, tasks
-from ._format import DAY, fmt_bool, fmt_date, fmt_datetime, fmt_int, fmt_money, sf_ids
+from ._format import fmt_bool, fmt_date, fmt_datetime, fmt_int, fmt_money, sf_ids
 from ._world import World
 
 Columns = dict[str, list[str]]
@@ -223,7 +223,7 @@ def _opportunities(w: World, lay: Layout, refs: Refs) -> Columns:
         "StageName": _pick(tuple(s[0] for s in _STAGES), stage).tolist(),
         "Amount": fmt_money(w.opp_amount_cents[p]),
         "Probability": _pick(tuple(str(s[1]) for s in _STAGES), stage).tolist(),
-        "CloseDate": fmt_date(w.opp_close[p] // DAY).tolist(),
+        "CloseDate": fmt_date(w.opp_close_day[p]).tolist(),
         "IsClosed": fmt_bool(w.opp_closed[p]).tolist(),
         "IsWon": fmt_bool(w.opp_won[p]).tolist(),
         "Type": np.where(

@@ -72,10 +72,12 @@ class Timeline:
 def build_timeline(rng: np.random.Generator, response: np.ndarray, centred_logit: np.ndarray,
                    opp_created: np.ndarray, opp_close: np.ndarray, opp_closed: np.ndarray, opp_won: np.ndarray,
                    amount_cents: np.ndarray, ocr_opp: np.ndarray, ocr_contact: np.ndarray,
-                   ocr_created: np.ndarray, as_of_s: int) -> tuple[Timeline, np.ndarray]:
-    """Every deal's history and activity up to ``as_of_s``, and the stage each open deal stands in now.
+                   ocr_created: np.ndarray, as_of_s: int) -> tuple[Timeline, np.ndarray, np.ndarray]:
+    """Every deal's history and activity up to ``as_of_s``, and the stage and close day its history ends on.
 
     ``centred_logit`` is the true logit less the base rate: the propensity the readouts are noisy copies of.
+    What the history ends on is what the Opportunity row shows: an open deal's stage and expected close day (in
+    the past once pushes stopped at 8), a closed deal's Closed stage and the day it closed.
     """
     n_opp = opp_created.size
     duration = np.maximum(opp_close - opp_created, DAY)
@@ -93,7 +95,7 @@ def build_timeline(rng: np.random.Generator, response: np.ndarray, centred_logit
 
     ch: list[tuple[int, int, int, int, int]] = []  # opp, time, stage, amount cents, close day
     acts: list[tuple[int, int, int, int, bool, bool, int]] = []
-    now_stage = np.full(n_opp, -1)
+    now_stage, now_close_day = np.full(n_opp, -1), np.full(n_opp, -1, dtype=np.int64)
     for o in range(n_opp):
         created, dur, end = int(opp_created[o]), int(duration[o]), int(opp_close[o])
         limit = min(end, as_of_s)
@@ -112,11 +114,16 @@ def build_timeline(rng: np.random.Generator, response: np.ndarray, centred_logit
                 rng.uniform(14, 45) * DAY)))
             expected = events[-1][2]
             pushes += 1
+        first = amount_cents[o] * first_amount[o]
         if amount_move[o]:
-            events.append((created + int(rng.uniform(0.1, 0.9) * dur), "amount", int(amount_cents[o])))
+            corrected = created + int(rng.uniform(0.1, 0.9) * dur)  # to the line items' total, the exported Amount
+            if corrected < limit:
+                events.append((corrected, "amount", int(amount_cents[o])))
+            else:  # an open deal not corrected by the export shows that total from the start, as it exports it
+                first = amount_cents[o]
         if opp_closed[o]:
             events.append((end, "stage", WON_STAGE if opp_won[o] else LOST_STAGE))
-        stage, amount = 0, int(round(amount_cents[o] * first_amount[o]))
+        stage, amount = 0, int(round(first))
         close_day = (created + int(optimism[o] * dur)) // DAY
         ch.append((o, created, stage, amount, close_day))
         for t, what, value in sorted(events):
@@ -124,12 +131,14 @@ def build_timeline(rng: np.random.Generator, response: np.ndarray, centred_logit
                 continue
             if what == "stage":
                 stage = value
+                if stage in (WON_STAGE, LOST_STAGE):
+                    close_day = t // DAY  # closing a deal sets its close date to the day it closed
             elif what == "close":
                 close_day = value // DAY
             else:
                 amount = value
             ch.append((o, t, stage, amount, close_day))
-        now_stage[o] = stage
+        now_stage[o], now_close_day[o] = stage, close_day
         _activities(rng, o, created, dur, limit, m_act[o], response, rows_of[o], ocr_contact, ocr_created, acts)
 
     ch_arr = np.array(ch, dtype=np.int64).reshape(-1, 5)
@@ -143,7 +152,7 @@ def build_timeline(rng: np.random.Generator, response: np.ndarray, centred_logit
         act_opp=act_arr[:, 0], act_time=act_arr[:, 1], act_kind=act_arr[:, 2], act_ocr=act_arr[:, 3],
         act_inbound=act_arr[:, 4].astype(bool), act_open_task=act_arr[:, 5].astype(bool), act_booked=act_arr[:, 6],
     )
-    return timeline, now_stage
+    return timeline, now_stage, now_close_day
 
 
 def _activities(rng: np.random.Generator, o: int, created: int, dur: int, limit: int, momentum: float,

@@ -88,7 +88,8 @@ class World:
     opp_account: np.ndarray
     opp_owner: np.ndarray
     opp_created: np.ndarray
-    opp_close: np.ndarray
+    opp_close: np.ndarray  # when the deal truly closes (after the export for open deals): drives the outcomes
+    opp_close_day: np.ndarray  # the exported CloseDate, where the deal's history ends (see `_timeline`)
     opp_closed: np.ndarray
     opp_won: np.ndarray
     opp_stage: np.ndarray  # 0..5 open stage, 6 won, 7 lost
@@ -486,10 +487,12 @@ def build_world(n_accounts: int, seed: int, as_of_s: int) -> World:
     elapsed = (as_of_s - opp_created) / np.maximum(opp_close - opp_created, 1)
     open_stage = np.minimum((elapsed * len(V.OPEN_STAGES)).astype(np.int64), len(V.OPEN_STAGES) - 1)
     opp_stage = np.where(opp_closed, np.where(opp_won, 6, 7), open_stage)
-    timeline, now_stage = _timeline.build_timeline(
+    timeline, now_stage, now_close_day = _timeline.build_timeline(
         timeline_rng, con_response, logit - base, opp_created, opp_close, opp_closed, opp_won, amount_cents,
         ocr_opp, ocr_contact, ocr_created, as_of_s)
     opp_stage = np.where(opp_closed, opp_stage, now_stage)  # an open deal stands where its history left it
+    # Closed: the day it closed, the one the records count (`_history`); open: the expected close last set.
+    opp_close_day = np.where(opp_closed, opp_close // DAY, now_close_day)
     by_time = np.lexsort((opp_created, opp_account))
     opp_new_customer = np.zeros(n_opp, dtype=bool)
     opp_new_customer[by_time[_group_starts(opp_account[by_time])]] = True
@@ -547,7 +550,8 @@ def build_world(n_accounts: int, seed: int, as_of_s: int) -> World:
         sp_contact=sp_contact, sp_account=sp_account, sp_start_day=sp_start_day, sp_end_day=sp_end_day,
         sp_created=sp_created, sp_roles=sp_roles,
         opp_account=opp_account, opp_owner=opp_owner, opp_created=opp_created, opp_close=opp_close,
-        opp_closed=opp_closed, opp_won=opp_won, opp_stage=opp_stage, opp_amount_cents=amount_cents,
+        opp_close_day=opp_close_day, opp_closed=opp_closed, opp_won=opp_won, opp_stage=opp_stage,
+        opp_amount_cents=amount_cents,
         opp_new_customer=opp_new_customer, opp_type_existing=opp_type_existing, opp_lead=opp_lead,
         opp_loss=opp_loss, opp_name=opp_name,
         effects=effects, logit=logit, key_contact=key_contact,

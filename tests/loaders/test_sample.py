@@ -279,8 +279,9 @@ def test_deal_structure_amounts_and_stages(export: Export) -> None:
             open_count += 1
             assert stage in OPEN_STAGES and (opp["Probability"], opp["ForecastCategoryName"]) == OPEN_STAGES[stage]
             assert opp["IsWon"] == "false" and opp["Loss_Reason__c"] == ""
-            close = parse_date(opp["CloseDate"])
-            assert close is None or close >= as_of.date()
+            # The expected close the rep last set: after creation; before the export once the rep stopped pushing it.
+            close, created = parse_date(opp["CloseDate"]), parse_dt(opp["CreatedDate"])
+            assert close is None or created is None or close >= created.date()
         else:
             won = opp["IsWon"] == "true"
             assert stage == ("Closed Won" if won else "Closed Lost")
@@ -299,12 +300,14 @@ def test_timestamps_fall_in_history_and_children_follow_their_deal(export: Expor
         assert ts is None or start <= ts < as_of
     for rows in (e.ocr, e.oli):
         for row in rows:
+            opp = e.opps[row["OpportunityId"]]
             opp_created, ts = created[row["OpportunityId"]], parse_dt(row["CreatedDate"])
-            close = parse_date(e.opps[row["OpportunityId"]]["CloseDate"])
+            close = parse_date(opp["CloseDate"])
             if opp_created is None or close is None:
                 continue
             assert opp_created <= ts <= as_of
-            assert ts.date() <= close
+            # Closed: the day it closed. Open: an expected close, which work on an overdue deal may pass.
+            assert opp["IsClosed"] == "false" or ts.date() <= close
     for acc in e.accounts.values():
         assert parse_dt(acc["CreatedDate"]) < as_of
 
@@ -497,8 +500,11 @@ def test_rejects_bad_arguments(tmp_path: Path) -> None:
 
 
 def test_history_ends_where_the_opportunity_stands(export: Export) -> None:
+    # Salesforce writes a history row whenever the stage, amount or close date changes, each holding the values
+    # from then on, so the last row carries the opportunity's current StageName, Amount and CloseDate: open, the
+    # expected close the rep last set (overdue once they stopped pushing it); closed, the day it closed.
     as_of = DEFAULT_AS_OF
-    last: dict[str, tuple[datetime, str]] = {}
+    last: dict[str, tuple[datetime, dict[str, str]]] = {}
     for row in export.raw["OpportunityHistory.csv"]:
         when = parse_dt(row["CreatedDate"])
         assert when is not None and when < as_of  # nothing recorded after the export
@@ -508,9 +514,21 @@ def test_history_ends_where_the_opportunity_stands(export: Export) -> None:
         created = parse_dt(opp["CreatedDate"])
         assert created is None or when >= created  # (None: a date dirt broke)
         if row["OpportunityId"] not in last or when >= last[row["OpportunityId"]][0]:
-            last[row["OpportunityId"]] = (when, row["StageName"])
-    for opp_id, (_, stage) in last.items():
-        assert stage == export.opps[opp_id]["StageName"]  # open: its last stage; closed: Closed Won / Lost
+            last[row["OpportunityId"]] = (when, row)  # ties: the later row in the file (Id order)
+    assert len(last) == len(export.opps)
+    compared = Counter[str]()
+    for opp_id, (_, row) in last.items():
+        opp = export.opps[opp_id]
+        assert row["StageName"] == opp["StageName"]  # open: its last stage; closed: Closed Won / Lost
+        if not opp["Amount"].startswith("-"):  # planted negative amounts are dirt, left for quarantine
+            assert row["Amount"] == opp["Amount"], opp_id
+            compared["Amount"] += 1
+        if parse_date(opp["CloseDate"]) is not None:  # likewise planted bad close dates
+            assert row["CloseDate"] == opp["CloseDate"], (opp_id, opp["IsClosed"])
+            compared["CloseDate"] += 1
+    dirt = export.summary.dirt
+    assert compared["Amount"] == len(export.opps) - dirt["negative_amount"]
+    assert compared["CloseDate"] == len(export.opps) - dirt["bad_opportunity_close_date"]
 
 
 def test_economic_buyers_replies_carry_the_response_effect(export: Export) -> None:
