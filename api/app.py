@@ -134,7 +134,8 @@ def create_app(store: GraphStore, home: Path, *, graphiql: bool = True, settings
         openapi_url=None,
     )
     # What the routes read, through `api.served.AppServed`: the one thing kept on the app.
-    app.state.served = Served(store, home, model_card, authenticator, metrics, books, health)
+    feedback = FailureThrottle(settings.feedback_burst, settings.feedback_per_minute)
+    app.state.served = Served(store, home, model_card, authenticator, metrics, books, health, feedback)
     app.add_exception_handler(AuthError, _auth_error)
     # GraphiQL's bundle is ~1 MB; compressed it is a fraction, and so are large query results.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)  # 9 costs 2-3x the CPU for ~3% less

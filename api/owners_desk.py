@@ -14,12 +14,13 @@ for every role.
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from strawberry.dataloader import DataLoader
 
-from api.auth import Principal, Role
+from api.auth import FailureThrottle, Principal, Role
 from api.graphql.store_reads import ScoreReads
 from gnn.owners.audit import Actor, AuditEvent, read_events
 from gnn.owners.feedback import record_feedback
@@ -40,6 +41,14 @@ class Forbidden(DealgraphError):
     """The principal's role may not do this (GraphQL code FORBIDDEN)."""
 
 
+class RateLimited(DealgraphError):
+    """The principal gave more feedback than `feedback_burst` in a row (GraphQL code RATE_LIMITED)."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 def actor_of(principal: Principal) -> Actor:
     return Actor(subject=principal.subject, role=principal.role.value, rep_id=principal.rep_id)
 
@@ -52,6 +61,9 @@ class OwnersDesk:
     loaders: Loaders
     health_cache: HealthCache | None = None
     score_reads: ScoreReads | None = None  # the request's, for the response cache: what it read of scores
+    # Feedback events per principal: each is an audit record and, as a write, empties the response cache for
+    # everyone, so one rep (or a faulty client sending 20 aliased mutations a request) must not give them unbounded.
+    feedback_limit: FailureThrottle | None = None
     # A request's `score { review }` of many deals reads their held changes in one worker-thread hop.
     _held: DataLoader[str, Pending | None] = field(init=False, repr=False, compare=False)
 
@@ -77,6 +89,11 @@ class OwnersDesk:
         """
         if await self.loaders.nodes(Label.DEAL).load(deal_id) is None:
             raise InvalidInput(f"no deal {deal_id!r}")  # the same words whether it is missing or not theirs
+        if self.feedback_limit is not None:
+            wait = self.feedback_limit.retry_after(self.principal.subject)
+            if wait is not None:
+                raise RateLimited(f"too much feedback in a short time: try again in {math.ceil(wait)} s", wait)
+            self.feedback_limit.failed(self.principal.subject)  # the bucket counts events, failed or not
         event = await asyncio.to_thread(record_feedback, self.store, actor_of(self.principal), deal_id, target, text,
                                         override, path)
         return await self.as_seen(event)

@@ -43,7 +43,7 @@ async def graphql_context(request: HTTPConnection, served: AppServed) -> GraphCo
     if info is not None and executes:
         info.subject, info.role = principal.subject, principal.role.value
     return GraphContext(served.store, principal, served.model_card, timer=served.metrics.observe_store,
-                        books=served.books, health=served.health)
+                        books=served.books, health=served.health, feedback=served.feedback)
 
 
 def is_mutation(query: str | None) -> bool:

@@ -84,6 +84,13 @@ class Settings(BaseSettings):
     auth_failures_per_minute: float = Field(
         30.0, gt=0, description="How fast a client address earns back failed attempts (token bucket refill)"
     )
+    feedback_burst: int = Field(
+        30, ge=1, description="Feedback events one principal may give in a row before `giveFeedback` is refused "
+        "(RATE_LIMITED): each one is an audit record and drops every cached answer"
+    )
+    feedback_per_minute: float = Field(
+        6.0, gt=0, description="How fast a principal earns back feedback events (token bucket refill)"
+    )
     auth_negative_cache_entries: int = Field(
         4096, ge=0, description="Wrong API keys remembered per process, so a repeat costs no scrypt (0: off)"
     )

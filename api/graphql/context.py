@@ -19,7 +19,7 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
-from api.auth import Principal
+from api.auth import FailureThrottle, Principal
 from api.graphql.deal_query import DealQuery, open_deals_page
 from api.graphql.store_reads import OPEN_DEALS_BATCH, StoreReads, StoreTimer
 from api.graphql.visibility import BookCache, Visibility
@@ -126,6 +126,7 @@ class GraphContext(BaseContext):
         timer: called with (store method, seconds) after every store call.
         books: the app's cache of reps' books (default: none, every request reads its own).
         health: the app's cache of the serving model's health (`modelHealth`; default: none).
+        feedback: the app's limit on feedback events per principal (default: none).
     """
 
     def __init__(
@@ -136,6 +137,7 @@ class GraphContext(BaseContext):
         timer: StoreTimer | None = None,
         books: BookCache | None = None,
         health: HealthCache | None = None,
+        feedback: FailureThrottle | None = None,
     ) -> None:
         super().__init__()
         reads = StoreReads(store, timer) if timer else StoreReads(store)
@@ -144,4 +146,4 @@ class GraphContext(BaseContext):
         self.loaders = Loaders(reads, Visibility(principal, reads, books))
         self.model_card = model_card
         # The owners' loop (api.owners_desk), with the same visibility; it reads scores beside the loaders.
-        self.owners = OwnersDesk(store, self.loaders, health, self.score_reads)
+        self.owners = OwnersDesk(store, self.loaders, health, self.score_reads, feedback)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from datetime import datetime
 from enum import Enum
 
@@ -226,11 +227,16 @@ class Mutation:
     async def give_feedback(self, info: strawberry.Info, deal_id: strawberry.ID, target: FeedbackTarget,
                             reason: str, path: int | None = None,
                             override_probability: float | None = None) -> AuditEvent:
+        from api.owners_desk import RateLimited
+
         try:
             event = await info.context.owners.give_feedback(str(deal_id), target.value, reason,
                                                             override_probability, path)
         except InvalidInput as e:
             raise UserInputError(str(e)) from e
+        except RateLimited as e:
+            raise GraphQLError(str(e), extensions={"code": "RATE_LIMITED",
+                                                   "retryAfter": math.ceil(e.retry_after_s)}) from e
         return AuditEvent.of(event)
 
     @strawberry.mutation(description="Accept (serve the held score) or reject (keep the served one) a score change "

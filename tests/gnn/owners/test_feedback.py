@@ -189,3 +189,27 @@ def test_promotions_and_rollbacks_are_audited_in_order(site: Site, capsys: pytes
     assert [(e["action"], e["text"]) for e in events] == [
         ("feedback", "the champion left last week"), ("promote", "promote: v1 -> v2"),
         ("rollback", "rollback: v2 -> v1")]
+
+
+def test_feedback_beyond_a_principals_burst_is_refused_and_records_nothing(tmp_path: Path) -> None:
+    """Each feedback event is an audit record and empties every user's cached answers: one rep (or a client
+    retrying in a loop) gets `feedback_burst` in a row, then RATE_LIMITED with the seconds to wait; others
+    are not held up by her."""
+    from api.settings import Settings
+
+    store = open_store(sqlite_url(tmp_path / "graph.db"))
+    try:
+        build_book(store)
+        with serve(create_app(store, tmp_path, settings=Settings(feedback_burst=2, feedback_per_minute=1))) as url:
+            site = Site(url, tmp_path, store)
+            rita, revops = site.as_(Role.REP, RITA), site.as_(Role.REVOPS)
+            assert all("errors" not in feedback(rita, "006-r1") for _ in range(2))
+            refused = feedback(rita, "006-r1")
+            assert refused["data"] is None
+            error = refused["errors"][0]
+            assert error["extensions"]["code"] == "RATE_LIMITED" and 0 < error["extensions"]["retryAfter"] <= 60
+            assert "try again in" in error["message"]
+            assert "errors" not in feedback(revops, "006-r2")  # her bucket is her own
+            assert len(gql(site.as_(Role.ADMIN), AUDIT)["data"]["auditEvents"]) == 3  # the refused one is not there
+    finally:
+        store.close()
