@@ -26,8 +26,8 @@ from fastapi.staticfiles import StaticFiles
 from api.auth import (
     Authenticator,
     AuthError,
-    FailureThrottle,
     KeyStore,
+    Throttle,
     TokenVerifier,
     TooManyFailures,
 )
@@ -82,7 +82,7 @@ def authenticator_from(settings: Settings, home: Path) -> Authenticator:
         max_lifetime_s=settings.jwt_max_lifetime_s,
     )
     keys = KeyStore(settings.keys_path(home))
-    throttle = FailureThrottle(settings.auth_failures_burst, settings.auth_failures_per_minute)
+    throttle = Throttle(settings.auth_failures_burst, settings.auth_failures_per_minute)
     return Authenticator(keys, tokens, required=settings.auth == "required", throttle=throttle,
                          negative_cache_size=settings.auth_negative_cache_entries)
 
@@ -134,7 +134,7 @@ def create_app(store: GraphStore, home: Path, *, graphiql: bool = True, settings
         openapi_url=None,
     )
     # What the routes read, through `api.served.AppServed`: the one thing kept on the app.
-    feedback = FailureThrottle(settings.feedback_burst, settings.feedback_per_minute)
+    feedback = Throttle(settings.feedback_burst, settings.feedback_per_minute)
     app.state.served = Served(store, home, model_card, authenticator, metrics, books, health, feedback)
     app.add_exception_handler(AuthError, _auth_error)
     # GraphiQL's bundle is ~1 MB; compressed it is a fraction, and so are large query results.

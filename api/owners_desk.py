@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from strawberry.dataloader import DataLoader
 
-from api.auth import FailureThrottle, Principal, Role
+from api.auth import Principal, Role, Throttle
 from api.graphql.store_reads import ScoreReads
 from gnn.owners.audit import Actor, AuditEvent, read_events
 from gnn.owners.feedback import record_feedback
@@ -63,7 +63,7 @@ class OwnersDesk:
     score_reads: ScoreReads | None = None  # the request's, for the response cache: what it read of scores
     # Feedback events per principal: each is an audit record and, as a write, empties the response cache for
     # everyone, so one rep (or a faulty client sending 20 aliased mutations a request) must not give them unbounded.
-    feedback_limit: FailureThrottle | None = None
+    feedback_limit: Throttle | None = None
     # A request's `score { review }` of many deals reads their held changes in one worker-thread hop.
     _held: DataLoader[str, Pending | None] = field(init=False, repr=False, compare=False)
 
@@ -93,7 +93,7 @@ class OwnersDesk:
             wait = self.feedback_limit.retry_after(self.principal.subject)
             if wait is not None:
                 raise RateLimited(f"too much feedback in a short time: try again in {math.ceil(wait)} s", wait)
-            self.feedback_limit.failed(self.principal.subject)  # the bucket counts events, failed or not
+            self.feedback_limit.spend(self.principal.subject)
         event = await asyncio.to_thread(record_feedback, self.store, actor_of(self.principal), deal_id, target, text,
                                         override, path)
         return await self.as_seen(event)

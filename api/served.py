@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
-from api.auth import Authenticator, FailureThrottle
+from api.auth import Authenticator, Throttle
 from api.graphql.visibility import BookCache
 from api.ops import Metrics
 from api.owners_health import HealthCache
@@ -28,7 +28,7 @@ class Served:
     metrics: Metrics
     books: BookCache  # each rep's book of deals, cached for `book_ttl_s`
     health: HealthCache  # the owners' loop: modelHealth and its gauges
-    feedback: FailureThrottle  # feedback events per principal (`giveFeedback`'s limit)
+    feedback: Throttle  # feedback events per principal (`giveFeedback`'s limit)
 
 
 def served(connection: HTTPConnection) -> Served:

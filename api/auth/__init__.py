@@ -8,10 +8,10 @@ principal may see.
 from api.auth.authenticator import Authenticator, AuthError, TooManyFailures
 from api.auth.keys import KeyRecord, KeyStore
 from api.auth.principal import Principal, Role
-from api.auth.throttle import FailureThrottle
+from api.auth.throttle import Throttle
 from api.auth.tokens import TokenVerifier, mint_token
 
 __all__ = [
-    "AuthError", "Authenticator", "FailureThrottle", "KeyRecord", "KeyStore", "Principal", "Role", "TokenVerifier",
+    "AuthError", "Authenticator", "KeyRecord", "KeyStore", "Principal", "Role", "Throttle", "TokenVerifier",
     "TooManyFailures", "mint_token",
 ]

@@ -25,7 +25,7 @@ from collections import OrderedDict
 
 from api.auth.keys import PREFIX, KeyStore
 from api.auth.principal import Principal, Role
-from api.auth.throttle import FailureThrottle
+from api.auth.throttle import Throttle
 from api.auth.tokens import TokenError, TokenVerifier
 from graph.errors import DealgraphError
 
@@ -68,9 +68,9 @@ class Authenticator:
     """
 
     def __init__(self, keys: KeyStore, tokens: TokenVerifier, *, required: bool = True,
-                 throttle: FailureThrottle | None = None, negative_cache_size: int = FAILED_CACHE_SIZE) -> None:
+                 throttle: Throttle | None = None, negative_cache_size: int = FAILED_CACHE_SIZE) -> None:
         self.keys, self.tokens, self.required = keys, tokens, required
-        self.throttle = throttle or FailureThrottle(burst=30, per_minute=30)
+        self.throttle = throttle or Throttle(burst=30, per_minute=30)
         self._verified: OrderedDict[bytes, str] = OrderedDict()
         self._failed: OrderedDict[bytes, None] = OrderedDict()
         self._failed_max = negative_cache_size
@@ -91,7 +91,7 @@ class Authenticator:
         except TooManyFailures:
             raise
         except AuthError:
-            self.throttle.failed(client)
+            self.throttle.spend(client)
             raise
 
     async def _authenticate(self, authorization: str | None, client: str) -> Principal:

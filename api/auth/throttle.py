@@ -1,4 +1,7 @@
-"""A per-client limit on failed credentials: a token bucket per address, in memory, bounded.
+"""A per-key limit on events: a token bucket per key, in memory, bounded.
+
+Two limits use it: failed credentials per client address (`Authenticator`) and feedback events per principal
+(`api.owners_desk`: each one is an audit record and empties every user's cached answers).
 
 Checking an API key costs a scrypt (~40 ms of CPU, by design), so a caller who
 knows a key id can make the server burn a core by sending wrong secrets. Each
@@ -24,12 +27,12 @@ from collections import OrderedDict
 MAX_CLIENTS = 10_000
 
 
-class FailureThrottle:
-    """Token buckets of failed attempts by client address.
+class Throttle:
+    """Token buckets of events (failed credentials, feedback) by key (a client address, a principal).
 
     Example:
-        >>> throttle = FailureThrottle(burst=2, per_minute=6)
-        >>> throttle.failed("10.0.0.1"); throttle.failed("10.0.0.1")
+        >>> throttle = Throttle(burst=2, per_minute=6)
+        >>> throttle.spend("10.0.0.1"); throttle.spend("10.0.0.1")
         >>> round(throttle.retry_after("10.0.0.1"))  # seconds until one more attempt is allowed
         10
     """
@@ -44,14 +47,14 @@ class FailureThrottle:
         return min(float(self.burst), tokens + (now - at) * self.rate)
 
     def retry_after(self, client: str) -> float | None:
-        """Seconds until `client` may try a credential again; None when it may now."""
+        """Seconds until `client` may have one more event; None when it may now."""
         if client not in self._buckets:
             return None
         tokens = self._tokens(client, time.monotonic())
         return None if tokens >= 1.0 else (1.0 - tokens) / self.rate
 
-    def failed(self, client: str) -> None:
-        """Count one failed credential from `client`."""
+    def spend(self, client: str) -> None:
+        """Count one event (a failed credential, a feedback) of `client`."""
         now = time.monotonic()
         with self._lock:
             self._buckets[client] = (self._tokens(client, now) - 1.0, now)

@@ -19,7 +19,7 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
-from api.auth import FailureThrottle, Principal
+from api.auth import Principal, Throttle
 from api.graphql.deal_query import DealQuery, open_deals_page
 from api.graphql.store_reads import OPEN_DEALS_BATCH, StoreReads, StoreTimer
 from api.graphql.visibility import BookCache, Visibility
@@ -137,7 +137,7 @@ class GraphContext(BaseContext):
         timer: StoreTimer | None = None,
         books: BookCache | None = None,
         health: HealthCache | None = None,
-        feedback: FailureThrottle | None = None,
+        feedback: Throttle | None = None,
     ) -> None:
         super().__init__()
         reads = StoreReads(store, timer) if timer else StoreReads(store)

@@ -17,10 +17,10 @@ from api.app import create_app
 from api.auth import (
     Authenticator,
     AuthError,
-    FailureThrottle,
     KeyRecord,
     KeyStore,
     Role,
+    Throttle,
     TokenVerifier,
     TooManyFailures,
 )
@@ -65,7 +65,7 @@ def test_a_wrong_secret_costs_one_scrypt_however_often_it_is_sent(home, cache_si
     root, _ = home
     keys = CountingKeys(root / "api-keys.db")
     good = create_key(root, Role.ADMIN)
-    authenticator = Authenticator(keys, TokenVerifier(), throttle=FailureThrottle(100, 100),
+    authenticator = Authenticator(keys, TokenVerifier(), throttle=Throttle(100, 100),
                                   negative_cache_size=cache_size)
     for _ in range(5):
         assert "not recognised" in refuse(authenticator, wrong_secret(good)).reason
@@ -77,7 +77,7 @@ def test_the_negative_cache_is_bounded(home) -> None:
     root, _ = home
     keys = CountingKeys(root / "api-keys.db")
     good = create_key(root, Role.ADMIN)
-    authenticator = Authenticator(keys, TokenVerifier(), throttle=FailureThrottle(100, 100), negative_cache_size=2)
+    authenticator = Authenticator(keys, TokenVerifier(), throttle=Throttle(100, 100), negative_cache_size=2)
     for n in (1, 2, 3, 1):  # the first is pushed out by the third, so it costs a scrypt again
         refuse(authenticator, wrong_secret(good, n))
     assert keys.checks == 4
@@ -87,7 +87,7 @@ def test_an_address_over_its_failures_is_told_when_to_come_back_and_checks_nothi
     root, _ = home
     keys = CountingKeys(root / "api-keys.db")
     good, fresh = create_key(root, Role.ADMIN), create_key(root, Role.REVOPS)
-    authenticator = Authenticator(keys, TokenVerifier(), throttle=FailureThrottle(burst=3, per_minute=6))
+    authenticator = Authenticator(keys, TokenVerifier(), throttle=Throttle(burst=3, per_minute=6))
     asyncio.run(authenticator.authenticate(f"Bearer {good}", "10.0.0.2"))  # verified before the attack
     for n in range(3):
         assert not isinstance(refuse(authenticator, wrong_secret(good, n), "10.0.0.2"), TooManyFailures)
@@ -102,14 +102,14 @@ def test_an_address_over_its_failures_is_told_when_to_come_back_and_checks_nothi
 
 
 def test_the_throttle_refills_and_forgets_the_oldest_address() -> None:
-    throttle = FailureThrottle(burst=1, per_minute=60_000, max_clients=2)  # a token a millisecond
-    throttle.failed("a")
+    throttle = Throttle(burst=1, per_minute=60_000, max_clients=2)  # a token a millisecond
+    throttle.spend("a")
     assert throttle.retry_after("a") is not None
     time.sleep(0.01)  # not a timing assertion: any wait over 1 ms refills one attempt
     assert throttle.retry_after("a") is None
-    slow = FailureThrottle(burst=1, per_minute=1, max_clients=2)
+    slow = Throttle(burst=1, per_minute=1, max_clients=2)
     for client in ("a", "b", "c"):
-        slow.failed(client)
+        slow.spend(client)
     assert slow.retry_after("a") is None and slow.retry_after("c") is not None
 
 
