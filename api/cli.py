@@ -13,6 +13,7 @@ import importlib
 import json
 import logging
 import sys
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,9 +39,24 @@ EXAMPLE_QUERY = """{
 log = logging.getLogger(__name__)
 
 
+#: What a terminal acts on or what reorders text, never printed as it is: control characters (an escape sequence,
+#: a newline inside a value), format marks (a bidi override) and lone surrogates.
+_UNSAFE = frozenset(("Cc", "Cf", "Cs"))
+
+
+def safe_text(text: str, keep: str = "") -> str:
+    """`text` for a terminal: the characters of `_UNSAFE` but those in `keep` shown as Python escapes (`\\x1b`),
+    never acted on. CLI output carries what others wrote (a rep's feedback, a deal's name from a CRM export): it
+    must not drive the reader's terminal, nor, printed with `keep=""`, forge another line of a log."""
+    if text.isprintable():
+        return text  # nearly always
+    return "".join(c if c in keep or unicodedata.category(c) not in _UNSAFE
+                   else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def out(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
-    """One JSON object with --json, else the human text."""
-    print(json.dumps(data, default=str) if getattr(args, "json", False) else text)
+    """One JSON object with --json, else the human text (its own lines and tabs kept, `safe_text`)."""
+    print(json.dumps(data, default=str) if getattr(args, "json", False) else safe_text(text, keep="\n\t"))
 
 
 def cmd_sample(args: argparse.Namespace, settings: Settings) -> int:

@@ -19,13 +19,6 @@ if TYPE_CHECKING:
     from gnn.owners.monitor import Health
 
 
-def one_line(text: str) -> str:
-    """`text` as one terminal line: control and format characters (a newline, an escape sequence, a bidi override, a
-    lone surrogate) are shown as Python escapes, never acted on. The text of a feedback event is a rep's own words:
-    they must not forge another line of the log or drive the reader's terminal."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
-
-
 def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
     from api.cli import EXIT_OK, _store, out
     from api.owners_desk import cli_principal, desk_for, run
@@ -43,7 +36,7 @@ def cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
-    from api.cli import EXIT_OK, _store
+    from api.cli import EXIT_OK, _store, safe_text
     from api.owners_desk import cli_principal, desk_for
 
     with _store(settings) as store:
@@ -58,7 +51,8 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
             p = f" p={e.probability:.2f}" if e.probability is not None else ""
             o = f" override={e.override_probability:.2f}" if e.override_probability is not None else ""
             who = f"{e.actor.subject} ({e.actor.role})"
-            print(one_line(f"#{e.seq} {e.at:%Y-%m-%d %H:%M:%S} {e.action} by {who}{about}{p}{o}: {e.text}"))
+            # One line per event whatever its text holds: a rep's newline must not forge another event's line.
+            print(safe_text(f"#{e.seq} {e.at:%Y-%m-%d %H:%M:%S} {e.action} by {who}{about}{p}{o}: {e.text}"))
     return EXIT_OK
 
 

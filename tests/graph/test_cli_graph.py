@@ -201,3 +201,16 @@ def test_copy_sqlite_to_neo4j_and_back(loaded, tmp_path, capsys, monkeypatch):
         same_content(source, copy)
         assert {d: s.probability for d, s in source.latest_scores(source.node_ids("Deal")).items()} == {
             d: s.probability for d, s in copy.latest_scores(copy.node_ids("Deal")).items()}
+
+
+def test_cli_text_never_drives_the_readers_terminal(store_copy: str, capsys: pytest.CaptureFixture) -> None:
+    """A deal's name comes from a CRM export: an escape sequence or a bidi override in it is printed as an escape
+    (`api.cli.safe_text`, which every command's human output goes through, its own lines and tabs kept)."""
+    with open_store(store_copy) as store:
+        deal = store.open_deals_page(first=1).deals[0]
+        record = {**store.get_node("Deal", deal["id"]), "name": "Acme\x1b]0;pwned\x07 \u202eevil"}
+        store.upsert_nodes("Deal", [record])
+    code, out, _ = run(capsys, "explain", deal["id"], "--store", store_copy)
+    assert code == 0
+    assert out.startswith(r"Acme\x1b]0;pwned\x07 \u202eevil: win probability 75% (high)")
+    assert all(line.isprintable() for line in out.splitlines())
